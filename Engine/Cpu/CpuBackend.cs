@@ -1,0 +1,273 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using InfoVae.Kernels.Cpu;
+
+namespace InfoVae.Engine.Cpu;
+
+/// <summary>The SIMD CPU backend: tensors are pooled managed arrays, primitives run on Kernels/Cpu.</summary>
+public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static CpuBackend<T> Instance { get; } = new();
+
+    readonly BufferPool<T> pool;
+    public CpuBackend() => pool = new BufferPool<T>(this);
+
+    public string Name => "cpu";
+    public BufferPool<T> Pool => pool;
+
+    public Storage<T> Rent(int length) => pool.Rent(length);
+    public void Return(Storage<T> storage) => pool.Return((CpuStorage<T>)storage);
+
+    /// <summary>The tensor's elements; the tensor must be contiguous (ops make views contiguous before calling in).</summary>
+    public static Span<T> Span(Tensor<T> t)
+    {
+        if (!t.IsContiguous) throw new InvalidOperationException($"{t} is a strided view; make it contiguous first");
+        return ((CpuStorage<T>)t.Storage).Data.AsSpan(t.Offset, t.Length);
+    }
+
+    static Span<T> Row(Tensor<T> t, int r) => ((CpuStorage<T>)t.Storage).Data.AsSpan(t.Offset + r * t.RowStride, t.Shape.Last);
+
+    public void Upload(ReadOnlySpan<T> source, Tensor<T> destination) => source.CopyTo(Span(destination));
+    public void Download(Tensor<T> source, Span<T> destination) => Span(source).CopyTo(destination);
+    public void Fill(Tensor<T> t, T value) => Span(t).Fill(value);
+
+    public void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate)
+    {
+        if (source.Shape.Last != destination.Shape.Last || source.Rows != destination.Rows)
+            throw new ArgumentException($"CopyRows: {source.Shape} and {destination.Shape} differ in rows or row length");
+        for (int r = 0; r < source.Rows; r++)
+        {
+            if (accumulate) { var d = Row(destination, r); TensorPrimitives.Add(d, Row(source, r), d); }
+            else Row(source, r).CopyTo(Row(destination, r));
+        }
+    }
+
+    public void Unary(UnaryOp op, Tensor<T> x, Tensor<T> y, T p)
+    {
+        var xs = Span(x); var ys = Span(y);
+        switch (op)
+        {
+            case UnaryOp.Neg: TensorPrimitives.Negate(xs, ys); break;
+            case UnaryOp.Exp: TensorPrimitives.Exp(xs, ys); break;
+            case UnaryOp.Log: TensorPrimitives.Log(xs, ys); break;
+            case UnaryOp.Sqrt: TensorPrimitives.Sqrt(xs, ys); break;
+            case UnaryOp.Relu: Simd.Map<T, ReluOp<T>>(xs, ys); break;
+            case UnaryOp.LeakyRelu: Simd.Map<T, LeakyReluOp<T>>(xs, ys, p); break;
+            case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(xs, ys); break;
+            case UnaryOp.Tanh: TensorPrimitives.Tanh(xs, ys); break;
+            case UnaryOp.AddScalar: Simd.Map<T, AddScalarOp<T>>(xs, ys, p); break;
+            case UnaryOp.MulScalar: Simd.Map<T, MulScalarOp<T>>(xs, ys, p); break;
+            case UnaryOp.Softplus:
+                // softplus(x) = max(x, 0) + log1p(exp(−|x|)), finite for all finite x.
+                TensorPrimitives.Abs(xs, ys); TensorPrimitives.Negate(ys, ys); TensorPrimitives.Exp(ys, ys); TensorPrimitives.LogP1(ys, ys);
+                for (int i = 0; i < ys.Length; i++) ys[i] += T.Max(xs[i], T.Zero);
+                break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
+        }
+    }
+
+    public void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p)
+    {
+        var xs = Span(x); var ys = Span(y); var g = Span(dy); var d = Span(dx);
+        T half = T.CreateTruncating(0.5);
+        switch (op)
+        {
+            case UnaryOp.Neg: TensorPrimitives.Subtract(d, g, d); break;
+            case UnaryOp.Exp: Simd.Accumulate<T, MulAccOp<T>>(ys, ys, g, d, T.One); break;
+            case UnaryOp.Log: Simd.Accumulate<T, DivAccOp<T>>(xs, xs, g, d, T.One); break;
+            case UnaryOp.Sqrt: Simd.Accumulate<T, DivAccOp<T>>(ys, ys, g, d, half); break;
+            case UnaryOp.Relu: Simd.Accumulate<T, LeakyReluGradOp<T>>(xs, xs, g, d, T.Zero); break;
+            case UnaryOp.LeakyRelu: Simd.Accumulate<T, LeakyReluGradOp<T>>(xs, xs, g, d, p); break;
+            case UnaryOp.Sigmoid: Simd.Accumulate<T, SigmoidGradOp<T>>(xs, ys, g, d); break;
+            case UnaryOp.Tanh: Simd.Accumulate<T, TanhGradOp<T>>(xs, ys, g, d); break;
+            case UnaryOp.AddScalar: TensorPrimitives.Add(d, g, d); break;
+            case UnaryOp.MulScalar: TensorPrimitives.MultiplyAdd(g, p, d, d); break;
+            case UnaryOp.Softplus:
+            {
+                // d softplus / dx = σ(x)
+                var s = pool.Rent(xs.Length);
+                var ss = s.Data.AsSpan(0, xs.Length);
+                TensorPrimitives.Sigmoid(xs, ss);
+                TensorPrimitives.MultiplyAdd(ss, g, d, d);
+                pool.Return(s);
+                break;
+            }
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
+        }
+    }
+
+    public void Binary(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> c)
+    {
+        var sa = Span(a); var sb = Span(b); var sc = Span(c);
+        if (a.Shape == b.Shape)
+        {
+            switch (op)
+            {
+                case BinaryOp.Add: TensorPrimitives.Add(sa, sb, sc); break;
+                case BinaryOp.Sub: TensorPrimitives.Subtract(sa, sb, sc); break;
+                case BinaryOp.Mul: TensorPrimitives.Multiply(sa, sb, sc); break;
+                case BinaryOp.Div: TensorPrimitives.Divide(sa, sb, sc); break;
+            }
+            return;
+        }
+        Span<int> dims = stackalloc int[4], stA = stackalloc int[4], stB = stackalloc int[4];
+        BroadcastStrides(c.Shape, a.Shape, dims, stA);
+        BroadcastStrides(c.Shape, b.Shape, dims, stB);
+        switch (op)
+        {
+            case BinaryOp.Add: Broadcast.Binary<T, AddOp<T>>(sa, stA, sb, stB, sc, dims); break;
+            case BinaryOp.Sub: Broadcast.Binary<T, SubOp<T>>(sa, stA, sb, stB, sc, dims); break;
+            case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(sa, stA, sb, stB, sc, dims); break;
+            case BinaryOp.Div: Broadcast.Binary<T, DivOp<T>>(sa, stA, sb, stB, sc, dims); break;
+        }
+    }
+
+    public void BinaryBackward(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> dy, Tensor<T>? da, Tensor<T>? db)
+    {
+        var g = Span(dy);
+        var sa = Span(a); var sb = Span(b);
+        if (a.Shape == b.Shape)
+        {
+            if (da != null)
+            {
+                var d = Span(da);
+                switch (op)
+                {
+                    case BinaryOp.Add or BinaryOp.Sub: TensorPrimitives.Add(d, g, d); break;
+                    case BinaryOp.Mul: Simd.Accumulate<T, MulAccOp<T>>(sb, sb, g, d, T.One); break;
+                    case BinaryOp.Div: Simd.Accumulate<T, DivAccOp<T>>(sb, sb, g, d, T.One); break;
+                }
+            }
+            if (db != null)
+            {
+                var d = Span(db);
+                switch (op)
+                {
+                    case BinaryOp.Add: TensorPrimitives.Add(d, g, d); break;
+                    case BinaryOp.Sub: TensorPrimitives.Subtract(d, g, d); break;
+                    case BinaryOp.Mul: Simd.Accumulate<T, MulAccOp<T>>(sa, sa, g, d, T.One); break;
+                    case BinaryOp.Div: Simd.Accumulate<T, DivisorGradOp<T>>(sa, sb, g, d); break;
+                }
+            }
+            return;
+        }
+        // Broadcast: form the full-shape gradient term, then sum it over the axes the operand was repeated along.
+        Span<int> dims = stackalloc int[4], stA = stackalloc int[4], stB = stackalloc int[4];
+        BroadcastStrides(dy.Shape, a.Shape, dims, stA);
+        BroadcastStrides(dy.Shape, b.Shape, dims, stB);
+        var tmp = pool.Rent(g.Length);
+        var t = tmp.Data.AsSpan(0, g.Length);
+        if (da != null)
+        {
+            switch (op)
+            {
+                case BinaryOp.Add or BinaryOp.Sub: g.CopyTo(t); break;
+                case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sb, stB, t, dims); break;
+                case BinaryOp.Div: Broadcast.Binary<T, DivOp<T>>(g, ContiguousStrides(dims), sb, stB, t, dims); break;
+            }
+            Broadcast.ReduceInto<T>(t, Span(da), stA, dims);
+        }
+        if (db != null)
+        {
+            switch (op)
+            {
+                case BinaryOp.Add: g.CopyTo(t); break;
+                case BinaryOp.Sub: TensorPrimitives.Negate(g, t); break;
+                case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sa, stA, t, dims); break;
+                case BinaryOp.Div:
+                    // −dy · a / b²
+                    Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sa, stA, t, dims);
+                    var b2 = pool.Rent(g.Length); var sq = b2.Data.AsSpan(0, g.Length);
+                    Broadcast.Binary<T, MulOp<T>>(sb, stB, sb, stB, sq, dims);
+                    TensorPrimitives.Divide(t, sq, t); TensorPrimitives.Negate(t, t);
+                    pool.Return(b2);
+                    break;
+            }
+            Broadcast.ReduceInto<T>(t, Span(db), stB, dims);
+        }
+        pool.Return(tmp);
+    }
+
+    static int[] ContiguousStrides(ReadOnlySpan<int> dims) => [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1];
+
+    /// <summary>Output dims padded to rank 4, and the operand's strides in that index space (0 where it is broadcast).</summary>
+    static void BroadcastStrides(Shape output, Shape operand, Span<int> dims, Span<int> strides)
+    {
+        int pad = 4 - output.Rank, opPad = 4 - operand.Rank, stride = 1;
+        for (int i = 3; i >= 0; i--)
+        {
+            dims[i] = i < pad ? 1 : output[i - pad];
+            int od = i < opPad ? 1 : operand[i - opPad];
+            strides[i] = od == 1 ? 0 : stride;
+            stride *= od;
+        }
+    }
+
+    public void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta)
+    {
+        int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
+        Gemm.Multiply(transA, transB, m, n, k, alpha, Span(a), a.Shape[1], Span(b), b.Shape[1], beta, Span(c), n);
+    }
+
+    public void Sum(Tensor<T> x, int axis, Tensor<T> y, T scale, bool accumulate)
+    {
+        if (axis < 0) { Reduce.SumAxis<T>(Span(x), 1, x.Length, 1, Span(y), scale, accumulate); return; }
+        var (outer, inner) = x.Shape.Around(axis);
+        Reduce.SumAxis<T>(Span(x), outer, x.Shape[axis], inner, Span(y), scale, accumulate);
+    }
+
+    public void SumBackward(Tensor<T> dy, int axis, Tensor<T> dx, T scale)
+    {
+        if (axis < 0) { Reduce.BroadcastAxis<T>(Span(dy), 1, dx.Length, 1, Span(dx), scale); return; }
+        var (outer, inner) = dx.Shape.Around(axis);
+        Reduce.BroadcastAxis<T>(Span(dy), outer, dx.Shape[axis], inner, Span(dx), scale);
+    }
+
+    public void Transpose(Tensor<T> x, Tensor<T> y, bool accumulate)
+    {
+        int r = x.Shape[0], c = x.Shape[1];
+        var xs = Span(x); var ys = Span(y);
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < c; j++)
+                ys[j * r + i] = accumulate ? ys[j * r + i] + xs[i * c + j] : xs[i * c + j];
+    }
+
+    public void BceWithLogits(Tensor<T> logits, Tensor<T> target, Tensor<T> loss)
+    {
+        var s = pool.Rent(logits.Length);
+        Losses.BceWithLogits<T>(Span(logits), Span(target), Span(loss), s.Data);
+        pool.Return(s);
+    }
+
+    public void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget)
+    {
+        var s = pool.Rent(logits.Length);
+        Losses.BceWithLogitsBackward<T>(Span(logits), Span(target), Span(dLoss), dLogits == null ? default : Span(dLogits),
+            dTarget == null ? default : Span(dTarget), s.Data);
+        pool.Return(s);
+    }
+
+    public void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl) =>
+        Losses.GaussianKl<T>(Span(mu), Span(logvar), mu.Rows, mu.Shape.Last, Span(kl));
+
+    public void GaussianKlBackward(Tensor<T> mu, Tensor<T> logvar, Tensor<T> dKl, Tensor<T>? dMu, Tensor<T>? dLogvar) =>
+        Losses.GaussianKlBackward<T>(Span(mu), Span(logvar), Span(dKl), mu.Rows, mu.Shape.Last,
+            dMu == null ? default : Span(dMu), dLogvar == null ? default : Span(dLogvar));
+
+    public void SquaredDistance(Tensor<T> a, Tensor<T> b, Tensor<T> d) =>
+        PairwiseDistance.Forward<T>(Span(a), a.Shape[0], Span(b), b.Shape[0], a.Shape[1], Span(d));
+
+    public void SquaredDistanceBackward(Tensor<T> a, Tensor<T> b, Tensor<T> d, Tensor<T> dD, Tensor<T>? da, Tensor<T>? db) =>
+        PairwiseDistance.Backward<T>(Span(a), a.Shape[0], Span(b), b.Shape[0], a.Shape[1], Span(d), Span(dD),
+            da == null ? default : Span(da), db == null ? default : Span(db));
+
+    public void Mmd(Tensor<T> x, Tensor<T> y, MmdSpec spec, Tensor<T> result) =>
+        Span(result)[0] = Kernels.Cpu.Mmd.Forward<T>(Span(x), x.Shape[0], Span(y), y.Shape[0], x.Shape[1], spec);
+
+    public void MmdBackward(Tensor<T> x, Tensor<T> y, MmdSpec spec, Tensor<T> dResult, Tensor<T>? dx, Tensor<T>? dy) =>
+        Kernels.Cpu.Mmd.Backward<T>(Span(x), x.Shape[0], Span(y), y.Shape[0], x.Shape[1], spec, Span(dResult)[0],
+            dx == null ? default : Span(dx), dy == null ? default : Span(dy));
+
+    public void Normal(Tensor<T> t, ulong key, ulong counter) => Philox.Normal(key, counter, Span(t));
+    public void Uniform(Tensor<T> t, ulong key, ulong counter) => Philox.Uniform(key, counter, Span(t));
+}

@@ -1,0 +1,70 @@
+using System.Numerics;
+using InfoVae.Kernels.Cpu;
+
+namespace InfoVae.Engine;
+
+public enum UnaryOp { Neg, Exp, Log, Sqrt, Relu, LeakyRelu, Sigmoid, Tanh, Softplus, AddScalar, MulScalar }
+
+public enum BinaryOp { Add, Sub, Mul, Div }
+
+/// <summary>
+/// Where tensors live and how the primitives run on them. Ops (Engine/Ops) are written once against this
+/// interface; the CPU backend runs them on Kernels/Cpu, a GPU backend on Kernels/Gpu. Tensors handed to a
+/// backend are contiguous unless a method says otherwise, and every method that takes a gradient destination
+/// accumulates into it (+=).
+/// </summary>
+public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    string Name { get; }
+
+    /// <summary>A buffer of at least <paramref name="length"/> elements from the pool; contents are undefined.</summary>
+    Storage<T> Rent(int length);
+    void Return(Storage<T> storage);
+
+    void Upload(ReadOnlySpan<T> source, Tensor<T> destination);
+    void Download(Tensor<T> source, Span<T> destination);
+    void Fill(Tensor<T> t, T value);
+
+    /// <summary>dst (=|+=) src, both of the same rows × last-axis shape, each with its own row stride (views allowed).</summary>
+    void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate);
+
+    void Unary(UnaryOp op, Tensor<T> x, Tensor<T> y, T p);
+    /// <summary>dx += dy · f'(x) for y = f(x); y is the saved forward output.</summary>
+    void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p);
+
+    /// <summary>c = a ∘ b with NumPy broadcasting to c's shape.</summary>
+    void Binary(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> c);
+    /// <summary>da += reduce(dy · ∂c/∂a), db likewise, summing over the axes each input was broadcast along.</summary>
+    void BinaryBackward(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> dy, Tensor<T>? da, Tensor<T>? db);
+
+    /// <summary>c = alpha · op(a) · op(b) + beta · c for 2-D tensors.</summary>
+    void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta);
+
+    /// <summary>y (=|+=) scale · Σ over <paramref name="axis"/> of x (axis = -1 with y a scalar: over everything).</summary>
+    void Sum(Tensor<T> x, int axis, Tensor<T> y, T scale, bool accumulate);
+    /// <summary>dx += scale · dy broadcast back along the axis that Sum reduced (axis = -1: everything).</summary>
+    void SumBackward(Tensor<T> dy, int axis, Tensor<T> dx, T scale);
+
+    /// <summary>y (=|+=) xᵀ for 2-D x.</summary>
+    void Transpose(Tensor<T> x, Tensor<T> y, bool accumulate);
+
+    /// <summary>loss[i] = softplus(z[i]) − t[i]·z[i], computed stably.</summary>
+    void BceWithLogits(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
+    void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget);
+
+    /// <summary>kl[r] = −½ Σ_j (1 + lv − mu² − exp(lv)) over the last axis of (rows, Z) mu and logvar.</summary>
+    void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl);
+    void GaussianKlBackward(Tensor<T> mu, Tensor<T> logvar, Tensor<T> dKl, Tensor<T>? dMu, Tensor<T>? dLogvar);
+
+    void SquaredDistance(Tensor<T> a, Tensor<T> b, Tensor<T> d);
+    void SquaredDistanceBackward(Tensor<T> a, Tensor<T> b, Tensor<T> d, Tensor<T> dD, Tensor<T>? da, Tensor<T>? db);
+
+    /// <summary>Writes MMD²(x, y) into the scalar <paramref name="result"/>.</summary>
+    void Mmd(Tensor<T> x, Tensor<T> y, MmdSpec spec, Tensor<T> result);
+    void MmdBackward(Tensor<T> x, Tensor<T> y, MmdSpec spec, Tensor<T> dResult, Tensor<T>? dx, Tensor<T>? dy);
+
+    /// <summary>Standard normal draws from Philox4x32-10 with this key, starting at counter block <paramref name="counter"/>.</summary>
+    void Normal(Tensor<T> t, ulong key, ulong counter);
+    /// <summary>Uniform draws in [0, 1) from Philox4x32-10.</summary>
+    void Uniform(Tensor<T> t, ulong key, ulong counter);
+}

@@ -1,0 +1,9 @@
+using System.Numerics;
+
+namespace InfoVae.Engine;
+
+public static partial class Ops
+{
+    /// <summary>a + b, broadcasting. ∂/∂a = ∂/∂b = 1 (summed over broadcast axes).</summary>
+    public static Tensor<T> Add<T>(Tensor<T> a, Tensor<T> b) where T : unmanaged, IFloatingPointIeee754<T> => Binary("add", BinaryOp.Add, a, b);
+}

@@ -1,0 +1,23 @@
+using System.Numerics;
+
+namespace InfoVae.Engine;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Elementwise Bernoulli negative log-likelihood of targets t under logits z: softplus(z) − t·z, fused and
+    /// stable for any finite z. ∂/∂z = σ(z) − t, ∂/∂t = −z.
+    /// </summary>
+    public static Tensor<T> BceWithLogits<T>(Tensor<T> logits, Tensor<T> target) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        SameBackend(logits, target);
+        if (logits.Shape != target.Shape) throw new ArgumentException($"bce: logits {logits.Shape} and targets {target.Shape} differ");
+        logits = logits.Contiguous(); target = target.Contiguous();
+        var y = TapeOf<T>().Node("bce_with_logits", logits.Shape, logits.Backend, logits, target);
+        logits.Backend.BceWithLogits(logits, target, y);
+        if (y.RequiresGrad)
+            y.BackwardFn = static y => y.Backend.BceWithLogitsBackward(y.A!, y.B!, y.Grad!,
+                y.A!.RequiresGrad ? y.A.GradOrZeros() : null, y.B!.RequiresGrad ? y.B.GradOrZeros() : null);
+        return y;
+    }
+}

@@ -1,0 +1,43 @@
+using System.Numerics;
+
+namespace InfoVae.Engine;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// op(a) · op(b) for 2-D tensors, op = identity or transpose (handled inside the GEMM, no copy).
+    /// For C = A·B: dA += dC·Bᵀ, dB += Aᵀ·dC; the transposed cases follow by swapping roles.
+    /// </summary>
+    public static Tensor<T> Matmul<T>(Tensor<T> a, Tensor<T> b, bool transA = false, bool transB = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        SameBackend(a, b);
+        if (a.Shape.Rank != 2 || b.Shape.Rank != 2) throw new ArgumentException($"matmul needs 2-D tensors, not {a.Shape} and {b.Shape}");
+        a = a.Contiguous(); b = b.Contiguous();
+        int m = transA ? a.Shape[1] : a.Shape[0], k = transA ? a.Shape[0] : a.Shape[1];
+        int kb = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
+        if (k != kb) throw new ArgumentException($"matmul: inner sizes differ ({a.Shape}{(transA ? "ᵀ" : "")} · {b.Shape}{(transB ? "ᵀ" : "")})");
+        var c = TapeOf<T>().Node("matmul", new Shape(m, n), a.Backend, a, b);
+        c.F0 = transA; c.F1 = transB;
+        a.Backend.Matmul(a, transA, b, transB, c, T.One, T.Zero);
+        if (c.RequiresGrad) c.BackwardFn = static c => MatmulBackward(c.A!, c.F0, c.B!, c.F1, c.Grad!);
+        return c;
+    }
+
+    /// <summary>Accumulates the gradients of C = op(A)·op(B) given dC (shared with Linear).</summary>
+    static void MatmulBackward<T>(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> dc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var be = dc.Backend;
+        if (a.RequiresGrad)
+        {
+            // A·B: dA = dC·Bᵀ; A·Bᵀ: dA = dC·B; Aᵀ·B: dA = B·dCᵀ; Aᵀ·Bᵀ: dA = Bᵀ·dCᵀ
+            if (!transA) be.Matmul(dc, false, b, !transB, a.GradOrZeros(), T.One, T.One);
+            else be.Matmul(b, transB, dc, true, a.GradOrZeros(), T.One, T.One);
+        }
+        if (b.RequiresGrad)
+        {
+            // A·B: dB = Aᵀ·dC; A·Bᵀ: dB = dCᵀ·A; Aᵀ·B: dB = A·dC; Aᵀ·Bᵀ: dB = dCᵀ·Aᵀ
+            if (!transB) be.Matmul(a, !transA, dc, false, b.GradOrZeros(), T.One, T.One);
+            else be.Matmul(dc, true, a, transA, b.GradOrZeros(), T.One, T.One);
+        }
+    }
+}

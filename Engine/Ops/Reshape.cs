@@ -1,0 +1,24 @@
+using System.Numerics;
+
+namespace InfoVae.Engine;
+
+public static partial class Ops
+{
+    /// <summary>The same elements under another shape: a view, no copy. ∂: dx += dy read in x's shape.</summary>
+    public static Tensor<T> Reshape<T>(this Tensor<T> x, Shape shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (shape.Length != x.Length) throw new ArgumentException($"cannot reshape {x.Shape} ({x.Length} elements) to {shape}");
+        x = x.Contiguous();
+        var y = TapeOf<T>().ViewNode("reshape", x, shape, x.Offset, shape.Last);
+        if (y.RequiresGrad)
+            y.BackwardFn = static y =>
+            {
+                var g = y.Grad!;
+                var asX = Window(Scratch<T>.A, g.Storage, g.Backend, g.Offset, y.A!.Shape, y.A.Shape.Last);
+                y.Backend.CopyRows(asX, y.A.GradOrZeros(), accumulate: true);
+            };
+        return y;
+    }
+
+    public static Tensor<T> Reshape<T>(this Tensor<T> x, params int[] dims) where T : unmanaged, IFloatingPointIeee754<T> => x.Reshape(new Shape(dims));
+}

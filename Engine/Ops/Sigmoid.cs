@@ -1,0 +1,9 @@
+using System.Numerics;
+
+namespace InfoVae.Engine;
+
+public static partial class Ops
+{
+    /// <summary>1/(1 + exp(−x)). ∂ = y(1 − y) from the saved output.</summary>
+    public static Tensor<T> Sigmoid<T>(this Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Unary("sigmoid", UnaryOp.Sigmoid, x);
+}

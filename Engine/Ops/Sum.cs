@@ -1,0 +1,28 @@
+using System.Numerics;
+
+namespace InfoVae.Engine;
+
+public static partial class Ops
+{
+    /// <summary>Σ of every element (a scalar), or along <paramref name="axis"/> (that axis removed). ∂ = 1 broadcast back.</summary>
+    public static Tensor<T> Sum<T>(this Tensor<T> x, int? axis = null) where T : unmanaged, IFloatingPointIeee754<T> => Reduction("sum", x, axis, T.One);
+
+    /// <summary>The mean of every element, or along <paramref name="axis"/>. ∂ = 1/count broadcast back.</summary>
+    public static Tensor<T> Mean<T>(this Tensor<T> x, int? axis = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int count = axis is int a ? x.Shape[x.Shape.NormalizeAxis(a)] : x.Length;
+        return Reduction("mean", x, axis, T.One / T.CreateTruncating(Math.Max(count, 1)));
+    }
+
+    static Tensor<T> Reduction<T>(string name, Tensor<T> x, int? axis, T scale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        x = x.Contiguous();
+        int ax = axis is int a ? x.Shape.NormalizeAxis(a) : -1;
+        var y = TapeOf<T>().Node(name, ax < 0 ? Shape.Scalar : x.Shape.Without(ax), x.Backend, x);
+        y.I0 = ax; y.P = scale;
+        x.Backend.Sum(x, ax, y, scale, accumulate: false);
+        if (y.RequiresGrad)
+            y.BackwardFn = static y => y.Backend.SumBackward(y.Grad!, y.I0, y.A!.GradOrZeros(), y.P);
+        return y;
+    }
+}

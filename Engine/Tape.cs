@@ -1,0 +1,91 @@
+using System.Numerics;
+
+namespace InfoVae.Engine;
+
+/// <summary>
+/// The record of ops in execution order (a Wengert list), one per thread and element type. Every op's output
+/// is a node here; <see cref="Backward"/> walks the nodes in reverse and calls each one's backward function.
+/// <see cref="Reset"/> hands every node's buffers back to the pool and keeps the node objects, so a training
+/// loop that runs the same ops step after step allocates nothing once warm.
+/// </summary>
+public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    [ThreadStatic] static Tape<T>? current;
+    public static Tape<T> Current => current ??= new Tape<T>();
+
+    readonly List<Tensor<T>> nodes = [];
+    int count, noGrad;
+
+    public int Count => count;
+    public bool GradEnabled => noGrad == 0;
+
+    /// <summary>Within the scope ops record no backward functions (evaluation); their outputs still live on the tape.</summary>
+    public NoGradScope NoGrad() { noGrad++; return new NoGradScope(this); }
+
+    public readonly struct NoGradScope(Tape<T> tape) : IDisposable
+    {
+        public void Dispose() => tape.noGrad--;
+    }
+
+    /// <summary>A new node of <paramref name="shape"/> with fresh (uninitialised) storage. Parents set requires-grad.</summary>
+    internal Tensor<T> Node(string op, Shape shape, IBackend<T> backend, Tensor<T>? a = null, Tensor<T>? b = null, Tensor<T>? c = null)
+    {
+        var t = NextObject();
+        t.Shape = shape; t.Backend = backend; t.Storage = backend.Rent(shape.Length); t.Offset = 0; t.RowStride = shape.Last;
+        t.OwnsStorage = true;
+        Link(t, op, a, b, c);
+        return t;
+    }
+
+    /// <summary>A new node that views <paramref name="source"/>'s storage (reshape, slice).</summary>
+    internal Tensor<T> ViewNode(string op, Tensor<T> source, Shape shape, int offset, int rowStride)
+    {
+        var t = NextObject();
+        t.Shape = shape; t.Backend = source.Backend; t.Storage = source.Storage; t.Offset = offset; t.RowStride = rowStride;
+        t.OwnsStorage = false;
+        Link(t, op, source, null, null);
+        return t;
+    }
+
+    Tensor<T> NextObject()
+    {
+        if (count == nodes.Count) nodes.Add(new Tensor<T> { OnTape = true });
+        return nodes[count++];
+    }
+
+    void Link(Tensor<T> t, string op, Tensor<T>? a, Tensor<T>? b, Tensor<T>? c)
+    {
+        t.Op = op; t.A = a; t.B = b; t.C = c; t.BackwardFn = null; t.State = null; t.Grad = null;
+        t.RequiresGrad = GradEnabled && ((a?.RequiresGrad ?? false) || (b?.RequiresGrad ?? false) || (c?.RequiresGrad ?? false));
+    }
+
+    internal void Backward(Tensor<T> loss, Tensor<T>? seed)
+    {
+        if (!loss.OnTape || !loss.RequiresGrad)
+            throw new InvalidOperationException("Backward() needs a result of ops on inputs that require grad (is a NoGrad scope open, or was the tape reset?)");
+        if (seed == null && loss.Length != 1) throw new InvalidOperationException($"Backward() starts from a one-element loss, not {loss.Shape}; pass a gradient");
+        if (seed != null && seed.Shape != loss.Shape) throw new ArgumentException($"gradient {seed.Shape} does not match {loss.Shape}");
+        for (int i = 0; i < count; i++) nodes[i].ReleaseGrad();
+        if (seed == null) loss.Backend.Fill(loss.GradOrZeros(), T.One);
+        else loss.Backend.CopyRows(seed, loss.GradOrZeros(), accumulate: false);
+        for (int i = count - 1; i >= 0; i--)
+        {
+            var t = nodes[i];
+            if (t.Grad != null && t.BackwardFn != null) t.BackwardFn(t);
+        }
+    }
+
+    /// <summary>Frees every node's buffers back to the pool; tensors from before the reset must not be used again.</summary>
+    public void Reset()
+    {
+        for (int i = 0; i < count; i++)
+        {
+            var t = nodes[i];
+            t.ReleaseGrad();
+            if (t.OwnsStorage) t.Backend.Return(t.Storage);
+            t.OwnsStorage = false; t.Storage = null!;
+            t.A = t.B = t.C = null; t.BackwardFn = null; t.State = null;
+        }
+        count = 0;
+    }
+}
