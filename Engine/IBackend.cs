@@ -67,4 +67,7 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     void Normal(Tensor<T> t, ulong key, ulong counter);
     /// <summary>Uniform draws in [0, 1) from Philox4x32-10.</summary>
     void Uniform(Tensor<T> t, ulong key, ulong counter);
+
+    /// <summary>One Adam step (PyTorch's form) on flat, equally long parameter, gradient and moment tensors; step counts from 1.</summary>
+    void Adam(Tensor<T> param, Tensor<T> grad, Tensor<T> m, Tensor<T> v, double lr, double beta1, double beta2, double eps, long step);
 }

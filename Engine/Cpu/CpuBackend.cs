@@ -270,4 +270,7 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
 
     public void Normal(Tensor<T> t, ulong key, ulong counter) => Philox.Normal(key, counter, Span(t));
     public void Uniform(Tensor<T> t, ulong key, ulong counter) => Philox.Uniform(key, counter, Span(t));
+
+    public void Adam(Tensor<T> param, Tensor<T> grad, Tensor<T> m, Tensor<T> v, double lr, double beta1, double beta2, double eps, long step) =>
+        Kernels.Cpu.Adam.Step<T>(Span(param), Span(grad), Span(m), Span(v), lr, beta1, beta2, eps, step);
 }
