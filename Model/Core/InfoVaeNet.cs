@@ -80,7 +80,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
             mmd = Ops.Mmd(z, prior, spec);
             if (Config.MmdWeight != 0) total = total + mmd * T.CreateTruncating(Config.MmdWeight);
         }
-        else mmd = Tensor<T>.Scalar(T.NaN, Backend);   // an ELBO run on batch 1: no unbiased estimate exists
+        else mmd = kl * T.Zero;   // an ELBO run on batch 1: no unbiased estimate exists, and none is needed
         return new LossTerms<T>(total, recon, kl, mmd, logits, mu, logvar, z);
     }
 

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace InfoVae.Model;
+
+/// <summary>
+/// A run's folder: config.json, run.jsonl (one JSON object per line: step intervals, epochs, evaluations),
+/// checkpoint.safetensors and the pictures.
+/// </summary>
+public sealed class RunFolder
+{
+    public static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) } };
+    static readonly JsonSerializerOptions Indented = new(Json) { WriteIndented = true };
+
+    public string Path { get; }
+    public string ConfigPath => System.IO.Path.Combine(Path, "config.json");
+    public string LogPath => System.IO.Path.Combine(Path, "run.jsonl");
+    public string CheckpointPath => System.IO.Path.Combine(Path, "checkpoint.safetensors");
+    public string Picture(string name) => System.IO.Path.Combine(Path, name);
+
+    RunFolder(string path) => Path = path;
+
+    /// <summary>Creates (or reuses an empty) folder and proves it is writable before any work starts.</summary>
+    public static RunFolder Create(string? path)
+    {
+        path ??= System.IO.Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss"));
+        try
+        {
+            if (File.Exists(path)) throw new UserError($"--out {path} is a file; give a folder for the run");
+            if (Directory.Exists(path) && File.Exists(System.IO.Path.Combine(path, "checkpoint.safetensors")))
+                throw new UserError($"{path} already holds a run; continue it with --resume {path} or choose another --out");
+            Directory.CreateDirectory(path);
+            var probe = System.IO.Path.Combine(path, ".write-test");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserError($"cannot write to the run folder {path}: {e.Message}");
+        }
+        return new RunFolder(path);
+    }
+
+    public static RunFolder Open(string path)
+    {
+        if (!Directory.Exists(path)) throw new UserError($"run folder {path} does not exist");
+        var f = new RunFolder(path);
+        if (!File.Exists(f.ConfigPath)) throw new UserError($"{path} is not a run folder (no config.json)");
+        return f;
+    }
+
+    public void WriteConfig(TrainConfig config) => AtomicFile.WriteAllText(ConfigPath, JsonSerializer.Serialize(config, Indented));
+
+    public TrainConfig ReadConfig()
+    {
+        try { return JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(ConfigPath), Json) ?? throw new JsonException("empty"); }
+        catch (JsonException e) { throw new UserError($"{ConfigPath} is not a valid run config ({e.Message}); was it edited by hand?"); }
+    }
+
+    /// <summary>Appends one JSON line and flushes, so a killed run keeps every line written before.</summary>
+    public void Log(object record)
+    {
+        using var s = new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+        using var w = new StreamWriter(s);
+        w.WriteLine(JsonSerializer.Serialize(record, Json));
+    }
+}
+
+/// <summary>Writes go to a temporary file in the same folder that is renamed into place: a crash never leaves half a file.</summary>
+public static class AtomicFile
+{
+    public static void WriteAllText(string path, string text)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,11 @@
+namespace InfoVae.Model;
+
+/// <summary>The loss terms of one step or one evaluation, per image (nats), as logged.</summary>
+public readonly record struct StepMetrics(double Total, double Recon, double Kl, double Mmd)
+{
+    public bool IsFinite => double.IsFinite(Total) && double.IsFinite(Recon) && double.IsFinite(Kl) && double.IsFinite(Mmd);
+
+    /// <summary>The first non-finite term's name, for the error that stops training.</summary>
+    public string? FirstNonFinite() =>
+        !double.IsFinite(Recon) ? "recon" : !double.IsFinite(Kl) ? "kl" : !double.IsFinite(Mmd) ? "mmd" : !double.IsFinite(Total) ? "total" : null;
+}
