@@ -117,8 +117,8 @@ def mmd_by_loops(z, p):
     return zz + pp - 2 * zp
 
 
-def check_against_spec(out, x):
-    """Recon via sigmoid + BCE and MMD via loops must agree with the fused / vectorised forms to ~1e-12."""
+def check_recon(out, x):
+    """Recon written out as -[x log y + (1-x) log(1-y)], y = sigmoid(logits), must agree with the fused form."""
     with torch.no_grad():
         y = torch.sigmoid(out["logits"])
         recon = -(x * torch.log(y) + (1 - x) * torch.log1p(-y)).sum() / x.shape[0]
@@ -231,7 +231,7 @@ def main():
     grads = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
 
     # Checks of the reference itself before it is written.
-    check_against_spec(out, x)
+    check_recon(out, x)
     loop_mmd = mmd_by_loops(out["z"].detach(), prior)
     assert abs(loop_mmd - out["mmd"].item()) < 1e-12, (loop_mmd, out["mmd"].item())
     fd_worst = check_gradients(model, x, eps, prior, cfg.alpha, cfg.lam, grads)
