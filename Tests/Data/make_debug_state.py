@@ -123,7 +123,6 @@ def check_recon(out, x):
         y = torch.sigmoid(out["logits"])
         recon = -(x * torch.log(y) + (1 - x) * torch.log1p(-y)).sum() / x.shape[0]
         assert abs(float(recon) - float(out["recon"])) < 1e-9 * abs(float(recon)), (float(recon), float(out["recon"]))
-    return recon
 
 
 def check_gradients(model, x, eps, prior, alpha, lam, grads, per_tensor=3, h=1e-6):
