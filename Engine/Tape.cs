@@ -37,6 +37,9 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
         return t;
     }
 
+    /// <summary>An input tensor that lives until the next <see cref="Reset"/> (a batch, a noise draw); contents undefined.</summary>
+    public Tensor<T> Scratch(Shape shape, IBackend<T> backend) => Node("input", shape, backend);
+
     /// <summary>A new node that views <paramref name="source"/>'s storage (reshape, slice).</summary>
     internal Tensor<T> ViewNode(string op, Tensor<T> source, Shape shape, int offset, int rowStride)
     {

@@ -7,7 +7,7 @@ namespace InfoVae.Model.Cli;
 /// <summary>The options that define a run, shared by train (and checked against the saved config on resume).</summary>
 public sealed class TrainOptions
 {
-    public readonly Option<string> Data = new("--data") { Description = "Folder with the four IDX files (gzipped or not): Fashion-MNIST, MNIST, ...", DefaultValueFactory = _ => DataDefaults.Folder };
+    public readonly Option<string> Data = new("--data") { Description = "Folder with the four IDX files (gzipped or not): Fashion-MNIST, MNIST, ...", DefaultValueFactory = _ => DataSet.DefaultFolder };
     public readonly Option<string?> Out = new("--out") { Description = "Run folder to create (default: runs/<date>-<time>)" };
     public readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this folder from its last checkpoint" };
     public readonly Option<string> Preset = new("--preset") { Description = "infovae | elbo | beta-vae | mmd-vae: sets α, λ (and β) to that special case", DefaultValueFactory = _ => "infovae" };
@@ -66,10 +66,4 @@ public sealed class TrainOptions
         catch (FormatException) { throw new UserError($"{flag} '{text}' is not a comma-separated list of numbers"); }
         catch (OverflowException) { throw new UserError($"{flag} '{text}' has a number out of range"); }
     }
-}
-
-public static class DataDefaults
-{
-    public const string Folder = "/usr/share/datasets/fashion-mnist";
-    public static readonly string[] FashionClasses = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 }

@@ -12,7 +12,7 @@ public sealed class Trainer
 {
     public TrainConfig Config { get; }
     public InfoVaeNet<float> Net { get; }
-    public ImageSet Train { get; }
+    public LabeledImages Train { get; }
     /// <summary>Adam steps taken so far.</summary>
     public long Step { get; set; }
     /// <summary>The epoch in progress (0-based) and the next batch of it to run.</summary>
@@ -25,12 +25,12 @@ public sealed class Trainer
     readonly Dictionary<int, Tensor<float>> batchTensors = [];
     readonly Tape<float> tape = Tape<float>.Current;
 
-    public Trainer(TrainConfig config, ImageSet train, IBackend<float> backend)
+    public Trainer(TrainConfig config, LabeledImages train, IBackend<float> backend)
     {
         Config = config; Train = train;
         Net = new InfoVaeNet<float>(config, backend);
         order = new int[train.Count];
-        hostBatch = new float[Math.Min(config.Batch, train.Count) * train.Pixels];
+        hostBatch = new float[Math.Min(config.Batch, train.Count) * train.PixelsPerImage];
     }
 
     public int BatchesPerEpoch => Batches.Count(Train.Count, Config.Batch);
@@ -61,39 +61,12 @@ public sealed class Trainer
         return metrics;
     }
 
-    /// <summary>
-    /// Test-set loss terms in batches of <paramref name="batch"/> with noise fixed by the seed (the same numbers every
-    /// evaluation), each a per-image mean; the MMD² is the mean of the per-batch estimates.
-    /// </summary>
-    public StepMetrics Evaluate(ImageSet data, int batch = 1000)
-    {
-        double recon = 0, kl = 0, mmd = 0; int batches = 0;
-        var idx = new int[Math.Min(batch, data.Count)];
-        using (tape.NoGrad())
-        {
-            for (int start = 0; start < data.Count; start += batch, batches++)
-            {
-                int b = Math.Min(batch, data.Count - start);
-                for (int i = 0; i < b; i++) idx[i] = start + i;
-                var x = Gather(idx.AsSpan(0, b), data);
-                var be = Net.Backend;
-                var eps = Ops.Normal<float>(new Shape(b, Config.Latent), RandomStreams.Key(Config.Seed, RandomStreams.Eval), (ulong)batches << 24, be);
-                var prior = Ops.Normal<float>(new Shape(Config.PriorCount(b), Config.Latent), RandomStreams.Key(Config.Seed, RandomStreams.Eval + 100), (ulong)batches << 24, be);
-                var t = Read(Net.Loss(x, eps, prior));
-                recon += t.Recon * b; kl += t.Kl * b; mmd += t.Mmd;
-                tape.Reset();
-            }
-        }
-        recon /= data.Count; kl /= data.Count; mmd /= batches;
-        return new StepMetrics(Config.Beta * recon + Config.KlWeight * kl + Config.MmdWeight * mmd, recon, kl, mmd);
-    }
-
-    StepMetrics Read(LossTerms<float> t) => new(t.Total.Item(), t.Recon.Item(), t.Kl.Item(), t.Mmd.Item());
+    internal static StepMetrics Read(LossTerms<float> t) => new(t.Total.Item(), t.Recon.Item(), t.Kl.Item(), t.Mmd.Item());
 
     /// <summary>Copies the chosen images into a batch tensor kept per batch size (a step allocates nothing).</summary>
-    Tensor<float> Gather(ReadOnlySpan<int> rows, ImageSet data)
+    Tensor<float> Gather(ReadOnlySpan<int> rows, LabeledImages data)
     {
-        int p = data.Pixels, b = rows.Length;
+        int p = data.PixelsPerImage, b = rows.Length;
         if (!batchTensors.TryGetValue(b, out var x))
             batchTensors[b] = x = Tensor<float>.Zeros(new Shape(b, p), Net.Backend);
         var host = b * p <= hostBatch.Length ? hostBatch.AsSpan(0, b * p) : new float[b * p];
@@ -101,4 +74,6 @@ public sealed class Trainer
         x.CopyFrom(host);
         return x;
     }
+
+    public StepMetrics Evaluate(LabeledImages data) => Evaluation.LossTerms(Net, data);
 }

@@ -1,0 +1,93 @@
+using System.CommandLine;
+using System.Text.Json;
+using InfoVae.Engine.Cpu;
+using InfoVae.Model.IO;
+using Spectre.Console;
+
+namespace InfoVae.Model.Cli;
+
+/// <summary>The commands that work on a finished (or stopped) run: eval, sample, reconstruct, interpolate, export.</summary>
+public static class RunCommands
+{
+    static Option<string> RunOption() => new("--run") { Description = "The run folder (as written by train)", Required = true };
+
+    public static IEnumerable<Command> Build()
+    {
+        var run = RunOption(); var data = new Option<string>("--data") { Description = "Folder with the IDX files", DefaultValueFactory = _ => DataSet.DefaultFolder };
+        var iw = new Option<int>("--iw-samples") { Description = "Importance samples per image for the NLL bound", DefaultValueFactory = _ => 100 };
+        var json = new Option<bool>("--json") { Description = "Print the report as one JSON object" };
+        var eval = new Command("eval", "Test-set recon, KL, MMD², ELBO, importance-weighted NLL, active units and mutual information") { run, data, iw, json };
+        eval.SetAction(r =>
+        {
+            if (r.GetValue(iw) < 1) throw new UserError("--iw-samples must be at least 1");
+            var net = LoadNet(r.GetValue(run)!);
+            var ds = DataSet.Load(r.GetValue(data)!);
+            CheckImageSize(net, ds);
+            var rep = Evaluation.Run(net, ds.Test, r.GetValue(iw));
+            if (r.GetValue(json)) { Console.WriteLine(JsonSerializer.Serialize(rep, RunFolder.Json)); return 0; }
+            var table = new Table().AddColumn("metric").AddColumn(new TableColumn("value").RightAligned()).AddColumn("meaning");
+            table.AddRow("images", $"{rep.Images:N0}", "test set");
+            table.AddRow("recon", $"{rep.Recon:F3}", "−log p(x|z), nats per image");
+            table.AddRow("KL", $"{rep.Kl:F3}", "KL(q(z|x) ‖ p(z)), nats per image");
+            table.AddRow("MMD²", $"{rep.Mmd:F6}", "MMD²(q(z), p(z)), mean over batches of 1000");
+            table.AddRow("total", $"{rep.Total:F3}", "the training objective");
+            table.AddRow("ELBO", $"{rep.Elbo:F3}", "−(recon + KL)");
+            table.AddRow($"IW-NLL (K={rep.IwSamples})", $"{rep.IwNll:F3}", "importance-weighted bound on −log p(x)");
+            table.AddRow("active units", $"{rep.ActiveUnits}/{rep.Latent}", "Var_x(E[z|x]) > 0.01");
+            table.AddRow("mutual information", $"{rep.MutualInformation:F3}", "I_q(x; z), nats");
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        yield return eval;
+
+        var run2 = RunOption(); var outOpt = new Option<string>("--out") { Description = "The .safetensors file to write", Required = true };
+        var export = new Command("export", "Write the weights under PyTorch names (encoder.0.weight, …) for load_state_dict") { run2, outOpt };
+        export.SetAction(r => { Export.Write(LoadNet(r.GetValue(run2)!), r.GetValue(outOpt)!); Console.WriteLine($"wrote {r.GetValue(outOpt)}"); return 0; });
+        yield return export;
+
+        foreach (var (name, what) in new[] { ("sample", "samples.png: decoded prior samples"), ("reconstruct", "reconstructions.png: test images above their reconstructions"),
+                     ("interpolate", "interpolations.png: walks between test images in latent space, and traversal.png") })
+        {
+            var r3 = RunOption(); var d3 = new Option<string>("--data") { Description = "Folder with the IDX files", DefaultValueFactory = _ => DataSet.DefaultFolder };
+            var o3 = new Option<string?>("--out") { Description = "Output PNG (default: in the run folder)" };
+            var c = new Command(name, $"Write {what}") { r3, o3 };
+            if (name != "sample") c.Options.Add(d3);
+            c.SetAction(r =>
+            {
+                var folder = RunFolder.Open(r.GetValue(r3)!);
+                var net = LoadNet(folder.Path);
+                var written = name switch
+                {
+                    "sample" => RunPictures.Samples(net, r.GetValue(o3) ?? folder.Picture("samples.png")),
+                    "reconstruct" => RunPictures.Reconstructions(net, LoadChecked(net, r.GetValue(d3)!).Test, r.GetValue(o3) ?? folder.Picture("reconstructions.png")),
+                    _ => RunPictures.Interpolations(net, LoadChecked(net, r.GetValue(d3)!).Test, r.GetValue(o3) ?? folder.Picture("interpolations.png")),
+                };
+                Console.WriteLine($"wrote {written}");
+                return 0;
+            });
+            yield return c;
+        }
+    }
+
+    /// <summary>The net of a run folder with its checkpoint's weights, on the CPU.</summary>
+    public static InfoVaeNet<float> LoadNet(string runPath)
+    {
+        var folder = RunFolder.Open(runPath);
+        var net = new InfoVaeNet<float>(folder.ReadConfig(), CpuBackend<float>.Instance);
+        Checkpoint.Load(folder.CheckpointPath, net);
+        return net;
+    }
+
+    static DataSet LoadChecked(InfoVaeNet<float> net, string data)
+    {
+        var ds = DataSet.Load(data);
+        CheckImageSize(net, ds);
+        return ds;
+    }
+
+    static void CheckImageSize(InfoVaeNet<float> net, DataSet ds)
+    {
+        if (ds.Test.PixelsPerImage != net.Config.InputSize)
+            throw new UserError($"the data has {ds.Test.Rows}×{ds.Test.Cols} images but the run was trained on {net.Config.InputSize} pixels");
+    }
+}

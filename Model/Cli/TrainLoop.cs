@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using Spectre.Console;
+
+namespace InfoVae.Model.Cli;
+
+/// <summary>The interactive part of training: progress bar, run.jsonl, per-epoch evaluation, checkpoints, pictures.</summary>
+public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEvery, int checkpointEvery, bool pictures, StopSignal stop)
+{
+    public const int Interrupted = 130;
+
+    public int Run()
+    {
+        var cfg = t.Config;
+        int bpe = t.BatchesPerEpoch, totalSteps = bpe * cfg.Epochs;
+        int exit = 0;
+        double sTotal = 0, sRecon = 0, sKl = 0, sMmd = 0; int sN = 0;   // running means since the last log line
+        double eTotal = 0, eRecon = 0, eKl = 0, eMmd = 0; int eN = 0;   // running means over the epoch
+        var clock = Stopwatch.StartNew();
+        long imagesSince = 0;
+        double rate = 0;
+
+        AnsiConsole.Progress()
+            .AutoClear(false).HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("starting", maxValue: totalSteps);
+                task.Value = t.Epoch * bpe + t.NextBatch;
+                while (!t.Finished)
+                {
+                    if (stop.Requested)
+                    {
+                        Checkpoint.Save(run.CheckpointPath, t);
+                        AnsiConsole.MarkupLineInterpolated($"[yellow]stopped at step {t.Step}; checkpoint saved. Continue with: infovae train --resume {run.Path}[/]");
+                        exit = Interrupted;
+                        return;
+                    }
+                    int b = Math.Min(cfg.Batch, t.Train.Count - t.NextBatch * cfg.Batch);
+                    var m = t.TrainStep();
+                    if (!m.IsFinite)
+                    {
+                        string last = File.Exists(run.CheckpointPath) ? run.CheckpointPath : "none (no checkpoint was written yet)";
+                        throw new UserError($"training stopped at step {t.Step + 1} (epoch {t.Epoch + 1}): the {m.FirstNonFinite()} loss term is not finite ({m}); last good checkpoint: {last}. Try a lower --lr.");
+                    }
+                    sTotal += m.Total; sRecon += m.Recon; sKl += m.Kl; sMmd += m.Mmd; sN++;
+                    eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;
+                    imagesSince += b;
+                    if (clock.Elapsed.TotalSeconds >= 0.5) { rate = imagesSince / clock.Elapsed.TotalSeconds; imagesSince = 0; clock.Restart(); }
+                    task.Increment(1);
+                    int epochShown = t.NextBatch == 0 ? t.Epoch : t.Epoch + 1;
+                    task.Description = $"epoch {epochShown}/{cfg.Epochs}  loss {m.Total,7:F2}  recon {m.Recon,7:F2}  kl {m.Kl,6:F2}  mmd {m.Mmd,9:F6}  {rate,7:N0} img/s";
+
+                    if (logEvery > 0 && t.Step % logEvery == 0)
+                    {
+                        run.Log(new { kind = "step", step = t.Step, epoch = epochShown, loss = sTotal / sN, recon = sRecon / sN, kl = sKl / sN, mmd = sMmd / sN, images_per_s = Math.Round(rate) });
+                        sTotal = sRecon = sKl = sMmd = 0; sN = 0;
+                    }
+                    if (checkpointEvery > 0 && t.Step % checkpointEvery == 0) Checkpoint.Save(run.CheckpointPath, t);
+                    if (t.NextBatch == 0)
+                    {
+                        var test = t.Evaluate(data.Test);
+                        run.Log(new { kind = "epoch", epoch = t.Epoch, step = t.Step, train_loss = eTotal / eN, train_recon = eRecon / eN, train_kl = eKl / eN, train_mmd = eMmd / eN,
+                            test_loss = test.Total, test_recon = test.Recon, test_kl = test.Kl, test_mmd = test.Mmd });
+                        AnsiConsole.MarkupLineInterpolated($"epoch {t.Epoch,3}: train {eTotal / eN,8:F3}   test {test.Total,8:F3} = recon {test.Recon:F3} + kl {test.Kl:F3} (×{cfg.KlWeight:G3}) + mmd {test.Mmd:F6} (×{cfg.MmdWeight:G4})");
+                        eTotal = eRecon = eKl = eMmd = 0; eN = 0;
+                        Checkpoint.Save(run.CheckpointPath, t);
+                        if (pictures) Pictures.DrawAll(t, data, run);
+                    }
+                }
+                task.Description = $"done: {cfg.Epochs} epochs, {t.Step} steps";
+            });
+        if (exit == 0)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[green]finished.[/] Run folder: {run.Path} (run.jsonl, checkpoint.safetensors{(pictures ? ", samples.png, reconstructions.png, interpolations.png, traversal.png, latent.png, loss.png" : "")})");
+            AnsiConsole.MarkupLineInterpolated($"Evaluate it with: infovae eval --run {run.Path}");
+        }
+        return exit;
+    }
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Text.Json;
+using InfoVae.Model.IO;
+
+namespace InfoVae.Model;
+
+/// <summary>
+/// A training checkpoint in safetensors: every parameter under its PyTorch name, Adam's moments under
+/// adam.m.* and adam.v.*, and in the metadata the position (step, epoch, next batch) and the config. The random
+/// state needs no saving: every draw is a Philox stream indexed by the step or the epoch. Written to a temporary
+/// file and renamed, so a crash mid-write leaves the previous checkpoint whole.
+/// </summary>
+public static class Checkpoint
+{
+    public const string Format = "infovae-checkpoint", Version = "1";
+
+    /// <summary>Where training stands: Adam steps taken, the epoch in progress and its next batch.</summary>
+    public readonly record struct Position(long Step, int Epoch, int NextBatch);
+
+    public static void Save(string path, Trainer t) => Save(path, t.Net, new Position(t.Step, t.Epoch, t.NextBatch));
+
+    public static void Save(string path, InfoVaeNet<float> net, Position at)
+    {
+        var p = net.Params;
+        float[] values = p.All.ToArray(), m = p.AllM.ToArray(), v = p.AllV.ToArray();
+        var tensors = new List<SafeTensor>(3 * p.Layout.Count);
+        foreach (var (prefix, data) in new[] { ("", values), ("adam.m.", m), ("adam.v.", v) })
+            foreach (var e in p.Layout)
+                tensors.Add(SafeTensor.From<float>(prefix + e.Name, data.AsSpan(e.Offset, e.Shape.Length), e.Shape.ToArray()));
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = Format, ["version"] = Version,
+            ["step"] = at.Step.ToString(CultureInfo.InvariantCulture),
+            ["epoch"] = at.Epoch.ToString(CultureInfo.InvariantCulture),
+            ["next_batch"] = at.NextBatch.ToString(CultureInfo.InvariantCulture),
+            ["config"] = JsonSerializer.Serialize(net.Config, RunFolder.Json),
+        };
+        SafeTensors.Write(path, tensors, meta);
+    }
+
+    /// <summary>Restores weights, moments and position into a trainer built with the same config.</summary>
+    public static void Load(string path, Trainer t)
+    {
+        var at = Load(path, t.Net);
+        (t.Step, t.Epoch, t.NextBatch) = (at.Step, at.Epoch, at.NextBatch);
+        if (t.NextBatch < 0 || t.NextBatch >= t.BatchesPerEpoch || t.Epoch < 0 || t.Step < 0)
+            throw new UserError($"{path}: position epoch {t.Epoch}, batch {t.NextBatch} does not fit this data set ({t.BatchesPerEpoch} batches per epoch); was --limit or --batch changed?");
+    }
+
+    /// <summary>Restores weights and Adam moments into a net built with the checkpoint's config; returns the position.</summary>
+    public static Position Load(string path, InfoVaeNet<float> net)
+    {
+        if (!File.Exists(path)) throw new UserError($"no checkpoint at {path}: the run stopped before its first checkpoint; start it again without --resume");
+        var file = SafeTensors.Read(path);
+        if (file.GetMetadata("format") != Format) throw new UserError($"{path} is not an infovae checkpoint (format '{file.GetMetadata("format")}')");
+        var p = net.Params;
+        float[] values = new float[p.Count], m = new float[p.Count], v = new float[p.Count];
+        foreach (var (prefix, data) in new[] { ("", values), ("adam.m.", m), ("adam.v.", v) })
+            foreach (var e in p.Layout)
+                file.Get(prefix + e.Name, DType.F32, e.Shape.ToArray()).CopyTo<float>(data.AsSpan(e.Offset, e.Shape.Length));
+        p.All.CopyFrom(values); p.AllM.CopyFrom(m); p.AllV.CopyFrom(v);
+        return new Position(ReadInt(file, "step", path), (int)ReadInt(file, "epoch", path), (int)ReadInt(file, "next_batch", path));
+    }
+
+    static long ReadInt(SafeTensorsFile f, string key, string path) =>
+        long.TryParse(f.GetMetadata(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
+            : throw new UserError($"{path}: metadata '{key}' is missing or not a number");
+}
