@@ -9,12 +9,23 @@ namespace InfoVae.Model.Pictures;
 /// </summary>
 sealed class Axes
 {
-    public const int Left = 72, Bottom = 52, Top = 34, Right = 16;
+    const int Bottom = 52, Top = 34, Right = 16, YLabelColumn = 30;
     public readonly SKRect Box;
-    readonly double x0, x1, y0, y1;
+    readonly double x0, x1, y0, y1, xStep, yStep;
 
-    public Axes(SKRect box, (double Lo, double Hi) x, (double Lo, double Hi) y) =>
-        (Box, x0, x1, y0, y1) = (box, x.Lo, x.Hi, y.Lo, y.Hi);
+    /// <summary>A box filling a width × height picture, less room for tick labels, axis labels, title and legend.</summary>
+    public Axes(int width, int height, int legendWidth, (double Lo, double Hi) x, (double Lo, double Hi) y)
+    {
+        (x0, x1, y0, y1) = (x.Lo, x.Hi, y.Lo, y.Hi);
+        float boxHeight = height - Top - Bottom;
+        yStep = Step(y0, y1, Math.Max(2, (int)(boxHeight / 60)));
+        using var font = Png.Font(12);
+        // The y tick labels decide the left margin: "0.0025" needs more room than "5".
+        float widest = Ticks(y0, y1, yStep).Select(t => font.MeasureText(Format(t, yStep))).DefaultIfEmpty(0).Max();
+        float left = YLabelColumn + widest + 12;
+        Box = new SKRect(left, Top, width - Right - legendWidth, height - Bottom);
+        xStep = Step(x0, x1, Math.Max(2, (int)(Box.Width / 90)));
+    }
 
     public float X(double v) => (float)(Box.Left + (v - x0) / (x1 - x0) * Box.Width);
     public float Y(double v) => (float)(Box.Bottom - (v - y0) / (y1 - y0) * Box.Height);
@@ -59,7 +70,7 @@ sealed class Axes
         using var frame = new SKPaint { Color = SKColors.Black, IsStroke = true, StrokeWidth = 1 };
         using var grid = new SKPaint { Color = new SKColor(0xe4, 0xe4, 0xe4), IsStroke = true, StrokeWidth = 1 };
 
-        double xs = Step(x0, x1, Math.Max(2, (int)(Box.Width / 90))), ys = Step(y0, y1, Math.Max(2, (int)(Box.Height / 60)));
+        double xs = xStep, ys = yStep;
         foreach (var t in Ticks(x0, x1, xs))
         {
             float px = X(t);
@@ -78,8 +89,8 @@ sealed class Axes
 
         canvas.DrawText(xLabel, Box.MidX, Box.Bottom + 40, SKTextAlign.Center, labelFont, ink);
         canvas.Save();
-        canvas.RotateDegrees(-90, 16, Box.MidY);
-        canvas.DrawText(yLabel, 16, Box.MidY + 5, SKTextAlign.Center, labelFont, ink);
+        canvas.RotateDegrees(-90, YLabelColumn / 2f, Box.MidY);
+        canvas.DrawText(yLabel, YLabelColumn / 2f, Box.MidY + 5, SKTextAlign.Center, labelFont, ink);
         canvas.Restore();
         if (title is not null)
             using (var titleFont = Png.Font(16))

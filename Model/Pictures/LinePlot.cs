@@ -18,8 +18,8 @@ public static class LinePlot
 
         var names = series.Select(s => s.Name).ToArray();
         int legend = Axes.LegendWidth(names);
-        var box = new SKRect(Axes.Left, Axes.Top, width - Axes.Right - legend, height - Axes.Bottom);
-        var axes = new Axes(box, Axes.Range(series.SelectMany(s => s.X), pad: 0.02), Axes.Range(series.SelectMany(s => s.Y)));
+        var axes = new Axes(width, height, legend, Axes.Range(series.SelectMany(s => s.X), pad: 0.02), Axes.Range(series.SelectMany(s => s.Y)));
+        var box = axes.Box;
 
         using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         using var canvas = new SKCanvas(bitmap);

@@ -22,8 +22,8 @@ public static class ScatterPlot
         for (int i = 0; i < labels.Length; i++) (xs[i], ys[i]) = (points[2 * i], points[2 * i + 1]);
 
         int legend = Axes.LegendWidth(classNames);
-        var box = new SKRect(Axes.Left, Axes.Top, width - Axes.Right - legend, height - Axes.Bottom);
-        var axes = new Axes(box, Axes.Range(xs), Axes.Range(ys));
+        var axes = new Axes(width, height, legend, Axes.Range(xs), Axes.Range(ys));
+        var box = axes.Box;
 
         using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         using var canvas = new SKCanvas(bitmap);
