@@ -130,7 +130,7 @@ public class IdxTests
         var path = dir["img.gz"];
         var gz = Gzip(IdxBytes([50, 28, 28], Pixels(50, 28, 28, 5)));
         File.WriteAllBytes(path, gz[..(int)(gz.Length * keep)]);
-        UserErrors.Expect(() => Idx.ReadImages(path), path);
+        UserErrors.Expect(() => Idx.ReadImages(path), path, "truncated");
     }
 
     [Test]
