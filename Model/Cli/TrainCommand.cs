@@ -34,7 +34,7 @@ public static class TrainCommand
             config = ResumeCheck.AgreesWithFlags(config, o, r);
             config.Validate();
             data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
-            if (data.Train.Pixels != config.InputSize)
+            if (data.Train.PixelsPerImage != config.InputSize)
                 throw new UserError($"the data has {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on {config.InputSize} pixels");
         }
         else
@@ -42,7 +42,7 @@ public static class TrainCommand
             config = o.ToConfig(r);
             config.Validate();   // before loading anything: a bad flag costs nothing
             data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
-            config = config with { InputSize = data.Train.Pixels };
+            config = config with { InputSize = data.Train.PixelsPerImage };
             config.Validate();
             run = RunFolder.Create(r.GetValue(o.Out));
             run.WriteConfig(config);
@@ -52,7 +52,7 @@ public static class TrainCommand
         if (resume != null) Checkpoint.Load(run.CheckpointPath, trainer);
         else trainer.Net.Params.Initialize(config.Seed);
 
-        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, device {backend.Name}, {Workers.MaxThreads} thread(s)");
+        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, device {backend.Name}, {Workers.MaxThreads} thread(s)");
         AnsiConsole.MarkupLineInterpolated($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {config.MmdWeight:G4}·MMD²  ({config.Kernel.ToString().ToLowerInvariant()}, {(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})");
         AnsiConsole.MarkupLineInterpolated($"  MLP {config.InputSize}-{string.Join("-", config.Hidden)}-{config.Latent}, {trainer.Net.Params.Count:N0} parameters, Adam lr {config.LearningRate:G3}, batch {config.Batch}, {config.Epochs} epochs, seed {config.Seed}");
         AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");

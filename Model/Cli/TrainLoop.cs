@@ -64,7 +64,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                         AnsiConsole.MarkupLineInterpolated($"epoch {t.Epoch,3}: train {eTotal / eN,8:F3}   test {test.Total,8:F3} = recon {test.Recon:F3} + kl {test.Kl:F3} (×{cfg.KlWeight:G3}) + mmd {test.Mmd:F6} (×{cfg.MmdWeight:G4})");
                         eTotal = eRecon = eKl = eMmd = 0; eN = 0;
                         Checkpoint.Save(run.CheckpointPath, t);
-                        if (pictures) Pictures.DrawAll(t, data, run);
+                        if (pictures) RunPictures.DrawAll(t, data, run);
                     }
                 }
                 task.Description = $"done: {cfg.Epochs} epochs, {t.Step} steps";

@@ -19,13 +19,13 @@ public static class Evaluation
     public static EvalReport Run(InfoVaeNet<float> net, LabeledImages test, int iwSamples, Action<string>? progress = null)
     {
         var loss = LossTerms(net, test);
-        int z = nenet.Config.Latent, n = test.Count;
+        int z = net.Config.Latent, n = test.Count;
         var mu = new float[n * z]; var lv = new float[n * z];
         Encode(net, test, mu, lv);
         progress?.Invoke("importance sampling");
         double nll = IwNll(net, test, mu, lv, iwSamples);
         int active = ActiveUnits(mu, n, z);
-        double mi = MutualInformation(mu, lv, n, z, nenet.Config.Seed);
+        double mi = MutualInformation(mu, lv, n, z, net.Config.Seed);
         return new EvalReport(n, loss.Total, loss.Recon, loss.Kl, loss.Mmd, -(loss.Recon + loss.Kl), iwSamples, nll, active, z, mi);
     }
 

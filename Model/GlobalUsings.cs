@@ -1,0 +1,2 @@
+global using InfoVae.Model.Data;
+global using InfoVae.Model.IO;
