@@ -35,7 +35,7 @@ public class TrainerTests
     public void Loss_goes_down()
     {
         var data = Images(40, 1);
-        var t = NewTrainer(Tiny with { Epochs = 30 }, data);
+        var t = NewTrainer(Tiny with { Epochs = 150, Hidden = [32] }, data);
         double first = t.Evaluate(data).Total;
         while (!t.Finished) Assert.That(t.TrainStep().IsFinite);
         double last = t.Evaluate(data).Total;
