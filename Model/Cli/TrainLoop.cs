@@ -19,13 +19,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
         long imagesSince = 0;
         double rate = 0;
 
-        AnsiConsole.Progress()
-            .AutoClear(false).HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
-            .Start(ctx =>
+        void Body(IProgressView task)
             {
-                var task = ctx.AddTask("starting", maxValue: totalSteps);
-                task.Value = t.Epoch * bpe + t.NextBatch;
                 while (!t.Finished)
                 {
                     if (stop.Requested)
@@ -46,9 +41,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                     eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;
                     imagesSince += b;
                     if (clock.Elapsed.TotalSeconds >= 0.5) { rate = imagesSince / clock.Elapsed.TotalSeconds; imagesSince = 0; clock.Restart(); }
-                    task.Increment(1);
                     int epochShown = t.NextBatch == 0 ? t.Epoch : t.Epoch + 1;
-                    task.Description = $"epoch {epochShown}/{cfg.Epochs}  loss {m.Total,7:F2}  recon {m.Recon,7:F2}  kl {m.Kl,6:F2}  mmd {m.Mmd,9:F6}  {rate,7:N0} img/s";
+                    task.Advance($"epoch {epochShown}/{cfg.Epochs}  loss {m.Total,7:F2}  recon {m.Recon,7:F2}  kl {m.Kl,6:F2}  mmd {m.Mmd,9:F6}  {rate,7:N0} img/s");
 
                     if (logEvery > 0 && t.Step % logEvery == 0)
                     {
@@ -67,13 +61,52 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                         if (pictures) RunPictures.DrawAll(t, data, run);
                     }
                 }
-                task.Description = $"done: {cfg.Epochs} epochs, {t.Step} steps";
-            });
+                task.Advance($"done: {cfg.Epochs} epochs, {t.Step} steps", 0);
+            }
+
+        int done = t.Epoch * bpe + t.NextBatch;
+        if (AnsiConsole.Profile.Capabilities.Interactive)
+            AnsiConsole.Progress()
+                .AutoClear(false).HideCompleted(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("starting", maxValue: totalSteps);
+                    task.Value = done;
+                    Body(new LiveProgress(task));
+                });
+        else Body(new LineProgress(done, totalSteps, Math.Max(1, logEvery)));
         if (exit == 0)
         {
             AnsiConsole.MarkupLineInterpolated($"[green]finished.[/] Run folder: {run.Path} (run.jsonl, checkpoint.safetensors{(pictures ? ", samples.png, reconstructions.png, interpolations.png, traversal.png, latent.png, loss.png" : "")})");
             AnsiConsole.MarkupLineInterpolated($"Evaluate it with: infovae eval --run {run.Path}");
         }
         return exit;
+    }
+}
+
+/// <summary>Where the loop reports each step: a live bar in a terminal, plain lines when output goes to a file or CI.</summary>
+interface IProgressView
+{
+    void Advance(string description, int steps = 1);
+}
+
+sealed class LiveProgress(ProgressTask task) : IProgressView
+{
+    public void Advance(string description, int steps = 1) { task.Increment(steps); task.Description = description; }
+}
+
+sealed class LineProgress(int done, int total, int every) : IProgressView
+{
+    readonly Stopwatch clock = Stopwatch.StartNew();
+    readonly int start = done;
+
+    public void Advance(string description, int steps = 1)
+    {
+        done += steps;
+        if (steps != 0 && done % every != 0 && done != total) return;
+        double perStep = clock.Elapsed.TotalSeconds / Math.Max(1, done - start);
+        var eta = TimeSpan.FromSeconds(perStep * (total - done));
+        Console.WriteLine($"[{done}/{total} {100.0 * done / total:F0}% eta {eta.ToString(@"hh\:mm\:ss")}] {description}");
     }
 }
