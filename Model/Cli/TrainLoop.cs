@@ -96,10 +96,10 @@ sealed class LiveProgress(ProgressTask task) : IProgressView
     public void Advance(string description, int steps = 1) { task.Increment(steps); task.Description = description; }
 }
 
-sealed class LineProgress(int done, int total, int every) : IProgressView
+sealed class LineProgress(int start, int total, int every) : IProgressView
 {
     readonly Stopwatch clock = Stopwatch.StartNew();
-    readonly int start = done;
+    int done = start;
 
     public void Advance(string description, int steps = 1)
     {
