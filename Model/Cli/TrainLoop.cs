@@ -96,10 +96,11 @@ sealed class LiveProgress(ProgressTask task) : IProgressView
     public void Advance(string description, int steps = 1) { task.Increment(steps); task.Description = description; }
 }
 
-sealed class LineProgress(int start, int total, int every) : IProgressView
+sealed class LineProgress(int first, int total, int every) : IProgressView
 {
     readonly Stopwatch clock = Stopwatch.StartNew();
-    int done = start;
+    readonly int start = first;
+    int done = first;
 
     public void Advance(string description, int steps = 1)
     {
