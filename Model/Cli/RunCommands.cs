@@ -62,6 +62,8 @@ public static class RunCommands
                     "reconstruct" => RunPictures.Reconstructions(net, LoadChecked(net, r.GetValue(d3)!).Test, r.GetValue(o3) ?? folder.Picture("reconstructions.png")),
                     _ => RunPictures.Interpolations(net, LoadChecked(net, r.GetValue(d3)!).Test, r.GetValue(o3) ?? folder.Picture("interpolations.png")),
                 };
+                if (name == "interpolate")
+                    Console.WriteLine($"wrote {RunPictures.Traversal(net, LoadChecked(net, r.GetValue(d3)!).Test, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(written))!, "traversal.png"))}");
                 Console.WriteLine($"wrote {written}");
                 return 0;
             });
