@@ -126,8 +126,9 @@ public static class Losses
     }
 
     // destination = log(1 + exp(−|x|)) ∈ [0, log 2], NaN for NaN. Through TensorPrimitives, which vectorises exp
-    // and log for float and double. (Its LogP1 is log(1 + e), so a tiny term is accurate to an absolute
-    // rounding of 1, not relatively; it is always added to a loss of order 1 or more.)
+    // and log for float and double. Its LogP1 is log(1 + e), so the term is accurate to a few units of 1, not of
+    // itself: a loss as small as softplus(−20) ≈ 2e-9 comes out as 0 in float. Losses are summed over pixels at
+    // the scale of 1, and the gradient σ(z) − t does not go through this term.
     static void Log1pExpNegAbs<T>(ReadOnlySpan<T> x, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
     {
         TensorPrimitives.Abs(x, destination);
