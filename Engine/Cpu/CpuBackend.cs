@@ -52,16 +52,12 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
             case UnaryOp.Log: TensorPrimitives.Log(xs, ys); break;
             case UnaryOp.Sqrt: TensorPrimitives.Sqrt(xs, ys); break;
             case UnaryOp.Relu: Simd.Map<T, ReluOp<T>>(xs, ys); break;
-            case UnaryOp.LeakyRelu: Simd.Map<T, LeakyReluOp<T>>(xs, ys, p); break;
+            case UnaryOp.LeakyRelu: Simd.Map<T, LeakyReluOp<T>>(xs, p, ys); break;
             case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(xs, ys); break;
             case UnaryOp.Tanh: TensorPrimitives.Tanh(xs, ys); break;
-            case UnaryOp.AddScalar: Simd.Map<T, AddScalarOp<T>>(xs, ys, p); break;
-            case UnaryOp.MulScalar: Simd.Map<T, MulScalarOp<T>>(xs, ys, p); break;
-            case UnaryOp.Softplus:
-                // softplus(x) = max(x, 0) + log1p(exp(−|x|)), finite for all finite x.
-                TensorPrimitives.Abs(xs, ys); TensorPrimitives.Negate(ys, ys); TensorPrimitives.Exp(ys, ys); TensorPrimitives.LogP1(ys, ys);
-                for (int i = 0; i < ys.Length; i++) ys[i] += T.Max(xs[i], T.Zero);
-                break;
+            case UnaryOp.AddScalar: Simd.Map<T, AddScalarOp<T>>(xs, p, ys); break;
+            case UnaryOp.MulScalar: Simd.Map<T, MulScalarOp<T>>(xs, p, ys); break;
+            case UnaryOp.Softplus: Losses.Softplus<T>(xs, ys); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
         }
     }
@@ -73,11 +69,11 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         switch (op)
         {
             case UnaryOp.Neg: TensorPrimitives.Subtract(d, g, d); break;
-            case UnaryOp.Exp: Simd.Accumulate<T, MulAccOp<T>>(ys, ys, g, d, T.One); break;
-            case UnaryOp.Log: Simd.Accumulate<T, DivAccOp<T>>(xs, xs, g, d, T.One); break;
-            case UnaryOp.Sqrt: Simd.Accumulate<T, DivAccOp<T>>(ys, ys, g, d, half); break;
-            case UnaryOp.Relu: Simd.Accumulate<T, LeakyReluGradOp<T>>(xs, xs, g, d, T.Zero); break;
-            case UnaryOp.LeakyRelu: Simd.Accumulate<T, LeakyReluGradOp<T>>(xs, xs, g, d, p); break;
+            case UnaryOp.Exp: Simd.Accumulate<T, MulAccOp<T>>(ys, ys, g, T.One, d); break;
+            case UnaryOp.Log: Simd.Accumulate<T, DivAccOp<T>>(xs, xs, g, T.One, d); break;
+            case UnaryOp.Sqrt: Simd.Accumulate<T, DivAccOp<T>>(ys, ys, g, half, d); break;
+            case UnaryOp.Relu: Simd.Accumulate<T, LeakyReluGradOp<T>>(xs, xs, g, T.Zero, d); break;
+            case UnaryOp.LeakyRelu: Simd.Accumulate<T, LeakyReluGradOp<T>>(xs, xs, g, p, d); break;
             case UnaryOp.Sigmoid: Simd.Accumulate<T, SigmoidGradOp<T>>(xs, ys, g, d); break;
             case UnaryOp.Tanh: Simd.Accumulate<T, TanhGradOp<T>>(xs, ys, g, d); break;
             case UnaryOp.AddScalar: TensorPrimitives.Add(d, g, d); break;
@@ -115,10 +111,10 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         BroadcastStrides(c.Shape, b.Shape, dims, stB);
         switch (op)
         {
-            case BinaryOp.Add: Broadcast.Binary<T, AddOp<T>>(sa, stA, sb, stB, sc, dims); break;
-            case BinaryOp.Sub: Broadcast.Binary<T, SubOp<T>>(sa, stA, sb, stB, sc, dims); break;
-            case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(sa, stA, sb, stB, sc, dims); break;
-            case BinaryOp.Div: Broadcast.Binary<T, DivOp<T>>(sa, stA, sb, stB, sc, dims); break;
+            case BinaryOp.Add: Broadcast.Binary<T, AddOp<T>>(sa, stA, sb, stB, dims, sc); break;
+            case BinaryOp.Sub: Broadcast.Binary<T, SubOp<T>>(sa, stA, sb, stB, dims, sc); break;
+            case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(sa, stA, sb, stB, dims, sc); break;
+            case BinaryOp.Div: Broadcast.Binary<T, DivOp<T>>(sa, stA, sb, stB, dims, sc); break;
         }
     }
 
@@ -134,8 +130,8 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
                 switch (op)
                 {
                     case BinaryOp.Add or BinaryOp.Sub: TensorPrimitives.Add(d, g, d); break;
-                    case BinaryOp.Mul: Simd.Accumulate<T, MulAccOp<T>>(sb, sb, g, d, T.One); break;
-                    case BinaryOp.Div: Simd.Accumulate<T, DivAccOp<T>>(sb, sb, g, d, T.One); break;
+                    case BinaryOp.Mul: Simd.Accumulate<T, MulAccOp<T>>(sb, sb, g, T.One, d); break;
+                    case BinaryOp.Div: Simd.Accumulate<T, DivAccOp<T>>(sb, sb, g, T.One, d); break;
                 }
             }
             if (db != null)
@@ -145,7 +141,7 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
                 {
                     case BinaryOp.Add: TensorPrimitives.Add(d, g, d); break;
                     case BinaryOp.Sub: TensorPrimitives.Subtract(d, g, d); break;
-                    case BinaryOp.Mul: Simd.Accumulate<T, MulAccOp<T>>(sa, sa, g, d, T.One); break;
+                    case BinaryOp.Mul: Simd.Accumulate<T, MulAccOp<T>>(sa, sa, g, T.One, d); break;
                     case BinaryOp.Div: Simd.Accumulate<T, DivisorGradOp<T>>(sa, sb, g, d); break;
                 }
             }
@@ -162,10 +158,10 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
             switch (op)
             {
                 case BinaryOp.Add or BinaryOp.Sub: g.CopyTo(t); break;
-                case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sb, stB, t, dims); break;
-                case BinaryOp.Div: Broadcast.Binary<T, DivOp<T>>(g, ContiguousStrides(dims), sb, stB, t, dims); break;
+                case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sb, stB, dims, t); break;
+                case BinaryOp.Div: Broadcast.Binary<T, DivOp<T>>(g, ContiguousStrides(dims), sb, stB, dims, t); break;
             }
-            Broadcast.ReduceInto<T>(t, Span(da), stA, dims);
+            Broadcast.ReduceInto<T>(t, dims, stA, Span(da));
         }
         if (db != null)
         {
@@ -173,17 +169,17 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
             {
                 case BinaryOp.Add: g.CopyTo(t); break;
                 case BinaryOp.Sub: TensorPrimitives.Negate(g, t); break;
-                case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sa, stA, t, dims); break;
+                case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sa, stA, dims, t); break;
                 case BinaryOp.Div:
                     // −dy · a / b²
-                    Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sa, stA, t, dims);
+                    Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sa, stA, dims, t);
                     var b2 = pool.Rent(g.Length); var sq = b2.Data.AsSpan(0, g.Length);
-                    Broadcast.Binary<T, MulOp<T>>(sb, stB, sb, stB, sq, dims);
+                    Broadcast.Binary<T, MulOp<T>>(sb, stB, sb, stB, dims, sq);
                     TensorPrimitives.Divide(t, sq, t); TensorPrimitives.Negate(t, t);
                     pool.Return(b2);
                     break;
             }
-            Broadcast.ReduceInto<T>(t, Span(db), stB, dims);
+            Broadcast.ReduceInto<T>(t, dims, stB, Span(db));
         }
         pool.Return(tmp);
     }
@@ -211,16 +207,16 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
 
     public void Sum(Tensor<T> x, int axis, Tensor<T> y, T scale, bool accumulate)
     {
-        if (axis < 0) { Reduce.SumAxis<T>(Span(x), 1, x.Length, 1, Span(y), scale, accumulate); return; }
+        if (axis < 0) { Reduce.SumAxis<T>(Span(x), 1, x.Length, 1, scale, accumulate, Span(y)); return; }
         var (outer, inner) = x.Shape.Around(axis);
-        Reduce.SumAxis<T>(Span(x), outer, x.Shape[axis], inner, Span(y), scale, accumulate);
+        Reduce.SumAxis<T>(Span(x), outer, x.Shape[axis], inner, scale, accumulate, Span(y));
     }
 
     public void SumBackward(Tensor<T> dy, int axis, Tensor<T> dx, T scale)
     {
-        if (axis < 0) { Reduce.BroadcastAxis<T>(Span(dy), 1, dx.Length, 1, Span(dx), scale); return; }
+        if (axis < 0) { Reduce.BroadcastAxis<T>(Span(dy), 1, dx.Length, 1, scale, Span(dx)); return; }
         var (outer, inner) = dx.Shape.Around(axis);
-        Reduce.BroadcastAxis<T>(Span(dy), outer, dx.Shape[axis], inner, Span(dx), scale);
+        Reduce.BroadcastAxis<T>(Span(dy), outer, dx.Shape[axis], inner, scale, Span(dx));
     }
 
     public void Transpose(Tensor<T> x, Tensor<T> y, bool accumulate)
@@ -232,20 +228,12 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
                 ys[j * r + i] = accumulate ? ys[j * r + i] + xs[i * c + j] : xs[i * c + j];
     }
 
-    public void BceWithLogits(Tensor<T> logits, Tensor<T> target, Tensor<T> loss)
-    {
-        var s = pool.Rent(logits.Length);
-        Losses.BceWithLogits<T>(Span(logits), Span(target), Span(loss), s.Data);
-        pool.Return(s);
-    }
+    public void BceWithLogits(Tensor<T> logits, Tensor<T> target, Tensor<T> loss) =>
+        Losses.BceWithLogits<T>(Span(logits), Span(target), Span(loss));
 
-    public void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget)
-    {
-        var s = pool.Rent(logits.Length);
+    public void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget) =>
         Losses.BceWithLogitsBackward<T>(Span(logits), Span(target), Span(dLoss), dLogits == null ? default : Span(dLogits),
-            dTarget == null ? default : Span(dTarget), s.Data);
-        pool.Return(s);
-    }
+            dTarget == null ? default : Span(dTarget));
 
     public void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl) =>
         Losses.GaussianKl<T>(Span(mu), Span(logvar), mu.Rows, mu.Shape.Last, Span(kl));

@@ -15,30 +15,67 @@ public readonly struct DivOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPoi
 /// <summary>
 /// The general broadcasting loops for shapes padded to rank 4: a stride of 0 repeats an element along an axis.
 /// These are the slow, always-right path; equal shapes and row vectors take TensorPrimitives before reaching here.
+/// dims: the 4 sizes of the full (output) index space; xStrides etc.: each operand's 4 element strides in it.
+/// Correctness: Tests/Kernels/BroadcastKernelTests.cs against Kernels/Reference/BroadcastReference.cs.
 /// </summary>
 public static class Broadcast
 {
-    /// <summary>c[idx] = a[idx·sa] ∘ b[idx·sb] over the 4-d index space <paramref name="dims"/>.</summary>
-    public static void Binary<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<int> sa, ReadOnlySpan<T> b, ReadOnlySpan<int> sb, Span<T> c, ReadOnlySpan<int> dims)
+    /// <summary>destination[idx] = x[idx·xStrides] ∘ y[idx·yStrides] over the index space <paramref name="dims"/>, row-major.</summary>
+    public static void Binary<T, TOp>(ReadOnlySpan<T> x, ReadOnlySpan<int> xStrides, ReadOnlySpan<T> y, ReadOnlySpan<int> yStrides,
+        ReadOnlySpan<int> dims, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IBinaryOp<T>
     {
+        int count = Count(dims);
+        CheckOperand(x.Length, xStrides, dims, count, nameof(x));
+        CheckOperand(y.Length, yStrides, dims, count, nameof(y));
+        if (destination.Length < count) Simd.ThrowDestinationTooShort();
         int k = 0;
         for (int i0 = 0; i0 < dims[0]; i0++)
             for (int i1 = 0; i1 < dims[1]; i1++)
                 for (int i2 = 0; i2 < dims[2]; i2++)
                     for (int i3 = 0; i3 < dims[3]; i3++)
-                        c[k++] = TOp.Invoke(a[i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + i3 * sa[3]], b[i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3]]);
+                        destination[k++] = TOp.Invoke(x[i0 * xStrides[0] + i1 * xStrides[1] + i2 * xStrides[2] + i3 * xStrides[3]],
+                            y[i0 * yStrides[0] + i1 * yStrides[1] + i2 * yStrides[2] + i3 * yStrides[3]]);
     }
 
-    /// <summary>dst[idx·sd] += src[idx]: sums a full-shape block into a broadcast operand's gradient.</summary>
-    public static void ReduceInto<T>(ReadOnlySpan<T> src, Span<T> dst, ReadOnlySpan<int> sd, ReadOnlySpan<int> dims)
+    /// <summary>destination[idx·destinationStrides] += x[idx]: sums a full-shape block into a broadcast operand's gradient.</summary>
+    public static void ReduceInto<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> dims, ReadOnlySpan<int> destinationStrides, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int count = Count(dims);
+        if (x.Length != count) throw new ArgumentException($"x holds {x.Length} elements, not the {count} of the index space", nameof(x));
+        if (destinationStrides.Length != 4) throw new ArgumentException("strides need 4 entries", nameof(destinationStrides));
+        if (count > 0 && destination.Length <= MaxOffset(destinationStrides, dims)) Simd.ThrowDestinationTooShort();
         int k = 0;
         for (int i0 = 0; i0 < dims[0]; i0++)
             for (int i1 = 0; i1 < dims[1]; i1++)
                 for (int i2 = 0; i2 < dims[2]; i2++)
                     for (int i3 = 0; i3 < dims[3]; i3++)
-                        dst[i0 * sd[0] + i1 * sd[1] + i2 * sd[2] + i3 * sd[3]] += src[k++];
+                        destination[i0 * destinationStrides[0] + i1 * destinationStrides[1] + i2 * destinationStrides[2] + i3 * destinationStrides[3]] += x[k++];
+    }
+
+    static int Count(ReadOnlySpan<int> dims)
+    {
+        if (dims.Length != 4) throw new ArgumentException("dims needs 4 entries (pad the shape to rank 4)", nameof(dims));
+        int count = 1;
+        foreach (int d in dims) count *= d >= 0 ? d : throw new ArgumentException($"negative size {d}", nameof(dims));
+        return count;
+    }
+
+    static int MaxOffset(ReadOnlySpan<int> strides, ReadOnlySpan<int> dims)
+    {
+        int m = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            if (strides[i] < 0) throw new ArgumentException("negative stride", nameof(strides));
+            m += (dims[i] - 1) * strides[i];
+        }
+        return m;
+    }
+
+    static void CheckOperand(int length, ReadOnlySpan<int> strides, ReadOnlySpan<int> dims, int count, string name)
+    {
+        if (strides.Length != 4) throw new ArgumentException("strides need 4 entries", name);
+        if (count > 0 && length <= MaxOffset(strides, dims)) throw new ArgumentException($"{name} is too short for its strides", name);
     }
 }

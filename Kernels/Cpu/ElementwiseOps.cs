@@ -84,3 +84,30 @@ public readonly struct DivisorGradOp<T> : ITernaryOp<T> where T : unmanaged, IFl
     public static Vector512<T> Invoke(Vector512<T> a, Vector512<T> b, Vector512<T> dy, Vector512<T> p) => -dy * a / (b * b);
     public static Vector256<T> Invoke(Vector256<T> a, Vector256<T> b, Vector256<T> dy, Vector256<T> p) => -dy * a / (b * b);
 }
+
+/// <summary>
+/// dst += max(a, 0) − b·a, the linear part of BCE with logits a = z and targets b = t, written per side as
+/// z > 0 ? (1 − t)·z : −t·z. That form needs no ∞ − ∞ at z = ±∞, and for large z with t near 1 it multiplies by
+/// the exact 1 − t instead of cancelling z − t·z. A side whose weight is exactly 0 contributes 0 even when z is
+/// infinite (cross-entropy's 0·log 0 = 0), so z = +∞ with t = 1 has loss 0, not NaN.
+/// </summary>
+public readonly struct BceLinearOp<T> : ITernaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static T Invoke(T z, T t, T _, T p)
+    {
+        T w = z > T.Zero ? T.One - t : -t;
+        return w == T.Zero ? T.Zero : w * z;
+    }
+
+    public static Vector512<T> Invoke(Vector512<T> z, Vector512<T> t, Vector512<T> _, Vector512<T> p)
+    {
+        var w = Vector512.ConditionalSelect(Vector512.GreaterThan(z, Vector512<T>.Zero), Vector512<T>.One - t, -t);
+        return Vector512.ConditionalSelect(Vector512.Equals(w, Vector512<T>.Zero), Vector512<T>.Zero, w * z);
+    }
+
+    public static Vector256<T> Invoke(Vector256<T> z, Vector256<T> t, Vector256<T> _, Vector256<T> p)
+    {
+        var w = Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<T>.Zero), Vector256<T>.One - t, -t);
+        return Vector256.ConditionalSelect(Vector256.Equals(w, Vector256<T>.Zero), Vector256<T>.Zero, w * z);
+    }
+}

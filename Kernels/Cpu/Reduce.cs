@@ -5,19 +5,21 @@ namespace InfoVae.Kernels.Cpu;
 
 /// <summary>
 /// Sums along one axis of a row-major block seen as (outer, axis, inner), and the broadcast that is its backward.
-/// x: outer·axis·inner elements, y: outer·inner.
+/// x, dx: outer·axis·inner elements; y, dy: outer·inner.
+/// Correctness: Tests/Kernels/ReduceKernelTests.cs against Kernels/Reference/ReduceReference.cs.
 /// </summary>
 public static class Reduce
 {
-    /// <summary>y (=|+=) scale · Σ_a x[o, a, i].</summary>
-    public static void SumAxis<T>(ReadOnlySpan<T> x, int outer, int axis, int inner, Span<T> y, T scale, bool accumulate)
+    /// <summary>destination[o, i] (= or +=) scale · Σ_a x[o, a, i].</summary>
+    public static void SumAxis<T>(ReadOnlySpan<T> x, int outer, int axis, int inner, T scale, bool accumulate, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (x.Length < outer * axis * inner) throw new ArgumentException("x is shorter than outer·axis·inner", nameof(x));
-        if (y.Length < outer * inner) throw new ArgumentException("destination is too short", nameof(y));
+        CheckShape(outer, axis, inner);
+        if (x.Length != outer * axis * inner) throw new ArgumentException($"x holds {x.Length} elements, not outer·axis·inner = {outer * axis * inner}", nameof(x));
+        if (destination.Length < outer * inner) Simd.ThrowDestinationTooShort();
         for (int o = 0; o < outer; o++)
         {
-            var yo = y.Slice(o * inner, inner);
+            var yo = destination.Slice(o * inner, inner);
             if (inner == 1)
             {
                 T s = TensorPrimitives.Sum(x.Slice(o * axis, axis)) * scale;
@@ -31,18 +33,24 @@ public static class Reduce
         }
     }
 
-    /// <summary>dx[o, a, i] += scale · dy[o, i].</summary>
-    public static void BroadcastAxis<T>(ReadOnlySpan<T> dy, int outer, int axis, int inner, Span<T> dx, T scale)
+    /// <summary>destination[o, a, i] += scale · dy[o, i].</summary>
+    public static void BroadcastAxis<T>(ReadOnlySpan<T> dy, int outer, int axis, int inner, T scale, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (dx.Length < outer * axis * inner) throw new ArgumentException("destination is too short", nameof(dx));
-        if (dy.Length < outer * inner) throw new ArgumentException("dy is shorter than outer·inner", nameof(dy));
+        CheckShape(outer, axis, inner);
+        if (dy.Length != outer * inner) throw new ArgumentException($"dy holds {dy.Length} elements, not outer·inner = {outer * inner}", nameof(dy));
+        if (destination.Length < outer * axis * inner) Simd.ThrowDestinationTooShort();
         for (int o = 0; o < outer; o++)
             for (int a = 0; a < axis; a++)
             {
-                var d = dx.Slice((o * axis + a) * inner, inner);
+                var d = destination.Slice((o * axis + a) * inner, inner);
                 if (inner == 1) d[0] += scale * dy[o];
                 else TensorPrimitives.MultiplyAdd(dy.Slice(o * inner, inner), scale, d, d);
             }
+    }
+
+    static void CheckShape(int outer, int axis, int inner)
+    {
+        if (outer < 0 || axis < 0 || inner < 0) throw new ArgumentException($"negative reduction shape ({outer}, {axis}, {inner})");
     }
 }

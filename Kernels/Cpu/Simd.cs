@@ -1,5 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace InfoVae.Kernels.Cpu;
@@ -23,20 +25,26 @@ public interface ITernaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 /// <summary>
 /// The one generic loop that every elementwise op goes through (TensorPrimitives' pattern): Vector512 when the
 /// hardware has it, else Vector256, then a scalar tail that doubles as the reference. <c>p</c> is an op parameter
-/// (the leaky-relu slope, a scalar operand) broadcast to every lane.
+/// (the leaky-relu slope, a scalar operand) broadcast to every lane. Parameters follow the BCL: inputs first,
+/// <c>destination</c> last; inputs have one length n, and a destination shorter than n throws.
 /// In-place use (destination overlapping an input at the same offset) is allowed.
+/// Correctness: Tests/Kernels/ElementwiseKernelTests.cs (every length 0..70, float and double).
 /// </summary>
 public static class Simd
 {
+    /// <summary>destination[i] = TOp(x[i], 0).</summary>
+    public static void Map<T, TOp>(ReadOnlySpan<T> x, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IUnaryOp<T> => Map<T, TOp>(x, T.Zero, destination);
+
     /// <summary>destination[i] = TOp(x[i], p).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Map<T, TOp>(ReadOnlySpan<T> x, Span<T> destination, T p = default)
+    public static void Map<T, TOp>(ReadOnlySpan<T> x, T p, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IUnaryOp<T>
     {
-        if (destination.Length < x.Length) throw new ArgumentException("destination is too short", nameof(destination));
+        if (destination.Length < x.Length) ThrowDestinationTooShort();
         int n = x.Length, i = 0;
-        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-        ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(destination);
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T dr = ref MemoryMarshal.GetReference(destination);
         if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
         {
             var pv = Vector512.Create(p);
@@ -52,18 +60,23 @@ public static class Simd
         for (; i < n; i++) Unsafe.Add(ref dr, i) = TOp.Invoke(Unsafe.Add(ref xr, i), p);
     }
 
+    /// <summary>destination[i] += TOp(a[i], b[i], c[i], 0).</summary>
+    public static void Accumulate<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T> => Accumulate<T, TOp>(a, b, c, T.Zero, destination);
+
     /// <summary>destination[i] += TOp(a[i], b[i], c[i], p): the shape of every backward pass (gradients accumulate).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Accumulate<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, Span<T> destination, T p = default)
+    public static void Accumulate<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, T p, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T>
     {
-        int n = destination.Length;
-        if (a.Length < n || b.Length < n || c.Length < n) throw new ArgumentException("inputs are shorter than destination");
+        int n = a.Length;
+        if (b.Length != n || c.Length != n) ThrowInputLengthsDiffer();
+        if (destination.Length < n) ThrowDestinationTooShort();
         int i = 0;
-        ref T ar = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(a);
-        ref T br = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b);
-        ref T cr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(c);
-        ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(destination);
+        ref T ar = ref MemoryMarshal.GetReference(a);
+        ref T br = ref MemoryMarshal.GetReference(b);
+        ref T cr = ref MemoryMarshal.GetReference(c);
+        ref T dr = ref MemoryMarshal.GetReference(destination);
         if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
         {
             var pv = Vector512.Create(p);
@@ -81,4 +94,13 @@ public static class Simd
         for (; i < n; i++)
             Unsafe.Add(ref dr, i) += TOp.Invoke(Unsafe.Add(ref ar, i), Unsafe.Add(ref br, i), Unsafe.Add(ref cr, i), p);
     }
+
+    // Throw helpers keep the throw sites out of the hot loops' code (the BCL's ThrowHelper pattern).
+    [DoesNotReturn]
+    internal static void ThrowDestinationTooShort() =>
+        throw new ArgumentException("Destination is too short.", "destination");
+
+    [DoesNotReturn]
+    internal static void ThrowInputLengthsDiffer() =>
+        throw new ArgumentException("Input spans must all have the same length.");
 }

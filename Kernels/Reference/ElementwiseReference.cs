@@ -1,0 +1,58 @@
+namespace InfoVae.Kernels.Reference;
+
+// Elementwise functions and their derivatives, one double at a time, written from the textbook formulas.
+// The SIMD op structs in Kernels/Cpu/ElementwiseOps.cs are tested against these (Tests/Kernels/ElementwiseKernelTests.cs).
+// Derivatives are taken with respect to the input x, even where the kernel reads the saved output y = f(x).
+public static partial class Reference
+{
+    /// <summary>max(x, 0). Math.Max is IEEE 754-2019 maximum: NaN stays NaN, and max(−0, +0) = +0.</summary>
+    public static double Relu(double x) => Math.Max(x, 0.0);
+
+    /// <summary>x for x > 0, slope·x otherwise (so NaN stays NaN and −0 stays −0).</summary>
+    public static double LeakyRelu(double x, double slope) => x > 0 ? x : slope * x;
+
+    /// <summary>d relu/dx: 1 for x > 0, else 0 (0 at the kink, PyTorch's convention).</summary>
+    public static double ReluGrad(double x) => x > 0 ? 1 : 0;
+
+    /// <summary>d leaky_relu/dx: 1 for x > 0, else the slope (the slope at the kink).</summary>
+    public static double LeakyReluGrad(double x, double slope) => x > 0 ? 1 : slope;
+
+    /// <summary>σ(x) = 1 / (1 + e^−x).</summary>
+    public static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
+
+    /// <summary>σ'(x) = σ(x)·(1 − σ(x)).</summary>
+    public static double SigmoidGrad(double x) { double s = Sigmoid(x); return s * (1 - s); }
+
+    /// <summary>tanh'(x) = 1 − tanh²(x).</summary>
+    public static double TanhGrad(double x) { double t = Math.Tanh(x); return 1 - t * t; }
+
+    /// <summary>exp'(x) = exp(x).</summary>
+    public static double ExpGrad(double x) => Math.Exp(x);
+
+    /// <summary>log'(x) = 1/x.</summary>
+    public static double LogGrad(double x) => 1 / x;
+
+    /// <summary>sqrt'(x) = 1 / (2·√x).</summary>
+    public static double SqrtGrad(double x) => 1 / (2 * Math.Sqrt(x));
+
+    /// <summary>∂(a/b)/∂b = −a/b².</summary>
+    public static double DivisorGrad(double a, double b) => -a / (b * b);
+
+    /// <summary>
+    /// softplus(x) = log(1 + e^x), split at 0 so that e^x never overflows and a tiny e^−x is not lost:
+    /// x + log1p(e^−x) for x > 0, log1p(e^x) otherwise. NaN stays NaN; +∞ → +∞; −∞ → 0.
+    /// </summary>
+    public static double Softplus(double x) => x > 0 ? x + Log1p(Math.Exp(-x)) : Log1p(Math.Exp(x));
+
+    /// <summary>
+    /// log(1 + x), accurate for tiny x: .NET has no log1p (double.LogP1 is log(1 + x)), so this is the classic
+    /// correction log(u)·x/(u − 1) with u = 1 + x (Goldberg, "What every computer scientist should know about
+    /// floating-point arithmetic", 1991, Theorem 4), which cancels the rounding of 1 + x.
+    /// </summary>
+    public static double Log1p(double x)
+    {
+        double u = 1 + x;
+        if (u == 1) return x;                                       // x below half an ulp of 1 (keeps −0)
+        return double.IsPositiveInfinity(u) ? u : Math.Log(u) * x / (u - 1);
+    }
+}
