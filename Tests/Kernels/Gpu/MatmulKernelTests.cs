@@ -5,13 +5,13 @@ using static InfoVae.Tests.Kernels.Gpu.GpuTestAccelerator;
 
 namespace InfoVae.Tests.Kernels.Gpu;
 
-/// <summary>Both matmul versions, all four transposes, alpha/beta, sizes off the tile, against Reference.Gemm in double.</summary>
+/// <summary>Every matmul version, all four transposes, alpha/beta, sizes off the tile, against Reference.Gemm in double.</summary>
 public class MatmulKernelTests
 {
     static IEnumerable<TestCaseData> Cases()
     {
-        var sizes = new (int M, int K, int N)[] { (1, 1, 1), (3, 17, 5), (33, 5, 31), (17, 31, 3), (5, 0, 3) };
-        foreach (int version in new[] { GpuKernels.MatmulNaive, GpuKernels.MatmulTiled })
+        var sizes = new (int M, int K, int N)[] { (1, 1, 1), (3, 17, 5), (33, 5, 31), (17, 31, 3), (5, 0, 3), (40, 9, 37) };
+        foreach (int version in new[] { GpuKernels.MatmulNaive, GpuKernels.MatmulTiled, GpuKernels.MatmulBlocked })
             foreach (var (m, k, n) in sizes)
                 foreach (bool ta in new[] { false, true })
                     foreach (bool tb in new[] { false, true })
@@ -44,7 +44,7 @@ public class MatmulKernelTests
     {
         // [[1,2,3],[4,5,6]] · [[7,8],[9,10],[11,12]] = [[58,64],[139,154]]
         using var a = Dev(new float[] { 1, 2, 3, 4, 5, 6 }); using var b = Dev(new float[] { 7, 8, 9, 10, 11, 12 });
-        foreach (int version in new[] { GpuKernels.MatmulNaive, GpuKernels.MatmulTiled })
+        foreach (int version in new[] { GpuKernels.MatmulNaive, GpuKernels.MatmulTiled, GpuKernels.MatmulBlocked })
         {
             using var c = Dev(new[] { float.NaN, float.NaN, float.NaN, float.NaN });   // beta = 0 ignores old C, NaN too
             K.Matmul(false, false, 2, 2, 3, 1f, a.View, 3, b.View, 2, 0f, c.View, 2, version);

@@ -62,6 +62,8 @@ public class PtxCompileTests
         var entry = implicitlyGrouped ? EntryPointDescription.FromImplicitlyGroupedKernel(kernel) : EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
         var compiled = (PTXCompiledKernel)backend!.Compile(entry, default(KernelSpecialization));
         Assert.That(compiled.PTXAssembly, Does.Contain(".entry"), "no entry point in the PTX");
+        // No local memory: per-thread arrays or spills would land there (v3 matmul's 16 accumulators must stay in registers).
+        Assert.That(compiled.PTXAssembly, Does.Not.Contain(".local"), "the kernel uses local memory");
         // Double-precision work is only meant in the MMD combine step (one thread); anything else is a slip.
         if (!kernel.Name.Contains("Combine"))
             Assert.That(compiled.PTXAssembly, Does.Not.Contain(".f64"), "float64 arithmetic in a float32 kernel");
