@@ -17,11 +17,9 @@ public static partial class Ops
         x = x.Contiguous();
         var be = x.Backend;
         var y = TapeOf<T>().Node("linear", new Shape(x.Shape[0], w.Shape[0]), be, x, w, b);
+        // The bias into every row in one call: a (B, out) window onto b with row stride 0 (one launch on a GPU, not B).
         if (b != null)
-        {
-            for (int r = 0; r < y.Shape[0]; r++)
-                be.CopyRows(b, Window(Scratch<T>.A, y.Storage, be, y.Offset + r * y.Shape[1], b.Shape, b.Shape[0]), accumulate: false);
-        }
+            be.CopyRows(Window(Scratch<T>.A, b.Storage, be, b.Offset, y.Shape, 0), y, accumulate: false);
         be.Matmul(x, false, w, true, y, T.One, b != null ? T.One : T.Zero);
         if (y.RequiresGrad)
             y.BackwardFn = static y =>

@@ -1,0 +1,111 @@
+using System.Runtime.InteropServices;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using InfoVae.Engine.Cpu;
+
+namespace InfoVae.Engine.Gpu;
+
+/// <summary>Where the float32 training runs: auto (CUDA if it starts, else the SIMD CPU), cpu, cuda, or ilgpu-cpu (ILGPU's CPU accelerator, for tests).</summary>
+public enum DeviceKind { Auto, Cpu, Cuda, IlgpuCpu }
+
+/// <summary>A device that was asked for and cannot start; the message is one line, meant to be shown as it is.</summary>
+public sealed class DeviceUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The one place that picks and starts a device. CUDA is always chosen explicitly (a context built with only
+/// the CUDA backend), never through ILGPU's preferred-device heuristic.
+/// </summary>
+public static class Devices
+{
+    public const string Names = "auto|cpu|cuda|ilgpu-cpu";
+
+    public static DeviceKind Parse(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "auto" => DeviceKind.Auto,
+        "cpu" => DeviceKind.Cpu,
+        "cuda" or "gpu" => DeviceKind.Cuda,
+        "ilgpu-cpu" => DeviceKind.IlgpuCpu,
+        _ => throw new ArgumentException($"unknown device '{name}' (expected {Names})"),
+    };
+
+    public static IBackend<float> Create(string name) => Create(Parse(name));
+
+    /// <summary>The backend for <paramref name="kind"/>; cuda throws <see cref="DeviceUnavailableException"/> when CUDA cannot start, auto falls back to cpu.</summary>
+    public static IBackend<float> Create(DeviceKind kind)
+    {
+        switch (kind)
+        {
+            case DeviceKind.Cpu: return CpuBackend<float>.Instance;
+            case DeviceKind.Cuda: return StartCuda();
+            case DeviceKind.IlgpuCpu: return StartIlgpuCpu();
+            case DeviceKind.Auto:
+                try { return StartCuda(); }
+                catch (DeviceUnavailableException) { return CpuBackend<float>.Instance; }
+            default: throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
+        }
+    }
+
+    /// <summary>ILGPU's CPU accelerator: 16 threads per group (warp 4 × 4 warps) for the 4×4 tiles, one multiprocessor per core.</summary>
+    public static IlgpuBackend StartIlgpuCpu()
+    {
+        var context = Context.Create(b => b.CPU(new CPUDevice(4, 4, Environment.ProcessorCount)).EnableAlgorithms());
+        var accelerator = context.CreateCPUAccelerator(0, CPUAcceleratorMode.Parallel);
+        return new IlgpuBackend(context, accelerator, "ilgpu-cpu");
+    }
+
+    public static IlgpuBackend StartCuda()
+    {
+        InstallCudaResolver();
+        Context? context = null;
+        try
+        {
+            context = Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+            if (context.GetCudaDevices().Count == 0)
+                throw new DeviceUnavailableException(NativeLibrary.TryLoad("libcuda.so.1", out _) || NativeLibrary.TryLoad("libcuda.so", out _)
+                    ? "cuda: the NVIDIA driver library loads but ILGPU 1.5.3 found no GPU it supports (no device, or a driver newer than its version table)"
+                    : "cuda: no NVIDIA driver (libcuda.so.1 not found); run with --device cpu");
+            var accelerator = context.GetCudaDevice(0).CreateCudaAccelerator(context);
+            return new IlgpuBackend(context, accelerator, "cuda");
+        }
+        catch (DeviceUnavailableException) { context?.Dispose(); throw; }
+        catch (Exception e)
+        {
+            context?.Dispose();
+            throw new DeviceUnavailableException($"cuda: could not start ({e.GetType().Name}: {FirstLine(e.Message)})", e);
+        }
+    }
+
+    static string FirstLine(string s) { int i = s.IndexOfAny(['\r', '\n']); return i < 0 ? s : s[..i]; }
+
+    static readonly Lock resolverGate = new();
+    static bool resolverInstalled;
+
+    /// <summary>
+    /// ILGPU imports the driver as "cuda", which .NET looks up as an unversioned libcuda.so; driver packages only
+    /// ship libcuda.so.1 (the .so link comes with the toolkit). Map the name once per process. On WSL ILGPU installs
+    /// its own resolver for /usr/lib/wsl/lib (a second one would throw), so leave that case to it.
+    /// </summary>
+    static void InstallCudaResolver()
+    {
+        lock (resolverGate)
+        {
+            if (resolverInstalled || IsWsl()) return;
+            resolverInstalled = true;
+            try
+            {
+                NativeLibrary.SetDllImportResolver(typeof(Context).Assembly, static (name, _, _) =>
+                    name == "cuda" && OperatingSystem.IsLinux() && (NativeLibrary.TryLoad("libcuda.so.1", out var h) || NativeLibrary.TryLoad("libcuda.so", out h)) ? h : IntPtr.Zero);
+            }
+            catch (InvalidOperationException) { /* someone else (the host application) already set one: keep it */ }
+        }
+    }
+
+    static bool IsWsl()
+    {
+        try { return OperatingSystem.IsLinux() && File.ReadAllText("/proc/version").Contains("Microsoft", StringComparison.OrdinalIgnoreCase); }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
+}

@@ -1,0 +1,259 @@
+using ILGPU;
+using ILGPU.Runtime;
+using InfoVae.Kernels.Cpu;
+using InfoVae.Kernels.Gpu;
+
+namespace InfoVae.Engine.Gpu;
+
+/// <summary>
+/// The float32 GPU backend: tensors live in pooled accelerator buffers, primitives run on Kernels/Gpu through one
+/// <see cref="GpuKernels"/> (each kernel compiled once, on first use). Every launch goes to one stream and nothing
+/// waits for it except <see cref="Download"/>; scalars such as the MMD result and its upstream gradient stay on the
+/// device. Start one with <see cref="Devices"/>.
+/// </summary>
+public sealed class IlgpuBackend : IBackend<float>, IDisposable
+{
+    readonly Context context;
+    readonly DeviceBufferPool pool;
+    readonly List<(int D, double Bandwidth, double[] Scales, MemoryBuffer1D<float, Stride1D.Dense> Buffer)> scaledC = [];
+
+    internal IlgpuBackend(Context context, Accelerator accelerator, string name)
+    {
+        this.context = context;
+        Accelerator = accelerator;
+        Name = name;
+        Kernels = new GpuKernels(accelerator, accelerator.CreateStream());
+        pool = new DeviceBufferPool(accelerator, this);
+    }
+
+    public string Name { get; }
+    public Accelerator Accelerator { get; }
+    public GpuKernels Kernels { get; }
+    public DeviceBufferPool Pool => pool;
+
+    public Storage<float> Rent(int length) => pool.Rent(length);
+    public void Return(Storage<float> storage) => pool.Return((IlgpuStorage)storage);
+
+    /// <summary>The tensor's elements on the device; the tensor must be contiguous (ops make views contiguous before calling in).</summary>
+    public static ArrayView<float> View(Tensor<float> t)
+    {
+        if (!t.IsContiguous) throw new InvalidOperationException($"{t} is a strided view; make it contiguous first");
+        return ((IlgpuStorage)t.Storage).Buffer.View.SubView(t.Offset, t.Length);
+    }
+
+    static ArrayView1D<float, Stride1D.Dense> DenseView(Tensor<float> t)
+    {
+        if (!t.IsContiguous) throw new InvalidOperationException($"{t} is a strided view; make it contiguous first");
+        return ((IlgpuStorage)t.Storage).Buffer.View.SubView(t.Offset, t.Length);
+    }
+
+    static ArrayView<float> ViewOrEmpty(Tensor<float>? t) => t == null ? default : View(t);
+
+    /// <summary>From the first element of a (rows, last) window with its row stride to its last element.</summary>
+    static ArrayView<float> Window(Tensor<float> t)
+    {
+        int rows = t.Rows, extent = rows == 0 ? 0 : (rows - 1) * t.RowStride + t.Shape.Last;
+        return ((IlgpuStorage)t.Storage).Buffer.View.SubView(t.Offset, extent);
+    }
+
+    public void Upload(ReadOnlySpan<float> source, Tensor<float> destination)
+    {
+        if (source.Length != destination.Length) throw new ArgumentException($"{source.Length} values for {destination}");
+        if (source.Length == 0) return;
+        // From pageable memory the copy has taken the data by the time it returns, so the caller may reuse its span.
+        DenseView(destination).CopyFromCPU(Kernels.Stream, source);
+    }
+
+    /// <summary>The one synchronising call: waits for everything queued, then copies back.</summary>
+    public void Download(Tensor<float> source, Span<float> destination)
+    {
+        if (destination.Length < source.Length) throw new ArgumentException($"destination of {destination.Length} for {source}");
+        if (source.Length > 0) DenseView(source).CopyToCPU(Kernels.Stream, destination[..source.Length]);
+        Kernels.Stream.Synchronize();
+    }
+
+    public void Fill(Tensor<float> t, float value) => Kernels.Fill(View(t), value);
+
+    public void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate)
+    {
+        if (source.Shape.Last != destination.Shape.Last || source.Rows != destination.Rows)
+            throw new ArgumentException($"CopyRows: {source.Shape} and {destination.Shape} differ in rows or row length");
+        Kernels.CopyRows(Window(source), source.RowStride, Window(destination), destination.RowStride, source.Rows, source.Shape.Last, accumulate);
+    }
+
+    public void Unary(UnaryOp op, Tensor<float> x, Tensor<float> y, float p)
+    {
+        ArrayView<float> xs = View(x), ys = View(y);
+        switch (op)
+        {
+            case UnaryOp.Neg: Kernels.Map<UnaryKernels.Neg>(xs, ys, p); break;
+            case UnaryOp.Exp: Kernels.Map<UnaryKernels.Exp>(xs, ys, p); break;
+            case UnaryOp.Log: Kernels.Map<UnaryKernels.Log>(xs, ys, p); break;
+            case UnaryOp.Sqrt: Kernels.Map<UnaryKernels.Sqrt>(xs, ys, p); break;
+            case UnaryOp.Relu: Kernels.Map<UnaryKernels.Relu>(xs, ys, p); break;
+            case UnaryOp.LeakyRelu: Kernels.Map<UnaryKernels.LeakyRelu>(xs, ys, p); break;
+            case UnaryOp.Sigmoid: Kernels.Map<UnaryKernels.Sigmoid>(xs, ys, p); break;
+            case UnaryOp.Tanh: Kernels.Map<UnaryKernels.Tanh>(xs, ys, p); break;
+            case UnaryOp.Softplus: Kernels.Map<UnaryKernels.Softplus>(xs, ys, p); break;
+            case UnaryOp.AddScalar: Kernels.Map<UnaryKernels.AddScalar>(xs, ys, p); break;
+            case UnaryOp.MulScalar: Kernels.Map<UnaryKernels.MulScalar>(xs, ys, p); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
+        }
+    }
+
+    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p)
+    {
+        ArrayView<float> xs = View(x), ys = View(y), g = View(dy), d = View(dx);
+        switch (op)
+        {
+            case UnaryOp.Neg: Kernels.MapBackward<UnaryKernels.Neg>(xs, ys, g, d, p); break;
+            case UnaryOp.Exp: Kernels.MapBackward<UnaryKernels.Exp>(xs, ys, g, d, p); break;
+            case UnaryOp.Log: Kernels.MapBackward<UnaryKernels.Log>(xs, ys, g, d, p); break;
+            case UnaryOp.Sqrt: Kernels.MapBackward<UnaryKernels.Sqrt>(xs, ys, g, d, p); break;
+            case UnaryOp.Relu: Kernels.MapBackward<UnaryKernels.Relu>(xs, ys, g, d, p); break;
+            case UnaryOp.LeakyRelu: Kernels.MapBackward<UnaryKernels.LeakyRelu>(xs, ys, g, d, p); break;
+            case UnaryOp.Sigmoid: Kernels.MapBackward<UnaryKernels.Sigmoid>(xs, ys, g, d, p); break;
+            case UnaryOp.Tanh: Kernels.MapBackward<UnaryKernels.Tanh>(xs, ys, g, d, p); break;
+            case UnaryOp.Softplus: Kernels.MapBackward<UnaryKernels.Softplus>(xs, ys, g, d, p); break;
+            case UnaryOp.AddScalar: Kernels.MapBackward<UnaryKernels.AddScalar>(xs, ys, g, d, p); break;
+            case UnaryOp.MulScalar: Kernels.MapBackward<UnaryKernels.MulScalar>(xs, ys, g, d, p); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
+        }
+    }
+
+    /// <summary>The broadcast layout of c = a ∘ b, or null when the shapes are equal (the flat kernels).</summary>
+    static Broadcast4? Layout(Shape c, Shape a, Shape b)
+    {
+        if (a == b) return null;
+        Span<int> dc = stackalloc int[c.Rank], da = stackalloc int[a.Rank], db = stackalloc int[b.Rank];
+        for (int i = 0; i < c.Rank; i++) dc[i] = c[i];
+        for (int i = 0; i < a.Rank; i++) da[i] = a[i];
+        for (int i = 0; i < b.Rank; i++) db[i] = b[i];
+        return Broadcast4.Create(dc, da, db);
+    }
+
+    public void Binary(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> c)
+    {
+        ArrayView<float> va = View(a), vb = View(b), vc = View(c);
+        if (Layout(c.Shape, a.Shape, b.Shape) is { } s)
+            switch (op)
+            {
+                case BinaryOp.Add: Kernels.Binary<BinaryKernels.Add>(va, vb, vc, s); break;
+                case BinaryOp.Sub: Kernels.Binary<BinaryKernels.Sub>(va, vb, vc, s); break;
+                case BinaryOp.Mul: Kernels.Binary<BinaryKernels.Mul>(va, vb, vc, s); break;
+                case BinaryOp.Div: Kernels.Binary<BinaryKernels.Div>(va, vb, vc, s); break;
+                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
+            }
+        else
+            switch (op)
+            {
+                case BinaryOp.Add: Kernels.Binary<BinaryKernels.Add>(va, vb, vc); break;
+                case BinaryOp.Sub: Kernels.Binary<BinaryKernels.Sub>(va, vb, vc); break;
+                case BinaryOp.Mul: Kernels.Binary<BinaryKernels.Mul>(va, vb, vc); break;
+                case BinaryOp.Div: Kernels.Binary<BinaryKernels.Div>(va, vb, vc); break;
+                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
+            }
+    }
+
+    public void BinaryBackward(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> dy, Tensor<float>? da, Tensor<float>? db)
+    {
+        ArrayView<float> va = View(a), vb = View(b), g = View(dy), vda = ViewOrEmpty(da), vdb = ViewOrEmpty(db);
+        if (Layout(dy.Shape, a.Shape, b.Shape) is { } s)
+            switch (op)
+            {
+                case BinaryOp.Add: Kernels.BinaryBackward<BinaryKernels.Add>(va, vb, g, vda, vdb, s); break;
+                case BinaryOp.Sub: Kernels.BinaryBackward<BinaryKernels.Sub>(va, vb, g, vda, vdb, s); break;
+                case BinaryOp.Mul: Kernels.BinaryBackward<BinaryKernels.Mul>(va, vb, g, vda, vdb, s); break;
+                case BinaryOp.Div: Kernels.BinaryBackward<BinaryKernels.Div>(va, vb, g, vda, vdb, s); break;
+                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
+            }
+        else
+            switch (op)
+            {
+                case BinaryOp.Add: Kernels.BinaryBackward<BinaryKernels.Add>(va, vb, g, vda, vdb); break;
+                case BinaryOp.Sub: Kernels.BinaryBackward<BinaryKernels.Sub>(va, vb, g, vda, vdb); break;
+                case BinaryOp.Mul: Kernels.BinaryBackward<BinaryKernels.Mul>(va, vb, g, vda, vdb); break;
+                case BinaryOp.Div: Kernels.BinaryBackward<BinaryKernels.Div>(va, vb, g, vda, vdb); break;
+                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
+            }
+    }
+
+    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha, float beta)
+    {
+        int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
+        Kernels.Matmul(transA, transB, m, n, k, alpha, View(a), a.Shape[1], View(b), b.Shape[1], beta, View(c), n);
+    }
+
+    public void Sum(Tensor<float> x, int axis, Tensor<float> y, float scale, bool accumulate)
+    {
+        if (axis < 0) { Kernels.SumAxis(View(x), 1, x.Length, 1, View(y), scale, accumulate); return; }
+        var (outer, inner) = x.Shape.Around(axis);
+        Kernels.SumAxis(View(x), outer, x.Shape[axis], inner, View(y), scale, accumulate);
+    }
+
+    public void SumBackward(Tensor<float> dy, int axis, Tensor<float> dx, float scale)
+    {
+        if (axis < 0) { Kernels.BroadcastAxis(View(dy), 1, dx.Length, 1, View(dx), scale); return; }
+        var (outer, inner) = dx.Shape.Around(axis);
+        Kernels.BroadcastAxis(View(dy), outer, dx.Shape[axis], inner, View(dx), scale);
+    }
+
+    public void Transpose(Tensor<float> x, Tensor<float> y, bool accumulate) =>
+        Kernels.Transpose(View(x), x.Shape[0], x.Shape[1], View(y), accumulate);
+
+    public void BceWithLogits(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>
+        Kernels.BceWithLogits(View(logits), View(target), View(loss));
+
+    public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss, Tensor<float>? dLogits, Tensor<float>? dTarget) =>
+        Kernels.BceWithLogitsBackward(View(logits), View(target), View(dLoss), ViewOrEmpty(dLogits), ViewOrEmpty(dTarget));
+
+    public void GaussianKl(Tensor<float> mu, Tensor<float> logvar, Tensor<float> kl) =>
+        Kernels.GaussianKl(View(mu), View(logvar), mu.Rows, mu.Shape.Last, View(kl));
+
+    public void GaussianKlBackward(Tensor<float> mu, Tensor<float> logvar, Tensor<float> dKl, Tensor<float>? dMu, Tensor<float>? dLogvar) =>
+        Kernels.GaussianKlBackward(View(mu), View(logvar), View(dKl), mu.Rows, mu.Shape.Last, ViewOrEmpty(dMu), ViewOrEmpty(dLogvar));
+
+    public void SquaredDistance(Tensor<float> a, Tensor<float> b, Tensor<float> d) =>
+        Kernels.SquaredDistance(View(a), a.Shape[0], View(b), b.Shape[0], a.Shape[1], View(d));
+
+    public void SquaredDistanceBackward(Tensor<float> a, Tensor<float> b, Tensor<float> d, Tensor<float> dD, Tensor<float>? da, Tensor<float>? db) =>
+        Kernels.SquaredDistanceBackward(View(a), a.Shape[0], View(b), b.Shape[0], a.Shape[1], View(d), View(dD), ViewOrEmpty(da), ViewOrEmpty(db));
+
+    public void Mmd(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> result)
+    {
+        int n = x.Shape[0], m = y.Shape[0], d = x.Shape[1];
+        var partials = pool.Rent(Kernels.MmdPartialCount(n, m));
+        Kernels.Mmd(View(x), n, View(y), m, d, spec, ScaledC(spec, d), partials.Buffer.View, View(result));
+        pool.Return(partials);   // safe while queued: see DeviceBufferPool
+    }
+
+    public void MmdBackward(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> dResult, Tensor<float>? dx, Tensor<float>? dy)
+    {
+        int d = x.Shape[1];
+        Kernels.MmdBackward(View(x), x.Shape[0], View(y), y.Shape[0], d, spec, ScaledC(spec, d), View(dResult), ViewOrEmpty(dx), ViewOrEmpty(dy));
+    }
+
+    /// <summary>The spec's s·C constants on the device, uploaded once per (scales, bandwidth, d).</summary>
+    ArrayView<float> ScaledC(MmdSpec spec, int d)
+    {
+        foreach (var e in scaledC)
+            if (e.D == d && e.Bandwidth == spec.Bandwidth && e.Scales.AsSpan().SequenceEqual(spec.Scales)) return e.Buffer.View;
+        var buffer = Accelerator.Allocate1D(GpuKernels.ScaledC(spec, d));
+        scaledC.Add((d, spec.Bandwidth, (double[])spec.Scales.Clone(), buffer));
+        return buffer.View;
+    }
+
+    public void Normal(Tensor<float> t, ulong key, ulong counter) => Kernels.Normal(View(t), key, counter);
+    public void Uniform(Tensor<float> t, ulong key, ulong counter) => Kernels.Uniform(View(t), key, counter);
+
+    public void Dispose()
+    {
+        Kernels.Stream.Synchronize();
+        foreach (var e in scaledC) e.Buffer.Dispose();
+        scaledC.Clear();
+        pool.Dispose();
+        Kernels.Stream.Dispose();
+        Accelerator.Dispose();
+        context.Dispose();
+    }
+}

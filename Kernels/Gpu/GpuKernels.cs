@@ -1,0 +1,88 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace InfoVae.Kernels.Gpu;
+
+/// <summary>
+/// Every kernel of Kernels/Gpu on one accelerator, compiled on first use and kept, with the host-side launch
+/// arithmetic (grid and group sizes) next to each family's kernels (the other parts of this partial class).
+/// All launches go to <see cref="Stream"/> and none waits: the caller synchronises when it reads back.
+/// Views passed in are windows already (offset applied); lengths come from the views unless a shape is given.
+/// </summary>
+public sealed partial class GpuKernels
+{
+    public Accelerator Accelerator { get; }
+    public AcceleratorStream Stream { get; }
+    /// <summary>Edge of the square thread groups of the tiled kernels (matmul, MMD): 16 on a GPU, 4 on the CPU accelerator.</summary>
+    public int Tile { get; }
+    /// <summary>Threads per group of the tree reductions (a power of two, at most <see cref="ReduceKernels.MaxGroup"/>).</summary>
+    public int ReduceGroup { get; }
+
+    readonly Dictionary<MethodInfo, Delegate> loaded = [];
+    readonly Lock gate = new();
+
+    /// <param name="tile">Overrides the tile edge (a power of two with tile² threads allowed per group); tests use it.</param>
+    public GpuKernels(Accelerator accelerator, AcceleratorStream stream, int? tile = null)
+    {
+        Accelerator = accelerator;
+        Stream = stream;
+        int maxGroup = accelerator.MaxNumThreadsPerGroup;
+        Tile = tile ?? (accelerator.AcceleratorType == AcceleratorType.CPU ? 4 : 16);
+        if (Tile < 1 || (Tile & (Tile - 1)) != 0 || Tile * Tile > maxGroup)
+            throw new ArgumentException($"tile {Tile} must be a power of two with tile² ≤ {maxGroup} threads per group");
+        int g = 1;
+        while (g * 2 <= Math.Min(maxGroup, ReduceKernels.MaxGroup)) g *= 2;
+        ReduceGroup = g;
+    }
+
+    /// <summary>Compiles a kernel once per accelerator; later calls return the same launcher.</summary>
+    TLauncher Get<TLauncher>(MethodInfo kernel, Func<TLauncher> load) where TLauncher : Delegate
+    {
+        lock (gate)
+        {
+            if (loaded.TryGetValue(kernel, out var d)) return (TLauncher)d;
+            var launcher = load();
+            loaded[kernel] = launcher;
+            return launcher;
+        }
+    }
+
+    /// <summary>Number of kernels compiled so far (each is compiled once).</summary>
+    public int LoadedCount { get { lock (gate) return loaded.Count; } }
+
+    // Implicitly grouped kernels (one thread per index, group size chosen by ILGPU).
+    Action<AcceleratorStream, Index1D, T1, T2> Auto<T1, T2>(Action<Index1D, T1, T2> k)
+        where T1 : struct where T2 : struct =>
+        Get(k.Method, () => Accelerator.LoadAutoGroupedKernel(k));
+    Action<AcceleratorStream, Index1D, T1, T2, T3> Auto<T1, T2, T3>(Action<Index1D, T1, T2, T3> k)
+        where T1 : struct where T2 : struct where T3 : struct =>
+        Get(k.Method, () => Accelerator.LoadAutoGroupedKernel(k));
+    Action<AcceleratorStream, Index1D, T1, T2, T3, T4> Auto<T1, T2, T3, T4>(Action<Index1D, T1, T2, T3, T4> k)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct =>
+        Get(k.Method, () => Accelerator.LoadAutoGroupedKernel(k));
+    Action<AcceleratorStream, Index1D, T1, T2, T3, T4, T5> Auto<T1, T2, T3, T4, T5>(Action<Index1D, T1, T2, T3, T4, T5> k)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct =>
+        Get(k.Method, () => Accelerator.LoadAutoGroupedKernel(k));
+    Action<AcceleratorStream, Index1D, T1, T2, T3, T4, T5, T6> Auto<T1, T2, T3, T4, T5, T6>(Action<Index1D, T1, T2, T3, T4, T5, T6> k)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct =>
+        Get(k.Method, () => Accelerator.LoadAutoGroupedKernel(k));
+    Action<AcceleratorStream, Index1D, T1, T2, T3, T4, T5, T6, T7> Auto<T1, T2, T3, T4, T5, T6, T7>(Action<Index1D, T1, T2, T3, T4, T5, T6, T7> k)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct =>
+        Get(k.Method, () => Accelerator.LoadAutoGroupedKernel(k));
+
+    Action<AcceleratorStream, Index1D, T1, T2, T3, T4, T5, T6, T7, T8> Auto<T1, T2, T3, T4, T5, T6, T7, T8>(Action<Index1D, T1, T2, T3, T4, T5, T6, T7, T8> k)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct =>
+        Get(k.Method, () => Accelerator.LoadAutoGroupedKernel(k));
+
+    // Explicitly grouped kernels (shared memory, barriers): launched with a KernelConfig.
+    Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5> Grouped<T1, T2, T3, T4, T5>(Action<T1, T2, T3, T4, T5> k)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct =>
+        Get(k.Method, () => Accelerator.LoadKernel(k));
+    Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6> Grouped<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> k)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct =>
+        Get(k.Method, () => Accelerator.LoadKernel(k));
+    Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7> Grouped<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> k)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct =>
+        Get(k.Method, () => Accelerator.LoadKernel(k));
+}

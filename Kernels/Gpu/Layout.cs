@@ -1,0 +1,53 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace InfoVae.Kernels.Gpu;
+
+/// <summary>Fills, row copies between strided views, and the 2-D transpose. One thread per element written.</summary>
+public static class LayoutKernels
+{
+    public static void FillKernel(Index1D i, ArrayView<float> y, float value) => y[i] = value;
+
+    /// <summary>dst[r·dstStride + c] (=|+=) src[r·srcStride + c] for a (rows, cols) window; idx = r·cols + c.</summary>
+    public static void CopyRowsKernel(Index1D idx, ArrayView<float> src, int srcStride, ArrayView<float> dst, int dstStride, int cols, int accumulate)
+    {
+        int r = idx / cols, c = idx - r * cols;
+        float v = src[r * srcStride + c];
+        int d = r * dstStride + c;
+        dst[d] = accumulate != 0 ? dst[d] + v : v;
+    }
+
+    /// <summary>y (=|+=) xᵀ for x (rows, cols), y (cols, rows); one thread per element of y, so writes are coalesced.</summary>
+    public static void TransposeKernel(Index1D idx, ArrayView<float> x, ArrayView<float> y, int rows, int cols, int accumulate)
+    {
+        int j = idx / rows, i = idx - j * rows;
+        float v = x[i * cols + j];
+        y[idx] = accumulate != 0 ? y[idx] + v : v;
+    }
+}
+
+public sealed partial class GpuKernels
+{
+    public void Fill(ArrayView<float> y, float value)
+    {
+        if (y.Length == 0) return;
+        Auto<ArrayView<float>, float>(LayoutKernels.FillKernel)(Stream, (int)y.Length, y, value);
+    }
+
+    /// <summary>
+    /// (rows, cols) windows with their own row strides; src and dst start at the windows' first element. A source
+    /// stride of 0 repeats one row into every destination row (a bias broadcast).
+    /// </summary>
+    public void CopyRows(ArrayView<float> src, int srcStride, ArrayView<float> dst, int dstStride, int rows, int cols, bool accumulate)
+    {
+        if (rows * cols == 0) return;
+        Auto<ArrayView<float>, int, ArrayView<float>, int, int, int>(LayoutKernels.CopyRowsKernel)(
+            Stream, rows * cols, src, srcStride, dst, dstStride, cols, accumulate ? 1 : 0);
+    }
+
+    public void Transpose(ArrayView<float> x, int rows, int cols, ArrayView<float> y, bool accumulate)
+    {
+        if (rows * cols == 0) return;
+        Auto<ArrayView<float>, ArrayView<float>, int, int, int>(LayoutKernels.TransposeKernel)(Stream, rows * cols, x, y, rows, cols, accumulate ? 1 : 0);
+    }
+}

@@ -1,0 +1,74 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+
+namespace InfoVae.Kernels.Gpu;
+
+/// <summary>
+/// The fused loss terms (mirroring Kernels/Cpu/Losses): Bernoulli NLL from logits, elementwise, and the Gaussian
+/// KL against N(0, I) per row of (rows, Z) mu and logvar. Z = latent size.
+/// </summary>
+public static class LossKernels
+{
+    /// <summary>loss = max(z, 0) − t·z + log1p(exp(−|z|)) (PyTorch's BCEWithLogits form).</summary>
+    public static void BceWithLogitsKernel(Index1D i, ArrayView<float> z, ArrayView<float> t, ArrayView<float> loss) =>
+        loss[i] = GpuMath.Softplus(z[i]) - t[i] * z[i];
+
+    /// <summary>dz += dl · (σ(z) − t).</summary>
+    public static void BceWithLogitsGradZKernel(Index1D i, ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl, ArrayView<float> dz) =>
+        dz[i] += dl[i] * (GpuMath.Sigmoid(z[i]) - t[i]);
+
+    /// <summary>dt += dl · (−z).</summary>
+    public static void BceWithLogitsGradTKernel(Index1D i, ArrayView<float> z, ArrayView<float> dl, ArrayView<float> dt) =>
+        dt[i] -= dl[i] * z[i];
+
+    /// <summary>kl[r] = ½ Σ_j (exp(lv) + mu² − 1 − lv), one thread per row (Z is small: the latent size).</summary>
+    public static void GaussianKlKernel(Index1D r, ArrayView<float> mu, ArrayView<float> logvar, ArrayView<float> kl, int z)
+    {
+        float s = 0f;
+        for (int j = r * z; j < (r + 1) * z; j++) s += XMath.Exp(logvar[j]) + mu[j] * mu[j] - 1f - logvar[j];
+        kl[r] = 0.5f * s;
+    }
+
+    /// <summary>dmu += dkl[row] · mu.</summary>
+    public static void GaussianKlGradMuKernel(Index1D i, ArrayView<float> mu, ArrayView<float> dkl, ArrayView<float> dmu, int z) =>
+        dmu[i] += dkl[i / z] * mu[i];
+
+    /// <summary>dlogvar += dkl[row] · ½ (exp(lv) − 1).</summary>
+    public static void GaussianKlGradLogvarKernel(Index1D i, ArrayView<float> logvar, ArrayView<float> dkl, ArrayView<float> dlogvar, int z) =>
+        dlogvar[i] += dkl[i / z] * 0.5f * (XMath.Exp(logvar[i]) - 1f);
+}
+
+public sealed partial class GpuKernels
+{
+    public void BceWithLogits(ArrayView<float> z, ArrayView<float> t, ArrayView<float> loss)
+    {
+        if (loss.Length == 0) return;
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsKernel)(Stream, (int)loss.Length, z, t, loss);
+    }
+
+    /// <summary>An empty dz or dt skips that side.</summary>
+    public void BceWithLogitsBackward(ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl, ArrayView<float> dz, ArrayView<float> dt)
+    {
+        if (dz.Length > 0)
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsGradZKernel)(Stream, (int)dz.Length, z, t, dl, dz);
+        if (dt.Length > 0)
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsGradTKernel)(Stream, (int)dt.Length, z, dl, dt);
+    }
+
+    /// <summary>mu, logvar: (rows, z); kl: rows.</summary>
+    public void GaussianKl(ArrayView<float> mu, ArrayView<float> logvar, int rows, int z, ArrayView<float> kl)
+    {
+        if (rows == 0) return;
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlKernel)(Stream, rows, mu, logvar, kl, z);
+    }
+
+    public void GaussianKlBackward(ArrayView<float> mu, ArrayView<float> logvar, ArrayView<float> dkl, int rows, int z, ArrayView<float> dmu, ArrayView<float> dlogvar)
+    {
+        if (rows * z == 0) return;
+        if (dmu.Length > 0)
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlGradMuKernel)(Stream, rows * z, mu, dkl, dmu, z);
+        if (dlogvar.Length > 0)
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlGradLogvarKernel)(Stream, rows * z, logvar, dkl, dlogvar, z);
+    }
+}

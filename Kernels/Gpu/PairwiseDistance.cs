@@ -1,0 +1,63 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace InfoVae.Kernels.Gpu;
+
+/// <summary>
+/// D[i, j] = ‖a_i − b_j‖² for A (n, d), B (m, d), D (n, m), summed from differences (so ≥ 0 with no clamp needed and
+/// exactly 0 for equal rows; Kernels/Cpu/PairwiseDistance expands ‖a‖² + ‖b‖² − 2a·b and clamps at 0). The backward
+/// lets no gradient through where D = 0, as the CPU's clamp does. One thread per output element, each a fixed loop.
+/// </summary>
+public static class PairwiseDistanceKernels
+{
+    public static void SquaredDistanceKernel(Index1D idx, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dist, int m, int d)
+    {
+        int i = idx / m, j = idx - i * m;
+        float s = 0f;
+        for (int k = 0; k < d; k++) { float t = a[i * d + k] - b[j * d + k]; s += t * t; }
+        dist[idx] = s;
+    }
+
+    /// <summary>da[i, k] += 2 Σ_j g_ij (a_ik − b_jk) with g = dD where D > 0; idx = i·d + k.</summary>
+    public static void SquaredDistanceGradAKernel(Index1D idx, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dist, ArrayView<float> dDist,
+        ArrayView<float> da, int m, int d)
+    {
+        int i = idx / d, k = idx - i * d;
+        float ai = a[idx], acc = 0f;
+        for (int j = 0; j < m; j++)
+            if (dist[i * m + j] > 0f) acc += dDist[i * m + j] * (ai - b[j * d + k]);
+        da[idx] += 2f * acc;
+    }
+
+    /// <summary>db[j, k] −= 2 Σ_i g_ij (a_ik − b_jk); idx = j·d + k.</summary>
+    public static void SquaredDistanceGradBKernel(Index1D idx, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dist, ArrayView<float> dDist,
+        ArrayView<float> db, int n, int m, int d)
+    {
+        int j = idx / d, k = idx - j * d;
+        float bj = b[idx], acc = 0f;
+        for (int i = 0; i < n; i++)
+            if (dist[i * m + j] > 0f) acc += dDist[i * m + j] * (a[i * d + k] - bj);
+        db[idx] -= 2f * acc;
+    }
+}
+
+public sealed partial class GpuKernels
+{
+    public void SquaredDistance(ArrayView<float> a, int n, ArrayView<float> b, int m, int d, ArrayView<float> dist)
+    {
+        if (n * m == 0) return;
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(PairwiseDistanceKernels.SquaredDistanceKernel)(Stream, n * m, a, b, dist, m, d);
+    }
+
+    /// <summary>da += ∂/∂A Σ dD ⊙ D, db likewise; an empty view skips that side.</summary>
+    public void SquaredDistanceBackward(ArrayView<float> a, int n, ArrayView<float> b, int m, int d, ArrayView<float> dist, ArrayView<float> dDist,
+        ArrayView<float> da, ArrayView<float> db)
+    {
+        if (da.Length > 0 && n * d > 0)
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(PairwiseDistanceKernels.SquaredDistanceGradAKernel)(
+                Stream, n * d, a, b, dist, dDist, da, m, d);
+        if (db.Length > 0 && m * d > 0)
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(PairwiseDistanceKernels.SquaredDistanceGradBKernel)(
+                Stream, m * d, a, b, dist, dDist, db, n, m, d);
+    }
+}

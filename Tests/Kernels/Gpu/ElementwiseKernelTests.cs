@@ -1,0 +1,187 @@
+using ILGPU;
+using ILGPU.Runtime;
+using InfoVae.Engine;
+using InfoVae.Engine.Cpu;
+using InfoVae.Kernels.Gpu;
+using InfoVae.Tests.Support;
+using static InfoVae.Tests.Kernels.Gpu.GpuTestAccelerator;
+
+namespace InfoVae.Tests.Kernels.Gpu;
+
+/// <summary>
+/// Unary and binary elementwise kernels (forward and backward, broadcasting included) on the CPU accelerator
+/// against the CPU backend run in double on the same (float-rounded) inputs.
+/// </summary>
+public class ElementwiseKernelTests
+{
+    static readonly CpuBackend<double> Cpu = CpuBackend<double>.Instance;
+    const double Atol = 1e-6, Rtol = 1e-5;
+
+    static Tensor<double> T(double[] v, params int[] shape) => Tensor<double>.From(v, new Shape(shape));
+
+    internal static void Map(GpuKernels k, UnaryOp op, ArrayView<float> x, ArrayView<float> y, float p)
+    {
+        switch (op)
+        {
+            case UnaryOp.Neg: k.Map<UnaryKernels.Neg>(x, y, p); break;
+            case UnaryOp.Exp: k.Map<UnaryKernels.Exp>(x, y, p); break;
+            case UnaryOp.Log: k.Map<UnaryKernels.Log>(x, y, p); break;
+            case UnaryOp.Sqrt: k.Map<UnaryKernels.Sqrt>(x, y, p); break;
+            case UnaryOp.Relu: k.Map<UnaryKernels.Relu>(x, y, p); break;
+            case UnaryOp.LeakyRelu: k.Map<UnaryKernels.LeakyRelu>(x, y, p); break;
+            case UnaryOp.Sigmoid: k.Map<UnaryKernels.Sigmoid>(x, y, p); break;
+            case UnaryOp.Tanh: k.Map<UnaryKernels.Tanh>(x, y, p); break;
+            case UnaryOp.Softplus: k.Map<UnaryKernels.Softplus>(x, y, p); break;
+            case UnaryOp.AddScalar: k.Map<UnaryKernels.AddScalar>(x, y, p); break;
+            case UnaryOp.MulScalar: k.Map<UnaryKernels.MulScalar>(x, y, p); break;
+        }
+    }
+
+    internal static void MapBackward(GpuKernels k, UnaryOp op, ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, float p)
+    {
+        switch (op)
+        {
+            case UnaryOp.Neg: k.MapBackward<UnaryKernels.Neg>(x, y, dy, dx, p); break;
+            case UnaryOp.Exp: k.MapBackward<UnaryKernels.Exp>(x, y, dy, dx, p); break;
+            case UnaryOp.Log: k.MapBackward<UnaryKernels.Log>(x, y, dy, dx, p); break;
+            case UnaryOp.Sqrt: k.MapBackward<UnaryKernels.Sqrt>(x, y, dy, dx, p); break;
+            case UnaryOp.Relu: k.MapBackward<UnaryKernels.Relu>(x, y, dy, dx, p); break;
+            case UnaryOp.LeakyRelu: k.MapBackward<UnaryKernels.LeakyRelu>(x, y, dy, dx, p); break;
+            case UnaryOp.Sigmoid: k.MapBackward<UnaryKernels.Sigmoid>(x, y, dy, dx, p); break;
+            case UnaryOp.Tanh: k.MapBackward<UnaryKernels.Tanh>(x, y, dy, dx, p); break;
+            case UnaryOp.Softplus: k.MapBackward<UnaryKernels.Softplus>(x, y, dy, dx, p); break;
+            case UnaryOp.AddScalar: k.MapBackward<UnaryKernels.AddScalar>(x, y, dy, dx, p); break;
+            case UnaryOp.MulScalar: k.MapBackward<UnaryKernels.MulScalar>(x, y, dy, dx, p); break;
+        }
+    }
+
+    static double[] InputsFor(UnaryOp op, int n, int seed) => F(op switch
+    {
+        UnaryOp.Log or UnaryOp.Sqrt => Rand.Uniform(n, seed, 0.05, 4),
+        UnaryOp.Relu or UnaryOp.LeakyRelu => Rand.AwayFromZero(n, seed, 0.01, 3),
+        UnaryOp.Softplus => Rand.Uniform(n, seed, -30, 30),      // both tails: log1p of a tiny exp, and the linear branch
+        _ => Rand.Uniform(n, seed, -4, 4),
+    });
+
+    static IEnumerable<TestCaseData> UnaryCases()
+    {
+        foreach (var op in Enum.GetValues<UnaryOp>())
+            foreach (int n in new[] { 1, 17, 33 * 5 })
+                yield return new TestCaseData(op, n).SetArgDisplayNames(op.ToString(), n.ToString());
+    }
+
+    [TestCaseSource(nameof(UnaryCases))]
+    public void Unary_forward_and_backward_match_the_cpu_backend(UnaryOp op, int n)
+    {
+        float p = op switch { UnaryOp.LeakyRelu => 0.2f, UnaryOp.AddScalar => 1.75f, UnaryOp.MulScalar => -0.625f, _ => 0f };
+        var x = InputsFor(op, n, 100 + n);
+        var dy = F(Rand.Uniform(n, 200 + n));
+        var dx0 = F(Rand.Uniform(n, 300 + n));             // backward accumulates: start from non-zero
+
+        var cx = T(x, n); var cy = T(new double[n], n); var cdx = T((double[])dx0.Clone(), n);
+        Cpu.Unary(op, cx, cy, p);
+        Cpu.UnaryBackward(op, cx, cy, T(dy, n), cdx, p);
+
+        using var gx = Dev(x); using var gy = Zeros(n); using var gdy = Dev(dy); using var gdx = Dev(dx0);
+        Map(K, op, gx.View, gy.View, p);
+        var y = Host(gy);
+        // Backward from the CPU's y, so that only the derivative is under test here.
+        using var gyRef = Dev(cy.ToArray());
+        MapBackward(K, op, gx.View, gyRef.View, gdy.View, gdx.View, p);
+        Close.Assert(cy.ToArray(), y, Atol, Rtol, $"{op} forward");
+        Close.Assert(cdx.ToArray(), Host(gdx), Atol, Rtol, $"{op} backward");
+    }
+
+    [Test]
+    public void Relu_and_leaky_relu_gradients_at_zero()
+    {
+        using var x = Dev(new[] { -1f, 0f, 1f }); using var y = Zeros(3); using var dy = Dev(new[] { 1f, 1f, 1f });
+        using var dRelu = Zeros(3); using var dLeaky = Zeros(3);
+        K.MapBackward<UnaryKernels.Relu>(x.View, y.View, dy.View, dRelu.View, 0f);
+        K.MapBackward<UnaryKernels.LeakyRelu>(x.View, y.View, dy.View, dLeaky.View, 0.25f);
+        Assert.That(Host(dRelu), Is.EqualTo(new[] { 0f, 0f, 1f }));
+        Assert.That(Host(dLeaky), Is.EqualTo(new[] { 0.25f, 0.25f, 1f }));
+    }
+
+    [Test]
+    public void Relu_keeps_nan()
+    {
+        using var x = Dev(new[] { float.NaN, -2f }); using var y = Zeros(2);
+        K.Map<UnaryKernels.Relu>(x.View, y.View, 0f);
+        var r = Host(y);
+        Assert.That(float.IsNaN(r[0]) && r[1] == 0f, $"relu gave {r[0]}, {r[1]}");
+    }
+
+    static void Binary(GpuKernels k, BinaryOp op, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, Broadcast4? s)
+    {
+        switch (op)
+        {
+            case BinaryOp.Add: if (s is { } sa) k.Binary<BinaryKernels.Add>(a, b, c, sa); else k.Binary<BinaryKernels.Add>(a, b, c); break;
+            case BinaryOp.Sub: if (s is { } ss) k.Binary<BinaryKernels.Sub>(a, b, c, ss); else k.Binary<BinaryKernels.Sub>(a, b, c); break;
+            case BinaryOp.Mul: if (s is { } sm) k.Binary<BinaryKernels.Mul>(a, b, c, sm); else k.Binary<BinaryKernels.Mul>(a, b, c); break;
+            case BinaryOp.Div: if (s is { } sd) k.Binary<BinaryKernels.Div>(a, b, c, sd); else k.Binary<BinaryKernels.Div>(a, b, c); break;
+        }
+    }
+
+    static void BinaryBackward(GpuKernels k, BinaryOp op, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dy, ArrayView<float> da, ArrayView<float> db, Broadcast4? s)
+    {
+        switch (op)
+        {
+            case BinaryOp.Add: if (s is { } sa) k.BinaryBackward<BinaryKernels.Add>(a, b, dy, da, db, sa); else k.BinaryBackward<BinaryKernels.Add>(a, b, dy, da, db); break;
+            case BinaryOp.Sub: if (s is { } ss) k.BinaryBackward<BinaryKernels.Sub>(a, b, dy, da, db, ss); else k.BinaryBackward<BinaryKernels.Sub>(a, b, dy, da, db); break;
+            case BinaryOp.Mul: if (s is { } sm) k.BinaryBackward<BinaryKernels.Mul>(a, b, dy, da, db, sm); else k.BinaryBackward<BinaryKernels.Mul>(a, b, dy, da, db); break;
+            case BinaryOp.Div: if (s is { } sd) k.BinaryBackward<BinaryKernels.Div>(a, b, dy, da, db, sd); else k.BinaryBackward<BinaryKernels.Div>(a, b, dy, da, db); break;
+        }
+    }
+
+    static IEnumerable<TestCaseData> BinaryCases()
+    {
+        var shapes = new (int[] A, int[] B)[]
+        {
+            ([1], [1]), ([17], [17]), ([33, 5], [33, 5]),
+            ([33, 5], [5]),            // bias row vector
+            ([5], [31, 5]),            // the broadcast operand first
+            ([3, 1], [1, 3, 4]),       // both operands broadcast
+            ([2, 3, 5], [2, 3, 1]),    // a column
+            ([], [3, 7]),              // a scalar tensor
+        };
+        foreach (var op in Enum.GetValues<BinaryOp>())
+            foreach (var (a, b) in shapes)
+                yield return new TestCaseData(op, a, b).SetArgDisplayNames(op.ToString(), $"({string.Join(",", a)})", $"({string.Join(",", b)})");
+    }
+
+    [TestCaseSource(nameof(BinaryCases))]
+    public void Binary_forward_and_backward_match_the_cpu_backend(BinaryOp op, int[] shapeA, int[] shapeB)
+    {
+        Shape sa = new(shapeA), sb = new(shapeB), sc = Shape.Broadcast(sa, sb);
+        var a = F(Rand.Uniform(sa.Length, 11));
+        var b = F(op == BinaryOp.Div ? Rand.AwayFromZero(sb.Length, 12, 0.5, 2) : Rand.Uniform(sb.Length, 12));
+        var dy = F(Rand.Uniform(sc.Length, 13));
+        var da0 = F(Rand.Uniform(sa.Length, 14)); var db0 = F(Rand.Uniform(sb.Length, 15));
+
+        var ca = Tensor<double>.From(a, sa); var cb = Tensor<double>.From(b, sb); var cc = Tensor<double>.Zeros(sc);
+        var cda = Tensor<double>.From(da0, sa); var cdb = Tensor<double>.From(db0, sb);
+        Cpu.Binary(op, ca, cb, cc);
+        Cpu.BinaryBackward(op, ca, cb, Tensor<double>.From(dy, sc), cda, cdb);
+
+        Broadcast4? layout = sa == sb ? null : Broadcast4.Create(sc.ToArray(), sa.ToArray(), sb.ToArray());
+        using var ga = Dev(a); using var gb = Dev(b); using var gc = Zeros(sc.Length); using var gdy = Dev(dy);
+        using var gda = Dev(da0); using var gdb = Dev(db0);
+        Binary(K, op, ga.View, gb.View, gc.View, layout);
+        BinaryBackward(K, op, ga.View, gb.View, gdy.View, gda.View, gdb.View, layout);
+        Close.Assert(cc.ToArray(), Host(gc), Atol, Rtol, $"{op} forward");
+        Close.Assert(cda.ToArray(), Host(gda), Atol, Rtol, $"{op} da");
+        Close.Assert(cdb.ToArray(), Host(gdb), Atol, Rtol, $"{op} db");
+    }
+
+    [Test]
+    public void Broadcast_backward_skips_an_empty_side()
+    {
+        var s = Broadcast4.Create([4, 3], [4, 3], [3]);
+        using var a = Dev(new float[12]); using var b = Dev(new float[] { 1, 2, 3 }); using var dy = Dev(Enumerable.Range(0, 12).Select(i => (float)i).ToArray());
+        using var db = Zeros(3);
+        K.BinaryBackward<BinaryKernels.Add>(a.View, b.View, dy.View, default, db.View, s);
+        // Column sums of 0..11 laid out (4, 3): 0+3+6+9, 1+4+7+10, 2+5+8+11.
+        Assert.That(Host(db), Is.EqualTo(new[] { 18f, 22f, 26f }));
+    }
+}

@@ -1,0 +1,63 @@
+using InfoVae.Kernels.Cpu;
+using InfoVae.Tests.Support;
+using static InfoVae.Tests.Kernels.Gpu.GpuTestAccelerator;
+
+namespace InfoVae.Tests.Kernels.Gpu;
+
+/// <summary>Fused BCE-with-logits and Gaussian KL kernels against Kernels/Cpu/Losses in double.</summary>
+public class LossKernelTests
+{
+    const double Atol = 1e-6, Rtol = 1e-5;
+
+    [TestCase(1)] [TestCase(17)] [TestCase(33 * 5)]
+    public void Bce_with_logits_forward_and_backward(int n)
+    {
+        var z = F(Rand.Uniform(n, 31, -30, 30));      // both tails: the stable form must hold far out
+        var t = F(Rand.Uniform(n, 32, 0, 1));
+        var dl = F(Rand.Uniform(n, 33));
+        var dz0 = F(Rand.Uniform(n, 34)); var dt0 = F(Rand.Uniform(n, 35));
+
+        var loss = new double[n]; var dz = (double[])dz0.Clone(); var dt = (double[])dt0.Clone();
+        Losses.BceWithLogits<double>(z, t, loss, new double[n]);
+        Losses.BceWithLogitsBackward<double>(z, t, dl, dz, dt, new double[n]);
+
+        using var gz = Dev(z); using var gt = Dev(t); using var gl = Zeros(n); using var gdl = Dev(dl);
+        using var gdz = Dev(dz0); using var gdt = Dev(dt0);
+        K.BceWithLogits(gz.View, gt.View, gl.View);
+        K.BceWithLogitsBackward(gz.View, gt.View, gdl.View, gdz.View, gdt.View);
+        Close.Assert(loss, Host(gl), Atol, Rtol, "bce");
+        Close.Assert(dz, Host(gdz), Atol, Rtol, "dz");
+        Close.Assert(dt, Host(gdt), Atol, Rtol, "dt");
+    }
+
+    [Test]
+    public void Bce_with_logits_is_finite_at_extreme_logits()
+    {
+        using var z = Dev(new[] { -1e4f, 1e4f, 0f }); using var t = Dev(new[] { 0f, 1f, 0.5f }); using var l = Zeros(3);
+        K.BceWithLogits(z.View, t.View, l.View);
+        var r = Host(l);
+        Assert.That(r[0], Is.EqualTo(0f)); Assert.That(r[1], Is.EqualTo(0f));
+        Assert.That(r[2], Is.EqualTo(MathF.Log(2f)).Within(1e-7));
+    }
+
+    [TestCase(1, 1)] [TestCase(17, 3)] [TestCase(33, 5)] [TestCase(3, 31)]
+    public void Gaussian_kl_forward_and_backward(int rows, int z)
+    {
+        var mu = F(Rand.Uniform(rows * z, 36, -2, 2));
+        var lv = F(Rand.Uniform(rows * z, 37, -3, 2));
+        var dkl = F(Rand.Uniform(rows, 38));
+        var dmu0 = F(Rand.Uniform(rows * z, 39)); var dlv0 = F(Rand.Uniform(rows * z, 40));
+
+        var kl = new double[rows]; var dmu = (double[])dmu0.Clone(); var dlv = (double[])dlv0.Clone();
+        Losses.GaussianKl<double>(mu, lv, rows, z, kl);
+        Losses.GaussianKlBackward<double>(mu, lv, dkl, rows, z, dmu, dlv);
+
+        using var gmu = Dev(mu); using var glv = Dev(lv); using var gkl = Zeros(rows); using var gdkl = Dev(dkl);
+        using var gdmu = Dev(dmu0); using var gdlv = Dev(dlv0);
+        K.GaussianKl(gmu.View, glv.View, rows, z, gkl.View);
+        K.GaussianKlBackward(gmu.View, glv.View, gdkl.View, rows, z, gdmu.View, gdlv.View);
+        Close.Assert(kl, Host(gkl), 1e-5, Rtol, "kl");
+        Close.Assert(dmu, Host(gdmu), Atol, Rtol, "dmu");
+        Close.Assert(dlv, Host(gdlv), Atol, Rtol, "dlogvar");
+    }
+}
