@@ -246,6 +246,9 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     public void Normal(Tensor<float> t, ulong key, ulong counter) => Kernels.Normal(View(t), key, counter);
     public void Uniform(Tensor<float> t, ulong key, ulong counter) => Kernels.Uniform(View(t), key, counter);
 
+    public void Adam(Tensor<float> param, Tensor<float> grad, Tensor<float> m, Tensor<float> v, double lr, double beta1, double beta2, double eps, long step) =>
+        Kernels.Adam(View(param), View(grad), View(m), View(v), AdamArgs.For(lr, beta1, beta2, eps, 0, checked((int)step)));
+
     public void Dispose()
     {
         Kernels.Stream.Synchronize();

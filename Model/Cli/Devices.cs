@@ -1,15 +1,17 @@
 using InfoVae.Engine;
-using InfoVae.Engine.Cpu;
+using InfoVae.Engine.Gpu;
 
 namespace InfoVae.Model.Cli;
 
-/// <summary>--device: which backend the run's tensors live on.</summary>
-public static class Devices
+/// <summary>--device: the engine's device choice, with its failures turned into one-line user errors.</summary>
+public static class DeviceOption
 {
-    public static IBackend<float> Select(string name) => name switch
+    public static IBackend<float> Select(string name)
     {
-        "auto" or "cpu" => CpuBackend<float>.Instance,
-        "cuda" or "ilgpu-cpu" => throw new UserError($"--device {name}: this build has no GPU backend yet; use --device cpu"),
-        _ => throw new UserError($"unknown --device '{name}': use auto, cpu, cuda or ilgpu-cpu"),
-    };
+        DeviceKind kind;
+        try { kind = Devices.Parse(name); }
+        catch (ArgumentException) { throw new UserError($"unknown --device '{name}': use {Devices.Names}"); }
+        try { return Devices.Create(kind); }
+        catch (DeviceUnavailableException e) { throw new UserError($"{e.Message}; use --device cpu"); }
+    }
 }

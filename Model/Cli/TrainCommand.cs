@@ -22,7 +22,7 @@ public static class TrainCommand
     static int Run(TrainOptions o, ParseResult r)
     {
         Workers.MaxThreads = r.GetValue(o.Threads) >= 1 ? r.GetValue(o.Threads) : throw new UserError("--threads must be at least 1");
-        var backend = Devices.Select(r.GetValue(o.Device)!);
+        var backend = DeviceOption.Select(r.GetValue(o.Device)!);
         string? resume = r.GetValue(o.Resume);
         RunFolder run;
         TrainConfig config;

@@ -18,8 +18,8 @@ public class LossKernelTests
         var dz0 = F(Rand.Uniform(n, 34)); var dt0 = F(Rand.Uniform(n, 35));
 
         var loss = new double[n]; var dz = (double[])dz0.Clone(); var dt = (double[])dt0.Clone();
-        Losses.BceWithLogits<double>(z, t, loss, new double[n]);
-        Losses.BceWithLogitsBackward<double>(z, t, dl, dz, dt, new double[n]);
+        Losses.BceWithLogits<double>(z, t, loss);
+        Losses.BceWithLogitsBackward<double>(z, t, dl, dz, dt);
 
         using var gz = Dev(z); using var gt = Dev(t); using var gl = Zeros(n); using var gdl = Dev(dl);
         using var gdz = Dev(dz0); using var gdt = Dev(dt0);

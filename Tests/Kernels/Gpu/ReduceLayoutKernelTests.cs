@@ -21,7 +21,7 @@ public class ReduceLayoutKernelTests
             foreach (bool accumulate in new[] { false, true })
             {
                 var expected = (double[])y0.Clone();
-                Reduce.SumAxis<double>(x, outer, axis, inner, expected, 0.5, accumulate);
+                Reduce.SumAxis<double>(x, outer, axis, inner, 0.5, accumulate, expected);
                 using var gx = Dev(x); using var gy = Dev(y0);
                 grid.SumAxis(gx.View, outer, axis, inner, gy.View, 0.5f, accumulate);
                 Close.Assert(expected, Host(gy), Atol, Rtol, $"sum {label} accumulate={accumulate}");
@@ -44,7 +44,7 @@ public class ReduceLayoutKernelTests
         var dy = F(Rand.Uniform(outer * inner, 24));
         var dx0 = F(Rand.Uniform(outer * axis * inner, 25));
         var expected = (double[])dx0.Clone();
-        Reduce.BroadcastAxis<double>(dy, outer, axis, inner, expected, 0.25);
+        Reduce.BroadcastAxis<double>(dy, outer, axis, inner, 0.25, expected);
         using var gdy = Dev(dy); using var gdx = Dev(dx0);
         K.BroadcastAxis(gdy.View, outer, axis, inner, gdx.View, 0.25f);
         Close.Assert(expected, Host(gdx), Atol, Rtol, "broadcast");
