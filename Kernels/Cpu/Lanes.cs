@@ -28,6 +28,8 @@ internal unsafe interface ILanes<T, TV, TD>
     static abstract TV ClampNegative(TV v);
     /// <summary>t ≤ 0 ? 0 : w; a NaN t keeps w.</summary>
     static abstract TV ZeroWhereNotPositive(TV t, TV w);
+    /// <summary>t = +∞ ? 0 : v.</summary>
+    static abstract TV ZeroWhereInfinite(TV t, TV v);
     static abstract TV Exp(TV v);
     static abstract T Sum(TV v);
     /// <summary>acc + v with v widened to double (float lanes are split into two double vectors).</summary>
@@ -63,6 +65,10 @@ internal readonly unsafe struct Lanes512<T> : ILanes<T, Vector512<T>, Vector512<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> ZeroWhereNotPositive(Vector512<T> t, Vector512<T> w) =>
         Vector512.ConditionalSelect(Vector512.LessThanOrEqual(t, Vector512<T>.Zero), Vector512<T>.Zero, w);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> ZeroWhereInfinite(Vector512<T> t, Vector512<T> v) =>
+        Vector512.ConditionalSelect(Vector512.Equals(t, Vector512.Create(T.PositiveInfinity)), Vector512<T>.Zero, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Exp(Vector512<T> v)
@@ -117,6 +123,10 @@ internal readonly unsafe struct Lanes256<T> : ILanes<T, Vector256<T>, Vector256<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> ZeroWhereNotPositive(Vector256<T> t, Vector256<T> w) =>
         Vector256.ConditionalSelect(Vector256.LessThanOrEqual(t, Vector256<T>.Zero), Vector256<T>.Zero, w);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> ZeroWhereInfinite(Vector256<T> t, Vector256<T> v) =>
+        Vector256.ConditionalSelect(Vector256.Equals(t, Vector256.Create(T.PositiveInfinity)), Vector256<T>.Zero, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Exp(Vector256<T> v)

@@ -136,7 +136,10 @@ public static unsafe class Mmd
         }
     }
 
-    // Σ over t of Σ_s c_s / (c_s + t), summed in double.
+    // Σ over t of Σ_s c_s / (c_s + t), summed in double. Two scales share one division:
+    // c1/(c1 + t) + c2/(c2 + t) = (c1 (c2 + t) + c2 (c1 + t)) / ((c1 + t)(c2 + t)). That is ∞/∞ at t = ∞ (padding,
+    // an excluded diagonal), where k is 0 by definition; past t ≈ 1e19 (float) the product overflows to ∞ and the
+    // pair gives 0 instead of about 2c/t.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static double SumImq<T, TV, TD, TL>(T* t, int count, T* c, int ns)
         where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
@@ -145,12 +148,19 @@ public static unsafe class Mmd
         for (int i = 0; i < count; i += TL.Count)
         {
             TV tv = TL.Load(t + i), k = TL.Zero;
-            for (int s = 0; s < ns; s++)
+            int s = 0;
+            for (; s + 1 < ns; s += 2)
+            {
+                TV c1 = TL.Create(c[s]), c2 = TL.Create(c[s + 1]);
+                TV d1 = TL.Add(c1, tv), d2 = TL.Add(c2, tv);
+                k = TL.Add(k, TL.Div(TL.Fma(c1, d2, TL.Mul(c2, d1)), TL.Mul(d1, d2)));
+            }
+            if (s < ns)
             {
                 TV cv = TL.Create(c[s]);
                 k = TL.Add(k, TL.Div(cv, TL.Add(cv, tv)));
             }
-            acc = TL.AddWide(acc, k);
+            acc = TL.AddWide(acc, TL.ZeroWhereInfinite(tv, k));
         }
         return TL.SumWide(acc);
     }
@@ -250,7 +260,8 @@ public static unsafe class Mmd
         }
     }
 
-    // IMQ: k'(t) = −Σ_s c_s / (c_s + t)²; negCoef = −coef.
+    // IMQ: k'(t) = −Σ_s c_s / (c_s + t)²; negCoef = −coef. Two scales share one division, 1/((c1 + t)(c2 + t)),
+    // as in SumImq.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WeightsImq<T, TV, TD, TL>(T* t, int rows, T negCoef, T* c, int ns, T* rowSums)
         where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
@@ -264,13 +275,22 @@ public static unsafe class Mmd
             for (int i = 0; i < Tile; i += TL.Count)
             {
                 TV tv = TL.Load(row + i), dk = TL.Zero;
-                for (int s = 0; s < ns; s++)
+                int s = 0;
+                for (; s + 1 < ns; s += 2)
+                {
+                    TV c1 = TL.Create(c[s]), c2 = TL.Create(c[s + 1]);
+                    TV d1 = TL.Add(c1, tv), d2 = TL.Add(c2, tv);
+                    TV inv = TL.Div(one, TL.Mul(d1, d2));
+                    TV r1 = TL.Mul(d2, inv), r2 = TL.Mul(d1, inv);
+                    dk = TL.Fma(TL.Mul(c1, r1), r1, TL.Fma(TL.Mul(c2, r2), r2, dk));
+                }
+                if (s < ns)
                 {
                     TV cv = TL.Create(c[s]);
                     TV q = TL.Div(one, TL.Add(cv, tv));
                     dk = TL.Fma(TL.Mul(cv, q), q, dk);
                 }
-                TV w = TL.ZeroWhereNotPositive(tv, TL.Mul(dk, nc));
+                TV w = TL.ZeroWhereNotPositive(tv, TL.Mul(TL.ZeroWhereInfinite(tv, dk), nc));
                 TL.Store(w, row + i);
                 sum = TL.Add(sum, w);
             }

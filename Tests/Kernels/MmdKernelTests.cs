@@ -119,6 +119,27 @@ public class MmdKernelTests
         }
     }
 
+    [Test]
+    public void Far_apart_points_give_kernel_values_near_zero_not_nan()
+    {
+        // Y spread to |y| ~ 1e9: float d² reaches 1e20, past where the IMQ kernel's paired product (c1 + t)(c2 + t)
+        // overflows; those pairs must come out as (nearly) 0, as in the reference, not ∞/∞.
+        int n = 40, m = 35, d = 32;
+        double[] xd = SampleX(n, d, 15), yd = Array.ConvertAll(SampleX(m, d, 16), v => 1e9 * v);
+        foreach (var kernel in new[] { MmdKernel.Imq, MmdKernel.Rbf })
+        {
+            var spec = new MmdSpec(kernel, MmdSpec.WaeScales);
+            var x = To<float>(xd); var y = To<float>(yd);
+            Close.Assert([Ref.Mmd(Wide(x), n, Wide(y), m, d, spec)], [Mmd.Forward<float>(x, n, y, m, d, spec)], 1e-5, 1e-4, $"{kernel} mmd²");
+            var dx = new float[n * d]; var dy = new float[m * d];
+            Mmd.Backward<float>(x, n, y, m, d, spec, 1f, dx, dy);
+            double[] ex = new double[n * d], ey = new double[m * d];
+            Ref.MmdBackward(Wide(x), n, Wide(y), m, d, spec, 1, ex, ey);
+            Close.Assert(ex, dx, 1e-4 * MaxAbs(ex), 1e-3, $"{kernel} dx");
+            Close.Assert(ey, dy, 1e-12, 1e-3, $"{kernel} dy");
+        }
+    }
+
     [TestCase(false, 0)] [TestCase(false, 77)] [TestCase(true, 0)] [TestCase(true, 200)]
     public void NaN_in_an_input_propagates(bool inY, int at)
     {
@@ -188,29 +209,36 @@ public class MmdKernelTests
     [TestCase(1)] [TestCase(2)]
     public void Repeated_calls_allocate_nothing_that_grows_with_n(int threads)
     {
-        // The backward must not hold an n × m matrix (1 MiB here) or allocate per call: its scratch is reused.
-        int n = 512, d = 32;
-        var x = To<float>(SampleX(n, d, 13)); var y = To<float>(SampleY(n, d, 14));
-        var dx = new float[n * d];
-        var spec = MmdSpec.Default;
+        // The backward must not hold an n × m matrix (1 MiB at n = 512) or allocate per call: its scratch is reused.
+        // What remains is Workers.For's own: its closure object (about 100 bytes, even on one thread) and, on two
+        // threads, Parallel.For's tasks (about 1.7 KiB), none of which depends on n.
         int saved = Workers.MaxThreads;
         try
         {
             Workers.MaxThreads = threads;
-            Mmd.Forward<float>(x, n, y, n, d, spec);
-            Mmd.Backward<float>(x, n, y, n, d, spec, 1f, dx, default);
-            const int calls = 5;
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < calls; i++)
-            {
-                Mmd.Forward<float>(x, n, y, n, d, spec);
-                Mmd.Backward<float>(x, n, y, n, d, spec, 1f, dx, default);
-            }
-            long perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / calls;
-            // An n × n matrix here is 1 MiB. What remains is Workers.For's own: its closure object (about 100 bytes,
-            // even on one thread) and, on two, Parallel.For's tasks (about 1.7 KiB).
-            Assert.That(perCall, Is.LessThan(threads == 1 ? 512 : 4096), "bytes per forward + backward");
+            var (small, _) = BytesPerCall(64);
+            var (mine, all) = BytesPerCall(512);
+            Assert.That(mine, Is.LessThan(threads == 1 ? 512 : 4096), "bytes per forward + backward on the calling thread");
+            if (threads == 1) Assert.That(mine, Is.EqualTo(small), "bytes per call grew from n = 64 to n = 512");
+            Assert.That(all, Is.LessThan(64 * 1024), "bytes per forward + backward on all threads");
         }
         finally { Workers.MaxThreads = saved; }
+    }
+
+    static (long Mine, long All) BytesPerCall(int n)
+    {
+        const int d = 32, calls = 5;
+        var x = To<float>(SampleX(n, d, 13)); var y = To<float>(SampleY(n, d, 14));
+        var dx = new float[n * d];
+        var spec = MmdSpec.Default;
+        Mmd.Forward<float>(x, n, y, n, d, spec);
+        Mmd.Backward<float>(x, n, y, n, d, spec, 1f, dx, default);
+        long mine = GC.GetAllocatedBytesForCurrentThread(), all = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < calls; i++)
+        {
+            Mmd.Forward<float>(x, n, y, n, d, spec);
+            Mmd.Backward<float>(x, n, y, n, d, spec, 1f, dx, default);
+        }
+        return ((GC.GetAllocatedBytesForCurrentThread() - mine) / calls, (GC.GetTotalAllocatedBytes(precise: true) - all) / calls);
     }
 }
