@@ -203,7 +203,8 @@ public static unsafe class Mmd
             {
                 X = xs, Y = ys, Dx = dxs, Dy = dys, PanX = panX, PanY = panY, RowsX = rowsX, RowsY = rowsY, Consts = consts,
                 N = n, M = m, D = d, PadD = padD, Scales = ns, Imq = spec.Kernel == MmdKernel.Imq,
-                ItemsX = dx.IsEmpty ? 0 : px, ItemsY = dy.IsEmpty ? 0 : py,
+                GroupX = GroupOf(px), GroupY = GroupOf(py),
+                ItemsX = dx.IsEmpty ? 0 : (px + GroupOf(px) - 1) / GroupOf(px), ItemsY = dy.IsEmpty ? 0 : (py + GroupOf(py) - 1) / GroupOf(py),
                 CoefXX = T.CreateTruncating(4 * gd / nn), CoefYY = T.CreateTruncating(4 * gd / mm),
                 CoefXY = T.CreateTruncating(-4 * gd / ((double)n * m)),
             };
@@ -211,45 +212,59 @@ public static unsafe class Mmd
         }
     }
 
+    // Row blocks per work item: up to 4 (a column panel then serves 256 rows before it leaves the cache), while
+    // keeping at least 8 items for the two cores. Depends on n only, never on the thread count.
+    static int GroupOf(int panels) => Math.Clamp(panels / 8, 1, 4);
+
     struct BackwardBody<T, TV, TD, TL> : IParallelBody
         where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
     {
         public T* X, Y, Dx, Dy, PanX, PanY, RowsX, RowsY, Consts;
-        public int N, M, D, PadD, Scales, ItemsX, ItemsY;
+        public int N, M, D, PadD, Scales, GroupX, GroupY, ItemsX, ItemsY;
         public bool Imq;
         public T CoefXX, CoefYY, CoefXY;
 
-        // Items 0..ItemsX-1: row blocks of dX; then row blocks of dY. Each writes only its own rows.
+        // Items 0..ItemsX-1: groups of GroupX row blocks of dX; then groups of row blocks of dY. Each writes only its
+        // own rows, and each row block sums its column tiles in the same order whatever the grouping.
         public readonly void Run(int item)
         {
             bool onX = item < ItemsX;
-            int block = onX ? item : item - ItemsX, stride = PanelStride(D), v = TL.Count;
-            int own = onX ? N : M, other = onX ? M : N;
+            int group = onX ? GroupX : GroupY, first = (onX ? item : item - ItemsX) * group, stride = PanelStride(D), v = TL.Count;
+            int own = onX ? N : M, other = onX ? M : N, blocks = Math.Min(group, Panels(own) - first);
             T* panSelf = onX ? PanX : PanY, panOther = onX ? PanY : PanX, rowsSelf = onX ? RowsX : RowsY, rowsOther = onX ? RowsY : RowsX;
-            int rows = Math.Min(Tile, own - block * Tile), rows4 = RoundUp4(rows);
 
-            T* w = PairScratch<T>.Local.Reserve(Tile * Tile + Tile * PadD + Tile * v);
-            T* acc = w + Tile * Tile, rowSums = acc + Tile * PadD;
-            new Span<T>(acc, Tile * PadD + Tile * v).Clear();
-            T* rowPanel = panSelf + (nint)block * stride;
+            // Per row block b: acc (64, Dp) for Σ_j w_ij x_j, rowSums (64 vectors) for Σ_j w_ij; then the shared tile w.
+            T* acc = PairScratch<T>.Local.Reserve((long)group * Tile * (PadD + v) + Tile * Tile);
+            T* rowSums = acc + group * Tile * PadD, w = rowSums + group * Tile * v;
+            new Span<T>(acc, group * Tile * (PadD + v)).Clear();
 
-            for (int j = 0, panels = Panels(own); j < panels; j++)
+            // Column panel outside, row blocks inside: a column panel is read from memory once per group.
+            for (int side = 0; side < 2; side++)
             {
-                DistanceTile<T, TV, TD, TL>(rowPanel, panSelf + (nint)j * stride, D, rows4, w, Tile);
-                if (j == block) for (int r = 0; r < rows; r++) w[r * Tile + r] = T.PositiveInfinity;   // k'(∞) = 0; x_i − x_i = 0 anyway
-                Weights(w, rows, onX ? CoefXX : CoefYY, rowSums);
-                AccumulateWX<T, TV, TD, TL>(w, Tile, 1, rows4, Math.Min(Tile, own - j * Tile), rowsSelf + (nint)j * Tile * PadD, PadD, acc);
-            }
-            for (int j = 0, panels = Panels(other); j < panels; j++)
-            {
-                DistanceTile<T, TV, TD, TL>(rowPanel, panOther + (nint)j * stride, D, rows4, w, Tile);
-                Weights(w, rows, CoefXY, rowSums);
-                AccumulateWX<T, TV, TD, TL>(w, Tile, 1, rows4, Math.Min(Tile, other - j * Tile), rowsOther + (nint)j * Tile * PadD, PadD, acc);
+                T* pan = side == 0 ? panSelf : panOther, rowsCol = side == 0 ? rowsSelf : rowsOther;
+                int count = side == 0 ? own : other;
+                T coef = side == 0 ? (onX ? CoefXX : CoefYY) : CoefXY;
+                for (int j = 0, panels = Panels(count); j < panels; j++)
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        int block = first + b, rows = Math.Min(Tile, own - block * Tile), rows4 = RoundUp4(rows);
+                        DistanceTile<T, TV, TD, TL>(panSelf + (nint)block * stride, pan + (nint)j * stride, D, rows4, w, Tile);
+                        if (side == 0 && j == block)
+                            for (int r = 0; r < rows; r++) w[r * Tile + r] = T.PositiveInfinity;   // k'(∞) = 0; x_i − x_i = 0 anyway
+                        Weights(w, rows, coef, rowSums + b * Tile * v);
+                        AccumulateWX<T, TV, TD, TL>(w, Tile, 1, rows4, Math.Min(Tile, count - j * Tile), rowsCol + (nint)j * Tile * PadD,
+                            PadD, acc + b * Tile * PadD);
+                    }
             }
 
-            T* src = (onX ? X : Y) + (nint)block * Tile * D, dst = (onX ? Dx : Dy) + (nint)block * Tile * D;
-            for (int r = 0; r < rows; r++)
-                AddScaledMinus<T, TV, TD, TL>(dst + r * D, src + r * D, TL.Sum(TL.Load(rowSums + r * v)), acc + r * PadD, D);
+            for (int b = 0; b < blocks; b++)
+            {
+                int block = first + b, rows = Math.Min(Tile, own - block * Tile);
+                T* src = (onX ? X : Y) + (nint)block * Tile * D, dst = (onX ? Dx : Dy) + (nint)block * Tile * D;
+                T* accB = acc + b * Tile * PadD, sumsB = rowSums + b * Tile * v;
+                for (int r = 0; r < rows; r++)
+                    AddScaledMinus<T, TV, TD, TL>(dst + r * D, src + r * D, TL.Sum(TL.Load(sumsB + r * v)), accB + r * PadD, D);
+            }
         }
 
         // In place: t (rows, 64) squared distances → w = coef · k'(t), 0 where t ≤ 0; rowSums[r] (a vector) += Σ_c w[r, c].
