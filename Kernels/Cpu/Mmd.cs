@@ -11,7 +11,8 @@ namespace InfoVae.Kernels.Cpu;
 /// Squared distances are ‖a‖² + ‖b‖² − 2a·b clamped at 0, never through a sqrt.
 /// Work is split over row blocks of 64 points (<see cref="Workers.For"/>); each block's partial sum is kept in
 /// double and the blocks are added in block order, so results are the same bits with one thread or two.
-/// Scratch: the packed inputs, O((n + m)·D), and one tile per worker, O(64²), reused across calls.
+/// Scratch, reused across calls: the packed inputs, O((n + m)·D), on the calling thread; per worker one 64 × 64
+/// tile and the gradient accumulators of up to 4 row blocks, O(64² + 256·D).
 /// Reference: <c>Reference.Mmd</c>, <c>Reference.MmdBackward</c>.
 /// </summary>
 public static unsafe class Mmd
