@@ -46,10 +46,12 @@ public static class PairwiseDistance
             }
     }
 
+    // The same FMA chain, in the same order, as Gemm's kernels use for a·b (for d ≤ Gemm.KC), so that identical rows
+    // give ‖a‖² + ‖a‖² − 2·a·a = exactly 0 rather than a rounding-level residue of either sign.
     static T SumSq<T>(ReadOnlySpan<T> v) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T s = T.Zero;
-        foreach (var t in v) s += t * t;
+        foreach (var t in v) s = T.FusedMultiplyAdd(t, t, s);
         return s;
     }
 }
