@@ -125,7 +125,7 @@ public static class RunPictures
     public static string Loss(RunFolder run, string path)
     {
         var stepX = new List<double>(); var stepY = new List<double>();
-        var epX = new List<double>(); var trainY = new List<double>(); var testY = new List<double>();
+        var epX = new List<double>(); var midX = new List<double>(); var trainY = new List<double>(); var testY = new List<double>();
         long stepsPerEpoch = 0;
         foreach (var line in File.Exists(run.LogPath) ? File.ReadLines(run.LogPath) : [])
         {
@@ -136,7 +136,7 @@ public static class RunPictures
                 case "epoch":
                     int ep = e.GetProperty("epoch").GetInt32();
                     stepsPerEpoch = e.GetProperty("step").GetInt64() / Math.Max(1, ep);
-                    epX.Add(ep); trainY.Add(e.GetProperty("train_loss").GetDouble()); testY.Add(e.GetProperty("test_loss").GetDouble());
+                    epX.Add(ep); midX.Add(ep - 0.5); trainY.Add(e.GetProperty("train_loss").GetDouble()); testY.Add(e.GetProperty("test_loss").GetDouble());
                     break;
                 case "step":
                     stepX.Add(e.GetProperty("step").GetInt64()); stepY.Add(e.GetProperty("loss").GetDouble());
@@ -146,7 +146,7 @@ public static class RunPictures
         if (stepsPerEpoch > 0) for (int i = 0; i < stepX.Count; i++) stepX[i] /= stepsPerEpoch;
         var series = new List<Series>();
         if (stepX.Count > 0 && stepsPerEpoch > 0) series.Add(new Series("train (logged steps)", stepX, stepY));
-        if (epX.Count > 0) { series.Add(new Series("train (epoch mean)", epX, trainY)); series.Add(new Series("test", epX, testY)); }
+        if (epX.Count > 0) { series.Add(new Series("train (epoch mean)", midX, trainY)); series.Add(new Series("test", epX, testY)); }
         if (series.Count == 0) return path;
         LinePlot.Write(path, series, title: "loss per image (nats)", xLabel: "epoch", yLabel: "loss");
         return path;
