@@ -58,21 +58,19 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>
-    /// PyTorch's default nn.Linear init: weights and biases uniform in ±1/√fan_in (kaiming_uniform with a = √5 gives
-    /// exactly this bound for the weights), drawn from Philox with the run's seed.
+    /// PyTorch's default nn.Linear init, bit-identical to torch.manual_seed(seed) and then building the twin
+    /// nn.Sequential model (see <see cref="TorchInit"/>); Adam's moments start at zero.
     /// </summary>
     public void Initialize(ulong seed)
     {
-        var host = new T[Count];
-        var u = new T[Count];
-        Philox.Uniform(RandomStreams.Key(seed, RandomStreams.Init), 0, u.AsSpan());
-        foreach (var e in Layout)
+        var host = new float[Count];
+        var init = new TorchInit(seed);
+        for (int i = 0; i < Layout.Count; i += 2)
         {
-            double bound = 1 / Math.Sqrt(e.FanIn);
-            for (int i = e.Offset; i < e.Offset + e.Shape.Length; i++)
-                host[i] = T.CreateTruncating((2 * double.CreateTruncating(u[i]) - 1) * bound);
+            var (w, b) = (Layout[i], Layout[i + 1]);
+            init.Linear(host.AsSpan(w.Offset, w.Shape.Length), host.AsSpan(b.Offset, b.Shape.Length), w.FanIn);
         }
-        all.CopyFrom(host);
+        all.CopyFrom(Array.ConvertAll(host, v => T.CreateTruncating(v)));
         all.Backend.Fill(allM, T.Zero); all.Backend.Fill(allV, T.Zero);
     }
 
@@ -87,7 +85,7 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
 /// <summary>The independent Philox streams of a run: one key per purpose, derived from the seed.</summary>
 public static class RandomStreams
 {
-    public const ulong Init = 1, Eps = 2, Prior = 3, Shuffle = 4, Eval = 5, Pictures = 6;
+    public const ulong Eps = 2, Prior = 3, Shuffle = 4, Eval = 5, Pictures = 6;
 
     /// <summary>A 64-bit key per (seed, purpose), mixed by SplitMix64 so nearby seeds give unrelated keys.</summary>
     public static ulong Key(ulong seed, ulong purpose)
