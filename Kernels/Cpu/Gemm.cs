@@ -160,7 +160,7 @@ public static unsafe partial class Gemm
         readonly void Compute(int mTask, int nChunk)
         {
             int mr = MR, nr = NR<T>();
-            int ic = mTask * MPanels / MTasks * mr, mc = Math.Min((mTask + 1) * MPanels / MTasks * mr, M) - ic;
+            int ic = (int)((long)mTask * MPanels / MTasks) * mr, mc = Math.Min((int)((long)(mTask + 1) * MPanels / MTasks) * mr, M) - ic;
             int q0 = nChunk * NPanels / NChunks, q1 = (nChunk + 1) * NPanels / NChunks;
             byte* scratch = PackedA.Rent((nuint)((MC * KC + mr * nr) * sizeof(T)));
             try

@@ -10,7 +10,8 @@ namespace InfoVae.Kernels.Cpu;
 // packing routines) or read in place from a row-major op(B) (ldb = its row stride) when packing would not pay.
 // Each step broadcasts one element of Ã per row and does two FMAs against two vectors of B̃ (BLIS's 12×32
 // for float on AVX-512, measured best in ilgpu-and-simd.md section 4); all MR·2 accumulators stay in registers:
-// 24 of the 32 zmm registers, or 12 of the 16 ymm ones in the Vector256 fallback (6 rows).
+// 24 of the 32 zmm registers, or 12 of the 16 ymm ones in the Vector256 fallback (6 rows: AVX2 machines; about
+// half the speed here). Where Vector256 is not hardware-accelerated (ARM64) the fallback is correct but slow.
 // The sequence of operations per C element is fixed (k in order, one FMA per step), whatever the tile position
 // or the thread that runs it: that is what keeps results bit-identical across thread counts.
 public static unsafe partial class Gemm
@@ -26,7 +27,7 @@ public static unsafe partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<T> MulAdd<T>(Vector256<T> x, Vector256<T> y, Vector256<T> z)
     {
-        if (!System.Runtime.Intrinsics.X86.Fma.IsSupported) return x * y + z;   // no fused instruction: software FMA would be far slower
+        if (!Fma.IsSupported) return x * y + z;   // no fused instruction (pre-Haswell): a software FMA would be far slower
         if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
         throw new NotSupportedException(typeof(T).Name);
