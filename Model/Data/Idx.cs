@@ -91,19 +91,22 @@ public static class Idx
                     throw new UserError($"{path}: dimension {d} has size {size}; an IDX data set needs at least one "
                         + "element along every dimension. The file is damaged or empty: install it again.");
                 r.Dims[d] = size;
-                payload = checked(payload * size);     // ≤ (2^31)^3 < 2^63, cannot overflow
+                // Saturates just above one array's worth: then every factor is below 2^31 and no product overflows
+                // (three sizes near 2^31 multiply to 2^93, far past a long).
+                payload = Math.Min(payload * size, (long)Array.MaxLength + 1);
             }
             long headerLength = 4 + 4L * rank;
             string dims = string.Join(" × ", r.Dims);
+            string count = payload > Array.MaxLength ? $"more than {Array.MaxLength}" : payload.ToString();
             if (!gzip && headerLength + payload != fileLength)
-                throw new UserError($"{path}: the header says {dims} = {payload} bytes of data after a {headerLength}-byte "
+                throw new UserError($"{path}: the header says {dims} = {count} bytes of data after a {headerLength}-byte "
                     + $"header, but the file has {fileLength} bytes ({(headerLength + payload > fileLength ? "truncated" : "trailing data")}); "
                     + "the file is damaged: install or download it again.");
             if (gzip && headerLength + payload > fileLength * MaxDeflateRatio)
-                throw new UserError($"{path}: the header says {dims} = {payload} bytes of data, more than a gzip file of "
+                throw new UserError($"{path}: the header says {dims} = {count} bytes of data, more than a gzip file of "
                     + $"{fileLength} bytes can hold; the file is damaged: install or download it again.");
             if (payload > Array.MaxLength)
-                throw new UserError($"{path}: {dims} = {payload} elements is more than one array holds ({Array.MaxLength}); "
+                throw new UserError($"{path}: {dims} = {count} elements is more than one array holds ({Array.MaxLength}); "
                     + "split the data set.");
             r.PayloadLength = (int)payload;
             return r;
@@ -135,8 +138,8 @@ public static class Idx
                     + "the file is empty or truncated: install or download it again.");
         }
 
-        // A gzipped file's first buffer: what 16:1 compression would give (MNIST's files are about 2:1 to 5:1), at least 64 Ki.
-        int FirstLength() => gzip ? (int)Math.Min(PayloadLength, Math.Max(1 << 16, 16 * fileLength)) : PayloadLength;
+        // A gzipped file's first buffer: what 16:1 compression would give (MNIST's files are about 2:1 to 5:1), at least 4 Ki.
+        int FirstLength() => gzip ? (int)Math.Min(PayloadLength, Math.Max(1 << 12, 16 * fileLength)) : PayloadLength;
 
         /// <summary>The next length of a buffer of <paramref name="length"/> elements that is full: double, up to the payload.</summary>
         int Grown(int length) => (int)Math.Min(PayloadLength, 2L * length);

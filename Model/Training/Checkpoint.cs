@@ -77,7 +77,7 @@ public static class Checkpoint
         TrainConfig? saved;
         try { saved = JsonSerializer.Deserialize<TrainConfig>(json, RunFolder.Json); }
         catch (JsonException) { return; }
-        if (saved == null) return;
+        if (saved?.Hidden == null) return;
         static string Mlp(TrainConfig c) => $"{c.InputSize}-{string.Join("-", c.Hidden)}-{c.Latent}";
         if (Mlp(saved) != Mlp(config))
             throw new UserError($"{path} holds an MLP {Mlp(saved)} but the run's config.json describes {Mlp(config)}: the two files come from "

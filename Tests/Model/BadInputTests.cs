@@ -220,6 +220,25 @@ public class BadInputTests
         RefusedTrain(Train(data), "the test set has 1 image", "more images");
     }
 
+    [Test]
+    public void Eval_of_a_test_set_whose_last_chunk_would_hold_one_image()
+    {
+        // Evaluation goes in chunks of 1000: 1001 images used to leave a chunk of 1, which the unbiased MMD refused.
+        var data = root["thousand-and-one"];
+        WriteDataSet(data, train: 8, test: 1001, Rows, Cols);
+        var r = Cli.Run("eval", "--run", run, "--data", data, "--iw-samples", "2", "--json");
+        Assert.That(r.Code, Is.Zero, r.Err);
+        Assert.That(r.Out, Does.Contain("\"Images\":1001"));
+    }
+
+    [Test]
+    public void Eval_prints_its_table()
+    {
+        // "E[z|x]" in a cell was read as Spectre markup and threw.
+        var r = Cli.Run("eval", "--run", run, "--data", ok, "--iw-samples", "2");
+        Assert.That(r.Code, Is.Zero, r.Err);
+    }
+
     // ---- flags ----
 
     [TestCase("0")]

@@ -161,6 +161,20 @@ public class IdxTests
     }
 
     [Test]
+    public void Three_huge_sizes_do_not_overflow_the_element_count()
+    {
+        // Found by ReaderFuzzTests: (2^31 − 1)^3 does not fit a long, and the checked product threw OverflowException.
+        using var dir = new TempFolder();
+        var raw = IdxFiles.Bytes([int.MaxValue, int.MaxValue, int.MaxValue], IdxFiles.Pixels(1, 28, 28, 0));
+        var plain = dir["img"];
+        File.WriteAllBytes(plain, raw);
+        UserErrors.Expect(() => Idx.ReadImages(plain), plain, $"more than {Array.MaxLength} bytes", "truncated");
+        var gz = dir["img.gz"];
+        File.WriteAllBytes(gz, IdxFiles.Gzip(raw));
+        UserErrors.Expect(() => Idx.ReadImages(gz), gz, "more than a gzip file");
+    }
+
+    [Test]
     public void Header_cut_short()
     {
         using var dir = new TempFolder();
