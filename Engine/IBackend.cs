@@ -25,6 +25,9 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     void Download(Tensor<T> source, Span<T> destination);
     void Fill(Tensor<T> t, T value);
 
+    /// <summary>False when some element is NaN or ±∞ (the tape's anomaly mode asks after every op); waits for the device.</summary>
+    bool AllFinite(Tensor<T> t);
+
     /// <summary>dst (=|+=) src, both of the same rows × last-axis shape, each with its own row stride (views allowed).</summary>
     void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate);
 

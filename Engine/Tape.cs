@@ -15,9 +15,57 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     readonly List<Tensor<T>> nodes = [];
     int count, noGrad;
+    bool detectAnomaly;
+    int checkedCount;   // anomaly mode: nodes [0, checkedCount) have been checked
 
     public int Count => count;
     public bool GradEnabled => noGrad == 0;
+
+    /// <summary>
+    /// Anomaly mode (PyTorch's detect_anomaly): every op's output is checked for NaN and ±∞ as ops are recorded, and
+    /// every gradient a backward function accumulates as <see cref="Backward"/> runs; the first bad one throws a
+    /// <see cref="NonFiniteException"/> naming the op and its shape. Costs a pass over each output (and a device
+    /// sync per op on a GPU): a switch for finding where a NaN comes from, not for normal training.
+    /// </summary>
+    public bool DetectAnomaly
+    {
+        get => detectAnomaly;
+        set { detectAnomaly = value; checkedCount = count; }
+    }
+
+    /// <summary>
+    /// In anomaly mode, checks the outputs of the ops recorded since the last check; otherwise does nothing. Called
+    /// when a node is made: every op fills its output right after making its node and makes no other node in
+    /// between, so all earlier nodes are complete. Call it once more after the last op (Backward does).
+    /// </summary>
+    public void CheckAnomalies()
+    {
+        if (!detectAnomaly) return;
+        for (; checkedCount < count; checkedCount++)
+        {
+            var t = nodes[checkedCount];
+            // Views share a checked node's storage; "input" nodes are filled by their caller, maybe after the next op.
+            if (t.OwnsStorage && t.Op != "input") ThrowIfNotFinite(t, t.Op, inBackward: false);
+        }
+    }
+
+    static void ThrowIfNotFinite(Tensor<T> t, string op, bool inBackward)
+    {
+        if (t.Backend.AllFinite(t)) return;
+        var values = t.ToArray();
+        int i = Math.Max(0, Array.FindIndex(values, v => !T.IsFinite(v)));
+        throw new NonFiniteException(op, t.Shape, inBackward, i, double.CreateTruncating(values[i]));
+    }
+
+    /// <summary>Anomaly mode, after a backward function: the gradients it accumulated into its inputs.</summary>
+    static void CheckGradients(Tensor<T> node)
+    {
+        foreach (var input in (ReadOnlySpan<Tensor<T>?>)[node.A, node.B, node.C])
+            if (input?.Grad is { } g) ThrowIfNotFinite(g, node.Op, inBackward: true);
+        if (node.State is Tensor<T>[] inputs)     // concat keeps its inputs here
+            foreach (var input in inputs)
+                if (input.Grad is { } g) ThrowIfNotFinite(g, node.Op, inBackward: true);
+    }
 
     /// <summary>Within the scope ops record no backward functions (evaluation); their outputs still live on the tape.</summary>
     public NoGradScope NoGrad() { noGrad++; return new NoGradScope(this); }
@@ -30,6 +78,7 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>A new node of <paramref name="shape"/> with fresh (uninitialised) storage. Parents set requires-grad.</summary>
     internal Tensor<T> Node(string op, Shape shape, IBackend<T> backend, Tensor<T>? a = null, Tensor<T>? b = null, Tensor<T>? c = null)
     {
+        if (detectAnomaly) CheckAnomalies();
         var t = NextObject();
         t.Shape = shape; t.Backend = backend; t.Storage = backend.Rent(shape.Length); t.Offset = 0; t.RowStride = shape.Last;
         t.OwnsStorage = true;
@@ -43,6 +92,7 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>A new node that views <paramref name="source"/>'s storage (reshape, slice).</summary>
     internal Tensor<T> ViewNode(string op, Tensor<T> source, Shape shape, int offset, int rowStride)
     {
+        if (detectAnomaly) CheckAnomalies();
         var t = NextObject();
         t.Shape = shape; t.Backend = source.Backend; t.Storage = source.Storage; t.Offset = offset; t.RowStride = rowStride;
         t.OwnsStorage = false;
@@ -68,13 +118,18 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
             throw new InvalidOperationException("Backward() needs a result of ops on inputs that require grad (is a NoGrad scope open, or was the tape reset?)");
         if (seed == null && loss.Length != 1) throw new InvalidOperationException($"Backward() starts from a one-element loss, not {loss.Shape}; pass a gradient");
         if (seed != null && seed.Shape != loss.Shape) throw new ArgumentException($"gradient {seed.Shape} does not match {loss.Shape}");
+        CheckAnomalies();
         for (int i = 0; i < count; i++) nodes[i].ReleaseGrad();
         if (seed == null) loss.Backend.Fill(loss.GradOrZeros(), T.One);
         else loss.Backend.CopyRows(seed, loss.GradOrZeros(), accumulate: false);
         for (int i = count - 1; i >= 0; i--)
         {
             var t = nodes[i];
-            if (t.Grad != null && t.BackwardFn != null) t.BackwardFn(t);
+            if (t.Grad != null && t.BackwardFn != null)
+            {
+                t.BackwardFn(t);
+                if (detectAnomaly) CheckGradients(t);
+            }
         }
     }
 
@@ -90,5 +145,6 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
             t.A = t.B = t.C = null; t.BackwardFn = null; t.State = null;
         }
         count = 0;
+        checkedCount = 0;
     }
 }

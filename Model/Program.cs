@@ -16,20 +16,40 @@ public static class Program
     /// <summary>Runs a parsed command; bad input becomes one line on stderr and a non-zero exit, never a stack trace.</summary>
     public static int Run(RootCommand root, string[] args)
     {
+        bool trace = Environment.GetEnvironmentVariable("INFOVAE_TRACE") == "1";
         try
         {
             var parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                // System.CommandLine would print every error and then the whole help; one line says as much.
+                var command = parsed.CommandResult.Command;
+                string name = command is RootCommand ? "infovae" : $"infovae {command.Name}";
+                return Fail(string.Join(" ", parsed.Errors.Select(e => e.Message.TrimEnd('.') + "."))
+                    + $" Run '{name} --help' for the options.", 1);
+            }
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (UserError e)
         {
-            Console.Error.WriteLine($"infovae: {e.Message}");
-            return 1;
+            return Fail(e.Message, 1);
         }
-        catch (Exception e) when (Environment.GetEnvironmentVariable("INFOVAE_TRACE") != "1")
+        catch (Exception e) when (!trace && e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"infovae: internal error: {e.GetType().Name}: {e.Message} (set INFOVAE_TRACE=1 for the stack trace, and please report it)");
-            return 70;
+            // The disk or the file system, not a bug: a full disk, a folder that went away, no permission.
+            return Fail($"{e.Message.TrimEnd('.')}; check that the disk has free space and the folder is writable, then run it again "
+                + "(a stopped train continues with --resume)", 74);
         }
+        catch (Exception e) when (!trace)
+        {
+            return Fail($"internal error: {e.GetType().Name}: {e.Message} (set INFOVAE_TRACE=1 for the stack trace, and please report it)", 70);
+        }
+    }
+
+    /// <summary>One line on stderr, whatever the message holds.</summary>
+    static int Fail(string message, int code)
+    {
+        Console.Error.WriteLine("infovae: " + message.ReplaceLineEndings(" "));
+        return code;
     }
 }

@@ -30,6 +30,7 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void Upload(ReadOnlySpan<T> source, Tensor<T> destination) => source.CopyTo(Span(destination));
     public void Download(Tensor<T> source, Span<T> destination) => Span(source).CopyTo(destination);
     public void Fill(Tensor<T> t, T value) => Span(t).Fill(value);
+    public bool AllFinite(Tensor<T> t) => TensorPrimitives.IsFiniteAll<T>(Span(t));
 
     public void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate)
     {

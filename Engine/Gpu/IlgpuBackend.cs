@@ -15,6 +15,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
 {
     readonly Context context;
     readonly DeviceBufferPool pool;
+    MemoryBuffer1D<int, Stride1D.Dense>? nonFiniteFlag;
     readonly List<(int D, double Bandwidth, double[] Scales, MemoryBuffer1D<float, Stride1D.Dense> Buffer)> scaledC = [];
 
     internal IlgpuBackend(Context context, Accelerator accelerator, string name)
@@ -73,6 +74,18 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     }
 
     public void Fill(Tensor<float> t, float value) => Kernels.Fill(View(t), value);
+
+    /// <summary>One flag on the device, zeroed, set by the kernel, read back (the read synchronises).</summary>
+    public bool AllFinite(Tensor<float> t)
+    {
+        var flag = nonFiniteFlag ??= Accelerator.Allocate1D<int>(1);
+        flag.View.MemSetToZero(Kernels.Stream);
+        Kernels.FlagNonFinite(View(t), flag.View);
+        Span<int> one = stackalloc int[1];
+        flag.View.CopyToCPU(Kernels.Stream, one);
+        Kernels.Stream.Synchronize();
+        return one[0] == 0;
+    }
 
     public void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate)
     {
@@ -254,6 +267,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.Stream.Synchronize();
         foreach (var e in scaledC) e.Buffer.Dispose();
         scaledC.Clear();
+        nonFiniteFlag?.Dispose();
         pool.Dispose();
         Kernels.Stream.Dispose();
         Accelerator.Dispose();

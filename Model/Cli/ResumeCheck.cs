@@ -17,11 +17,11 @@ public static class ResumeCheck
             if (show(savedValue) != show(flagValue))
                 throw new UserError($"{opt.Name} {show(flagValue)} disagrees with the run being resumed ({show(savedValue)}); drop the flag or start a new run");
         }
-        if (Given(o.Out)) throw new UserError("--out and --resume together: the resumed run stays in its own folder");
+        if (Given(o.Out)) throw new UserError("--out and --resume together: the resumed run stays in its own folder; drop --out");
         foreach (var opt in new Option[] { o.Preset, o.Alpha, o.Lambda, o.Beta })
             if (Given(opt)) { Same(o.Alpha, saved.Alpha, flags.Alpha); Same(o.Lambda, saved.Lambda, flags.Lambda); Same(o.Beta, saved.Beta, flags.Beta); }
         if (Given(o.Preset) && (saved.Alpha, saved.Lambda, saved.Beta) != (flags.Alpha, flags.Lambda, flags.Beta))
-            throw new UserError($"--preset {r.GetValue(o.Preset)} disagrees with the run being resumed (α = {saved.Alpha}, λ = {saved.Lambda}, β = {saved.Beta})");
+            throw new UserError($"--preset {r.GetValue(o.Preset)} disagrees with the run being resumed (α = {saved.Alpha}, λ = {saved.Lambda}, β = {saved.Beta}); drop the flag or start a new run");
         Same(o.Recon, saved.Recon, flags.Recon);
         Same(o.Kernel, saved.Kernel, flags.Kernel);
         Same(o.Scales, saved.Scales, flags.Scales);

@@ -19,22 +19,24 @@ public static class RunCommands
         var eval = new Command("eval", "Test-set recon, KL, MMD², ELBO, importance-weighted NLL, active units and mutual information") { run, data, iw, json };
         eval.SetAction(r =>
         {
-            if (r.GetValue(iw) < 1) throw new UserError("--iw-samples must be at least 1");
+            if (r.GetValue(iw) < 1) throw new UserError($"--iw-samples must be at least 1, not {r.GetValue(iw)}; the default is 100");
             var net = LoadNet(r.GetValue(run)!);
             var ds = DataSet.Load(r.GetValue(data)!);
             CheckImageSize(net, ds);
             var rep = Evaluation.Run(net, ds.Test, r.GetValue(iw));
             if (r.GetValue(json)) { Console.WriteLine(JsonSerializer.Serialize(rep, RunFolder.Json)); return 0; }
             var table = new Table().AddColumn("metric").AddColumn(new TableColumn("value").RightAligned()).AddColumn("meaning");
-            table.AddRow("images", $"{rep.Images:N0}", "test set");
-            table.AddRow("recon", $"{rep.Recon:F3}", "−log p(x|z), nats per image");
-            table.AddRow("KL", $"{rep.Kl:F3}", "KL(q(z|x) ‖ p(z)), nats per image");
-            table.AddRow("MMD²", $"{rep.Mmd:F6}", "MMD²(q(z), p(z)), mean over batches of 1000");
-            table.AddRow("total", $"{rep.Total:F3}", "the training objective");
-            table.AddRow("ELBO", $"{rep.Elbo:F3}", "−(recon + KL)");
-            table.AddRow($"IW-NLL (K={rep.IwSamples})", $"{rep.IwNll:F3}", "importance-weighted bound on −log p(x)");
-            table.AddRow("active units", $"{rep.ActiveUnits}/{rep.Latent}", "Var_x(E[z|x]) > 0.01");
-            table.AddRow("mutual information", $"{rep.MutualInformation:F3}", "I_q(x; z), nats");
+            // Plain text cells: "E[z|x]" would otherwise be read as Spectre markup (a style named z|x) and throw.
+            void Row(string metric, string value, string meaning) => table.AddRow(new Text(metric), new Text(value), new Text(meaning));
+            Row("images", $"{rep.Images:N0}", "test set");
+            Row("recon", $"{rep.Recon:F3}", "−log p(x|z), nats per image");
+            Row("KL", $"{rep.Kl:F3}", "KL(q(z|x) ‖ p(z)), nats per image");
+            Row("MMD²", $"{rep.Mmd:F6}", "MMD²(q(z), p(z)), mean over batches of 1000");
+            Row("total", $"{rep.Total:F3}", "the training objective");
+            Row("ELBO", $"{rep.Elbo:F3}", "−(recon + KL)");
+            Row($"IW-NLL (K={rep.IwSamples})", $"{rep.IwNll:F3}", "importance-weighted bound on −log p(x)");
+            Row("active units", $"{rep.ActiveUnits}/{rep.Latent}", "Var_x(E[z|x]) > 0.01");
+            Row("mutual information", $"{rep.MutualInformation:F3}", "I_q(x; z), nats");
             AnsiConsole.Write(table);
             return 0;
         });
@@ -90,6 +92,8 @@ public static class RunCommands
     static void CheckImageSize(InfoVaeNet<float> net, DataSet ds)
     {
         if (ds.Test.PixelsPerImage != net.Config.InputSize)
-            throw new UserError($"the data has {ds.Test.Rows}×{ds.Test.Cols} images but the run was trained on {net.Config.InputSize} pixels");
+            throw new UserError($"the data in {ds.Folder} are {ds.Test.Rows}×{ds.Test.Cols} images but the run was trained on {net.Config.InputSize} "
+                + "pixels per image; give the --data it was trained on");
+        net.Config.CheckTestImages(ds.Test.Count);
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using InfoVae.Engine;
 using InfoVae.Kernels.Cpu;
 using Spectre.Console;
@@ -21,12 +22,15 @@ public static class TrainCommand
 
     static int Run(TrainOptions o, ParseResult r)
     {
-        Workers.MaxThreads = r.GetValue(o.Threads) >= 1 ? r.GetValue(o.Threads) : throw new UserError("--threads must be at least 1");
+        Workers.MaxThreads = r.GetValue(o.Threads) >= 1 ? r.GetValue(o.Threads) : throw new UserError($"--threads must be at least 1, not {r.GetValue(o.Threads)}");
+        if (r.GetValue(o.CheckpointEvery) < 0) throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), not {r.GetValue(o.CheckpointEvery)}");
+        if (r.GetValue(o.LogEvery) < 0) throw new UserError($"--log-every must be ≥ 0 (0 = no step lines), not {r.GetValue(o.LogEvery)}");
         var backend = DeviceOption.Select(r.GetValue(o.Device)!);
         string? resume = r.GetValue(o.Resume);
         RunFolder run;
         TrainConfig config;
         DataSet data;
+        // Everything that can be refused is checked before the run folder is created or anything in it is written.
         if (resume != null)
         {
             run = RunFolder.Open(resume);
@@ -35,7 +39,9 @@ public static class TrainCommand
             config.Validate();
             data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
             if (data.Train.PixelsPerImage != config.InputSize)
-                throw new UserError($"the data has {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on {config.InputSize} pixels");
+                throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on "
+                    + $"{config.InputSize} pixels per image; resume with the --data it was trained on");
+            config.CheckImageCounts(data.Train.Count, data.Test.Count);
         }
         else
         {
@@ -44,13 +50,17 @@ public static class TrainCommand
             data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
             config = config with { InputSize = data.Train.PixelsPerImage };
             config.Validate();
+            config.CheckImageCounts(data.Train.Count, data.Test.Count);
             run = RunFolder.Create(r.GetValue(o.Out));
-            run.WriteConfig(config);
         }
 
         var trainer = new Trainer(config, data.Train, backend);
         if (resume != null) Checkpoint.Load(run.CheckpointPath, trainer);
-        else trainer.Net.Params.Initialize(config.Seed);
+        else
+        {
+            trainer.Net.Params.Initialize(config.Seed);
+            run.WriteConfig(config);
+        }
 
         AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, device {backend.Name}, {Workers.MaxThreads} thread(s)");
         AnsiConsole.MarkupLineInterpolated($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {config.MmdWeight:G4}·MMD²  ({config.Kernel.ToString().ToLowerInvariant()}, {(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})");
@@ -58,18 +68,52 @@ public static class TrainCommand
         AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");
 
         using var stop = new StopSignal();
-        var loop = new TrainLoop(trainer, data, run, r.GetValue(o.LogEvery), r.GetValue(o.CheckpointEvery), !r.GetValue(o.NoPictures), stop);
-        return loop.Run();
+        var tape = Tape<float>.Current;
+        bool anomaly = r.GetValue(o.DetectAnomaly);
+        if (anomaly) AnsiConsole.MarkupLine("  [yellow]anomaly detection on: every op is checked for NaN and ∞ (slow)[/]");
+        tape.DetectAnomaly = anomaly;
+        try
+        {
+            var loop = new TrainLoop(trainer, data, run, r.GetValue(o.LogEvery), r.GetValue(o.CheckpointEvery), !r.GetValue(o.NoPictures), stop);
+            return loop.Run();
+        }
+        finally { tape.DetectAnomaly = false; }
     }
 }
 
-/// <summary>Ctrl+C asks the loop to stop after the current step; the loop then saves a checkpoint and exits.</summary>
+/// <summary>
+/// Ctrl+C (SIGINT) or SIGTERM (a job scheduler's stop) asks the loop to stop after the current step; the loop then
+/// saves a checkpoint and exits with 128 + the signal's number. A second signal of the same kind is not caught:
+/// the process ends at once, as it would without this handler.
+/// </summary>
 public sealed class StopSignal : IDisposable
 {
-    volatile bool requested;
-    public bool Requested => requested;
-    public StopSignal() => Console.CancelKeyPress += OnCancel;
-    void OnCancel(object? s, ConsoleCancelEventArgs e) { e.Cancel = !requested; requested = true; }
-    public void Request() => requested = true;
-    public void Dispose() => Console.CancelKeyPress -= OnCancel;
+    volatile int signal;
+    readonly PosixSignalRegistration? interrupt, terminate;
+
+    public bool Requested => signal != 0;
+    /// <summary>The exit code for the signal that stopped the run: 130 for SIGINT, 143 for SIGTERM.</summary>
+    public int ExitCode => 128 + (signal == 0 ? 2 : signal);
+
+    public StopSignal()
+    {
+        if (OperatingSystem.IsWindows()) { Console.CancelKeyPress += OnCancel; return; }
+        interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Handle(c, 2));
+        terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Handle(c, 15));
+    }
+
+    void Handle(PosixSignalContext c, int number)
+    {
+        c.Cancel = signal == 0;
+        if (signal == 0) signal = number;
+    }
+
+    void OnCancel(object? s, ConsoleCancelEventArgs e) { e.Cancel = signal == 0; if (signal == 0) signal = 2; }
+    public void Request() => signal = 2;
+
+    public void Dispose()
+    {
+        if (OperatingSystem.IsWindows()) Console.CancelKeyPress -= OnCancel;
+        interrupt?.Dispose(); terminate?.Dispose();
+    }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using InfoVae.Engine;
 using Spectre.Console;
 
 namespace InfoVae.Model.Cli;
@@ -6,8 +7,6 @@ namespace InfoVae.Model.Cli;
 /// <summary>The interactive part of training: progress bar, run.jsonl, per-epoch evaluation, checkpoints, pictures.</summary>
 public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEvery, int checkpointEvery, bool pictures, StopSignal stop)
 {
-    public const int Interrupted = 130;
-
     public int Run()
     {
         var cfg = t.Config;
@@ -18,6 +17,25 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
         var clock = Stopwatch.StartNew();
         long imagesSince = 0;
         double rate = 0;
+        long? savedStep = File.Exists(run.CheckpointPath) ? t.Step : null;   // a resumed run starts from its checkpoint
+
+        // Names the step that failed and the checkpoint to go back to (the weights before the bad step are not saved:
+        // they may already be what made it fail).
+        UserError Stopped(string what, string more = "", string? when = null)
+        {
+            string last = savedStep is long at ? $"{run.CheckpointPath} (step {at})" : "none (no checkpoint was written yet)";
+            when ??= $"at step {t.Step + 1} (epoch {t.Epoch + 1})";
+            return new UserError($"training stopped {when}: {what}; last good checkpoint: {last}. Try a lower --lr{more}.");
+        }
+
+        void Save()
+        {
+            try { Checkpoint.Save(run.CheckpointPath, t); savedStep = t.Step; }
+            catch (UserError e)
+            {
+                throw new UserError($"{e.Message} Training stopped at step {t.Step}; once there is room, continue from the previous checkpoint with: infovae train --resume {run.Path}");
+            }
+        }
 
         void Body(IProgressView task)
             {
@@ -25,18 +43,17 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                 {
                     if (stop.Requested)
                     {
-                        Checkpoint.Save(run.CheckpointPath, t);
+                        Save();
                         AnsiConsole.MarkupLineInterpolated($"[yellow]stopped at step {t.Step}; checkpoint saved. Continue with: infovae train --resume {run.Path}[/]");
-                        exit = Interrupted;
+                        exit = stop.ExitCode;
                         return;
                     }
                     int b = Math.Min(cfg.Batch, t.Train.Count - t.NextBatch * cfg.Batch);
-                    var m = t.TrainStep();
+                    StepMetrics m;
+                    try { m = t.TrainStep(); }
+                    catch (NonFiniteException e) { throw Stopped(e.Message); }
                     if (!m.IsFinite)
-                    {
-                        string last = File.Exists(run.CheckpointPath) ? run.CheckpointPath : "none (no checkpoint was written yet)";
-                        throw new UserError($"training stopped at step {t.Step + 1} (epoch {t.Epoch + 1}): the {m.FirstNonFinite()} loss term is not finite ({m}); last good checkpoint: {last}. Try a lower --lr.");
-                    }
+                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", "; run it again with --detect-anomaly to find the op that made it");
                     sTotal += m.Total; sRecon += m.Recon; sKl += m.Kl; sMmd += m.Mmd; sN++;
                     eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;
                     imagesSince += b;
@@ -49,15 +66,17 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                         run.Log(new { kind = "step", step = t.Step, epoch = epochShown, loss = sTotal / sN, recon = sRecon / sN, kl = sKl / sN, mmd = sMmd / sN, images_per_s = Math.Round(rate) });
                         sTotal = sRecon = sKl = sMmd = 0; sN = 0;
                     }
-                    if (checkpointEvery > 0 && t.Step % checkpointEvery == 0) Checkpoint.Save(run.CheckpointPath, t);
+                    if (checkpointEvery > 0 && t.Step % checkpointEvery == 0) Save();
                     if (t.NextBatch == 0)
                     {
-                        var test = t.Evaluate(data.Test);
+                        StepMetrics test;
+                        try { test = t.Evaluate(data.Test); }
+                        catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), evaluating the test set"); }
                         run.Log(new { kind = "epoch", epoch = t.Epoch, step = t.Step, train_loss = eTotal / eN, train_recon = eRecon / eN, train_kl = eKl / eN, train_mmd = eMmd / eN,
                             test_loss = test.Total, test_recon = test.Recon, test_kl = test.Kl, test_mmd = test.Mmd });
                         AnsiConsole.MarkupLineInterpolated($"epoch {t.Epoch,3}: train {eTotal / eN,8:F3}   test {test.Total,8:F3} = recon {test.Recon:F3} + kl {test.Kl:F3} (×{cfg.KlWeight:G3}) + mmd {test.Mmd:F6} (×{cfg.MmdWeight:G4})");
                         eTotal = eRecon = eKl = eMmd = 0; eN = 0;
-                        Checkpoint.Save(run.CheckpointPath, t);
+                        Save();
                         if (pictures) RunPictures.DrawAll(t, data, run);
                     }
                 }

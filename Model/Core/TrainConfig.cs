@@ -52,25 +52,59 @@ public sealed record TrainConfig
     /// <summary>Refuses settings that cannot train, with one line that says what to change.</summary>
     public void Validate()
     {
-        static void Finite(double v, string name) { if (!double.IsFinite(v)) throw new UserError($"{name} must be a finite number, not {v.ToString(CultureInfo.InvariantCulture)}"); }
-        Finite(Alpha, "--alpha"); Finite(Lambda, "--lambda"); Finite(Beta, "--beta"); Finite(LearningRate, "--lr");
-        Finite(Beta1, "--beta1"); Finite(Beta2, "--beta2"); Finite(AdamEps, "--adam-eps"); Finite(Bandwidth, "--bandwidth");
-        if (!(Lambda > 0)) throw new UserError($"--lambda must be > 0 (got {Lambda}); the InfoVAE paper's MNIST setting is 1000");
+        var d = new TrainConfig();   // the defaults, offered as the fix
+        static string Num(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
+        static void Finite(double v, string name, double example)
+        {
+            if (!double.IsFinite(v))
+                throw new UserError($"{name} must be a finite number, not {Num(v)}; give one such as {name} {Num(example)}");
+        }
+        Finite(Alpha, "--alpha", d.Alpha); Finite(Lambda, "--lambda", d.Lambda); Finite(Beta, "--beta", d.Beta); Finite(LearningRate, "--lr", d.LearningRate);
+        Finite(Beta1, "--beta1", d.Beta1); Finite(Beta2, "--beta2", d.Beta2); Finite(AdamEps, "--adam-eps", d.AdamEps); Finite(Bandwidth, "--bandwidth", d.Bandwidth);
+        if (!(Lambda > 0)) throw new UserError($"--lambda must be > 0 (got {Num(Lambda)}); the InfoVAE paper's MNIST setting is --lambda 1000");
         if (MmdWeight < 0)
             throw new UserError($"the MMD weight α + λ − 1 = {MmdWeight:G4} is negative, which would maximise the divergence between q(z) and p(z); raise --lambda or --alpha so that α + λ ≥ 1");
-        if (!(Beta > 0)) throw new UserError($"--beta (the reconstruction weight) must be > 0, not {Beta}");
-        if (!(LearningRate > 0)) throw new UserError($"--lr must be > 0, not {LearningRate}");
-        if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1)) throw new UserError("Adam betas must be in [0, 1)");
-        if (!(AdamEps > 0)) throw new UserError("--adam-eps must be > 0");
-        if (Epochs <= 0) throw new UserError($"--epochs must be at least 1, not {Epochs}");
-        if (Batch <= 0) throw new UserError($"--batch must be at least 1, not {Batch}");
-        if (Latent <= 0) throw new UserError($"--latent must be at least 1, not {Latent}");
-        if (InputSize <= 0) throw new UserError("images must have at least one pixel");
-        if (Hidden.Length == 0 || Array.Exists(Hidden, h => h <= 0)) throw new UserError("--hidden must list one or more positive layer sizes, e.g. 512,256");
-        if (PriorSamples < 0) throw new UserError("--prior-samples must be ≥ 0 (0 = the batch size)");
-        if (Scales.Length == 0 || Array.Exists(Scales, s => !(s > 0) || !double.IsFinite(s))) throw new UserError("--scales must list positive numbers, e.g. 0.1,0.2,0.5,1,2,5,10");
-        if (!(Bandwidth > 0)) throw new UserError("--bandwidth must be > 0");
+        if (!(Beta > 0)) throw new UserError($"--beta (the reconstruction weight) must be > 0, not {Num(Beta)}; the default is {Num(d.Beta)}");
+        if (!(LearningRate > 0)) throw new UserError($"--lr must be > 0, not {Num(LearningRate)}; the default is {Num(d.LearningRate)}");
+        if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1))
+            throw new UserError($"--beta1 and --beta2 must be in [0, 1), not {Num(Beta1)} and {Num(Beta2)}; the defaults are {Num(d.Beta1)} and {Num(d.Beta2)}");
+        if (!(AdamEps > 0)) throw new UserError($"--adam-eps must be > 0, not {Num(AdamEps)}; the default is {Num(d.AdamEps)}");
+        if (Epochs <= 0) throw new UserError($"--epochs must be at least 1, not {Epochs}; the default is {d.Epochs}");
+        if (Batch <= 0) throw new UserError($"--batch must be at least 1, not {Batch}; the default is {d.Batch}");
+        if (Latent <= 0) throw new UserError($"--latent must be at least 1, not {Latent}; the default is {d.Latent}");
+        if (InputSize <= 0) throw new UserError($"images must have at least one pixel, not {InputSize}; use a data set of real images");
+        if (Hidden.Length == 0 || Array.Exists(Hidden, h => h <= 0)) throw new UserError($"--hidden must list one or more positive layer sizes, not '{string.Join(",", Hidden)}'; e.g. --hidden 512,256");
+        if (PriorSamples < 0) throw new UserError($"--prior-samples must be ≥ 0 (0 = the batch size), not {PriorSamples}");
+        if (Scales.Length == 0 || Array.Exists(Scales, s => !(s > 0) || !double.IsFinite(s)))
+            throw new UserError($"--scales must list positive numbers, not '{string.Join(",", Scales.Select(Num))}'; e.g. --scales 0.1,0.2,0.5,1,2,5,10");
+        if (!(Bandwidth > 0)) throw new UserError($"--bandwidth must be > 0, not {Num(Bandwidth)}; the default is {Num(d.Bandwidth)}");
         if (MmdWeight > 0 && UnbiasedMmd && (Batch < 2 || PriorSamples == 1))
             throw new UserError("the unbiased MMD estimator needs at least 2 samples per batch: use --batch 2 or more, or --mmd-estimator biased");
+    }
+
+    /// <summary>The test-set evaluation needs 2 images for the unbiased MMD (it splits its chunks so that none holds 1).</summary>
+    public void CheckTestImages(int test)
+    {
+        if (MmdWeight > 0 && UnbiasedMmd && test < 2)
+            throw new UserError($"the test set has {test} image, but the unbiased MMD estimator needs at least 2: use a test set with more images");
+    }
+
+    /// <summary>
+    /// Refuses a data set these settings cannot use: the unbiased MMD needs 2 images in every batch, the last batch
+    /// of an epoch included (evaluation splits its chunks so that none holds 1 image, which needs 2 test images).
+    /// </summary>
+    public void CheckImageCounts(int train, int test)
+    {
+        if (!(MmdWeight > 0 && UnbiasedMmd)) return;
+        const string biased = "or --mmd-estimator biased";
+        if (train < 2)
+            throw new UserError($"the training set has {train} image, but the unbiased MMD estimator needs at least 2 per batch: use more images (a larger --limit) {biased}");
+        CheckTestImages(test);
+        if (Batch < train && train % Batch == 1)
+        {
+            int suggest = Enumerable.Range(Batch + 1, train - Batch).Concat(Enumerable.Range(2, Batch - 2).Reverse()).First(b => train % b != 1);
+            throw new UserError($"{train} training images in batches of {Batch} leave a last batch of 1 image, which the unbiased MMD estimator "
+                + $"cannot use: use --batch {suggest} (any size that does not leave 1 over), a different --limit, {biased}");
+        }
     }
 }

@@ -13,6 +13,8 @@ namespace InfoVae.Model.Data;
 /// Every size is checked against the length of the data before anything is allocated from it: for a plain file
 /// the header must account for the file's length exactly; a gzipped file can hold at most
 /// <see cref="MaxDeflateRatio"/> bytes per compressed byte, and the decompression stops at the header's length.
+/// Within that bound a gzipped file's buffer starts at what the file plausibly holds and grows (doubling) only as
+/// data arrive, so a header that claims more than the data behind it costs no more memory than the data.
 /// </remarks>
 public static class Idx
 {
@@ -28,8 +30,7 @@ public static class Idx
     {
         using var idx = Open(path, rank: 3, "an image file (3 dimensions: count, rows, cols)");
         int n = idx.Dims[0], rows = idx.Dims[1], cols = idx.Dims[2];
-        var pixels = new float[idx.PayloadLength];
-        idx.ReadUnitFloats(pixels);
+        var pixels = idx.ReadUnitFloats();
         idx.ExpectEnd();
         return (pixels, n, rows, cols);
     }
@@ -38,8 +39,7 @@ public static class Idx
     public static byte[] ReadLabels(string path)
     {
         using var idx = Open(path, rank: 1, "a label file (1 dimension: count)");
-        var labels = new byte[idx.PayloadLength];
-        idx.ReadBytes(labels);
+        var labels = idx.ReadBytes();
         idx.ExpectEnd();
         return labels;
     }
@@ -62,7 +62,7 @@ public static class Idx
         var file = File.OpenRead(path);
         long fileLength = file.Length;
         Stream stream = gzip ? new GZipStream(file, CompressionMode.Decompress) : file;
-        var r = new Reader(path, stream, gzip);
+        var r = new Reader(path, stream, gzip, fileLength);
         try
         {
             Span<byte> head = stackalloc byte[4];
@@ -91,19 +91,22 @@ public static class Idx
                     throw new UserError($"{path}: dimension {d} has size {size}; an IDX data set needs at least one "
                         + "element along every dimension. The file is damaged or empty: install it again.");
                 r.Dims[d] = size;
-                payload = checked(payload * size);     // ≤ (2^31)^3 < 2^63, cannot overflow
+                // Saturates just above one array's worth: then every factor is below 2^31 and no product overflows
+                // (three sizes near 2^31 multiply to 2^93, far past a long).
+                payload = Math.Min(payload * size, (long)Array.MaxLength + 1);
             }
             long headerLength = 4 + 4L * rank;
             string dims = string.Join(" × ", r.Dims);
+            string count = payload > Array.MaxLength ? $"more than {Array.MaxLength}" : payload.ToString();
             if (!gzip && headerLength + payload != fileLength)
-                throw new UserError($"{path}: the header says {dims} = {payload} bytes of data after a {headerLength}-byte "
+                throw new UserError($"{path}: the header says {dims} = {count} bytes of data after a {headerLength}-byte "
                     + $"header, but the file has {fileLength} bytes ({(headerLength + payload > fileLength ? "truncated" : "trailing data")}); "
                     + "the file is damaged: install or download it again.");
             if (gzip && headerLength + payload > fileLength * MaxDeflateRatio)
-                throw new UserError($"{path}: the header says {dims} = {payload} bytes of data, more than a gzip file of "
+                throw new UserError($"{path}: the header says {dims} = {count} bytes of data, more than a gzip file of "
                     + $"{fileLength} bytes can hold; the file is damaged: install or download it again.");
             if (payload > Array.MaxLength)
-                throw new UserError($"{path}: {dims} = {payload} elements is more than one array holds ({Array.MaxLength}); "
+                throw new UserError($"{path}: {dims} = {count} elements is more than one array holds ({Array.MaxLength}); "
                     + "split the data set.");
             r.PayloadLength = (int)payload;
             return r;
@@ -116,7 +119,7 @@ public static class Idx
     }
 
     /// <summary>A stream over one IDX file's bytes after decompression, with the header's sizes.</summary>
-    sealed class Reader(string path, Stream stream, bool gzip) : IDisposable
+    sealed class Reader(string path, Stream stream, bool gzip, long fileLength) : IDisposable
     {
         public int[] Dims = [];
         public int PayloadLength;
@@ -135,23 +138,40 @@ public static class Idx
                     + "the file is empty or truncated: install or download it again.");
         }
 
-        public void ReadBytes(Span<byte> destination)
+        // A gzipped file's first buffer: what 16:1 compression would give (MNIST's files are about 2:1 to 5:1), at least 4 Ki.
+        int FirstLength() => gzip ? (int)Math.Min(PayloadLength, Math.Max(1 << 12, 16 * fileLength)) : PayloadLength;
+
+        /// <summary>The next length of a buffer of <paramref name="length"/> elements that is full: double, up to the payload.</summary>
+        int Grown(int length) => (int)Math.Min(PayloadLength, 2L * length);
+
+        public byte[] ReadBytes()
         {
-            if (Fill(destination) < destination.Length) Truncated();
+            var destination = new byte[FirstLength()];
+            for (int done = 0; done < PayloadLength;)
+            {
+                if (done == destination.Length) Array.Resize(ref destination, Grown(done));
+                int got = Fill(destination.AsSpan(done));
+                done += got;
+                if (done < destination.Length) Truncated();
+            }
+            return destination;
         }
 
-        public void ReadUnitFloats(Span<float> destination)
+        public float[] ReadUnitFloats()
         {
             var lut = UnitFloats;
+            var destination = new float[FirstLength()];
             Span<byte> chunk = stackalloc byte[16384];
-            for (int done = 0; done < destination.Length;)
+            for (int done = 0; done < PayloadLength;)
             {
+                if (done == destination.Length) Array.Resize(ref destination, Grown(done));
                 var part = chunk[..Math.Min(chunk.Length, destination.Length - done)];
                 int got = Fill(part);
                 for (int i = 0; i < got; i++) destination[done + i] = lut[part[i]];
                 done += got;
                 if (got < part.Length) Truncated();
             }
+            return destination;
         }
 
         /// <summary>A gzipped file must end where its header says (plain files were checked against their length).</summary>

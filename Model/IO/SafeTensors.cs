@@ -101,28 +101,35 @@ public static class SafeTensors
 
     /// <summary>Reads and checks a whole safetensors file.</summary>
     /// <exception cref="UserError">the file is missing, truncated or malformed, with what is wrong.</exception>
-    public static SafeTensorsFile Read(string path)
+    public static SafeTensorsFile Read(string path) => Read(path, "use an intact copy of it");
+
+    /// <param name="fix">what to do about a damaged file, ending every such message ("restore it from a backup").</param>
+    public static SafeTensorsFile Read(string path, string fix)
     {
-        if (!File.Exists(path)) throw new UserError($"{path}: no such file; give the path of a .safetensors checkpoint.");
+        if (!File.Exists(path)) throw new UserError($"{path}: no such file; give the path of a .safetensors file.");
         using var f = File.OpenRead(path);
         long length = f.Length;
-        string damaged = "the file is damaged or not a safetensors file: use another checkpoint";
+        string damaged = $"the file is damaged or not a safetensors file: {fix}";
+        string truncated = $"the file is truncated or damaged: {fix}";
 
         Span<byte> n8 = stackalloc byte[8];
         if (length < 8 || f.ReadAtLeast(n8, 8, throwOnEndOfStream: false) < 8)
-            throw new UserError($"{path}: truncated: {length} bytes, shorter than the 8-byte header length; {damaged}.");
+            throw new UserError($"{path}: {length} bytes, shorter than the 8-byte header length; {truncated}.");
         ulong n = BinaryPrimitives.ReadUInt64LittleEndian(n8);
         if (n > (ulong)(length - 8))
             throw new UserError($"{path}: the header length {n} runs past the end of the file ({length} bytes); "
-                + $"the file is truncated or {damaged}.");
+                + $"{(n < MaxHeaderLength ? truncated : damaged)}.");
         if (n > MaxHeaderLength)
             throw new UserError($"{path}: header of {n} bytes, more than the {MaxHeaderLength} safetensors allows; {damaged}.");
         long dataStart = 8 + (long)n, dataLength = length - dataStart;
 
         var header = new byte[n];
         ReadExactly(f, header, path, damaged);
-        var (entries, metadata) = ParseHeader(header, path, damaged);
-        CheckLayout(entries, dataLength, path, damaged);
+        List<Entry> entries; Dictionary<string, string> metadata;
+        // A JSON string that is valid JSON but not valid UTF-16 ("\ud800") throws InvalidOperationException on reading.
+        try { (entries, metadata) = ParseHeader(header, path, damaged); }
+        catch (InvalidOperationException e) { throw new UserError($"{path}: the header holds a string that is not valid text ({e.Message}); {damaged}."); }
+        CheckLayout(entries, dataLength, path, damaged, truncated);
 
         var tensors = new List<SafeTensor>(entries.Count);
         foreach (var e in entries)
@@ -151,6 +158,7 @@ public static class SafeTensors
         var seen = new HashSet<string>();
         foreach (var p in doc.RootElement.EnumerateObject())
         {
+            if (p.Name.Length == 0) throw new UserError($"{path}: the header names a tensor \"\" (empty); {damaged}.");
             if (!seen.Add(p.Name)) throw new UserError($"{path}: the header names '{p.Name}' twice; {damaged}.");
             if (p.Name == MetadataKey)
             {
@@ -220,7 +228,7 @@ public static class SafeTensors
     }
 
     /// <summary>Sorted by offset, the tensors must tile [0, data length) exactly: no gap, no overlap, nothing past the end.</summary>
-    static void CheckLayout(List<Entry> entries, long dataLength, string path, string damaged)
+    static void CheckLayout(List<Entry> entries, long dataLength, string path, string damaged, string truncated)
     {
         long expectedBegin = 0;
         string previous = "the start of the data";
@@ -228,7 +236,7 @@ public static class SafeTensors
         {
             if (e.End > dataLength)
                 throw new UserError($"{path}: tensor '{e.Name}' at bytes [{e.Begin}, {e.End}) runs past the end of the data "
-                    + $"({dataLength} bytes); the file is truncated or {damaged}.");
+                    + $"({dataLength} bytes); {truncated}.");
             if (e.Begin < expectedBegin)
                 throw new UserError($"{path}: tensor '{e.Name}' at [{e.Begin}, {e.End}) overlaps {previous}, which ends at "
                     + $"{expectedBegin}; {damaged}.");
@@ -267,15 +275,18 @@ public sealed class SafeTensorsFile(string path, IReadOnlyList<SafeTensor> tenso
     public SafeTensor Get(string name, DType dtype, params int[] shape)
     {
         if (!TryGet(name, out var t))
-            throw new UserError($"{Path}: no tensor '{name}' (it holds {string.Join(", ", Tensors.Select(t => t.Name))}); "
-                + "is it a checkpoint of this model? Use one written by this version of infovae.");
-        if (t.DType != dtype || !t.Shape.SequenceEqual(shape))
-            throw new UserError($"{Path}: tensor '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], expected {dtype} "
-                + $"[{string.Join(", ", shape)}]; the checkpoint was written for another model size: use matching options.");
+            throw new UserError($"{Path}: no tensor '{name}' (it holds {string.Join(", ", Tensors.Take(4).Select(t => t.Name))}{(Tensors.Count > 4 ? $" and {Tensors.Count - 4} more" : "")}); "
+                + "it is not a file of this model: use one written by this version of infovae.");
+        if (t.DType != dtype)
+            throw new UserError($"{Path}: tensor '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], expected {dtype} [{string.Join(", ", shape)}]; "
+                + $"the file holds {t.DType} where {dtype} belongs: convert it to {dtype}, or use one written by infovae.");
+        if (!t.Shape.SequenceEqual(shape))
+            throw new UserError($"{Path}: tensor '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], expected {dtype} [{string.Join(", ", shape)}]; "
+                + "the file holds a model of another size: load it with the options it was trained with, or use a file of this model.");
         return t;
     }
 
     /// <summary>The metadata value for <paramref name="key"/>, which must exist.</summary>
     public string GetMetadata(string key) => Metadata.TryGetValue(key, out var v) ? v
-        : throw new UserError($"{Path}: no metadata '{key}'; is it a checkpoint written by infovae?");
+        : throw new UserError($"{Path}: no metadata '{key}', so it was not written by infovae: use a checkpoint that infovae train wrote.");
 }

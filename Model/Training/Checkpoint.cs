@@ -19,6 +19,12 @@ public static class Checkpoint
 
     public static void Save(string path, Trainer t) => Save(path, t.Net, new Position(t.Step, t.Epoch, t.NextBatch));
 
+    /// <summary>Tests put a failing stream (a full disk) between the writer and the file, on this thread.</summary>
+    [ThreadStatic] internal static Func<Stream, Stream>? WrapWrites;
+
+    /// <summary>What to do about a damaged checkpoint, at the end of the reader's messages.</summary>
+    const string Fix = "restore checkpoint.safetensors from a backup, or train the run again";
+
     public static void Save(string path, InfoVaeNet<float> net, Position at)
     {
         var p = net.Params;
@@ -35,7 +41,7 @@ public static class Checkpoint
             ["next_batch"] = at.NextBatch.ToString(CultureInfo.InvariantCulture),
             ["config"] = JsonSerializer.Serialize(net.Config, RunFolder.Json),
         };
-        SafeTensors.Write(path, tensors, meta);
+        SafeTensors.Write(path, tensors, meta, WrapWrites ?? (s => s));
     }
 
     /// <summary>Restores weights, moments and position into a trainer built with the same config.</summary>
@@ -44,25 +50,41 @@ public static class Checkpoint
         var at = Load(path, t.Net);
         (t.Step, t.Epoch, t.NextBatch) = (at.Step, at.Epoch, at.NextBatch);
         if (t.NextBatch < 0 || t.NextBatch >= t.BatchesPerEpoch || t.Epoch < 0 || t.Step < 0)
-            throw new UserError($"{path}: position epoch {t.Epoch}, batch {t.NextBatch} does not fit this data set ({t.BatchesPerEpoch} batches per epoch); was --limit or --batch changed?");
+            throw new UserError($"{path}: position epoch {t.Epoch}, batch {t.NextBatch} does not fit this data set ({t.BatchesPerEpoch} batches per epoch); resume with the --data and --limit the run was started with");
     }
 
     /// <summary>Restores weights and Adam moments into a net built with the checkpoint's config; returns the position.</summary>
     public static Position Load(string path, InfoVaeNet<float> net)
     {
         if (!File.Exists(path)) throw new UserError($"no checkpoint at {path}: the run stopped before its first checkpoint; start it again without --resume");
-        var file = SafeTensors.Read(path);
-        if (file.GetMetadata("format") != Format) throw new UserError($"{path} is not an infovae checkpoint (format '{file.GetMetadata("format")}')");
+        var file = SafeTensors.Read(path, Fix);
+        if (!file.Metadata.TryGetValue("format", out var format) || format != Format)
+            throw new UserError($"{path} is not an infovae checkpoint (its format is '{format ?? "not given"}'); {Fix}");
+        CheckModelSize(file, net.Config, path);
         var p = net.Params;
         float[] values = new float[p.Count], m = new float[p.Count], v = new float[p.Count];
         foreach (var (prefix, data) in new[] { ("", values), ("adam.m.", m), ("adam.v.", v) })
             foreach (var e in p.Layout)
                 file.Get(prefix + e.Name, DType.F32, e.Shape.ToArray()).CopyTo<float>(data.AsSpan(e.Offset, e.Shape.Length));
         p.All.CopyFrom(values); p.AllM.CopyFrom(m); p.AllV.CopyFrom(v);
-        return new Position(ReadInt(file, "step", path), (int)ReadInt(file, "epoch", path), (int)ReadInt(file, "next_batch", path));
+        return new Position(ReadInt(file, "step", path, long.MaxValue), (int)ReadInt(file, "epoch", path, int.MaxValue), (int)ReadInt(file, "next_batch", path, int.MaxValue));
     }
 
-    static long ReadInt(SafeTensorsFile f, string key, string path) =>
-        long.TryParse(f.GetMetadata(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
-            : throw new UserError($"{path}: metadata '{key}' is missing or not a number");
+    /// <summary>The checkpoint's own config against the run's: a mismatch means files of two runs were mixed up.</summary>
+    static void CheckModelSize(SafeTensorsFile file, TrainConfig config, string path)
+    {
+        if (!file.Metadata.TryGetValue("config", out var json)) return;      // the tensors' shapes are checked one by one anyway
+        TrainConfig? saved;
+        try { saved = JsonSerializer.Deserialize<TrainConfig>(json, RunFolder.Json); }
+        catch (JsonException) { return; }
+        if (saved?.Hidden == null) return;
+        static string Mlp(TrainConfig c) => $"{c.InputSize}-{string.Join("-", c.Hidden)}-{c.Latent}";
+        if (Mlp(saved) != Mlp(config))
+            throw new UserError($"{path} holds an MLP {Mlp(saved)} but the run's config.json describes {Mlp(config)}: the two files come from "
+                + "different runs; put the run's own config.json and checkpoint.safetensors together");
+    }
+
+    static long ReadInt(SafeTensorsFile f, string key, string path, long max) =>
+        f.Metadata.TryGetValue(key, out var text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v <= max ? v
+            : throw new UserError($"{path}: metadata '{key}' is missing or not a count from 0 to {max}; {Fix}");
 }

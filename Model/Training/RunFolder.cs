@@ -36,16 +36,16 @@ public sealed class RunFolder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UserError($"cannot write to the run folder {path}: {e.Message}");
+            throw new UserError($"cannot write to the run folder {path}: {e.Message.TrimEnd('.')}; choose an --out folder that you can write to");
         }
         return new RunFolder(path);
     }
 
     public static RunFolder Open(string path)
     {
-        if (!Directory.Exists(path)) throw new UserError($"run folder {path} does not exist");
+        if (!Directory.Exists(path)) throw new UserError($"run folder {path} does not exist; give the folder that infovae train wrote (its --out)");
         var f = new RunFolder(path);
-        if (!File.Exists(f.ConfigPath)) throw new UserError($"{path} is not a run folder (no config.json)");
+        if (!File.Exists(f.ConfigPath)) throw new UserError($"{path} is not a run folder (it has no config.json); give the folder that infovae train wrote (its --out)");
         return f;
     }
 
@@ -53,8 +53,14 @@ public sealed class RunFolder
 
     public TrainConfig ReadConfig()
     {
-        try { return JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(ConfigPath), Json) ?? throw new JsonException("empty"); }
-        catch (JsonException e) { throw new UserError($"{ConfigPath} is not a valid run config ({e.Message}); was it edited by hand?"); }
+        const string fix = "restore the run's config.json (the checkpoint's metadata holds a copy under \"config\") or start a new run";
+        TrainConfig config;
+        try { config = JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(ConfigPath), Json) ?? throw new JsonException("it is empty"); }
+        catch (JsonException e) { throw new UserError($"{ConfigPath} is not a valid run config ({e.Message.TrimEnd('.')}); {fix}"); }
+        if (config.Hidden is null || config.Scales is null) throw new UserError($"{ConfigPath} has no Hidden or no Scales list; {fix}");
+        try { config.Validate(); }
+        catch (UserError e) { throw new UserError($"{ConfigPath} holds settings that cannot train ({e.Message}); {fix}"); }
+        return config;
     }
 
     /// <summary>Appends one JSON line and flushes, so a killed run keeps every line written before.</summary>

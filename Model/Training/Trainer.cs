@@ -44,18 +44,23 @@ public sealed class Trainer
         var x = Gather(order.AsSpan(start, b), Train);
         int z = Config.Latent, m = Config.PriorCount(b);
         var be = Net.Backend;
-        var eps = Ops.Normal<float>(new Shape(b, z), RandomStreams.Key(Config.Seed, RandomStreams.Eps), (ulong)Step << 24, be);
-        var prior = Ops.Normal<float>(new Shape(m, z), RandomStreams.Key(Config.Seed, RandomStreams.Prior), (ulong)Step << 24, be);
-        Net.Params.ZeroGrad();
-        var terms = Net.Loss(x, eps, prior);
-        var metrics = Read(terms);
-        if (metrics.IsFinite)
+        StepMetrics metrics;
+        try
         {
-            terms.Total.Backward();
-            Net.AdamStep(Step + 1);
-            Step++;
+            var eps = Ops.Normal<float>(new Shape(b, z), RandomStreams.Key(Config.Seed, RandomStreams.Eps), (ulong)Step << 24, be);
+            var prior = Ops.Normal<float>(new Shape(m, z), RandomStreams.Key(Config.Seed, RandomStreams.Prior), (ulong)Step << 24, be);
+            Net.Params.ZeroGrad();
+            var terms = Net.Loss(x, eps, prior);
+            tape.CheckAnomalies();     // anomaly mode: the last ops too, before the loss is read
+            metrics = Read(terms);
+            if (metrics.IsFinite)
+            {
+                terms.Total.Backward();
+                Net.AdamStep(Step + 1);
+                Step++;
+            }
         }
-        tape.Reset();
+        finally { tape.Reset(); }     // also when anomaly mode throws mid-step: the next user of this thread's tape starts clean
         if (!metrics.IsFinite) return metrics;
         if (++NextBatch == BatchesPerEpoch) { NextBatch = 0; Epoch++; }
         return metrics;

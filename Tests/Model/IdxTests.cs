@@ -1,54 +1,20 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using InfoVae.Model.Data;
+using InfoVae.Tests.Support;
 
 namespace InfoVae.Tests.Model;
 
 /// <summary>IDX reading on tiny files the tests write (N images of rows × cols), plain and gzipped.</summary>
 public class IdxTests
 {
-    // Bytes of an IDX file of unsigned bytes, written out field by field (not with the code under test).
-    static byte[] IdxBytes(int[] dims, byte[] data, byte type = 0x08, int? rank = null)
-    {
-        var b = new List<byte> { 0, 0, type, (byte)(rank ?? dims.Length) };
-        foreach (int d in dims)
-        {
-            var be = new byte[4];
-            BinaryPrimitives.WriteInt32BigEndian(be, d);
-            b.AddRange(be);
-        }
-        b.AddRange(data);
-        return [.. b];
-    }
-
-    static byte[] Gzip(byte[] raw)
-    {
-        using var ms = new MemoryStream();
-        using (var gz = new GZipStream(ms, CompressionLevel.Optimal)) gz.Write(raw);
-        return ms.ToArray();
-    }
-
-    static byte[] Pixels(int n, int rows, int cols, int seed) =>
-        Enumerable.Range(0, n * rows * cols).Select(i => (byte)((i * 37 + seed * 101) % 256)).ToArray();
-
-    static byte[] Labels(int n, int seed) => Enumerable.Range(0, n).Select(i => (byte)((i + seed) % 10)).ToArray();
-
     /// <summary>Four consistent files: train 5 images, test 4 images, each 3 × 2 (not 28 × 28 on purpose).</summary>
-    static void WriteDataSet(TempFolder dir, bool gzip, int rows = 3, int cols = 2)
-    {
-        void Put(string name, byte[] raw) => File.WriteAllBytes(dir[gzip ? name + ".gz" : name], gzip ? Gzip(raw) : raw);
-        Put(DataSet.TrainImages, IdxBytes([5, rows, cols], Pixels(5, rows, cols, 1)));
-        Put(DataSet.TrainLabels, IdxBytes([5], Labels(5, 1)));
-        Put(DataSet.TestImages, IdxBytes([4, rows, cols], Pixels(4, rows, cols, 2)));
-        Put(DataSet.TestLabels, IdxBytes([4], Labels(4, 2)));
-    }
+    static void WriteDataSet(TempFolder dir, bool gzip, int rows = 3, int cols = 2) => IdxFiles.WriteDataSet(dir.Path, 5, 4, rows, cols, gzip, seed: 1);
 
     static void AssertHalf(LabeledImages half, int n, int rows, int cols, int seed)
     {
         Assert.That((half.Count, half.Rows, half.Cols, half.PixelsPerImage), Is.EqualTo((n, rows, cols, rows * cols)));
-        var expected = Pixels(n, rows, cols, seed).Select(b => b / 255f).ToArray();
+        var expected = IdxFiles.Pixels(n, rows, cols, seed).Select(b => b / 255f).ToArray();
         Assert.That(half.Pixels, Is.EqualTo(expected));              // exact: byte/255 in float
-        Assert.That(half.Labels, Is.EqualTo(Labels(n, seed)));
+        Assert.That(half.Labels, Is.EqualTo(IdxFiles.Labels(n, seed)));
         Assert.That(half.Image(n - 1).ToArray(), Is.EqualTo(expected[((n - 1) * rows * cols)..]));
     }
 
@@ -68,7 +34,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["img"];
-        File.WriteAllBytes(path, IdxBytes([1, 1, 3], [0, 255, 128]));
+        File.WriteAllBytes(path, IdxFiles.Bytes([1, 1, 3], [0, 255, 128]));
         var (pixels, n, rows, cols) = Idx.ReadImages(path);
         Assert.That((n, rows, cols), Is.EqualTo((1, 1, 3)));
         Assert.That(pixels, Is.EqualTo(new[] { 0f, 1f, 128f / 255f }));
@@ -79,7 +45,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["labels-without-suffix"];
-        File.WriteAllBytes(path, Gzip(IdxBytes([3], [7, 8, 9])));
+        File.WriteAllBytes(path, IdxFiles.Gzip(IdxFiles.Bytes([3], [7, 8, 9])));
         Assert.That(Idx.IsGzip(path), Is.True);
         Assert.That(Idx.ReadLabels(path), Is.EqualTo(new byte[] { 7, 8, 9 }));
     }
@@ -89,8 +55,8 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["big.gz"];
-        var raw = Pixels(100, 28, 28, 3);                          // 78 400 bytes: several 16 KiB chunks and a tail
-        File.WriteAllBytes(path, Gzip(IdxBytes([100, 28, 28], raw)));
+        var raw = IdxFiles.Pixels(100, 28, 28, 3);                          // 78 400 bytes: several 16 KiB chunks and a tail
+        File.WriteAllBytes(path, IdxFiles.Gzip(IdxFiles.Bytes([100, 28, 28], raw)));
         var (pixels, n, _, _) = Idx.ReadImages(path);
         Assert.That(n, Is.EqualTo(100));
         Assert.That(pixels, Is.EqualTo(raw.Select(b => b / 255f).ToArray()));
@@ -117,7 +83,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["x-idx1-ubyte.gz"];
-        File.WriteAllBytes(path, IdxBytes([3], [1, 2, 3]));
+        File.WriteAllBytes(path, IdxFiles.Bytes([3], [1, 2, 3]));
         UserErrors.Expect(() => Idx.ReadLabels(path), path, "not gzip");
     }
 
@@ -128,7 +94,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["img.gz"];
-        var gz = Gzip(IdxBytes([50, 28, 28], Pixels(50, 28, 28, 5)));
+        var gz = IdxFiles.Gzip(IdxFiles.Bytes([50, 28, 28], IdxFiles.Pixels(50, 28, 28, 5)));
         File.WriteAllBytes(path, gz[..(int)(gz.Length * keep)]);
         UserErrors.Expect(() => Idx.ReadImages(path), path, "truncated");
     }
@@ -138,7 +104,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["img"];
-        var bytes = IdxBytes([1, 2, 2], [1, 2, 3, 4]);
+        var bytes = IdxFiles.Bytes([1, 2, 2], [1, 2, 3, 4]);
         bytes[0] = 0x50;
         File.WriteAllBytes(path, bytes);
         UserErrors.Expect(() => Idx.ReadImages(path), path, "not an IDX file");
@@ -149,7 +115,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["img"];
-        File.WriteAllBytes(path, IdxBytes([1, 1, 1], [0, 0, 0, 0], type: 0x0D));  // 0x0D: float32
+        File.WriteAllBytes(path, IdxFiles.Bytes([1, 1, 1], [0, 0, 0, 0], type: 0x0D));  // 0x0D: float32
         UserErrors.Expect(() => Idx.ReadImages(path), path, "element type 0x0d");
     }
 
@@ -168,7 +134,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["img"];
-        var bytes = IdxBytes([2, 3, 3], Pixels(2, 3, 3, 0));
+        var bytes = IdxFiles.Bytes([2, 3, 3], IdxFiles.Pixels(2, 3, 3, 0));
         File.WriteAllBytes(path, delta < 0 ? bytes[..^1] : [.. bytes, 0]);
         UserErrors.Expect(() => Idx.ReadImages(path), path, "the file has", delta < 0 ? "truncated" : "trailing data");
     }
@@ -178,7 +144,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["lab.gz"];
-        File.WriteAllBytes(path, Gzip([.. IdxBytes([3], [1, 2, 3]), 4]));
+        File.WriteAllBytes(path, IdxFiles.Gzip([.. IdxFiles.Bytes([3], [1, 2, 3]), 4]));
         UserErrors.Expect(() => Idx.ReadLabels(path), path, "go on past");
     }
 
@@ -187,11 +153,25 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var gz = dir["img.gz"];
-        File.WriteAllBytes(gz, Gzip(IdxBytes([int.MaxValue, 28, 28], Pixels(1, 28, 28, 0))));
+        File.WriteAllBytes(gz, IdxFiles.Gzip(IdxFiles.Bytes([int.MaxValue, 28, 28], IdxFiles.Pixels(1, 28, 28, 0))));
         UserErrors.Expect(() => Idx.ReadImages(gz), gz, "more than a gzip file");
         var plain = dir["img"];
-        File.WriteAllBytes(plain, IdxBytes([int.MaxValue, 28, 28], Pixels(1, 28, 28, 0)));
+        File.WriteAllBytes(plain, IdxFiles.Bytes([int.MaxValue, 28, 28], IdxFiles.Pixels(1, 28, 28, 0)));
         UserErrors.Expect(() => Idx.ReadImages(plain), plain, "truncated");
+    }
+
+    [Test]
+    public void Three_huge_sizes_do_not_overflow_the_element_count()
+    {
+        // Found by ReaderFuzzTests: (2^31 − 1)^3 does not fit a long, and the checked product threw OverflowException.
+        using var dir = new TempFolder();
+        var raw = IdxFiles.Bytes([int.MaxValue, int.MaxValue, int.MaxValue], IdxFiles.Pixels(1, 28, 28, 0));
+        var plain = dir["img"];
+        File.WriteAllBytes(plain, raw);
+        UserErrors.Expect(() => Idx.ReadImages(plain), plain, $"more than {Array.MaxLength} bytes", "truncated");
+        var gz = dir["img.gz"];
+        File.WriteAllBytes(gz, IdxFiles.Gzip(raw));
+        UserErrors.Expect(() => Idx.ReadImages(gz), gz, "more than a gzip file");
     }
 
     [Test]
@@ -199,7 +179,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["img"];
-        File.WriteAllBytes(path, IdxBytes([2, 3, 3], [])[..9]);
+        File.WriteAllBytes(path, IdxFiles.Bytes([2, 3, 3], [])[..9]);
         UserErrors.Expect(() => Idx.ReadImages(path), path, "before its 3 dimension sizes");
         File.WriteAllBytes(path, []);
         UserErrors.Expect(() => Idx.ReadImages(path), path, "empty or truncated");
@@ -210,9 +190,9 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["img"];
-        File.WriteAllBytes(path, IdxBytes([1, 0, 28], []));
+        File.WriteAllBytes(path, IdxFiles.Bytes([1, 0, 28], []));
         UserErrors.Expect(() => Idx.ReadImages(path), path, "dimension 1 has size 0");
-        File.WriteAllBytes(path, IdxBytes([1, -28, 28], []));
+        File.WriteAllBytes(path, IdxFiles.Bytes([1, -28, 28], []));
         UserErrors.Expect(() => Idx.ReadImages(path), path, "dimension 1 has size -28");
     }
 
@@ -221,7 +201,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         WriteDataSet(dir, gzip: true);
-        File.WriteAllBytes(dir[DataSet.TrainLabels + ".gz"], Gzip(IdxBytes([4], Labels(4, 1))));
+        File.WriteAllBytes(dir[DataSet.TrainLabels + ".gz"], IdxFiles.Gzip(IdxFiles.Bytes([4], IdxFiles.Labels(4, 1))));
         UserErrors.Expect(() => DataSet.Load(dir.Path), "5 training images", "4 labels");
     }
 
@@ -230,7 +210,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         WriteDataSet(dir, gzip: false);
-        File.WriteAllBytes(dir[DataSet.TestImages], IdxBytes([0, 3, 2], []));
+        File.WriteAllBytes(dir[DataSet.TestImages], IdxFiles.Bytes([0, 3, 2], []));
         UserErrors.Expect(() => DataSet.Load(dir.Path), dir[DataSet.TestImages], "empty");
     }
 
@@ -239,7 +219,7 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         WriteDataSet(dir, gzip: false);
-        File.WriteAllBytes(dir[DataSet.TestImages], IdxBytes([4, 2, 3], Pixels(4, 2, 3, 2)));
+        File.WriteAllBytes(dir[DataSet.TestImages], IdxFiles.Bytes([4, 2, 3], IdxFiles.Pixels(4, 2, 3, 2)));
         UserErrors.Expect(() => DataSet.Load(dir.Path), "3 × 2", "2 × 3");
     }
 

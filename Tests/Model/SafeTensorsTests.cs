@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using InfoVae.Model;
 using InfoVae.Model.IO;
+using InfoVae.Tests.Support;
 
 namespace InfoVae.Tests.Model;
 
@@ -98,29 +99,6 @@ public class SafeTensorsTests
         Assert.That(SafeTensors.Read(path).Tensors.Single().As<float>(), Is.EqualTo(new[] { 4f }));
     }
 
-    /// <summary>Lets <paramref name="limit"/> bytes through, then throws, like a disk that fills up mid-write.</summary>
-    sealed class FailAfter(Stream inner, long limit, Func<Exception> failure) : Stream
-    {
-        long written;
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            int room = (int)Math.Min(buffer.Length, limit - written);
-            inner.Write(buffer[..room]);
-            written += room;
-            if (room < buffer.Length) throw failure();
-        }
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override void Flush() => inner.Flush();
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => written; set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-    }
-
     [TestCase(0)]
     [TestCase(20)]
     [TestCase(200)]
@@ -133,13 +111,13 @@ public class SafeTensorsTests
         var big = Enumerable.Range(0, 1000).Select(i => (float)i).ToArray();
 
         UserErrors.Expect(() => SafeTensors.Write(path, [SafeTensor.From<float>("w", big, 1000)], null,
-            s => new FailAfter(s, limit, () => new IOException("No space left on device"))), path, "No space left on device", "unchanged");
+            s => new FailAfterStream(s, limit, () => new IOException("No space left on device"))), path, "No space left on device", "unchanged");
         Assert.That(File.ReadAllBytes(path), Is.EqualTo(before));
         Assert.That(Directory.GetFiles(dir.Path), Is.EqualTo(new[] { path }), "no temp file left behind");
 
         // A bug rather than the disk: the same exception comes out, and the old file still stands.
         Assert.Throws<InvalidOperationException>(() => SafeTensors.Write(path, [SafeTensor.From<float>("w", big, 1000)], null,
-            s => new FailAfter(s, limit, () => new InvalidOperationException("bug"))));
+            s => new FailAfterStream(s, limit, () => new InvalidOperationException("bug"))));
         Assert.That(File.ReadAllBytes(path), Is.EqualTo(before));
         Assert.That(Directory.GetFiles(dir.Path), Is.EqualTo(new[] { path }));
     }
