@@ -13,7 +13,12 @@ public static class ResumeCheck
         void Same<TV>(Option opt, TV savedValue, TV flagValue, Func<TV, string>? show = null)
         {
             if (!Given(opt)) return;
-            show ??= v => v switch { double[] d => string.Join(",", d), int[] i => string.Join(",", i), _ => v?.ToString() ?? "" };
+            show ??= v => v switch
+            {
+                double[] d => string.Join(",", d), int[] i => string.Join(",", i), Enum e => e.ToString().ToLowerInvariant(),
+                bool unbiased => unbiased ? "unbiased" : "biased",    // the only bool among the flags: --mmd-estimator
+                _ => v?.ToString() ?? "",
+            };
             if (show(savedValue) != show(flagValue))
                 throw new UserError($"{opt.Name} {show(flagValue)} disagrees with the run being resumed ({show(savedValue)}); drop the flag or start a new run");
         }

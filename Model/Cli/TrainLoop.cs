@@ -77,7 +77,11 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                         AnsiConsole.MarkupLineInterpolated($"epoch {t.Epoch,3}: train {eTotal / eN,8:F3}   test {test.Total,8:F3} = recon {test.Recon:F3} + kl {test.Kl:F3} (×{cfg.KlWeight:G3}) + mmd {test.Mmd:F6} (×{cfg.MmdWeight:G4})");
                         eTotal = eRecon = eKl = eMmd = 0; eN = 0;
                         Save();
-                        if (pictures) RunPictures.DrawAll(t, data, run);
+                        if (pictures)
+                        {
+                            try { RunPictures.DrawAll(t, data, run); }
+                            catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), drawing the pictures"); }
+                        }
                     }
                 }
                 task.Advance($"done: {cfg.Epochs} epochs, {t.Step} steps", 0);

@@ -27,6 +27,9 @@ public sealed class RunFolder
         try
         {
             if (File.Exists(path)) throw new UserError($"--out {path} is a file; give a folder for the run");
+            for (var up = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)); !string.IsNullOrEmpty(up); up = System.IO.Path.GetDirectoryName(up))
+                if (File.Exists(up))
+                    throw new UserError($"cannot create the run folder {path}: {up} is a file, not a folder; choose an --out folder that you can write to");
             if (Directory.Exists(path) && File.Exists(System.IO.Path.Combine(path, "checkpoint.safetensors")))
                 throw new UserError($"{path} already holds a run; continue it with --resume {path} or choose another --out");
             Directory.CreateDirectory(path);

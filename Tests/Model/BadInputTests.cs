@@ -288,8 +288,17 @@ public class BadInputTests
         var file = root["a-file"];
         File.WriteAllText(file, "keep me");
         var (args, _) = Train(ok, "--out", Path.Combine(file, "run"));
-        Refused(args, "cannot write to the run folder", Path.Combine(file, "run"), "choose an --out folder that you can write to");
+        Refused(args, $"cannot create the run folder {Path.Combine(file, "run")}: {file} is a file, not a folder", "choose an --out folder that you can write to");
         Assert.That(File.ReadAllText(file), Is.EqualTo("keep me"));
+    }
+
+    [Test]
+    public void An_output_folder_on_a_file_system_that_refuses_writes()
+    {
+        // /proc takes no new folders, whoever asks: the error of the file system itself, with the fix.
+        if (!Directory.Exists("/proc/self")) Assert.Ignore("no /proc here");
+        var (args, _) = Train(ok, "--out", "/proc/infovae-run");
+        Refused(args, "cannot write to the run folder /proc/infovae-run", "choose an --out folder that you can write to");
     }
 
     [Test]
@@ -309,6 +318,7 @@ public class BadInputTests
     [TestCase("--batch", "4")]
     [TestCase("--seed", "9")]
     [TestCase("--kernel", "rbf")]
+    [TestCase("--mmd-estimator", "biased")]
     [TestCase("--preset", "elbo")]
     public void Resume_with_a_flag_that_disagrees_with_the_run(string flag, string value)
     {

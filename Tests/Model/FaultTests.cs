@@ -99,6 +99,19 @@ public class FaultTests
     }
 
     [Test]
+    public void A_file_system_error_mid_run_is_one_line_with_exit_74()
+    {
+        // run.jsonl is a folder, so the first log line cannot be written: the file system's error, not a crash.
+        var run = root["log-is-a-folder"];
+        Directory.CreateDirectory(Path.Combine(run, "run.jsonl"));
+        var r = Cli.Run(Train(run, "--epochs", "1", "--log-every", "1"));
+        Assert.That(r.Code, Is.EqualTo(74), r.Err);
+        var line = r.OneLine();
+        TestContext.Out.WriteLine("infovae: " + line);
+        Assert.That(line, Does.Contain("run.jsonl").And.Contain("check that the disk has free space and the folder is writable"));
+    }
+
+    [Test]
     public void A_disk_that_fills_during_a_checkpoint_write_leaves_the_previous_checkpoint()
     {
         string whole = root["disk-whole"], run = root["disk-full"];

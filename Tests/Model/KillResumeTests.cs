@@ -97,7 +97,7 @@ public class KillResumeTests
             child.Process.WaitForExit();
             long step = long.Parse(SafeTensors.Read(Path.Combine(run, "checkpoint.safetensors")).Metadata["step"]);
             Assert.That(step % 3 == 0 || step % 24 == 0, $"checkpoints come every 3 steps and at epoch ends, not at step {step}");
-            Assert.That(step, Is.LessThan(Steps), "killed before the end");
+            if (step == Steps) continue;     // killed after the last checkpoint, while exiting: nothing left to resume
             TestContext.Progress.WriteLine($"SIGKILL: last checkpoint at step {step} of {Steps}");
             ResumeAndCompare(run);
             return;
@@ -108,6 +108,10 @@ public class KillResumeTests
     [Test]
     public void Interrupted_with_sigint_it_saves_exits_130_and_resumes_bit_identically()
     {
+        // A process started in the background without job control ignores SIGINT, and its children inherit that.
+        var ignored = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:")) : null;
+        if (ignored != null && (Convert.ToUInt64(ignored[7..].Trim(), 16) & (1UL << (SigInt - 1))) != 0)
+            Assert.Ignore("this test process ignores SIGINT, so its child would too");
         var rnd = new Random(1707);
         for (int attempt = 0; attempt < 4; attempt++)
         {
@@ -115,7 +119,7 @@ public class KillResumeTests
             using var child = StartAndStop(run, rnd, 0.7 / (1 << attempt), p => Assert.That(kill(p.Id, SigInt), Is.Zero, "kill(2)"));
             if (child == null) continue;
             int code = child.Wait(Limit);
-            if (code == 0) continue;    // finished between the check and the signal
+            if (code == 0 || child.Output.Contains("finished.")) continue;    // the signal came as the run was ending
             Assert.That(code, Is.EqualTo(130), child.Output);
             var m = System.Text.RegularExpressions.Regex.Match(child.Output, @"stopped at step (\d+); checkpoint saved\. Continue with: infovae train --resume");
             Assert.That(m.Success, child.Output);
