@@ -1,8 +1,15 @@
 using BenchmarkDotNet.Running;
+using InfoVae.Bench;
 
 // dotnet run -c Release --project Bench -- --filter '*Gemm*' [--job short]
 // Runs in-process (--inProcess is added when absent): TorchSharp must load the libLibTorchSharp.so patched under this
 // project's bin/ (see Bench.csproj), and the out-of-process toolchain cannot find this project anyway, because its
 // assembly name (InfoVae.Bench) differs from its file name.
+// --alloc [batch]: bytes allocated per training step (AllocProbe), no BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "--alloc")
+{
+    AllocProbe.Run(args.Length > 1 ? int.Parse(args[1]) : 256);
+    return;
+}
 string[] withDefaults = args.Any(a => a is "--inProcess" or "-i") ? args : [.. args, "--inProcess"];
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(withDefaults);

@@ -18,6 +18,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Parameters<T> Params { get; }
     public IBackend<T> Backend { get; }
     readonly int encoderLayers, decoderLayers;
+    /// <summary>Config.Mmd builds a new record on every read: kept once so that a training step allocates nothing.</summary>
+    readonly Kernels.Cpu.MmdSpec mmdSpec;
 
     public InfoVaeNet(TrainConfig config, IBackend<T> backend)
     {
@@ -25,6 +27,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         Params = new Parameters<T>(config, backend);
         encoderLayers = config.Hidden.Length + 1;
         decoderLayers = config.Hidden.Length + 1;
+        mmdSpec = config.Mmd;
     }
 
     /// <summary>x (B, D) → mu, logvar (B, Z): views into the last layer's (B, 2Z) output.</summary>
@@ -73,7 +76,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
             : GaussianRecon(logits, x) * invB;
         var kl = Ops.GaussianKl(mu, logvar).Sum() * invB;
         var total = recon * T.CreateTruncating(Config.Beta) + kl * T.CreateTruncating(Config.KlWeight);
-        var spec = Config.Mmd;
+        var spec = mmdSpec;
         Tensor<T> mmd;
         if (Config.MmdWeight > 0 || (b >= 2 && prior.Shape[0] >= 2) || !spec.Unbiased)
         {
