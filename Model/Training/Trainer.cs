@@ -23,7 +23,6 @@ public sealed class Trainer
     int orderEpoch = -1;
     readonly float[] hostBatch;
     readonly Dictionary<int, Tensor<float>> batchTensors = [];
-    readonly Tape<float> tape = Tape<float>.Current;
 
     public Trainer(TrainConfig config, LabeledImages train, IBackend<float> backend)
     {
@@ -51,7 +50,7 @@ public sealed class Trainer
             var prior = Ops.Normal<float>(new Shape(m, z), RandomStreams.Key(Config.Seed, RandomStreams.Prior), (ulong)Step << 24, be);
             Net.Params.ZeroGrad();
             var terms = Net.Loss(x, eps, prior);
-            tape.CheckAnomalies();     // anomaly mode: the last ops too, before the loss is read
+            Tape<float>.Current.CheckAnomalies();     // anomaly mode: the last ops too, before the loss is read
             metrics = Read(terms);
             if (metrics.IsFinite)
             {
@@ -60,7 +59,7 @@ public sealed class Trainer
                 Step++;
             }
         }
-        finally { tape.Reset(); }     // also when anomaly mode throws mid-step: the next user of this thread's tape starts clean
+        finally { Tape<float>.Current.Reset(); }     // also when anomaly mode throws mid-step: the next user of this thread's tape starts clean
         if (!metrics.IsFinite) return metrics;
         if (++NextBatch == BatchesPerEpoch) { NextBatch = 0; Epoch++; }
         return metrics;
