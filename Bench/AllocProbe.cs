@@ -14,7 +14,7 @@ static class AllocProbe
     {
         Workers.MaxThreads = 2;
         var t = new Trainer(new TrainConfig { Batch = batch, Epochs = int.MaxValue }, ModelData.Data.Train.Take(20 * batch), BenchDevice.Backend);
-        t.Net.Params.Initialize(0);
+        t.InitializeWeights();
         for (int i = 0; i < 20; i++) t.TrainStep();
         long thread0 = GC.GetAllocatedBytesForCurrentThread(), total0 = GC.GetTotalAllocatedBytes(true);
         const int steps = 100;

@@ -40,7 +40,7 @@ public class EpochBench
     public void FreshOurs()
     {
         trainer = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue }, ModelData.Data.Train, BenchDevice.Backend);
-        trainer.Net.Params.Initialize(0);
+        trainer.InitializeWeights();
     }
 
     [IterationSetup(Target = nameof(TorchSharp))]

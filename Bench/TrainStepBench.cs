@@ -39,7 +39,7 @@ public class TrainStepBench
         Workers.MaxThreads = 2;
         var data = ModelData.Data;
         trainer = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue }, data.Train.Take(Batches * Batch), BenchDevice.Backend);
-        trainer.Net.Params.Initialize(0);
+        trainer.InitializeWeights();
 
         (model, opt) = TorchTraining.NewModel(peer);
         using var gen = new Generator(0);

@@ -58,7 +58,7 @@ public static class TrainCommand
         if (resume != null) Checkpoint.Load(run.CheckpointPath, trainer);
         else
         {
-            trainer.Net.Params.Initialize(config.Seed);
+            trainer.InitializeWeights();
             run.WriteConfig(config);
         }
 

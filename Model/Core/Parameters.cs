@@ -61,10 +61,13 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// PyTorch's default nn.Linear init, bit-identical to torch.manual_seed(seed) and then building the twin
     /// nn.Sequential model (see <see cref="TorchInit"/>); Adam's moments start at zero.
     /// </summary>
-    public void Initialize(ulong seed)
+    public void Initialize(ulong seed) => Initialize(new TorchGenerator(seed));
+
+    /// <summary>As <see cref="Initialize(ulong)"/>, drawing from <paramref name="rng"/> and leaving it where PyTorch's global generator would be.</summary>
+    public void Initialize(TorchGenerator rng)
     {
         var host = new float[Count];
-        var init = new TorchInit(seed);
+        var init = new TorchInit(rng);
         for (int i = 0; i < Layout.Count; i += 2)
         {
             var (w, b) = (Layout[i], Layout[i + 1]);
@@ -82,10 +85,13 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Tensor<T> AllV => allV;
 }
 
-/// <summary>The independent Philox streams of a run: one key per purpose, derived from the seed.</summary>
+/// <summary>
+/// The Philox streams of what has no PyTorch twin to follow (importance-weighted NLL, mutual information, pictures):
+/// one key per purpose, derived from the seed. Training and the test-set loss draw from <see cref="TorchGenerator"/>.
+/// </summary>
 public static class RandomStreams
 {
-    public const ulong Eps = 2, Prior = 3, Shuffle = 4, Eval = 5, Pictures = 6;
+    public const ulong Eval = 5, Pictures = 6;
 
     /// <summary>A 64-bit key per (seed, purpose), mixed by SplitMix64 so nearby seeds give unrelated keys.</summary>
     public static ulong Key(ulong seed, ulong purpose)

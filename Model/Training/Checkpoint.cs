@@ -6,18 +6,19 @@ namespace InfoVae.Model;
 
 /// <summary>
 /// A training checkpoint in safetensors: every parameter under its PyTorch name, Adam's moments under
-/// adam.m.* and adam.v.*, and in the metadata the position (step, epoch, next batch) and the config. The random
-/// state needs no saving: every draw is a Philox stream indexed by the step or the epoch. Written to a temporary
-/// file and renamed, so a crash mid-write leaves the previous checkpoint whole.
+/// adam.m.* and adam.v.*, the noise generator's state under rng.torch_generator (the epoch order is recomputed from
+/// the epoch number), and in the metadata the position (step, epoch, next batch) and the config. Written to a
+/// temporary file and renamed, so a crash mid-write leaves the previous checkpoint whole.
 /// </summary>
 public static class Checkpoint
 {
-    public const string Format = "infovae-checkpoint", Version = "1";
+    public const string Format = "infovae-checkpoint", Version = "2";
+    const string GeneratorName = "rng.torch_generator";
 
     /// <summary>Where training stands: Adam steps taken, the epoch in progress and its next batch.</summary>
     public readonly record struct Position(long Step, int Epoch, int NextBatch);
 
-    public static void Save(string path, Trainer t) => Save(path, t.Net, new Position(t.Step, t.Epoch, t.NextBatch));
+    public static void Save(string path, Trainer t) => Save(path, t.Net, new Position(t.Step, t.Epoch, t.NextBatch), t.Noise);
 
     /// <summary>Tests put a failing stream (a full disk) between the writer and the file, on this thread.</summary>
     [ThreadStatic] internal static Func<Stream, Stream>? WrapWrites;
@@ -25,7 +26,7 @@ public static class Checkpoint
     /// <summary>What to do about a damaged checkpoint, at the end of the reader's messages.</summary>
     const string Fix = "restore checkpoint.safetensors from a backup, or train the run again";
 
-    public static void Save(string path, InfoVaeNet<float> net, Position at)
+    public static void Save(string path, InfoVaeNet<float> net, Position at, TorchGenerator? noise = null)
     {
         var p = net.Params;
         float[] values = p.All.ToArray(), m = p.AllM.ToArray(), v = p.AllV.ToArray();
@@ -33,6 +34,12 @@ public static class Checkpoint
         foreach (var (prefix, data) in new[] { ("", values), ("adam.m.", m), ("adam.v.", v) })
             foreach (var e in p.Layout)
                 tensors.Add(SafeTensor.From<float>(prefix + e.Name, data.AsSpan(e.Offset, e.Shape.Length), e.Shape.ToArray()));
+        if (noise != null)
+        {
+            var state = new uint[TorchGenerator.StateLength];
+            noise.SaveState(state);
+            tensors.Add(SafeTensor.From<int>(GeneratorName, Array.ConvertAll(state, w => (int)w), state.Length));
+        }
         var meta = new Dictionary<string, string>
         {
             ["format"] = Format, ["version"] = Version,
@@ -47,19 +54,26 @@ public static class Checkpoint
     /// <summary>Restores weights, moments and position into a trainer built with the same config.</summary>
     public static void Load(string path, Trainer t)
     {
-        var at = Load(path, t.Net);
+        var at = Load(path, t.Net, out var file);
         (t.Step, t.Epoch, t.NextBatch) = (at.Step, at.Epoch, at.NextBatch);
+        var words = file.Get(GeneratorName, DType.I32, TorchGenerator.StateLength).As<int>();
+        try { t.Noise.RestoreState(Array.ConvertAll(words, w => (uint)w)); }
+        catch (ArgumentException e) { throw new UserError($"{path}: {GeneratorName} is not a generator state ({e.Message}); {Fix}"); }
         if (t.NextBatch < 0 || t.NextBatch >= t.BatchesPerEpoch || t.Epoch < 0 || t.Step < 0)
             throw new UserError($"{path}: position epoch {t.Epoch}, batch {t.NextBatch} does not fit this data set ({t.BatchesPerEpoch} batches per epoch); resume with the --data and --limit the run was started with");
     }
 
     /// <summary>Restores weights and Adam moments into a net built with the checkpoint's config; returns the position.</summary>
-    public static Position Load(string path, InfoVaeNet<float> net)
+    public static Position Load(string path, InfoVaeNet<float> net) => Load(path, net, out _);
+
+    static Position Load(string path, InfoVaeNet<float> net, out SafeTensorsFile file)
     {
         if (!File.Exists(path)) throw new UserError($"no checkpoint at {path}: the run stopped before its first checkpoint; start it again without --resume");
-        var file = SafeTensors.Read(path, Fix);
+        file = SafeTensors.Read(path, Fix);
         if (!file.Metadata.TryGetValue("format", out var format) || format != Format)
             throw new UserError($"{path} is not an infovae checkpoint (its format is '{format ?? "not given"}'); {Fix}");
+        if (!file.Metadata.TryGetValue("version", out var version) || version != Version)
+            throw new UserError($"{path} is an infovae checkpoint of version {version ?? "?"}, and this infovae reads version {Version} (its random draws changed to PyTorch's); train the run again");
         CheckModelSize(file, net.Config, path);
         var p = net.Params;
         float[] values = new float[p.Count], m = new float[p.Count], v = new float[p.Count];

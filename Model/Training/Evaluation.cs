@@ -31,12 +31,15 @@ public static class Evaluation
 
     /// <summary>
     /// Test-set loss terms in batches of <paramref name="batch"/> with noise fixed by the seed (the same numbers every
-    /// evaluation), each a per-image mean; the MMD² is the mean of the per-batch estimates.
+    /// evaluation), each a per-image mean; the MMD² is the mean of the per-batch estimates. The noise is the PyTorch
+    /// twin's: a generator seeded with the seed, eps then prior samples for each batch in turn.
     /// </summary>
     public static StepMetrics LossTerms(InfoVaeNet<float> net, LabeledImages data, int batch = 1000)
     {
         double recon = 0, kl = 0, mmd = 0; int batches = 0;
         var tape = Tape<float>.Current;
+        var noise = new TorchGenerator(net.Config.Seed);
+        var host = new float[Math.Max(batch, net.Config.PriorCount(batch)) * net.Config.Latent];
         using (tape.NoGrad())
         {
             for (int start = 0, b; start < data.Count; start += b, batches++)
@@ -48,9 +51,15 @@ public static class Evaluation
                 {
                     var x = tape.Scratch(new Shape(b, data.PixelsPerImage), net.Backend);
                     x.CopyFrom(data.Pixels.AsSpan(start * data.PixelsPerImage, b * data.PixelsPerImage));
-                    var be = net.Backend;
-                    var eps = Ops.Normal<float>(new Shape(b, net.Config.Latent), RandomStreams.Key(net.Config.Seed, RandomStreams.Eval), (ulong)batches << 24, be);
-                    var prior = Ops.Normal<float>(new Shape(net.Config.PriorCount(b), net.Config.Latent), RandomStreams.Key(net.Config.Seed, RandomStreams.Eval + 100), (ulong)batches << 24, be);
+                    Tensor<float> Randn(Shape shape)
+                    {
+                        var t = tape.Scratch(shape, net.Backend);
+                        noise.Normal(host.AsSpan(0, shape.Length));
+                        t.CopyFrom(host.AsSpan(0, shape.Length));
+                        return t;
+                    }
+                    var eps = Randn(new Shape(b, net.Config.Latent));
+                    var prior = Randn(new Shape(net.Config.PriorCount(b), net.Config.Latent));
                     var terms = net.Loss(x, eps, prior);
                     tape.CheckAnomalies();
                     var t = Trainer.Read(terms);

@@ -4,9 +4,12 @@ using InfoVae.Kernels.Cpu;
 namespace InfoVae.Model;
 
 /// <summary>
-/// The training loop's state and one step of it. Everything random is a Philox stream keyed by the seed and
-/// indexed by the step (noise) or the epoch (shuffle), so the position (epoch, batch, step) plus the weights and
-/// Adam moments is the whole state: a resumed run continues bit for bit.
+/// The training loop's state and one step of it. The random draws are PyTorch's, draw for draw
+/// (<see cref="TorchGenerator"/>): the weights and then each step's eps and prior samples come from one generator
+/// seeded with the seed, as torch.manual_seed(seed) followed by the twin's init and training loop would draw them,
+/// and each epoch's order is the next torch.randperm of a second generator seeded with the seed. So a run follows
+/// its PyTorch twin (../shared/anchors) up to floating-point rounding. The noise generator's state is saved in
+/// checkpoints; the order is recomputed from the epoch number; a resumed run continues bit for bit.
 /// </summary>
 public sealed class Trainer
 {
@@ -19,9 +22,11 @@ public sealed class Trainer
     public int Epoch { get; set; }
     public int NextBatch { get; set; }
 
+    /// <summary>The twin's global generator: initial weights, then eps and prior samples, step after step.</summary>
+    public TorchGenerator Noise { get; } 
     readonly int[] order;
     int orderEpoch = -1;
-    readonly float[] hostBatch;
+    readonly float[] hostBatch, hostEps, hostPrior;
     readonly Dictionary<int, Tensor<float>> batchTensors = [];
 
     public Trainer(TrainConfig config, LabeledImages train, IBackend<float> backend)
@@ -29,8 +34,15 @@ public sealed class Trainer
         Config = config; Train = train;
         Net = new InfoVaeNet<float>(config, backend);
         order = new int[train.Count];
-        hostBatch = new float[Math.Min(config.Batch, train.Count) * train.PixelsPerImage];
+        int b = Math.Min(config.Batch, train.Count);
+        hostBatch = new float[b * train.PixelsPerImage];
+        hostEps = new float[b * config.Latent];
+        hostPrior = new float[config.PriorCount(b) * config.Latent];
+        Noise = new TorchGenerator(config.Seed);
     }
+
+    /// <summary>A fresh run's weights: PyTorch's default init from the seed, drawn from <see cref="Noise"/>.</summary>
+    public void InitializeWeights() => Net.Params.Initialize(Noise);
 
     public int BatchesPerEpoch => Batches.Count(Train.Count, Config.Batch);
     public bool Finished => Epoch >= Config.Epochs;
@@ -46,8 +58,8 @@ public sealed class Trainer
         StepMetrics metrics;
         try
         {
-            var eps = Ops.Normal<float>(new Shape(b, z), RandomStreams.Key(Config.Seed, RandomStreams.Eps), (ulong)Step << 24, be);
-            var prior = Ops.Normal<float>(new Shape(m, z), RandomStreams.Key(Config.Seed, RandomStreams.Prior), (ulong)Step << 24, be);
+            var eps = Draw(new Shape(b, z), hostEps);
+            var prior = Draw(new Shape(m, z), hostPrior);
             Net.Params.ZeroGrad();
             var terms = Net.Loss(x, eps, prior);
             Tape<float>.Current.CheckAnomalies();     // anomaly mode: the last ops too, before the loss is read
@@ -63,6 +75,16 @@ public sealed class Trainer
         if (!metrics.IsFinite) return metrics;
         if (++NextBatch == BatchesPerEpoch) { NextBatch = 0; Epoch++; }
         return metrics;
+    }
+
+    /// <summary>torch.randn(shape) from <see cref="Noise"/>, in the order the twin draws: eps in the forward pass, then the prior in the loss.</summary>
+    Tensor<float> Draw(Shape shape, float[] host)
+    {
+        var span = host.AsSpan(0, shape.Length);
+        Noise.Normal(span);
+        var t = Tape<float>.Current.Scratch(shape, Net.Backend);
+        t.CopyFrom(span);
+        return t;
     }
 
     internal static StepMetrics Read(LossTerms<float> t) => new(t.Total.Item(), t.Recon.Item(), t.Kl.Item(), t.Mmd.Item());

@@ -27,7 +27,7 @@ public class TrainerTests
     static Trainer NewTrainer(TrainConfig cfg, LabeledImages data)
     {
         var t = new Trainer(cfg, data, CpuBackend<float>.Instance);
-        t.Net.Params.Initialize(cfg.Seed);
+        t.InitializeWeights();
         return t;
     }
 

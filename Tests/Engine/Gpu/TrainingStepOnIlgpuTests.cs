@@ -21,7 +21,7 @@ public class TrainingStepOnIlgpuTests
         var px = Rand.UniformF(12 * 20, 8, 0, 1);
         var data = new LabeledImages(px, new byte[12], 4, 5);
 
-        Trainer Make(IBackend<float> be) { var t = new Trainer(cfg, data, be); t.Net.Params.Initialize(cfg.Seed); return t; }
+        Trainer Make(IBackend<float> be) { var t = new Trainer(cfg, data, be); t.InitializeWeights(); return t; }
         var cpu = Make(CpuBackend<float>.Instance);
         var dev = Make(gpu);
         for (int step = 0; step < 2; step++)
