@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace InfoVae.Model;
 
 /// <summary>
@@ -35,22 +37,59 @@ public sealed class TorchGenerator
     public uint Next()
     {
         if (index >= N) Twist();
-        uint z = mt[index++];
+        return Temper(mt[index++]);
+    }
+
+    static uint Temper(uint z)
+    {
         z ^= z >> 11;
         z ^= (z << 7) & 0x9d2c5680u;
         z ^= (z << 15) & 0xefc60000u;
-        z ^= z >> 18;
-        return z;
+        return z ^ (z >> 18);
+    }
+
+    static Vector256<uint> Temper(Vector256<uint> z)
+    {
+        z ^= Vector256.ShiftRightLogical(z, 11);
+        z ^= Vector256.ShiftLeft(z, 7) & Vector256.Create(0x9d2c5680u);
+        z ^= Vector256.ShiftLeft(z, 15) & Vector256.Create(0xefc60000u);
+        return z ^ Vector256.ShiftRightLogical(z, 18);
     }
 
     void Twist()
     {
-        for (int i = 0; i < N; i++)
+        static uint Mix(uint upper, uint lower, uint far)
         {
-            uint y = (mt[i] & 0x80000000u) | (mt[(i + 1) % N] & 0x7fffffffu);
-            mt[i] = mt[(i + M) % N] ^ (y >> 1) ^ ((y & 1) != 0 ? 0x9908b0dfu : 0u);
+            uint y = (upper & 0x80000000u) | (lower & 0x7fffffffu);
+            return far ^ (y >> 1) ^ ((y & 1) != 0 ? 0x9908b0dfu : 0u);
         }
+        // The three ranges of i where i + 1 and i + M wrap differently, so no modulo in the loop.
+        int i = 0;
+        for (; i < N - M; i++) mt[i] = Mix(mt[i], mt[i + 1], mt[i + M]);
+        for (; i < N - 1; i++) mt[i] = Mix(mt[i], mt[i + 1], mt[i + M - N]);
+        mt[N - 1] = Mix(mt[N - 1], mt[0], mt[M - 1]);
         index = 0;
+    }
+
+    /// <summary>destination[i] = NextUnit() for every i, tempering 8 words at a time.</summary>
+    void FillUnits(Span<float> destination)
+    {
+        const float Scale = 1.0f / (1 << 24);
+        int done = 0;
+        while (done < destination.Length)
+        {
+            if (index >= N) Twist();
+            int take = Math.Min(N - index, destination.Length - done), k = 0;
+            var words = mt.AsSpan(index, take);
+            var into = destination.Slice(done, take);
+            for (; k + 8 <= take; k += 8)
+            {
+                var z = Temper(Vector256.Create<uint>(words[k..])) & Vector256.Create((1u << 24) - 1);
+                (Vector256.ConvertToSingle(z.AsInt32()) * Scale).CopyTo(into[k..]);
+            }
+            for (; k < take; k++) into[k] = (Temper(words[k]) & ((1u << 24) - 1)) * Scale;
+            index += take; done += take;
+        }
     }
 
     /// <summary>CPUGeneratorImpl::random64: two draws, the first in the high half.</summary>
@@ -80,22 +119,16 @@ public sealed class TorchGenerator
             for (int i = 0; i < n; i++) destination[i] = (float)NormalDouble();
             return;
         }
-        for (int i = 0; i < n; i++) destination[i] = NextUnit();
-        for (int i = 0; i + 16 <= n; i += 16) BoxMuller16(destination.Slice(i, 16));
+        FillUnits(destination);
+        TorchBoxMuller.Blocks(destination[..(n / 16 * 16)]);
         if (n % 16 != 0)
         {
             var tail = destination[(n - 16)..];
-            for (int i = 0; i < 16; i++) tail[i] = NextUnit();
-            BoxMuller16(tail);
+            FillUnits(tail);
+            TorchBoxMuller.Blocks(tail);
         }
     }
 
-    /// <summary>
-    /// ATen's normal_fill_16_AVX2, lane by lane: u1 = 1 − d[j], u2 = d[j + 8], radius = √(−2·log u1),
-    /// θ = 2π·u2, then radius·cos θ and radius·sin θ, with log and sincos from avx_mathfun.h (Cephes polynomials,
-    /// not libm). The fused multiply-adds stand where GCC contracts the header's separate multiplies and adds
-    /// (-ffp-contract=fast with -mfma); the test against libtorch's own draws pins every one of them down.
-    /// </summary>
     /// <summary>normal_distribution&lt;double&gt;: a cached second value, or a new pair from two 53-bit uniforms.</summary>
     double NormalDouble()
     {
@@ -113,75 +146,6 @@ public sealed class TorchGenerator
     {
         double u = 1 + x;
         return u == 1 ? x : Math.Log(u) * x / (u - 1);
-    }
-
-    static void BoxMuller16(Span<float> d)
-    {
-        const float TwoPi = (float)(2.0f * Math.PI);
-        for (int j = 0; j < 8; j++)
-        {
-            float radius = MathF.Sqrt(-2f * CephesLog(1f - d[j]));
-            var (sin, cos) = CephesSinCos(TwoPi * d[j + 8]);
-            d[j] = radius * cos + 0f;                            // ATen: fmadd(n, std = 1, mean = 0), which turns −0 into +0
-            d[j + 8] = radius * sin + 0f;
-        }
-    }
-
-    static float Fma(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
-
-    /// <summary>log256_ps for one lane, x in (0, 1] here (no NaN or denormal handling needed beyond the clamp).</summary>
-    static float CephesLog(float x)
-    {
-        x = MathF.Max(x, BitConverter.Int32BitsToSingle(0x00800000));
-        int bits = BitConverter.SingleToInt32Bits(x);
-        float e = (bits >>> 23) - 0x7f;
-        x = BitConverter.Int32BitsToSingle((bits & ~0x7f800000) | BitConverter.SingleToInt32Bits(0.5f));   // mantissa in [0.5, 1)
-        e += 1f;
-        bool small = x < (float)0.707106781186547524;
-        float tmp = small ? x : 0f;
-        x -= 1f;
-        if (small) e -= 1f;
-        x += tmp;
-        float z = x * x;
-        float y = (float)7.0376836292E-2;
-        y = Fma(y, x, -(float)1.1514610310E-1);
-        y = Fma(y, x, (float)1.1676998740E-1);
-        y = Fma(y, x, -(float)1.2420140846E-1);
-        y = Fma(y, x, (float)1.4249322787E-1);
-        y = Fma(y, x, -(float)1.6668057665E-1);
-        y = Fma(y, x, (float)2.0000714765E-1);
-        y = Fma(y, x, -(float)2.4999993993E-1);
-        y = Fma(y, x, (float)3.3333331174E-1);
-        y *= x;
-        y = Fma(y, z, e * -(float)2.12194440e-4);
-        y = Fma(-z, 0.5f, y);
-        return Fma(e, (float)0.693359375, x + y);
-    }
-
-    /// <summary>sincos256_ps for one lane, x ≥ 0 here (θ in [0, 2π)).</summary>
-    static (float Sin, float Cos) CephesSinCos(float x)
-    {
-        int j = ((int)(x * (float)1.27323954473516) + 1) & ~1;          // 4/π; truncation as cvttps
-        float y = j;
-        bool sinNegative = (j & 4) != 0, cosNegative = ((j - 2) & 4) == 0, sinPolyForSin = (j & 2) == 0;
-        x = Fma(y, -(float)0.78515625, x);                              // extended-precision x − y·π/4
-        x = Fma(y, -(float)2.4187564849853515625e-4, x);
-        x = Fma(y, -(float)3.77489497744594108e-8, x);
-        float z = x * x;
-        float c = (float)2.443315711809948E-005;
-        c = Fma(c, z, -(float)1.388731625493765E-003);
-        c = Fma(c, z, (float)4.166664568298827E-002);
-        c *= z;
-        c = Fma(c, z, -(z * 0.5f));
-        c += 1f;
-        float s = -(float)1.9515295891E-4;
-        s = Fma(s, z, (float)8.3321608736E-3);
-        s = Fma(s, z, -(float)1.6666654611E-1);
-        s *= z;
-        s = Fma(s, x, x);
-        // The header adds a selected polynomial to a zero (and the other to the difference); x + 0 = x bit for bit.
-        float sin = sinPolyForSin ? s : c, cos = sinPolyForSin ? c : s;
-        return (sinNegative ? -sin : sin, cosNegative ? -cos : cos);
     }
 
     /// <summary>torch.randperm(n) for n below 2³²/20: the identity, then swap i with i + random() mod (n − i).</summary>

@@ -76,4 +76,22 @@ public class TorchGeneratorTests
         var bad = new uint[TorchGenerator.StateLength]; bad[624] = 625;                 // an index past the engine's words
         Assert.Throws<ArgumentException>(() => g.RestoreState(bad));
     }
+
+    [Test]
+    public void The_vector_box_muller_equals_the_lane_by_lane_one()
+    {
+        var g = new TorchGenerator(5);
+        var a = new float[16 * 4096];
+        for (int i = 0; i < a.Length; i++) a[i] = g.NextUnit();
+        // The extremes of the 24-bit uniforms: u1 = 1 − 0 (log 1 = 0) and u = 1 − 2⁻²⁴, and angles at the octant edges.
+        float[] edges = [0f, 1f - 1f / (1 << 24), 0.125f, 0.25f, 0.375f, 0.5f, 0.625f, 0.75f, 0.875f, 1f / (1 << 24)];
+        for (int i = 0; i < edges.Length; i++) { a[i] = edges[i]; a[16 + 8 + i % 8] = edges[i]; a[32 + i] = edges[^(i + 1)]; }
+        var b = (float[])a.Clone();
+        for (int i = 0; i < a.Length; i += 16)
+        {
+            TorchBoxMuller.Block16Vector(a.AsSpan(i, 16));
+            TorchBoxMuller.Block16Scalar(b.AsSpan(i, 16));
+        }
+        Assert.That(Array.ConvertAll(a, BitConverter.SingleToInt32Bits), Is.EqualTo(Array.ConvertAll(b, BitConverter.SingleToInt32Bits)));
+    }
 }
