@@ -61,10 +61,10 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     static void CheckGradients(Tensor<T> node)
     {
         foreach (var input in (ReadOnlySpan<Tensor<T>?>)[node.A, node.B, node.C])
-            if (input?.Grad is { } g) ThrowIfNotFinite(g, node.Op, inBackward: true);
+            if (input is { Grad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
         if (node.State is Tensor<T>[] inputs)     // concat keeps its inputs here
             foreach (var input in inputs)
-                if (input.Grad is { } g) ThrowIfNotFinite(g, node.Op, inBackward: true);
+                if (input is { Grad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
     }
 
     /// <summary>Within the scope ops record no backward functions (evaluation); their outputs still live on the tape.</summary>

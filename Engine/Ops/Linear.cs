@@ -25,7 +25,7 @@ public static partial class Ops
             y.BackwardFn = static y =>
             {
                 MatmulBackward(y.A!, false, y.B!, true, y.Grad!);
-                if (y.C is { RequiresGrad: true } bias) y.Backend.Sum(y.Grad!, 0, bias.GradOrZeros(), T.One, accumulate: true);
+                if (y.C is { RequiresGrad: true } bias) y.Backend.Sum(y.Grad!, 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
             };
         return y;
     }

@@ -30,14 +30,16 @@ public static partial class Ops
         if (a.RequiresGrad)
         {
             // A·B: dA = dC·Bᵀ; A·Bᵀ: dA = dC·B; Aᵀ·B: dA = B·dCᵀ; Aᵀ·Bᵀ: dA = Bᵀ·dCᵀ
-            if (!transA) be.Matmul(dc, false, b, !transB, a.GradOrZeros(), T.One, T.One);
-            else be.Matmul(b, transB, dc, true, a.GradOrZeros(), T.One, T.One);
+            var da = a.GradForWrite(out bool overwrite);
+            if (!transA) be.Matmul(dc, false, b, !transB, da, T.One, overwrite ? T.Zero : T.One);
+            else be.Matmul(b, transB, dc, true, da, T.One, overwrite ? T.Zero : T.One);
         }
         if (b.RequiresGrad)
         {
             // A·B: dB = Aᵀ·dC; A·Bᵀ: dB = dCᵀ·A; Aᵀ·B: dB = A·dC; Aᵀ·Bᵀ: dB = dCᵀ·Aᵀ
-            if (!transB) be.Matmul(a, !transA, dc, false, b.GradOrZeros(), T.One, T.One);
-            else be.Matmul(dc, true, a, transA, b.GradOrZeros(), T.One, T.One);
+            var db = b.GradForWrite(out bool overwrite);
+            if (!transB) be.Matmul(a, !transA, dc, false, db, T.One, overwrite ? T.Zero : T.One);
+            else be.Matmul(dc, true, a, transA, db, T.One, overwrite ? T.Zero : T.One);
         }
     }
 }

@@ -95,6 +95,9 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Adam over the flat buffers (one call for all parameters); <paramref name="step"/> counts from 1.</summary>
-    public void AdamStep(long step) => Backend.Adam(Params.All, Params.AllGrad, Params.AllM, Params.AllV,
-        Config.LearningRate, Config.Beta1, Config.Beta2, Config.AdamEps, step);
+    public void AdamStep(long step)
+    {
+        Params.MaterializeGrads();
+        Backend.Adam(Params.All, Params.AllGrad, Params.AllM, Params.AllV, Config.LearningRate, Config.Beta1, Config.Beta2, Config.AdamEps, step);
+    }
 }

@@ -77,7 +77,15 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         all.Backend.Fill(allM, T.Zero); all.Backend.Fill(allV, T.Zero);
     }
 
-    public void ZeroGrad() => allGrad.Backend.Fill(allGrad, T.Zero);
+    /// <summary>
+    /// Zeroes the gradients lazily (<see cref="Tensor{T}.ZeroGradDeferred"/>): backward's first write to each one
+    /// overwrites it, so the 4.4 MB buffer is neither cleared nor read before the step. Call
+    /// <see cref="MaterializeGrads"/> before reading <see cref="AllGrad"/>.
+    /// </summary>
+    public void ZeroGrad() { foreach (var t in Tensors) t.ZeroGradDeferred(); }
+
+    /// <summary>Clears the gradients that backward did not reach (a parameter outside the loss's graph), so all of <see cref="AllGrad"/> is meaningful.</summary>
+    public void MaterializeGrads() { foreach (var t in Tensors) t.MaterializeGrad(); }
 
     public Tensor<T> All => all;
     public Tensor<T> AllGrad => allGrad;

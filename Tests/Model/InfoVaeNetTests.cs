@@ -30,6 +30,7 @@ public class InfoVaeNetTests
         net.Params.ZeroGrad();
         net.Loss(x, eps, prior).Total.Backward();
         tape.Reset();
+        net.Params.MaterializeGrads();
         var analytic = net.Params.AllGrad.ToArray();
 
         var p = net.Params.All.ToArray();
