@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace InfoVae.Kernels.Cpu;
 
@@ -15,6 +16,7 @@ namespace InfoVae.Kernels.Cpu;
 public static unsafe class Col2Im
 {
     const int ParallelFrom = 1 << 16, ChunkElements = 1 << 14;   // elements of the image
+    const long PrefetchFrom = 8 << 20;   // bytes of cols
     static readonly AlignedBuffers tables = new();
 
     /// <summary>image[n, ih, iw, c] += Σ cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] over oh·S − P + kh = ih, ow·S − P + kw = iw.</summary>
@@ -38,7 +40,9 @@ public static unsafe class Col2Im
             int bands = g.N * g.H, perChunk = Math.Max(1, ChunkElements / (g.W * g.C));
             fixed (T* pc = cols) fixed (T* pi = image)
             {
-                var body = new Body<T> { Cols = pc, Image = pi, G = g, Table = table, MaxTaps = maxTaps, PerChunk = perChunk, Bands = bands };
+                // Prefetch when the runs are several lines long and cols is too big to stay in cache (see Prefetch).
+                bool prefetch = g.KW * g.C * sizeof(T) >= 256 && (long)g.ColsLength * sizeof(T) >= PrefetchFrom;
+                var body = new Body<T> { Cols = pc, Image = pi, G = g, Table = table, MaxTaps = maxTaps, PerChunk = perChunk, Bands = bands, Prefetching = prefetch };
                 if (g.ImageLength < ParallelFrom || Workers.MaxThreads == 1) body.Range(0, bands);
                 else Workers.For((bands + perChunk - 1) / perChunk, ref body);
             }
@@ -52,6 +56,7 @@ public static unsafe class Col2Im
         public ConvGeometry G;
         public int* Table;
         public int MaxTaps, PerChunk, Bands;
+        public bool Prefetching;
 
         public readonly void Run(int index)
         {
@@ -75,6 +80,7 @@ public static unsafe class Col2Im
                 for (int kh = kh0; kh <= kh1; kh += s)
                     rows[nkh++] = Cols + ((long)(n * g.OH + (th - kh) / s) * g.OW) * g.PatchLength + kh * g.KW * c;
                 if (nkh == 0) continue;
+                if (Prefetching && band + 1 < end) Prefetch(Cols, g, band + 1);
                 T* pixel = Image + (long)band * g.W * c;
                 for (int iw = 0; iw < g.W; iw++, pixel += c)
                 {
@@ -93,6 +99,25 @@ public static unsafe class Col2Im
                     Sum(src, k, c, pixel);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Asks for the cols a band will read while the current one is summed. A band's taps are KW·C-runs spaced a cols
+    /// row apart, read by one load instruction with irregular strides, which the hardware prefetchers do not follow
+    /// (without this, the model's 14×14×32 col2im ran at a third of the memory bandwidth).
+    /// </summary>
+    static void Prefetch<T>(T* cols, ConvGeometry g, int band) where T : unmanaged
+    {
+        if (!Sse.IsSupported) return;
+        int ih = band % g.H, n = band / g.H, th = ih + g.Pad, s = g.Stride;
+        var (kh0, kh1) = Taps(th, g.KH, s, g.OH);
+        int runBytes = g.KW * g.C * sizeof(T), rowBytes = g.PatchLength * sizeof(T);
+        for (int kh = kh0; kh <= kh1; kh += s)
+        {
+            byte* p = (byte*)(cols + ((long)(n * g.OH + (th - kh) / s) * g.OW) * g.PatchLength + kh * g.KW * g.C);
+            for (int ow = 0; ow < g.OW; ow++, p += rowBytes)
+                for (int b = 0; b < runBytes; b += 64) Sse.Prefetch0(p + b);
         }
     }
 

@@ -88,6 +88,27 @@ public class ConvKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     [Test]
+    public void Model_sized_calls_match_the_reference()
+    {
+        // Big enough for the parallel paths and for col2im's prefetching (cols ≥ 8 MiB): the model's second encoder
+        // layer (and its decoder twin) with a batch of 96.
+        var g = ConvGeometry.Conv(96, 14, 14, 32, 4, 4, 2, 1);
+        var image = Uniform<T>(g.ImageLength, 5, -1, 1);
+        var expected = new double[g.ColsLength];
+        Reference.Im2Col(ToDouble<T>(image), g, expected);
+        var cols = new T[g.ColsLength];
+        Im2Col.Copy<T>(image, g, cols);
+        Close<T>(expected, cols, default, 0, $"im2col {g}");
+        var c = Uniform<T>(g.ColsLength, 6, -1, 1);
+        var back = ToDouble<T>(image);
+        Reference.Col2Im(ToDouble<T>(c), g, back);
+        var scale = Array.ConvertAll(ToDouble<T>(image), Math.Abs);
+        Reference.Col2Im(Array.ConvertAll(ToDouble<T>(c), Math.Abs), g, scale);
+        Col2Im.Accumulate<T>(c, g, image);
+        Close<T>(back, image, scale, SumTolerance<T>(5), $"col2im {g}");
+    }
+
+    [Test]
     public void Col2im_sums_in_the_documented_order()
     {
         // Stride 1, 3×3 kernel: the centre pixel of a 3×3 image gathers 9 taps; values chosen so the float sum depends
