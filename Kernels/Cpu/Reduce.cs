@@ -40,12 +40,20 @@ public static class Reduce
         CheckShape(outer, axis, inner);
         if (dy.Length != outer * inner) throw new ArgumentException($"dy holds {dy.Length} elements, not outer·inner = {outer * inner}", nameof(dy));
         if (destination.Length < outer * axis * inner) Simd.ThrowDestinationTooShort();
+        if (inner == 1)     // a row (or everything, outer = 1) gets one value added: one vector pass per row
+        {
+            for (int o = 0; o < outer; o++)
+            {
+                var d = destination.Slice(o * axis, axis);
+                TensorPrimitives.Add(d, scale * dy[o], d);
+            }
+            return;
+        }
         for (int o = 0; o < outer; o++)
             for (int a = 0; a < axis; a++)
             {
                 var d = destination.Slice((o * axis + a) * inner, inner);
-                if (inner == 1) d[0] += scale * dy[o];
-                else TensorPrimitives.MultiplyAdd(dy.Slice(o * inner, inner), scale, d, d);
+                TensorPrimitives.MultiplyAdd(dy.Slice(o * inner, inner), scale, d, d);
             }
     }
 

@@ -30,7 +30,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         mmdSpec = config.Mmd;
     }
 
-    /// <summary>x (B, D) → mu, logvar (B, Z): views into the last layer's (B, 2Z) output.</summary>
+    /// <summary>x (B, D) → mu, logvar (B, Z), copied out of the last layer's (B, 2Z) output.</summary>
     public (Tensor<T> Mu, Tensor<T> Logvar) Encode(Tensor<T> x)
     {
         var h = x;
@@ -40,7 +40,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (i < encoderLayers - 1) h = h.Relu();
         }
         int z = Config.Latent;
-        return (h.Slice(0, z), h.Slice(z, z));
+        // Made contiguous once here rather than by each of the five ops that read them.
+        return (h.Slice(0, z).Contiguous(), h.Slice(z, z).Contiguous());
     }
 
     /// <summary>z (B, Z) → logits (B, D) of the Bernoulli (or, through a sigmoid, the Gaussian mean) over pixels.</summary>
