@@ -43,8 +43,12 @@ public static partial class Ops
         int oc = w.Shape[0];
         var g = ConvGeometry.Conv(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[1], w.Shape[2], y.I0, y.I1);
         var dy = AsMatrix(Scratch<T>.A, y.Grad!, g.Rows, oc);                                  // (Rows, OC)
-        if (w.RequiresGrad) be.Matmul(dy, true, cols, false, AsMatrix(Scratch<T>.B, w.GradOrZeros(), oc, g.PatchLength), T.One, T.One);
-        if (y.C is { RequiresGrad: true } bias) be.Sum(dy, 0, bias.GradOrZeros(), T.One, accumulate: true);
+        if (w.RequiresGrad)
+        {
+            var dw = w.GradForWrite(out bool overwrite);
+            be.Matmul(dy, true, cols, false, AsMatrix(Scratch<T>.B, dw, oc, g.PatchLength), T.One, overwrite ? T.Zero : T.One);
+        }
+        if (y.C is { RequiresGrad: true } bias) be.Sum(dy, 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
         if (!x.RequiresGrad) return;
         var dcols = be.Rent(g.ColsLength);
         var dc = Window(Scratch<T>.C, dcols, be, 0, new Shape(g.Rows, g.PatchLength), g.PatchLength);   // (Rows, KH·KW·C)

@@ -47,15 +47,21 @@ public static partial class Ops
         int cin = w.Shape[0], cout = w.Shape[3];
         var g = ConvGeometry.Transposed(x.Shape[0], x.Shape[1], x.Shape[2], cout, w.Shape[1], w.Shape[2], y.I0, y.I1, y.I2);
         if (y.C is { RequiresGrad: true } bias)
-            be.Sum(AsMatrix(Scratch<T>.A, y.Grad!, g.N * g.H * g.W, cout), 0, bias.GradOrZeros(), T.One, accumulate: true);
+            be.Sum(AsMatrix(Scratch<T>.A, y.Grad!, g.N * g.H * g.W, cout), 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
         if (!x.RequiresGrad && !w.RequiresGrad) return;
         var dcols = be.Rent(g.ColsLength);
         var dc = Window(Scratch<T>.C, dcols, be, 0, new Shape(g.Rows, g.PatchLength), g.PatchLength);   // (N·IH·IW, KH·KW·Cout)
         be.Im2Col(y.Grad!, g, dc);
         if (x.RequiresGrad)
-            be.Matmul(dc, false, AsMatrix(Scratch<T>.B, w, cin, g.PatchLength), true, AsMatrix(Scratch<T>.A, x.GradOrZeros(), g.Rows, cin), T.One, T.One);
+        {
+            var dx = x.GradForWrite(out bool overwrite);
+            be.Matmul(dc, false, AsMatrix(Scratch<T>.B, w, cin, g.PatchLength), true, AsMatrix(Scratch<T>.A, dx, g.Rows, cin), T.One, overwrite ? T.Zero : T.One);
+        }
         if (w.RequiresGrad)
-            be.Matmul(AsMatrix(Scratch<T>.A, x, g.Rows, cin), true, dc, false, AsMatrix(Scratch<T>.B, w.GradOrZeros(), cin, g.PatchLength), T.One, T.One);
+        {
+            var dw = w.GradForWrite(out bool overwrite);
+            be.Matmul(AsMatrix(Scratch<T>.A, x, g.Rows, cin), true, dc, false, AsMatrix(Scratch<T>.B, dw, cin, g.PatchLength), T.One, overwrite ? T.Zero : T.One);
+        }
         be.Return(dcols);
     }
 }
