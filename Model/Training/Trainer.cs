@@ -49,6 +49,7 @@ public sealed class Trainer
             var eps = Ops.Normal<float>(new Shape(b, z), RandomStreams.Key(Config.Seed, RandomStreams.Eps), (ulong)Step << 24, be);
             var prior = Ops.Normal<float>(new Shape(m, z), RandomStreams.Key(Config.Seed, RandomStreams.Prior), (ulong)Step << 24, be);
             Net.Params.ZeroGrad();
+            Net.Training = true;                      // batch norm: batch statistics, running averages updated
             var terms = Net.Loss(x, eps, prior);
             Tape<float>.Current.CheckAnomalies();     // anomaly mode: the last ops too, before the loss is read
             metrics = Read(terms);
@@ -59,7 +60,7 @@ public sealed class Trainer
                 Step++;
             }
         }
-        finally { Tape<float>.Current.Reset(); }     // also when anomaly mode throws mid-step: the next user of this thread's tape starts clean
+        finally { Net.Training = false; Tape<float>.Current.Reset(); }     // also when anomaly mode throws mid-step: the next user of this thread's tape starts clean
         if (!metrics.IsFinite) return metrics;
         if (++NextBatch == BatchesPerEpoch) { NextBatch = 0; Epoch++; }
         return metrics;
