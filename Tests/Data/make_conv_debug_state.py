@@ -17,6 +17,9 @@ Metadata: the config, and init_sum.<seed>: the sum of all initial parameters of 
 Run with Debian's PyTorch (apt-get install python3-torch dataset-fashion-mnist):
   /usr/bin/python3 Tests/Data/make_conv_debug_state.py
 It borrows the data reader, the MMD and the safetensors writer of make_debug_state.py (same folder).
+
+  /usr/bin/python3 Tests/Data/make_conv_debug_state.py --check-export conv.safetensors [t10k-images-idx3-ubyte.gz]
+loads the output of `infovae export` for a conv run into the twin instead, and prints its test-set terms.
 """
 import argparse
 import copy
@@ -124,8 +127,43 @@ def init_sums(seeds, latent=32, channels=(32, 64, 128)):
     return sums
 
 
+def check_export(path, images):
+    """Loads `infovae export` output of a conv run into the twin (strict: every key and shape) and prints the
+    evaluation-mode test-set terms. KL depends on mu and logvar only, so it must equal `infovae eval`'s KL to float
+    rounding; recon and MMD use PyTorch's noise, not ours, so they agree only to Monte Carlo error."""
+    state, meta, _ = mds.read_safetensors(path)
+    assert meta.get("model") == "infovae-conv", f"{path} is not an exported conv run ({meta.get('model')})"
+    channels = [int(c) for c in meta["channels"].split(",")]
+    latent = int(meta["latent"])
+    model = ConvInfoVAE(*channels, latent)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    x_all = mds.load_images(images, 10000)
+    gen = torch.Generator().manual_seed(0)
+    recon = kl = mmd = 0.0
+    batches = 0
+    with torch.no_grad():
+        for s in range(0, x_all.shape[0], 1000):
+            x = x_all[s:s + 1000]
+            eps = torch.randn(x.shape[0], latent, generator=gen)
+            prior = torch.randn(x.shape[0], latent, generator=gen)
+            out = losses(model, x, eps, prior, 0.0, 1000.0)
+            recon += out["recon"].item() * x.shape[0]
+            kl += out["kl"].item() * x.shape[0]
+            mmd += out["mmd"].item()
+            batches += 1
+    n = x_all.shape[0]
+    recon, kl, mmd = recon / n, kl / n, mmd / batches
+    print(f"{path}: loaded strictly into ConvInfoVAE({','.join(map(str, channels))}, latent {latent}); eval mode on "
+          f"{n} test images: recon {recon:.3f}  kl {kl:.4f}  mmd {mmd:.6f}  total {recon + kl + 999 * mmd:.3f}")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--check-export":
+        images = sys.argv[3] if len(sys.argv) > 3 else "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+        check_export(sys.argv[2], images)
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(here, "conv_debug_state.safetensors"))
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
