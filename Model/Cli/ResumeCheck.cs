@@ -33,7 +33,14 @@ public static class ResumeCheck
         Same(o.Bandwidth, saved.Bandwidth, flags.Bandwidth);
         Same(o.Estimator, saved.UnbiasedMmd, flags.UnbiasedMmd);
         Same(o.PriorSamples, saved.PriorSamples, flags.PriorSamples);
+        if (Given(o.Arch) && saved.Arch != flags.Arch)
+            throw new UserError($"--arch {r.GetValue(o.Arch)} disagrees with the run being resumed ({saved.Arch.ToString().ToLowerInvariant()}); drop the flag or start a new run");
+        if (saved.Arch == Architecture.Conv && Given(o.Hidden))
+            throw new UserError("--hidden sets the MLP's layers, but the run being resumed is a conv net; drop the flag");
+        if (saved.Arch == Architecture.Mlp && Given(o.Channels))
+            throw new UserError("--channels sets the conv net's layers, but the run being resumed is an MLP; drop the flag");
         Same(o.Hidden, saved.Hidden, flags.Hidden);
+        Same(o.Channels, saved.Channels, flags.Channels);
         Same(o.Latent, saved.Latent, flags.Latent);
         Same(o.Lr, saved.LearningRate, flags.LearningRate);
         Same(o.Beta1, saved.Beta1, flags.Beta1);

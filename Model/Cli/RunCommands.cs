@@ -43,7 +43,7 @@ public static class RunCommands
         yield return eval;
 
         var run2 = RunOption(); var outOpt = new Option<string>("--out") { Description = "The .safetensors file to write", Required = true };
-        var export = new Command("export", "Write the weights under PyTorch names (encoder.0.weight, …) for load_state_dict") { run2, outOpt };
+        var export = new Command("export", "Write the weights under PyTorch names and layouts (encoder.0.weight, …; conv nets: NCHW, with BN running statistics) for load_state_dict") { run2, outOpt };
         export.SetAction(r => { Export.Write(LoadNet(r.GetValue(run2)!), r.GetValue(outOpt)!); Console.WriteLine($"wrote {r.GetValue(outOpt)}"); return 0; });
         yield return export;
 
@@ -94,6 +94,7 @@ public static class RunCommands
         if (ds.Test.PixelsPerImage != net.Config.InputSize)
             throw new UserError($"the data in {ds.Folder} are {ds.Test.Rows}×{ds.Test.Cols} images but the run was trained on {net.Config.InputSize} "
                 + "pixels per image; give the --data it was trained on");
+        net.Config.CheckImageShape(ds.Test.Rows, ds.Test.Cols, ds.Folder);
         net.Config.CheckTestImages(ds.Test.Count);
     }
 }

@@ -14,7 +14,7 @@ public static class TrainCommand
     public static Command Build()
     {
         var o = new TrainOptions();
-        var cmd = new Command("train", "Train an InfoVAE (defaults: Fashion-MNIST, MLP 784-512-256-32, α = 0, λ = 1000, IMQ MMD, 10 epochs)");
+        var cmd = new Command("train", "Train an InfoVAE (defaults: Fashion-MNIST, MLP 784-512-256-32 or --arch conv, α = 0, λ = 1000, IMQ MMD, 10 epochs)");
         foreach (var opt in o.All) cmd.Options.Add(opt);
         cmd.SetAction(r => Run(o, r));
         return cmd;
@@ -41,13 +41,16 @@ public static class TrainCommand
             if (data.Train.PixelsPerImage != config.InputSize)
                 throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on "
                     + $"{config.InputSize} pixels per image; resume with the --data it was trained on");
+            config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
             config.CheckImageCounts(data.Train.Count, data.Test.Count);
         }
         else
         {
             config = o.ToConfig(r);
+            o.CheckArchFlags(r, config);
             config.Validate();   // before loading anything: a bad flag costs nothing
             data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
+            config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
             config = config with { InputSize = data.Train.PixelsPerImage };
             config.Validate();
             config.CheckImageCounts(data.Train.Count, data.Test.Count);
@@ -64,7 +67,7 @@ public static class TrainCommand
 
         AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, device {backend.Name}, {Workers.MaxThreads} thread(s)");
         AnsiConsole.MarkupLineInterpolated($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {config.MmdWeight:G4}·MMD²  ({config.Kernel.ToString().ToLowerInvariant()}, {(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})");
-        AnsiConsole.MarkupLineInterpolated($"  MLP {config.InputSize}-{string.Join("-", config.Hidden)}-{config.Latent}, {trainer.Net.Params.Count:N0} parameters, Adam lr {config.LearningRate:G3}, batch {config.Batch}, {config.Epochs} epochs, seed {config.Seed}");
+        AnsiConsole.MarkupLineInterpolated($"  {config.Describe()}, {trainer.Net.Params.Count:N0} parameters, Adam lr {config.LearningRate:G3}, batch {config.Batch}, {config.Epochs} epochs, seed {config.Seed}");
         AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");
 
         using var stop = new StopSignal();

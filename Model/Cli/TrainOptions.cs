@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using InfoVae.Kernels.Cpu;
 
@@ -20,6 +21,8 @@ public sealed class TrainOptions
     public readonly Option<double> Bandwidth = new("--bandwidth") { Description = "MMD bandwidth: C = 2·Z·bandwidth²", DefaultValueFactory = _ => 1.0 };
     public readonly Option<string> Estimator = new("--mmd-estimator") { Description = "unbiased | biased", DefaultValueFactory = _ => "unbiased" };
     public readonly Option<int> PriorSamples = new("--prior-samples") { Description = "N(0, I) samples per step for the MMD (0 = batch size)", DefaultValueFactory = _ => 0 };
+    public readonly Option<string> Arch = new("--arch") { Description = "mlp | conv (28×28 images: strided convolutions with batch norm, see --channels)", DefaultValueFactory = _ => "mlp" };
+    public readonly Option<string> Channels = new("--channels") { Description = "--arch conv: channels of the three encoder convolutions (the decoder mirrors them)", DefaultValueFactory = _ => "32,64,128" };
     public readonly Option<string> Hidden = new("--hidden") { Description = "Hidden layer sizes of the encoder (the decoder mirrors them)", DefaultValueFactory = _ => "512,256" };
     public readonly Option<int> Latent = new("--latent") { Description = "Latent size Z", DefaultValueFactory = _ => 32 };
     public readonly Option<double> Lr = new("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1e-3 };
@@ -38,7 +41,7 @@ public sealed class TrainOptions
     public readonly Option<bool> DetectAnomaly = new("--detect-anomaly") { Description = "Check every op's output and gradient for NaN/∞ and stop at the first bad op (slow: for debugging)" };
 
     public IEnumerable<Option> All => [Data, Out, Resume, Preset, Alpha, Lambda, Beta, Recon, Kernel, Scales, Bandwidth, Estimator, PriorSamples,
-        Hidden, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery, LogEvery, Device, Threads, NoPictures, DetectAnomaly];
+        Arch, Hidden, Channels, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery, LogEvery, Device, Threads, NoPictures, DetectAnomaly];
 
     /// <summary>The run's config from the flags (input size comes from the data later).</summary>
     public TrainConfig ToConfig(ParseResult r)
@@ -55,10 +58,22 @@ public sealed class TrainOptions
             Bandwidth = r.GetValue(Bandwidth),
             UnbiasedMmd = r.GetValue(Estimator) switch { "unbiased" => true, "biased" => false, var x => throw new UserError($"unknown --mmd-estimator '{x}': use unbiased or biased") },
             PriorSamples = r.GetValue(PriorSamples),
+            Arch = r.GetValue(Arch) switch { "mlp" => Architecture.Mlp, "conv" => Architecture.Conv, var x => throw new UserError($"unknown --arch '{x}': use mlp or conv") },
             Hidden = ParseList(r.GetValue(Hidden)!, "--hidden", int.Parse),
+            Channels = ParseList(r.GetValue(Channels)!, "--channels", int.Parse),
             Latent = r.GetValue(Latent), LearningRate = r.GetValue(Lr), Beta1 = r.GetValue(Beta1), Beta2 = r.GetValue(Beta2), AdamEps = r.GetValue(AdamEps),
             Epochs = r.GetValue(Epochs), Batch = r.GetValue(Batch), Seed = r.GetValue(Seed),
         };
+    }
+
+    /// <summary>A fresh run: --hidden shapes only the MLP and --channels only the conv net; giving the other one is a mistake.</summary>
+    public void CheckArchFlags(ParseResult r, TrainConfig config)
+    {
+        bool Given(Option opt) => r.GetResult(opt) is OptionResult { Implicit: false };
+        if (config.Arch == Architecture.Conv && Given(Hidden))
+            throw new UserError("--hidden sets the MLP's layers, but this is --arch conv: set its layers with --channels (e.g. --channels 32,64,128), or drop --hidden");
+        if (config.Arch == Architecture.Mlp && Given(Channels))
+            throw new UserError("--channels sets the conv net's layers, but this is --arch mlp (the default): add --arch conv, or drop --channels");
     }
 
     static TV[] ParseList<TV>(string text, string flag, Func<string, IFormatProvider, TV> parse)

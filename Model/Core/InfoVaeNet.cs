@@ -8,9 +8,10 @@ public readonly record struct LossTerms<T>(Tensor<T> Total, Tensor<T> Recon, Ten
     Tensor<T> Logits, Tensor<T> Mu, Tensor<T> Logvar, Tensor<T> Z) where T : unmanaged, IFloatingPointIeee754<T>;
 
 /// <summary>
-/// The InfoVAE: an MLP encoder D → H… → 2Z (ReLU between layers) whose output splits into mu and logvar, the
-/// reparameterised z = mu + exp(logvar / 2)·eps, and a mirrored MLP decoder Z → …H → D ending in logits.
-/// B = batch, D = pixels, Z = latent, M = prior samples.
+/// The InfoVAE: an encoder whose output (B, 2Z) splits into mu and logvar, the reparameterised
+/// z = mu + exp(logvar / 2)·eps, and a mirrored decoder ending in logits (B, D). The encoder and decoder are an
+/// MLP D → H… → 2Z (ReLU between layers) or, with <see cref="Architecture.Conv"/>, the strided convolutions with
+/// batch norm of <see cref="ConvArch"/>. B = batch, D = pixels, Z = latent, M = prior samples.
 /// </summary>
 public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -20,6 +21,18 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     readonly int encoderLayers, decoderLayers;
     /// <summary>Config.Mmd builds a new record on every read: kept once so that a training step allocates nothing.</summary>
     readonly Kernels.Cpu.MmdSpec mmdSpec;
+    // The conv net's layers (null for the MLP), looked up by name once.
+    readonly ConvLayer[]? encConv, decConv;
+    readonly int[] encConvW = [], decConvW = [];
+    readonly NormIndex[] encNorm = [], decNorm = [];
+    readonly int encLinW, encLinB, decLinW, decConvBias;
+
+    /// <summary>
+    /// PyTorch's module.train() / module.eval(): batch norm normalises with the batch's statistics and updates its
+    /// running averages while true, and uses the running averages while false (evaluation, pictures, the eval
+    /// command). The trainer sets it around each step; everything else sees false. The MLP has no such layer.
+    /// </summary>
+    public bool Training { get; set; }
 
     public InfoVaeNet(TrainConfig config, IBackend<T> backend)
     {
@@ -28,25 +41,89 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         encoderLayers = config.Hidden.Length + 1;
         decoderLayers = config.Hidden.Length + 1;
         mmdSpec = config.Mmd;
+        if (config.Arch == Architecture.Conv)
+        {
+            var p = Params;
+            encConv = ConvArch.Encoder(config.Channels); decConv = ConvArch.Decoder(config.Channels);
+            encConvW = Enumerable.Range(0, encConv.Length).Select(i => p.IndexOf(ConvArch.EncoderConv(i) + ".weight")).ToArray();
+            decConvW = Enumerable.Range(0, decConv.Length).Select(i => p.IndexOf(ConvArch.DecoderConv(i) + ".weight")).ToArray();
+            NormIndex Norm(string name) => p.Norms[p.NormNames.ToList().IndexOf(name)];
+            encNorm = Enumerable.Range(0, encConv.Length).Select(i => Norm(ConvArch.EncoderNorm(i))).ToArray();
+            decNorm = [Norm(ConvArch.DecoderLinearNorm), .. Enumerable.Range(0, decConv.Length - 1).Select(i => Norm(ConvArch.DecoderNorm(i)))];
+            encLinW = p.IndexOf(ConvArch.EncoderLinear + ".weight"); encLinB = p.IndexOf(ConvArch.EncoderLinear + ".bias");
+            decLinW = p.IndexOf(ConvArch.DecoderLinear + ".weight");
+            decConvBias = p.IndexOf(ConvArch.DecoderConv(decConv.Length - 1) + ".bias");
+        }
     }
 
     /// <summary>x (B, D) → mu, logvar (B, Z), copied out of the last layer's (B, 2Z) output.</summary>
     public (Tensor<T> Mu, Tensor<T> Logvar) Encode(Tensor<T> x)
     {
+        int z = Config.Latent;
+        if (encConv != null)
+        {
+            return Split(EncodeConv(x), z);
+        }
         var h = x;
         for (int i = 0; i < encoderLayers; i++)
         {
             h = Ops.Linear(h, Params.Tensors[2 * i], Params.Tensors[2 * i + 1]);
             if (i < encoderLayers - 1) h = h.Relu();
         }
-        int z = Config.Latent;
-        // Made contiguous once here rather than by each of the five ops that read them.
-        return (h.Slice(0, z).Contiguous(), h.Slice(z, z).Contiguous());
+        return Split(h, z);
+    }
+
+    /// <summary>mu and logvar made contiguous once here, rather than by each of the five ops that read them.</summary>
+    static (Tensor<T> Mu, Tensor<T> Logvar) Split(Tensor<T> h, int z) => (h.Slice(0, z).Contiguous(), h.Slice(z, z).Contiguous());
+
+    /// <summary>x (B, 784) = (B, 28, 28, 1) → (B, 2Z) through the conv encoder.</summary>
+    Tensor<T> EncodeConv(Tensor<T> x)
+    {
+        int b = x.Shape[0];
+        var t = Params.Tensors;
+        var h = x.Reshape(b, ConvArch.Side, ConvArch.Side, 1);
+        for (int i = 0; i < encConv!.Length; i++)
+        {
+            var l = encConv[i];
+            h = Ops.Conv2d(h, t[encConvW[i]], null, l.Stride, l.Pad);          // (B, OutSize, OutSize, Out)
+            h = NormAndActivate(h, encNorm[i]);
+        }
+        h = h.Reshape(b, ConvArch.Flat(Config.Channels));                      // NHWC flatten: column p·c3 + c
+        return Ops.Linear(h, t[encLinW], t[encLinB]);
+    }
+
+    /// <summary>z (B, Z) → logits (B, 784) through the conv decoder.</summary>
+    Tensor<T> DecodeConv(Tensor<T> z)
+    {
+        int b = z.Shape[0];
+        var t = Params.Tensors;
+        var h = Ops.Linear(z, t[decLinW], null);                                // (B, 16·c3)
+        h = h.Reshape(b, ConvArch.Bottom, ConvArch.Bottom, Config.Channels[2]);
+        h = NormAndActivate(h, decNorm[0]);
+        for (int i = 0; i < decConv!.Length; i++)
+        {
+            var l = decConv[i];
+            bool last = i == decConv.Length - 1;
+            h = Ops.ConvTranspose2d(h, t[decConvW[i]], last ? t[decConvBias] : null, l.Stride, l.Pad, 0);
+            if (!last) h = NormAndActivate(h, decNorm[i + 1]);
+        }
+        return h.Reshape(b, ConvArch.Side * ConvArch.Side);                    // C = 1: NHWC is the (B, D) image
+    }
+
+    /// <summary>Batch norm over the channels (training or running statistics, as <see cref="Training"/> says), then leaky ReLU.</summary>
+    Tensor<T> NormAndActivate(Tensor<T> h, NormIndex n)
+    {
+        var p = Params;
+        h = Ops.BatchNorm(h, p.Tensors[n.Gamma], p.Tensors[n.Beta], p.Buffers[n.RunningMean], p.Buffers[n.RunningVar], Training,
+            ConvArch.Momentum, ConvArch.NormEps);
+        if (Training) p.BatchesTracked[n.Layer]++;
+        return h.LeakyRelu(ConvArch.LeakySlope);
     }
 
     /// <summary>z (B, Z) → logits (B, D) of the Bernoulli (or, through a sigmoid, the Gaussian mean) over pixels.</summary>
     public Tensor<T> Decode(Tensor<T> z)
     {
+        if (decConv != null) return DecodeConv(z);
         var h = z;
         int first = 2 * encoderLayers;
         for (int i = 0; i < decoderLayers; i++)

@@ -4,15 +4,25 @@ using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Model;
 
+/// <summary>How PyTorch initialises a tensor (drawn from the seeded generator in layout order, or constant).</summary>
+public enum InitKind { KaimingUniform, FanInUniform, Ones, Zeros }
+
+/// <summary>A batch-norm layer's tensors: gamma and beta in the parameters, running mean and variance in the buffers.</summary>
+public readonly record struct NormIndex(int Layer, int Gamma, int Beta, int RunningMean, int RunningVar);
+
 /// <summary>
 /// All parameters in one flat buffer with named views, and their shapes in one layout table (llm.c's
 /// ParameterTensors). Gradients and Adam's two moments share the layout, so the optimiser is one loop over
-/// <see cref="Count"/>, zeroing is one fill, and a checkpoint is one write per buffer. Names follow PyTorch's
-/// nn.Sequential state dict (encoder.0.weight, ...) with weights stored (out, in), so export needs no reshuffle.
+/// <see cref="Count"/>, zeroing is one fill, and a checkpoint is one write per buffer. Names follow the PyTorch
+/// twin's state dict (encoder.0.weight, ...). MLP weights are stored (out, in) as PyTorch stores them; conv
+/// weights are channels-last (CONV-SPEC.md), and each entry's <see cref="Entry.Order"/> says how to reach PyTorch's
+/// layout. Batch norm's running statistics are buffers (PyTorch's word): a second flat buffer without gradients
+/// or moments, plus one num_batches_tracked counter per batch-norm layer.
 /// </summary>
 public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public sealed record Entry(string Name, Shape Shape, int Offset, int FanIn);
+    /// <summary>A named tensor: our shape, where it lies, how PyTorch initialises it and PyTorch's shape and layout.</summary>
+    public sealed record Entry(string Name, Shape Shape, int Offset, int FanIn, InitKind Init, int[] TorchShape, TorchOrder Order);
 
     public IReadOnlyList<Entry> Layout { get; }
     public int Count { get; }
@@ -22,22 +32,86 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Storage<T> AdamV { get; }
     /// <summary>The named views, in layout order; each one's Grad is a view into <see cref="Grads"/>.</summary>
     public Tensor<T>[] Tensors { get; }
-    readonly Tensor<T> all, allGrad, allM, allV;
+
+    /// <summary>Running means and variances of the batch-norm layers (empty for the MLP).</summary>
+    public IReadOnlyList<Entry> BufferLayout { get; }
+    public int BufferCount { get; }
+    public Tensor<T>[] Buffers { get; }
+    /// <summary>Batch-norm layers: their module names (encoder.1, ...) and tensors, in layout order.</summary>
+    public IReadOnlyList<string> NormNames { get; }
+    public IReadOnlyList<NormIndex> Norms { get; }
+    /// <summary>PyTorch's num_batches_tracked per batch-norm layer: training forward passes so far.</summary>
+    public long[] BatchesTracked { get; }
+
+    readonly Tensor<T> all, allGrad, allM, allV, allBuffers;
+    readonly Storage<T>? bufferStorage;
 
     public Parameters(TrainConfig config, IBackend<T> backend)
     {
-        var layout = new List<Entry>();
-        int offset = 0;
-        void Linear(string prefix, int inSize, int outSize)
+        var layout = new List<Entry>(); var buffers = new List<Entry>(); var normNames = new List<string>();
+        int offset = 0, bufferOffset = 0;
+        void Add(string name, int[] shape, int fanIn, InitKind init, int[]? torchShape = null, TorchOrder? order = null)
         {
-            layout.Add(new Entry(prefix + ".weight", new Shape(outSize, inSize), offset, inSize)); offset += outSize * inSize;
-            layout.Add(new Entry(prefix + ".bias", new Shape(outSize), offset, inSize)); offset += outSize;
+            var s = new Shape(shape);
+            layout.Add(new Entry(name, s, offset, fanIn, init, torchShape ?? shape, order ?? TorchOrder.Same(s.Length)));
+            offset += s.Length;
         }
-        // Encoder D → H1 → … → 2Z, decoder Z → …reversed… → D; ReLU modules sit at the odd Sequential indices.
-        int[] enc = [config.InputSize, .. config.Hidden, 2 * config.Latent];
-        for (int i = 0; i + 1 < enc.Length; i++) Linear($"encoder.{2 * i}", enc[i], enc[i + 1]);
-        int[] dec = [config.Latent, .. config.Hidden.Reverse(), config.InputSize];
-        for (int i = 0; i + 1 < dec.Length; i++) Linear($"decoder.{2 * i}", dec[i], dec[i + 1]);
+        void Linear(string prefix, int inSize, int outSize, bool bias = true, TorchOrder? order = null)
+        {
+            Add(prefix + ".weight", [outSize, inSize], inSize, InitKind.KaimingUniform, order: order);
+            if (bias) Add(prefix + ".bias", [outSize], inSize, InitKind.FanInUniform);
+        }
+
+        if (config.Arch == Architecture.Conv)
+        {
+            var c = config.Channels; int flat = ConvArch.Flat(c), hw = ConvArch.Bottom * ConvArch.Bottom, z = config.Latent;
+            // (OC, KH, KW, C) is PyTorch's (OC, C, KH, KW); fan_in = C·KH·KW.
+            void Conv(string prefix, ConvLayer l, bool bias)
+            {
+                int k = l.Kernel;
+                Add(prefix + ".weight", [l.Out, k, k, l.In], l.In * k * k, InitKind.KaimingUniform, [l.Out, l.In, k, k], new TorchOrder(l.Out, k * k, l.In, 1));
+                if (bias) Add(prefix + ".bias", [l.Out], l.In * k * k, InitKind.FanInUniform);
+            }
+            // (Cin, KH, KW, Cout) is PyTorch's (Cin, Cout, KH, KW); PyTorch's fan_in is weight.size(1)·KH·KW = Cout·KH·KW.
+            void ConvT(string prefix, ConvLayer l, bool bias)
+            {
+                int k = l.Kernel;
+                Add(prefix + ".weight", [l.In, k, k, l.Out], l.Out * k * k, InitKind.KaimingUniform, [l.In, l.Out, k, k], new TorchOrder(l.In, k * k, l.Out, 1));
+                if (bias) Add(prefix + ".bias", [l.Out], l.Out * k * k, InitKind.FanInUniform);
+            }
+            void Norm(string prefix, int channels)
+            {
+                Add(prefix + ".weight", [channels], 0, InitKind.Ones);
+                Add(prefix + ".bias", [channels], 0, InitKind.Zeros);
+                foreach (var (name, init) in new[] { ("running_mean", InitKind.Zeros), ("running_var", InitKind.Ones) })
+                {
+                    buffers.Add(new Entry($"{prefix}.{name}", new Shape(channels), bufferOffset, 0, init, [channels], TorchOrder.Same(channels)));
+                    bufferOffset += channels;
+                }
+                normNames.Add(prefix);
+            }
+            var enc = ConvArch.Encoder(c); var dec = ConvArch.Decoder(c);
+            for (int i = 0; i < enc.Length; i++) { Conv(ConvArch.EncoderConv(i), enc[i], bias: false); Norm(ConvArch.EncoderNorm(i), enc[i].Out); }
+            // PyTorch flattens (N, c3, 4, 4): its input column c·HW + p is our column p·c3 + c.
+            Linear(ConvArch.EncoderLinear, flat, 2 * z, order: new TorchOrder(2 * z, hw, c[2], 1));
+            // PyTorch unflattens the output row c·HW + p into (c, p); ours is row p·c3 + c.
+            Linear(ConvArch.DecoderLinear, z, flat, bias: false, order: new TorchOrder(1, hw, c[2], z));
+            Norm(ConvArch.DecoderLinearNorm, c[2]);
+            for (int i = 0; i < dec.Length; i++)
+            {
+                bool last = i == dec.Length - 1;
+                ConvT(ConvArch.DecoderConv(i), dec[i], bias: last);
+                if (!last) Norm(ConvArch.DecoderNorm(i), dec[i].Out);
+            }
+        }
+        else
+        {
+            // Encoder D → H1 → … → 2Z, decoder Z → …reversed… → D; ReLU modules sit at the odd Sequential indices.
+            int[] enc = [config.InputSize, .. config.Hidden, 2 * config.Latent];
+            for (int i = 0; i + 1 < enc.Length; i++) Linear($"encoder.{2 * i}", enc[i], enc[i + 1]);
+            int[] dec = [config.Latent, .. config.Hidden.Reverse(), config.InputSize];
+            for (int i = 0; i + 1 < dec.Length; i++) Linear($"decoder.{2 * i}", dec[i], dec[i + 1]);
+        }
         Layout = layout;
         Count = offset;
         Values = backend.Rent(Count); Grads = backend.Rent(Count); AdamM = backend.Rent(Count); AdamV = backend.Rent(Count);
@@ -47,6 +121,21 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         allV = Tensor<T>.View(AdamV, 0, new Shape(Count));
         foreach (var t in new[] { all, allGrad, allM, allV }) backend.Fill(t, T.Zero);
         Tensors = layout.Select(e => Tensor<T>.View(Values, e.Offset, e.Shape, Tensor<T>.View(Grads, e.Offset, e.Shape), requiresGrad: true)).ToArray();
+
+        BufferLayout = buffers;
+        BufferCount = bufferOffset;
+        NormNames = normNames;
+        BatchesTracked = new long[normNames.Count];
+        if (BufferCount > 0)
+        {
+            bufferStorage = backend.Rent(BufferCount);
+            allBuffers = Tensor<T>.View(bufferStorage, 0, new Shape(BufferCount));
+            backend.Fill(allBuffers, T.Zero);
+            Buffers = buffers.Select(e => Tensor<T>.View(bufferStorage, e.Offset, e.Shape)).ToArray();
+        }
+        else { allBuffers = all; Buffers = []; }
+        Norms = normNames.Select((n, i) => new NormIndex(i, IndexOf(n + ".weight"), IndexOf(n + ".bias"),
+            BufferIndexOf(n + ".running_mean"), BufferIndexOf(n + ".running_var"))).ToArray();
     }
 
     public Tensor<T> this[string name] => Tensors[IndexOf(name)];
@@ -57,9 +146,17 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         throw new KeyNotFoundException($"no parameter named {name}");
     }
 
+    public int BufferIndexOf(string name)
+    {
+        for (int i = 0; i < BufferLayout.Count; i++) if (BufferLayout[i].Name == name) return i;
+        throw new KeyNotFoundException($"no buffer named {name}");
+    }
+
     /// <summary>
-    /// PyTorch's default nn.Linear init, bit-identical to torch.manual_seed(seed) and then building the twin
-    /// nn.Sequential model (see <see cref="TorchInit"/>); Adam's moments start at zero.
+    /// PyTorch's default initialisation (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d), bit-identical
+    /// to torch.manual_seed(seed) and then building the twin model (see <see cref="TorchInit"/>): each random tensor
+    /// is drawn in PyTorch's layout, in construction order, then permuted into ours. Buffers start at PyTorch's
+    /// values (running mean 0, variance 1, no batches), Adam's moments at zero.
     /// </summary>
     public void Initialize(ulong seed) => Initialize(new TorchGenerator(seed));
 
@@ -68,13 +165,70 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         var host = new float[Count];
         var init = new TorchInit(rng);
-        for (int i = 0; i < Layout.Count; i += 2)
+        foreach (var e in Layout)
         {
-            var (w, b) = (Layout[i], Layout[i + 1]);
-            init.Linear(host.AsSpan(w.Offset, w.Shape.Length), host.AsSpan(b.Offset, b.Shape.Length), w.FanIn);
+            var span = host.AsSpan(e.Offset, e.Shape.Length);
+            switch (e.Init)
+            {
+                case InitKind.KaimingUniform:
+                    var drawn = new float[span.Length];
+                    init.KaimingUniform(drawn, e.FanIn);
+                    e.Order.FromTorch<float>(drawn, span);
+                    break;
+                case InitKind.FanInUniform: init.FanInUniform(span, e.FanIn); break;
+                case InitKind.Ones: span.Fill(1); break;
+                case InitKind.Zeros: span.Clear(); break;
+            }
         }
         all.CopyFrom(Array.ConvertAll(host, v => T.CreateTruncating(v)));
         all.Backend.Fill(allM, T.Zero); all.Backend.Fill(allV, T.Zero);
+        ResetBuffers();
+    }
+
+    /// <summary>Running means 0, variances 1, no batches tracked (PyTorch's reset_running_stats).</summary>
+    public void ResetBuffers()
+    {
+        for (int i = 0; i < BufferLayout.Count; i++) all.Backend.Fill(Buffers[i], BufferLayout[i].Init == InitKind.Ones ? T.One : T.Zero);
+        Array.Clear(BatchesTracked);
+    }
+
+    /// <summary>
+    /// The whole state in PyTorch's names, shapes and layouts, in state-dict order (each batch-norm layer's running
+    /// statistics and num_batches_tracked follow its bias): what the twin's load_state_dict expects.
+    /// </summary>
+    public IEnumerable<(string Name, int[] Shape, T[]? Values, long? Count)> TorchState()
+    {
+        var values = all.ToArray();
+        var buffers = BufferCount > 0 ? allBuffers.ToArray() : [];
+        for (int i = 0; i < Layout.Count; i++)
+        {
+            var e = Layout[i];
+            var torch = new T[e.Shape.Length];
+            e.Order.ToTorch<T>(values.AsSpan(e.Offset, e.Shape.Length), torch);
+            yield return (e.Name, e.TorchShape, torch, null);
+            foreach (var norm in Norms)
+            {
+                if (norm.Beta != i) continue;
+                foreach (var b in new[] { BufferLayout[norm.RunningMean], BufferLayout[norm.RunningVar] })
+                    yield return (b.Name, b.TorchShape, buffers[b.Offset..(b.Offset + b.Shape.Length)], null);
+                yield return (NormNames[norm.Layer] + ".num_batches_tracked", [], null, BatchesTracked[norm.Layer]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Loads a PyTorch state dict (PyTorch's layouts): <paramref name="get"/> returns a tensor's values given its
+    /// name and PyTorch shape, <paramref name="count"/> a num_batches_tracked. Adam's moments are left alone.
+    /// </summary>
+    public void LoadTorchState(Func<string, int[], float[]> get, Func<string, long> count)
+    {
+        var values = new T[Count];
+        foreach (var e in Layout)
+            e.Order.FromTorch<T>(Array.ConvertAll(get(e.Name, e.TorchShape), v => T.CreateTruncating(v)), values.AsSpan(e.Offset, e.Shape.Length));
+        all.CopyFrom(values);
+        for (int i = 0; i < BufferLayout.Count; i++)
+            Buffers[i].CopyFrom(Array.ConvertAll(get(BufferLayout[i].Name, BufferLayout[i].TorchShape), v => T.CreateTruncating(v)));
+        for (int i = 0; i < NormNames.Count; i++) BatchesTracked[i] = count(NormNames[i] + ".num_batches_tracked");
     }
 
     /// <summary>
@@ -91,6 +245,8 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Tensor<T> AllGrad => allGrad;
     public Tensor<T> AllM => allM;
     public Tensor<T> AllV => allV;
+    /// <summary>Every buffer in one flat view (running means and variances); an empty net has none.</summary>
+    public Tensor<T>? AllBuffers => BufferCount > 0 ? allBuffers : null;
 }
 
 /// <summary>

@@ -5,6 +5,9 @@ namespace InfoVae.Model;
 
 public enum ReconLoss { Bernoulli, Gaussian }
 
+/// <summary>The encoder and decoder: fully connected layers, or strided (transposed) convolutions for 28 × 28 images.</summary>
+public enum Architecture { Mlp, Conv }
+
 /// <summary>
 /// Everything that defines a run: architecture, loss weights, MMD, optimiser, schedule. Saved in every checkpoint
 /// so a resumed run can refuse flags that disagree with it. Loss:
@@ -12,7 +15,12 @@ public enum ReconLoss { Bernoulli, Gaussian }
 /// </summary>
 public sealed record TrainConfig
 {
+    /// <summary>Absent from the config.json of runs made before the conv net existed: those are MLPs.</summary>
+    public Architecture Arch { get; init; } = Architecture.Mlp;
+    /// <summary>The MLP's hidden layer sizes (encoder order; the decoder mirrors them).</summary>
     public int[] Hidden { get; init; } = [512, 256];
+    /// <summary>The conv net's channels after each of its three encoder convolutions (the decoder mirrors them).</summary>
+    public int[] Channels { get; init; } = [32, 64, 128];
     public int Latent { get; init; } = 32;
     /// <summary>Pixels per image (rows × cols); set from the data.</summary>
     public int InputSize { get; init; } = 784;
@@ -38,6 +46,11 @@ public sealed record TrainConfig
     public double MmdWeight => Alpha + Lambda - 1;
     public MmdSpec Mmd => new(Kernel, Scales, Bandwidth, UnbiasedMmd);
     public int PriorCount(int batch) => PriorSamples > 0 ? PriorSamples : batch;
+
+    /// <summary>"MLP 784-512-256-32" or "conv net 32-64-128-32 (28×28)": the model in a few words (banner, mismatch messages).</summary>
+    public string Describe() => Arch == Architecture.Conv
+        ? $"conv net {string.Join("-", Channels ?? [])}-{Latent} ({ConvArch.Side}×{ConvArch.Side})"
+        : $"MLP {InputSize}-{string.Join("-", Hidden ?? [])}-{Latent}";
 
     /// <summary>The special cases of the InfoVAE objective (Zhao et al. §3), as (α, λ, β).</summary>
     public static (double Alpha, double Lambda, double Beta) Preset(string name, double betaVae = 4) => name switch
@@ -73,13 +86,28 @@ public sealed record TrainConfig
         if (Batch <= 0) throw new UserError($"--batch must be at least 1, not {Batch}; the default is {d.Batch}");
         if (Latent <= 0) throw new UserError($"--latent must be at least 1, not {Latent}; the default is {d.Latent}");
         if (InputSize <= 0) throw new UserError($"images must have at least one pixel, not {InputSize}; use a data set of real images");
+        if (!Enum.IsDefined(Arch)) throw new UserError($"unknown architecture '{Arch}': use --arch mlp or --arch conv");
         if (Hidden.Length == 0 || Array.Exists(Hidden, h => h <= 0)) throw new UserError($"--hidden must list one or more positive layer sizes, not '{string.Join(",", Hidden)}'; e.g. --hidden 512,256");
+        if (Arch == Architecture.Conv)
+        {
+            if (Channels.Length != ConvArch.Depth || Array.Exists(Channels, c => c <= 0))
+                throw new UserError($"--channels must list {ConvArch.Depth} positive channel counts (one per encoder convolution; the decoder mirrors them), not '{string.Join(",", Channels)}'; e.g. --channels 32,64,128");
+            if (InputSize != ConvArch.Side * ConvArch.Side)
+                throw new UserError($"--arch conv takes {ConvArch.Side}×{ConvArch.Side} images ({ConvArch.Side * ConvArch.Side} pixels), not {InputSize} pixels per image; use --arch mlp for other sizes");
+        }
         if (PriorSamples < 0) throw new UserError($"--prior-samples must be ≥ 0 (0 = the batch size), not {PriorSamples}");
         if (Scales.Length == 0 || Array.Exists(Scales, s => !(s > 0) || !double.IsFinite(s)))
             throw new UserError($"--scales must list positive numbers, not '{string.Join(",", Scales.Select(Num))}'; e.g. --scales 0.1,0.2,0.5,1,2,5,10");
         if (!(Bandwidth > 0)) throw new UserError($"--bandwidth must be > 0, not {Num(Bandwidth)}; the default is {Num(d.Bandwidth)}");
         if (MmdWeight > 0 && UnbiasedMmd && (Batch < 2 || PriorSamples == 1))
             throw new UserError("the unbiased MMD estimator needs at least 2 samples per batch: use --batch 2 or more, or --mmd-estimator biased");
+    }
+
+    /// <summary>Refuses images the architecture cannot take: the conv net's strides and paddings are laid out for 28 × 28.</summary>
+    public void CheckImageShape(int rows, int cols, string folder)
+    {
+        if (Arch == Architecture.Conv && (rows != ConvArch.Side || cols != ConvArch.Side))
+            throw new UserError($"--arch conv takes {ConvArch.Side}×{ConvArch.Side} images, but the data in {folder} are {rows}×{cols}; use --arch mlp for other sizes, or 28×28 data (MNIST, Fashion-MNIST)");
     }
 
     /// <summary>The test-set evaluation needs 2 images for the unbiased MMD (it splits its chunks so that none holds 1).</summary>

@@ -5,10 +5,12 @@ using InfoVae.Model.IO;
 namespace InfoVae.Model;
 
 /// <summary>
-/// A training checkpoint in safetensors: every parameter under its PyTorch name, Adam's moments under
-/// adam.m.* and adam.v.*, the noise generator's state under rng.torch_generator (the epoch order is recomputed from
-/// the epoch number), and in the metadata the position (step, epoch, next batch) and the config. Written to a
-/// temporary file and renamed, so a crash mid-write leaves the previous checkpoint whole.
+/// A training checkpoint in safetensors: every parameter under its PyTorch name (in our layout: conv weights are
+/// channels-last), Adam's moments under adam.m.* and adam.v.*, batch norm's running statistics and
+/// num_batches_tracked (conv net only; resuming needs them bit for bit), the noise generator's state under
+/// rng.torch_generator (the epoch order is recomputed from the epoch number), and in the metadata the position
+/// (step, epoch, next batch) and the config. Written to a temporary file and renamed, so a crash mid-write leaves
+/// the previous checkpoint whole.
 /// </summary>
 public static class Checkpoint
 {
@@ -39,6 +41,12 @@ public static class Checkpoint
             var state = new uint[TorchGenerator.StateLength];
             noise.SaveState(state);
             tensors.Add(SafeTensor.From<int>(GeneratorName, Array.ConvertAll(state, w => (int)w), state.Length));
+        }
+        if (p.AllBuffers is { } all)
+        {
+            var buffers = all.ToArray();
+            foreach (var e in p.BufferLayout) tensors.Add(SafeTensor.From<float>(e.Name, buffers.AsSpan(e.Offset, e.Shape.Length), e.Shape.ToArray()));
+            for (int i = 0; i < p.NormNames.Count; i++) tensors.Add(SafeTensor.From<long>(p.NormNames[i] + ".num_batches_tracked", [p.BatchesTracked[i]]));
         }
         var meta = new Dictionary<string, string>
         {
@@ -81,6 +89,17 @@ public static class Checkpoint
             foreach (var e in p.Layout)
                 file.Get(prefix + e.Name, DType.F32, e.Shape.ToArray()).CopyTo<float>(data.AsSpan(e.Offset, e.Shape.Length));
         p.All.CopyFrom(values); p.AllM.CopyFrom(m); p.AllV.CopyFrom(v);
+        if (p.AllBuffers is { } all)
+        {
+            var buffers = new float[p.BufferCount];
+            foreach (var e in p.BufferLayout) file.Get(e.Name, DType.F32, e.Shape.ToArray()).CopyTo<float>(buffers.AsSpan(e.Offset, e.Shape.Length));
+            all.CopyFrom(buffers);
+            for (int i = 0; i < p.NormNames.Count; i++)
+            {
+                long n = file.Get(p.NormNames[i] + ".num_batches_tracked", DType.I64).As<long>()[0];
+                p.BatchesTracked[i] = n >= 0 ? n : throw new UserError($"{path}: {p.NormNames[i]}.num_batches_tracked is {n}, not a count; {Fix}");
+            }
+        }
         return new Position(ReadInt(file, "step", path, long.MaxValue), (int)ReadInt(file, "epoch", path, int.MaxValue), (int)ReadInt(file, "next_batch", path, int.MaxValue));
     }
 
@@ -92,9 +111,9 @@ public static class Checkpoint
         try { saved = JsonSerializer.Deserialize<TrainConfig>(json, RunFolder.Json); }
         catch (JsonException) { return; }
         if (saved?.Hidden == null) return;
-        static string Mlp(TrainConfig c) => $"{c.InputSize}-{string.Join("-", c.Hidden)}-{c.Latent}";
-        if (Mlp(saved) != Mlp(config))
-            throw new UserError($"{path} holds an MLP {Mlp(saved)} but the run's config.json describes {Mlp(config)}: the two files come from "
+        static string Named(TrainConfig c) => (c.Arch == Architecture.Mlp ? "an " : "a ") + c.Describe();
+        if (saved.Describe() != config.Describe())
+            throw new UserError($"{path} holds {Named(saved)} but the run's config.json describes {Named(config)}: the two files come from "
                 + "different runs; put the run's own config.json and checkpoint.safetensors together");
     }
 

@@ -94,7 +94,9 @@ public static class Evaluation
     {
         var tape = Tape<float>.Current;
         int z = net.Config.Latent, d = data.PixelsPerImage;
-        int chunk = Math.Max(1, 2000 / k);                 // images per decoder call: chunk·K rows
+        // Images per decoder call: chunk·K rows. The conv decoder's largest scratch is its (rows·49, 16·c1) column
+        // matrix (200 MB at 2000 rows and c1 = 32), so it takes fewer rows at a time.
+        int chunk = Math.Max(1, (net.Config.Arch == Architecture.Conv ? 500 : 2000) / k);
         var zs = new float[chunk * k * z]; var xs = new float[chunk * k * d]; var logw = new double[k];
         var eps = new float[chunk * k * z];
         ulong key = RandomStreams.Key(net.Config.Seed, RandomStreams.Eval + 200);

@@ -60,7 +60,7 @@ public sealed class RunFolder
         TrainConfig config;
         try { config = JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(ConfigPath), Json) ?? throw new JsonException("it is empty"); }
         catch (JsonException e) { throw new UserError($"{ConfigPath} is not a valid run config ({e.Message.TrimEnd('.')}); {fix}"); }
-        if (config.Hidden is null || config.Scales is null) throw new UserError($"{ConfigPath} has no Hidden or no Scales list; {fix}");
+        if (config.Hidden is null || config.Scales is null || config.Channels is null) throw new UserError($"{ConfigPath} has no Hidden, Channels or Scales list; {fix}");
         try { config.Validate(); }
         catch (UserError e) { throw new UserError($"{ConfigPath} holds settings that cannot train ({e.Message}); {fix}"); }
         return config;

@@ -61,6 +61,7 @@ public sealed class Trainer
             var eps = Draw(new Shape(b, z), hostEps);
             var prior = Draw(new Shape(m, z), hostPrior);
             Net.Params.ZeroGrad();
+            Net.Training = true;                      // batch norm: batch statistics, running averages updated
             var terms = Net.Loss(x, eps, prior);
             Tape<float>.Current.CheckAnomalies();     // anomaly mode: the last ops too, before the loss is read
             metrics = Read(terms);
@@ -71,7 +72,7 @@ public sealed class Trainer
                 Step++;
             }
         }
-        finally { Tape<float>.Current.Reset(); }     // also when anomaly mode throws mid-step: the next user of this thread's tape starts clean
+        finally { Net.Training = false; Tape<float>.Current.Reset(); }     // also when anomaly mode throws mid-step: the next user of this thread's tape starts clean
         if (!metrics.IsFinite) return metrics;
         if (++NextBatch == BatchesPerEpoch) { NextBatch = 0; Epoch++; }
         return metrics;

@@ -380,7 +380,7 @@ public class BadInputTests
         Directory.CreateDirectory(copy);
         foreach (var f in Directory.GetFiles(run)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
         File.Copy(Path.Combine(other, "checkpoint.safetensors"), Path.Combine(copy, "checkpoint.safetensors"), overwrite: true);
-        Refused(["train", "--resume", copy, "--data", ok], "holds an MLP 30-16-2 but the run's config.json describes 30-8-2", "different runs");
+        Refused(["train", "--resume", copy, "--data", ok], "holds an MLP 30-16-2 but the run's config.json describes an MLP 30-8-2", "different runs");
     }
 
     /// <summary>Rewrites a safetensors file with one kind of damage, editing its JSON header as text would.</summary>
