@@ -1,4 +1,5 @@
 using System.Numerics;
+using InfoVae.Kernels;
 using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Engine;
@@ -65,6 +66,24 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Writes MMD²(x, y) into the scalar <paramref name="result"/>.</summary>
     void Mmd(Tensor<T> x, Tensor<T> y, MmdSpec spec, Tensor<T> result);
     void MmdBackward(Tensor<T> x, Tensor<T> y, MmdSpec spec, Tensor<T> dResult, Tensor<T>? dx, Tensor<T>? dy);
+
+    /// <summary>cols (Rows, KH·KW·C) = im2col(image (N, H, W, C)), overwriting cols; channels-last (see <see cref="ConvGeometry"/>).</summary>
+    void Im2Col(Tensor<T> image, ConvGeometry g, Tensor<T> cols);
+    /// <summary>image (N, H, W, C) += col2im(cols (Rows, KH·KW·C)), the adjoint of <see cref="Im2Col"/>; deterministic (a gather, no atomics).</summary>
+    void Col2Im(Tensor<T> cols, ConvGeometry g, Tensor<T> image);
+
+    /// <summary>Per-column batch mean and biased variance (÷ R) of x seen as (R, C) with C = the last axis; mean, var: (C).</summary>
+    void BatchNormStats(Tensor<T> x, Tensor<T> mean, Tensor<T> var);
+    /// <summary>y = (x − mean)·gamma/√(var + eps) + beta per column of x seen as (R, C); y has x's shape.</summary>
+    void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta, Tensor<T> y);
+    /// <summary>
+    /// Training-mode batch-norm backward, all accumulating: with xhat = (x − mean)/√(var + eps), dBeta += Σ_r dy,
+    /// dGamma += Σ_r dy·xhat, dx += gamma/√(var + eps)·(dy − mean_r(dy) − xhat·mean_r(dy·xhat)).
+    /// </summary>
+    void BatchNormBackward(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> dy,
+                           Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta);
+    /// <summary>PyTorch's running statistics: rm = (1 − m)·rm + m·mean; rv = (1 − m)·rv + m·var·R/(R − 1).</summary>
+    void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar);
 
     /// <summary>Standard normal draws from Philox4x32-10 with this key, starting at counter block <paramref name="counter"/>.</summary>
     void Normal(Tensor<T> t, ulong key, ulong counter);

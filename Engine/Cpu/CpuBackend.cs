@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using InfoVae.Kernels;
 using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Engine.Cpu;
@@ -256,6 +257,23 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void MmdBackward(Tensor<T> x, Tensor<T> y, MmdSpec spec, Tensor<T> dResult, Tensor<T>? dx, Tensor<T>? dy) =>
         Kernels.Cpu.Mmd.Backward<T>(Span(x), x.Shape[0], Span(y), y.Shape[0], x.Shape[1], spec, Span(dResult)[0],
             dx == null ? default : Span(dx), dy == null ? default : Span(dy));
+
+    public void Im2Col(Tensor<T> image, ConvGeometry g, Tensor<T> cols) => Kernels.Cpu.Im2Col.Copy<T>(Span(image), g, Span(cols));
+    public void Col2Im(Tensor<T> cols, ConvGeometry g, Tensor<T> image) => Kernels.Cpu.Col2Im.Accumulate<T>(Span(cols), g, Span(image));
+
+    public void BatchNormStats(Tensor<T> x, Tensor<T> mean, Tensor<T> var) =>
+        BatchNorm.Stats<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var));
+
+    public void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta, Tensor<T> y) =>
+        BatchNorm.Apply<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(beta), Span(y));
+
+    public void BatchNormBackward(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> dy,
+        Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta) =>
+        BatchNorm.Backward<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(dy),
+            dx == null ? default : Span(dx), dGamma == null ? default : Span(dGamma), dBeta == null ? default : Span(dBeta));
+
+    public void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar) =>
+        BatchNorm.UpdateRunning<T>(Span(mean), Span(var), rows, momentum, Span(runningMean), Span(runningVar));
 
     public void Normal(Tensor<T> t, ulong key, ulong counter) => Philox.Normal(key, counter, Span(t));
     public void Uniform(Tensor<T> t, ulong key, ulong counter) => Philox.Uniform(key, counter, Span(t));

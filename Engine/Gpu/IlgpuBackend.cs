@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using InfoVae.Kernels;
 using InfoVae.Kernels.Cpu;
 using InfoVae.Kernels.Gpu;
 
@@ -255,6 +256,18 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         scaledC.Add((d, spec.Bandwidth, (double[])spec.Scales.Clone(), buffer));
         return buffer.View;
     }
+
+    // Conv and batch norm (issue #8): placeholders so the tree builds until the ILGPU kernels land (convgpu replaces them).
+    public void Im2Col(Tensor<float> image, ConvGeometry g, Tensor<float> cols) => throw NotYet(nameof(Im2Col));
+    public void Col2Im(Tensor<float> cols, ConvGeometry g, Tensor<float> image) => throw NotYet(nameof(Col2Im));
+    public void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var) => throw NotYet(nameof(BatchNormStats));
+    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> beta, Tensor<float> y) =>
+        throw NotYet(nameof(BatchNormApply));
+    public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
+        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta) => throw NotYet(nameof(BatchNormBackward));
+    public void BatchNormUpdateRunning(Tensor<float> mean, Tensor<float> var, int rows, double momentum, Tensor<float> runningMean, Tensor<float> runningVar) =>
+        throw NotYet(nameof(BatchNormUpdateRunning));
+    static NotSupportedException NotYet(string name) => new($"{name} is not yet on the GPU");
 
     public void Normal(Tensor<float> t, ulong key, ulong counter) => Kernels.Normal(View(t), key, counter);
     public void Uniform(Tensor<float> t, ulong key, ulong counter) => Kernels.Uniform(View(t), key, counter);
