@@ -13,7 +13,7 @@ namespace InfoVae.Kernels.Gpu;
 //    that can land on its pixel.
 // Correctness: Tests/Kernels/Gpu/ConvKernelTests.cs (against Kernels/Reference).
 
-/// <summary>A convolution's geometry as plain ints, for kernels (ConvGeometry's fields).</summary>
+/// <summary>A convolution's geometry as plain ints for the kernels: <see cref="ConvGeometry"/>'s fields, without its record machinery.</summary>
 public struct ConvArgs
 {
     public int N, H, W, C, KH, KW, Stride, Pad, OH, OW;
@@ -21,6 +21,11 @@ public struct ConvArgs
     public readonly int PatchLength => KH * KW * C;
     public readonly int Rows => N * OH * OW;
     public readonly int ImageLength => N * H * W * C;
+
+    public static ConvArgs Of(ConvGeometry g) => new()
+    {
+        N = g.N, H = g.H, W = g.W, C = g.C, KH = g.KH, KW = g.KW, Stride = g.Stride, Pad = g.Pad, OH = g.OH, OW = g.OW,
+    };
 }
 
 public static class ConvKernels
@@ -45,7 +50,7 @@ public static class ConvKernels
         int nH = nHw / g.W, iw = nHw - nH * g.W;
         int n = nH / g.H, ih = nH - n * g.H;
         int patch = g.KH * g.KW * g.C;
-        float acc = image[idx];
+        float acc = 0f;
         // oh·S = ih + P − kh must be a non-negative multiple of S: kh ≡ (ih + P) mod S, and kh ≤ ih + P.
         int yh = ih + g.Pad, yw = iw + g.Pad;
         for (int kh = yh % g.Stride; kh < g.KH && kh <= yh; kh += g.Stride)
@@ -59,23 +64,25 @@ public static class ConvKernels
                 acc += cols[((n * g.OH + oh) * g.OW + ow) * patch + (kh * g.KW + kw) * g.C + c];
             }
         }
-        image[idx] = acc;
+        image[idx] += acc;   // summed first, then added: the order of Reference.Col2Im and Kernels/Cpu
     }
 }
 
 public sealed partial class GpuKernels
 {
     /// <summary>image (N, H, W, C) → cols (N·OH·OW, KH·KW·C), overwritten.</summary>
-    public void Im2Col(ArrayView<float> image, ConvArgs g, ArrayView<float> cols)
+    public void Im2Col(ArrayView<float> image, ConvGeometry geometry, ArrayView<float> cols)
     {
+        var g = ConvArgs.Of(geometry);
         int n = g.Rows * g.PatchLength;
         if (n == 0) return;
         Auto<ArrayView<float>, ArrayView<float>, ConvArgs>(ConvKernels.Im2ColKernel)(Stream, n, image, cols, g);
     }
 
     /// <summary>image (N, H, W, C) += the adjoint of Im2Col applied to cols (N·OH·OW, KH·KW·C).</summary>
-    public void Col2Im(ArrayView<float> cols, ConvArgs g, ArrayView<float> image)
+    public void Col2Im(ArrayView<float> cols, ConvGeometry geometry, ArrayView<float> image)
     {
+        var g = ConvArgs.Of(geometry);
         int n = g.ImageLength;
         if (n == 0) return;
         Auto<ArrayView<float>, ArrayView<float>, ConvArgs>(ConvKernels.Col2ImKernel)(Stream, n, cols, image, g);
