@@ -26,7 +26,8 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     internal Tensor<T>? A, B, C;
     internal Action<Tensor<T>>? BackwardFn;
     internal T P;
-    internal int I0;
+    internal int I0, I1, I2;
+    internal double D0;
     internal bool F0, F1;
     internal object? State;
     internal bool OnTape;

@@ -53,8 +53,12 @@ public static partial class Ops
 
     internal static class Scratch<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        [ThreadStatic] static Tensor<T>? a, b;
+        [ThreadStatic] static Tensor<T>? a, b, c, d, e, f;
         public static Tensor<T> A => a ??= new Tensor<T>();
         public static Tensor<T> B => b ??= new Tensor<T>();
+        public static Tensor<T> C => c ??= new Tensor<T>();
+        public static Tensor<T> D => d ??= new Tensor<T>();
+        public static Tensor<T> E => e ??= new Tensor<T>();
+        public static Tensor<T> F => f ??= new Tensor<T>();
     }
 }
