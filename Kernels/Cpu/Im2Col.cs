@@ -1,41 +1,70 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace InfoVae.Kernels.Cpu;
 
 /// <summary>
 /// im2col in channels-last layout (see <see cref="ConvGeometry"/>): image (N, H, W, C) → cols (Rows, KH·KW·C).
-/// For one patch row kh, the KW·C values of cols are one contiguous run of the image (NHWC keeps w and c adjacent),
-/// clipped at the left and right edges, so the copy is one span copy per (row, kh) plus zero fills for the padding.
+/// For one kernel row kh, the KW·C values a patch takes are one contiguous run of the image (NHWC keeps w and c
+/// adjacent), clipped at the left and right edges: one run copy per (patch, kh) plus zero fills for the padding
+/// (<see cref="Runs"/>). Large calls split the (n, oh) bands of the grid over both cores in fixed chunks; every
+/// element of cols is written by one index, so the result never depends on the thread count.
 /// Correctness: Tests/Kernels/ConvKernelTests.cs against Kernels/Reference/ConvReference.cs.
 /// </summary>
-public static class Im2Col
+public static unsafe class Im2Col
 {
+    // Below this many elements of cols one core does it all; a chunk holds about ChunkElements of cols.
+    const int ParallelFrom = 1 << 16, ChunkElements = 1 << 15;
+
     /// <summary>cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·S − P + kh, ow·S − P + kw, c], 0 outside (overwrites cols).</summary>
     public static void Copy<T>(ReadOnlySpan<T> image, ConvGeometry g, Span<T> cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckLengths(image.Length, cols.Length, g);
-        CopyRows(image, g, cols, 0, g.Rows);
+        int bands = g.N * g.OH, perChunk = Math.Max(1, ChunkElements / (g.OW * g.PatchLength));
+        fixed (T* pi = image) fixed (T* pc = cols)
+        {
+            if (g.ColsLength < ParallelFrom || Workers.MaxThreads == 1) { Bands(pi, pc, g, 0, bands); return; }
+            var body = new Body<T> { Image = pi, Cols = pc, G = g, PerChunk = perChunk, Bands = bands };
+            Workers.For((bands + perChunk - 1) / perChunk, ref body);
+        }
     }
 
-    /// <summary>Rows [first, first + count) of cols.</summary>
-    static void CopyRows<T>(ReadOnlySpan<T> image, ConvGeometry g, Span<T> cols, int first, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    struct Body<T> : IParallelBody where T : unmanaged
     {
-        int pl = g.PatchLength, kwc = g.KW * g.C;
-        for (int row = first; row < first + count; row++)
+        public T* Image, Cols;
+        public ConvGeometry G;
+        public int PerChunk, Bands;
+        public readonly void Run(int index)
         {
-            int ow = row % g.OW, t = row / g.OW, oh = t % g.OH, n = t / g.OH;
-            int ih0 = oh * g.Stride - g.Pad, iw0 = ow * g.Stride - g.Pad;
-            // The kw range that lands inside the image: [kwLo, kwHi).
-            int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(g.KW, g.W - iw0);
-            var dst = cols.Slice(row * pl, pl);
-            for (int kh = 0; kh < g.KH; kh++)
+            int first = index * PerChunk;
+            Bands(Image, Cols, G, first, Math.Min(first + PerChunk, Bands));
+        }
+    }
+
+    /// <summary>Bands [first, end) of the grid, a band being the OW patches of one (n, oh).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Bands<T>(T* image, T* cols, ConvGeometry g, int first, int end) where T : unmanaged
+    {
+        nuint size = (nuint)sizeof(T), runBytes = (nuint)(g.KW * g.C) * size, pixelBytes = (nuint)g.C * size;
+        int pl = g.PatchLength, kwc = g.KW * g.C;
+        for (int band = first; band < end; band++)
+        {
+            int oh = band % g.OH, n = band / g.OH, ih0 = oh * g.Stride - g.Pad;
+            T* dst = cols + (long)band * g.OW * pl;
+            for (int ow = 0; ow < g.OW; ow++, dst += pl)
             {
-                var d = dst.Slice(kh * kwc, kwc);
-                int ih = ih0 + kh;
-                if (ih < 0 || ih >= g.H || kwHi <= kwLo) { d.Clear(); continue; }
-                d[..(kwLo * g.C)].Clear();
-                image.Slice(((n * g.H + ih) * g.W + iw0 + kwLo) * g.C, (kwHi - kwLo) * g.C).CopyTo(d[(kwLo * g.C)..]);
-                d[(kwHi * g.C)..].Clear();
+                int iw0 = ow * g.Stride - g.Pad;
+                int kwLo = Math.Max(0, -iw0), kwHi = Math.Min(g.KW, g.W - iw0);   // kw in [kwLo, kwHi) lands inside
+                for (int kh = 0; kh < g.KH; kh++)
+                {
+                    byte* d = (byte*)(dst + kh * kwc);
+                    int ih = ih0 + kh;
+                    if (ih < 0 || ih >= g.H || kwHi <= kwLo) { Runs.Zero(d, runBytes); continue; }
+                    if (kwLo > 0) Runs.Zero(d, (nuint)kwLo * pixelBytes);
+                    T* src = image + ((long)(n * g.H + ih) * g.W + iw0 + kwLo) * g.C;
+                    Runs.Copy((byte*)src, d + (nuint)kwLo * pixelBytes, (nuint)(kwHi - kwLo) * pixelBytes);
+                    if (kwHi < g.KW) Runs.Zero(d + (nuint)kwHi * pixelBytes, (nuint)(g.KW - kwHi) * pixelBytes);
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 using InfoVae.Engine;
 using InfoVae.Kernels;
+using InfoVae.Kernels.Cpu;
 using InfoVae.Kernels.Reference;
 using InfoVae.Tests.Support;
 using static InfoVae.Tests.Support.GradCheck;
@@ -209,6 +210,71 @@ public class ConvOpTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 3; i++) Step();
         Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero, "bytes allocated by 3 warm steps");
+    }
+
+    /// <summary>A float encoder-decoder step at model-like sizes (batch 32 of 28×28×1): one step's output and gradients.</summary>
+    static (float[] Y, float[][] Grads, float[] RunningVar) FloatStep()
+    {
+        var tape = Tape<float>.Current;
+        tape.Reset();
+        var x = Tensor<float>.From(Rand.UniformF(32 * 28 * 28, 60, 0, 1), new Shape(32, 28, 28, 1));
+        Tensor<float> P(int seed, double r, params int[] shape) => Tensor<float>.From(Rand.UniformF(new Shape(shape).Length, seed, -r, r), new Shape(shape), requiresGrad: true);
+        var w1 = P(61, 0.25, 32, 4, 4, 1); var b1 = P(62, 0.25, 32);
+        var w2 = P(63, 0.04, 64, 4, 4, 32);
+        var g2 = P(64, 1, 64); var be2 = P(65, 1, 64);
+        var w3 = P(66, 0.04, 64, 4, 4, 32); var b3 = P(67, 0.1, 32);
+        var w4 = P(68, 0.06, 32, 4, 4, 1); var b4 = P(69, 0.1, 1);
+        var rm = Tensor<float>.Zeros(new Shape(64)); var rv = Tensor<float>.From(Enumerable.Repeat(1f, 64).ToArray(), new Shape(64));
+        var h1 = Ops.Conv2d(x, w1, b1, 2, 1).LeakyRelu(0.2f);                                   // (32, 14, 14, 32)
+        var h2 = Ops.BatchNorm(Ops.Conv2d(h1, w2, null, 2, 1), g2, be2, rm, rv, true).LeakyRelu(0.2f);   // (32, 7, 7, 64)
+        var d1 = Ops.ConvTranspose2d(h2, w3, b3, 2, 1).LeakyRelu(0.2f);                         // (32, 14, 14, 32)
+        var y = Ops.ConvTranspose2d(d1, w4, b4, 2, 1);                                           // (32, 28, 28, 1)
+        Ops.BceWithLogits(y, x).Sum().Backward();
+        var r = (y.ToArray(), new[] { w1, b1, w2, g2, be2, w3, b3, w4, b4 }.Select(p => p.Grad!.ToArray()).ToArray(), rv.ToArray());
+        tape.Reset();
+        return r;
+    }
+
+    [Test]
+    public void One_and_two_threads_give_bit_identical_conv_steps()
+    {
+        int saved = Workers.MaxThreads;
+        try
+        {
+            Workers.MaxThreads = 1;
+            var one = FloatStep();
+            Workers.MaxThreads = 2;
+            var two = FloatStep();
+            Assert.That(one.Y.Any(v => v != 0) && one.Grads.All(g => g.Any(v => v != 0)), "a zero output or gradient would prove nothing");
+            Assert.That(two.Y, Is.EqualTo(one.Y), "output");
+            for (int k = 0; k < one.Grads.Length; k++) Assert.That(two.Grads[k], Is.EqualTo(one.Grads[k]), $"parameter {k} gradient");
+            Assert.That(two.RunningVar, Is.EqualTo(one.RunningVar), "running variance");
+            Assert.That(FloatStep().Y, Is.EqualTo(two.Y), "run to run");
+        }
+        finally { Workers.MaxThreads = saved; }
+    }
+
+    [Test]
+    public void Float_ops_match_the_double_references_at_model_sizes()
+    {
+        // The float path through CpuBackend (kernels + SIMD GEMM) against the direct double loops.
+        int n = 16;
+        var x = Rand.Uniform(n * 14 * 14 * 32, 70); var w = Rand.Uniform(64 * 4 * 4 * 32, 71, -0.05, 0.05); var b = Rand.Uniform(64, 72);
+        var g = ConvGeometry.Conv(n, 14, 14, 32, 4, 4, 2, 1);
+        var conv = new double[g.Rows * 64];
+        Reference.Conv2d(x, w, b, g, 64, conv);
+        var tape = Tape<float>.Current;
+        tape.Reset();
+        float[] F(double[] v) => Array.ConvertAll(v, d => (float)d);
+        var y = Ops.Conv2d(Tensor<float>.From(F(x), new Shape(n, 14, 14, 32)), Tensor<float>.From(F(w), new Shape(64, 4, 4, 32)), Tensor<float>.From(F(b), new Shape(64)), 2, 1);
+        Close.Assert(conv, y.ToArray(), 1e-4, 1e-4, "conv2d float");
+        // Conv-transpose back with the same weight, into (n, 14, 14, 32).
+        var gt = ConvGeometry.Transposed(n, 7, 7, 32, 4, 4, 2, 1, 0);
+        var convT = new double[gt.ImageLength];
+        Reference.ConvTranspose2d(conv, w, [], gt, 64, convT);
+        var t = Ops.ConvTranspose2d(y, Tensor<float>.From(F(w), new Shape(64, 4, 4, 32)), null, 2, 1);
+        Close.Assert(convT, t.ToArray(), 1e-3, 1e-4, "conv_transpose2d float");
+        tape.Reset();
     }
 
     static double Dot(double[] a, double[] b) { double s = 0; for (int i = 0; i < a.Length; i++) s += a[i] * b[i]; return s; }
