@@ -19,7 +19,7 @@ namespace InfoVae.Bench;
 /// backward starts from a fixed random gradient of the (B, 28, 28, 1) output; the input image needs no gradient.
 /// Convs followed by batch norm have no bias (it would cancel). Ours: channels-last on INFOVAE_BENCH_DEVICE;
 /// TorchSharp: torch.nn.functional.conv2d / conv_transpose2d / batch_norm / leaky_relu on contiguous NCHW, what a
-/// PyTorch user runs (libtorch 2.10, oneDNN).
+/// PyTorch user runs (libtorch 2.10, oneDNN); TorchSharpChannelsLast runs the same with channels_last strides.
 /// Napkin math (GEMM FLOP only; batch norm and leaky ReLU are memory-bound and uncounted), B = 256, forward
 /// 2·rows·K·N per layer: conv1 51.4 M, conv2 822 M, conv3 604 M, convT1 604 M, convT2 822 M, convT3 51.4 M
 /// = 2.95 GFLOP; backward twice that (dW and dx GEMMs) less conv1's dx: 5.86 GFLOP; in all 8.81 GFLOP per step,
@@ -65,6 +65,8 @@ public class ConvBench
     TorchTensor tx = null!, tseed = null!, tLastBias = null!;
     TorchTensor[] tw = [], tgamma = [], tbeta = [], tRunMean = [], tRunVar = [];
     TorchTensor[] tParams = [];
+    TorchTensor txLast = null!;
+    TorchTensor[] twLast = [], tParamsLast = [];
 
     [GlobalSetup]
     public void Setup()
@@ -104,6 +106,10 @@ public class ConvBench
         tRunVar = Layers.Take(bn).Select(l => torch.ones(l.Cout)).ToArray();
         tLastBias = torch.tensor(biasData, [1]).requires_grad_();
         tParams = [.. tw, .. tgamma, .. tbeta, tLastBias];
+        // The same input and weights with channels_last strides (their own leaves; batch norm and leaky ReLU keep the format).
+        txLast = ChannelsLast(tx);
+        twLast = tw.Select(t => ChannelsLast(t.detach()).requires_grad_()).ToArray();
+        tParamsLast = [.. twLast, .. tgamma, .. tbeta, tLastBias];
     }
 
     /// <summary>(A, B, K, K) → (A, K, K, B): torch's contiguous conv weight to its channels_last memory.</summary>
@@ -122,7 +128,7 @@ public class ConvBench
     public void Cleanup()
     {
         Tape<float>.Current.Reset();
-        foreach (var t in new[] { tx, tseed }.Concat(tParams).Concat(tRunMean).Concat(tRunVar)) t.Dispose();
+        foreach (var t in new[] { tx, tseed, txLast }.Concat(tParams).Concat(twLast).Concat(tRunMean).Concat(tRunVar)) t.Dispose();
     }
 
     [Benchmark(Baseline = true)]
@@ -130,7 +136,21 @@ public class ConvBench
     {
         using var scope = NewDisposeScope();
         foreach (var p in tParams) p.grad = null;   // zero_grad(set_to_none: true)
-        var h = tx;
+        TorchForward(tx, tw).backward([tseed]);
+    }
+
+    /// <summary>The same step with activations and weights in channels_last memory (PyTorch's advice for CPU convs); the seed's C = 1 makes it either format.</summary>
+    [Benchmark]
+    public void TorchSharpChannelsLast()
+    {
+        using var scope = NewDisposeScope();
+        foreach (var p in tParamsLast) p.grad = null;
+        TorchForward(txLast, twLast).backward([tseed]);
+    }
+
+    TorchTensor TorchForward(TorchTensor x, TorchTensor[] tw)
+    {
+        var h = x;
         for (int l = 0; l < Layers.Length; l++)
         {
             var L = Layers[l];
@@ -141,18 +161,23 @@ public class ConvBench
             if (!last)
                 h = nn.functional.leaky_relu(nn.functional.batch_norm(h, tRunMean[l], tRunVar[l], tgamma[l], tbeta[l], training: true), Slope);
         }
-        h.backward([tseed]);
+        return h;
     }
 
     [Benchmark]
     public void Ours()
     {
-        var tape = Tape<float>.Current;
-        tape.Reset();
         foreach (var p in w) p.ZeroGrad();
         foreach (var p in gamma) p.ZeroGrad();
         foreach (var p in beta) p.ZeroGrad();
         lastBias.ZeroGrad();
+        OursForward().Backward(seed);
+        if (BenchDevice.Backend is IlgpuBackend gpu) gpu.Kernels.Stream.Synchronize();   // the GPU queue is asynchronous
+    }
+
+    Tensor<float> OursForward()
+    {
+        Tape<float>.Current.Reset();
         var h = x;
         for (int l = 0; l < Layers.Length; l++)
         {
@@ -162,8 +187,55 @@ public class ConvBench
                     : EngineOps.Conv2d(h, w[l], null, L.S, L.P);
             if (!last) h = EngineOps.BatchNorm(h, gamma[l], beta[l], runMean[l], runVar[l], training: true).LeakyRelu(Slope);
         }
-        h.Backward(seed);
-        if (BenchDevice.Backend is IlgpuBackend gpu) gpu.Kernels.Stream.Synchronize();   // the GPU queue is asynchronous
+        return h;
+    }
+
+    /// <summary>TorchSharp's conv layer l alone on a random input of its shape: (forward ms, forward + backward ms), mean of <paramref name="reps"/>.</summary>
+    internal (double Forward, double Both) TorchLayer(int l, int reps, bool channelsLast = false)
+    {
+        var L = Layers[l];
+        using var scope = NewDisposeScope();
+        var input = torch.rand([Batch, L.Cin, L.In, L.In]);
+        var weight = tw[l].detach();
+        if (channelsLast) { input = ChannelsLast(input); weight = ChannelsLast(weight); }
+        if (l > 0) input.requires_grad_();
+        weight.requires_grad_();
+        long[] s = [L.S, L.S], p = [L.P, L.P];
+        TorchTensor Run() => L.T ? nn.functional.conv_transpose2d(input, weight, null, strides: s, padding: p)
+                                 : nn.functional.conv2d(input, weight, null, strides: s, padding: p);
+        var g = torch.rand(Run().shape);
+        for (int i = 0; i < 2; i++) Run().backward([g]);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < reps; i++) Run();
+        double fwd = sw.Elapsed.TotalMilliseconds / reps;
+        sw.Restart();
+        for (int i = 0; i < reps; i++) Run().backward([g]);
+        return (fwd, sw.Elapsed.TotalMilliseconds / reps);
+    }
+
+    /// <summary>The same NCHW-shaped tensor with channels_last strides (TorchSharp has no memory_format argument).</summary>
+    internal static TorchTensor ChannelsLast(TorchTensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+
+    /// <summary>
+    /// Both sides' output and first-layer weight gradient after one step (C = 1 there, so NCHW and NHWC are the same
+    /// memory): the largest differences, relative to the largest magnitude. Shows the two sides compute the same thing.
+    /// </summary>
+    internal (double Output, double Dw0) Agreement()
+    {
+        var ours = OursForward();
+        var y = ours.ToArray();
+        foreach (var p in w) p.ZeroGrad();
+        ours.Backward(seed);
+        var dw = w[0].Grad!.ToArray();
+        using var scope = NewDisposeScope();
+        foreach (var p in tParams) p.grad = null;
+        var th = TorchForward(tx, tw);
+        var ty = th.data<float>().ToArray();
+        th.backward([tseed]);
+        var tdw = tw[0].grad!.data<float>().ToArray();
+        static double Rel(float[] a, float[] b) =>
+            a.Zip(b, (p, q) => Math.Abs((double)p - q)).Max() / a.Max(v => Math.Abs((double)v));
+        return (Rel(ty, y), Rel(tdw, dw));
     }
 
     sealed class Columns : ManualConfig

@@ -20,6 +20,8 @@ static class ConvProfile
         var timing = new TimingBackend(BenchDevice.Backend);
         var bench = new ConvBench { Batch = batch, BackendOverride = timing };
         bench.Setup();
+        var (output, dw0) = bench.Agreement();
+        Console.WriteLine($"ours vs TorchSharp after one step: output max |diff| / max |y| = {output:G2}, conv1 weight gradient {dw0:G2}");
         for (int i = 0; i < warm; i++) { bench.Ours(); bench.TorchSharp(); }
         timing.Clear();
         var sw = Stopwatch.StartNew();
@@ -28,6 +30,8 @@ static class ConvProfile
         sw.Restart();
         for (int i = 0; i < steps; i++) bench.TorchSharp();
         double torch = sw.Elapsed.TotalMilliseconds / steps;
+        var torchLayers = Enumerable.Range(0, ConvBench.Layers.Length).Select(l => bench.TorchLayer(l, 3)).ToArray();
+        var torchLast = Enumerable.Range(0, ConvBench.Layers.Length).Select(l => bench.TorchLayer(l, 3, channelsLast: true)).ToArray();
         bench.Cleanup();
 
         Console.WriteLine($"conv stack forward + backward, batch {batch}, ours on {BenchDevice.Name}: {ours:F1} ms/step " +
@@ -44,6 +48,12 @@ static class ConvProfile
         foreach (var (kind, ms) in timing.Totals.GroupBy(e => e.Key.Split(' ')[0])
                      .Select(g => (g.Key, g.Sum(e => e.Value.Ticks) * 1000.0 / Stopwatch.Frequency / steps)).OrderByDescending(e => e.Item2))
             Console.WriteLine($"  {kind,-20} {ms,9:F2} ms/step {ms / ours,6:P0}");
+        Console.WriteLine("TorchSharp, each conv layer alone (no batch norm), ms: forward / forward + backward, NCHW | channels_last strides");
+        for (int l = 0; l < torchLayers.Length; l++)
+        {
+            var L = ConvBench.Layers[l];
+            Console.WriteLine($"  {(L.T ? "conv_transpose2d" : "conv2d"),-16} {L.Cin,3}→{L.Cout,-3} k{L.K} {L.In,2}×{L.In,-2}  {torchLayers[l].Forward,8:F2} / {torchLayers[l].Both,8:F2} | {torchLast[l].Forward,8:F2} / {torchLast[l].Both,8:F2}");
+        }
     }
 }
 
