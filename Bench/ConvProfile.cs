@@ -23,6 +23,14 @@ static class ConvProfile
         var (output, dw0) = bench.Agreement();
         Console.WriteLine($"ours vs TorchSharp after one step: output max |diff| / max |y| = {output:G2}, conv1 weight gradient {dw0:G2}");
         for (int i = 0; i < warm; i++) { bench.Ours(); bench.TorchSharp(); }
+        // Managed bytes per step without the timing wrapper (its closures allocate): the plain backend, warm.
+        var plain = new ConvBench { Batch = batch };
+        plain.Setup();
+        for (int i = 0; i < warm; i++) plain.Ours();
+        long thread0 = GC.GetAllocatedBytesForCurrentThread(), total0 = GC.GetTotalAllocatedBytes(true);
+        for (int i = 0; i < steps; i++) plain.Ours();
+        long allocThread = (GC.GetAllocatedBytesForCurrentThread() - thread0) / steps, allocTotal = (GC.GetTotalAllocatedBytes(true) - total0) / steps;
+        plain.Cleanup();
         timing.Clear();
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) bench.Ours();
@@ -36,6 +44,7 @@ static class ConvProfile
 
         Console.WriteLine($"conv stack forward + backward, batch {batch}, ours on {BenchDevice.Name}: {ours:F1} ms/step " +
                           $"({ConvBench.Flop(batch) / ours / 1e6:F1} GFLOP/s); TorchSharp {torch:F1} ms/step; ratio {ours / torch:F2}");
+        Console.WriteLine($"ours allocates {allocThread} B/step on this thread, {allocTotal} B/step in the process");
         Console.WriteLine($"{"call",-72} {"calls",6} {"ms/step",9} {"share",6}");
         double timed = 0;
         foreach (var (key, (calls, ticks)) in timing.Totals.OrderByDescending(e => e.Value.Ticks))
