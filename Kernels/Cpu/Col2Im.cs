@@ -80,7 +80,7 @@ public static unsafe class Col2Im
                 for (int kh = kh0; kh <= kh1; kh += s)
                     rows[nkh++] = Cols + ((long)(n * g.OH + (th - kh) / s) * g.OW) * g.PatchLength + kh * g.KW * c;
                 if (nkh == 0) continue;
-                if (Prefetching && band + 1 < end) Prefetch(Cols, g, band + 1);
+                if (Prefetching && band + 2 < end) Prefetch(Cols, g, band + 2);   // two bands ahead (measured: 1 ahead 2.7 ms, 2-4 ahead 2.0-2.4 ms)
                 T* pixel = Image + (long)band * g.W * c;
                 for (int iw = 0; iw < g.W; iw++, pixel += c)
                 {
@@ -103,7 +103,7 @@ public static unsafe class Col2Im
     }
 
     /// <summary>
-    /// Asks for the cols a band will read while the current one is summed. A band's taps are KW·C-runs spaced a cols
+    /// Asks for the cols a later band will read while the current one is summed. A band's taps are KW·C-runs spaced a cols
     /// row apart, read by one load instruction with irregular strides, which the hardware prefetchers do not follow
     /// (without this, the model's 14×14×32 col2im ran at a third of the memory bandwidth).
     /// </summary>
