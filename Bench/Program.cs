@@ -6,6 +6,12 @@ using InfoVae.Bench;
 // project's bin/ (see Bench.csproj), and the out-of-process toolchain cannot find this project anyway, because its
 // assembly name (InfoVae.Bench) differs from its file name.
 // --alloc [batch]: bytes allocated per training step (AllocProbe), no BenchmarkDotNet.
+// --conv-profile [batch]: where ConvBench's step spends its time, call by call (ConvProfile), no BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "--conv-profile")
+{
+    ConvProfile.Run(args.Length > 1 ? int.Parse(args[1]) : 256);
+    return;
+}
 if (args.Length > 0 && args[0] == "--alloc")
 {
     AllocProbe.Run(args.Length > 1 ? int.Parse(args[1]) : 256);

@@ -37,6 +37,22 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     {
         if (source.Shape.Last != destination.Shape.Last || source.Rows != destination.Rows)
             throw new ArgumentException($"CopyRows: {source.Shape} and {destination.Shape} differ in rows or row length");
+        if (destination.Length == 0) return;
+        // Row by row costs ~17 ns a row: a (B, 28, 28, 1) gradient seed or a one-channel bias broadcast has 200k rows
+        // of one element (ConvBench: 7 ms a step). Both contiguous: one run; a repeated scalar: one fill.
+        if (source.IsContiguous && destination.IsContiguous)
+        {
+            Span<T> s = Span(source), d = Span(destination);
+            if (accumulate) TensorPrimitives.Add(d, s, d); else s.CopyTo(d);
+            return;
+        }
+        if (source.RowStride == 0 && source.Shape.Last == 1 && destination.IsContiguous)
+        {
+            T v = Row(source, 0)[0];
+            var d = Span(destination);
+            if (accumulate) TensorPrimitives.Add(d, v, d); else d.Fill(v);
+            return;
+        }
         for (int r = 0; r < source.Rows; r++)
         {
             if (accumulate) { var d = Row(destination, r); TensorPrimitives.Add(d, Row(source, r), d); }

@@ -257,17 +257,45 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         return buffer.View;
     }
 
-    // Conv and batch norm (issue #8): placeholders so the tree builds until the ILGPU kernels land (convgpu replaces them).
-    public void Im2Col(Tensor<float> image, ConvGeometry g, Tensor<float> cols) => throw NotYet(nameof(Im2Col));
-    public void Col2Im(Tensor<float> cols, ConvGeometry g, Tensor<float> image) => throw NotYet(nameof(Col2Im));
-    public void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var) => throw NotYet(nameof(BatchNormStats));
+    public void Im2Col(Tensor<float> image, ConvGeometry g, Tensor<float> cols)
+    {
+        if (image.Length != g.ImageLength || cols.Length != g.ColsLength)
+            throw new ArgumentException($"im2col: image {image.Shape} and cols {cols.Shape} do not fit {g}");
+        Kernels.Im2Col(View(image), g, View(cols));
+    }
+
+    public void Col2Im(Tensor<float> cols, ConvGeometry g, Tensor<float> image)
+    {
+        if (image.Length != g.ImageLength || cols.Length != g.ColsLength)
+            throw new ArgumentException($"col2im: cols {cols.Shape} and image {image.Shape} do not fit {g}");
+        Kernels.Col2Im(View(cols), g, View(image));
+    }
+
+    // Batch norm: x seen as (rows, C), C = the last axis. The column sums need scratch (partials per row chunk),
+    // rented from the pool and returned at once: safe while the kernels are queued (see DeviceBufferPool).
+    public void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var)
+    {
+        int rows = x.Rows, c = x.Shape.Last;
+        var scratch = pool.Rent(GpuKernels.BatchNormScratchLength(rows, c));
+        Kernels.BatchNormStats(View(x), rows, c, View(mean), View(var), scratch.Buffer.View);
+        pool.Return(scratch);
+    }
+
     public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> beta, Tensor<float> y) =>
-        throw NotYet(nameof(BatchNormApply));
+        Kernels.BatchNormApply(View(x), x.Rows, x.Shape.Last, View(mean), View(var), (float)eps, View(gamma), View(beta), View(y));
+
     public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
-        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta) => throw NotYet(nameof(BatchNormBackward));
+        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta)
+    {
+        int rows = x.Rows, c = x.Shape.Last;
+        var scratch = pool.Rent(GpuKernels.BatchNormScratchLength(rows, c));
+        Kernels.BatchNormBackward(View(x), rows, c, View(mean), View(var), (float)eps, View(gamma), View(dy),
+            ViewOrEmpty(dx), ViewOrEmpty(dGamma), ViewOrEmpty(dBeta), scratch.Buffer.View);
+        pool.Return(scratch);
+    }
+
     public void BatchNormUpdateRunning(Tensor<float> mean, Tensor<float> var, int rows, double momentum, Tensor<float> runningMean, Tensor<float> runningVar) =>
-        throw NotYet(nameof(BatchNormUpdateRunning));
-    static NotSupportedException NotYet(string name) => new($"{name} is not yet on the GPU");
+        Kernels.BatchNormUpdateRunning(View(mean), View(var), rows, (float)momentum, View(runningMean), View(runningVar));
 
     public void Normal(Tensor<float> t, ulong key, ulong counter) => Kernels.Normal(View(t), key, counter);
     public void Uniform(Tensor<float> t, ulong key, ulong counter) => Kernels.Uniform(View(t), key, counter);
