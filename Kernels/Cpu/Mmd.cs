@@ -209,7 +209,16 @@ public static unsafe class Mmd
                 CoefXX = T.CreateTruncating(4 * gd / nn), CoefYY = T.CreateTruncating(4 * gd / mm),
                 CoefXY = T.CreateTruncating(-4 * gd / ((double)n * m)),
             };
-            Workers.For(body.ItemsX + body.ItemsY, ref body);
+            if (!dx.Overlaps(dy)) Workers.For(body.ItemsX + body.ItemsY, ref body);
+            else
+            {
+                // dX and dY are one buffer (MMD of x against itself): the dX blocks and the dY blocks would add to the
+                // same rows at once, so they run one after the other.
+                var first = body; first.ItemsY = 0;
+                Workers.For(first.ItemsX, ref first);
+                var second = body; second.ItemsX = 0;
+                Workers.For(second.ItemsY, ref second);
+            }
         }
     }
 

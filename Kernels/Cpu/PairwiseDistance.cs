@@ -103,7 +103,16 @@ public static unsafe class PairwiseDistance
                 A = pa, B = pb, Dist = pd, DDist = pg, Da = pda, Db = pdb, RowsA = rowsA, RowsB = rowsB,
                 N = n, M = m, D = d, PadD = padD, ItemsA = da.IsEmpty ? 0 : Panels(n), ItemsB = db.IsEmpty ? 0 : Panels(m),
             };
-            Workers.For(body.ItemsA + body.ItemsB, ref body);
+            if (!da.Overlaps(db)) Workers.For(body.ItemsA + body.ItemsB, ref body);
+            else
+            {
+                // da and db are one buffer (distances of a set to itself): the da blocks and the db blocks would add to
+                // the same rows at once, so they run one after the other.
+                var first = body; first.ItemsB = 0;
+                Workers.For(first.ItemsA, ref first);
+                var second = body; second.ItemsA = 0;
+                Workers.For(second.ItemsB, ref second);
+            }
         }
     }
 

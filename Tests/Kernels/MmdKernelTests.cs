@@ -179,6 +179,24 @@ public class MmdKernelTests
     }
 
     [Test]
+    public void Mmd_of_a_set_against_itself_adds_both_gradients_into_one_buffer_without_a_race()
+    {
+        // MMD²(x, x) with dX and dY one buffer: the dX and dY row blocks must not add to the same rows at once.
+        int n = 5, d = 3;                                   // one block each side: both finish at about the same moment
+        var x = To<float>(Rand.Normal(n * d, 21));
+        var dx = new float[n * d]; var dy = new float[n * d];
+        Mmd.Backward<float>(x, n, x, n, d, MmdSpec.Default, 1f, dx, dy);
+        var expected = new float[n * d];
+        for (int i = 0; i < expected.Length; i++) expected[i] = 0f + dx[i] + dy[i];
+        for (int rep = 0; rep < 20000; rep++)
+        {
+            var both = new float[n * d];
+            Mmd.Backward<float>(x, n, x, n, d, MmdSpec.Default, 1f, both, both);
+            Assert.That(both, Is.EqualTo(expected).Within(1e-4f).Percent, $"repetition {rep}");
+        }
+    }
+
+    [Test]
     public void Same_bits_with_one_and_two_threads()
     {
         int n = 1083, m = 150, d = 32;

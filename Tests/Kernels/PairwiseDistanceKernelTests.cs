@@ -177,6 +177,27 @@ public class PairwiseDistanceKernelTests
         finally { Workers.MaxThreads = saved; }
     }
 
+    [Test]
+    public void Distances_of_a_set_to_itself_add_both_gradients_into_one_buffer_without_a_race()
+    {
+        // sqdist(x, x): da and db are the same buffer. On two threads the da and db row blocks once ran at the same
+        // time and lost each other's additions now and then (without the fix this fails within ~100 repetitions).
+        int n = 5, d = 3;                                   // one block each side: both finish at about the same moment
+        var a = To<float>(Rand.Normal(n * d, 18)); var dD = To<float>(Rand.Uniform(n * n, 19));
+        var dist = new float[n * n];
+        PairwiseDistance.Forward<float>(a, n, a, n, d, dist);
+        var da = new float[n * d]; var db = new float[n * d];
+        PairwiseDistance.Backward<float>(a, n, a, n, d, dist, dD, da, db);
+        var expected = new float[n * d];
+        for (int i = 0; i < expected.Length; i++) expected[i] = 0f + da[i] + db[i];    // the kernel adds da's part first
+        for (int rep = 0; rep < 20000; rep++)
+        {
+            var both = new float[n * d];
+            PairwiseDistance.Backward<float>(a, n, a, n, d, dist, dD, both, both);
+            Assert.That(both, Is.EqualTo(expected).Within(1e-5f).Percent, $"repetition {rep}");
+        }
+    }
+
     [TestCase(1)] [TestCase(2)]
     public void Repeated_calls_allocate_nothing_that_grows_with_n(int threads)
     {
