@@ -63,6 +63,9 @@ public static class Checkpoint
     public static void Load(string path, Trainer t)
     {
         var at = Load(path, t.Net, out var file);
+        if (file.Metadata["version"] != Version)
+            throw new UserError($"{path} was written by an older infovae (checkpoint version {file.Metadata["version"]}, whose random draws were not "
+                + "PyTorch's), so training cannot continue from it; eval, export and the picture commands still read it, or train the run again");
         (t.Step, t.Epoch, t.NextBatch) = (at.Step, at.Epoch, at.NextBatch);
         var words = file.Get(GeneratorName, DType.I32, TorchGenerator.StateLength).As<int>();
         try { t.Noise.RestoreState(Array.ConvertAll(words, w => (uint)w)); }
@@ -80,8 +83,9 @@ public static class Checkpoint
         file = SafeTensors.Read(path, Fix);
         if (!file.Metadata.TryGetValue("format", out var format) || format != Format)
             throw new UserError($"{path} is not an infovae checkpoint (its format is '{format ?? "not given"}'); {Fix}");
-        if (!file.Metadata.TryGetValue("version", out var version) || version != Version)
-            throw new UserError($"{path} is an infovae checkpoint of version {version ?? "?"}, and this infovae reads version {Version} (its random draws changed to PyTorch's); train the run again");
+        // Version 1 differs only in its random state (Philox, nothing saved): its weights serve eval and export.
+        if (!file.Metadata.TryGetValue("version", out var version) || version is not ("1" or Version))
+            throw new UserError($"{path} is an infovae checkpoint of version {version ?? "(none)"}, which this infovae (version {Version}) does not read; {Fix}");
         CheckModelSize(file, net.Config, path);
         var p = net.Params;
         float[] values = new float[p.Count], m = new float[p.Count], v = new float[p.Count];

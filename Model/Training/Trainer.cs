@@ -1,5 +1,4 @@
 using InfoVae.Engine;
-using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Model;
 
@@ -23,7 +22,7 @@ public sealed class Trainer
     public int NextBatch { get; set; }
 
     /// <summary>The twin's global generator: initial weights, then eps and prior samples, step after step.</summary>
-    public TorchGenerator Noise { get; } 
+    public TorchGenerator Noise { get; }
     readonly int[] order;
     int orderEpoch = -1;
     readonly float[] hostBatch, hostEps, hostPrior;

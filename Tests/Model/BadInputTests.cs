@@ -383,6 +383,37 @@ public class BadInputTests
         Refused(["train", "--resume", copy, "--data", ok], "holds an MLP 30-16-2 but the run's config.json describes an MLP 30-8-2", "different runs");
     }
 
+    [Test]
+    public void A_checkpoint_of_version_1_is_evaluated_but_not_resumed()
+    {
+        // Version 1 drew its noise from Philox and saved no generator state: its weights are fine, its training is not resumable.
+        string copy = root["version-1"];
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(run)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        var ckpt = Path.Combine(copy, "checkpoint.safetensors");
+        var file = SafeTensors.Read(ckpt);
+        var meta = file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value);
+        meta["version"] = "1";
+        SafeTensors.Write(ckpt, file.Tensors.Where(t => t.Name != "rng.torch_generator").ToList(), meta);
+        var before = Snapshot(copy);
+        Refused(["train", "--resume", copy, "--data", ok, "--no-pictures"], "older infovae (checkpoint version 1", "eval, export and the picture commands still read it");
+        AssertUnchanged(copy, before);
+        var r = Cli.Run("eval", "--run", copy, "--data", ok, "--json", "--iw-samples", "2");
+        Assert.That(r.Code, Is.Zero, r.Err);
+    }
+
+    [Test]
+    public void A_checkpoint_without_the_generator_state_names_it()
+    {
+        string copy = root["no-generator"];
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(run)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        var ckpt = Path.Combine(copy, "checkpoint.safetensors");
+        var file = SafeTensors.Read(ckpt);
+        SafeTensors.Write(ckpt, file.Tensors.Where(t => t.Name != "rng.torch_generator").ToList(), file.Metadata);
+        Refused(["train", "--resume", copy, "--data", ok, "--no-pictures"], "no tensor 'rng.torch_generator'", "written by this version of infovae");
+    }
+
     /// <summary>Rewrites a safetensors file with one kind of damage, editing its JSON header as text would.</summary>
     static void Spoil(string path, Damage damage)
     {
