@@ -106,39 +106,12 @@ public class ConvNetTests
         var jitter = Rand.Uniform(p0.Length, 9, -0.3, 0.3);
         for (int i = 0; i < p0.Length; i++) p0[i] += jitter[i] * 0.1;
         net.Params.All.CopyFrom(p0);
-        var tape = Tape<double>.Current;
-        tape.Reset();
         var x = Tensor<double>.From(Rand.Uniform(3 * 784, 1, 0, 1), new Shape(3, 784));
         var eps = Tensor<double>.From(Rand.Normal(3 * 2, 2), new Shape(3, 2));
         var prior = Tensor<double>.From(Rand.Normal(4 * 2, 3), new Shape(4, 2));
         net.Training = true;
-        try
-        {
-            net.Params.ZeroGrad();
-            net.Loss(x, eps, prior).Total.Backward();
-            tape.Reset();
-            var analytic = net.Params.AllGrad.ToArray();
-
-            var p = net.Params.All.ToArray();
-            var numeric = new double[p.Length];
-            double L()
-            {
-                using var _ = tape.NoGrad();
-                double v = net.Loss(x, eps, prior).Total.Item();
-                tape.Reset();
-                return v;
-            }
-            for (int i = 0; i < p.Length; i++)
-            {
-                double o = p[i];
-                p[i] = o + GradCheck.Eps; net.Params.All.CopyFrom(p); double up = L();
-                p[i] = o - GradCheck.Eps; net.Params.All.CopyFrom(p); double down = L();
-                p[i] = o; net.Params.All.CopyFrom(p);
-                numeric[i] = (up - down) / (2 * GradCheck.Eps);
-            }
-            Close.Assert<double, double>(numeric, analytic, GradCheck.Atol, GradCheck.Rtol, "dLoss/dParams");
-        }
-        finally { net.Training = false; tape.Reset(); }
+        try { ModelGradCheck.AllParameters(net, x, eps, prior); }
+        finally { net.Training = false; Tape<double>.Current.Reset(); }
     }
 
     [Test]

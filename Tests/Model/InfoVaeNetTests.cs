@@ -21,36 +21,10 @@ public class InfoVaeNetTests
         var cfg = Small(recon, kernel);
         var net = new InfoVaeNet<double>(cfg, CpuBackend<double>.Instance);
         net.Params.Initialize(seed: 7);
-        var tape = Tape<double>.Current;
-        tape.Reset();
         var x = Tensor<double>.From(Rand.Uniform(4 * 12, 1, 0, 1), new Shape(4, 12));
         var eps = Tensor<double>.From(Rand.Normal(4 * 3, 2), new Shape(4, 3));
         var prior = Tensor<double>.From(Rand.Normal(5 * 3, 3), new Shape(5, 3));
-
-        net.Params.ZeroGrad();
-        net.Loss(x, eps, prior).Total.Backward();
-        tape.Reset();
-        net.Params.MaterializeGrads();
-        var analytic = net.Params.AllGrad.ToArray();
-
-        var p = net.Params.All.ToArray();
-        var numeric = new double[p.Length];
-        double L()
-        {
-            using var _ = tape.NoGrad();
-            double v = net.Loss(x, eps, prior).Total.Item();
-            tape.Reset();
-            return v;
-        }
-        for (int i = 0; i < p.Length; i++)
-        {
-            double o = p[i];
-            p[i] = o + GradCheck.Eps; net.Params.All.CopyFrom(p); double up = L();
-            p[i] = o - GradCheck.Eps; net.Params.All.CopyFrom(p); double down = L();
-            p[i] = o; net.Params.All.CopyFrom(p);
-            numeric[i] = (up - down) / (2 * GradCheck.Eps);
-        }
-        Close.Assert<double, double>(numeric, analytic, GradCheck.Atol, GradCheck.Rtol, "dLoss/dParams");
+        ModelGradCheck.AllParameters(net, x, eps, prior);
     }
 
     [Test]
