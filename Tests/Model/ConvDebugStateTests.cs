@@ -22,21 +22,11 @@ public class ConvDebugStateTests
 
     static SafeTensorsFile State() => SafeTensors.Read(Path);
 
-    static TrainConfig ConfigOf(SafeTensorsFile f) => new()
+    static TrainConfig ConfigOf(SafeTensorsFile f) => DebugStateFile.LossConfig(f) with
     {
         Arch = Architecture.Conv,
         Channels = f.GetMetadata("channels").Split(',').Select(int.Parse).ToArray(),
-        Latent = int.Parse(f.GetMetadata("latent")),
-        InputSize = 784,
-        Alpha = double.Parse(f.GetMetadata("alpha"), CultureInfo.InvariantCulture), Lambda = double.Parse(f.GetMetadata("lambda"), CultureInfo.InvariantCulture),
-        Kernel = MmdKernel.Imq,
-        Scales = f.GetMetadata("scales").Split(',').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
-        UnbiasedMmd = f.GetMetadata("estimator") == "unbiased",
-        LearningRate = double.Parse(f.GetMetadata("lr"), CultureInfo.InvariantCulture),
-        Batch = int.Parse(f.GetMetadata("batch")), PriorSamples = int.Parse(f.GetMetadata("prior_samples")),
     };
-
-    static T[] Convert<T>(float[] v) where T : INumberBase<T> => Array.ConvertAll(v, x => T.CreateTruncating(x));
 
     static void LoadTorch<T>(Parameters<T> p, SafeTensorsFile f) where T : unmanaged, IFloatingPointIeee754<T> =>
         p.LoadTorchState((name, shape) => f.Get(name, DType.F32, shape).As<float>(), name => f.Get(name, DType.I64).As<long>()[0]);
@@ -47,14 +37,11 @@ public class ConvDebugStateTests
         Assert.That(f.GetMetadata("format"), Is.EqualTo("infovae-conv-debug-state"));
         var net = new InfoVaeNet<T>(cfg, CpuBackend<T>.Instance);
         LoadTorch(net.Params, f);
-        var x = Tensor<T>.From(Convert<T>(f.Get("x", DType.F32, cfg.Batch, 784).As<float>()), new Shape(cfg.Batch, 784));
-        var eps = Tensor<T>.From(Convert<T>(f.Get("eps", DType.F32, cfg.Batch, cfg.Latent).As<float>()), new Shape(cfg.Batch, cfg.Latent));
-        var prior = Tensor<T>.From(Convert<T>(f.Get("prior", DType.F32, cfg.PriorSamples, cfg.Latent).As<float>()), new Shape(cfg.PriorSamples, cfg.Latent));
+        var (x, eps, prior) = DebugStateFile.Inputs<T>(f, cfg);
         return (net, x, eps, prior);
     }
 
-    static double[] F64(SafeTensorsFile f, string name) =>
-        f.TryGet(name, out var t) && t.DType == DType.F64 ? t.As<double>() : throw new AssertionException($"no F64 tensor {name} in the debug state");
+    static double[] F64(SafeTensorsFile f, string name) => DebugStateFile.F64(f, name);
 
     static void CheckTerms<T>(SafeTensorsFile f, LossTerms<T> terms, string prefix, double rtol, bool withZ) where T : unmanaged, IFloatingPointIeee754<T>
     {

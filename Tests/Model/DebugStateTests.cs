@@ -20,20 +20,7 @@ public class DebugStateTests
 
     static SafeTensorsFile State() => SafeTensors.Read(Path);
 
-    static TrainConfig ConfigOf(SafeTensorsFile f) => new()
-    {
-        Hidden = f.GetMetadata("hidden").Split(',').Select(int.Parse).ToArray(),
-        Latent = int.Parse(f.GetMetadata("latent")),
-        InputSize = 784,
-        Alpha = double.Parse(f.GetMetadata("alpha")), Lambda = double.Parse(f.GetMetadata("lambda")),
-        Kernel = MmdKernel.Imq,
-        Scales = f.GetMetadata("scales").Split(',').Select(s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
-        UnbiasedMmd = f.GetMetadata("estimator") == "unbiased",
-        LearningRate = double.Parse(f.GetMetadata("lr"), System.Globalization.CultureInfo.InvariantCulture),
-        Batch = int.Parse(f.GetMetadata("batch")), PriorSamples = int.Parse(f.GetMetadata("prior_samples")),
-    };
-
-    static T[] Convert<T>(float[] v) where T : INumberBase<T> => Array.ConvertAll(v, x => T.CreateTruncating(x));
+    static TrainConfig ConfigOf(SafeTensorsFile f) => DebugStateFile.LossConfig(f) with { Hidden = f.GetMetadata("hidden").Split(',').Select(int.Parse).ToArray() };
 
     static (InfoVaeNet<T> Net, Tensor<T> X, Tensor<T> Eps, Tensor<T> Prior) Build<T>(SafeTensorsFile f) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -41,15 +28,12 @@ public class DebugStateTests
         Assert.That(f.GetMetadata("format"), Is.EqualTo("infovae-debug-state"));
         var net = new InfoVaeNet<T>(cfg, CpuBackend<T>.Instance);
         foreach (var (e, t) in net.Params.Layout.Zip(net.Params.Tensors))
-            t.CopyFrom(Convert<T>(f.Get(e.Name, DType.F32, e.Shape.ToArray()).As<float>()));
-        var x = Tensor<T>.From(Convert<T>(f.Get("x", DType.F32, cfg.Batch, 784).As<float>()), new Shape(cfg.Batch, 784));
-        var eps = Tensor<T>.From(Convert<T>(f.Get("eps", DType.F32, cfg.Batch, cfg.Latent).As<float>()), new Shape(cfg.Batch, cfg.Latent));
-        var prior = Tensor<T>.From(Convert<T>(f.Get("prior", DType.F32, cfg.PriorSamples, cfg.Latent).As<float>()), new Shape(cfg.PriorSamples, cfg.Latent));
+            t.CopyFrom(DebugStateFile.Convert<T>(f.Get(e.Name, DType.F32, e.Shape.ToArray()).As<float>()));
+        var (x, eps, prior) = DebugStateFile.Inputs<T>(f, cfg);
         return (net, x, eps, prior);
     }
 
-    static double[] F64(SafeTensorsFile f, string name) =>
-        f.TryGet(name, out var t) && t.DType == DType.F64 ? t.As<double>() : throw new AssertionException($"no F64 tensor {name} in the debug state");
+    static double[] F64(SafeTensorsFile f, string name) => DebugStateFile.F64(f, name);
 
     static double Scalar(SafeTensorsFile f, string name) => F64(f, name).Single();
 
