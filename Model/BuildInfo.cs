@@ -9,15 +9,17 @@ namespace InfoVae.Model;
 /// </summary>
 public static class BuildInfo
 {
-    static readonly string Informational =
-        typeof(BuildInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+    static readonly string Informational = typeof(BuildInfo).Assembly
+        .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
     /// <summary>The package version, e.g. 0.1.0.</summary>
     public static string Version => Informational.Split('+')[0];
 
     /// <summary>The full commit hash, or null for a build outside a git checkout.</summary>
-    public static string? Commit => Informational.IndexOf('+') is >= 0 and var plus ? Informational[(plus + 1)..] : null;
+    public static string? Commit =>
+        Informational.IndexOf('+') is >= 0 and var plus ? Informational[(plus + 1)..] : null;
 
     /// <summary>What <c>infovae --version</c> prints: "infovae 0.1.0 (commit 0123abcd…)".</summary>
-    public static string Describe() => $"infovae {Version} (commit {Commit ?? "unknown: built outside a git checkout"})";
+    public static string Describe() =>
+        $"infovae {Version} (commit {Commit ?? "unknown: built outside a git checkout"})";
 }

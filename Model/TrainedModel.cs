@@ -49,7 +49,8 @@ public sealed class TrainedModel
     public double[] ImportanceWeightedNll(LabeledImages images, int samples = 100)
     {
         Check(images);
-        if (samples < 1) throw new UserError($"the IW-NLL needs at least 1 sample per image, not {samples}; 100 is the usual choice");
+        if (samples < 1)
+            throw new UserError($"the IW-NLL needs at least 1 sample per image, not {samples}; 100 is usual");
         return Evaluation.IwNll(Net, images, samples);
     }
 
@@ -57,7 +58,10 @@ public sealed class TrainedModel
     {
         bool conv = Config.Arch == Architecture.Conv;
         if (images.PixelsPerImage != Config.InputSize || (conv && images.Rows != ConvArch.Side))
-            throw new UserError($"the images are {images.Rows}×{images.Cols} but the run was trained on "
-                + (conv ? $"{ConvArch.Side}×{ConvArch.Side} images" : $"{Config.InputSize} pixels per image") + "; score images of the size it was trained on");
+        {
+            string trained = conv ? $"{ConvArch.Side}×{ConvArch.Side} images" : $"{Config.InputSize} pixels per image";
+            throw new UserError($"the images are {images.Rows}×{images.Cols} but the run was trained on {trained}; "
+                + "score images of the size it was trained on");
+        }
     }
 }

@@ -42,18 +42,31 @@ public static class RunCommands
         yield return eval;
 
         var run2 = RunOption();
-        var outOpt = new Option<string>("--out") { Description = "The .safetensors file to write (--format onnx: the folder for the two .onnx files)", Required = true };
-        var format = new Option<string>("--format") { Description = "safetensors (PyTorch state dict) or onnx (encoder.onnx and decoder.onnx)", DefaultValueFactory = _ => "safetensors" };
+        var outOpt = new Option<string>("--out")
+        {
+            Description = "The .safetensors file to write (--format onnx: the folder for the two .onnx files)",
+            Required = true,
+        };
+        var format = new Option<string>("--format")
+        {
+            Description = "safetensors (PyTorch state dict) or onnx (encoder.onnx and decoder.onnx)",
+            DefaultValueFactory = _ => "safetensors",
+        };
         format.AcceptOnlyFromAmong("safetensors", "onnx");
-        var export = new Command("export", "Write the weights under PyTorch names and layouts (encoder.0.weight, …; conv nets: NCHW, with BN running statistics) for load_state_dict, "
-            + "or (--format onnx) the encoder and decoder as ONNX models") { run2, outOpt, format };
+        var export = new Command("export", "Write the weights under PyTorch names and layouts (encoder.0.weight, …; "
+            + "conv nets: NCHW, with BN running statistics) for load_state_dict, or (--format onnx) the encoder and "
+            + "decoder as ONNX models")
+        {
+            run2, outOpt, format,
+        };
         export.SetAction(r =>
         {
             string runPath = r.GetValue(run2)!, output = r.GetValue(outOpt)!;
             var net = LoadNet(runPath);
             if (r.GetValue(format) == "onnx")
             {
-                var (encoder, decoder) = OnnxExport.Write(net, output, File.ReadAllText(RunFolder.Open(runPath).ConfigPath));
+                string config = File.ReadAllText(RunFolder.Open(runPath).ConfigPath);
+                var (encoder, decoder) = OnnxExport.Write(net, output, config);
                 Console.WriteLine($"wrote {encoder} and {decoder}");
             }
             else { Export.Write(net, output); Console.WriteLine($"wrote {output}"); }

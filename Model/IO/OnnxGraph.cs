@@ -12,7 +12,7 @@ namespace InfoVae.Model.IO;
 /// </summary>
 public sealed class OnnxGraph(string name, string doc)
 {
-    /// <summary>Opset 17 (ONNX 1.12) holds every operator used here; IR version 8 is the one that goes with it.</summary>
+    /// <summary>Opset 17 (ONNX 1.12) holds every operator used here; IR version 8 goes with it.</summary>
     public const int Opset = 17, IrVersion = 8;
     public const string BatchDim = "batch";
 
@@ -29,7 +29,7 @@ public sealed class OnnxGraph(string name, string doc)
     public void Output(string output, int width, string outputDoc) =>
         graph.Output.Add(new ValueInfoProto { Name = output, Type = BatchOf(width), DocString = outputDoc });
 
-    /// <summary>A float32 initializer of shape <paramref name="dims"/> (row-major), stored as little-endian raw data.</summary>
+    /// <summary>A float32 initializer of shape <paramref name="dims"/> (row-major), as little-endian bytes.</summary>
     public string Weight(string weight, ReadOnlySpan<float> values, params int[] dims)
     {
         var t = new TensorProto { Name = weight, DataType = (int)TensorProto.Types.DataType.Float };
@@ -52,7 +52,7 @@ public sealed class OnnxGraph(string name, string doc)
         return constant;
     }
 
-    /// <summary>Adds the node <paramref name="op"/>(inputs) → <paramref name="output"/>, named after its output.</summary>
+    /// <summary>Adds the node <paramref name="op"/>(inputs) → <paramref name="output"/>, named as its output.</summary>
     public string Node(string op, string[] inputs, string output, params AttributeProto[] attributes)
     {
         var n = new NodeProto { OpType = op, Name = output };
@@ -76,7 +76,7 @@ public sealed class OnnxGraph(string name, string doc)
         return a;
     }
 
-    /// <summary>The model around the graph, with string metadata (ONNX Runtime: ModelMetadata.CustomMetadataMap).</summary>
+    /// <summary>The model around the graph, with string metadata (ONNX Runtime: CustomMetadataMap).</summary>
     public ModelProto ToModel(string producerVersion, IEnumerable<KeyValuePair<string, string>> metadata)
     {
         var m = new ModelProto
@@ -85,7 +85,8 @@ public sealed class OnnxGraph(string name, string doc)
             DocString = graph.DocString,
         };
         m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
-        foreach (var (key, value) in metadata) m.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        foreach (var (key, value) in metadata)
+            m.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         return m;
     }
 

@@ -177,7 +177,9 @@ public static class Evaluation
                 var x = tape.Scratch(new Shape(b, d), net.Backend);
                 x.CopyFrom(data.Pixels.AsSpan(s * d, b * d));
                 var logits = net.Decode(net.Encode(x).Mu);
-                var rows = net.Config.Recon == ReconLoss.Bernoulli ? Ops.BceWithLogits(logits, x).Sum(1).ToArray() : GaussianNll(logits, x, d);
+                var rows = net.Config.Recon == ReconLoss.Bernoulli
+                    ? Ops.BceWithLogits(logits, x).Sum(1).ToArray()
+                    : GaussianNll(logits, x, d);
                 for (int i = 0; i < b; i++) errors[s + i] = rows[i];
             }
             finally { tape.Reset(); }

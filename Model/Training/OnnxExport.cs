@@ -37,7 +37,7 @@ public static class OnnxExport
             ["architecture"] = c.Describe(),
             ["latent"] = c.Latent.ToString(),
             ["input_size"] = c.InputSize.ToString(),
-            ["layout"] = "flat rows: x and the decoder's outputs are (batch, D), an image's pixels in [0, 1] row after row",
+            ["layout"] = "flat rows: x and the decoder's outputs are (batch, D), pixels in [0, 1] row after row",
             ["config"] = configJson,
         };
         var encoder = Encoder(net, w).ToModel(BuildInfo.Version, meta);
@@ -45,14 +45,16 @@ public static class OnnxExport
         string encoderPath = Path.Combine(folder, EncoderFile), decoderPath = Path.Combine(folder, DecoderFile);
         try
         {
-            if (File.Exists(folder)) throw new UserError($"--out {folder} is a file; ONNX export writes two files, so give a folder");
+            if (File.Exists(folder))
+                throw new UserError($"--out {folder} is a file; ONNX export writes two files, so give a folder");
             Directory.CreateDirectory(folder);
             AtomicFile.WriteAllBytes(encoderPath, Google.Protobuf.MessageExtensions.ToByteArray(encoder));
             AtomicFile.WriteAllBytes(decoderPath, Google.Protobuf.MessageExtensions.ToByteArray(decoder));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UserError($"cannot write the ONNX files into {folder}: {e.Message.TrimEnd('.')}; choose an --out folder that you can write to");
+            throw new UserError($"cannot write the ONNX files into {folder}: {e.Message.TrimEnd('.')}; "
+                + "choose an --out folder that you can write to");
         }
         return (encoderPath, decoderPath);
     }
@@ -61,7 +63,7 @@ public static class OnnxExport
     static OnnxGraph Encoder(InfoVaeNet<float> net, Weights w)
     {
         var c = net.Config;
-        var g = new OnnxGraph("infovae_encoder", $"InfoVAE encoder ({c.Describe()}): x → mu, logvar of q(z|x)");
+        var g = new OnnxGraph("infovae_encoder", $"InfoVAE encoder ({c.Describe()}): x → q(z|x)");
         string h = g.Input("x", c.InputSize, "images (batch, D): pixels in [0, 1], row after row");
         if (c.Arch == Architecture.Conv)
         {
@@ -91,16 +93,17 @@ public static class OnnxExport
         return g;
     }
 
-    /// <summary>z → hidden layers or transposed convolutions → logits (batch, D), probabilities = sigmoid(logits).</summary>
+    /// <summary>z → hidden layers or transposed convolutions → logits (batch, D), probabilities = σ(logits).</summary>
     static OnnxGraph Decoder(InfoVaeNet<float> net, Weights w)
     {
         var c = net.Config;
-        var g = new OnnxGraph("infovae_decoder", $"InfoVAE decoder ({c.Describe()}): z → logits and probabilities of p(x|z)");
+        var g = new OnnxGraph("infovae_decoder", $"InfoVAE decoder ({c.Describe()}): z → p(x|z)");
         string h = g.Input("z", c.Latent, "latent codes (batch, Z)");
         if (c.Arch == Architecture.Conv)
         {
             h = Linear(g, w, h, ConvArch.DecoderLinear, bias: false);
-            h = g.Node("Reshape", [h, g.Int64s("bottom_shape", -1, c.Channels[2], ConvArch.Bottom, ConvArch.Bottom)], "decoder.1");
+            string bottom = g.Int64s("bottom_shape", -1, c.Channels[2], ConvArch.Bottom, ConvArch.Bottom);
+            h = g.Node("Reshape", [h, bottom], "decoder.1");
             h = NormAndActivate(g, w, h, ConvArch.DecoderLinearNorm, "decoder.3");
             var layers = ConvArch.Decoder(c.Channels);
             for (int i = 0; i < layers.Length; i++)
@@ -122,11 +125,11 @@ public static class OnnxExport
         }
         g.Node("Sigmoid", ["logits"], "probabilities");
         g.Output("logits", c.InputSize, "logits of each pixel (batch, D)");
-        g.Output("probabilities", c.InputSize, "sigmoid(logits) (batch, D): Bernoulli means, or Gaussian means for --recon gaussian");
+        g.Output("probabilities", c.InputSize, "sigmoid(logits) (batch, D): the means of p(x|z)");
         return g;
     }
 
-    /// <summary>The state-dict tensors (parameters and running statistics) by name, in PyTorch's shapes and layouts.</summary>
+    /// <summary>The state dict (parameters, running statistics) by name, in PyTorch's shapes and layouts.</summary>
     sealed class Weights(Parameters<float> p)
     {
         readonly Dictionary<string, (int[] Shape, float[] Values)> byName =
@@ -139,24 +142,30 @@ public static class OnnxExport
     /// <summary>y = h·Wᵀ + b (Gemm with transB: W stays PyTorch's (out, in)).</summary>
     static string Linear(OnnxGraph g, Weights w, string h, string layer, bool bias, string? output = null)
     {
-        string[] inputs = bias ? [h, w.Put(g, layer + ".weight"), w.Put(g, layer + ".bias")] : [h, w.Put(g, layer + ".weight")];
+        string weight = w.Put(g, layer + ".weight");
+        string[] inputs = bias ? [h, weight, w.Put(g, layer + ".bias")] : [h, weight];
         return g.Node("Gemm", inputs, output ?? layer, Attribute("transB", 1L));
     }
 
-    /// <summary>Conv (weight (OC, C, K, K)) or ConvTranspose (weight (Cin, Cout, K, K)), NCHW, symmetric padding.</summary>
+    /// <summary>Conv (weight (OC, C, K, K)) or ConvTranspose (weight (Cin, Cout, K, K)), NCHW, even pads.</summary>
     static string Conv(OnnxGraph g, Weights w, string h, string layer, ConvLayer l, bool transpose, bool bias)
     {
-        string[] inputs = bias ? [h, w.Put(g, layer + ".weight"), w.Put(g, layer + ".bias")] : [h, w.Put(g, layer + ".weight")];
+        string weight = w.Put(g, layer + ".weight");
+        string[] inputs = bias ? [h, weight, w.Put(g, layer + ".bias")] : [h, weight];
         return g.Node(transpose ? "ConvTranspose" : "Conv", inputs, layer,
-            Attribute("kernel_shape", l.Kernel, l.Kernel), Attribute("strides", l.Stride, l.Stride), Attribute("pads", l.Pad, l.Pad, l.Pad, l.Pad));
+            Attribute("kernel_shape", l.Kernel, l.Kernel), Attribute("strides", l.Stride, l.Stride),
+            Attribute("pads", l.Pad, l.Pad, l.Pad, l.Pad));
     }
 
-    /// <summary>Evaluation-mode batch norm over the channels (axis 1), then leaky ReLU: <see cref="InfoVaeNet{T}"/>'s NormAndActivate.</summary>
+    /// <summary>Batch norm in evaluation mode over the channels (axis 1), then leaky ReLU: as InfoVaeNet.</summary>
     static string NormAndActivate(OnnxGraph g, Weights w, string h, string norm, string activation)
     {
-        h = g.Node("BatchNormalization",
-            [h, w.Put(g, norm + ".weight"), w.Put(g, norm + ".bias"), w.Put(g, norm + ".running_mean"), w.Put(g, norm + ".running_var")],
-            norm, Attribute("epsilon", (float)ConvArch.NormEps));
+        string[] inputs =
+        [
+            h, w.Put(g, norm + ".weight"), w.Put(g, norm + ".bias"),
+            w.Put(g, norm + ".running_mean"), w.Put(g, norm + ".running_var"),
+        ];
+        h = g.Node("BatchNormalization", inputs, norm, Attribute("epsilon", (float)ConvArch.NormEps));
         return g.Node("LeakyRelu", [h], activation, Attribute("alpha", (float)ConvArch.LeakySlope));
     }
 }

@@ -59,9 +59,10 @@ public class OnnxExportTests(Architecture arch)
     }
 
     /// <summary>Pixels in [0, 1] with about half of them background (0), as in Fashion-MNIST.</summary>
-    static float[] TestLikeImages(int n, int seed) => Array.ConvertAll(Rand.Uniform(n * 784, seed, -1, 1), v => (float)Math.Max(0, v));
+    static float[] TestLikeImages(int n, int seed) =>
+        Array.ConvertAll(Rand.Uniform(n * 784, seed, -1, 1), v => (float)Math.Max(0, v));
 
-    /// <summary>Batch norm's gamma in [0.5, 1.5], beta in [-0.5, 0.5], running mean in [-0.3, 0.3], variance in [0.5, 2].</summary>
+    /// <summary>Batch norm's gamma in [0.5, 1.5], beta in [-0.5, 0.5], mean in [-0.3, 0.3], var in [0.5, 2].</summary>
     static void MoveNormStatistics(Parameters<float> p, int seed)
     {
         foreach (var n in p.Norms)
@@ -75,7 +76,8 @@ public class OnnxExportTests(Architecture arch)
     }
 
     /// <summary>The named outputs of one run of <paramref name="session"/> on rows [start, start + rows).</summary>
-    static Dictionary<string, float[]> Run(InferenceSession session, string input, float[] data, int width, int start, int rows)
+    static Dictionary<string, float[]> Run(InferenceSession session, string input, float[] data, int width, int start,
+        int rows)
     {
         var t = new DenseTensor(data.AsMemory(start * width, rows * width), [rows, width]);
         using var results = session.Run([NamedOnnxValue.CreateFromTensor(input, t)]);
@@ -124,20 +126,25 @@ public class OnnxExportTests(Architecture arch)
     [Test]
     public void Inputs_and_outputs_are_named_with_a_dynamic_batch_and_opset_17()
     {
-        foreach (var (session, input, width, outputs) in new[]
-                 { (encoder, "x", d, new[] { "mu", "logvar" }), (decoder, "z", latent, new[] { "logits", "probabilities" }) })
+        var graphs = new[]
+        {
+            (encoder, "x", d, new[] { "mu", "logvar" }), (decoder, "z", latent, new[] { "logits", "probabilities" }),
+        };
+        foreach (var (session, input, width, outputs) in graphs)
         {
             Assert.That(session.InputMetadata.Keys, Is.EqualTo(new[] { input }));
             Assert.That(session.InputMetadata[input].Dimensions, Is.EqualTo(new[] { -1, width }), "(batch, width)");
             Assert.That(session.InputMetadata[input].SymbolicDimensions[0], Is.EqualTo("batch"));
             Assert.That(session.OutputMetadata.Keys, Is.EqualTo(outputs));
-            foreach (var o in outputs) Assert.That(session.OutputMetadata[o].Dimensions[0], Is.EqualTo(-1), $"{o}: dynamic batch");
+            foreach (var o in outputs)
+                Assert.That(session.OutputMetadata[o].Dimensions[0], Is.EqualTo(-1), $"{o}: dynamic batch");
         }
         foreach (var file in new[] { OnnxExport.EncoderFile, OnnxExport.DecoderFile })
         {
             var model = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(root["onnx"], file)));
             Assert.That(model.OpsetImport.Single(o => o.Domain == "").Version, Is.GreaterThanOrEqualTo(17), file);
-            Assert.That(model.Graph.Node.Count(n => n.OpType == "BatchNormalization"), Is.EqualTo(arch == Architecture.Conv ? 3 : 0), file);
+            int norms = model.Graph.Node.Count(n => n.OpType == "BatchNormalization");
+            Assert.That(norms, Is.EqualTo(arch == Architecture.Conv ? 3 : 0), file);
         }
     }
 
@@ -151,7 +158,8 @@ public class OnnxExportTests(Architecture arch)
             Assert.That(meta.CustomMetadataMap["config"], Is.EqualTo(Config));
             Assert.That(meta.CustomMetadataMap["infovae_version"], Is.EqualTo(BuildInfo.Version));
             Assert.That(meta.CustomMetadataMap["infovae_commit"], Is.EqualTo(BuildInfo.Commit ?? "unknown"));
-            Assert.That(meta.CustomMetadataMap["model"], Is.EqualTo(arch == Architecture.Conv ? "infovae-conv" : "infovae-mlp"));
+            string model = arch == Architecture.Conv ? "infovae-conv" : "infovae-mlp";
+            Assert.That(meta.CustomMetadataMap["model"], Is.EqualTo(model));
         }
     }
 }
