@@ -6,10 +6,11 @@ using InfoVae.Bench;
 // project's bin/ (see Bench.csproj), and the out-of-process toolchain cannot find this project anyway, because its
 // assembly name (InfoVae.Bench) differs from its file name.
 // --alloc [batch]: bytes allocated per training step (AllocProbe), no BenchmarkDotNet.
-// --conv-profile [batch]: where ConvBench's step spends its time, call by call (ConvProfile), no BenchmarkDotNet.
-if (args.Length > 0 && args[0] == "--conv-profile")
+// --conv-profile | --mlp-profile [batch] [--threads N] [--clock wall|cpu] [--steps N] [--no-peer]: where ConvBench's
+// (or M4's) step spends its time, call by call (ConvProfile), no BenchmarkDotNet.
+if (args.Length > 0 && args[0] is "--conv-profile" or "--mlp-profile")
 {
-    ConvProfile.Run(args.Length > 1 ? int.Parse(args[1]) : 256);
+    ConvProfile.Run(args);
     return;
 }
 if (args.Length > 0 && args[0] == "--alloc")

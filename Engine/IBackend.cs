@@ -72,6 +72,19 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>image (N, H, W, C) += col2im(cols (Rows, KH·KW·C)), the adjoint of <see cref="Im2Col"/>; deterministic (a gather, no atomics).</summary>
     void Col2Im(Tensor<T> cols, ConvGeometry g, Tensor<T> image);
 
+    /// <summary>
+    /// y (Rows, M) = im2col(image)·wᵀ + beta·y with w (M, KH·KW·C) (any shape of that many elements): the GEMM of
+    /// conv2d's forward and of conv-transpose2d's input gradient. The CPU fuses the im2col into it, chunk by chunk.
+    /// </summary>
+    void ConvForward(Tensor<T> image, ConvGeometry g, Tensor<T> w, Tensor<T> y, T beta);
+    /// <summary>
+    /// image (N, H, W, C) (=|+=) col2im(a·w) with a (Rows, K), w (K, KH·KW·C): conv2d's input gradient and
+    /// conv-transpose2d's forward; accumulate false overwrites the image.
+    /// </summary>
+    void ConvBackwardData(Tensor<T> a, Tensor<T> w, ConvGeometry g, Tensor<T> image, bool accumulate);
+    /// <summary>dw (M, KH·KW·C) (=|+=) dyᵀ·im2col(image) with dy (Rows, M): the weight gradient of conv2d and conv-transpose2d.</summary>
+    void ConvWeightGrad(Tensor<T> image, ConvGeometry g, Tensor<T> dy, Tensor<T> dw, bool accumulate);
+
     /// <summary>Per-column batch mean and biased variance (÷ R) of x seen as (R, C) with C = the last axis; mean, var: (C).</summary>
     void BatchNormStats(Tensor<T> x, Tensor<T> mean, Tensor<T> var);
     /// <summary>y = (x − mean)·gamma/√(var + eps) + beta per column of x seen as (R, C); y has x's shape.</summary>

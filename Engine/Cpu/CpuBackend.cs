@@ -277,6 +277,15 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void Im2Col(Tensor<T> image, ConvGeometry g, Tensor<T> cols) => Kernels.Cpu.Im2Col.Copy<T>(Span(image), g, Span(cols));
     public void Col2Im(Tensor<T> cols, ConvGeometry g, Tensor<T> image) => Kernels.Cpu.Col2Im.Accumulate<T>(Span(cols), g, Span(image));
 
+    public void ConvForward(Tensor<T> image, ConvGeometry g, Tensor<T> w, Tensor<T> y, T beta) =>
+        ConvGemm.Forward<T>(Span(image), g, Span(w), w.Length / g.PatchLength, beta, Span(y));
+
+    public void ConvBackwardData(Tensor<T> a, Tensor<T> w, ConvGeometry g, Tensor<T> image, bool accumulate) =>
+        ConvGemm.BackwardData<T>(Span(a), w.Length / g.PatchLength, Span(w), g, accumulate, Span(image));
+
+    public void ConvWeightGrad(Tensor<T> image, ConvGeometry g, Tensor<T> dy, Tensor<T> dw, bool accumulate) =>
+        ConvGemm.WeightGrad<T>(Span(image), g, Span(dy), dw.Length / g.PatchLength, accumulate, Span(dw));
+
     public void BatchNormStats(Tensor<T> x, Tensor<T> mean, Tensor<T> var) =>
         BatchNorm.Stats<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var));
 

@@ -271,6 +271,45 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.Col2Im(View(cols), g, View(image));
     }
 
+    // The conv GEMMs as im2col / col2im kernels around the GEMM, through a pooled cols buffer (returned at once: safe
+    // while the kernels are queued, see DeviceBufferPool).
+    public void ConvForward(Tensor<float> image, ConvGeometry g, Tensor<float> w, Tensor<float> y, float beta)
+    {
+        int m = w.Length / g.PatchLength;
+        if (image.Length != g.ImageLength || w.Length != m * g.PatchLength || y.Length != g.Rows * m)
+            throw new ArgumentException($"conv forward: image {image.Shape}, w {w.Shape} and y {y.Shape} do not fit {g}");
+        var cols = pool.Rent(g.ColsLength);
+        var c = cols.Buffer.View.SubView(0, g.ColsLength);
+        Kernels.Im2Col(View(image), g, c);
+        Kernels.Matmul(false, true, g.Rows, m, g.PatchLength, 1f, c, g.PatchLength, View(w), g.PatchLength, beta, View(y), m);
+        pool.Return(cols);
+    }
+
+    public void ConvBackwardData(Tensor<float> a, Tensor<float> w, ConvGeometry g, Tensor<float> image, bool accumulate)
+    {
+        int k = w.Length / g.PatchLength;
+        if (image.Length != g.ImageLength || w.Length != k * g.PatchLength || a.Length != g.Rows * k)
+            throw new ArgumentException($"conv backward data: a {a.Shape}, w {w.Shape} and image {image.Shape} do not fit {g}");
+        var cols = pool.Rent(g.ColsLength);
+        var c = cols.Buffer.View.SubView(0, g.ColsLength);
+        Kernels.Matmul(false, false, g.Rows, g.PatchLength, k, 1f, View(a), k, View(w), g.PatchLength, 0f, c, g.PatchLength);
+        if (!accumulate) Fill(image, 0f);
+        Kernels.Col2Im(c, g, View(image));
+        pool.Return(cols);
+    }
+
+    public void ConvWeightGrad(Tensor<float> image, ConvGeometry g, Tensor<float> dy, Tensor<float> dw, bool accumulate)
+    {
+        int m = dw.Length / g.PatchLength;
+        if (image.Length != g.ImageLength || dw.Length != m * g.PatchLength || dy.Length != g.Rows * m)
+            throw new ArgumentException($"conv weight gradient: image {image.Shape}, dy {dy.Shape} and dw {dw.Shape} do not fit {g}");
+        var cols = pool.Rent(g.ColsLength);
+        var c = cols.Buffer.View.SubView(0, g.ColsLength);
+        Kernels.Im2Col(View(image), g, c);
+        Kernels.Matmul(true, false, m, g.PatchLength, g.Rows, 1f, View(dy), m, c, g.PatchLength, accumulate ? 1f : 0f, View(dw), g.PatchLength);
+        pool.Return(cols);
+    }
+
     // Batch norm: x seen as (rows, C), C = the last axis. The column sums need scratch (partials per row chunk),
     // rented from the pool and returned at once: safe while the kernels are queued (see DeviceBufferPool).
     public void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var)

@@ -167,36 +167,118 @@ public static unsafe partial class Gemm
             {
                 T* packedA = (T*)scratch, tile = packedA + MC * KC;
                 PackA(TransA, A, Lda, ic, mc, Pc, Kc, packedA);
-                for (int q = q0; q < q1; q++)
-                {
-                    int cols = Math.Min(nr, Nc - q * nr);
-                    T* bp = PackedB + (nint)q * nr * Kc;
-                    nint ldbp = nr;
-                    if (DirectB && cols == nr) { bp = B + (nint)Pc * Ldb + Jc + q * nr; ldbp = Ldb; }
-                    for (int ir = 0; ir < mc; ir += mr)
-                    {
-                        int rows = Math.Min(mr, mc - ir);
-                        T* ap = packedA + ir * Kc, cp = C + (nint)(ic + ir) * Ldc + Jc + q * nr;
-                        if (rows == mr && cols == nr) MicroKernel(Kc, ap, bp, ldbp, cp, Ldc, Alpha, Beta, Overwrite);
-                        else EdgeTile(rows, cols, ap, bp, ldbp, cp, tile);
-                    }
-                }
+                Tiles(packedA, mc, PackedB, DirectB ? B + (nint)Pc * Ldb + Jc : null, Ldb, q0, q1, Nc, Kc,
+                    C + (nint)ic * Ldc + Jc, Ldc, Alpha, Beta, Overwrite, tile);
             }
             finally { PackedA.Return(scratch); }
         }
+    }
 
-        /// <summary>A partial tile runs the same kernel on a full MR×NR copy, so its elements see the same operations.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        readonly void EdgeTile(int rows, int cols, T* ap, T* bp, nint ldbp, T* cp, T* tile)
+    /// <summary>
+    /// C block (mc rows from c, panels q0..q1 of nc columns) = alpha · Ã·B̃ + beta · C over one kc slice: Ã packed
+    /// (mc rows), B̃ packed (panel q at packedB + q·NR·kc) or, where directB is not null, read in place from it with
+    /// row stride ldb (full panels only; a partial last panel is still taken from packedB).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tiles<T>(T* packedA, int mc, T* packedB, T* directB, nint ldb, int q0, int q1, int nc, int kc,
+        T* c, nint ldc, T alpha, T beta, bool overwrite, T* tile) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mr = MR, nr = NR<T>();
+        for (int q = q0; q < q1; q++)
         {
-            int nr = NR<T>();
-            if (!Overwrite)
-                for (int i = 0; i < rows; i++)
-                    for (int j = 0; j < cols; j++) tile[i * nr + j] = cp[(nint)i * Ldc + j];
-            MicroKernel(Kc, ap, bp, ldbp, tile, nr, Alpha, Beta, Overwrite);
-            for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++) cp[(nint)i * Ldc + j] = tile[i * nr + j];
+            int cols = Math.Min(nr, nc - q * nr);
+            T* bp = packedB + (nint)q * nr * kc;
+            nint ldbp = nr;
+            if (directB != null && cols == nr) { bp = directB + q * nr; ldbp = ldb; }
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int rows = Math.Min(mr, mc - ir);
+                T* ap = packedA + ir * kc, cp = c + (nint)ir * ldc + q * nr;
+                if (rows == mr && cols == nr) MicroKernel(kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite);
+                else EdgeTile(rows, cols, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, tile);
+            }
         }
+    }
+
+    /// <summary>
+    /// A partial tile: with AVX-512 a last micro-panel of at most 4 or 8 rows runs the 4- or 8-row kernel, straight
+    /// into C when its rows and columns are whole; otherwise the kernel runs on a full copy in tile. Either way each
+    /// element sees the same operations as in a full tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void EdgeTile<T>(int rows, int cols, int kc, T* ap, T* bp, nint ldbp, T* cp, nint ldc, T alpha, T beta, bool overwrite, T* tile)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int nr = NR<T>(), kernelRows = !Vector512.IsHardwareAccelerated ? MR : rows <= 4 ? 4 : rows <= 8 ? 8 : 12;
+        if (rows == kernelRows && cols == nr) { EdgeKernel(kernelRows, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite); return; }
+        if (!overwrite)
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) tile[i * nr + j] = cp[i * ldc + j];
+        EdgeKernel(kernelRows, kc, ap, bp, ldbp, tile, nr, alpha, beta, overwrite);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) cp[i * ldc + j] = tile[i * nr + j];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void EdgeKernel<T>(int rows, int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (rows == 4) MicroKernel512x4(kc, a, b, ldb, c, ldc, alpha, beta, overwrite);
+        else if (rows == 8) MicroKernel512x8(kc, a, b, ldb, c, ldc, alpha, beta, overwrite);
+        else MicroKernel(kc, a, b, ldb, c, ldc, alpha, beta, overwrite);
+    }
+
+    /// <summary>Elements of B̃ for a whole K×N op(B) as <see cref="PackAllB"/> lays it out.</summary>
+    internal static long PackedBLength<T>(int k, int n) where T : unmanaged => (long)k * ((n + NR<T>() - 1) / NR<T>() * NR<T>());
+
+    /// <summary>
+    /// Packs all of op(B) (K×N) for <see cref="MultiplyPacked"/>: its KC slices one after another, slice pc at
+    /// dst + pc·⌈N/NR⌉·NR, each slice the NR-wide micro-panels of kc rows (zero-padded), as <see cref="Blocked"/> packs them.
+    /// </summary>
+    internal static void PackAllB<T>(bool transB, T* b, int ldb, int k, int n, T* dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int nr = NR<T>(), panels = (n + nr - 1) / nr;
+        for (int pc = 0; pc < k; pc += KC) PackB(transB, b, ldb, pc, Math.Min(KC, k - pc), 0, n, 0, panels, dst + (nint)pc * panels * nr);
+    }
+
+    /// <summary>Micro-panel width of B̃ (NR): N a multiple of it lets <see cref="MultiplyPacked"/> read a row-major B in place.</summary>
+    internal static int PanelWidth<T>() where T : unmanaged => NR<T>();
+
+    /// <summary>
+    /// C (M×N, row stride ldc) = alpha · op(A) · op(B) + beta · C on the calling thread, with op(B) either packed by
+    /// <see cref="PackAllB"/> (packedB) or, when directB is not null, a row-major K×N matrix read in place (row stride
+    /// ldb, N a multiple of <see cref="PanelWidth"/>): for callers that multiply many row blocks by one B (the conv
+    /// kernels in ConvGemm.cs), so B is packed once, or not at all. Each C element sees the operations it would in
+    /// <see cref="Multiply{T}"/>'s blocked path: KC slices in order, one FMA per k, then c = alpha·acc + beta·c
+    /// (beta = 1 after the first slice).
+    /// </summary>
+    internal static void MultiplyPacked<T>(bool transA, int m, int n, int k, T alpha, T* a, int lda, T* packedB, T* directB, int ldb,
+        T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (directB != null && n % NR<T>() != 0) throw new ArgumentException($"B read in place needs N = {n} to be a multiple of {NR<T>()}");
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == T.Zero) { Scale(m, n, beta, c, ldc); return; }
+        int mr = MR, nr = NR<T>(), panels = (n + nr - 1) / nr;
+        byte* scratch = PackedA.Rent((nuint)((MC * KC + mr * nr) * sizeof(T)));
+        try
+        {
+            T* packedA = (T*)scratch, tile = packedA + MC * KC;
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                bool overwrite = pc == 0 && beta == T.Zero;
+                T sliceBeta = pc == 0 ? beta : T.One;
+                T* bs = packedB + (nint)pc * panels * nr;
+                for (int ic = 0; ic < m; ic += MC)
+                {
+                    int mc = Math.Min(MC, m - ic);
+                    PackA(transA, a, lda, ic, mc, pc, kc, packedA);
+                    Tiles(packedA, mc, bs, directB == null ? null : directB + (nint)pc * ldb, ldb, 0, panels, n, kc,
+                        c + (nint)ic * ldc, ldc, alpha, sliceBeta, overwrite, tile);
+                }
+            }
+        }
+        finally { PackedA.Return(scratch); }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

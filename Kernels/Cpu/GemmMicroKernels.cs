@@ -104,6 +104,64 @@ public static unsafe partial class Gemm
         Store(c + 11 * ldc, cb0, cb1, alphaV, betaV, overwrite);
     }
 
+    /// <summary>8 × (2 · Vector512&lt;T&gt;.Count): the last micro-panel of A when it holds at most 8 real rows
+    /// (Ã keeps its stride of 12 per k), so a remainder of 1..8 rows costs 8 rows, not 12. Same operations per element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MicroKernel512x8<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        for (; kc > 0; kc--, a += 12, b += ldb)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + Vector512<T>.Count);
+            Vector512<T> a0;
+            a0 = Vector512.Create(a[0]); c00 = MulAdd(a0, b0, c00); c01 = MulAdd(a0, b1, c01);
+            a0 = Vector512.Create(a[1]); c10 = MulAdd(a0, b0, c10); c11 = MulAdd(a0, b1, c11);
+            a0 = Vector512.Create(a[2]); c20 = MulAdd(a0, b0, c20); c21 = MulAdd(a0, b1, c21);
+            a0 = Vector512.Create(a[3]); c30 = MulAdd(a0, b0, c30); c31 = MulAdd(a0, b1, c31);
+            a0 = Vector512.Create(a[4]); c40 = MulAdd(a0, b0, c40); c41 = MulAdd(a0, b1, c41);
+            a0 = Vector512.Create(a[5]); c50 = MulAdd(a0, b0, c50); c51 = MulAdd(a0, b1, c51);
+            a0 = Vector512.Create(a[6]); c60 = MulAdd(a0, b0, c60); c61 = MulAdd(a0, b1, c61);
+            a0 = Vector512.Create(a[7]); c70 = MulAdd(a0, b0, c70); c71 = MulAdd(a0, b1, c71);
+        }
+        var alphaV = Vector512.Create(alpha);
+        var betaV = Vector512.Create(beta);
+        Store(c + 0 * ldc, c00, c01, alphaV, betaV, overwrite);
+        Store(c + 1 * ldc, c10, c11, alphaV, betaV, overwrite);
+        Store(c + 2 * ldc, c20, c21, alphaV, betaV, overwrite);
+        Store(c + 3 * ldc, c30, c31, alphaV, betaV, overwrite);
+        Store(c + 4 * ldc, c40, c41, alphaV, betaV, overwrite);
+        Store(c + 5 * ldc, c50, c51, alphaV, betaV, overwrite);
+        Store(c + 6 * ldc, c60, c61, alphaV, betaV, overwrite);
+        Store(c + 7 * ldc, c70, c71, alphaV, betaV, overwrite);
+    }
+
+    /// <summary>4 × (2 · Vector512&lt;T&gt;.Count): the last micro-panel of A when it holds at most 4 real rows
+    /// (Ã keeps its stride of 12 per k), so a remainder of 1..4 rows costs 4 rows, not 12. Same operations per element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MicroKernel512x4<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        for (; kc > 0; kc--, a += 12, b += ldb)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + Vector512<T>.Count);
+            Vector512<T> a0;
+            a0 = Vector512.Create(a[0]); c00 = MulAdd(a0, b0, c00); c01 = MulAdd(a0, b1, c01);
+            a0 = Vector512.Create(a[1]); c10 = MulAdd(a0, b0, c10); c11 = MulAdd(a0, b1, c11);
+            a0 = Vector512.Create(a[2]); c20 = MulAdd(a0, b0, c20); c21 = MulAdd(a0, b1, c21);
+            a0 = Vector512.Create(a[3]); c30 = MulAdd(a0, b0, c30); c31 = MulAdd(a0, b1, c31);
+        }
+        var alphaV = Vector512.Create(alpha);
+        var betaV = Vector512.Create(beta);
+        Store(c + 0 * ldc, c00, c01, alphaV, betaV, overwrite);
+        Store(c + 1 * ldc, c10, c11, alphaV, betaV, overwrite);
+        Store(c + 2 * ldc, c20, c21, alphaV, betaV, overwrite);
+        Store(c + 3 * ldc, c30, c31, alphaV, betaV, overwrite);
+    }
+
     /// <summary>6 × (2 · Vector256&lt;T&gt;.Count): 6×16 for float, 6×8 for double (machines without AVX-512).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MicroKernel256<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite)

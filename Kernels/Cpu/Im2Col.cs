@@ -41,9 +41,12 @@ public static unsafe class Im2Col
         }
     }
 
-    /// <summary>Bands [first, end) of the grid, a band being the OW patches of one (n, oh).</summary>
+    /// <summary>
+    /// Bands [first, end) of the grid, a band being the OW patches of one (n, oh). cols is indexed by absolute grid
+    /// row, so a caller holding only some images' rows passes a pointer moved back by the rows before them.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Bands<T>(T* image, T* cols, ConvGeometry g, int first, int end) where T : unmanaged
+    internal static void Bands<T>(T* image, T* cols, ConvGeometry g, int first, int end) where T : unmanaged
     {
         nuint size = (nuint)sizeof(T), runBytes = (nuint)(g.KW * g.C) * size, pixelBytes = (nuint)g.C * size;
         int pl = g.PatchLength, kwc = g.KW * g.C;
