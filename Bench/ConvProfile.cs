@@ -250,11 +250,13 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
         Time($"ConvWeightGrad {S(image)} → {S(dw)} {2.0 * g.ColsLength * (dw.Length / g.PatchLength) / 1e6:F0} MFLOP",
             () => inner.ConvWeightGrad(image, g, dy, dw, accumulate));
     public void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var) => Time($"BatchNormStats {S(x)}", () => inner.BatchNormStats(x, mean, var));
-    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> beta, Tensor<float> y) =>
-        Time($"BatchNormApply {S(x)}", () => inner.BatchNormApply(x, mean, var, eps, gamma, beta, y));
+    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> beta,
+        Tensor<float> y, float? leakySlope = null) =>
+        Time($"BatchNormApply{(leakySlope != null ? "+LeakyRelu" : "")} {S(x)}", () => inner.BatchNormApply(x, mean, var, eps, gamma, beta, y, leakySlope));
     public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
-        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta) =>
-        Time($"BatchNormBackward {S(x)}", () => inner.BatchNormBackward(x, mean, var, eps, gamma, dy, dx, dGamma, dBeta));
+        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta, bool accumulateDx = true, Tensor<float>? y = null, float? leakySlope = null) =>
+        Time($"BatchNormBackward{(leakySlope != null ? "+LeakyRelu" : "")} {S(x)}",
+            () => inner.BatchNormBackward(x, mean, var, eps, gamma, dy, dx, dGamma, dBeta, accumulateDx, y, leakySlope));
     public void BatchNormUpdateRunning(Tensor<float> mean, Tensor<float> var, int rows, double momentum, Tensor<float> runningMean, Tensor<float> runningVar) =>
         Time($"BatchNormUpdateRunning {S(mean)}", () => inner.BatchNormUpdateRunning(mean, var, rows, momentum, runningMean, runningVar));
     public void Normal(Tensor<float> t, ulong key, ulong counter) => inner.Normal(t, key, counter);

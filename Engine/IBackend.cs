@@ -87,14 +87,19 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Per-column batch mean and biased variance (÷ R) of x seen as (R, C) with C = the last axis; mean, var: (C).</summary>
     void BatchNormStats(Tensor<T> x, Tensor<T> mean, Tensor<T> var);
-    /// <summary>y = (x − mean)·gamma/√(var + eps) + beta per column of x seen as (R, C); y has x's shape.</summary>
-    void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta, Tensor<T> y);
     /// <summary>
-    /// Training-mode batch-norm backward, all accumulating: with xhat = (x − mean)/√(var + eps), dBeta += Σ_r dy,
-    /// dGamma += Σ_r dy·xhat, dx += gamma/√(var + eps)·(dy − mean_r(dy) − xhat·mean_r(dy·xhat)).
+    /// y = (x − mean)·gamma/√(var + eps) + beta per column of x seen as (R, C); y has x's shape. With a
+    /// <paramref name="leakySlope"/> (≥ 0) the leaky ReLU that follows is fused in: y = z > 0 ? z : slope·z.
+    /// </summary>
+    void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta, Tensor<T> y,
+                        T? leakySlope = null);
+    /// <summary>
+    /// Training-mode batch-norm backward: with xhat = (x − mean)/√(var + eps), dBeta += Σ_r g, dGamma += Σ_r g·xhat,
+    /// dx (+)= gamma/√(var + eps)·(g − mean_r(g) − xhat·mean_r(g·xhat)) (accumulateDx false overwrites dx), where g = dy,
+    /// or with a fused leaky ReLU (<paramref name="leakySlope"/>, its output <paramref name="y"/>), g = y > 0 ? dy : slope·dy.
     /// </summary>
     void BatchNormBackward(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> dy,
-                           Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta);
+                           Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta, bool accumulateDx = true, Tensor<T>? y = null, T? leakySlope = null);
     /// <summary>PyTorch's running statistics: rm = (1 − m)·rm + m·mean; rv = (1 − m)·rv + m·var·R/(R − 1).</summary>
     void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar);
 

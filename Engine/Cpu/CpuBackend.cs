@@ -289,13 +289,23 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void BatchNormStats(Tensor<T> x, Tensor<T> mean, Tensor<T> var) =>
         BatchNorm.Stats<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var));
 
-    public void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta, Tensor<T> y) =>
-        BatchNorm.Apply<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(beta), Span(y));
+    public void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta, Tensor<T> y,
+        T? leakySlope = null)
+    {
+        if (leakySlope is { } slope)
+            BatchNorm.ApplyLeakyRelu<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(beta), slope, Span(y));
+        else BatchNorm.Apply<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(beta), Span(y));
+    }
 
     public void BatchNormBackward(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> dy,
-        Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta) =>
-        BatchNorm.Backward<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(dy),
-            dx == null ? default : Span(dx), dGamma == null ? default : Span(dGamma), dBeta == null ? default : Span(dBeta));
+        Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta, bool accumulateDx = true, Tensor<T>? y = null, T? leakySlope = null)
+    {
+        Span<T> sdx = dx == null ? default : Span(dx), sdg = dGamma == null ? default : Span(dGamma), sdb = dBeta == null ? default : Span(dBeta);
+        if (leakySlope is { } slope)
+            BatchNorm.BackwardLeakyRelu<T>(Span(x), Span(y ?? throw new ArgumentNullException(nameof(y), "a fused leaky ReLU's backward needs its output")),
+                x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), slope, Span(dy), sdx, sdg, sdb, accumulateDx);
+        else BatchNorm.Backward<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(dy), sdx, sdg, sdb, accumulateDx);
+    }
 
     public void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar) =>
         BatchNorm.UpdateRunning<T>(Span(mean), Span(var), rows, momentum, Span(runningMean), Span(runningVar));

@@ -320,16 +320,33 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(scratch);
     }
 
-    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> beta, Tensor<float> y) =>
+    // A fused leaky ReLU runs as its own kernel here: in place after the apply, and into a pooled gradient before the backward.
+    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> beta,
+        Tensor<float> y, float? leakySlope = null)
+    {
         Kernels.BatchNormApply(View(x), x.Rows, x.Shape.Last, View(mean), View(var), (float)eps, View(gamma), View(beta), View(y));
+        if (leakySlope is { } slope) Kernels.Map<UnaryKernels.LeakyRelu>(View(y), View(y), slope);
+    }
 
     public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
-        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta)
+        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta, bool accumulateDx = true, Tensor<float>? y = null, float? leakySlope = null)
     {
         int rows = x.Rows, c = x.Shape.Last;
         var scratch = pool.Rent(GpuKernels.BatchNormScratchLength(rows, c));
-        Kernels.BatchNormBackward(View(x), rows, c, View(mean), View(var), (float)eps, View(gamma), View(dy),
+        IlgpuStorage? grad = null;
+        var g = View(dy);
+        if (leakySlope is { } slope)
+        {
+            // g = leaky'(z)·dy, read from y's sign (the same as z's for slope ≥ 0)
+            grad = pool.Rent(x.Length);
+            g = grad.Buffer.View.SubView(0, x.Length);
+            Kernels.Fill(g, 0f);
+            Kernels.MapBackward<UnaryKernels.LeakyRelu>(View(y ?? throw new ArgumentNullException(nameof(y))), View(y), View(dy), g, slope);
+        }
+        if (dx != null && !accumulateDx) Fill(dx, 0f);
+        Kernels.BatchNormBackward(View(x), rows, c, View(mean), View(var), (float)eps, View(gamma), g,
             ViewOrEmpty(dx), ViewOrEmpty(dGamma), ViewOrEmpty(dBeta), scratch.Buffer.View);
+        if (grad != null) pool.Return(grad);
         pool.Return(scratch);
     }
 
