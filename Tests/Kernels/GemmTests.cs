@@ -9,7 +9,7 @@ namespace InfoVae.Tests.Kernels;
 /// <summary>
 /// Gemm.Multiply against Reference.Gemm (double). M, N, K: op(A) is M×K, op(B) is K×N. The shapes reach the
 /// plain small-product loop (M·N·K below 1024) and the packed path: partial 12-row and 32-column (16 for double)
-/// edge tiles, M·N·K above the parallel cut (512 Ki multiply-adds), K across the 512-deep K slices, B packed
+/// edge tiles (a last micro-panel of at most 4 or 8 rows takes the 4- or 8-row kernel), M·N·K above the parallel cut (512 Ki multiply-adds), K across the 512-deep K slices, B packed
 /// (transposed, or M above 288) and read in place.
 /// </summary>
 public class GemmTests
@@ -18,6 +18,8 @@ public class GemmTests
     [
         (1, 1, 1), (7, 7, 7), (3, 5, 65), (1, 257, 65), (257, 1, 31), (31, 33, 65), (33, 31, 7), (65, 127, 257),
         (127, 65, 33), (257, 31, 127), (12, 32, 256), (24, 64, 513), (13, 37, 1100),
+        // last micro-panels of exactly 4 and 8 rows over whole 32-column panels: the 4- and 8-row kernels write C directly
+        (4, 64, 70), (8, 32, 600), (20, 96, 33), (16, 64, 520),
     ];
 
     static IEnumerable<TestCaseData> Cases() =>
