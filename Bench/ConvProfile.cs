@@ -6,12 +6,14 @@ using InfoVae.Engine.Gpu;
 using InfoVae.Kernels;
 using InfoVae.Kernels.Cpu;
 using InfoVae.Model;
+using Architecture = InfoVae.Model.Architecture;
 
 namespace InfoVae.Bench;
 
 /// <summary>
-/// `dotnet run -c Release --project Bench -- --conv-profile [batch] [options]` (or `--mlp-profile`): where
-/// <see cref="ConvBench"/>'s step (or M4's MLP training step) spends its time on our side. The step runs on a
+/// `dotnet run -c Release --project Bench -- --conv-profile [batch] [options]` (or `--train-profile`): where
+/// <see cref="ConvBench"/>'s step (or a whole training step of the model, M4's MLP or with `--arch conv` the conv
+/// net) spends its time on our side. The step runs on a
 /// <see cref="TimingBackend"/> wrapped around INFOVAE_BENCH_DEVICE's backend, which times every primitive call
 /// (waiting for the GPU after each, so GPU numbers include a launch and a sync per call); then, for the conv step,
 /// the TorchSharp step is timed for the same batch. No BenchmarkDotNet. Options:
@@ -19,16 +21,17 @@ namespace InfoVae.Bench;
 ///   --clock wall|cpu   wall: a Stopwatch (default); cpu: this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), which a
 ///                      loaded machine hardly disturbs: with --threads 1 it is the work of each call, whoever else
 ///                      runs (with 2 threads it misses the helper's share);
-///   --steps N          timed steps (default 10); --no-peer leaves TorchSharp out.
+///   --steps N          timed steps (default 10); --no-peer leaves TorchSharp out; --arch mlp|conv (train profile).
 /// </summary>
 static class ConvProfile
 {
-    sealed record Options(int Batch, int Threads, bool Cpu, int Steps, bool Peer);
+    sealed record Options(int Batch, int Threads, bool Cpu, int Steps, bool Peer, Architecture Arch);
 
     static Options Parse(string[] args)
     {
         int batch = 256, threads = 2, steps = 10;
         bool cpu = false, peer = true;
+        var arch = Architecture.Mlp;
         for (int i = 1; i < args.Length; i++)
         {
             switch (args[i])
@@ -37,16 +40,17 @@ static class ConvProfile
                 case "--clock": cpu = args[++i] == "cpu"; break;
                 case "--steps": steps = int.Parse(args[++i]); break;
                 case "--no-peer": peer = false; break;
+                case "--arch": arch = args[++i] == "conv" ? Architecture.Conv : Architecture.Mlp; break;
                 default: batch = int.Parse(args[i]); break;
             }
         }
-        return new Options(batch, threads, cpu, steps, peer);
+        return new Options(batch, threads, cpu, steps, peer, arch);
     }
 
     public static void Run(string[] args)
     {
         var o = Parse(args);
-        if (args[0] == "--mlp-profile") Mlp(o); else Conv(o);
+        if (args[0] == "--train-profile") Train(o); else Conv(o);
     }
 
     static void Conv(Options o)
@@ -90,24 +94,25 @@ static class ConvProfile
         }
     }
 
-    /// <summary>M4's step (forward, loss, backward, Adam) of the canonical MLP InfoVAE on real batches.</summary>
-    static void Mlp(Options o)
+    /// <summary>A training step (forward, loss, backward, Adam) of the InfoVAE on real batches: M4's for the MLP.</summary>
+    static void Train(Options o)
     {
         const int warm = 20;
         int batch = o.Batch, steps = o.Steps;
         Workers.MaxThreads = o.Threads;
         var images = ModelData.Data.Train.Take(20 * batch);
         var timing = new TimingBackend(BenchDevice.Backend, o.Cpu);
-        var timed = new Trainer(new TrainConfig { Batch = batch, Epochs = int.MaxValue }, images, timing);
-        var plain = new Trainer(new TrainConfig { Batch = batch, Epochs = int.MaxValue }, images, BenchDevice.Backend);
+        var config = new TrainConfig { Batch = batch, Epochs = int.MaxValue, Arch = o.Arch };
+        var timed = new Trainer(config, images, timing);
+        var plain = new Trainer(config, images, BenchDevice.Backend);
         timed.InitializeWeights(); plain.InitializeWeights();
         for (int i = 0; i < warm; i++) { timed.TrainStep(); plain.TrainStep(); }
         var (allocThread, allocTotal) = Allocated(() => plain.TrainStep(), steps);
         double plainMs = Measure(() => plain.TrainStep(), steps, o.Cpu);
         timing.Clear();
         double ours = Measure(() => timed.TrainStep(), steps, o.Cpu);
-        Console.WriteLine($"MLP training step, batch {batch}, ours on {BenchDevice.Name}, {o.Threads} thread(s), " +
-                          $"{(o.Cpu ? "thread CPU time" : "wall time")}: {plainMs:F2} ms/step ({TrainStepBench.Flop(batch) / plainMs / 1e6:F1} GFLOP/s) " +
+        Console.WriteLine($"{o.Arch} training step, batch {batch}, ours on {BenchDevice.Name}, {o.Threads} thread(s), " +
+                          $"{(o.Cpu ? "thread CPU time" : "wall time")}: {plainMs:F2} ms/step ({(o.Arch == Architecture.Mlp ? TrainStepBench.Flop(batch) : ConvBench.Flop(batch)) / plainMs / 1e6:F1} GFLOP/s) " +
                           $"without the timing wrapper, {ours:F2} with it");
         Console.WriteLine($"ours allocates {allocThread} B/step on this thread, {allocTotal} B/step in the process");
         Print(timing, steps, ours);
