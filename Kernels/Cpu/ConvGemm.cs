@@ -194,7 +194,9 @@ public static unsafe class ConvGemm
             int maxRows = Images * grid;
             T* partial = Partials + (long)index * pl * M;
             T* cols = (T*)ColsBuffers.Rent((nuint)((long)maxRows * pl * sizeof(T)));
-            T* packedDy = Direct ? null : (T*)PackedBuffers.Rent((nuint)(Gemm.PackedBLength<T>(maxRows, M) * sizeof(T)));
+            // The swapped product reads dy in place too when M fills whole panels (32 channels: the model's first and last layers).
+            bool dyInPlace = M % Gemm.PanelWidth<T>() == 0;
+            T* packedDy = Direct || dyInPlace ? null : (T*)PackedBuffers.Rent((nuint)(Gemm.PackedBLength<T>(maxRows, M) * sizeof(T)));
             try
             {
                 for (int chunk = c0; chunk < c1; chunk++)
@@ -204,6 +206,8 @@ public static unsafe class ConvGemm
                     Im2Col.Bands(Image, cols - (long)r0 * pl, g, n0 * g.OH, n1 * g.OH);
                     if (Direct)
                         Gemm.MultiplyPacked(true, M, pl, rows, T.One, Dy + (long)r0 * M, M, null, cols, pl, beta, partial, pl);
+                    else if (dyInPlace)
+                        Gemm.MultiplyPacked(true, pl, M, rows, T.One, cols, pl, null, Dy + (long)r0 * M, M, beta, partial, M);
                     else
                     {
                         Gemm.PackAllB(false, Dy + (long)r0 * M, M, rows, M, packedDy);

@@ -195,6 +195,7 @@ public static unsafe partial class Gemm
                 int rows = Math.Min(mr, mc - ir);
                 T* ap = packedA + ir * kc, cp = c + (nint)ir * ldc + q * nr;
                 if (rows == mr && cols == nr) MicroKernel(kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite);
+                else if (rows == mr && 2 * cols == nr && Vector512.IsHardwareAccelerated) MicroKernel512Half(kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite);
                 else EdgeTile(rows, cols, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, tile);
             }
         }
@@ -203,7 +204,7 @@ public static unsafe partial class Gemm
     /// <summary>
     /// A partial tile: with AVX-512 a last micro-panel of at most 4 or 8 rows runs the 4- or 8-row kernel, straight
     /// into C when its rows and columns are whole; otherwise the kernel runs on a full copy in tile. Either way each
-    /// element sees the same operations as in a full tile.
+    /// element sees the same operations as in a full tile. (A whole 12-row panel half NR wide has its own kernel, in Tiles.)
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void EdgeTile<T>(int rows, int cols, int kc, T* ap, T* bp, nint ldbp, T* cp, nint ldc, T alpha, T beta, bool overwrite, T* tile)

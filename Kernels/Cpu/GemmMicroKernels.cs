@@ -162,6 +162,55 @@ public static unsafe partial class Gemm
         Store(c + 3 * ldc, c30, c31, alphaV, betaV, overwrite);
     }
 
+    /// <summary>
+    /// 12 × Vector512&lt;T&gt;.Count (12×16 for float): a last micro-panel of B̃ at most half an NR panel wide (B̃ keeps
+    /// its row stride), such as the one-channel conv-transpose's 16 columns, so it is not run at the full kernel's cost
+    /// and then copied out of a tile. Same operations per element.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MicroKernel512Half<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        for (; kc > 0; kc--, a += 12, b += ldb)
+        {
+            var b0 = Vector512.Load(b);
+            c0 = MulAdd(Vector512.Create(a[0]), b0, c0);
+            c1 = MulAdd(Vector512.Create(a[1]), b0, c1);
+            c2 = MulAdd(Vector512.Create(a[2]), b0, c2);
+            c3 = MulAdd(Vector512.Create(a[3]), b0, c3);
+            c4 = MulAdd(Vector512.Create(a[4]), b0, c4);
+            c5 = MulAdd(Vector512.Create(a[5]), b0, c5);
+            c6 = MulAdd(Vector512.Create(a[6]), b0, c6);
+            c7 = MulAdd(Vector512.Create(a[7]), b0, c7);
+            c8 = MulAdd(Vector512.Create(a[8]), b0, c8);
+            c9 = MulAdd(Vector512.Create(a[9]), b0, c9);
+            c10 = MulAdd(Vector512.Create(a[10]), b0, c10);
+            c11 = MulAdd(Vector512.Create(a[11]), b0, c11);
+        }
+        var alphaV = Vector512.Create(alpha);
+        var betaV = Vector512.Create(beta);
+        StoreOne(c + 0 * ldc, c0, alphaV, betaV, overwrite);
+        StoreOne(c + 1 * ldc, c1, alphaV, betaV, overwrite);
+        StoreOne(c + 2 * ldc, c2, alphaV, betaV, overwrite);
+        StoreOne(c + 3 * ldc, c3, alphaV, betaV, overwrite);
+        StoreOne(c + 4 * ldc, c4, alphaV, betaV, overwrite);
+        StoreOne(c + 5 * ldc, c5, alphaV, betaV, overwrite);
+        StoreOne(c + 6 * ldc, c6, alphaV, betaV, overwrite);
+        StoreOne(c + 7 * ldc, c7, alphaV, betaV, overwrite);
+        StoreOne(c + 8 * ldc, c8, alphaV, betaV, overwrite);
+        StoreOne(c + 9 * ldc, c9, alphaV, betaV, overwrite);
+        StoreOne(c + 10 * ldc, c10, alphaV, betaV, overwrite);
+        StoreOne(c + 11 * ldc, c11, alphaV, betaV, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreOne<T>(T* c, Vector512<T> acc, Vector512<T> alpha, Vector512<T> beta, bool overwrite) where T : unmanaged
+    {
+        if (overwrite) Vector512.Store(acc * alpha, c);
+        else Vector512.Store(MulAdd(acc, alpha, Vector512.Load(c) * beta), c);
+    }
+
     /// <summary>6 × (2 · Vector256&lt;T&gt;.Count): 6×16 for float, 6×8 for double (machines without AVX-512).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MicroKernel256<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite)

@@ -9,7 +9,8 @@ namespace InfoVae.Tests.Kernels;
 /// <summary>
 /// Gemm.Multiply against Reference.Gemm (double). M, N, K: op(A) is M×K, op(B) is K×N. The shapes reach the
 /// plain small-product loop (M·N·K below 1024) and the packed path: partial 12-row and 32-column (16 for double)
-/// edge tiles (a last micro-panel of at most 4 or 8 rows takes the 4- or 8-row kernel), M·N·K above the parallel cut (512 Ki multiply-adds), K across the 512-deep K slices, B packed
+/// edge tiles (a last micro-panel of at most 4 or 8 rows takes the 4- or 8-row kernel, a half-wide last column panel
+/// the half-width one), M·N·K above the parallel cut (512 Ki multiply-adds), K across the 512-deep K slices, B packed
 /// (transposed, or M above 288) and read in place.
 /// </summary>
 public class GemmTests
@@ -20,6 +21,8 @@ public class GemmTests
         (127, 65, 33), (257, 31, 127), (12, 32, 256), (24, 64, 513), (13, 37, 1100),
         // last micro-panels of exactly 4 and 8 rows over whole 32-column panels: the 4- and 8-row kernels write C directly
         (4, 64, 70), (8, 32, 600), (20, 96, 33), (16, 64, 520),
+        // last B̃ panels exactly half wide (16 float columns; 8 double): the half-width kernel
+        (36, 16, 40), (50, 48, 600), (24, 8, 33),
     ];
 
     static IEnumerable<TestCaseData> Cases() =>
