@@ -217,15 +217,18 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
     public void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate) =>
         Time($"CopyRows {S(destination)}", () => inner.CopyRows(source, destination, accumulate));
     public void Unary(UnaryOp op, Tensor<float> x, Tensor<float> y, float p) => Time($"Unary.{op} {S(x)}", () => inner.Unary(op, x, y, p));
-    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p) =>
-        Time($"UnaryBackward.{op} {S(x)}", () => inner.UnaryBackward(op, x, y, dy, dx, p));
+    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p, bool accumulate = true) =>
+        Time($"UnaryBackward.{op} {S(x)}", () => inner.UnaryBackward(op, x, y, dy, dx, p, accumulate));
     public void Binary(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> c) => Time($"Binary.{op} {S(c)}", () => inner.Binary(op, a, b, c));
     public void BinaryBackward(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> dy, Tensor<float>? da, Tensor<float>? db) =>
         Time($"BinaryBackward.{op} {S(dy)}", () => inner.BinaryBackward(op, a, b, dy, da, db));
-    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha, float beta)
+    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha, float beta,
+        Tensor<float>? bias = null, bool relu = false)
     {
         int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
-        Time($"Matmul {m}x{n}x{k} {(transA ? "Aᵀ" : "A")}{(transB ? "Bᵀ" : "B")} {2.0 * m * n * k / 1e6:F0} MFLOP", () => inner.Matmul(a, transA, b, transB, c, alpha, beta));
+        string epilogue = (bias != null ? "+bias" : "") + (relu ? "+relu" : "");
+        Time($"Matmul{epilogue} {m}x{n}x{k} {(transA ? "Aᵀ" : "A")}{(transB ? "Bᵀ" : "B")} {2.0 * m * n * k / 1e6:F0} MFLOP",
+            () => inner.Matmul(a, transA, b, transB, c, alpha, beta, bias, relu));
     }
     public void Sum(Tensor<float> x, int axis, Tensor<float> y, float scale, bool accumulate) =>
         Time($"Sum {S(x)} axis {axis}", () => inner.Sum(x, axis, y, scale, accumulate));

@@ -33,16 +33,19 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate);
 
     void Unary(UnaryOp op, Tensor<T> x, Tensor<T> y, T p);
-    /// <summary>dx += dy · f'(x) for y = f(x); y is the saved forward output.</summary>
-    void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p);
+    /// <summary>dx += dy · f'(x) for y = f(x); y is the saved forward output. accumulate false writes dx instead.</summary>
+    void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p, bool accumulate = true);
 
     /// <summary>c = a ∘ b with NumPy broadcasting to c's shape.</summary>
     void Binary(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> c);
     /// <summary>da += reduce(dy · ∂c/∂a), db likewise, summing over the axes each input was broadcast along.</summary>
     void BinaryBackward(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> dy, Tensor<T>? da, Tensor<T>? db);
 
-    /// <summary>c = alpha · op(a) · op(b) + beta · c for 2-D tensors.</summary>
-    void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta);
+    /// <summary>
+    /// c = alpha · op(a) · op(b) + beta · c for 2-D tensors; with a <paramref name="bias"/> (one value per column of c)
+    /// c = alpha · op(a) · op(b) + (beta · c + bias), then with <paramref name="relu"/> max(c, 0): a linear layer's epilogue.
+    /// </summary>
+    void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta, Tensor<T>? bias = null, bool relu = false);
 
     /// <summary>y (=|+=) scale · Σ over <paramref name="axis"/> of x (axis = -1 with y a scalar: over everything).</summary>
     void Sum(Tensor<T> x, int axis, Tensor<T> y, T scale, bool accumulate);

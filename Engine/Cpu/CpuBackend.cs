@@ -80,9 +80,14 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         }
     }
 
-    public void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p)
+    public void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p, bool accumulate = true)
     {
         var xs = Span(x); var ys = Span(y); var g = Span(dy); var d = Span(dx);
+        if (!accumulate)
+        {
+            if (op is UnaryOp.Relu or UnaryOp.LeakyRelu) { Simd.Apply<T, LeakyReluGradOp<T>>(xs, xs, g, op == UnaryOp.Relu ? T.Zero : p, d); return; }
+            d.Clear();
+        }
         T half = T.CreateTruncating(0.5);
         switch (op)
         {
@@ -217,10 +222,11 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         }
     }
 
-    public void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta)
+    public void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta, Tensor<T>? bias = null, bool relu = false)
     {
         int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
-        Gemm.Multiply(transA, transB, m, n, k, alpha, Span(a), a.Shape[1], Span(b), b.Shape[1], beta, Span(c), n);
+        Gemm.Multiply(transA, transB, m, n, k, alpha, Span(a), a.Shape[1], Span(b), b.Shape[1], beta, Span(c), n,
+            bias == null ? default : Span(bias), relu);
     }
 
     public void Sum(Tensor<T> x, int axis, Tensor<T> y, T scale, bool accumulate)

@@ -115,9 +115,10 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         }
     }
 
-    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p)
+    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p, bool accumulate = true)
     {
         ArrayView<float> xs = View(x), ys = View(y), g = View(dy), d = View(dx);
+        if (!accumulate) Kernels.Fill(d, 0f);
         switch (op)
         {
             case UnaryOp.Neg: Kernels.MapBackward<UnaryKernels.Neg>(xs, ys, g, d, p); break;
@@ -192,10 +193,20 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
             }
     }
 
-    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha, float beta)
+    // The linear epilogue as separate kernels here: c = beta·c + bias first (beta = 1 in the GEMM), the ReLU after.
+    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha, float beta,
+        Tensor<float>? bias = null, bool relu = false)
     {
         int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
+        if (bias != null)
+        {
+            if (beta != 0f) Kernels.Map<UnaryKernels.MulScalar>(View(c), View(c), beta);
+            var row = ((IlgpuStorage)bias.Storage).Buffer.View.SubView(bias.Offset, n);
+            Kernels.CopyRows(row, 0, View(c), n, m, n, beta != 0f);
+            beta = 1f;
+        }
         Kernels.Matmul(transA, transB, m, n, k, alpha, View(a), a.Shape[1], View(b), b.Shape[1], beta, View(c), n);
+        if (relu) Kernels.Map<UnaryKernels.Relu>(View(c), View(c), 0f);
     }
 
     public void Sum(Tensor<float> x, int axis, Tensor<float> y, float scale, bool accumulate)

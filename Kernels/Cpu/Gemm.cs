@@ -52,34 +52,42 @@ public static unsafe partial class Gemm
 
     static readonly AlignedBuffers PackedA = new(), PackedB = new();
 
+    /// <summary>
+    /// As above, with a linear layer's epilogue fused into the last stores: c = alpha·op(A)·op(B) + (beta·c + bias[j])
+    /// for a bias of N values (empty: none), then max(c, 0) with <paramref name="relu"/> (NaN kept, as ReluOp). The same
+    /// bits as copying the bias into C and running beta = 1, then a ReLU pass: without two passes over C.
+    /// </summary>
     public static void Multiply<T>(bool transA, bool transB, int m, int n, int k, T alpha,
-        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc, ReadOnlySpan<T> bias = default, bool relu = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (!bias.IsEmpty && bias.Length != n) throw new ArgumentException($"bias holds {bias.Length} values, not N = {n}", nameof(bias));
         if (m == 0 || n == 0) return;
-        fixed (T* pa = a, pb = b, pc = c)
+        fixed (T* pa = a, pb = b, pc = c, pbias = bias)
         {
-            if (k == 0 || alpha == T.Zero) Scale(m, n, beta, pc, ldc);
-            else if ((long)m * n * k < SmallWork) Small(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-            else Blocked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            if (k == 0 || alpha == T.Zero) Scale(m, n, beta, pc, ldc, pbias, relu);
+            else if ((long)m * n * k < SmallWork) Small(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pbias, relu);
+            else Blocked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pbias, relu);
         }
     }
 
-    static void Scale<T>(int m, int n, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Scale<T>(int m, int n, T beta, T* c, int ldc, T* bias = null, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < m; i++)
         {
             var row = new Span<T>(c + (nint)i * ldc, n);
             if (beta == T.Zero) row.Clear();
             else if (beta != T.One) for (int j = 0; j < n; j++) row[j] *= beta;
+            if (bias != null) for (int j = 0; j < n; j++) row[j] += bias[j];
+            if (relu) for (int j = 0; j < n; j++) row[j] = ReluOp<T>.Invoke(row[j], T.Zero);
         }
     }
 
     /// <summary>Tiny products: one dot product per element, no packing, no scratch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Small<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    static void Small<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc,
+        T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         nint aRow = transA ? 1 : lda, aCol = transA ? lda : 1, bRow = transB ? 1 : ldb, bCol = transB ? ldb : 1;
         for (int i = 0; i < m; i++)
@@ -89,20 +97,23 @@ public static unsafe partial class Gemm
                 T s = T.Zero;
                 for (int p = 0; p < k; p++, ap += aCol, bp += bRow) s = T.FusedMultiplyAdd(*ap, *bp, s);
                 T* cp = c + (nint)i * ldc + j;
-                *cp = beta == T.Zero ? alpha * s : T.FusedMultiplyAdd(s, alpha, *cp * beta);
+                T v = beta == T.Zero ? (bias == null ? alpha * s : T.FusedMultiplyAdd(s, alpha, bias[j]))
+                    : T.FusedMultiplyAdd(s, alpha, bias == null ? *cp * beta : *cp * beta + bias[j]);
+                *cp = relu ? ReluOp<T>.Invoke(v, T.Zero) : v;
             }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Blocked<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    static void Blocked<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc,
+        T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int mr = MR, nr = NR<T>();
         int threads = (long)m * n * k >= ParallelWork ? Workers.MaxThreads : 1;
         int mPanels = (m + mr - 1) / mr;
         var job = new Job<T>
         {
-            TransA = transA, TransB = transB, M = m, A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc, Alpha = alpha,
+            TransA = transA, TransB = transB, M = m, K = k, A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc, Alpha = alpha,
+            Bias = bias, Relu = relu,
             PackedB = (T*)PackedB.Rent((nuint)(KC * ((Math.Min(n, NC) + nr - 1) / nr * nr) * sizeof(T))),
         };
         // Tasks over rows of C: ranges of whole micro-panels, at most MC rows each, and with several threads at least
@@ -144,9 +155,9 @@ public static unsafe partial class Gemm
     /// <summary>One K slice of one column block: packing B̃ (split by micro-panels), or a task of Ã rows × B̃ columns.</summary>
     struct Job<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public bool TransA, TransB, Overwrite, Packing, DirectB;
-        public T* A, B, C, PackedB;
-        public int M, Lda, Ldb, Ldc, Jc, Nc, Pc, Kc, MPanels, NPanels, MTasks, NChunks, PackChunks;
+        public bool TransA, TransB, Overwrite, Packing, DirectB, Relu;
+        public T* A, B, C, PackedB, Bias;
+        public int M, K, Lda, Ldb, Ldc, Jc, Nc, Pc, Kc, MPanels, NPanels, MTasks, NChunks, PackChunks;
         public T Alpha, Beta;
 
         public readonly void Run(int index)
@@ -167,8 +178,9 @@ public static unsafe partial class Gemm
             {
                 T* packedA = (T*)scratch, tile = packedA + MC * KC;
                 PackA(TransA, A, Lda, ic, mc, Pc, Kc, packedA);
+                // the bias joins in the first K slice, the ReLU in the last
                 Tiles(packedA, mc, PackedB, DirectB ? B + (nint)Pc * Ldb + Jc : null, Ldb, q0, q1, Nc, Kc,
-                    C + (nint)ic * Ldc + Jc, Ldc, Alpha, Beta, Overwrite, tile);
+                    C + (nint)ic * Ldc + Jc, Ldc, Alpha, Beta, Overwrite, tile, Pc == 0 && Bias != null ? Bias + Jc : null, Relu && Pc + Kc == K);
             }
             finally { PackedA.Return(scratch); }
         }
@@ -181,7 +193,7 @@ public static unsafe partial class Gemm
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Tiles<T>(T* packedA, int mc, T* packedB, T* directB, nint ldb, int q0, int q1, int nc, int kc,
-        T* c, nint ldc, T alpha, T beta, bool overwrite, T* tile) where T : unmanaged, IFloatingPointIeee754<T>
+        T* c, nint ldc, T alpha, T beta, bool overwrite, T* tile, T* bias = null, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int mr = MR, nr = NR<T>();
         for (int q = q0; q < q1; q++)
@@ -194,9 +206,10 @@ public static unsafe partial class Gemm
             {
                 int rows = Math.Min(mr, mc - ir);
                 T* ap = packedA + ir * kc, cp = c + (nint)ir * ldc + q * nr;
-                if (rows == mr && cols == nr) MicroKernel(kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite);
-                else if (rows == mr && 2 * cols == nr && Vector512.IsHardwareAccelerated) MicroKernel512Half(kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite);
-                else EdgeTile(rows, cols, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, tile);
+                T* bq = bias == null ? null : bias + q * nr;
+                if (rows == mr && cols == nr) MicroKernel(kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, bq, relu);
+                else if (rows == mr && 2 * cols == nr && Vector512.IsHardwareAccelerated) MicroKernel512Half(kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, bq, relu);
+                else EdgeTile(rows, cols, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, tile, bq, relu);
             }
         }
     }
@@ -207,26 +220,32 @@ public static unsafe partial class Gemm
     /// element sees the same operations as in a full tile. (A whole 12-row panel half NR wide has its own kernel, in Tiles.)
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void EdgeTile<T>(int rows, int cols, int kc, T* ap, T* bp, nint ldbp, T* cp, nint ldc, T alpha, T beta, bool overwrite, T* tile)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    static void EdgeTile<T>(int rows, int cols, int kc, T* ap, T* bp, nint ldbp, T* cp, nint ldc, T alpha, T beta, bool overwrite, T* tile,
+        T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int nr = NR<T>(), kernelRows = !Vector512.IsHardwareAccelerated ? MR : rows <= 4 ? 4 : rows <= 8 ? 8 : 12;
-        if (rows == kernelRows && cols == nr) { EdgeKernel(kernelRows, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite); return; }
+        if (rows == kernelRows && cols == nr) { EdgeKernel(kernelRows, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, bias, relu); return; }
         if (!overwrite)
             for (int i = 0; i < rows; i++)
                 for (int j = 0; j < cols; j++) tile[i * nr + j] = cp[i * ldc + j];
-        EdgeKernel(kernelRows, kc, ap, bp, ldbp, tile, nr, alpha, beta, overwrite);
+        T* padded = stackalloc T[bias != null && cols < nr ? nr : 0];   // the kernel reads NR bias values
+        if (bias != null && cols < nr)
+        {
+            for (int j = 0; j < nr; j++) padded[j] = j < cols ? bias[j] : T.Zero;
+            bias = padded;
+        }
+        EdgeKernel(kernelRows, kc, ap, bp, ldbp, tile, nr, alpha, beta, overwrite, bias, relu);
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < cols; j++) cp[i * ldc + j] = tile[i * nr + j];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void EdgeKernel<T>(int rows, int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite)
+    static void EdgeKernel<T>(int rows, int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (rows == 4) MicroKernel512x4(kc, a, b, ldb, c, ldc, alpha, beta, overwrite);
-        else if (rows == 8) MicroKernel512x8(kc, a, b, ldb, c, ldc, alpha, beta, overwrite);
-        else MicroKernel(kc, a, b, ldb, c, ldc, alpha, beta, overwrite);
+        if (rows == 4) MicroKernel512x4(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
+        else if (rows == 8) MicroKernel512x8(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
+        else MicroKernel(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
     }
 
     /// <summary>Elements of B̃ for a whole K×N op(B) as <see cref="PackAllB"/> lays it out.</summary>
@@ -283,11 +302,11 @@ public static unsafe partial class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void MicroKernel<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite)
+    static void MicroKernel<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (Vector512.IsHardwareAccelerated) MicroKernel512(kc, a, b, ldb, c, ldc, alpha, beta, overwrite);
-        else MicroKernel256(kc, a, b, ldb, c, ldc, alpha, beta, overwrite);
+        if (Vector512.IsHardwareAccelerated) MicroKernel512(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
+        else MicroKernel256(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
     }
 
     internal static void Validate(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)

@@ -66,10 +66,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
         var h = x;
         for (int i = 0; i < encoderLayers; i++)
-        {
-            h = Ops.Linear(h, Params.Tensors[2 * i], Params.Tensors[2 * i + 1]);
-            if (i < encoderLayers - 1) h = h.Relu();
-        }
+            h = Ops.Linear(h, Params.Tensors[2 * i], Params.Tensors[2 * i + 1], relu: i < encoderLayers - 1);
         return Split(h, z);
     }
 
@@ -130,10 +127,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         var h = z;
         int first = 2 * encoderLayers;
         for (int i = 0; i < decoderLayers; i++)
-        {
-            h = Ops.Linear(h, Params.Tensors[first + 2 * i], Params.Tensors[first + 2 * i + 1]);
-            if (i < decoderLayers - 1) h = h.Relu();
-        }
+            h = Ops.Linear(h, Params.Tensors[first + 2 * i], Params.Tensors[first + 2 * i + 1], relu: i < decoderLayers - 1);
         return h;
     }
 

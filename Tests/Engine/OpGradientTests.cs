@@ -46,6 +46,9 @@ public class OpGradientTests
     }
 
     [Test] public void Linear() => Check(t => Ops.Linear(t[0], t[1], t[2]), In(U(4 * 9, 25), 4, 9), In(U(5 * 9, 26), 5, 9), In(U(5, 27), 5));
+    // x spread so that some of x·Wᵀ + b sit on each side of the ReLU's kink (none on it)
+    [Test] public void Linear_relu() => Check(t => Ops.Linear(t[0], t[1], t[2], relu: true), In(U(4 * 9, 25, -2, 2), 4, 9), In(U(5 * 9, 26), 5, 9), In(U(5, 27), 5));
+    [Test] public void Linear_relu_without_bias() => Check(t => Ops.Linear(t[0], t[1], null, relu: true), In(U(3 * 6, 25, -2, 2), 3, 6), In(U(2 * 6, 26), 2, 6));
     [Test] public void Linear_without_bias() => Check(t => Ops.Linear(t[0], t[1], null), In(U(3 * 6, 25), 3, 6), In(U(2 * 6, 26), 2, 6));
     [Test] public void Transpose() => Check(t => t[0].Transpose(), In(U(15, 28), 3, 5));
     [Test] public void Reshape() => Check(t => t[0].Reshape(5, 3) * t[1], In(U(15, 29), 3, 5), In(U(15, 30), 5, 3));
