@@ -59,6 +59,11 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     void BceWithLogits(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
     void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget);
 
+    /// <summary>sum (a scalar) = Σ_i softplus(z) − t·z over every element: <see cref="BceWithLogits"/> summed, with no elementwise tensor.</summary>
+    void BceWithLogitsSum(Tensor<T> logits, Tensor<T> target, Tensor<T> sum);
+    /// <summary>dLogits (+)= dSum·(σ(z) − t) (accumulateLogits false writes it), dTarget += −dSum·z; dSum is the scalar upstream gradient.</summary>
+    void BceWithLogitsSumBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dSum, Tensor<T>? dLogits, bool accumulateLogits, Tensor<T>? dTarget);
+
     /// <summary>kl[r] = −½ Σ_j (1 + lv − mu² − exp(lv)) over the last axis of (rows, Z) mu and logvar.</summary>
     void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl);
     void GaussianKlBackward(Tensor<T> mu, Tensor<T> logvar, Tensor<T> dKl, Tensor<T>? dMu, Tensor<T>? dLogvar);

@@ -259,6 +259,13 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         Losses.BceWithLogitsBackward<T>(Span(logits), Span(target), Span(dLoss), dLogits == null ? default : Span(dLogits),
             dTarget == null ? default : Span(dTarget));
 
+    public void BceWithLogitsSum(Tensor<T> logits, Tensor<T> target, Tensor<T> sum) =>
+        Span(sum)[0] = Losses.BceWithLogitsSum<T>(Span(logits), Span(target));
+
+    public void BceWithLogitsSumBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dSum, Tensor<T>? dLogits, bool accumulateLogits, Tensor<T>? dTarget) =>
+        Losses.BceWithLogitsSumBackward<T>(Span(logits), Span(target), Span(dSum)[0], dLogits == null ? default : Span(dLogits), accumulateLogits,
+            dTarget == null ? default : Span(dTarget));
+
     public void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl) =>
         Losses.GaussianKl<T>(Span(mu), Span(logvar), mu.Rows, mu.Shape.Last, Span(kl));
 

@@ -232,6 +232,30 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss, Tensor<float>? dLogits, Tensor<float>? dTarget) =>
         Kernels.BceWithLogitsBackward(View(logits), View(target), View(dLoss), ViewOrEmpty(dLogits), ViewOrEmpty(dTarget));
 
+    // The summed BCE as the elementwise kernels and a sum (and a broadcast of the scalar gradient) through pooled scratch.
+    public void BceWithLogitsSum(Tensor<float> logits, Tensor<float> target, Tensor<float> sum)
+    {
+        int n = logits.Length;
+        var loss = pool.Rent(n);
+        var l = loss.Buffer.View.SubView(0, n);
+        Kernels.BceWithLogits(View(logits), View(target), l);
+        Kernels.SumAxis(l, 1, n, 1, View(sum), 1f, false);
+        pool.Return(loss);
+    }
+
+    public void BceWithLogitsSumBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dSum, Tensor<float>? dLogits, bool accumulateLogits,
+        Tensor<float>? dTarget)
+    {
+        int n = logits.Length;
+        var grad = pool.Rent(n);
+        var dl = grad.Buffer.View.SubView(0, n);
+        Kernels.Fill(dl, 0f);
+        Kernels.BroadcastAxis(View(dSum), 1, n, 1, dl, 1f);
+        if (dLogits != null && !accumulateLogits) Fill(dLogits, 0f);
+        Kernels.BceWithLogitsBackward(View(logits), View(target), dl, ViewOrEmpty(dLogits), ViewOrEmpty(dTarget));
+        pool.Return(grad);
+    }
+
     public void GaussianKl(Tensor<float> mu, Tensor<float> logvar, Tensor<float> kl) =>
         Kernels.GaussianKl(View(mu), View(logvar), mu.Rows, mu.Shape.Last, View(kl));
 

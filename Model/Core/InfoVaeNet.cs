@@ -147,7 +147,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         var z = Reparameterize(mu, logvar, eps);
         var logits = Decode(z);
         Tensor<T> recon = Config.Recon == ReconLoss.Bernoulli
-            ? Ops.BceWithLogits(logits, x).Sum() * invB
+            ? Ops.BceWithLogitsSum(logits, x) * invB
             : GaussianRecon(logits, x) * invB;
         var kl = Ops.GaussianKl(mu, logvar).Sum() * invB;
         var total = recon * T.CreateTruncating(Config.Beta) + kl * T.CreateTruncating(Config.KlWeight);

@@ -58,6 +58,7 @@ public class OpGradientTests
     [Test] public void Concat_axis0() => Check(t => Ops.Concat(0, t[0], t[1]), In(U(6, 35), 2, 3), In(U(9, 36), 3, 3));
     [Test] public void Concat_middle_axis() => Check(t => Ops.Concat(1, t[0], t[1]), In(U(12, 35), 2, 2, 3), In(U(6, 36), 2, 1, 3));
     [Test] public void Bce_with_logits() => Check(t => Ops.BceWithLogits(t[0], t[1]), In(U(23, 37, -6, 6), 23), In(U(23, 38, 0, 1), 23));
+    [Test] public void Bce_with_logits_sum() => Check(t => Ops.BceWithLogitsSum(t[0], t[1]), In(U(23, 37, -6, 6), 23), In(U(23, 38, 0, 1), 23));
     [Test] public void Gaussian_kl() => Check(t => Ops.GaussianKl(t[0], t[1]), In(U(15, 39), 3, 5), In(U(15, 40, -2, 1), 3, 5));
     [Test] public void Squared_distance() => Check(t => Ops.SquaredDistance(t[0], t[1]), In(U(15, 41), 5, 3), In(U(21, 42), 7, 3));
     [Test] public void Squared_distance_self() => Check(t => Ops.SquaredDistance(t[0], t[0]), In(U(15, 43), 5, 3));
