@@ -23,7 +23,7 @@ public static partial class Ops
 
     /// <summary>
     /// Σ over every element of <see cref="BceWithLogits{T}"/> (a scalar), fused: no (B, D) tensor of terms, no sum pass
-    /// and no broadcast of its gradient. The terms are summed in double (fixed chunks, in order), so the total can differ
+    /// and no broadcast of its gradient. The terms' sums are added in double (fixed chunks, in order), so the total can differ
     /// from BceWithLogits(...).Sum()'s float sum in its last bits. ∂/∂z = g·(σ(z) − t), ∂/∂t = −g·z.
     /// </summary>
     public static Tensor<T> BceWithLogitsSum<T>(Tensor<T> logits, Tensor<T> target) where T : unmanaged, IFloatingPointIeee754<T>
