@@ -19,9 +19,9 @@ public static class ResumeCheck
         if (saved.Arch == Architecture.Mlp && Given(o.Channels))
             throw new UserError("--channels sets the conv net's layers, but the run being resumed is an MLP; drop the flag");
         var flags = o.ToConfig(r);
-        // Configs written before runs recorded their data also lack these three: they come from the flags, as they did then.
+        // Configs written before runs recorded their data also lack these: they come from the flags, as they did then.
         bool legacy = saved.Data == null;
-        Option[] unrecordedBefore = [o.Limit, o.LogEvery, o.CheckpointEvery];
+        Option[] unrecordedBefore = [o.Limit, o.LogEvery, o.CheckpointEvery, o.NoPictures];
         foreach (var (opt, read) in o.Stored)
         {
             if (!Given(opt) || opt == o.Data || o.ChangeableOnResume.ContainsKey(opt) || (legacy && unrecordedBefore.Contains(opt))) continue;
@@ -32,7 +32,12 @@ public static class ResumeCheck
                 throw new UserError($"{opt.Name} {typed} disagrees with the run being resumed ({was}); drop the flag or start a new run");
             }
         }
-        var resumed = Given(o.Epochs) ? saved with { Epochs = flags.Epochs } : saved;
+        // The stored flags that may change: given, they replace the saved value (and config.json says so from then on).
+        var resumed = saved with
+        {
+            Epochs = Given(o.Epochs) ? flags.Epochs : saved.Epochs,
+            Pictures = Given(o.NoPictures) || legacy ? flags.Pictures : saved.Pictures,
+        };
         return legacy ? resumed with { Limit = flags.Limit, LogEvery = flags.LogEvery, CheckpointEvery = flags.CheckpointEvery } : resumed;
     }
 }

@@ -89,7 +89,7 @@ public static class TrainCommand
         tape.DetectAnomaly = anomaly;
         try
         {
-            var loop = new TrainLoop(trainer, data, run, !r.GetValue(o.NoPictures), stop);
+            var loop = new TrainLoop(trainer, data, run, stop);
             return loop.Run();
         }
         finally { tape.DetectAnomaly = false; }

@@ -5,7 +5,7 @@ using Spectre.Console;
 namespace InfoVae.Model.Cli;
 
 /// <summary>The interactive part of training: progress bar, run.jsonl, per-epoch evaluation, checkpoints, pictures.</summary>
-public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, bool pictures, StopSignal stop)
+public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal stop)
 {
     /// <summary>
     /// Tests simulate a kill -9 between two steps: called after each step and all it writes (log line, checkpoint,
@@ -18,6 +18,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, bool pictu
     {
         var cfg = t.Config;
         int logEvery = cfg.LogEvery ?? 0, checkpointEvery = cfg.CheckpointEvery ?? 0;
+        bool pictures = cfg.Pictures;
         int bpe = t.BatchesPerEpoch, totalSteps = bpe * cfg.Epochs;
         int exit = 0;
         double sTotal = 0, sRecon = 0, sKl = 0, sMmd = 0; int sN = 0;   // running means since the last log line

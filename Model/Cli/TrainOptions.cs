@@ -52,7 +52,7 @@ public sealed class TrainOptions
     public readonly Option<int> LogEvery = new("--log-every") { Description = "Write a run.jsonl line (and, when stdout is not a terminal, a progress line) every N steps (0 = none)", DefaultValueFactory = _ => 50 };
     public readonly Option<string> Device = new("--device") { Description = "auto | cpu | cuda | ilgpu-cpu (--resume: may change; the rest of the run is then not bit-identical)", DefaultValueFactory = _ => "auto" };
     public readonly Option<int> Threads = new("--threads") { Description = "CPU threads (default: all cores; --resume: may change)", DefaultValueFactory = _ => Environment.ProcessorCount };
-    public readonly Option<bool> NoPictures = new("--no-pictures") { Description = "Skip the pictures after each epoch (this invocation only, not stored)" };
+    public readonly Option<bool> NoPictures = new("--no-pictures") { Description = "Skip the pictures after each epoch (--resume: restored; --no-pictures false draws them again)" };
     public readonly Option<bool> DetectAnomaly = new("--detect-anomaly") { Description = "Check every op's output and gradient for NaN/∞ and stop at the first bad op (slow: for debugging; this invocation only)" };
 
     public IEnumerable<Option> All => [Data, Out, Resume, Preset, Alpha, Lambda, Beta, Recon, Kernel, Scales, Bandwidth, Estimator, PriorSamples,
@@ -84,13 +84,14 @@ public sealed class TrainOptions
             [Latent] = c => $"{c.Latent}", [Lr] = c => N(c.LearningRate), [Beta1] = c => N(c.Beta1), [Beta2] = c => N(c.Beta2),
             [AdamEps] = c => N(c.AdamEps), [Epochs] = c => $"{c.Epochs}", [Batch] = c => $"{c.Batch}", [Seed] = c => $"{c.Seed}",
             [Limit] = c => $"{c.Limit ?? 0}", [CheckpointEvery] = c => $"{c.CheckpointEvery ?? 0}", [LogEvery] = c => $"{c.LogEvery ?? 0}",
+            [NoPictures] = c => c.Pictures ? "false" : "true",
         };
         ChangeableOnResume = new Dictionary<Option, string>
         {
             [Epochs] = "a larger number extends the run (stored: a later --resume goes on to it)",
             [Threads] = "the numbers are the same, bit for bit, on any number of threads",
             [Device] = "the run is the same computation on another device, only rounded differently (a note says so)",
-            [NoPictures] = "pictures are output only: drawn from their own random streams, they change no weight, draw or checkpoint",
+            [NoPictures] = "pictures are output only: drawn from their own random streams, they change no weight, draw or checkpoint (stored: a later --resume keeps the choice)",
             [DetectAnomaly] = "it only checks the numbers, and changes none of them",
         };
         Resume.Description = "Continue the run in this folder from its last checkpoint, with the flags and data it was started with "
@@ -118,6 +119,7 @@ public sealed class TrainOptions
             Latent = r.GetValue(Latent), LearningRate = r.GetValue(Lr), Beta1 = r.GetValue(Beta1), Beta2 = r.GetValue(Beta2), AdamEps = r.GetValue(AdamEps),
             Epochs = r.GetValue(Epochs), Batch = r.GetValue(Batch), Seed = r.GetValue(Seed),
             Limit = NoneIfZero(r.GetValue(Limit)), LogEvery = NoneIfZero(r.GetValue(LogEvery)), CheckpointEvery = NoneIfZero(r.GetValue(CheckpointEvery)),
+            Pictures = !r.GetValue(NoPictures),
         };
     }
 

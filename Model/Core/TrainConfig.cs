@@ -50,6 +50,8 @@ public sealed record TrainConfig
     public int? LogEvery { get; init; } = 50;
     /// <summary>A checkpoint every N steps besides the one at each epoch's end; null: at epochs' ends only.</summary>
     public int? CheckpointEvery { get; init; }
+    /// <summary>The six pictures after each epoch (output only: they change no weight, draw or checkpoint).</summary>
+    public bool Pictures { get; init; } = true;
     /// <summary>The data the run trains on (folder, sizes, SHA-256 of each file); null in runs made before it was recorded.</summary>
     public DataFingerprint? Data { get; init; }
 

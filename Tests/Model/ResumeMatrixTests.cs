@@ -67,10 +67,11 @@ public class ResumeMatrixTests
         S("--checkpoint-every", "3", "2"),
         S("--log-every", "2", "1"),
         // Changeable on resume: the killed run is resumed with another value and must still end where the run left alone does.
+        // Those also stored (--epochs, --no-pictures) start with the base value and get the case's on the first resume.
         new("--epochs", ["--epochs", "3"], null, OnResume: ["--epochs", "3"]),   // killed in a 2-epoch run, extended to 3 on resume
+        new("--no-pictures", ["--data", Square, "--no-pictures", "false"], null, OnResume: ["--no-pictures", "false"]),   // pictures from the resume on
         new("--threads", ["--threads", "1"], null, OnResume: ["--threads", "2"]),
         new("--device", ["--device", "cpu"], null, OnResume: ["--device", "auto"]),
-        new("--no-pictures", ["--no-pictures", "--data", Square], null, OnResume: []),   // resumed without it: pictures from then on
         new("--detect-anomaly", [], null, OnResume: ["--detect-anomaly"]),
     ];
 
@@ -166,8 +167,12 @@ public class ResumeMatrixTests
         string name = c.Flag.TrimStart('-');
         string alone = root[name + "-alone"], killed = root[name + "-killed"], baseline = root[name + "-base"];
         var args = Flags(c.Args);
-        // --epochs: the killed run was started for 2 epochs and is extended to 3 on resume; the one left alone runs 3.
-        var killedArgs = c.Flag == "--epochs" ? Flags([]) : args;
+        var o = new TrainOptions();
+        bool stored = o.Stored.Keys.Any(x => x.Name == c.Flag), changeable = o.ChangeableOnResume.Keys.Any(x => x.Name == c.Flag);
+        // A stored flag that may change (--epochs 3 extends a 2-epoch run; --no-pictures false): the killed run starts
+        // with the base value and is given the case's on resume; the one left alone has it from the start.
+        bool switched = stored && changeable;
+        var killedArgs = switched ? Flags(Without(c.Args, c.Flag)) : args;
 
         var r = Train([.. args, "--out", alone]);
         Assert.That(r.Code, Is.Zero, r.Err);
@@ -178,12 +183,7 @@ public class ResumeMatrixTests
 
         // A stored flag is in config.json: with another value (the one resume refuses) the file differs. Any other
         // flag is not: the run as it is resumed (the changed value) writes the same file.
-        var o = new TrainOptions();
-        bool stored = o.Stored.Keys.Any(x => x.Name == c.Flag);
-        string[] baselineArgs = c.Refused != null ? Flags([.. c.Args, .. c.Refused])
-            : c.Flag == "--no-pictures" ? Without(args, "--no-pictures")
-            : c.Flag == "--epochs" ? killedArgs
-            : Flags([.. c.Args, .. c.OnResume!]);
+        string[] baselineArgs = c.Refused != null ? Flags([.. c.Args, .. c.Refused]) : switched ? killedArgs : Flags([.. c.Args, .. c.OnResume!]);
         var b = Train([.. baselineArgs, "--out", baseline]);
         Assert.That(b.Code, Is.Zero, b.Err);
         if (stored) Assert.That(Config(alone), Is.Not.EqualTo(Config(baseline)), $"{c.Flag} is in TrainOptions.Stored but not in config.json");
@@ -195,7 +195,8 @@ public class ResumeMatrixTests
         long perEpoch = total / (int)config["epochs"]!, every = (long?)config["checkpoint_every"] ?? perEpoch;
         long LastCheckpoint(long step) => Math.Max(step / every * every, step / perEpoch * perEpoch);
         var rnd = new Random(c.Flag.Aggregate(1706, (h, ch) => h * 31 + ch));
-        long first = Math.Min(every, perEpoch), kill = rnd.NextInt64(first, Math.Max(first, (c.Flag == "--epochs" ? 2 * perEpoch : total) / 2) + 1);
+        long killedTotal = c.Flag == "--epochs" ? 2 * perEpoch : total;
+        long first = Math.Min(every, perEpoch), kill = rnd.NextInt64(first, Math.Max(first, killedTotal / 2) + 1);
         var k = Train([.. killedArgs, "--out", killed], killAfter: kill);
         Assert.That(k.Code, Is.EqualTo(70), k.Err);
         Assert.That(k.Err, Does.Contain($"simulated kill -9 after step {kill}"));
@@ -218,7 +219,7 @@ public class ResumeMatrixTests
             var again = Train(["--resume", killed, .. onResume], killAfter: kill2);
             Assert.That(again.Code, Is.EqualTo(70), again.Err);
             Assert.That(StepOf(killed), Is.EqualTo(LastCheckpoint(kill2)), $"the last checkpoint before the second kill, after step {kill2}");
-            if (c.Flag == "--epochs") onResume = [];     // config.json now says 3 epochs
+            if (switched) onResume = [];     // config.json now has the case's value
         }
         TestContext.Out.WriteLine($"{c.Flag}: {total} steps, killed after step {kill} (checkpoint at {saved}), then after step {kill2} (checkpoint at {StepOf(killed)})");
 
