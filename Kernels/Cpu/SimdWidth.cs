@@ -13,7 +13,8 @@ namespace InfoVae.Kernels.Cpu;
 public static class SimdWidth
 {
     public static string Current { get; } =
-        RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.X86) ? RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()
+        RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.X86)
+            ? RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()
         : Vector512.IsHardwareAccelerated ? "avx512"
         : Vector256.IsHardwareAccelerated ? "avx2"
         : "scalar";

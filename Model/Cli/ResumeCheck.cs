@@ -24,12 +24,14 @@ public static class ResumeCheck
         Option[] unrecordedBefore = [o.Limit, o.LogEvery, o.CheckpointEvery, o.NoPictures];
         foreach (var (opt, read) in o.Stored)
         {
-            if (!Given(opt) || opt == o.Data || o.ChangeableOnResume.ContainsKey(opt) || (legacy && unrecordedBefore.Contains(opt))) continue;
+            if (!Given(opt) || opt == o.Data || o.ChangeableOnResume.ContainsKey(opt)) continue;
+            if (legacy && unrecordedBefore.Contains(opt)) continue;
             string was = read(saved), now = read(flags);
             if (was != now)
             {
                 string typed = string.Join(" ", r.GetResult(opt)!.Tokens.Select(t => t.Value));
-                throw new UserError($"{opt.Name} {typed} disagrees with the run being resumed ({was}); drop the flag or start a new run");
+                throw new UserError($"{opt.Name} {typed} disagrees with the run being resumed ({was}); "
+                    + "drop the flag or start a new run");
             }
         }
         // The stored flags that may change: given, they replace the saved value (and config.json says so from then on).
@@ -38,6 +40,11 @@ public static class ResumeCheck
             Epochs = Given(o.Epochs) ? flags.Epochs : saved.Epochs,
             Pictures = Given(o.NoPictures) || legacy ? flags.Pictures : saved.Pictures,
         };
-        return legacy ? resumed with { Limit = flags.Limit, LogEvery = flags.LogEvery, CheckpointEvery = flags.CheckpointEvery } : resumed;
+        if (legacy)
+            resumed = resumed with
+            {
+                Limit = flags.Limit, LogEvery = flags.LogEvery, CheckpointEvery = flags.CheckpointEvery,
+            };
+        return resumed;
     }
 }

@@ -57,15 +57,20 @@ public static class RunCommands
             {
                 var folder = RunFolder.Open(r.GetValue(r3)!);
                 var net = LoadNet(folder.Path);
-                var test = name == "sample" ? null : LoadChecked(net, r.GetValue(d3), folder.Path).Test;   // sample reads no data
+                // sample reads no data
+                var test = name == "sample" ? null : LoadChecked(net, r.GetValue(d3), folder.Path).Test;
                 var written = name switch
                 {
                     "sample" => RunPictures.Samples(net, r.GetValue(o3) ?? folder.Picture("samples.png")),
-                    "reconstruct" => RunPictures.Reconstructions(net, test!, r.GetValue(o3) ?? folder.Picture("reconstructions.png")),
+                    "reconstruct" => RunPictures.Reconstructions(net, test!,
+                        r.GetValue(o3) ?? folder.Picture("reconstructions.png")),
                     _ => RunPictures.Interpolations(net, test!, r.GetValue(o3) ?? folder.Picture("interpolations.png")),
                 };
                 if (name == "interpolate")
-                    Console.WriteLine($"wrote {RunPictures.Traversal(net, test!, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(written))!, "traversal.png"))}");
+                {
+                    var traversal = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(written))!, "traversal.png");
+                    Console.WriteLine($"wrote {RunPictures.Traversal(net, test!, traversal)}");
+                }
                 Console.WriteLine($"wrote {written}");
                 return 0;
             });
@@ -84,10 +89,11 @@ public static class RunCommands
 
     static Option<string?> DataOption() => new("--data")
     {
-        Description = $"Folder with the IDX files (default: the one the run was trained on; {DataSet.DefaultFolder} for runs that do not record it)",
+        Description = "Folder with the IDX files (default: the one the run was trained on; "
+            + $"{DataSet.DefaultFolder} for runs that do not record it)",
     };
 
-    /// <summary>The run's data, or the folder given (a note when its files differ from the run's), checked against the model.</summary>
+    /// <summary>The run's data, or the folder given (a note when it differs), checked against the model.</summary>
     static DataSet LoadChecked(InfoVaeNet<float> net, string? given, string runPath)
     {
         var ds = RunData.ForCommand(net.Config, given, runPath);

@@ -20,7 +20,10 @@ public static class Terminal
         if (!Console.IsOutputRedirected) return AnsiConsole.Create(new AnsiConsoleSettings { Out = output });
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            Out = output, Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
+            Out = output,
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
         });
         console.Profile.Width = PlainWidth;
         return console;

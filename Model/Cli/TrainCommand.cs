@@ -42,7 +42,8 @@ public static class TrainCommand
                 throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on "
                     + $"{config.InputSize} pixels per image; resume with the --data it was trained on");
             config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-            config = config with { Data = config.Data ?? data.Fingerprint };   // a run made before data were recorded records them now
+            // A run made before runs recorded their data records them now.
+            config = config with { Data = config.Data ?? data.Fingerprint };
             data = data.LimitTrain(config.Limit ?? 0);
             config.CheckImageCounts(data.Train.Count, data.Test.Count);
         }
@@ -64,12 +65,13 @@ public static class TrainCommand
         if (resume != null)
         {
             var was = Checkpoint.Load(run.CheckpointPath, trainer);
-            // --epochs extends the run, and an older config gains its data: config.json says so, for the next --resume and eval.
+            // --epochs extends the run, an older config gains its data: config.json says so, for later commands.
             if (RunJson.Write(config) != RunJson.Write(saved)) run.WriteConfig(config);
             var now = Checkpoint.ComputedOn.This(backend);
             if (was is { } w && w != now)
-                Console.Error.WriteLine($"infovae: note: the checkpoint was computed on {w} and this continues on {now}, so the rest of the run will not be "
-                    + "bit-identical to one that never stopped (the rounding differs; see the README)");
+                Console.Error.WriteLine($"infovae: note: the checkpoint was computed on {w} and this continues on "
+                    + $"{now}, so the rest of the run will not be bit-identical to one that never stopped "
+                    + "(the rounding differs; see the README)");
         }
         else
         {

@@ -108,7 +108,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                     task.Value = done;
                     Body(new LiveProgress(task));
                 });
-        else Body(new LineProgress(done, totalSteps, logEvery > 0 ? logEvery : bpe));   // one line per log interval, else per epoch
+        else Body(new LineProgress(done, totalSteps, logEvery > 0 ? logEvery : bpe));   // a line per log interval/epoch
         if (exit == 0)
         {
             AnsiConsole.MarkupLineInterpolated($"[green]finished.[/] Run folder: {run.Path} (run.jsonl, checkpoint.safetensors{(pictures ? ", samples.png, reconstructions.png, interpolations.png, traversal.png, latent.png, loss.png" : "")})");

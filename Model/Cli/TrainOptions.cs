@@ -21,7 +21,8 @@ public sealed class TrainOptions
 {
     public readonly Option<string?> Data = new("--data")
     {
-        Description = $"Folder with the four IDX files (gzipped or not): Fashion-MNIST, MNIST, ... (default: {DataSet.DefaultFolder}; "
+        Description = "Folder with the four IDX files (gzipped or not): Fashion-MNIST, MNIST, ... "
+            + $"(default: {DataSet.DefaultFolder}; "
             + "--resume: the run's own, checked by SHA-256)",
     };
     public readonly Option<string?> Out = new("--out") { Description = "Run folder to create (default: runs/<date>-<time>)" };
@@ -44,16 +45,41 @@ public sealed class TrainOptions
     public readonly Option<double> Beta1 = new("--beta1") { Description = "Adam β1", DefaultValueFactory = _ => 0.9 };
     public readonly Option<double> Beta2 = new("--beta2") { Description = "Adam β2", DefaultValueFactory = _ => 0.999 };
     public readonly Option<double> AdamEps = new("--adam-eps") { Description = "Adam ε", DefaultValueFactory = _ => 1e-8 };
-    public readonly Option<int> Epochs = new("--epochs") { Description = "Passes over the training set (--resume: may be raised to extend the run)", DefaultValueFactory = _ => 10 };
+    public readonly Option<int> Epochs = new("--epochs")
+    {
+        Description = "Passes over the training set (--resume: may be raised to extend the run)",
+        DefaultValueFactory = _ => 10,
+    };
     public readonly Option<int> Batch = new("--batch") { Description = "Images per step (the last batch of an epoch may be smaller)", DefaultValueFactory = _ => 256 };
     public readonly Option<ulong> Seed = new("--seed") { Description = "Seed of every random draw (init, shuffle, noise)", DefaultValueFactory = _ => 0UL };
     public readonly Option<int> Limit = new("--limit") { Description = "Train on the first N training images only (0 = all)", DefaultValueFactory = _ => 0 };
     public readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Also checkpoint every N steps (0 = at the end of each epoch only)", DefaultValueFactory = _ => 0 };
-    public readonly Option<int> LogEvery = new("--log-every") { Description = "Write a run.jsonl line (and, when stdout is not a terminal, a progress line) every N steps (0 = none)", DefaultValueFactory = _ => 50 };
-    public readonly Option<string> Device = new("--device") { Description = "auto | cpu | cuda | ilgpu-cpu (--resume: may change; the rest of the run is then not bit-identical)", DefaultValueFactory = _ => "auto" };
-    public readonly Option<int> Threads = new("--threads") { Description = "CPU threads (default: all cores; --resume: may change)", DefaultValueFactory = _ => Environment.ProcessorCount };
-    public readonly Option<bool> NoPictures = new("--no-pictures") { Description = "Skip the pictures after each epoch (--resume: restored; --no-pictures false draws them again)" };
-    public readonly Option<bool> DetectAnomaly = new("--detect-anomaly") { Description = "Check every op's output and gradient for NaN/∞ and stop at the first bad op (slow: for debugging; this invocation only)" };
+    public readonly Option<int> LogEvery = new("--log-every")
+    {
+        Description = "Write a run.jsonl line (and, when stdout is not a terminal, a progress line) every N steps "
+            + "(0 = none)",
+        DefaultValueFactory = _ => 50,
+    };
+    public readonly Option<string> Device = new("--device")
+    {
+        Description = "auto | cpu | cuda | ilgpu-cpu (--resume: may change; the rest of the run is then not "
+            + "bit-identical)",
+        DefaultValueFactory = _ => "auto",
+    };
+    public readonly Option<int> Threads = new("--threads")
+    {
+        Description = "CPU threads (default: all cores; --resume: may change)",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+    public readonly Option<bool> NoPictures = new("--no-pictures")
+    {
+        Description = "Skip the pictures after each epoch (--resume: restored; --no-pictures false draws them again)",
+    };
+    public readonly Option<bool> DetectAnomaly = new("--detect-anomaly")
+    {
+        Description = "Check every op's output and gradient for NaN/∞ and stop at the first bad op "
+            + "(slow: for debugging; this invocation only)",
+    };
 
     public IEnumerable<Option> All => [Data, Out, Resume, Preset, Alpha, Lambda, Beta, Recon, Kernel, Scales, Bandwidth, Estimator, PriorSamples,
         Arch, Hidden, Channels, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery, LogEvery, Device, Threads, NoPictures, DetectAnomaly];
@@ -77,13 +103,15 @@ public sealed class TrainOptions
             [Data] = c => c.Data?.Folder ?? "",
             [Preset] = c => $"α = {N(c.Alpha)}, λ = {N(c.Lambda)}, β = {N(c.Beta)}",
             [Alpha] = c => N(c.Alpha), [Lambda] = c => N(c.Lambda), [Beta] = c => N(c.Beta),
-            [Recon] = c => Lower(c.Recon), [Kernel] = c => Lower(c.Kernel), [Scales] = c => string.Join(",", c.Scales.Select(N)),
-            [Bandwidth] = c => N(c.Bandwidth), [Estimator] = c => c.UnbiasedMmd ? "unbiased" : "biased",
-            [PriorSamples] = c => $"{c.PriorSamples ?? 0}",
-            [Arch] = c => Lower(c.Arch), [Hidden] = c => string.Join(",", c.Hidden), [Channels] = c => string.Join(",", c.Channels),
-            [Latent] = c => $"{c.Latent}", [Lr] = c => N(c.LearningRate), [Beta1] = c => N(c.Beta1), [Beta2] = c => N(c.Beta2),
-            [AdamEps] = c => N(c.AdamEps), [Epochs] = c => $"{c.Epochs}", [Batch] = c => $"{c.Batch}", [Seed] = c => $"{c.Seed}",
-            [Limit] = c => $"{c.Limit ?? 0}", [CheckpointEvery] = c => $"{c.CheckpointEvery ?? 0}", [LogEvery] = c => $"{c.LogEvery ?? 0}",
+            [Recon] = c => Lower(c.Recon), [Kernel] = c => Lower(c.Kernel),
+            [Scales] = c => string.Join(",", c.Scales.Select(N)), [Bandwidth] = c => N(c.Bandwidth),
+            [Estimator] = c => c.UnbiasedMmd ? "unbiased" : "biased", [PriorSamples] = c => $"{c.PriorSamples ?? 0}",
+            [Arch] = c => Lower(c.Arch), [Hidden] = c => string.Join(",", c.Hidden),
+            [Channels] = c => string.Join(",", c.Channels), [Latent] = c => $"{c.Latent}",
+            [Lr] = c => N(c.LearningRate), [Beta1] = c => N(c.Beta1), [Beta2] = c => N(c.Beta2),
+            [AdamEps] = c => N(c.AdamEps), [Epochs] = c => $"{c.Epochs}", [Batch] = c => $"{c.Batch}",
+            [Seed] = c => $"{c.Seed}", [Limit] = c => $"{c.Limit ?? 0}",
+            [CheckpointEvery] = c => $"{c.CheckpointEvery ?? 0}", [LogEvery] = c => $"{c.LogEvery ?? 0}",
             [NoPictures] = c => c.Pictures ? "false" : "true",
         };
         ChangeableOnResume = new Dictionary<Option, string>
@@ -91,11 +119,13 @@ public sealed class TrainOptions
             [Epochs] = "a larger number extends the run (stored: a later --resume goes on to it)",
             [Threads] = "the numbers are the same, bit for bit, on any number of threads",
             [Device] = "the run is the same computation on another device, only rounded differently (a note says so)",
-            [NoPictures] = "pictures are output only: drawn from their own random streams, they change no weight, draw or checkpoint (stored: a later --resume keeps the choice)",
+            [NoPictures] = "pictures are output only: drawn from their own random streams, they change no weight, "
+                + "draw or checkpoint (stored: a later --resume keeps the choice)",
             [DetectAnomaly] = "it only checks the numbers, and changes none of them",
         };
-        Resume.Description = "Continue the run in this folder from its last checkpoint, with the flags and data it was started with "
-            + $"(config.json); a flag given again must agree, except {string.Join(", ", ChangeableOnResume.Keys.Select(o => o.Name))}";
+        Resume.Description = "Continue the run in this folder from its last checkpoint, with the flags and data it was "
+            + "started with (config.json); a flag given again must agree, except "
+            + string.Join(", ", ChangeableOnResume.Keys.Select(o => o.Name));
     }
 
     /// <summary>The run's config from the flags (input size comes from the data later).</summary>
@@ -118,7 +148,8 @@ public sealed class TrainOptions
             Channels = ParseList(r.GetValue(Channels)!, "--channels", int.Parse),
             Latent = r.GetValue(Latent), LearningRate = r.GetValue(Lr), Beta1 = r.GetValue(Beta1), Beta2 = r.GetValue(Beta2), AdamEps = r.GetValue(AdamEps),
             Epochs = r.GetValue(Epochs), Batch = r.GetValue(Batch), Seed = r.GetValue(Seed),
-            Limit = NoneIfZero(r.GetValue(Limit)), LogEvery = NoneIfZero(r.GetValue(LogEvery)), CheckpointEvery = NoneIfZero(r.GetValue(CheckpointEvery)),
+            Limit = NoneIfZero(r.GetValue(Limit)), LogEvery = NoneIfZero(r.GetValue(LogEvery)),
+            CheckpointEvery = NoneIfZero(r.GetValue(CheckpointEvery)),
             Pictures = !r.GetValue(NoPictures),
         };
     }

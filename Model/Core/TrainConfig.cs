@@ -46,13 +46,13 @@ public sealed record TrainConfig
     public ulong Seed { get; init; }
     /// <summary>Train on the first N training images only; null: all of them.</summary>
     public int? Limit { get; init; }
-    /// <summary>A run.jsonl line (and a plain progress line when stdout is not a terminal) every N steps; null: none.</summary>
+    /// <summary>A run.jsonl line (and a progress line if stdout is not a terminal) every N steps; null: none.</summary>
     public int? LogEvery { get; init; } = 50;
     /// <summary>A checkpoint every N steps besides the one at each epoch's end; null: at epochs' ends only.</summary>
     public int? CheckpointEvery { get; init; }
     /// <summary>The six pictures after each epoch (output only: they change no weight, draw or checkpoint).</summary>
     public bool Pictures { get; init; } = true;
-    /// <summary>The data the run trains on (folder, sizes, SHA-256 of each file); null in runs made before it was recorded.</summary>
+    /// <summary>The data the run trains on (folder, sizes, SHA-256 of each file); null in older runs.</summary>
     public DataFingerprint? Data { get; init; }
 
     [JsonIgnore] public double KlWeight => 1 - Alpha;
@@ -108,10 +108,13 @@ public sealed record TrainConfig
             if (InputSize != ConvArch.Side * ConvArch.Side)
                 throw new UserError($"--arch conv takes {ConvArch.Side}×{ConvArch.Side} images ({ConvArch.Side * ConvArch.Side} pixels), not {InputSize} pixels per image; use --arch mlp for other sizes");
         }
-        if (PriorSamples < 1) throw new UserError($"--prior-samples must be ≥ 0 (0 = the batch size), not {PriorSamples}");
+        if (PriorSamples < 1)
+            throw new UserError($"--prior-samples must be ≥ 0 (0 = the batch size), not {PriorSamples}");
         if (Limit < 1) throw new UserError($"--limit must be ≥ 0 (0 = all images), not {Limit}");
         if (LogEvery < 1) throw new UserError($"--log-every must be ≥ 0 (0 = no step lines), not {LogEvery}");
-        if (CheckpointEvery < 1) throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), not {CheckpointEvery}");
+        if (CheckpointEvery < 1)
+            throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), "
+                + $"not {CheckpointEvery}");
         if (Scales.Length == 0 || Array.Exists(Scales, s => !(s > 0) || !double.IsFinite(s)))
             throw new UserError($"--scales must list positive numbers, not '{string.Join(",", Scales.Select(Num))}'; e.g. --scales 0.1,0.2,0.5,1,2,5,10");
         if (!(Bandwidth > 0)) throw new UserError($"--bandwidth must be > 0, not {Num(Bandwidth)}; the default is {Num(d.Bandwidth)}");

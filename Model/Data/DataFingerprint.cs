@@ -18,13 +18,16 @@ public sealed record DataFingerprint
     /// <summary>File name (without .gz) → lowercase hex SHA-256 of its IDX bytes.</summary>
     public required IReadOnlyDictionary<string, string> Sha256 { get; init; }
 
-    /// <summary>The files whose digests differ between the two (or that only one of them lists), in a fixed order.</summary>
+    /// <summary>The files whose digests differ between the two (or that one of them lacks), in a fixed order.</summary>
     public IReadOnlyList<string> FilesThatDiffer(DataFingerprint other) =>
         Sha256.Keys.Union(other.Sha256.Keys).Order(StringComparer.Ordinal)
             .Where(name => !Sha256.TryGetValue(name, out var a) || !other.Sha256.TryGetValue(name, out var b) || a != b)
             .ToList();
 
-    /// <summary>"t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte differ (10 test images of 6×5, not 12 of 28×28)": for one-line messages.</summary>
+    /// <summary>
+    /// For one-line messages: "t10k-images-idx3-ubyte differs (SHA-256)", or with the sizes when they differ too
+    /// ("... (40 training and 10 test images of 7×5, not 40 training and 10 test images of 6×5)").
+    /// </summary>
     public string DescribeDifference(DataFingerprint trained)
     {
         var names = FilesThatDiffer(trained);
@@ -34,7 +37,8 @@ public sealed record DataFingerprint
             1 => $"{names[0]} differs",
             _ => string.Join(", ", names.Take(names.Count - 1)) + $" and {names[^1]} differ",
         };
-        string Sizes(DataFingerprint d) => $"{d.TrainImages} training and {d.TestImages} test images of {d.Rows}×{d.Cols}";
+        static string Sizes(DataFingerprint d) =>
+            $"{d.TrainImages} training and {d.TestImages} test images of {d.Rows}×{d.Cols}";
         return Sizes(this) == Sizes(trained) ? $"{files} (SHA-256)" : $"{files} ({Sizes(this)}, not {Sizes(trained)})";
     }
 }

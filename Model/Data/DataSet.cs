@@ -68,7 +68,8 @@ public sealed record DataSet(LabeledImages Train, LabeledImages Test)
                 + $"{test.Rows} × {test.Cols}; the files come from different data sets: put the four files of one data set there.");
         var fingerprint = new DataFingerprint
         {
-            Folder = Path.GetFullPath(folder), Rows = train.Rows, Cols = train.Cols, TrainImages = train.Count, TestImages = test.Count, Sha256 = sha256,
+            Folder = Path.GetFullPath(folder), Rows = train.Rows, Cols = train.Cols,
+            TrainImages = train.Count, TestImages = test.Count, Sha256 = sha256,
         };
         return new DataSet(train, test) { Folder = folder, Fingerprint = fingerprint };
     }
@@ -76,7 +77,7 @@ public sealed record DataSet(LabeledImages Train, LabeledImages Test)
     /// <summary>The folder it was read from (for messages and the choice of class names).</summary>
     public string Folder { get; init; } = "";
 
-    /// <summary>The folder, sizes and SHA-256 digests of the files as read (before any <see cref="LimitTrain"/>).</summary>
+    /// <summary>The folder, sizes and SHA-256 of the files as read (before any <see cref="LimitTrain"/>).</summary>
     public DataFingerprint? Fingerprint { get; init; }
 
     /// <summary>Fashion-MNIST's names when the folder's name says fashion, else the digits.</summary>
@@ -89,7 +90,8 @@ public sealed record DataSet(LabeledImages Train, LabeledImages Test)
         return count == 0 || count >= Train.Count ? this : this with { Train = Train.Take(count) };
     }
 
-    static LabeledImages LoadHalf(string folder, string imageName, string labelName, string half, Dictionary<string, string> sha256)
+    static LabeledImages LoadHalf(string folder, string imageName, string labelName, string half,
+        Dictionary<string, string> sha256)
     {
         string imagePath = Find(folder, imageName), labelPath = Find(folder, labelName);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

@@ -29,7 +29,9 @@ public static class Idx
     /// <returns>pixels (N, rows·cols) row-major in one array.</returns>
     public static (float[] Pixels, int Count, int Rows, int Cols) ReadImages(string path) => ReadImages(path, null);
 
-    /// <summary>As <see cref="ReadImages(string)"/>, and the SHA-256 of the IDX bytes (after gunzip) into <paramref name="sha256"/>.</summary>
+    /// <summary>
+    /// As <see cref="ReadImages(string)"/>, hashing the IDX bytes (gunzipped) into <paramref name="sha256"/>.
+    /// </summary>
     public static (float[] Pixels, int Count, int Rows, int Cols) ReadImages(string path, IncrementalHash? sha256)
     {
         using var idx = Open(path, rank: 3, "an image file (3 dimensions: count, rows, cols)", sha256);
@@ -42,7 +44,9 @@ public static class Idx
     /// <summary>Reads a label file (1 dimension: N).</summary>
     public static byte[] ReadLabels(string path) => ReadLabels(path, null);
 
-    /// <summary>As <see cref="ReadLabels(string)"/>, and the SHA-256 of the IDX bytes (after gunzip) into <paramref name="sha256"/>.</summary>
+    /// <summary>
+    /// As <see cref="ReadLabels(string)"/>, hashing the IDX bytes (gunzipped) into <paramref name="sha256"/>.
+    /// </summary>
     public static byte[] ReadLabels(string path, IncrementalHash? sha256)
     {
         using var idx = Open(path, rank: 1, "a label file (1 dimension: count)", sha256);
@@ -125,7 +129,9 @@ public static class Idx
         }
     }
 
-    /// <summary>A stream over one IDX file's bytes after decompression, with the header's sizes; every byte read goes into the hash.</summary>
+    /// <summary>
+    /// One IDX file's bytes after decompression, with the header's sizes; each byte read goes to the hash.
+    /// </summary>
     sealed class Reader(string path, Stream stream, bool gzip, long fileLength, IncrementalHash? sha256) : IDisposable
     {
         public int[] Dims = [];

@@ -29,7 +29,8 @@ public static class Checkpoint
     public readonly record struct ComputedOn(string Device, string Simd)
     {
         public static ComputedOn This(IBackend<float> backend) => new(backend.Name, SimdWidth.Current);
-        public override string ToString() => $"{Device} ({Simd switch { "avx512" => "AVX-512", "avx2" => "AVX2", var other => other }})";
+        public override string ToString() =>
+            $"{Device} ({Simd switch { "avx512" => "AVX-512", "avx2" => "AVX2", var other => other }})";
     }
 
     public static void Save(string path, Trainer t) => Save(path, t.Net, new Position(t.Step, t.Epoch, t.NextBatch), t.Noise);
@@ -89,7 +90,8 @@ public static class Checkpoint
         catch (ArgumentException e) { throw new UserError($"{path}: {GeneratorName} is not a generator state ({e.Message}); {Fix}"); }
         if (t.NextBatch < 0 || t.NextBatch >= t.BatchesPerEpoch || t.Epoch < 0 || t.Step < 0)
             throw new UserError($"{path}: position epoch {t.Epoch}, batch {t.NextBatch} does not fit this data set ({t.BatchesPerEpoch} batches per epoch); resume with the --data and --limit the run was started with");
-        return file.Metadata.TryGetValue("device", out var device) && file.Metadata.TryGetValue("simd", out var simd) ? new ComputedOn(device, simd) : null;
+        return file.Metadata.TryGetValue("device", out var device) && file.Metadata.TryGetValue("simd", out var simd)
+            ? new ComputedOn(device, simd) : null;
     }
 
     /// <summary>Restores weights and Adam moments into a net built with the checkpoint's config; returns the position.</summary>

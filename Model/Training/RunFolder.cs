@@ -48,7 +48,8 @@ public sealed class RunFolder
         return f;
     }
 
-    public void WriteConfig(TrainConfig config) => AtomicFile.WriteAllText(ConfigPath, RunJson.Write(config, indented: true) + "\n");
+    public void WriteConfig(TrainConfig config) =>
+        AtomicFile.WriteAllText(ConfigPath, RunJson.Write(config, indented: true) + "\n");
 
     /// <summary>The run's config.json, in today's form or an older one (see <see cref="RunJson"/>).</summary>
     public TrainConfig ReadConfig()
@@ -57,7 +58,8 @@ public sealed class RunFolder
         TrainConfig config;
         try { config = RunJson.ReadConfig(File.ReadAllText(ConfigPath)); }
         catch (JsonException e) { throw new UserError($"{ConfigPath} is not a valid run config ({e.Message.TrimEnd('.')}); {fix}"); }
-        if (config.Hidden is null || config.Scales is null || config.Channels is null) throw new UserError($"{ConfigPath} has no hidden, channels or scales list; {fix}");
+        if (config.Hidden is null || config.Scales is null || config.Channels is null)
+            throw new UserError($"{ConfigPath} has no hidden, channels or scales list; {fix}");
         try { config.Validate(); }
         catch (UserError e) { throw new UserError($"{ConfigPath} holds settings that cannot train ({e.Message}); {fix}"); }
         return config;

@@ -23,11 +23,15 @@ public static class RunJson
 
     // A key this infovae does not know is a setting it would silently drop (a config from a newer version, a typo):
     // refused rather than ignored.
-    static readonly JsonSerializerOptions Strict = new(Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+    static readonly JsonSerializerOptions Strict = new(Options)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
 
-    public static string Write(TrainConfig config, bool indented = false) => JsonSerializer.Serialize(config, indented ? Indented : Options);
+    public static string Write(TrainConfig config, bool indented = false) =>
+        JsonSerializer.Serialize(config, indented ? Indented : Options);
 
-    /// <summary>A config as written now or by an older infovae; throws <see cref="JsonException"/> when it is not one.</summary>
+    /// <summary>A config as written now or by an older infovae; <see cref="JsonException"/> if it is not one.</summary>
     public static TrainConfig ReadConfig(string json)
     {
         var node = JsonNode.Parse(json) as JsonObject ?? throw new JsonException("it is not a JSON object");
@@ -51,7 +55,8 @@ public static class RunJson
             if (key is "KlWeight" or "MmdWeight" or "Mmd") continue;
             upgraded[JsonNamingPolicy.SnakeCaseLower.ConvertName(key)] = value?.DeepClone();
         }
-        if (upgraded["prior_samples"] is JsonValue v && v.TryGetValue(out int m) && m == 0) upgraded["prior_samples"] = null;
+        if (upgraded["prior_samples"] is JsonValue v && v.TryGetValue(out int m) && m == 0)
+            upgraded["prior_samples"] = null;
         return upgraded;
     }
 }

@@ -333,8 +333,10 @@ public class BadInputTests
         var other = root["other-size"];
         WriteDataSet(other, train: 40, test: 10, rows: 7, cols: 5);
         var before = Snapshot(run);
-        Refused(["train", "--resume", run, "--data", other, "--no-pictures"], $"the data in {other} are not those the run in {run} was trained on ({ok})",
-            "40 training and 10 test images of 7×5, not 40 training and 10 test images of 6×5", "resume with the same files");
+        Refused(["train", "--resume", run, "--data", other, "--no-pictures"],
+            $"the data in {other} are not those the run in {run} was trained on ({ok})",
+            "40 training and 10 test images of 7×5, not 40 training and 10 test images of 6×5",
+            "resume with the same files");
         AssertUnchanged(run, before);
     }
 

@@ -25,7 +25,8 @@ public class ComputedOnTests
     [OneTimeTearDown] public void Down() => root.Dispose();
 
     static string[] Train(string data, string run) =>
-        ["train", "--data", data, "--out", run, "--hidden", "8", "--latent", "2", "--batch", "8", "--epochs", "1", "--threads", "1", "--no-pictures"];
+        ["train", "--data", data, "--out", run, "--hidden", "8", "--latent", "2", "--batch", "8", "--epochs", "1",
+         "--threads", "1", "--no-pictures"];
 
     static string Ckpt(string run) => Path.Combine(run, "checkpoint.safetensors");
 
@@ -52,7 +53,7 @@ public class ComputedOnTests
     public void A_process_with_narrower_vectors_records_them_and_a_resume_here_says_it_will_not_be_bit_identical()
     {
         var (simd, environment) = Narrower();
-        if (simd == "") Assert.Ignore($"this machine's vectors ({SimdWidth.Current}) have no narrower x64 path to switch to");
+        if (simd == "") Assert.Ignore($"this machine's vectors ({SimdWidth.Current}) have no narrower x64 path");
         var run = root["narrower"];
         using (var child = new Cli.Child(environment, Train(data, run)))
             Assert.That(child.Wait(TimeSpan.FromSeconds(120)), Is.Zero, child.Output);
@@ -63,9 +64,11 @@ public class ComputedOnTests
         var line = r.Err.TrimEnd();
         Assert.That(line.Split('\n'), Has.Length.EqualTo(1), r.Err);
         string Named(string s) => s switch { "avx512" => "AVX-512", "avx2" => "AVX2", _ => s };
-        Assert.That(line, Is.EqualTo($"infovae: note: the checkpoint was computed on cpu ({Named(simd)}) and this continues on cpu ({Named(SimdWidth.Current)}), "
-            + "so the rest of the run will not be bit-identical to one that never stopped (the rounding differs; see the README)"));
-        Assert.That(SafeTensors.Read(Ckpt(run)).Metadata["simd"], Is.EqualTo(SimdWidth.Current), "what the last steps ran on");
+        Assert.That(line, Is.EqualTo($"infovae: note: the checkpoint was computed on cpu ({Named(simd)}) and this "
+            + $"continues on cpu ({Named(SimdWidth.Current)}), so the rest of the run will not be bit-identical to one "
+            + "that never stopped (the rounding differs; see the README)"));
+        var last = SafeTensors.Read(Ckpt(run)).Metadata["simd"];
+        Assert.That(last, Is.EqualTo(SimdWidth.Current), "what the last steps ran on");
     }
 
     [Test]
@@ -79,6 +82,8 @@ public class ComputedOnTests
         SafeTensors.Write(Ckpt(run), file.Tensors, meta);
         var r = Cli.Run("train", "--resume", run, "--epochs", "2", "--threads", "1", "--no-pictures");
         Assert.That(r.Code, Is.Zero, r.Err);
-        Assert.That(r.Err.TrimEnd().Split('\n').Single(), Does.StartWith($"infovae: note: the checkpoint was computed on cuda (").And.Contain("will not be bit-identical"));
+        Assert.That(r.Err.TrimEnd().Split('\n').Single(),
+            Does.StartWith("infovae: note: the checkpoint was computed on cuda (")
+                .And.Contain("will not be bit-identical"));
     }
 }

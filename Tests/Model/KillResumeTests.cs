@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using InfoVae.Model.IO;
 using InfoVae.Tests.Support;
 
@@ -23,11 +24,13 @@ public class KillResumeTests
 
     static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
-    // The first 160 of 192 images in batches of 8, 5 epochs: 100 steps and about 40 checkpoints (each flushed to disk), 1-3 s here.
+    // The first 160 of 192 images in batches of 8, 5 epochs: 100 steps and about 40 checkpoints (each flushed to disk),
+    // 1-3 s here.
     const int Steps = 100, PerEpoch = 20;
     string[] Train(string outDir) =>
         ["train", "--data", data, "--out", outDir, "--hidden", "16", "--latent", "2", "--batch", "8", "--epochs", "5", "--seed", "5",
-         "--limit", "160", "--prior-samples", "6", "--log-every", "7", "--checkpoint-every", "3", "--threads", "1", "--no-pictures"];
+         "--limit", "160", "--prior-samples", "6", "--log-every", "7", "--checkpoint-every", "3", "--threads", "1",
+         "--no-pictures"];
 
     [OneTimeSetUp]
     public void Up()
@@ -98,7 +101,8 @@ public class KillResumeTests
             if (child == null) continue;
             child.Process.WaitForExit();
             long step = long.Parse(SafeTensors.Read(Path.Combine(run, "checkpoint.safetensors")).Metadata["step"]);
-            Assert.That(step % 3 == 0 || step % PerEpoch == 0, $"checkpoints come every 3 steps and at epoch ends, not at step {step}");
+            Assert.That(step % 3 == 0 || step % PerEpoch == 0,
+                $"checkpoints come every 3 steps and at epoch ends, not at step {step}");
             if (step == Steps) continue;     // killed after the last checkpoint, while exiting: nothing left to resume
             TestContext.Progress.WriteLine($"SIGKILL: last checkpoint at step {step} of {Steps}");
             ResumeAndCompare(run);
@@ -145,15 +149,17 @@ public class KillResumeTests
     {
         string d = root["issue19-data"];
         IdxFiles.WriteDataSet(d, train: 1500, test: 100, seed: 19);
-        string[] Command(string outDir) => ["train", "--epochs", "3", "--limit", "1200", "--seed", "7", "--no-pictures", "--checkpoint-every", "10",
-            "--out", outDir, "--data", d];
+        string[] Command(string outDir) =>
+            ["train", "--epochs", "3", "--limit", "1200", "--seed", "7", "--no-pictures", "--checkpoint-every", "10",
+             "--out", outDir, "--data", d];
         const int Total = 15;
         string full = root["issue19-full"];
         var clock = Stopwatch.StartNew();
         using (var child = new Cli.Child(Command(full)))
             Assert.That(child.Wait(Limit), Is.Zero, child.Output);
         var epoch = clock.Elapsed / 3;
-        Assert.That(SafeTensors.Read(Path.Combine(full, "checkpoint.safetensors")).Metadata["step"], Is.EqualTo($"{Total}"));
+        var fullCheckpoint = SafeTensors.Read(Path.Combine(full, "checkpoint.safetensors"));
+        Assert.That(fullCheckpoint.Metadata["step"], Is.EqualTo($"{Total}"));
 
         var rnd = new Random(19);
         for (int attempt = 0; attempt < 4; attempt++)
@@ -165,7 +171,7 @@ public class KillResumeTests
                 var wait = Stopwatch.StartNew();
                 while (!File.Exists(ckpt))       // the first checkpoint: the end of epoch 1
                 {
-                    if (child.Process.HasExited) Assert.Fail($"the run ended before its first checkpoint:\n{child.Output}");
+                    if (child.Process.HasExited) Assert.Fail($"the run ended before its checkpoint:\n{child.Output}");
                     if (wait.Elapsed > Limit) Assert.Fail("no checkpoint appeared");
                     Thread.Sleep(2);
                 }
@@ -182,20 +188,20 @@ public class KillResumeTests
             TestContext.Out.WriteLine($"SIGKILL left the checkpoint of step {step}; the resume printed:\n{output}");
             Assert.That(output, Does.Contain($"InfoVAE on {d}: 1,200 train / 100 test images of 28×28"));
             Assert.That(output, Does.Contain($"(resuming at epoch {step / 5 + 1}, step {step})"));
-            var progress = System.Text.RegularExpressions.Regex.Matches(output, @"^\[(\d+)/(\d+) ", System.Text.RegularExpressions.RegexOptions.Multiline);
+            var progress = Regex.Matches(output, @"^\[(\d+)/(\d+) ", RegexOptions.Multiline);
             Assert.That(progress, Is.Not.Empty);
-            foreach (System.Text.RegularExpressions.Match m in progress)
+            foreach (Match m in progress)
             {
                 Assert.That(m.Groups[2].Value, Is.EqualTo($"{Total}"), "the same total as the run left alone");
-                Assert.That(long.Parse(m.Groups[1].Value), Is.GreaterThan(step).And.AtMost(Total), "counted from the resumed step");
+                long done = long.Parse(m.Groups[1].Value);
+                Assert.That(done, Is.GreaterThan(step).And.AtMost(Total), "counted from the resumed step");
             }
             Assert.That(output, Does.Contain($"done: 3 epochs, {Total} steps"));
             Assert.That(Directory.GetFiles(killed, "*.png"), Is.Empty, "--no-pictures restored too");
-            var a = SafeTensors.Read(Path.Combine(full, "checkpoint.safetensors"));
             var b = SafeTensors.Read(ckpt);
-            foreach (var t in a.Tensors)
-                Assert.That(b.Tensors.Single(u => u.Name == t.Name).Data, Is.EqualTo(t.Data), $"tensor {t.Name} differs from full's");
-            Assert.That(b.Metadata, Is.EquivalentTo(a.Metadata), "position and config");
+            foreach (var t in fullCheckpoint.Tensors)
+                Assert.That(b.Tensors.Single(u => u.Name == t.Name).Data, Is.EqualTo(t.Data), $"{t.Name} vs full");
+            Assert.That(b.Metadata, Is.EquivalentTo(fullCheckpoint.Metadata), "position and config");
             return;
         }
         Assert.Fail("every run finished before the kill");

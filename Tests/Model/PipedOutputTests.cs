@@ -41,18 +41,20 @@ public class PipedOutputTests
         Assert.That(epochs, Is.Not.Empty, stdout);
         foreach (var l in epochs)
         {
-            Assert.That(l, Does.Match(@"^epoch +\d+: train +\S+ +test +\S+ = recon \S+ \+ kl \S+ \(×1\) \+ mmd \S+ \(×999\)$"), stdout);
+            Assert.That(l, Does.Match(@"^epoch +\d+: train +\S+ +test +\S+ = recon \S+ \+ kl \S+ \(×1\) "
+                + @"\+ mmd \S+ \(×999\)$"), stdout);
             Assert.That(l.Length, Is.GreaterThan(80));
         }
-        Assert.That(lines.Single(l => l.StartsWith("InfoVAE on ")), Does.EndWith("1 thread(s)"), "the banner's first line, whole");
-        Assert.That(lines, Has.None.Match(@"^\S*\)$|^thread\(s\)|^0\.\d+ \(×999\)$"), "a wrapped tail on a line of its own");
+        Assert.That(lines.Single(l => l.StartsWith("InfoVAE on ")), Does.EndWith("1 thread(s)"), "the banner, whole");
+        Assert.That(lines, Has.None.Match(@"^\S*\)$|^thread\(s\)|^0\.\d+ \(×999\)$"), "a wrapped tail on its own line");
     }
 
     [Test]
     public void Redirected_output_is_plain_unwrapped_lines_one_per_log_interval_and_counts_on_from_a_resume()
     {
         var run = root["run"];
-        string[] flags = ["--hidden", "8", "--latent", "2", "--batch", "8", "--seed", "3", "--log-every", "2", "--threads", "1", "--no-pictures"];
+        string[] flags = ["--hidden", "8", "--latent", "2", "--batch", "8", "--seed", "3", "--log-every", "2",
+            "--threads", "1", "--no-pictures"];
         using (var first = new Cli.Child(["train", "--data", data, "--out", run, "--epochs", "1", .. flags]))
         {
             Assert.That(first.Wait(Limit), Is.Zero, first.Output);
@@ -66,7 +68,8 @@ public class PipedOutputTests
         TestContext.Out.WriteLine(resumed.StandardOutput);
         AssertPlain(resumed.StandardOutput);
         Assert.That(resumed.StandardOutput, Does.Contain("(resuming at epoch 2, step 5)"));
-        Assert.That(Progress(resumed.StandardOutput), Is.EqualTo(new[] { (6, 15), (8, 15), (10, 15), (12, 15), (14, 15), (15, 15), (15, 15) }),
-            "from the resumed step, of the whole run's total, one line per --log-every interval the run was started with");
+        (int, int)[] expected = [(6, 15), (8, 15), (10, 15), (12, 15), (14, 15), (15, 15), (15, 15)];
+        Assert.That(Progress(resumed.StandardOutput), Is.EqualTo(expected),
+            "from the resumed step, of the whole run's total, a line per --log-every interval of the run's start");
     }
 }

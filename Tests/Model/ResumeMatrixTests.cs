@@ -21,23 +21,27 @@ public class ResumeMatrixTests
     TempFolder root = null!;
     string small = null!, other = null!, square = null!;
 
-    /// <summary>A flag's case: the value to run with (plus flags it needs), and, for a stored flag, another value that resume must refuse.</summary>
+    /// <summary>
+    /// A flag's case: the value to run with (plus flags it needs); for a stored flag, another value that resume must
+    /// refuse; for a changeable one, what the resume is given.
+    /// </summary>
     public sealed record Case(string Flag, string[] Args, string[]? Refused, string[]? OnResume = null)
     {
         public override string ToString() => Flag;
     }
 
-    // Small data (40 + 10 images of 6×5, 5 steps per epoch), other data of the same size, and 28×28 data for the conv net.
+    // Small data (40 + 10 images of 6×5, 5 steps per epoch), other data of that size, and 28×28 data for the conv net.
     const string Small = "{small}", Other = "{other}", Square = "{square}";
 
     /// <summary>
     /// The run every case starts from (2 epochs of 5 steps, a checkpoint every 2 steps, a log line every step);
     /// a case's flags replace these.
     /// </summary>
-    static readonly string[] Base = ["--data", Small, "--hidden", "8", "--latent", "2", "--batch", "8", "--epochs", "2", "--seed", "3",
-        "--checkpoint-every", "2", "--log-every", "1", "--threads", "1", "--no-pictures"];
+    static readonly string[] Base = ["--data", Small, "--hidden", "8", "--latent", "2", "--batch", "8", "--epochs", "2",
+        "--seed", "3", "--checkpoint-every", "2", "--log-every", "1", "--threads", "1", "--no-pictures"];
 
-    static Case S(string flag, string value, string refused, params string[] needs) => new(flag, [flag, value, .. needs], [flag, refused]);
+    static Case S(string flag, string value, string refused, params string[] needs) =>
+        new(flag, [flag, value, .. needs], [flag, refused]);
 
     /// <summary>One case per flag of TrainOptions.All but --out and --resume.</summary>
     public static readonly Case[] Cases =
@@ -66,10 +70,11 @@ public class ResumeMatrixTests
         S("--limit", "24", "0"),
         S("--checkpoint-every", "3", "2"),
         S("--log-every", "2", "1"),
-        // Changeable on resume: the killed run is resumed with another value and must still end where the run left alone does.
-        // Those also stored (--epochs, --no-pictures) start with the base value and get the case's on the first resume.
-        new("--epochs", ["--epochs", "3"], null, OnResume: ["--epochs", "3"]),   // killed in a 2-epoch run, extended to 3 on resume
-        new("--no-pictures", ["--data", Square, "--no-pictures", "false"], null, OnResume: ["--no-pictures", "false"]),   // pictures from the resume on
+        // Changeable on resume: the killed run is resumed with another value and must still end where the run left
+        // alone does. Those also stored (--epochs, --no-pictures) start with the base value and get the case's on the
+        // first resume: a 2-epoch run extended to 3; a run without pictures that draws them from the resume on.
+        new("--epochs", ["--epochs", "3"], null, OnResume: ["--epochs", "3"]),
+        new("--no-pictures", ["--data", Square, "--no-pictures", "false"], null, OnResume: ["--no-pictures", "false"]),
         new("--threads", ["--threads", "1"], null, OnResume: ["--threads", "2"]),
         new("--device", ["--device", "cpu"], null, OnResume: ["--device", "auto"]),
         new("--detect-anomaly", [], null, OnResume: ["--detect-anomaly"]),
@@ -88,7 +93,7 @@ public class ResumeMatrixTests
 
     string Resolve(string a) => a switch { Small => small, Other => other, Square => square, _ => a };
 
-    /// <summary>Base with the case's flags in place of the base's own (a bare flag such as --detect-anomaly is added).</summary>
+    /// <summary>Base with the case's flags in place of the base's own (a new one, --detect-anomaly, added).</summary>
     string[] Flags(string[] caseArgs)
     {
         var options = new List<(string Flag, string? Value)>();
@@ -120,7 +125,7 @@ public class ResumeMatrixTests
 
     sealed class SimulatedKill(long step) : Exception($"simulated kill -9 after step {step}");
 
-    /// <summary>`train` in this process, ended without a word after step <paramref name="killAfter"/> (when given).</summary>
+    /// <summary>`train` in this process, ended without a word after step <paramref name="killAfter"/>.</summary>
     static Cli.Result Train(string[] args, long? killAfter = null)
     {
         TrainLoop.AfterStep = killAfter is long k ? step => { if (step == k) throw new SimulatedKill(step); } : null;
@@ -140,12 +145,15 @@ public class ResumeMatrixTests
         {
             if (opt == o.Out || opt == o.Resume) continue;
             bool stored = o.Stored.ContainsKey(opt), changeable = o.ChangeableOnResume.ContainsKey(opt);
-            Assert.That(stored || changeable, $"{opt.Name} is neither stored in the run (TrainOptions.Stored) nor on the list of flags that may "
-                + "change on --resume (TrainOptions.ChangeableOnResume, with the reason): a resume would silently forget it");
-            Assert.That(cased, Does.Contain(opt.Name), $"{opt.Name} has no case in ResumeMatrixTests.Cases: add one with a value other than the default");
+            Assert.That(stored || changeable, $"{opt.Name} is neither stored in the run (TrainOptions.Stored) nor on "
+                + "the list of flags that may change on --resume (TrainOptions.ChangeableOnResume, with the reason): "
+                + "a resume would silently forget it");
+            Assert.That(cased, Does.Contain(opt.Name),
+                $"{opt.Name} has no case in ResumeMatrixTests.Cases: add one with a value other than the default");
         }
         Assert.That(cased, Is.SubsetOf(o.All.Select(x => x.Name)), "a case for a flag that does not exist");
-        Assert.That(Cases.Where(c => c.Refused == null).Select(c => c.Flag), Is.EquivalentTo(o.ChangeableOnResume.Keys.Select(x => x.Name)),
+        Assert.That(Cases.Where(c => c.Refused == null).Select(c => c.Flag),
+            Is.EquivalentTo(o.ChangeableOnResume.Keys.Select(x => x.Name)),
             "the stored flags have a value to refuse, the changeable ones none");
     }
 
@@ -158,7 +166,8 @@ public class ResumeMatrixTests
         int at = help.IndexOf("--resume <resume>", StringComparison.Ordinal);
         Assert.That(at, Is.GreaterThanOrEqualTo(0), r.Out);
         var resume = help[at..help.IndexOf("--preset", at, StringComparison.Ordinal)];
-        foreach (var opt in new TrainOptions().ChangeableOnResume.Keys) Assert.That(resume, Does.Contain(opt.Name), "--resume's help");
+        foreach (var opt in new TrainOptions().ChangeableOnResume.Keys)
+            Assert.That(resume, Does.Contain(opt.Name), "--resume's help");
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -168,7 +177,8 @@ public class ResumeMatrixTests
         string alone = root[name + "-alone"], killed = root[name + "-killed"], baseline = root[name + "-base"];
         var args = Flags(c.Args);
         var o = new TrainOptions();
-        bool stored = o.Stored.Keys.Any(x => x.Name == c.Flag), changeable = o.ChangeableOnResume.Keys.Any(x => x.Name == c.Flag);
+        bool stored = o.Stored.Keys.Any(x => x.Name == c.Flag);
+        bool changeable = o.ChangeableOnResume.Keys.Any(x => x.Name == c.Flag);
         // A stored flag that may change (--epochs 3 extends a 2-epoch run; --no-pictures false): the killed run starts
         // with the base value and is given the case's on resume; the one left alone has it from the start.
         bool switched = stored && changeable;
@@ -183,13 +193,17 @@ public class ResumeMatrixTests
 
         // A stored flag is in config.json: with another value (the one resume refuses) the file differs. Any other
         // flag is not: the run as it is resumed (the changed value) writes the same file.
-        string[] baselineArgs = c.Refused != null ? Flags([.. c.Args, .. c.Refused]) : switched ? killedArgs : Flags([.. c.Args, .. c.OnResume!]);
+        string[] baselineArgs = c.Refused != null ? Flags([.. c.Args, .. c.Refused])
+            : switched ? killedArgs
+            : Flags([.. c.Args, .. c.OnResume!]);
         var b = Train([.. baselineArgs, "--out", baseline]);
         Assert.That(b.Code, Is.Zero, b.Err);
-        if (stored) Assert.That(Config(alone), Is.Not.EqualTo(Config(baseline)), $"{c.Flag} is in TrainOptions.Stored but not in config.json");
-        else Assert.That(Config(alone), Is.EqualTo(Config(baseline)), $"{c.Flag} is per invocation, yet config.json changed with it");
+        if (stored)
+            Assert.That(Config(alone), Is.Not.EqualTo(Config(baseline)), $"{c.Flag} is stored, not in config.json");
+        else
+            Assert.That(Config(alone), Is.EqualTo(Config(baseline)), $"{c.Flag} is per invocation, yet in config.json");
 
-        // Killed after a seeded step (after the first checkpoint, in the first half); resumed, killed again later; resumed
+        // Killed after a seeded step (after the first checkpoint, in the first half); resumed, killed again; resumed
         // to the end. The checkpoint left by each kill is the last one due (every checkpoint_every steps and at each
         // epoch's end): the second shows that the resumed run checkpoints as the flags said.
         long perEpoch = total / (int)config["epochs"]!, every = (long?)config["checkpoint_every"] ?? perEpoch;
@@ -208,7 +222,8 @@ public class ResumeMatrixTests
             var before = Snapshot(killed);
             var refused = Cli.Run(["train", "--resume", killed, .. c.Refused.Select(Resolve)]);
             Assert.That(refused.Code, Is.EqualTo(1), refused.Err + refused.Out);
-            Assert.That(refused.OneLine(), Does.Contain(c.Flag == "--data" ? "are not those the run" : $"{c.Flag} {c.Refused[1]} disagrees with the run being resumed"));
+            Assert.That(refused.OneLine(), Does.Contain(c.Flag == "--data" ? "are not those the run"
+                : $"{c.Flag} {c.Refused[1]} disagrees with the run being resumed"));
             AssertUnchanged(killed, before);
         }
 
@@ -218,33 +233,35 @@ public class ResumeMatrixTests
         {
             var again = Train(["--resume", killed, .. onResume], killAfter: kill2);
             Assert.That(again.Code, Is.EqualTo(70), again.Err);
-            Assert.That(StepOf(killed), Is.EqualTo(LastCheckpoint(kill2)), $"the last checkpoint before the second kill, after step {kill2}");
+            Assert.That(StepOf(killed), Is.EqualTo(LastCheckpoint(kill2)), $"checkpoint, kill after {kill2}");
             if (switched) onResume = [];     // config.json now has the case's value
         }
-        TestContext.Out.WriteLine($"{c.Flag}: {total} steps, killed after step {kill} (checkpoint at {saved}), then after step {kill2} (checkpoint at {StepOf(killed)})");
+        TestContext.Out.WriteLine($"{c.Flag}: {total} steps, killed after step {kill} (checkpoint at {saved}), "
+            + $"then after step {kill2} (checkpoint at {StepOf(killed)})");
 
         var resumed = Cli.Run(["train", "--resume", killed, .. onResume]);
         Assert.That(resumed.Code, Is.Zero, resumed.Err);
         Assert.That(Config(killed), Is.EqualTo(Config(alone)), "config.json");
-        Assert.That(LoggedSteps(killed), Is.EqualTo(LoggedSteps(alone)), "the steps run.jsonl has a line for (log_every)");
+        Assert.That(LoggedSteps(killed), Is.EqualTo(LoggedSteps(alone)), "steps with a run.jsonl line (log_every)");
         if (c.Flag == "--device" && resumed.Err != "")
         {
             // auto found a GPU: another device, so the rest of the run is rounded differently, and a note says so.
-            Assert.That(resumed.Err.TrimEnd().Split('\n'), Has.Length.EqualTo(1).And.Some.Contains("will not be bit-identical"));
+            Assert.That(resumed.Err.TrimEnd().Split('\n'), Has.Length.EqualTo(1).And.Some.Contains("bit-identical"));
             Assert.That(StepOf(killed), Is.EqualTo(total));
             return;
         }
         Assert.That(resumed.Err, Is.Empty, "a resume on the same device and machine says nothing on stderr");
         AssertSameCheckpoint(alone, killed);
-        if (c.Flag == "--no-pictures") Assert.That(File.Exists(Path.Combine(killed, "samples.png")), "pictures drawn after the resume");
+        if (c.Flag == "--no-pictures")
+            Assert.That(File.Exists(Path.Combine(killed, "samples.png")), "pictures drawn after the resume");
     }
 
     static long StepOf(string run) => long.Parse(SafeTensors.Read(Checkpoint(run)).Metadata["step"]);
 
-    /// <summary>The steps of run.jsonl's step lines, each once (a resume logs again the steps after its checkpoint).</summary>
+    /// <summary>The steps of run.jsonl's step lines, each once (a resume logs some again).</summary>
     static long[] LoggedSteps(string run) =>
-        [.. File.ReadLines(Path.Combine(run, "run.jsonl")).Select(l => JsonNode.Parse(l)!).Where(n => (string?)n["kind"] == "step")
-            .Select(n => (long)n["step"]!).Distinct().Order()];
+        [.. File.ReadLines(Path.Combine(run, "run.jsonl")).Select(l => JsonNode.Parse(l)!)
+            .Where(n => (string?)n["kind"] == "step").Select(n => (long)n["step"]!).Distinct().Order()];
 
     /// <summary>The final checkpoints of two runs: tensor by tensor, the metadata, then every byte.</summary>
     internal static void AssertSameCheckpoint(string expected, string actual)
@@ -253,17 +270,20 @@ public class ResumeMatrixTests
         var b = SafeTensors.Read(Checkpoint(actual));
         Assert.That(b.Tensors.Select(t => t.Name), Is.EqualTo(a.Tensors.Select(t => t.Name)), "tensor names");
         foreach (var t in a.Tensors)
-            Assert.That(b.Tensors.Single(u => u.Name == t.Name).Data, Is.EqualTo(t.Data), $"tensor {t.Name} differs from the run left alone");
+            Assert.That(b.Tensors.Single(u => u.Name == t.Name).Data, Is.EqualTo(t.Data), $"tensor {t.Name}");
         Assert.That(b.Metadata, Is.EquivalentTo(a.Metadata), "position, config, device");
-        Assert.That(File.ReadAllBytes(Checkpoint(actual)), Is.EqualTo(File.ReadAllBytes(Checkpoint(expected))), "the whole file, byte for byte");
+        Assert.That(File.ReadAllBytes(Checkpoint(actual)), Is.EqualTo(File.ReadAllBytes(Checkpoint(expected))),
+            "the whole file, byte for byte");
     }
 
-    static Dictionary<string, byte[]> Snapshot(string folder) => Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+    static Dictionary<string, byte[]> Snapshot(string folder) =>
+        Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
 
     static void AssertUnchanged(string folder, Dictionary<string, byte[]> before)
     {
         var after = Snapshot(folder);
         Assert.That(after.Keys, Is.EquivalentTo(before.Keys), $"files in {folder}");
-        foreach (var (name, bytes) in before) Assert.That(after[name], Is.EqualTo(bytes), $"{name} was changed by a refused resume");
+        foreach (var (name, bytes) in before)
+            Assert.That(after[name], Is.EqualTo(bytes), $"{name} was changed by a refused resume");
     }
 }

@@ -30,10 +30,11 @@ public class RunDataTests
     [OneTimeTearDown] public void Down() => root.Dispose();
 
     static Cli.Result Train(string data, string run, params string[] more) =>
-        Cli.Run(["train", "--data", data, "--out", run, "--hidden", "8", "--latent", "2", "--batch", "8", "--epochs", "1", "--seed", "2",
-            "--no-pictures", "--threads", "1", .. more]);
+        Cli.Run(["train", "--data", data, "--out", run, "--hidden", "8", "--latent", "2", "--batch", "8",
+            "--epochs", "1", "--seed", "2", "--no-pictures", "--threads", "1", .. more]);
 
-    static Cli.Result Eval(string run, params string[] more) => Cli.Run(["eval", "--run", run, "--iw-samples", "2", "--json", .. more]);
+    static Cli.Result Eval(string run, params string[] more) =>
+        Cli.Run(["eval", "--run", run, "--iw-samples", "2", "--json", .. more]);
 
     static JsonNode Json(string text) => JsonNode.Parse(text)!;
 
@@ -50,11 +51,17 @@ public class RunDataTests
     {
         var d = Json(File.ReadAllText(Path.Combine(run, "config.json")))["data"]!;
         Assert.That((string?)d["folder"], Is.EqualTo(Path.GetFullPath(data)));
-        Assert.That(((int)d["rows"]!, (int)d["cols"]!, (int)d["train_images"]!, (int)d["test_images"]!), Is.EqualTo((28, 28, 24, 6)));
+        Assert.That(((int)d["rows"]!, (int)d["cols"]!, (int)d["train_images"]!, (int)d["test_images"]!),
+            Is.EqualTo((28, 28, 24, 6)));
         var sha = d["sha256"]!.AsObject();
-        Assert.That(sha.Select(kv => kv.Key), Is.EquivalentTo(new[] { IdxFiles.TrainImages, IdxFiles.TrainLabels, IdxFiles.TestImages, IdxFiles.TestLabels }));
+        Assert.That(sha.Select(kv => kv.Key),
+            Is.EquivalentTo(new[] { IdxFiles.TrainImages, IdxFiles.TrainLabels, IdxFiles.TestImages,
+                IdxFiles.TestLabels }));
         foreach (var (name, digest) in sha)
-            Assert.That((string?)digest, Is.EqualTo(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(data, name))))), name);
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(data, name));
+            Assert.That((string?)digest, Is.EqualTo(Convert.ToHexStringLower(SHA256.HashData(bytes))), name);
+        }
     }
 
     [Test]
@@ -96,8 +103,12 @@ public class RunDataTests
         Assert.That(r.Code, Is.Zero, r.Err);
         var lines = r.Err.TrimEnd().Split('\n');
         Assert.That(lines, Has.Length.EqualTo(1), r.Err);
-        Assert.That(lines[0], Does.StartWith($"infovae: note: the data in {other} are not those the run was trained on ({Path.GetFullPath(data)}): "));
-        Assert.That(lines[0], Does.Contain("24 training and 9 test images of 28×28, not 24 training and 6 test images of 28×28").And.EndWith("going on with them"));
+        Assert.That(lines[0],
+            Does.StartWith($"infovae: note: the data in {other} are not those the run was trained on "
+                + $"({Path.GetFullPath(data)}): "));
+        Assert.That(lines[0],
+            Does.Contain("24 training and 9 test images of 28×28, not 24 training and 6 test images of 28×28")
+            .And.EndWith("going on with them"));
         Assert.That((int)Json(r.Out)["images"]!, Is.EqualTo(9), "stdout is the JSON of the data given");
     }
 
@@ -109,17 +120,20 @@ public class RunDataTests
         Assert.That(r.Code, Is.Zero, r.Err);
         var changedRun = root["changed-run"];
         // Same sizes, other pixels: only the digest tells.
-        File.WriteAllBytes(Path.Combine(moved, IdxFiles.TestImages), IdxFiles.Bytes([6, 28, 28], IdxFiles.Pixels(6, 28, 28, 9)));
+        var otherPixels = IdxFiles.Bytes([6, 28, 28], IdxFiles.Pixels(6, 28, 28, 9));
+        File.WriteAllBytes(Path.Combine(moved, IdxFiles.TestImages), otherPixels);
         var e = Eval(changedRun);
         Assert.That(e.Code, Is.Zero, e.Err);
-        Assert.That(e.Err.TrimEnd().Split('\n').Single(), Does.Contain($"{IdxFiles.TestImages} differs (SHA-256); going on with them"));
+        Assert.That(e.Err.TrimEnd().Split('\n').Single(),
+            Does.Contain($"{IdxFiles.TestImages} differs (SHA-256); going on with them"));
 
         var before = Directory.GetFiles(changedRun).ToDictionary(f => f, File.ReadAllBytes);
         var resumed = Cli.Run("train", "--resume", changedRun, "--epochs", "2");
         Assert.That(resumed.Code, Is.EqualTo(1), resumed.Err);
-        Assert.That(resumed.OneLine(), Does.Contain($"the data in {Path.GetFullPath(moved)} are not those the run in {changedRun} was trained on")
+        Assert.That(resumed.OneLine(),
+            Does.Contain($"the data in {Path.GetFullPath(moved)} are not those the run in {changedRun} was trained on")
             .And.Contain($"{IdxFiles.TestImages} differs (SHA-256); resume with the same files"));
-        foreach (var (f, bytes) in before) Assert.That(File.ReadAllBytes(f), Is.EqualTo(bytes), $"{f} changed by a refused resume");
+        foreach (var (f, bytes) in before) Assert.That(File.ReadAllBytes(f), Is.EqualTo(bytes), $"{f} changed");
     }
 
     [Test]
@@ -133,14 +147,16 @@ public class RunDataTests
 
         var lost = Eval(movingRun);
         Assert.That(lost.Code, Is.EqualTo(1));
-        Assert.That(lost.OneLine(), Does.Contain($"was trained on the data in {Path.GetFullPath(moving)}, which is not there any more")
+        Assert.That(lost.OneLine(),
+            Does.Contain($"was trained on the data in {Path.GetFullPath(moving)}, which is not there any more")
             .And.Contain("give --data with a folder that holds the same four files"));
         var found = Eval(movingRun, "--data", elsewhere);
         Assert.That(found.Code, Is.Zero, found.Err);
         Assert.That(found.Err, Is.Empty, "the same files, by their digests: nothing to note");
         var resumed = Cli.Run("train", "--resume", movingRun, "--data", elsewhere, "--epochs", "2");
         Assert.That(resumed.Code, Is.Zero, resumed.Err);
-        Assert.That((string?)Json(File.ReadAllText(Path.Combine(movingRun, "config.json")))["data"]!["folder"], Is.EqualTo(Path.GetFullPath(moving)),
+        var recorded = (string?)Json(File.ReadAllText(Path.Combine(movingRun, "config.json")))["data"]!["folder"];
+        Assert.That(recorded, Is.EqualTo(Path.GetFullPath(moving)),
             "the record keeps the folder the run was started on");
     }
 
@@ -164,9 +180,12 @@ public class RunDataTests
         var before = Directory.GetFiles(copy).ToDictionary(f => f, File.ReadAllBytes);
         var refused = Cli.Run("train", "--resume", copy, "--data", other, "--epochs", "2");
         Assert.That(refused.Code, Is.EqualTo(1));
-        Assert.That(refused.OneLine(), Does.Contain($"the data in {other} are not those the run in {copy} was trained on ({Path.GetFullPath(data)})")
-            .And.Contain($"{IdxFiles.TestImages}, {IdxFiles.TestLabels}, {IdxFiles.TrainImages} and {IdxFiles.TrainLabels} differ (SHA-256)"));
-        foreach (var (f, bytes) in before) Assert.That(File.ReadAllBytes(f), Is.EqualTo(bytes), $"{f} changed by a refused resume");
+        Assert.That(refused.OneLine(),
+            Does.Contain($"the data in {other} are not those the run in {copy} was trained on "
+                + $"({Path.GetFullPath(data)})")
+            .And.Contain($"{IdxFiles.TestImages}, {IdxFiles.TestLabels}, {IdxFiles.TrainImages} and "
+                + $"{IdxFiles.TrainLabels} differ (SHA-256)"));
+        foreach (var (f, bytes) in before) Assert.That(File.ReadAllBytes(f), Is.EqualTo(bytes), $"{f} changed");
 
         var resumed = Cli.Run("train", "--resume", copy, "--epochs", "2");
         Assert.That(resumed.Code, Is.Zero, resumed.Err);

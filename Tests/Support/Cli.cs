@@ -51,11 +51,15 @@ public static class Cli
         public Child(IReadOnlyDictionary<string, string>? environment, params string[] args)
         {
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
+            foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+                psi.Environment[name] = value;
             psi.ArgumentList.Add(Dll);
             foreach (var a in args) psi.ArgumentList.Add(a);
             Process = new Process { StartInfo = psi };
-            Process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (output) { output.AppendLine(e.Data); stdout.AppendLine(e.Data); } };
+            Process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data != null) lock (output) { output.AppendLine(e.Data); stdout.AppendLine(e.Data); }
+            };
             Process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
             Process.Start();
             Process.BeginOutputReadLine();
