@@ -75,26 +75,35 @@ static class ConvProfile
         timing.Clear();
         double ours = Measure(bench.Ours, steps, o.Cpu);
         double torch = o.Peer ? Measure(bench.TorchSharp, steps, o.Cpu) : double.NaN;
-        var torchLayers = o.Peer ? Enumerable.Range(0, ConvBench.Layers.Length).Select(l => bench.TorchLayer(l, 3)).ToArray() : [];
-        var torchLast = o.Peer ? Enumerable.Range(0, ConvBench.Layers.Length).Select(l => bench.TorchLayer(l, 3, channelsLast: true)).ToArray() : [];
+        var torchLayers = o.Peer
+            ? Enumerable.Range(0, ConvBench.Layers.Length).Select(l => bench.TorchLayer(l, 3)).ToArray() : [];
+        var torchLast = o.Peer
+            ? Enumerable.Range(0, ConvBench.Layers.Length).Select(l
+            => bench.TorchLayer(l, 3, channelsLast: true)).ToArray() : [];
         bench.Cleanup();
 
-        Console.WriteLine($"conv stack forward + backward, batch {batch}, ours on {BenchDevice.Name}, {o.Threads} thread(s), " +
-                          $"{(o.Cpu ? "thread CPU time" : "wall time")}: {plainMs:F1} ms/step ({ConvBench.Flop(batch) / plainMs / 1e6:F1} GFLOP/s) " +
-                          $"without the timing wrapper, {ours:F1} with it; TorchSharp {torch:F1} ms/step; ratio {plainMs / torch:F2}");
+        string clock = o.Cpu ? "thread CPU time" : "wall time";
+        Console.WriteLine(
+            $"conv stack forward + backward, batch {batch}, ours on {BenchDevice.Name}, {o.Threads} thread(s), "
+            + $"{clock}: {plainMs:F1} ms/step ({ConvBench.Flop(batch) / plainMs / 1e6:F1} GFLOP/s) without the timing "
+            + $"wrapper, {ours:F1} with it; TorchSharp {torch:F1} ms/step; ratio {plainMs / torch:F2}");
         Console.WriteLine($"ours allocates {allocThread} B/step on this thread, {allocTotal} B/step in the process");
         Print(timing, steps, ours);
         if (!o.Peer) return;
-        Console.WriteLine("TorchSharp, each conv layer alone (no batch norm), ms: forward / forward + backward, NCHW | channels_last strides");
+        Console.WriteLine("TorchSharp, each conv layer alone (no batch norm), ms: forward / forward + backward, "
+                          + "NCHW | channels_last strides");
         for (int l = 0; l < torchLayers.Length; l++)
         {
             var L = ConvBench.Layers[l];
-            Console.WriteLine($"  {(L.T ? "conv_transpose2d" : "conv2d"),-16} {L.Cin,3}→{L.Cout,-3} k{L.K} {L.In,2}×{L.In,-2}  " +
-                              $"{torchLayers[l].Forward,8:F2} / {torchLayers[l].Both,8:F2} | {torchLast[l].Forward,8:F2} / {torchLast[l].Both,8:F2}");
+            var (f, b, lf, lb) = (torchLayers[l].Forward, torchLayers[l].Both, torchLast[l].Forward, torchLast[l].Both);
+            Console.WriteLine(
+                $"  {(L.T ? "conv_transpose2d" : "conv2d"),-16} {L.Cin,3}→{L.Cout,-3} k{L.K} {L.In,2}×{L.In,-2}  "
+                + $"{f,8:F2} / {b,8:F2} | {lf,8:F2} / {lb,8:F2}");
         }
     }
 
-    /// <summary>A training step (forward, loss, backward, Adam) of the InfoVAE on real batches: M4's for the MLP.</summary>
+    /// <summary>A training step (forward, loss, backward, Adam) of the InfoVAE on real batches: M4's for the
+    /// MLP.</summary>
     static void Train(Options o)
     {
         const int warm = 20;
@@ -111,9 +120,11 @@ static class ConvProfile
         double plainMs = Measure(() => plain.TrainStep(), steps, o.Cpu);
         timing.Clear();
         double ours = Measure(() => timed.TrainStep(), steps, o.Cpu);
-        Console.WriteLine($"{o.Arch} training step, batch {batch}, ours on {BenchDevice.Name}, {o.Threads} thread(s), " +
-                          $"{(o.Cpu ? "thread CPU time" : "wall time")}: {plainMs:F2} ms/step ({(o.Arch == Architecture.Mlp ? TrainStepBench.Flop(batch) : ConvBench.Flop(batch)) / plainMs / 1e6:F1} GFLOP/s) " +
-                          $"without the timing wrapper, {ours:F2} with it");
+        double flop = o.Arch == Architecture.Mlp ? TrainStepBench.Flop(batch) : ConvBench.Flop(batch);
+        Console.WriteLine(
+            $"{o.Arch} training step, batch {batch}, ours on {BenchDevice.Name}, {o.Threads} thread(s), "
+            + $"{(o.Cpu ? "thread CPU time" : "wall time")}: {plainMs:F2} ms/step ({flop / plainMs / 1e6:F1} GFLOP/s) "
+            + $"without the timing wrapper, {ours:F2} with it");
         Console.WriteLine($"ours allocates {allocThread} B/step on this thread, {allocTotal} B/step in the process");
         Print(timing, steps, ours);
     }
@@ -122,7 +133,8 @@ static class ConvProfile
     {
         long thread0 = GC.GetAllocatedBytesForCurrentThread(), total0 = GC.GetTotalAllocatedBytes(true);
         for (int i = 0; i < steps; i++) step();
-        return ((GC.GetAllocatedBytesForCurrentThread() - thread0) / steps, (GC.GetTotalAllocatedBytes(true) - total0) / steps);
+        return ((GC.GetAllocatedBytesForCurrentThread() - thread0) / steps,
+            (GC.GetTotalAllocatedBytes(true) - total0) / steps);
     }
 
     /// <summary>Mean ms per call of <paramref name="step"/>, wall or this thread's CPU time.</summary>
@@ -145,12 +157,14 @@ static class ConvProfile
         }
         Console.WriteLine($"{"(between the calls: tape, op bookkeeping)",-72} {"",6} {ours - timed,9:F2} {(ours - timed) / ours,6:P0}");
         foreach (var (kind, ms) in timing.Totals.GroupBy(e => e.Key.Split(' ')[0])
-                     .Select(g => (g.Key, Clock.Ms(g.Sum(e => e.Value.Ticks), timing.Cpu) / steps)).OrderByDescending(e => e.Item2))
+                     .Select(g => (g.Key, Clock.Ms(g.Sum(e => e.Value.Ticks), timing.Cpu) / steps)).OrderByDescending(e
+                         => e.Item2))
             Console.WriteLine($"  {kind,-24} {ms,9:F2} ms/step {ms / ours,6:P0}");
     }
 }
 
-/// <summary>Wall time (Stopwatch ticks) or this thread's CPU time (ns, clock_gettime(CLOCK_THREAD_CPUTIME_ID) on Linux).</summary>
+/// <summary>Wall time (Stopwatch ticks) or this thread's CPU time (ns, clock_gettime(CLOCK_THREAD_CPUTIME_ID) on
+/// Linux).</summary>
 static class Clock
 {
     [StructLayout(LayoutKind.Sequential)]
@@ -164,7 +178,8 @@ static class Clock
     public static long Now(bool cpu)
     {
         if (!cpu) return Stopwatch.GetTimestamp();
-        if (ClockGetTime(ThreadCpuTime, out var t) != 0) throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        if (ClockGetTime(ThreadCpuTime, out var t) != 0)
+            throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
         return t.Seconds * 1_000_000_000 + t.Nanoseconds;
     }
 
@@ -191,7 +206,8 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
         Add(key, Clock.Now(cpu) - t0);
     }
 
-    void Add(string key, long dt) => Totals[key] = Totals.TryGetValue(key, out var e) ? (e.Calls + 1, e.Ticks + dt) : (1, dt);
+    void Add(string key, long dt) => Totals[key] = Totals.TryGetValue(key, out var e) ? (e.Calls + 1, e.Ticks + dt)
+        : (1, dt);
 
     static string S(Tensor<float>? t) => t == null ? "-" : t.Shape.ToString();
 
@@ -217,17 +233,20 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
     public void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate) =>
         Time($"CopyRows {S(destination)}", () => inner.CopyRows(source, destination, accumulate));
     public void Unary(UnaryOp op, Tensor<float> x, Tensor<float> y, float p) => Time($"Unary.{op} {S(x)}", () => inner.Unary(op, x, y, p));
-    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p, bool accumulate = true) =>
+    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p,
+        bool accumulate = true) =>
         Time($"UnaryBackward.{op} {S(x)}", () => inner.UnaryBackward(op, x, y, dy, dx, p, accumulate));
     public void Binary(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> c) => Time($"Binary.{op} {S(c)}", () => inner.Binary(op, a, b, c));
     public void BinaryBackward(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> dy, Tensor<float>? da, Tensor<float>? db) =>
         Time($"BinaryBackward.{op} {S(dy)}", () => inner.BinaryBackward(op, a, b, dy, da, db));
-    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha, float beta,
+    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha,
+        float beta,
         Tensor<float>? bias = null, bool relu = false)
     {
         int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
         string epilogue = (bias != null ? "+bias" : "") + (relu ? "+relu" : "");
-        Time($"Matmul{epilogue} {m}x{n}x{k} {(transA ? "Aᵀ" : "A")}{(transB ? "Bᵀ" : "B")} {2.0 * m * n * k / 1e6:F0} MFLOP",
+        string ops = (transA ? "Aᵀ" : "A") + (transB ? "Bᵀ" : "B");
+        Time($"Matmul{epilogue} {m}x{n}x{k} {ops} {2.0 * m * n * k / 1e6:F0} MFLOP",
             () => inner.Matmul(a, transA, b, transB, c, alpha, beta, bias, relu));
     }
     public void Sum(Tensor<float> x, int axis, Tensor<float> y, float scale, bool accumulate) =>
@@ -237,39 +256,51 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
     public void BceWithLogits(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>
         Time($"BceWithLogits {S(logits)}", () => inner.BceWithLogits(logits, target, loss));
     public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss, Tensor<float>? dLogits, Tensor<float>? dTarget) =>
-        Time($"BceWithLogitsBackward {S(logits)}", () => inner.BceWithLogitsBackward(logits, target, dLoss, dLogits, dTarget));
+        Time($"BceWithLogitsBackward {S(logits)}", ()
+            => inner.BceWithLogitsBackward(logits, target, dLoss, dLogits, dTarget));
     public void BceWithLogitsSum(Tensor<float> logits, Tensor<float> target, Tensor<float> sum) =>
         Time($"BceWithLogitsSum {S(logits)}", () => inner.BceWithLogitsSum(logits, target, sum));
-    public void BceWithLogitsSumBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dSum, Tensor<float>? dLogits, bool accumulateLogits,
+    public void BceWithLogitsSumBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dSum,
+        Tensor<float>? dLogits, bool accumulateLogits,
         Tensor<float>? dTarget) =>
-        Time($"BceWithLogitsSumBackward {S(logits)}", () => inner.BceWithLogitsSumBackward(logits, target, dSum, dLogits, accumulateLogits, dTarget));
-    public void GaussianKl(Tensor<float> mu, Tensor<float> logvar, Tensor<float> kl) => Time($"GaussianKl {S(mu)}", () => inner.GaussianKl(mu, logvar, kl));
+        Time($"BceWithLogitsSumBackward {S(logits)}", ()
+            => inner.BceWithLogitsSumBackward(logits, target, dSum, dLogits, accumulateLogits, dTarget));
+    public void GaussianKl(Tensor<float> mu, Tensor<float> logvar, Tensor<float> kl)
+        => Time($"GaussianKl {S(mu)}", () => inner.GaussianKl(mu, logvar, kl));
     public void GaussianKlBackward(Tensor<float> mu, Tensor<float> logvar, Tensor<float> dKl, Tensor<float>? dMu, Tensor<float>? dLogvar) =>
         Time($"GaussianKlBackward {S(mu)}", () => inner.GaussianKlBackward(mu, logvar, dKl, dMu, dLogvar));
     public void SquaredDistance(Tensor<float> a, Tensor<float> b, Tensor<float> d) => inner.SquaredDistance(a, b, d);
     public void SquaredDistanceBackward(Tensor<float> a, Tensor<float> b, Tensor<float> d, Tensor<float> dD, Tensor<float>? da, Tensor<float>? db) =>
         inner.SquaredDistanceBackward(a, b, d, dD, da, db);
-    public void Mmd(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> result) => Time($"Mmd {S(x)}", () => inner.Mmd(x, y, spec, result));
+    public void Mmd(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> result)
+        => Time($"Mmd {S(x)}", () => inner.Mmd(x, y, spec, result));
     public void MmdBackward(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> dResult, Tensor<float>? dx, Tensor<float>? dy) =>
         Time($"MmdBackward {S(x)}", () => inner.MmdBackward(x, y, spec, dResult, dx, dy));
     public void Im2Col(Tensor<float> image, ConvGeometry g, Tensor<float> cols) => Time($"Im2Col {S(image)} → {S(cols)}", () => inner.Im2Col(image, g, cols));
     public void Col2Im(Tensor<float> cols, ConvGeometry g, Tensor<float> image) => Time($"Col2Im {S(cols)} → {S(image)}", () => inner.Col2Im(cols, g, image));
     public void ConvForward(Tensor<float> image, ConvGeometry g, Tensor<float> w, Tensor<float> y, float beta) =>
-        Time($"ConvForward {S(image)} → {S(y)} {2.0 * g.ColsLength * (w.Length / g.PatchLength) / 1e6:F0} MFLOP", () => inner.ConvForward(image, g, w, y, beta));
-    public void ConvBackwardData(Tensor<float> a, Tensor<float> w, ConvGeometry g, Tensor<float> image, bool accumulate) =>
+        Time($"ConvForward {S(image)} → {S(y)} {2.0 * g.ColsLength * (w.Length / g.PatchLength) / 1e6:F0} MFLOP", ()
+            => inner.ConvForward(image, g, w, y, beta));
+    public void ConvBackwardData(Tensor<float> a, Tensor<float> w, ConvGeometry g, Tensor<float> image,
+        bool accumulate) =>
         Time($"ConvBackwardData {S(a)} → {S(image)} {2.0 * g.ColsLength * (w.Length / g.PatchLength) / 1e6:F0} MFLOP",
             () => inner.ConvBackwardData(a, w, g, image, accumulate));
-    public void ConvWeightGrad(Tensor<float> image, ConvGeometry g, Tensor<float> dy, Tensor<float> dw, bool accumulate) =>
+    public void ConvWeightGrad(Tensor<float> image, ConvGeometry g, Tensor<float> dy, Tensor<float> dw,
+        bool accumulate) =>
         Time($"ConvWeightGrad {S(image)} → {S(dw)} {2.0 * g.ColsLength * (dw.Length / g.PatchLength) / 1e6:F0} MFLOP",
             () => inner.ConvWeightGrad(image, g, dy, dw, accumulate));
     public void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var) => Time($"BatchNormStats {S(x)}", () => inner.BatchNormStats(x, mean, var));
-    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> beta,
+    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma,
+        Tensor<float> beta,
         Tensor<float> y, float? leakySlope = null) =>
-        Time($"BatchNormApply{(leakySlope != null ? "+LeakyRelu" : "")} {S(x)}", () => inner.BatchNormApply(x, mean, var, eps, gamma, beta, y, leakySlope));
+        Time($"BatchNormApply{(leakySlope != null ? "+LeakyRelu" : "")} {S(x)}", ()
+            => inner.BatchNormApply(x, mean, var, eps, gamma, beta, y, leakySlope));
     public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
-        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta, bool accumulateDx = true, Tensor<float>? y = null, float? leakySlope = null) =>
+        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta, bool accumulateDx = true,
+            Tensor<float>? y = null, float? leakySlope = null) =>
         Time($"BatchNormBackward{(leakySlope != null ? "+LeakyRelu" : "")} {S(x)}",
-            () => inner.BatchNormBackward(x, mean, var, eps, gamma, dy, dx, dGamma, dBeta, accumulateDx, y, leakySlope));
+            () => inner.BatchNormBackward(x, mean, var, eps, gamma, dy, dx, dGamma, dBeta, accumulateDx, y,
+                leakySlope));
     public void BatchNormUpdateRunning(Tensor<float> mean, Tensor<float> var, int rows, double momentum, Tensor<float> runningMean, Tensor<float> runningVar) =>
         Time($"BatchNormUpdateRunning {S(mean)}", () => inner.BatchNormUpdateRunning(mean, var, rows, momentum, runningMean, runningVar));
     public void Normal(Tensor<float> t, ulong key, ulong counter) => inner.Normal(t, key, counter);

@@ -50,7 +50,8 @@ public class EpochBench
     [IterationSetup(Target = nameof(Conv))]
     public void FreshConv()
     {
-        convTrainer = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue, Arch = Architecture.Conv }, ModelData.Data.Train, BenchDevice.Backend);
+        convTrainer = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue, Arch = Architecture.Conv },
+            ModelData.Data.Train, BenchDevice.Backend);
         convTrainer.InitializeWeights();
     }
 
@@ -80,14 +81,16 @@ public class EpochBench
         for (int i = 0, steps = convTrainer.BatchesPerEpoch; i < steps; i++) sink = convTrainer.TrainStep().Total;
     }
 
-    /// <summary>One conv-net step: the six conv layers (ConvBench), the two linear layers (2048 → 64, 32 → 2048), the MMD.</summary>
+    /// <summary>One conv-net step: the six conv layers (ConvBench), the two linear layers (2048 → 64, 32 → 2048), the
+    /// MMD.</summary>
     static double ConvStepFlop(int b) => ConvBench.Flop(b) + 6.0 * (2048 * 64 + 32 * 2048) * b + 14.0 * b * b * 32;
 
     sealed class Columns : ManualConfig
     {
         public Columns() => AddColumn(
             new RateColumn("images/s", "60,000 images / Mean", _ => 60_000 * 1e9),
-            new RateColumn("GFLOP/s", "M4's (conv: ConvBench's + linear layers') FLOP count summed over the epoch's 235 steps / Mean",
+            new RateColumn("GFLOP/s",
+                "M4's (conv: ConvBench's + linear layers') FLOP count summed over the epoch's 235 steps / Mean",
                 c => c.Descriptor.WorkloadMethod.Name == nameof(Conv)
                     ? 234 * ConvStepFlop(Batch) + ConvStepFlop(60_000 - 234 * Batch)
                     : 234 * TrainStepBench.Flop(Batch) + TrainStepBench.Flop(60_000 - 234 * Batch)));

@@ -33,7 +33,8 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate);
 
     void Unary(UnaryOp op, Tensor<T> x, Tensor<T> y, T p);
-    /// <summary>dx += dy · f'(x) for y = f(x); y is the saved forward output. accumulate false writes dx instead.</summary>
+    /// <summary>dx += dy · f'(x) for y = f(x); y is the saved forward output. accumulate false writes dx
+    /// instead.</summary>
     void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p, bool accumulate = true);
 
     /// <summary>c = a ∘ b with NumPy broadcasting to c's shape.</summary>
@@ -43,9 +44,11 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>
     /// c = alpha · op(a) · op(b) + beta · c for 2-D tensors; with a <paramref name="bias"/> (one value per column of c)
-    /// c = alpha · op(a) · op(b) + (beta · c + bias), then with <paramref name="relu"/> max(c, 0): a linear layer's epilogue.
+    /// c = alpha · op(a) · op(b) + (beta · c + bias), then with <paramref name="relu"/> max(c, 0): a linear layer's
+    /// epilogue.
     /// </summary>
-    void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta, Tensor<T>? bias = null, bool relu = false);
+    void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta,
+        Tensor<T>? bias = null, bool relu = false);
 
     /// <summary>y (=|+=) scale · Σ over <paramref name="axis"/> of x (axis = -1 with y a scalar: over everything).</summary>
     void Sum(Tensor<T> x, int axis, Tensor<T> y, T scale, bool accumulate);
@@ -59,10 +62,13 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     void BceWithLogits(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
     void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget);
 
-    /// <summary>sum (a scalar) = Σ_i softplus(z) − t·z over every element: <see cref="BceWithLogits"/> summed, with no elementwise tensor.</summary>
+    /// <summary>sum (a scalar) = Σ_i softplus(z) − t·z over every element: <see cref="BceWithLogits"/> summed, with no
+    /// elementwise tensor.</summary>
     void BceWithLogitsSum(Tensor<T> logits, Tensor<T> target, Tensor<T> sum);
-    /// <summary>dLogits (+)= dSum·(σ(z) − t) (accumulateLogits false writes it), dTarget += −dSum·z; dSum is the scalar upstream gradient.</summary>
-    void BceWithLogitsSumBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dSum, Tensor<T>? dLogits, bool accumulateLogits, Tensor<T>? dTarget);
+    /// <summary>dLogits (+)= dSum·(σ(z) − t) (accumulateLogits false writes it), dTarget += −dSum·z; dSum is the scalar
+    /// upstream gradient.</summary>
+    void BceWithLogitsSumBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dSum, Tensor<T>? dLogits,
+        bool accumulateLogits, Tensor<T>? dTarget);
 
     /// <summary>kl[r] = −½ Σ_j (1 + lv − mu² − exp(lv)) over the last axis of (rows, Z) mu and logvar.</summary>
     void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl);
@@ -90,7 +96,8 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// conv-transpose2d's forward; accumulate false overwrites the image.
     /// </summary>
     void ConvBackwardData(Tensor<T> a, Tensor<T> w, ConvGeometry g, Tensor<T> image, bool accumulate);
-    /// <summary>dw (M, KH·KW·C) (=|+=) dyᵀ·im2col(image) with dy (Rows, M): the weight gradient of conv2d and conv-transpose2d.</summary>
+    /// <summary>dw (M, KH·KW·C) (=|+=) dyᵀ·im2col(image) with dy (Rows, M): the weight gradient of conv2d and
+    /// conv-transpose2d.</summary>
     void ConvWeightGrad(Tensor<T> image, ConvGeometry g, Tensor<T> dy, Tensor<T> dw, bool accumulate);
 
     /// <summary>Per-column batch mean and biased variance (÷ R) of x seen as (R, C) with C = the last axis; mean, var: (C).</summary>
@@ -99,15 +106,18 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// y = (x − mean)·gamma/√(var + eps) + beta per column of x seen as (R, C); y has x's shape. With a
     /// <paramref name="leakySlope"/> (≥ 0) the leaky ReLU that follows is fused in: y = z > 0 ? z : slope·z.
     /// </summary>
-    void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta, Tensor<T> y,
+    void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta,
+        Tensor<T> y,
                         T? leakySlope = null);
     /// <summary>
     /// Training-mode batch-norm backward: with xhat = (x − mean)/√(var + eps), dBeta += Σ_r g, dGamma += Σ_r g·xhat,
-    /// dx (+)= gamma/√(var + eps)·(g − mean_r(g) − xhat·mean_r(g·xhat)) (accumulateDx false overwrites dx), where g = dy,
-    /// or with a fused leaky ReLU (<paramref name="leakySlope"/>, its output <paramref name="y"/>), g = y > 0 ? dy : slope·dy.
+    /// dx (+)= gamma/√(var + eps)·(g − mean_r(g) − xhat·mean_r(g·xhat)) (accumulateDx false overwrites dx), where g =
+    /// dy, or with a fused leaky ReLU (<paramref name="leakySlope"/>, its output <paramref name="y"/>), g = y > 0 ? dy
+    /// : slope·dy.
     /// </summary>
     void BatchNormBackward(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> dy,
-                           Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta, bool accumulateDx = true, Tensor<T>? y = null, T? leakySlope = null);
+                           Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta, bool accumulateDx = true,
+                               Tensor<T>? y = null, T? leakySlope = null);
     /// <summary>PyTorch's running statistics: rm = (1 − m)·rm + m·mean; rv = (1 − m)·rv + m·var·R/(R − 1).</summary>
     void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar);
 

@@ -80,12 +80,17 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         }
     }
 
-    public void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p, bool accumulate = true)
+    public void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p,
+        bool accumulate = true)
     {
         var xs = Span(x); var ys = Span(y); var g = Span(dy); var d = Span(dx);
         if (!accumulate)
         {
-            if (op is UnaryOp.Relu or UnaryOp.LeakyRelu) { Simd.Apply<T, LeakyReluGradOp<T>>(xs, xs, g, op == UnaryOp.Relu ? T.Zero : p, d); return; }
+            if (op is UnaryOp.Relu or UnaryOp.LeakyRelu)
+            {
+                Simd.Apply<T, LeakyReluGradOp<T>>(xs, xs, g, op == UnaryOp.Relu ? T.Zero : p, d);
+                return;
+            }
             d.Clear();
         }
         T half = T.CreateTruncating(0.5);
@@ -222,7 +227,8 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         }
     }
 
-    public void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta, Tensor<T>? bias = null, bool relu = false)
+    public void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta,
+        Tensor<T>? bias = null, bool relu = false)
     {
         int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
         Gemm.Multiply(transA, transB, m, n, k, alpha, Span(a), a.Shape[1], Span(b), b.Shape[1], beta, Span(c), n,
@@ -262,9 +268,10 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void BceWithLogitsSum(Tensor<T> logits, Tensor<T> target, Tensor<T> sum) =>
         Span(sum)[0] = Losses.BceWithLogitsSum<T>(Span(logits), Span(target));
 
-    public void BceWithLogitsSumBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dSum, Tensor<T>? dLogits, bool accumulateLogits, Tensor<T>? dTarget) =>
-        Losses.BceWithLogitsSumBackward<T>(Span(logits), Span(target), Span(dSum)[0], dLogits == null ? default : Span(dLogits), accumulateLogits,
-            dTarget == null ? default : Span(dTarget));
+    public void BceWithLogitsSumBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dSum, Tensor<T>? dLogits,
+        bool accumulateLogits, Tensor<T>? dTarget) =>
+        Losses.BceWithLogitsSumBackward<T>(Span(logits), Span(target), Span(dSum)[0],
+            dLogits == null ? default : Span(dLogits), accumulateLogits, dTarget == null ? default : Span(dTarget));
 
     public void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl) =>
         Losses.GaussianKl<T>(Span(mu), Span(logvar), mu.Rows, mu.Shape.Last, Span(kl));
@@ -302,22 +309,30 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void BatchNormStats(Tensor<T> x, Tensor<T> mean, Tensor<T> var) =>
         BatchNorm.Stats<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var));
 
-    public void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta, Tensor<T> y,
+    public void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta,
+        Tensor<T> y,
         T? leakySlope = null)
     {
         if (leakySlope is { } slope)
-            BatchNorm.ApplyLeakyRelu<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(beta), slope, Span(y));
-        else BatchNorm.Apply<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(beta), Span(y));
+            BatchNorm.ApplyLeakyRelu<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma),
+                Span(beta), slope, Span(y));
+        else BatchNorm.Apply<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(beta),
+            Span(y));
     }
 
     public void BatchNormBackward(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> dy,
-        Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta, bool accumulateDx = true, Tensor<T>? y = null, T? leakySlope = null)
+        Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta, bool accumulateDx = true, Tensor<T>? y = null,
+            T? leakySlope = null)
     {
-        Span<T> sdx = dx == null ? default : Span(dx), sdg = dGamma == null ? default : Span(dGamma), sdb = dBeta == null ? default : Span(dBeta);
+        Span<T> sdx = dx == null ? default : Span(dx), sdg = dGamma == null ? default : Span(dGamma),
+            sdb = dBeta == null ? default : Span(dBeta);
         if (leakySlope is { } slope)
-            BatchNorm.BackwardLeakyRelu<T>(Span(x), Span(y ?? throw new ArgumentNullException(nameof(y), "a fused leaky ReLU's backward needs its output")),
-                x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), slope, Span(dy), sdx, sdg, sdb, accumulateDx);
-        else BatchNorm.Backward<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(dy), sdx, sdg, sdb, accumulateDx);
+            BatchNorm.BackwardLeakyRelu<T>(Span(x),
+                Span(y ?? throw new ArgumentNullException(nameof(y), "a fused leaky ReLU's backward needs its output")),
+                x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), slope, Span(dy), sdx, sdg, sdb,
+                    accumulateDx);
+        else BatchNorm.Backward<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(dy),
+            sdx, sdg, sdb, accumulateDx);
     }
 
     public void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar) =>

@@ -115,7 +115,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         }
     }
 
-    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p, bool accumulate = true)
+    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p,
+        bool accumulate = true)
     {
         ArrayView<float> xs = View(x), ys = View(y), g = View(dy), d = View(dx);
         if (!accumulate) Kernels.Fill(d, 0f);
@@ -194,7 +195,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     }
 
     // The linear epilogue as separate kernels here: c = beta·c + bias first (beta = 1 in the GEMM), the ReLU after.
-    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha, float beta,
+    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha,
+        float beta,
         Tensor<float>? bias = null, bool relu = false)
     {
         int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
@@ -232,7 +234,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss, Tensor<float>? dLogits, Tensor<float>? dTarget) =>
         Kernels.BceWithLogitsBackward(View(logits), View(target), View(dLoss), ViewOrEmpty(dLogits), ViewOrEmpty(dTarget));
 
-    // The summed BCE as the elementwise kernels and a sum (and a broadcast of the scalar gradient) through pooled scratch.
+    // The summed BCE as the elementwise kernels and a sum (and a broadcast of the scalar gradient) through pooled
+    // scratch.
     public void BceWithLogitsSum(Tensor<float> logits, Tensor<float> target, Tensor<float> sum)
     {
         int n = logits.Length;
@@ -243,7 +246,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(loss);
     }
 
-    public void BceWithLogitsSumBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dSum, Tensor<float>? dLogits, bool accumulateLogits,
+    public void BceWithLogitsSumBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dSum,
+        Tensor<float>? dLogits, bool accumulateLogits,
         Tensor<float>? dTarget)
     {
         int n = logits.Length;
@@ -312,11 +316,12 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     {
         int m = w.Length / g.PatchLength;
         if (image.Length != g.ImageLength || w.Length != m * g.PatchLength || y.Length != g.Rows * m)
-            throw new ArgumentException($"conv forward: image {image.Shape}, w {w.Shape} and y {y.Shape} do not fit {g}");
+            throw new ArgumentException($"conv forward: image {image.Shape}, w {w.Shape}, y {y.Shape} do not fit {g}");
         var cols = pool.Rent(g.ColsLength);
         var c = cols.Buffer.View.SubView(0, g.ColsLength);
         Kernels.Im2Col(View(image), g, c);
-        Kernels.Matmul(false, true, g.Rows, m, g.PatchLength, 1f, c, g.PatchLength, View(w), g.PatchLength, beta, View(y), m);
+        Kernels.Matmul(false, true, g.Rows, m, g.PatchLength, 1f, c, g.PatchLength, View(w), g.PatchLength, beta,
+            View(y), m);
         pool.Return(cols);
     }
 
@@ -324,10 +329,11 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     {
         int k = w.Length / g.PatchLength;
         if (image.Length != g.ImageLength || w.Length != k * g.PatchLength || a.Length != g.Rows * k)
-            throw new ArgumentException($"conv backward data: a {a.Shape}, w {w.Shape} and image {image.Shape} do not fit {g}");
+            throw new ArgumentException($"conv backward data: a {a.Shape}, w {w.Shape}, image {image.Shape}: not {g}");
         var cols = pool.Rent(g.ColsLength);
         var c = cols.Buffer.View.SubView(0, g.ColsLength);
-        Kernels.Matmul(false, false, g.Rows, g.PatchLength, k, 1f, View(a), k, View(w), g.PatchLength, 0f, c, g.PatchLength);
+        Kernels.Matmul(false, false, g.Rows, g.PatchLength, k, 1f, View(a), k, View(w), g.PatchLength, 0f, c,
+            g.PatchLength);
         if (!accumulate) Fill(image, 0f);
         Kernels.Col2Im(c, g, View(image));
         pool.Return(cols);
@@ -337,11 +343,13 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     {
         int m = dw.Length / g.PatchLength;
         if (image.Length != g.ImageLength || dw.Length != m * g.PatchLength || dy.Length != g.Rows * m)
-            throw new ArgumentException($"conv weight gradient: image {image.Shape}, dy {dy.Shape} and dw {dw.Shape} do not fit {g}");
+            throw new ArgumentException(
+                $"conv weight gradient: image {image.Shape}, dy {dy.Shape} and dw {dw.Shape} do not fit {g}");
         var cols = pool.Rent(g.ColsLength);
         var c = cols.Buffer.View.SubView(0, g.ColsLength);
         Kernels.Im2Col(View(image), g, c);
-        Kernels.Matmul(true, false, m, g.PatchLength, g.Rows, 1f, View(dy), m, c, g.PatchLength, accumulate ? 1f : 0f, View(dw), g.PatchLength);
+        Kernels.Matmul(true, false, m, g.PatchLength, g.Rows, 1f, View(dy), m, c, g.PatchLength, accumulate ? 1f : 0f,
+            View(dw), g.PatchLength);
         pool.Return(cols);
     }
 
@@ -355,8 +363,10 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(scratch);
     }
 
-    // A fused leaky ReLU runs as its own kernel here: in place after the apply, and into a pooled gradient before the backward.
-    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> beta,
+    // A fused leaky ReLU runs as its own kernel here: in place after the apply, and into a pooled gradient before the
+    // backward.
+    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma,
+        Tensor<float> beta,
         Tensor<float> y, float? leakySlope = null)
     {
         Kernels.BatchNormApply(View(x), x.Rows, x.Shape.Last, View(mean), View(var), (float)eps, View(gamma), View(beta), View(y));
@@ -364,7 +374,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     }
 
     public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
-        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta, bool accumulateDx = true, Tensor<float>? y = null, float? leakySlope = null)
+        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta, bool accumulateDx = true,
+            Tensor<float>? y = null, float? leakySlope = null)
     {
         int rows = x.Rows, c = x.Shape.Last;
         var scratch = pool.Rent(GpuKernels.BatchNormScratchLength(rows, c));
@@ -376,7 +387,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
             grad = pool.Rent(x.Length);
             g = grad.Buffer.View.SubView(0, x.Length);
             Kernels.Fill(g, 0f);
-            Kernels.MapBackward<UnaryKernels.LeakyRelu>(View(y ?? throw new ArgumentNullException(nameof(y))), View(y), View(dy), g, slope);
+            Kernels.MapBackward<UnaryKernels.LeakyRelu>(View(y ?? throw new ArgumentNullException(nameof(y))), View(y),
+                View(dy), g, slope);
         }
         if (dx != null && !accumulateDx) Fill(dx, 0f);
         Kernels.BatchNormBackward(View(x), rows, c, View(mean), View(var), (float)eps, View(gamma), g,

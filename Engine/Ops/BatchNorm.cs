@@ -13,11 +13,13 @@ public static partial class Ops
     /// Backward (training): the batch-stat formula of <see cref="IBackend{T}.BatchNormBackward"/>; evaluation: the
     /// statistics are constants, so dx += dy·gamma/√(rv + eps), dGamma += Σ dy·xhat, dBeta += Σ dy.
     /// The statistics used are copied to tape scratch (2, C), so backward sees them as they were.
-    /// With <paramref name="leakySlope"/> (≥ 0) it is batch norm followed by LeakyRelu(slope), fused into the same passes
-    /// forward and backward (the conv net's every norm): the same numbers as the two ops, without the intermediate.
+    /// With <paramref name="leakySlope"/> (≥ 0) it is batch norm followed by LeakyRelu(slope), fused into the same
+    /// passes forward and backward (the conv net's every norm): the same numbers as the two ops, without the
+    /// intermediate.
     /// </summary>
     public static Tensor<T> BatchNorm<T>(Tensor<T> x, Tensor<T> gamma, Tensor<T> beta, Tensor<T>? runningMean, Tensor<T>? runningVar,
-        bool training, double momentum = 0.1, double eps = 1e-5, double? leakySlope = null) where T : unmanaged, IFloatingPointIeee754<T>
+        bool training, double momentum = 0.1, double eps = 1e-5, double? leakySlope = null) where T : unmanaged,
+            IFloatingPointIeee754<T>
     {
         SameBackend(x, gamma); SameBackend(x, beta);
         if (x.Shape.Rank < 2) throw new ArgumentException($"batch_norm: x {x.Shape} needs rank ≥ 2, (..., C)");
@@ -36,7 +38,8 @@ public static partial class Ops
         if (training && rows < 2) throw new ArgumentException($"batch_norm: training needs more than 1 value per channel, x {x.Shape} has {rows} row(s)");
         if (!(eps > 0) || !double.IsFinite(eps)) throw new ArgumentException($"batch_norm: eps {eps} must be positive and finite");
         if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentException($"batch_norm: momentum {momentum} must be in [0, 1]");
-        if (leakySlope is { } ls && !(ls >= 0 && double.IsFinite(ls))) throw new ArgumentException($"batch_norm: leaky ReLU slope {ls} must be finite and ≥ 0");
+        if (leakySlope is { } ls && !(ls >= 0 && double.IsFinite(ls)))
+            throw new ArgumentException($"batch_norm: leaky ReLU slope {ls} must be finite and ≥ 0");
         x = x.Contiguous(); gamma = gamma.Contiguous(); beta = beta.Contiguous();
         var be = x.Backend;
         var tape = TapeOf<T>();
@@ -75,7 +78,8 @@ public static partial class Ops
             bool overwrite = false;
             var dx = x.RequiresGrad ? x.GradForWrite(out overwrite) : null;
             be.BatchNormBackward(x, mean, variance, eps, gamma, dy, dx, gamma.RequiresGrad ? gamma.GradOrZeros() : null,
-                beta.RequiresGrad ? beta.GradOrZeros() : null, accumulateDx: !overwrite, y: y.F1 ? y : null, leakySlope: slope);
+                beta.RequiresGrad ? beta.GradOrZeros() : null, accumulateDx: !overwrite, y: y.F1 ? y : null,
+                    leakySlope: slope);
             return;
         }
         // Evaluation: y = xhat·gamma + beta with constant statistics; each term through BatchNormApply with 0/1 vectors.

@@ -10,7 +10,8 @@ public static partial class Ops
     /// pass over y, and the numbers are those of the separate ops. dx += dz·W, dW += dzᵀ·x, db += Σ_rows dz with
     /// dz = dy, or dz = dy·(y > 0) for the ReLU (written once into scratch).
     /// </summary>
-    public static Tensor<T> Linear<T>(Tensor<T> x, Tensor<T> w, Tensor<T>? b, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Tensor<T> Linear<T>(Tensor<T> x, Tensor<T> w, Tensor<T>? b, bool relu = false) where T : unmanaged,
+        IFloatingPointIeee754<T>
     {
         SameBackend(x, w);
         if (x.Shape.Rank != 2 || w.Shape.Rank != 2 || x.Shape[1] != w.Shape[1])
@@ -32,10 +33,12 @@ public static partial class Ops
                 {
                     masked = be.Rent(y.Length);
                     dz = Window(Scratch<T>.D, masked, be, 0, y.Shape, y.Shape.Last);
-                    be.UnaryBackward(UnaryOp.Relu, y, y, y.Grad!, dz, T.Zero, accumulate: false);   // y > 0 exactly where x·Wᵀ + b > 0
+                    // y > 0 exactly where x·Wᵀ + b > 0
+                    be.UnaryBackward(UnaryOp.Relu, y, y, y.Grad!, dz, T.Zero, accumulate: false);
                 }
                 MatmulBackward(y.A!, false, y.B!, true, dz);
-                if (y.C is { RequiresGrad: true } bias) be.Sum(dz, 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
+                if (y.C is { RequiresGrad: true } bias) be.Sum(dz, 0, bias.GradForWrite(out bool overwrite), T.One,
+                    accumulate: !overwrite);
                 if (masked != null) be.Return(masked);
             };
         return y;

@@ -21,5 +21,6 @@ public static partial class Ops
     }
 
     // params ReadOnlySpan: the dimensions go on the stack (an int[] here cost the conv step 170 B a step).
-    public static Tensor<T> Reshape<T>(this Tensor<T> x, params ReadOnlySpan<int> dims) where T : unmanaged, IFloatingPointIeee754<T> => x.Reshape(new Shape(dims));
+    public static Tensor<T> Reshape<T>(this Tensor<T> x, params ReadOnlySpan<int> dims) where T : unmanaged,
+        IFloatingPointIeee754<T> => x.Reshape(new Shape(dims));
 }

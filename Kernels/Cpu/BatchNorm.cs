@@ -50,11 +50,13 @@ public static unsafe class BatchNorm
         Apply(x, rows, c, mean, variance, eps, gamma, beta, false, T.Zero, y);
 
     /// <summary>
-    /// <see cref="Apply{T}(ReadOnlySpan{T}, int, int, ReadOnlySpan{T}, ReadOnlySpan{T}, double, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T})"/>
-    /// followed by a leaky ReLU in the same pass: y = z > 0 ? z : slope·z (slope ≥ 0) with z the batch norm's output,
-    /// the bits <see cref="LeakyReluOp{T}"/> gives. One read of x and one write of y instead of two of each.
+    /// <see cref="Apply{T}(ReadOnlySpan{T}, int, int, ReadOnlySpan{T}, ReadOnlySpan{T}, double, ReadOnlySpan{T},
+    /// ReadOnlySpan{T}, Span{T})"/> followed by a leaky ReLU in the same pass: y = z > 0 ? z : slope·z (slope ≥ 0) with
+    /// z the batch norm's output, the bits <see cref="LeakyReluOp{T}"/> gives. One read of x and one write of y instead
+    /// of two of each.
     /// </summary>
-    public static void ApplyLeakyRelu<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, double eps,
+    public static void ApplyLeakyRelu<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean,
+        ReadOnlySpan<T> variance, double eps,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, T slope, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSlope(slope);
@@ -62,7 +64,8 @@ public static unsafe class BatchNorm
     }
 
     static void Apply<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, double eps,
-        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, bool leaky, T slope, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, bool leaky, T slope, Span<T> y) where T : unmanaged,
+            IFloatingPointIeee754<T>
     {
         Check(x.Length, rows, c);
         CheckParams(c, mean, variance, gamma, beta);
@@ -78,7 +81,11 @@ public static unsafe class BatchNorm
             }
             fixed (T* px = x) fixed (T* py = y)
             {
-                var body = new AffineBody<T> { X = px, Y = py, Rows = rows, C = c, ChunkRows = Plan(rows, c).ChunkRows, Coef = coef, Leaky = leaky, Slope = slope };
+                var body = new AffineBody<T>
+                {
+                    X = px, Y = py, Rows = rows, C = c, ChunkRows = Plan(rows, c).ChunkRows, Coef = coef, Leaky = leaky,
+                    Slope = slope
+                };
                 Run(Plan(rows, c), rows * c, ref body);
             }
         }
@@ -101,8 +108,10 @@ public static unsafe class BatchNorm
     /// and the batch norm's gradient g = y > 0 ? dy : slope·dy (what <see cref="LeakyReluGradOp{T}"/> gives from z,
     /// as z and y have the same sign) is formed in both passes, never stored.
     /// </summary>
-    public static void BackwardLeakyRelu<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
-        double eps, ReadOnlySpan<T> gamma, T slope, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dGamma, Span<T> dBeta, bool accumulateDx = true)
+    public static void BackwardLeakyRelu<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, int rows, int c, ReadOnlySpan<T> mean,
+        ReadOnlySpan<T> variance,
+        double eps, ReadOnlySpan<T> gamma, T slope, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dGamma, Span<T> dBeta,
+            bool accumulateDx = true)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSlope(slope);
@@ -110,8 +119,10 @@ public static unsafe class BatchNorm
         Backward(x, y, rows, c, mean, variance, eps, gamma, true, slope, dy, dx, dGamma, dBeta, accumulateDx);
     }
 
-    static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, double eps,
-        ReadOnlySpan<T> gamma, bool leaky, T slope, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dGamma, Span<T> dBeta, bool accumulateDx)
+    static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, int rows, int c, ReadOnlySpan<T> mean,
+        ReadOnlySpan<T> variance, double eps,
+        ReadOnlySpan<T> gamma, bool leaky, T slope, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dGamma, Span<T> dBeta,
+            bool accumulateDx)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(x.Length, rows, c);
@@ -131,7 +142,10 @@ public static unsafe class BatchNorm
             fixed (T* px = x) fixed (T* py = y) fixed (T* pdy = dy) fixed (T* pdx = dx)
             {
                 var g = new Grad<T> { Dy = pdy, Y = py, Leaky = leaky, Slope = slope };
-                var sums = new GradSumsBody<T> { X = px, G = g, Rows = rows, C = c, ChunkRows = plan.ChunkRows, Partial = partial, Mean = m };
+                var sums = new GradSumsBody<T>
+                {
+                    X = px, G = g, Rows = rows, C = c, ChunkRows = plan.ChunkRows, Partial = partial, Mean = m
+                };
                 Run(plan, rows * c, ref sums);
                 Combine(partial, plan.Chunks, 2 * c, partial);
                 for (int j = 0; j < c; j++)
@@ -146,7 +160,11 @@ public static unsafe class BatchNorm
                     coef[3 * c + j] = T.CreateTruncating(-a * sdy / rows);
                 }
                 if (dx.IsEmpty) return;
-                var body = new DxBody<T> { X = px, G = g, Dx = pdx, Rows = rows, C = c, ChunkRows = plan.ChunkRows, Coef = coef, Accumulate = accumulateDx };
+                var body = new DxBody<T>
+                {
+                    X = px, G = g, Dx = pdx, Rows = rows, C = c, ChunkRows = plan.ChunkRows, Coef = coef,
+                    Accumulate = accumulateDx
+                };
                 Run(plan, rows * c, ref body);
             }
         }
@@ -156,7 +174,8 @@ public static unsafe class BatchNorm
     static void CheckSlope<T>(T slope) where T : unmanaged, IFloatingPointIeee754<T>
     {
         // y and the pre-activation z share their sign only for slope ≥ 0, and the backward reads the sign from y.
-        if (!(slope >= T.Zero) || !T.IsFinite(slope)) throw new ArgumentException($"leaky ReLU slope {slope} must be finite and ≥ 0", nameof(slope));
+        if (!(slope >= T.Zero) || !T.IsFinite(slope))
+            throw new ArgumentException($"leaky ReLU slope {slope} must be finite and ≥ 0", nameof(slope));
     }
 
     /// <summary>
@@ -171,12 +190,14 @@ public static unsafe class BatchNorm
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly Vector512<T> Load512(long at) => Leaky
-            ? LeakyReluGradOp<T>.Invoke(Vector512.Load(Y + at), default, Vector512.Load(Dy + at), Vector512.Create(Slope))
+            ? LeakyReluGradOp<T>.Invoke(Vector512.Load(Y + at), default, Vector512.Load(Dy + at),
+                Vector512.Create(Slope))
             : Vector512.Load(Dy + at);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly Vector256<T> Load256(long at) => Leaky
-            ? LeakyReluGradOp<T>.Invoke(Vector256.Load(Y + at), default, Vector256.Load(Dy + at), Vector256.Create(Slope))
+            ? LeakyReluGradOp<T>.Invoke(Vector256.Load(Y + at), default, Vector256.Load(Dy + at),
+                Vector256.Create(Slope))
             : Vector256.Load(Dy + at);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -189,7 +210,8 @@ public static unsafe class BatchNorm
             if (typeof(T) == typeof(float))
             {
                 var g = Vector128.Load((float*)Dy + at);
-                if (Leaky) g = Vector128.ConditionalSelect(Vector128.GreaterThan(Vector128.Load((float*)Y + at), Vector128<float>.Zero), g,
+                if (Leaky) g = Vector128.ConditionalSelect(Vector128.GreaterThan(Vector128.Load((float*)Y + at),
+                    Vector128<float>.Zero), g,
                     Vector128.Create(float.CreateTruncating(Slope)) * g);
                 return Vector256.WidenLower(g.ToVector256Unsafe());
             }
@@ -317,7 +339,8 @@ public static unsafe class BatchNorm
         }
     }
 
-    /// <summary>Per chunk: [Σ_r g | Σ_r g·(x − mean)] per column (g: the batch norm's output gradient), in double, into Partial[chunk] (2C wide).</summary>
+    /// <summary>Per chunk: [Σ_r g | Σ_r g·(x − mean)] per column (g: the batch norm's output gradient), in double, into
+    /// Partial[chunk] (2C wide).</summary>
     struct GradSumsBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* X;
@@ -398,7 +421,8 @@ public static unsafe class BatchNorm
         }
     }
 
-    /// <summary>Per chunk of rows: y = (x − mean)·scale + beta with Coef = [mean; scale; beta] (3, C), then the leaky ReLU if Leaky.</summary>
+    /// <summary>Per chunk of rows: y = (x − mean)·scale + beta with Coef = [mean; scale; beta] (3, C), then the leaky
+    /// ReLU if Leaky.</summary>
     struct AffineBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* X, Y, Coef;
@@ -420,13 +444,15 @@ public static unsafe class BatchNorm
                 if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
                     for (; j <= c - Vector512<T>.Count; j += Vector512<T>.Count)
                     {
-                        var z = (Vector512.Load(xr + j) - Vector512.Load(m + j)) * Vector512.Load(s + j) + Vector512.Load(b + j);
+                        var z = (Vector512.Load(xr + j) - Vector512.Load(m + j)) * Vector512.Load(s + j)
+                            + Vector512.Load(b + j);
                         (leaky ? LeakyReluOp<T>.Invoke(z, Vector512.Create(p)) : z).Store(yr + j);
                     }
                 if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
                     for (; j <= c - Vector256<T>.Count; j += Vector256<T>.Count)
                     {
-                        var z = (Vector256.Load(xr + j) - Vector256.Load(m + j)) * Vector256.Load(s + j) + Vector256.Load(b + j);
+                        var z = (Vector256.Load(xr + j) - Vector256.Load(m + j)) * Vector256.Load(s + j)
+                            + Vector256.Load(b + j);
                         (leaky ? LeakyReluOp<T>.Invoke(z, Vector256.Create(p)) : z).Store(yr + j);
                     }
                 for (; j < c; j++)
@@ -438,7 +464,8 @@ public static unsafe class BatchNorm
         }
     }
 
-    /// <summary>Per chunk of rows: dx (+)= a·g + (b·(x − mean) + k) with Coef = [mean; a; b; k] (4, C), g the output gradient.</summary>
+    /// <summary>Per chunk of rows: dx (+)= a·g + (b·(x − mean) + k) with Coef = [mean; a; b; k] (4, C), g the output
+    /// gradient.</summary>
     struct DxBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* X, Dx, Coef;
@@ -461,13 +488,17 @@ public static unsafe class BatchNorm
                 if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
                     for (; j <= c - Vector512<T>.Count; j += Vector512<T>.Count)
                     {
-                        var v = Vector512.Load(a + j) * grad.Load512(row + j) + ((Vector512.Load(xr + j) - Vector512.Load(m + j)) * Vector512.Load(b + j) + Vector512.Load(k + j));
+                        var v = Vector512.Load(a + j) * grad.Load512(row + j)
+                            + ((Vector512.Load(xr + j) - Vector512.Load(m + j)) * Vector512.Load(b + j)
+                            + Vector512.Load(k + j));
                         (add ? Vector512.Load(dr + j) + v : v).Store(dr + j);
                     }
                 if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
                     for (; j <= c - Vector256<T>.Count; j += Vector256<T>.Count)
                     {
-                        var v = Vector256.Load(a + j) * grad.Load256(row + j) + ((Vector256.Load(xr + j) - Vector256.Load(m + j)) * Vector256.Load(b + j) + Vector256.Load(k + j));
+                        var v = Vector256.Load(a + j) * grad.Load256(row + j)
+                            + ((Vector256.Load(xr + j) - Vector256.Load(m + j)) * Vector256.Load(b + j)
+                            + Vector256.Load(k + j));
                         (add ? Vector256.Load(dr + j) + v : v).Store(dr + j);
                     }
                 for (; j < c; j++)

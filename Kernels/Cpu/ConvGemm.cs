@@ -7,8 +7,10 @@ namespace InfoVae.Kernels.Cpu;
 /// The three GEMMs of a channels-last convolution with im2col and col2im fused in (letters of
 /// <see cref="ConvGeometry"/>; cols = im2col(image), (Rows, PL) with PL = KH·KW·C):
 /// <list type="bullet">
-/// <item><see cref="Forward{T}"/>: y (Rows, M) = cols·wᵀ + beta·y, w (M, PL): conv2d's forward, conv-transpose2d's input gradient;</item>
-/// <item><see cref="BackwardData{T}"/>: image (=|+=) col2im(a·w), a (Rows, K), w (K, PL): conv2d's input gradient, conv-transpose2d's forward;</item>
+/// <item><see cref="Forward{T}"/>: y (Rows, M) = cols·wᵀ + beta·y, w (M, PL): conv2d's forward, conv-transpose2d's
+/// input gradient;</item>
+/// <item><see cref="BackwardData{T}"/>: image (=|+=) col2im(a·w), a (Rows, K), w (K, PL): conv2d's input gradient,
+/// conv-transpose2d's forward;</item>
 /// <item><see cref="WeightGrad{T}"/>: dw (M, PL) (=|+=) dyᵀ·cols, dy (Rows, M): the weight gradient of both.</item>
 /// </list>
 /// The grid is cut into chunks of whole images (how many depends on the geometry only), each about
@@ -29,7 +31,8 @@ public static unsafe class ConvGemm
     /// 4 images (196 × 512 cols) or 12 (192 × 576), whole micro-panels of 12 rows or nearly.
     /// </summary>
     const int ChunkBytes = 448 * 1024;
-    /// <summary>Partial sums of the weight gradient: 4 keeps both cores busy (2 parts each) at the cost of 4 small buffers.</summary>
+    /// <summary>Partial sums of the weight gradient: 4 keeps both cores busy (2 parts each) at the cost of 4 small
+    /// buffers.</summary>
     const int MaxParts = 4;
     static readonly AlignedBuffers ColsBuffers = new(), PackedBuffers = new(), Tables = new();
 
@@ -37,7 +40,8 @@ public static unsafe class ConvGemm
     static int ImagesPerChunk<T>(ConvGeometry g) where T : unmanaged =>
         (int)Math.Clamp(ChunkBytes / sizeof(T) / Math.Max(1L, (long)g.OH * g.OW * g.PatchLength), 1, g.N);
 
-    /// <summary>y (Rows, M) = im2col(image)·wᵀ + beta·y (beta = 0 overwrites y, NaN in y does not leak), w (M, PL).</summary>
+    /// <summary>y (Rows, M) = im2col(image)·wᵀ + beta·y (beta = 0 overwrites y, NaN in y does not leak), w (M,
+    /// PL).</summary>
     public static void Forward<T>(ReadOnlySpan<T> image, ConvGeometry g, ReadOnlySpan<T> w, int m, T beta, Span<T> y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -59,8 +63,10 @@ public static unsafe class ConvGemm
         finally { PackedBuffers.Return(packed); }
     }
 
-    /// <summary>image (N, H, W, C) (=|+=) col2im(a·w), a (Rows, K), w (K, PL); accumulate false overwrites every pixel.</summary>
-    public static void BackwardData<T>(ReadOnlySpan<T> a, int k, ReadOnlySpan<T> w, ConvGeometry g, bool accumulate, Span<T> image)
+    /// <summary>image (N, H, W, C) (=|+=) col2im(a·w), a (Rows, K), w (K, PL); accumulate false overwrites every
+    /// pixel.</summary>
+    public static void BackwardData<T>(ReadOnlySpan<T> a, int k, ReadOnlySpan<T> w, ConvGeometry g, bool accumulate,
+        Span<T> image)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Im2Col.CheckLengths(image.Length, g.ColsLength, g);
@@ -83,7 +89,8 @@ public static unsafe class ConvGemm
     }
 
     /// <summary>dw (M, PL) (=|+=) dyᵀ·im2col(image), dy (Rows, M); accumulate false overwrites dw.</summary>
-    public static void WeightGrad<T>(ReadOnlySpan<T> image, ConvGeometry g, ReadOnlySpan<T> dy, int m, bool accumulate, Span<T> dw)
+    public static void WeightGrad<T>(ReadOnlySpan<T> image, ConvGeometry g, ReadOnlySpan<T> dy, int m, bool accumulate,
+        Span<T> dw)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Im2Col.CheckLengths(image.Length, g.ColsLength, g);
@@ -99,11 +106,13 @@ public static unsafe class ConvGemm
             {
                 var body = new WeightBody<T>
                 {
-                    G = g, M = m, Images = images, Chunks = chunks, Parts = parts, Image = pi, Dy = pdy, Partials = (T*)partials,
+                    G = g, M = m, Images = images, Chunks = chunks, Parts = parts, Image = pi, Dy = pdy,
+                        Partials = (T*)partials,
                     Direct = pl % Gemm.PanelWidth<T>() == 0,
                 };
                 Run(parts, (long)g.ColsLength * m, ref body);
-                // dw[o, e] (+)= Σ_parts partial, parts in order; a swapped partial is (PL, M) and is transposed back here.
+                // dw[o, e] (+)= Σ_parts partial, parts in order; a swapped partial is (PL, M) and is transposed back
+                // here.
                 T* p = (T*)partials;
                 for (int o = 0; o < m; o++)
                     for (int e = 0; e < pl; e++)
@@ -119,10 +128,15 @@ public static unsafe class ConvGemm
         finally { PackedBuffers.Return(partials); }
     }
 
-    /// <summary>Serially when small (a fork-join costs 1-2 us) or on one thread, else chunk by chunk on Workers.</summary>
+    /// <summary>Serially when small (a fork-join costs 1-2 us) or on one thread, else chunk by chunk on
+    /// Workers.</summary>
     static void Run<TBody>(int count, long work, ref TBody body) where TBody : struct, IParallelBody
     {
-        if (work < Gemm.ParallelWork || Workers.MaxThreads == 1 || count == 1) { for (int i = 0; i < count; i++) body.Run(i); return; }
+        if (work < Gemm.ParallelWork || Workers.MaxThreads == 1 || count == 1)
+        {
+            for (int i = 0; i < count; i++) body.Run(i);
+            return;
+        }
         Workers.For(count, ref body);
     }
 
@@ -185,7 +199,8 @@ public static unsafe class ConvGemm
         /// </summary>
         public bool Direct;
 
-        /// <summary>Part index: chunks [index·Chunks/Parts, (index + 1)·Chunks/Parts) into partial number index.</summary>
+        /// <summary>Part index: chunks [index·Chunks/Parts, (index + 1)·Chunks/Parts) into partial number
+        /// index.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int index)
         {
@@ -194,9 +209,11 @@ public static unsafe class ConvGemm
             int maxRows = Images * grid;
             T* partial = Partials + (long)index * pl * M;
             T* cols = (T*)ColsBuffers.Rent((nuint)((long)maxRows * pl * sizeof(T)));
-            // The swapped product reads dy in place too when M fills whole panels (32 channels: the model's first and last layers).
+            // The swapped product reads dy in place too when M fills whole panels (32 channels: the model's first and
+            // last layers).
             bool dyInPlace = M % Gemm.PanelWidth<T>() == 0;
-            T* packedDy = Direct || dyInPlace ? null : (T*)PackedBuffers.Rent((nuint)(Gemm.PackedBLength<T>(maxRows, M) * sizeof(T)));
+            T* packedDy = Direct || dyInPlace ? null
+                : (T*)PackedBuffers.Rent((nuint)(Gemm.PackedBLength<T>(maxRows, M) * sizeof(T)));
             try
             {
                 for (int chunk = c0; chunk < c1; chunk++)
@@ -205,9 +222,11 @@ public static unsafe class ConvGemm
                     T beta = chunk == c0 ? T.Zero : T.One;
                     Im2Col.Bands(Image, cols - (long)r0 * pl, g, n0 * g.OH, n1 * g.OH);
                     if (Direct)
-                        Gemm.MultiplyPacked(true, M, pl, rows, T.One, Dy + (long)r0 * M, M, null, cols, pl, beta, partial, pl);
+                        Gemm.MultiplyPacked(true, M, pl, rows, T.One, Dy + (long)r0 * M, M, null, cols, pl, beta,
+                            partial, pl);
                     else if (dyInPlace)
-                        Gemm.MultiplyPacked(true, pl, M, rows, T.One, cols, pl, null, Dy + (long)r0 * M, M, beta, partial, M);
+                        Gemm.MultiplyPacked(true, pl, M, rows, T.One, cols, pl, null, Dy + (long)r0 * M, M, beta,
+                            partial, M);
                     else
                     {
                         Gemm.PackAllB(false, Dy + (long)r0 * M, M, rows, M, packedDy);
@@ -226,6 +245,7 @@ public static unsafe class ConvGemm
     static void CheckMatrix(int length, int rows, int cols, string what, string param)
     {
         if (rows < 0 || cols < 0) throw new ArgumentException($"{what}: negative size ({rows}, {cols})", param);
-        if (length != (long)rows * cols) throw new ArgumentException($"{what} holds {length} elements, not {rows}·{cols}", param);
+        if (length != (long)rows * cols)
+            throw new ArgumentException($"{what} holds {length} elements, not {rows}·{cols}", param);
     }
 }

@@ -54,25 +54,29 @@ public static unsafe partial class Gemm
 
     /// <summary>
     /// As above, with a linear layer's epilogue fused into the last stores: c = alpha·op(A)·op(B) + (beta·c + bias[j])
-    /// for a bias of N values (empty: none), then max(c, 0) with <paramref name="relu"/> (NaN kept, as ReluOp). The same
-    /// bits as copying the bias into C and running beta = 1, then a ReLU pass: without two passes over C.
+    /// for a bias of N values (empty: none), then max(c, 0) with <paramref name="relu"/> (NaN kept, as ReluOp). The
+    /// same bits as copying the bias into C and running beta = 1, then a ReLU pass: without two passes over C.
     /// </summary>
     public static void Multiply<T>(bool transA, bool transB, int m, int n, int k, T alpha,
-        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc, ReadOnlySpan<T> bias = default, bool relu = false)
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc,
+            ReadOnlySpan<T> bias = default, bool relu = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
-        if (!bias.IsEmpty && bias.Length != n) throw new ArgumentException($"bias holds {bias.Length} values, not N = {n}", nameof(bias));
+        if (!bias.IsEmpty && bias.Length != n)
+            throw new ArgumentException($"bias holds {bias.Length} values, not N = {n}", nameof(bias));
         if (m == 0 || n == 0) return;
         fixed (T* pa = a, pb = b, pc = c, pbias = bias)
         {
             if (k == 0 || alpha == T.Zero) Scale(m, n, beta, pc, ldc, pbias, relu);
-            else if ((long)m * n * k < SmallWork) Small(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pbias, relu);
+            else if ((long)m * n * k < SmallWork) Small(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
+                pbias, relu);
             else Blocked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pbias, relu);
         }
     }
 
-    static void Scale<T>(int m, int n, T beta, T* c, int ldc, T* bias = null, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Scale<T>(int m, int n, T beta, T* c, int ldc, T* bias = null, bool relu = false) where T : unmanaged,
+        IFloatingPointIeee754<T>
     {
         for (int i = 0; i < m; i++)
         {
@@ -86,7 +90,8 @@ public static unsafe partial class Gemm
 
     /// <summary>Tiny products: one dot product per element, no packing, no scratch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Small<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc,
+    static void Small<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta,
+        T* c, int ldc,
         T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         nint aRow = transA ? 1 : lda, aCol = transA ? lda : 1, bRow = transB ? 1 : ldb, bCol = transB ? ldb : 1;
@@ -104,7 +109,8 @@ public static unsafe partial class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Blocked<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc,
+    static void Blocked<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta,
+        T* c, int ldc,
         T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int mr = MR, nr = NR<T>();
@@ -112,7 +118,8 @@ public static unsafe partial class Gemm
         int mPanels = (m + mr - 1) / mr;
         var job = new Job<T>
         {
-            TransA = transA, TransB = transB, M = m, K = k, A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc, Alpha = alpha,
+            TransA = transA, TransB = transB, M = m, K = k, A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc,
+            Alpha = alpha,
             Bias = bias, Relu = relu,
             PackedB = (T*)PackedB.Rent((nuint)(KC * ((Math.Min(n, NC) + nr - 1) / nr * nr) * sizeof(T))),
         };
@@ -180,7 +187,8 @@ public static unsafe partial class Gemm
                 PackA(TransA, A, Lda, ic, mc, Pc, Kc, packedA);
                 // the bias joins in the first K slice, the ReLU in the last
                 Tiles(packedA, mc, PackedB, DirectB ? B + (nint)Pc * Ldb + Jc : null, Ldb, q0, q1, Nc, Kc,
-                    C + (nint)ic * Ldc + Jc, Ldc, Alpha, Beta, Overwrite, tile, Pc == 0 && Bias != null ? Bias + Jc : null, Relu && Pc + Kc == K);
+                    C + (nint)ic * Ldc + Jc, Ldc, Alpha, Beta, Overwrite, tile,
+                    Pc == 0 && Bias != null ? Bias + Jc : null, Relu && Pc + Kc == K);
             }
             finally { PackedA.Return(scratch); }
         }
@@ -193,7 +201,8 @@ public static unsafe partial class Gemm
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Tiles<T>(T* packedA, int mc, T* packedB, T* directB, nint ldb, int q0, int q1, int nc, int kc,
-        T* c, nint ldc, T alpha, T beta, bool overwrite, T* tile, T* bias = null, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
+        T* c, nint ldc, T alpha, T beta, bool overwrite, T* tile, T* bias = null, bool relu = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         int mr = MR, nr = NR<T>();
         for (int q = q0; q < q1; q++)
@@ -208,7 +217,8 @@ public static unsafe partial class Gemm
                 T* ap = packedA + ir * kc, cp = c + (nint)ir * ldc + q * nr;
                 T* bq = bias == null ? null : bias + q * nr;
                 if (rows == mr && cols == nr) MicroKernel(kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, bq, relu);
-                else if (rows == mr && 2 * cols == nr && Vector512.IsHardwareAccelerated) MicroKernel512Half(kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, bq, relu);
+                else if (rows == mr && 2 * cols == nr && Vector512.IsHardwareAccelerated) MicroKernel512Half(kc, ap, bp,
+                    ldbp, cp, ldc, alpha, beta, overwrite, bq, relu);
                 else EdgeTile(rows, cols, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, tile, bq, relu);
             }
         }
@@ -217,14 +227,20 @@ public static unsafe partial class Gemm
     /// <summary>
     /// A partial tile: with AVX-512 a last micro-panel of at most 4 or 8 rows runs the 4- or 8-row kernel, straight
     /// into C when its rows and columns are whole; otherwise the kernel runs on a full copy in tile. Either way each
-    /// element sees the same operations as in a full tile. (A whole 12-row panel half NR wide has its own kernel, in Tiles.)
+    /// element sees the same operations as in a full tile. (A whole 12-row panel half NR wide has its own kernel, in
+    /// Tiles.)
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void EdgeTile<T>(int rows, int cols, int kc, T* ap, T* bp, nint ldbp, T* cp, nint ldc, T alpha, T beta, bool overwrite, T* tile,
+    static void EdgeTile<T>(int rows, int cols, int kc, T* ap, T* bp, nint ldbp, T* cp, nint ldc, T alpha, T beta,
+        bool overwrite, T* tile,
         T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int nr = NR<T>(), kernelRows = !Vector512.IsHardwareAccelerated ? MR : rows <= 4 ? 4 : rows <= 8 ? 8 : 12;
-        if (rows == kernelRows && cols == nr) { EdgeKernel(kernelRows, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, bias, relu); return; }
+        if (rows == kernelRows && cols == nr)
+        {
+            EdgeKernel(kernelRows, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, bias, relu);
+            return;
+        }
         if (!overwrite)
             for (int i = 0; i < rows; i++)
                 for (int j = 0; j < cols; j++) tile[i * nr + j] = cp[i * ldc + j];
@@ -240,7 +256,8 @@ public static unsafe partial class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void EdgeKernel<T>(int rows, int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias, bool relu)
+    static void EdgeKernel<T>(int rows, int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
+        T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (rows == 4) MicroKernel512x4(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
@@ -249,19 +266,24 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>Elements of B̃ for a whole K×N op(B) as <see cref="PackAllB"/> lays it out.</summary>
-    internal static long PackedBLength<T>(int k, int n) where T : unmanaged => (long)k * ((n + NR<T>() - 1) / NR<T>() * NR<T>());
+    internal static long PackedBLength<T>(int k, int n) where T : unmanaged
+        => (long)k * ((n + NR<T>() - 1) / NR<T>() * NR<T>());
 
     /// <summary>
     /// Packs all of op(B) (K×N) for <see cref="MultiplyPacked"/>: its KC slices one after another, slice pc at
-    /// dst + pc·⌈N/NR⌉·NR, each slice the NR-wide micro-panels of kc rows (zero-padded), as <see cref="Blocked"/> packs them.
+    /// dst + pc·⌈N/NR⌉·NR, each slice the NR-wide micro-panels of kc rows (zero-padded), as <see cref="Blocked"/> packs
+    /// them.
     /// </summary>
-    internal static void PackAllB<T>(bool transB, T* b, int ldb, int k, int n, T* dst) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static void PackAllB<T>(bool transB, T* b, int ldb, int k, int n, T* dst) where T : unmanaged,
+        IFloatingPointIeee754<T>
     {
         int nr = NR<T>(), panels = (n + nr - 1) / nr;
-        for (int pc = 0; pc < k; pc += KC) PackB(transB, b, ldb, pc, Math.Min(KC, k - pc), 0, n, 0, panels, dst + (nint)pc * panels * nr);
+        for (int pc = 0; pc < k; pc += KC)
+            PackB(transB, b, ldb, pc, Math.Min(KC, k - pc), 0, n, 0, panels, dst + (nint)pc * panels * nr);
     }
 
-    /// <summary>Micro-panel width of B̃ (NR): N a multiple of it lets <see cref="MultiplyPacked"/> read a row-major B in place.</summary>
+    /// <summary>Micro-panel width of B̃ (NR): N a multiple of it lets <see cref="MultiplyPacked"/> read a row-major B
+    /// in place.</summary>
     internal static int PanelWidth<T>() where T : unmanaged => NR<T>();
 
     /// <summary>
@@ -272,10 +294,12 @@ public static unsafe partial class Gemm
     /// <see cref="Multiply{T}"/>'s blocked path: KC slices in order, one FMA per k, then c = alpha·acc + beta·c
     /// (beta = 1 after the first slice).
     /// </summary>
-    internal static void MultiplyPacked<T>(bool transA, int m, int n, int k, T alpha, T* a, int lda, T* packedB, T* directB, int ldb,
+    internal static void MultiplyPacked<T>(bool transA, int m, int n, int k, T alpha, T* a, int lda, T* packedB,
+        T* directB, int ldb,
         T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (directB != null && n % NR<T>() != 0) throw new ArgumentException($"B read in place needs N = {n} to be a multiple of {NR<T>()}");
+        if (directB != null && n % NR<T>() != 0)
+            throw new ArgumentException($"B read in place needs N = {n} to be a multiple of {NR<T>()}");
         if (m == 0 || n == 0) return;
         if (k == 0 || alpha == T.Zero) { Scale(m, n, beta, c, ldc); return; }
         int mr = MR, nr = NR<T>(), panels = (n + nr - 1) / nr;
@@ -302,7 +326,8 @@ public static unsafe partial class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void MicroKernel<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias, bool relu)
+    static void MicroKernel<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias,
+        bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (Vector512.IsHardwareAccelerated) MicroKernel512(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);

@@ -39,44 +39,53 @@ public static unsafe partial class Gemm
     /// rounding when overwriting (as a copy of the bias followed by beta = 1 gave); relu: max(c, 0), NaN kept (ReluOp).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store<T>(T* c, Vector512<T> acc0, Vector512<T> acc1, Vector512<T> alpha, Vector512<T> beta, bool overwrite, T* bias, bool relu)
+    static void Store<T>(T* c, Vector512<T> acc0, Vector512<T> acc1, Vector512<T> alpha, Vector512<T> beta,
+        bool overwrite, T* bias, bool relu)
         where T : unmanaged
     {
         StoreOne(c, acc0, alpha, beta, overwrite, bias, relu);
-        StoreOne(c + Vector512<T>.Count, acc1, alpha, beta, overwrite, bias == null ? null : bias + Vector512<T>.Count, relu);
+        StoreOne(c + Vector512<T>.Count, acc1, alpha, beta, overwrite, bias == null ? null : bias + Vector512<T>.Count,
+            relu);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreOne<T>(T* c, Vector512<T> acc, Vector512<T> alpha, Vector512<T> beta, bool overwrite, T* bias, bool relu) where T : unmanaged
+    static void StoreOne<T>(T* c, Vector512<T> acc, Vector512<T> alpha, Vector512<T> beta, bool overwrite, T* bias,
+        bool relu) where T : unmanaged
     {
         Vector512<T> v;
         if (overwrite) v = bias == null ? acc * alpha : MulAdd(acc, alpha, Vector512.Load(bias));
-        else v = MulAdd(acc, alpha, bias == null ? Vector512.Load(c) * beta : Vector512.Load(c) * beta + Vector512.Load(bias));
-        if (relu) v = Vector512.ConditionalSelect(Vector512.LessThanOrEqual(v, Vector512<T>.Zero), Vector512<T>.Zero, v);
+        else v = MulAdd(acc, alpha, bias == null ? Vector512.Load(c) * beta : Vector512.Load(c) * beta
+            + Vector512.Load(bias));
+        if (relu) v = Vector512.ConditionalSelect(Vector512.LessThanOrEqual(v, Vector512<T>.Zero), default, v);
         Vector512.Store(v, c);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store<T>(T* c, Vector256<T> acc0, Vector256<T> acc1, Vector256<T> alpha, Vector256<T> beta, bool overwrite, T* bias, bool relu)
+    static void Store<T>(T* c, Vector256<T> acc0, Vector256<T> acc1, Vector256<T> alpha, Vector256<T> beta,
+        bool overwrite, T* bias, bool relu)
         where T : unmanaged
     {
         StoreOne(c, acc0, alpha, beta, overwrite, bias, relu);
-        StoreOne(c + Vector256<T>.Count, acc1, alpha, beta, overwrite, bias == null ? null : bias + Vector256<T>.Count, relu);
+        StoreOne(c + Vector256<T>.Count, acc1, alpha, beta, overwrite, bias == null ? null : bias + Vector256<T>.Count,
+            relu);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreOne<T>(T* c, Vector256<T> acc, Vector256<T> alpha, Vector256<T> beta, bool overwrite, T* bias, bool relu) where T : unmanaged
+    static void StoreOne<T>(T* c, Vector256<T> acc, Vector256<T> alpha, Vector256<T> beta, bool overwrite, T* bias,
+        bool relu) where T : unmanaged
     {
         Vector256<T> v;
         if (overwrite) v = bias == null ? acc * alpha : MulAdd(acc, alpha, Vector256.Load(bias));
-        else v = MulAdd(acc, alpha, bias == null ? Vector256.Load(c) * beta : Vector256.Load(c) * beta + Vector256.Load(bias));
-        if (relu) v = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(v, Vector256<T>.Zero), Vector256<T>.Zero, v);
+        else v = MulAdd(acc, alpha, bias == null ? Vector256.Load(c) * beta : Vector256.Load(c) * beta
+            + Vector256.Load(bias));
+        if (relu) v = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(v, Vector256<T>.Zero), default, v);
         Vector256.Store(v, c);
     }
 
     /// <summary>12 × (2 · Vector512&lt;T&gt;.Count): 12×32 for float, 12×16 for double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel512<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias, bool relu)
+    static void MicroKernel512<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
+        T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
@@ -115,12 +124,16 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>8 × (2 · Vector512&lt;T&gt;.Count): the last micro-panel of A when it holds at most 8 real rows
-    /// (Ã keeps its stride of 12 per k), so a remainder of 1..8 rows costs 8 rows, not 12. Same operations per element.</summary>
+    /// (Ã keeps its stride of 12 per k), so a remainder of 1..8 rows costs 8 rows, not 12. Same operations per
+    /// element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel512x8<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias, bool relu)
+    static void MicroKernel512x8<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
+        T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default,
+            c61 = default, c70 = default, c71 = default;
         for (; kc > 0; kc--, a += 12, b += ldb)
         {
             var b0 = Vector512.Load(b);
@@ -148,12 +161,15 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>4 × (2 · Vector512&lt;T&gt;.Count): the last micro-panel of A when it holds at most 4 real rows
-    /// (Ã keeps its stride of 12 per k), so a remainder of 1..4 rows costs 4 rows, not 12. Same operations per element.</summary>
+    /// (Ã keeps its stride of 12 per k), so a remainder of 1..4 rows costs 4 rows, not 12. Same operations per
+    /// element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel512x4<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias, bool relu)
+    static void MicroKernel512x4<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
+        T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default;
         for (; kc > 0; kc--, a += 12, b += ldb)
         {
             var b0 = Vector512.Load(b);
@@ -173,15 +189,17 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// 12 × Vector512&lt;T&gt;.Count (12×16 for float): a last micro-panel of B̃ at most half an NR panel wide (B̃ keeps
-    /// its row stride), such as the one-channel conv-transpose's 16 columns, so it is not run at the full kernel's cost
-    /// and then copied out of a tile. Same operations per element.
+    /// 12 × Vector512&lt;T&gt;.Count (12×16 for float): a last micro-panel of B̃ at most half an NR panel wide (B̃
+    /// keeps its row stride), such as the one-channel conv-transpose's 16 columns, so it is not run at the full
+    /// kernel's cost and then copied out of a tile. Same operations per element.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel512Half<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias, bool relu)
+    static void MicroKernel512Half<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
+        T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default,
+            c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
         for (; kc > 0; kc--, a += 12, b += ldb)
         {
             var b0 = Vector512.Load(b);
@@ -217,7 +235,8 @@ public static unsafe partial class Gemm
 
     /// <summary>6 × (2 · Vector256&lt;T&gt;.Count): 6×16 for float, 6×8 for double (machines without AVX-512).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel256<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias, bool relu)
+    static void MicroKernel256<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
+        T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;

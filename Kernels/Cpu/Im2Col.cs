@@ -86,7 +86,8 @@ public static unsafe class Im2Col
     /// pads into <paramref name="row"/>, and each patch's run is then one vector load and store, with no clipping.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void ShortRuns<T>(T* image, T* cols, ConvGeometry g, int first, int end, T* row, int paddedPixels) where T : unmanaged
+    static void ShortRuns<T>(T* image, T* cols, ConvGeometry g, int first, int end, T* row, int paddedPixels) where T
+        : unmanaged
     {
         int c = g.C, pl = g.PatchLength, kwc = g.KW * c, runBytes = kwc * sizeof(T), step = g.Stride * c * sizeof(T);
         int rowBytes = g.W * c * sizeof(T), padBytes = g.Pad * c * sizeof(T);
@@ -107,8 +108,10 @@ public static unsafe class Im2Col
                 Runs.Copy((byte*)(image + (long)(n * g.H + ih) * g.W * c), (byte*)row + padBytes, (nuint)rowBytes);
                 byte* s = (byte*)row;
                 nint dstStep = pl * sizeof(T);
-                if (runBytes == 16) for (int ow = 0; ow < g.OW; ow++, d += dstStep, s += step) Vector128.Store(Vector128.Load(s), d);
-                else if (runBytes == 32) for (int ow = 0; ow < g.OW; ow++, d += dstStep, s += step) Vector256.Store(Vector256.Load(s), d);
+                if (runBytes == 16) for (int ow = 0; ow < g.OW; ow++, d += dstStep,
+                    s += step) Vector128.Store(Vector128.Load(s), d);
+                else if (runBytes == 32) for (int ow = 0; ow < g.OW; ow++, d += dstStep,
+                    s += step) Vector256.Store(Vector256.Load(s), d);
                 else for (int ow = 0; ow < g.OW; ow++, d += dstStep, s += step) Vector512.Store(Vector512.Load(s), d);
             }
         }

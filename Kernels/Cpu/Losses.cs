@@ -75,15 +75,18 @@ public static class Losses
         if (!dt.IsEmpty) Simd.Accumulate<T, MulAccOp<T>>(z, z, dl, -T.One, dt);
     }
 
-    /// <summary>Elements per task of the summed BCE; the tasks' partial sums are added in task order (thread-count independent).</summary>
+    /// <summary>Elements per task of the summed BCE; the tasks' partial sums are added in task order (thread-count
+    /// independent).</summary>
     const int SumChunk = 1 << 14;
 
     /// <summary>
-    /// Σ_i BCE(z[i], t[i]) (<see cref="BceWithLogits{T}"/>'s terms): each 256 terms summed by TensorPrimitives.Sum, those
-    /// sums added in double within each fixed chunk of <see cref="SumChunk"/> elements, the chunks added in order: the reconstruction loss without its (B, D) tensor,
-    /// on both cores for large inputs, and the same bits on one thread or two.
+    /// Σ_i BCE(z[i], t[i]) (<see cref="BceWithLogits{T}"/>'s terms): each 256 terms summed by TensorPrimitives.Sum,
+    /// those sums added in double within each fixed chunk of <see cref="SumChunk"/> elements, the chunks added in
+    /// order: the reconstruction loss without its (B, D) tensor, on both cores for large inputs, and the same bits on
+    /// one thread or two.
     /// </summary>
-    public static unsafe T BceWithLogitsSum<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t) where T : unmanaged, IFloatingPointIeee754<T>
+    public static unsafe T BceWithLogitsSum<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t) where T : unmanaged,
+        IFloatingPointIeee754<T>
     {
         int n = z.Length;
         if (t.Length != n) Simd.ThrowInputLengthsDiffer();
@@ -124,10 +127,11 @@ public static class Losses
     }
 
     /// <summary>
-    /// The backward of <see cref="BceWithLogitsSum{T}"/> with upstream gradient g: dz (+)= g·(σ(z) − t) (accumulate false
-    /// writes dz), dt += −g·z; either gradient may be empty. Elementwise, split over both cores in fixed chunks.
+    /// The backward of <see cref="BceWithLogitsSum{T}"/> with upstream gradient g: dz (+)= g·(σ(z) − t) (accumulate
+    /// false writes dz), dt += −g·z; either gradient may be empty. Elementwise, split over both cores in fixed chunks.
     /// </summary>
-    public static unsafe void BceWithLogitsSumBackward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, T g, Span<T> dz, bool accumulate, Span<T> dt)
+    public static unsafe void BceWithLogitsSumBackward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, T g, Span<T> dz,
+        bool accumulate, Span<T> dt)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = z.Length;
@@ -137,7 +141,11 @@ public static class Losses
         int chunks = (n + SumChunk - 1) / SumChunk;
         fixed (T* pz = z) fixed (T* pt = t) fixed (T* pdz = dz) fixed (T* pdt = dt)
         {
-            var body = new BceGradBody<T> { Z = pz, T_ = pt, Dz = dz.IsEmpty ? null : pdz, Dt = dt.IsEmpty ? null : pdt, G = g, N = n, Accumulate = accumulate };
+            var body = new BceGradBody<T>
+            {
+                Z = pz, T_ = pt, Dz = dz.IsEmpty ? null : pdz, Dt = dt.IsEmpty ? null : pdt, G = g, N = n,
+                Accumulate = accumulate
+            };
             if (chunks < 2 || Workers.MaxThreads == 1) for (int i = 0; i < chunks; i++) body.Run(i);
             else Workers.For(chunks, ref body);
         }

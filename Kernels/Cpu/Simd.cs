@@ -95,7 +95,8 @@ public static class Simd
             Unsafe.Add(ref dr, i) += TOp.Invoke(Unsafe.Add(ref ar, i), Unsafe.Add(ref br, i), Unsafe.Add(ref cr, i), p);
     }
 
-    /// <summary>destination[i] = TOp(a[i], b[i], c[i], p): a backward pass that writes a gradient nothing else adds to.</summary>
+    /// <summary>destination[i] = TOp(a[i], b[i], c[i], p): a backward pass that writes a gradient nothing else adds
+    /// to.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Apply<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, T p, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T>
@@ -112,14 +113,16 @@ public static class Simd
         {
             var pv = Vector512.Create(p);
             for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
-                TOp.Invoke(Vector512.LoadUnsafe(ref ar, (nuint)i), Vector512.LoadUnsafe(ref br, (nuint)i), Vector512.LoadUnsafe(ref cr, (nuint)i), pv)
+                TOp.Invoke(Vector512.LoadUnsafe(ref ar, (nuint)i), Vector512.LoadUnsafe(ref br, (nuint)i),
+                    Vector512.LoadUnsafe(ref cr, (nuint)i), pv)
                     .StoreUnsafe(ref dr, (nuint)i);
         }
         else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
         {
             var pv = Vector256.Create(p);
             for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
-                TOp.Invoke(Vector256.LoadUnsafe(ref ar, (nuint)i), Vector256.LoadUnsafe(ref br, (nuint)i), Vector256.LoadUnsafe(ref cr, (nuint)i), pv)
+                TOp.Invoke(Vector256.LoadUnsafe(ref ar, (nuint)i), Vector256.LoadUnsafe(ref br, (nuint)i),
+                    Vector256.LoadUnsafe(ref cr, (nuint)i), pv)
                     .StoreUnsafe(ref dr, (nuint)i);
         }
         for (; i < n; i++)

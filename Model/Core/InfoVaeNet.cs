@@ -127,7 +127,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         var h = z;
         int first = 2 * encoderLayers;
         for (int i = 0; i < decoderLayers; i++)
-            h = Ops.Linear(h, Params.Tensors[first + 2 * i], Params.Tensors[first + 2 * i + 1], relu: i < decoderLayers - 1);
+            h = Ops.Linear(h, Params.Tensors[first + 2 * i], Params.Tensors[first + 2 * i + 1], relu: i < decoderLayers
+                - 1);
         return h;
     }
 

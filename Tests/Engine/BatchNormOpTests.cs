@@ -35,7 +35,8 @@ public class BatchNormOpTests
     [TestCase(0.2)]
     [TestCase(0.0)]
     public void Training_gradients_with_the_fused_leaky_relu(double slope) =>
-        // x spread around the batch mean, so some outputs sit on each side of the kink (none on it: the check's ε is 1e-6)
+        // x spread around the batch mean, so some outputs sit on each side of the kink (none on it: the check's ε is
+        // 1e-6)
         Check(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, training: true, leakySlope: slope) * t[0],
             In(U(3 * 2 * 2 * 5, 30, -2, 3), 3, 2, 2, 5), In(U(5, 31, 0.5, 1.5), 5), In(U(5, 32), 5));
 
@@ -57,12 +58,15 @@ public class BatchNormOpTests
             (float[] Y, float[] Dx, float[] Dg, float[] Db) Run(bool fused)
             {
                 Tape<float>.Current.Reset();
-                var x = Tensor<float>.From(Array.ConvertAll(U(4 * 3 * 3 * 6, 40, -2, 3), v => (float)v), new Shape(4, 3, 3, 6), requiresGrad: true);
-                var g = Tensor<float>.From(Array.ConvertAll(U(6, 41, 0.5, 1.5), v => (float)v), new Shape(6), requiresGrad: true);
+                var x = Tensor<float>.From(Array.ConvertAll(U(4 * 3 * 3 * 6, 40, -2, 3), v => (float)v),
+                    new Shape(4, 3, 3, 6), requiresGrad: true);
+                var g = Tensor<float>.From(Array.ConvertAll(U(6, 41, 0.5, 1.5), v => (float)v), new Shape(6),
+                    requiresGrad: true);
                 var b = Tensor<float>.From(Array.ConvertAll(U(6, 42), v => (float)v), new Shape(6), requiresGrad: true);
                 var rm = Tensor<float>.From(Array.ConvertAll(U(6, 43), v => (float)v), new Shape(6));
                 var rv = Tensor<float>.From(Array.ConvertAll(U(6, 44, 0.2, 2), v => (float)v), new Shape(6));
-                var seed = Tensor<float>.From(Array.ConvertAll(U(4 * 3 * 3 * 6, 45), v => (float)v), new Shape(4, 3, 3, 6));
+                var seed = Tensor<float>.From(Array.ConvertAll(U(4 * 3 * 3 * 6, 45), v => (float)v),
+                    new Shape(4, 3, 3, 6));
                 var y = fused ? Ops.BatchNorm(x, g, b, rm, rv, training, leakySlope: 0.2)
                               : Ops.BatchNorm(x, g, b, rm, rv, training).LeakyRelu(0.2);
                 y.Backward(seed);

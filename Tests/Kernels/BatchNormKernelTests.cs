@@ -155,21 +155,26 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
             T[] edx = (T[])dx0.Clone(), edg = (T[])dg0.Clone(), edb = (T[])db0.Clone();
             BatchNorm.Backward<T>(x, rows, c, mean, variance, Eps, gamma, dz, edx, edg, edb);
             T[] dx = (T[])dx0.Clone(), dg = (T[])dg0.Clone(), db = (T[])db0.Clone();
-            BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, dx, dg, db);
-            Identical<T>(edx, dx, label + " dx"); Identical<T>(edg, dg, label + " dGamma"); Identical<T>(edb, db, label + " dBeta");
+            BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, dx, dg,
+                db);
+            Identical<T>(edx, dx, label + " dx"); Identical<T>(edg, dg, label + " dGamma");
+                Identical<T>(edb, db, label + " dBeta");
 
             var zeros = new T[n];
-            BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, zeros, default, default);
+            BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, zeros,
+                default, default);
             var stale = Uniform<T>(n, 6, -1, 1);
             Plant(stale, 7, [double.NaN, double.PositiveInfinity]);
-            BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, stale, default, default, accumulateDx: false);
+            BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, stale,
+                default, default, accumulateDx: false);
             // The same values; only a zero's sign may differ (adding −0 to a +0 buffer gives +0, writing it keeps −0).
             Close<T>(ToDouble<T>(zeros), stale, default, 0, label + " dx overwritten");
             var plainStale = Uniform<T>(n, 8, -1, 1);
             Plant(plainStale, 9, [double.NaN]);
             var plainZeros = new T[n];
             BatchNorm.Backward<T>(x, rows, c, mean, variance, Eps, gamma, dy, plainZeros, default, default);
-            BatchNorm.Backward<T>(x, rows, c, mean, variance, Eps, gamma, dy, plainStale, default, default, accumulateDx: false);
+            BatchNorm.Backward<T>(x, rows, c, mean, variance, Eps, gamma, dy, plainStale, default, default,
+                accumulateDx: false);
             Close<T>(ToDouble<T>(plainZeros), plainStale, default, 0, label + " plain dx overwritten");
         }
     }
@@ -181,11 +186,15 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
         foreach (double bad in new[] { -0.1, double.PositiveInfinity, double.NaN })
         {
             T slope = T.CreateTruncating(bad);
-            Assert.Throws<ArgumentException>(() => BatchNorm.ApplyLeakyRelu<T>(x, 4, 3, mean, variance, Eps, gamma, beta, slope, new T[12]));
-            Assert.Throws<ArgumentException>(() => BatchNorm.BackwardLeakyRelu<T>(x, x, 4, 3, mean, variance, Eps, gamma, slope, x, new T[12], default, default));
+            Assert.Throws<ArgumentException>(()
+                => BatchNorm.ApplyLeakyRelu<T>(x, 4, 3, mean, variance, Eps, gamma, beta, slope, new T[12]));
+            Assert.Throws<ArgumentException>(()
+                => BatchNorm.BackwardLeakyRelu<T>(x, x, 4, 3, mean, variance, Eps, gamma, slope, x, new T[12], default,
+                default));
         }
         Assert.That(Assert.Throws<ArgumentException>(() =>
-            BatchNorm.BackwardLeakyRelu<T>(x, new T[11], 4, 3, mean, variance, Eps, gamma, T.One, x, new T[12], default, default))!.ParamName, Is.EqualTo("y"));
+            BatchNorm.BackwardLeakyRelu<T>(x, new T[11], 4, 3, mean, variance, Eps, gamma, T.One, x, new T[12], default,
+                default))!.ParamName, Is.EqualTo("y"));
     }
 
     [Test]
@@ -222,7 +231,8 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
                     BatchNorm.Apply<T>(x, rows, c, m, v, Eps, gamma, beta, y);
                     BatchNorm.Backward<T>(x, rows, c, m, v, Eps, gamma, dy, dx, dg, db);
                     BatchNorm.ApplyLeakyRelu<T>(x, rows, c, m, v, Eps, gamma, beta, T.CreateTruncating(0.2), ly);
-                    BatchNorm.BackwardLeakyRelu<T>(x, ly, rows, c, m, v, Eps, gamma, T.CreateTruncating(0.2), dy, ldx, default, default, accumulateDx: false);
+                    BatchNorm.BackwardLeakyRelu<T>(x, ly, rows, c, m, v, Eps, gamma, T.CreateTruncating(0.2), dy, ldx,
+                        default, default, accumulateDx: false);
                     return (m, v, y, dx, dg, db, ly, ldx);
                 }
                 finally { Workers.MaxThreads = saved; }

@@ -24,7 +24,8 @@ public class ConvGemmTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         yield return (ConvGeometry.Conv(3, 9, 11, 17, 3, 2, 2, 0), 13);
         yield return (ConvGeometry.Conv(1, 6, 6, 1, 4, 4, 2, 1), 33);
         yield return (ConvGeometry.Conv(2, 8, 7, 32, 2, 5, 3, 2), 4);
-        yield return (ConvGeometry.Conv(2, 5, 6, 32, 1, 1, 1, 0), 8);     // PL = 32: the weight gradient reads cols in place
+        // PL = 32: the weight gradient reads cols in place
+        yield return (ConvGeometry.Conv(2, 5, 6, 32, 1, 1, 1, 0), 8);
         // Several chunks (448 KiB of cols each) and so several weight-gradient parts: the model's second layer at
         // batch 9 (4 images a chunk in float), and a first layer at batch 80 (C = 1, PL = 16: the swapped product).
         yield return (ConvGeometry.Conv(9, 14, 14, 32, 4, 4, 2, 1), 64);
@@ -35,7 +36,8 @@ public class ConvGemmTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     static IEnumerable<TestCaseData> Cases() => Geometries().Select(e => new TestCaseData(e.G, e.M).SetArgDisplayNames(
         $"C{e.G.C} {e.G.N}x{e.G.H}x{e.G.W} k{e.G.KH}x{e.G.KW} s{e.G.Stride} p{e.G.Pad} M{e.M}"));
 
-    /// <summary>c (rows, n) = a (rows, k) · op(b) in double with op(b) = bᵀ for b (n, k) (transB) or b (k, n); also Σ|terms|.</summary>
+    /// <summary>c (rows, n) = a (rows, k) · op(b) in double with op(b) = bᵀ for b (n, k) (transB) or b (k, n); also
+    /// Σ|terms|.</summary>
     static (double[] C, double[] Abs) Product(double[] a, int rows, int k, double[] b, int n, bool transB)
     {
         var c = new double[rows * n]; var abs = new double[rows * n];
@@ -43,7 +45,11 @@ public class ConvGemmTests<T> where T : unmanaged, IFloatingPointIeee754<T>
             for (int j = 0; j < n; j++)
             {
                 double s = 0, q = 0;
-                for (int p = 0; p < k; p++) { double t = a[r * k + p] * (transB ? b[j * k + p] : b[p * n + j]); s += t; q += Math.Abs(t); }
+                for (int p = 0; p < k; p++)
+                {
+                    double t = a[r * k + p] * (transB ? b[j * k + p] : b[p * n + j]);
+                    s += t; q += Math.Abs(t);
+                }
                 c[r * n + j] = s; abs[r * n + j] = q;
             }
         return (c, abs);
@@ -77,7 +83,8 @@ public class ConvGemmTests<T> where T : unmanaged, IFloatingPointIeee754<T>
                 if (beta == 0) Plant(y0, 4, [double.NaN, double.PositiveInfinity]);   // overwritten: must not leak
                 var (e, abs) = Product(Cols(image, g), g.Rows, g.PatchLength, ToDouble<T>(w), m, transB: true);
                 var y0d = ToDouble<T>(y0);
-                for (int i = 0; i < e.Length; i++) if (beta != 0) { e[i] += beta * y0d[i]; abs[i] += Math.Abs(beta * y0d[i]); }
+                if (beta != 0)
+                    for (int i = 0; i < e.Length; i++) { e[i] += beta * y0d[i]; abs[i] += Math.Abs(beta * y0d[i]); }
                 var y = Guarded<T>(g.Rows * m, y0);
                 ConvGemm.Forward<T>(image, g, w, m, T.CreateTruncating(beta), y.AsSpan(0, g.Rows * m));
                 Close<T>(e, y.AsSpan(0, g.Rows * m), abs, SumTolerance<T>(g.PatchLength + 2), label);
@@ -91,7 +98,8 @@ public class ConvGemmTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         foreach (bool specials in new[] { false, true })
             foreach (bool accumulate in new[] { false, true })
             {
-                string label = $"backward data {g} K {k} {(accumulate ? "accumulate" : "overwrite")}{(specials ? " specials" : "")}";
+                string label = $"backward data {g} K {k} {(accumulate ? "accumulate" : "overwrite")}"
+                               + (specials ? " specials" : "");
                 var a = Uniform<T>(g.Rows * k, g.Rows + k, -1, 1);
                 var w = Uniform<T>(k * g.PatchLength, k + 9, -1, 1);
                 if (specials) { Plant(a, k); Plant(w, k + 2, [double.NaN]); }
@@ -116,14 +124,16 @@ public class ConvGemmTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         foreach (bool specials in new[] { false, true })
             foreach (bool accumulate in new[] { false, true })
             {
-                string label = $"weight gradient {g} M {m} {(accumulate ? "accumulate" : "overwrite")}{(specials ? " specials" : "")}";
+                string label = $"weight gradient {g} M {m} {(accumulate ? "accumulate" : "overwrite")}"
+                               + (specials ? " specials" : "");
                 var image = Uniform<T>(g.ImageLength, g.ImageLength + 3 * m, -1, 1);
                 var dy = Uniform<T>(g.Rows * m, m + 11, -1, 1);
                 if (specials) { Plant(image, m + 3); Plant(dy, m + 4, [double.NaN]); }
                 var dw0 = Uniform<T>(m * g.PatchLength, 7, -1, 1);
                 if (!accumulate) Plant(dw0, 8, [double.NaN, double.PositiveInfinity]);
                 // dw (M, PL) = dyᵀ (M, Rows) · cols (Rows, PL)
-                var (e, abs) = Product(Transpose(ToDouble<T>(dy), g.Rows, m), m, g.Rows, Cols(image, g), g.PatchLength, transB: false);
+                var (e, abs) = Product(Transpose(ToDouble<T>(dy), g.Rows, m), m, g.Rows, Cols(image, g), g.PatchLength,
+                    transB: false);
                 var dw0d = ToDouble<T>(dw0);
                 if (accumulate) for (int i = 0; i < e.Length; i++) { e[i] += dw0d[i]; abs[i] += Math.Abs(dw0d[i]); }
                 var dw = Guarded<T>(m * g.PatchLength, dw0);
@@ -166,12 +176,26 @@ public class ConvGemmTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         var g = ConvGeometry.Conv(2, 5, 4, 3, 3, 3, 2, 1);
         int m = 4, pl = g.PatchLength;
-        Assert.That(Assert.Throws<ArgumentException>(() => ConvGemm.Forward<T>(new T[g.ImageLength - 1], g, new T[m * pl], m, T.Zero, new T[g.Rows * m]))!.ParamName, Is.EqualTo("image"));
-        Assert.That(Assert.Throws<ArgumentException>(() => ConvGemm.Forward<T>(new T[g.ImageLength], g, new T[m * pl + 1], m, T.Zero, new T[g.Rows * m]))!.ParamName, Is.EqualTo("w"));
-        Assert.That(Assert.Throws<ArgumentException>(() => ConvGemm.Forward<T>(new T[g.ImageLength], g, new T[m * pl], m, T.Zero, new T[g.Rows * m - 1]))!.ParamName, Is.EqualTo("y"));
-        Assert.That(Assert.Throws<ArgumentException>(() => ConvGemm.BackwardData<T>(new T[g.Rows * m - 1], m, new T[m * pl], g, true, new T[g.ImageLength]))!.ParamName, Is.EqualTo("a"));
-        Assert.That(Assert.Throws<ArgumentException>(() => ConvGemm.BackwardData<T>(new T[g.Rows * m], m, new T[m * pl], g, true, new T[g.ImageLength + 1]))!.ParamName, Is.EqualTo("image"));
-        Assert.That(Assert.Throws<ArgumentException>(() => ConvGemm.WeightGrad<T>(new T[g.ImageLength], g, new T[g.Rows * m + 1], m, true, new T[m * pl]))!.ParamName, Is.EqualTo("dy"));
-        Assert.That(Assert.Throws<ArgumentException>(() => ConvGemm.WeightGrad<T>(new T[g.ImageLength], g, new T[g.Rows * m], m, true, new T[m * pl - 1]))!.ParamName, Is.EqualTo("dw"));
+        Assert.That(Assert.Throws<ArgumentException>(()
+            => ConvGemm.Forward<T>(new T[g.ImageLength - 1], g, new T[m * pl], m, T.Zero,
+            new T[g.Rows * m]))!.ParamName, Is.EqualTo("image"));
+        Assert.That(Assert.Throws<ArgumentException>(()
+            => ConvGemm.Forward<T>(new T[g.ImageLength], g, new T[m * pl + 1], m, T.Zero,
+            new T[g.Rows * m]))!.ParamName, Is.EqualTo("w"));
+        Assert.That(Assert.Throws<ArgumentException>(()
+            => ConvGemm.Forward<T>(new T[g.ImageLength], g, new T[m * pl], m, T.Zero,
+            new T[g.Rows * m - 1]))!.ParamName, Is.EqualTo("y"));
+        Assert.That(Assert.Throws<ArgumentException>(()
+            => ConvGemm.BackwardData<T>(new T[g.Rows * m - 1], m, new T[m * pl], g, true,
+            new T[g.ImageLength]))!.ParamName, Is.EqualTo("a"));
+        Assert.That(Assert.Throws<ArgumentException>(()
+            => ConvGemm.BackwardData<T>(new T[g.Rows * m], m, new T[m * pl], g, true,
+            new T[g.ImageLength + 1]))!.ParamName, Is.EqualTo("image"));
+        Assert.That(Assert.Throws<ArgumentException>(()
+            => ConvGemm.WeightGrad<T>(new T[g.ImageLength], g, new T[g.Rows * m + 1], m, true,
+            new T[m * pl]))!.ParamName, Is.EqualTo("dy"));
+        Assert.That(Assert.Throws<ArgumentException>(()
+            => ConvGemm.WeightGrad<T>(new T[g.ImageLength], g, new T[g.Rows * m], m, true,
+            new T[m * pl - 1]))!.ParamName, Is.EqualTo("dw"));
     }
 }

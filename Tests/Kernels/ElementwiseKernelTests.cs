@@ -163,7 +163,8 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
         Check(xs, ws, dys, Uniform<T>(n, 300 + n, -1, 1), false, "specials");
     }
 
-    /// <summary>Simd.Apply writes what Simd.Accumulate adds to zeros, at every length (NaN planted in x and dy, stale NaN in the destination).</summary>
+    /// <summary>Simd.Apply writes what Simd.Accumulate adds to zeros, at every length (NaN planted in x and dy, stale
+    /// NaN in the destination).</summary>
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
     public void Apply_writes_what_accumulate_adds(int n)
     {
@@ -175,7 +176,8 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
         Simd.Apply<T, LeakyReluGradOp<T>>(x, x, dy, P(0.2), written.AsSpan(0, n));
         Close<T>(ToDouble<T>(added), written.AsSpan(0, n), default, 0, "apply vs accumulate");
         GuardIntact(written, n, "apply");
-        if (n > 0) Assert.Throws<ArgumentException>(() => Simd.Apply<T, LeakyReluGradOp<T>>(x, x, dy, P(0.2), new T[n - 1]), "short destination");
+        if (n > 0) Assert.Throws<ArgumentException>(() => Simd.Apply<T,
+            LeakyReluGradOp<T>>(x, x, dy, P(0.2), new T[n - 1]), "short destination");
     }
 
     [Test]

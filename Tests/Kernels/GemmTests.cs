@@ -19,7 +19,8 @@ public class GemmTests
     [
         (1, 1, 1), (7, 7, 7), (3, 5, 65), (1, 257, 65), (257, 1, 31), (31, 33, 65), (33, 31, 7), (65, 127, 257),
         (127, 65, 33), (257, 31, 127), (12, 32, 256), (24, 64, 513), (13, 37, 1100),
-        // last micro-panels of exactly 4 and 8 rows over whole 32-column panels: the 4- and 8-row kernels write C directly
+        // last micro-panels of exactly 4 and 8 rows over whole 32-column panels: the 4- and 8-row kernels write C
+        // directly
         (4, 64, 70), (8, 32, 600), (20, 96, 33), (16, 64, 520),
         // last B̃ panels exactly half wide (16 float columns; 8 double): the half-width kernel
         (36, 16, 40), (50, 48, 600), (24, 8, 33),
@@ -156,12 +157,14 @@ public class GemmTests
         double[] c = Rand.Uniform(m * n, seed: 8);
         var ct = Convert<T>(c);
         Gemm.Multiply(ta, tb, m, n, k, alpha, a, lda, b, ldb, T.CreateTruncating(0.5), ct, n, bias, relu: true);
-        double[] ad = Array.ConvertAll(a, v => double.CreateTruncating(v)), bd = Array.ConvertAll(b, v => double.CreateTruncating(v));
+        double[] ad = Array.ConvertAll(a, v => double.CreateTruncating(v)),
+            bd = Array.ConvertAll(b, v => double.CreateTruncating(v));
         double[] cd = Array.ConvertAll(Convert<T>(c), v => double.CreateTruncating(v));
         for (int i = 0; i < m * n; i++) cd[i] = 0.5 * cd[i] + double.CreateTruncating(bias[i % n]);
         Reference.Gemm(ta, tb, m, n, k, 0.75, ad, lda, bd, ldb, 1, cd, n);
         for (int i = 0; i < cd.Length; i++) cd[i] = Math.Max(cd[i], 0);
-        double atol = typeof(T) == typeof(float) ? 1e-5 * Math.Sqrt(k) : 1e-13 * Math.Sqrt(k), rtol = typeof(T) == typeof(float) ? 1e-5 : 1e-13;
+        double atol = typeof(T) == typeof(float) ? 1e-5 * Math.Sqrt(k) : 1e-13 * Math.Sqrt(k),
+            rtol = typeof(T) == typeof(float) ? 1e-5 : 1e-13;
         Close.Assert(cd, ct, atol, rtol, label + " beta 0.5");
     }
 

@@ -95,7 +95,8 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>
     /// The summed BCE is the sum of the elementwise kernel's terms (to a float sum's error), at every length and
     /// across several 16 Ki-element chunks; its backward is the elementwise backward with the scalar broadcast, bit for
-    /// bit (accumulating, and overwriting a destination with stale NaN); NaN planted; 1 vs 2 threads give the same bits.
+    /// bit (accumulating, and overwriting a destination with stale NaN); NaN planted; 1 vs 2 threads give the same
+    /// bits.
     /// </summary>
     [TestCaseSource(nameof(SumLengths))]
     public void Bce_with_logits_sum(int n)
@@ -134,7 +135,8 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
                 Workers.MaxThreads = 2;
                 T two = Losses.BceWithLogitsSum<T>(z, t);
                 var d2 = new T[n]; Losses.BceWithLogitsSumBackward<T>(z, t, g, d2, false, default);
-                Identical<T>([one], [two], label + " sum, 1 vs 2 threads"); Identical<T>(d1, d2, label + " dz, 1 vs 2 threads");
+                Identical<T>([one], [two], label + " sum, 1 vs 2 threads");
+                    Identical<T>(d1, d2, label + " dz, 1 vs 2 threads");
             }
             finally { Workers.MaxThreads = saved; }
         }
