@@ -31,9 +31,12 @@ public static unsafe class ConvGemm
     /// 4 images (196 × 512 cols) or 12 (192 × 576), whole micro-panels of 12 rows or nearly.
     /// </summary>
     const int ChunkBytes = 448 * 1024;
-    /// <summary>Partial sums of the weight gradient: 4 keeps both cores busy (2 parts each) at the cost of 4 small
-    /// buffers.</summary>
-    const int MaxParts = 4;
+    /// <summary>
+    /// Partial sums of the weight gradient. Parts are claimed by whichever core is free, so with 4 a late start of
+    /// one core leaves a 3:1 split; 8 bound that at 5:3, for 8 partial buffers (2.4 MB for the 128×576 layer) and an
+    /// 8-term sum per element (split over the cores by rows of dw).
+    /// </summary>
+    const int MaxParts = 8;
     static readonly AlignedBuffers ColsBuffers = new(), PackedBuffers = new(), Tables = new();
 
     /// <summary>Images per chunk: as many as fit in <see cref="ChunkBytes"/> of cols, at least 1.</summary>
@@ -107,22 +110,16 @@ public static unsafe class ConvGemm
                 var body = new WeightBody<T>
                 {
                     G = g, M = m, Images = images, Chunks = chunks, Parts = parts, Image = pi, Dy = pdy,
-                        Partials = (T*)partials,
-                    Direct = pl % Gemm.PanelWidth<T>() == 0,
+                    Partials = (T*)partials, Direct = pl % Gemm.PanelWidth<T>() == 0,
                 };
                 Run(parts, (long)g.ColsLength * m, ref body);
-                // dw[o, e] (+)= Σ_parts partial, parts in order; a swapped partial is (PL, M) and is transposed back
-                // here.
-                T* p = (T*)partials;
-                for (int o = 0; o < m; o++)
-                    for (int e = 0; e < pl; e++)
-                    {
-                        long at = body.Direct ? (long)o * pl + e : (long)e * m + o;
-                        T s = p[at];
-                        for (int q = 1; q < parts; q++) s += p[(long)q * size + at];
-                        T* d = pdw + (long)o * pl + e;
-                        *d = accumulate ? *d + s : s;
-                    }
+                var combine = new CombineBody<T>
+                {
+                    Partials = (T*)partials, Dw = pdw, M = m, Pl = pl, Parts = parts, Direct = body.Direct,
+                    Accumulate = accumulate,
+                };
+                // an add that streams memory weighs about 8 multiply-adds
+                Run(m, (long)parts * size * 8, ref combine);
             }
         }
         finally { PackedBuffers.Return(partials); }
@@ -184,6 +181,30 @@ public static unsafe class ConvGemm
                 Col2Im.Range(cols - (long)r0 * pl, g, Table, n0 * g.H, n1 * g.H, Image, Accumulate, prefetching: false);
             }
             finally { ColsBuffers.Return((byte*)cols); }
+        }
+    }
+
+    /// <summary>
+    /// Row o of dw: dw[o, e] (+)= Σ_parts partial[e], the parts added in part order (a swapped partial is (PL, M) and
+    /// is transposed back here). Rows are independent, so they split over the cores.
+    /// </summary>
+    struct CombineBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Partials, Dw;
+        public int M, Pl, Parts;
+        public bool Direct, Accumulate;
+
+        public readonly void Run(int o)
+        {
+            long size = (long)Pl * M;
+            T* d = Dw + (long)o * Pl;
+            for (int e = 0; e < Pl; e++)
+            {
+                long at = Direct ? (long)o * Pl + e : (long)e * M + o;
+                T s = Partials[at];
+                for (int q = 1; q < Parts; q++) s += Partials[q * size + at];
+                d[e] = Accumulate ? d[e] + s : s;
+            }
         }
     }
 
