@@ -15,7 +15,9 @@ public static partial class Ops
             {
                 var g = y.Grad!;
                 var asX = Window(Scratch<T>.A, g.Storage, g.Backend, g.Offset, y.A!.Shape, y.A.Shape.Last);
-                y.Backend.CopyRows(asX, y.A.GradOrZeros(), accumulate: true);
+                // a fresh gradient is copied into, not cleared and added to
+                var dx = y.A.GradForWrite(out bool overwrite);
+                y.Backend.CopyRows(asX, dx, accumulate: !overwrite);
             };
         return y;
     }
