@@ -69,6 +69,6 @@ public sealed record ClassifierConfig
             fits &= sides[i].Rows + 2 * p >= k && sides[i].Cols + 2 * p >= k;
         }
         if (!fits)
-            throw new UserError($"{Rows}×{Cols} images are too small for three strided convolutions; use images of at least 8×8 pixels");
+            throw new UserError($"{Rows}×{Cols} images are too small for three strided convolutions; use images of at least 3×3 pixels");
     }
 }

@@ -33,7 +33,8 @@ public static class ClassifierCommand
         var channels = new Option<string>("--channels") { Description = "Channels of the three strided convolutions", DefaultValueFactory = _ => string.Join(",", d.Channels) };
         var hidden = new Option<int>("--hidden") { Description = "Width of the penultimate layer (the features of FID and KID)", DefaultValueFactory = _ => d.Hidden };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the initialisation and the batch order", DefaultValueFactory = _ => 0UL };
-        var cmd = new Command("train", "Train the classifier on the CPU (deterministic from --seed) and write its weights") { data, outOpt, epochs, batch, lr, channels, hidden, seed, threads };
+        var name = new Option<string?>("--name") { Description = "The data set's name in the file and in the metrics' names, e.g. Fashion-MNIST (default: the folder's name)" };
+        var cmd = new Command("train", "Train the classifier on the CPU (deterministic from --seed) and write its weights") { data, outOpt, name, epochs, batch, lr, channels, hidden, seed, threads };
         cmd.SetAction(r =>
         {
             Workers.MaxThreads = ThreadsFrom(r.GetValue(threads));
@@ -48,8 +49,11 @@ public static class ClassifierCommand
             config = config with { Rows = ds.Train.Rows, Cols = ds.Train.Cols, Classes = Math.Max(ds.Train.Labels.Max(), ds.Test.Labels.Max()) + 1 };
             config.Validate();
             CheckWritable(path);
+            string dataName = r.GetValue(name) ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
+            if (string.IsNullOrWhiteSpace(dataName) || dataName.Any(char.IsControl))
+                throw new UserError($"--name '{dataName}' is empty or holds control characters; give a name such as Fashion-MNIST");
             string command = string.Create(CultureInfo.InvariantCulture,
-                $"infovae classifier train --data {folder} --out {path} --epochs {config.Epochs} --batch {config.Batch} --lr {config.LearningRate:R} "
+                $"infovae classifier train --data {folder} --out {path} --name {dataName} --epochs {config.Epochs} --batch {config.Batch} --lr {config.LearningRate:R} "
                 + $"--channels {string.Join(",", config.Channels)} --hidden {config.Hidden} --seed {config.Seed}");
 
             var trainer = new ClassifierTrainer(config, ds.Train, CpuBackend<float>.Instance);
@@ -66,8 +70,7 @@ public static class ClassifierCommand
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"epoch {e + 1,3}: train loss {loss / trainer.BatchesPerEpoch:F4}, test accuracy {100 * accuracy:F2} %, {clock.Elapsed.TotalSeconds:F0} s"));
             }
-            var info = new ClassifierInfo(config, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))),
-                ds.Train.Sha256(), ds.Test.Sha256(), accuracy, command);
+            var info = new ClassifierInfo(config, dataName, ds.Train.Sha256(), ds.Test.Sha256(), accuracy, command);
             ClassifierFile.Save(path, trainer.Net, info);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {path}: test accuracy {100 * accuracy:F2} %, SHA-256 {FileSha256(path)}"));
             return 0;

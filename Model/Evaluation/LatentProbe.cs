@@ -40,9 +40,9 @@ public static class LatentProbe
         Standardise(train, test, z);
         int classes = Math.Max(data.Train.Labels.Max(), data.Test.Labels.Max()) + 1;
         var results = new List<ProbeAccuracy>();
-        foreach (int requested in labelCounts ?? DefaultLabelCounts)
+        // Counts beyond the training set mean all of it (once).
+        foreach (int labels in (labelCounts ?? DefaultLabelCounts).Select(c => Math.Min(c, data.Train.Count)).Distinct())
         {
-            int labels = Math.Min(requested, data.Train.Count);
             var lr = new double[draws]; var knn = new double[draws];
             for (int r = 0; r < draws; r++)
             {
