@@ -28,8 +28,7 @@ public static class RunCommands
             CheckImageSize(net, ds);
             var (cnet, cinfo) = ClassifierCommand.Load(r.GetValue(classifier));
             var rep = Evaluation.Run(net, ds.Test, r.GetValue(iw));
-            string? skipped = SampleQuality.Unavailable(cinfo, ds.Test, ds.Folder);
-            var quality = skipped == null ? new SampleQuality(cnet, cinfo, ds.Test, ds.Folder).Measure(net) : null;
+            var quality = SampleQuality.TryCreate(cnet, cinfo, ds.Test, ds.Folder, out var skipped)?.Measure(net);
             var semiRep = r.GetValue(semi) ? LatentProbe.Measure(net, ds) : null;
             if (r.GetValue(json))
             {

@@ -18,8 +18,8 @@ public sealed record SampleQualityReport(string Features, int Samples, int Refer
 /// <summary>
 /// FID, KID and the classifier-based Inception Score of a model's samples against a data set's test images, all from
 /// one classifier (<see cref="Classifier{T}"/>): its penultimate features for FID and KID, its class probabilities
-/// for IS. Build it once per data set (the test images' features are computed here) and call
-/// <see cref="Measure"/> for each model: `infovae eval` and `infovae sweep` both do.
+/// for IS. Make it once per data set with <see cref="TryCreate"/> (the test images' features are computed there) and
+/// call <see cref="Measure"/> for each model: `infovae eval` and `infovae sweep` both do.
 /// The samples are decoder means σ(decoder(z)) of z ~ N(0, I), as many as there are test images (10,000 for
 /// Fashion-MNIST), drawn from a Philox stream of the model's seed, so the same run gives the same numbers.
 /// </summary>
@@ -38,10 +38,18 @@ public sealed class SampleQuality
     readonly FeatureStats testStats;
     readonly double testInceptionScore;
 
-    /// <exception cref="UserError">the classifier does not know <paramref name="test"/> (see <see cref="Unavailable"/>).</exception>
-    public SampleQuality(Classifier<float> classifier, ClassifierInfo info, LabeledImages test, string folder)
+    /// <summary>
+    /// The metrics for <paramref name="test"/> (the test set of <paramref name="folder"/>) on this classifier's features,
+    /// or null and the line that says why they cannot be measured there (<see cref="Unavailable"/>).
+    /// </summary>
+    public static SampleQuality? TryCreate(Classifier<float> classifier, ClassifierInfo info, LabeledImages test, string folder, out string? skipped)
     {
-        if (Unavailable(info, test, folder) is { } why) throw new UserError(why);
+        skipped = Unavailable(info, test, folder);
+        return skipped == null ? new SampleQuality(classifier, info, test) : null;
+    }
+
+    SampleQuality(Classifier<float> classifier, ClassifierInfo info, LabeledImages test)
+    {
         (Classifier, Info, Test) = (classifier, info, test);
         int f = info.Config.Hidden, k = info.Config.Classes;
         testFeatures = new double[test.Count * f];
