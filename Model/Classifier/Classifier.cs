@@ -29,7 +29,7 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     readonly int[] convW;
     readonly NormIndex[] norms;
-    readonly int hiddenW, outW, outB;
+    readonly int hiddenW, outW, outB, flat;   // flat: Config.Flat once (it builds an array of sides on each read)
 
     public static string ConvName(int i) => $"conv{i + 1}";
     public static string NormName(int i) => $"bn{i + 1}";
@@ -44,6 +44,7 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
         norms = [.. Params.Norms];
         hiddenW = Params.IndexOf(HiddenName + ".weight");
         outW = Params.IndexOf(OutName + ".weight"); outB = Params.IndexOf(OutName + ".bias");
+        flat = config.Flat;
     }
 
     public static ParameterLayout Layout(ClassifierConfig c)
@@ -68,13 +69,13 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         int b = x.Shape[0];
         var t = Params.Tensors;
-        var h = x.Reshape(b, Config.Rows, Config.Cols, 1);
+        var h = x.Reshape(new Shape(b, Config.Rows, Config.Cols, 1));   // Shape, not params int[]: no allocation per step
         for (int i = 0; i < convW.Length; i++)
         {
             var (_, stride, pad) = ClassifierConfig.Geometry[i];
             h = NormRelu(Ops.Conv2d(h, t[convW[i]], null, stride, pad), norms[i]);
         }
-        h = h.Reshape(b, Config.Flat);
+        h = h.Reshape(new Shape(b, flat));
         var features = NormRelu(Ops.Linear(h, t[hiddenW], null), norms[^1]);
         return new ClassifierOutput<T>(Ops.Linear(features, t[outW], t[outB]), features);
     }

@@ -132,6 +132,17 @@ public class ClassifierTests
     }
 
     [Test]
+    public void A_warm_training_step_allocates_nothing()
+    {
+        var t = new ClassifierTrainer(Small with { Epochs = 2 }, ToyImages.Make(96, 8), CpuBackend<float>.Instance);
+        t.StartEpoch(0);
+        for (int b = 0; b < 3; b++) t.TrainStep(b);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int b = 3; b < t.BatchesPerEpoch; b++) t.TrainStep(b);
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero, "bytes allocated by 3 warm steps");
+    }
+
+    [Test]
     public void Learning_rate_follows_a_cosine_to_zero()
     {
         var t = new ClassifierTrainer(Small, ToyImages.Make(64, 1), CpuBackend<float>.Instance);
