@@ -65,7 +65,8 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// weights t: the cross-entropy of t under softmax(z).
     /// </summary>
     void SoftmaxCrossEntropy(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
-    void SoftmaxCrossEntropyBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget);
+    void SoftmaxCrossEntropyBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits,
+        Tensor<T>? dTarget);
 
     void SquaredDistance(Tensor<T> a, Tensor<T> b, Tensor<T> d);
     void SquaredDistanceBackward(Tensor<T> a, Tensor<T> b, Tensor<T> d, Tensor<T> dD, Tensor<T>? da, Tensor<T>? db);

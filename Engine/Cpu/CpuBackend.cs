@@ -263,7 +263,8 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void SoftmaxCrossEntropy(Tensor<T> logits, Tensor<T> target, Tensor<T> loss) =>
         Losses.SoftmaxCrossEntropy<T>(Span(logits), Span(target), logits.Rows, logits.Shape.Last, Span(loss));
 
-    public void SoftmaxCrossEntropyBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget) =>
+    public void SoftmaxCrossEntropyBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits,
+        Tensor<T>? dTarget) =>
         Losses.SoftmaxCrossEntropyBackward<T>(Span(logits), Span(target), Span(dLoss), logits.Rows, logits.Shape.Last,
             dLogits == null ? default : Span(dLogits), dTarget == null ? default : Span(dTarget));
 

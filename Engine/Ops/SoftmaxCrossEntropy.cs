@@ -10,11 +10,13 @@ public static partial class Ops
     /// cross_entropy with reduction='none'). Fused and shifted by the row maximum, so it is finite for any finite
     /// logits. ∂/∂z = softmax(z)·Σ_c t_c − t, ∂/∂t = −log softmax(z).
     /// </summary>
-    public static Tensor<T> SoftmaxCrossEntropy<T>(Tensor<T> logits, Tensor<T> target) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Tensor<T> SoftmaxCrossEntropy<T>(Tensor<T> logits, Tensor<T> target)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         SameBackend(logits, target);
         if (logits.Shape.Rank != 2 || logits.Shape != target.Shape)
-            throw new ArgumentException($"softmax cross-entropy: logits {logits.Shape} and targets {target.Shape} must be the same (B, C)");
+            throw new ArgumentException($"softmax cross-entropy: logits {logits.Shape} and targets {target.Shape} "
+                + $"must be the same (B, C)");
         logits = logits.Contiguous(); target = target.Contiguous();
         var y = TapeOf<T>().Node("softmax_cross_entropy", new Shape(logits.Shape[0]), logits.Backend, logits, target);
         logits.Backend.SoftmaxCrossEntropy(logits, target, y);

@@ -4,10 +4,10 @@ using System.Numerics.Tensors;
 namespace InfoVae.Kernels.Cpu;
 
 /// <summary>
-/// Softplus and the fused loss terms: the Bernoulli negative log-likelihood from logits, the Gaussian KL
-/// against N(0, I), and softmax cross-entropy (the classifiers of the metrics). The elementwise ones work through a stack chunk of <see cref="Chunk"/> elements, so they need
-/// no scratch from the caller, allocate nothing, and work in place (destination = an input).
-/// Correctness: Tests/Kernels/LossKernelTests.cs against Kernels/Reference/LossReference.cs.
+/// Softplus and the fused loss terms: the Bernoulli negative log-likelihood from logits, the Gaussian KL against N(0,
+/// I), and softmax cross-entropy (the classifiers of the metrics). The elementwise ones work through a stack chunk of
+/// <see cref="Chunk"/> elements, so they need no scratch from the caller, allocate nothing, and work in place
+/// (destination = an input). Correctness: Tests/Kernels/LossKernelTests.cs against Kernels/Reference/LossReference.cs.
 /// </summary>
 public static class Losses
 {
@@ -124,7 +124,8 @@ public static class Losses
     /// distribution t under softmax(z) (with one-hot t, −log softmax(z)[label]). z, t: (rows, classes); destination:
     /// rows. lse is max + log Σ exp(z − max), so it never exponentiates a positive number; a zero weight contributes 0.
     /// </summary>
-    public static void SoftmaxCrossEntropy<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, int rows, int classes, Span<T> destination)
+    public static void SoftmaxCrossEntropy<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, int rows, int classes,
+        Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSoftmaxShapes(z.Length, t.Length, rows, classes);
@@ -143,13 +144,15 @@ public static class Losses
     /// dz[r,c] += dl[r]·(softmax(z)[r,c]·Σ_k t[r,k] − t[r,c]); dt[r,c] += dl[r]·(lse_r − z[r,c]). Either gradient
     /// may be empty (not wanted).
     /// </summary>
-    public static void SoftmaxCrossEntropyBackward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, ReadOnlySpan<T> dl, int rows, int classes,
-        Span<T> dz, Span<T> dt) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void SoftmaxCrossEntropyBackward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, ReadOnlySpan<T> dl,
+        int rows, int classes, Span<T> dz, Span<T> dt) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSoftmaxShapes(z.Length, t.Length, rows, classes);
         if (dl.Length < rows) throw new ArgumentException("dl is shorter than rows", nameof(dl));
-        if (!dz.IsEmpty && dz.Length < rows * classes) throw new ArgumentException("Destination is too short.", nameof(dz));
-        if (!dt.IsEmpty && dt.Length < rows * classes) throw new ArgumentException("Destination is too short.", nameof(dt));
+        if (!dz.IsEmpty && dz.Length < rows * classes) throw new ArgumentException("Destination is too short.",
+            nameof(dz));
+        if (!dt.IsEmpty && dt.Length < rows * classes) throw new ArgumentException("Destination is too short.",
+            nameof(dt));
         for (int r = 0; r < rows; r++)
         {
             var zr = z.Slice(r * classes, classes); var tr = t.Slice(r * classes, classes);
@@ -177,9 +180,11 @@ public static class Losses
 
     static void CheckSoftmaxShapes(int zLength, int tLength, int rows, int classes)
     {
-        if (rows < 0 || classes < 1) throw new ArgumentException($"softmax cross-entropy shape ({rows}, {classes}) needs rows ≥ 0 and classes ≥ 1");
+        if (rows < 0 || classes < 1) throw new ArgumentException($"softmax cross-entropy shape ({rows}, {classes}) "
+            + $"needs rows ≥ 0 and classes ≥ 1");
         if (zLength != rows * classes || tLength != rows * classes)
-            throw new ArgumentException($"logits ({zLength}) and targets ({tLength}) must hold rows·classes = {rows * classes} elements");
+            throw new ArgumentException($"logits ({zLength}) and targets ({tLength}) must hold rows·classes = "
+                + $"{rows * classes} elements");
     }
 
     static void CheckKlShapes(int muLength, int logvarLength, int rows, int z)

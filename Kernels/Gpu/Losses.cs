@@ -39,8 +39,11 @@ public static class LossKernels
     public static void GaussianKlGradLogvarKernel(Index1D i, ArrayView<float> logvar, ArrayView<float> dkl, ArrayView<float> dlogvar, int z) =>
         dlogvar[i] += dkl[i / z] * 0.5f * (XMath.Exp(logvar[i]) - 1f);
 
-    /// <summary>loss[r] = Σ_c t·(lse − z) over a row of (rows, classes), one thread per row (classes is small: 10).</summary>
-    public static void SoftmaxCrossEntropyKernel(Index1D r, ArrayView<float> z, ArrayView<float> t, ArrayView<float> loss, int classes)
+    /// <summary>
+    /// loss[r] = Σ_c t·(lse − z) over a row of (rows, classes), one thread per row (classes is small: 10).
+    /// </summary>
+    public static void SoftmaxCrossEntropyKernel(Index1D r, ArrayView<float> z, ArrayView<float> t,
+        ArrayView<float> loss, int classes)
     {
         float lse = RowLogSumExp(z, r * classes, classes), s = 0f;
         for (int j = r * classes; j < (r + 1) * classes; j++)
@@ -49,7 +52,8 @@ public static class LossKernels
     }
 
     /// <summary>dz += dl[row]·(softmax(z)·Σ_k t_k − t), one thread per row.</summary>
-    public static void SoftmaxCrossEntropyGradZKernel(Index1D r, ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl, ArrayView<float> dz, int classes)
+    public static void SoftmaxCrossEntropyGradZKernel(Index1D r, ArrayView<float> z, ArrayView<float> t,
+        ArrayView<float> dl, ArrayView<float> dz, int classes)
     {
         int first = r * classes;
         float lse = RowLogSumExp(z, first, classes), mass = 0f, g = dl[r];
@@ -58,7 +62,8 @@ public static class LossKernels
     }
 
     /// <summary>dt += dl[row]·(lse − z), one thread per row.</summary>
-    public static void SoftmaxCrossEntropyGradTKernel(Index1D r, ArrayView<float> z, ArrayView<float> dl, ArrayView<float> dt, int classes)
+    public static void SoftmaxCrossEntropyGradTKernel(Index1D r, ArrayView<float> z, ArrayView<float> dl,
+        ArrayView<float> dt, int classes)
     {
         int first = r * classes;
         float lse = RowLogSumExp(z, first, classes), g = dl[r];
@@ -109,20 +114,24 @@ public sealed partial class GpuKernels
     }
 
     /// <summary>z, t: (rows, classes); loss: rows.</summary>
-    public void SoftmaxCrossEntropy(ArrayView<float> z, ArrayView<float> t, int rows, int classes, ArrayView<float> loss)
+    public void SoftmaxCrossEntropy(ArrayView<float> z, ArrayView<float> t, int rows, int classes,
+        ArrayView<float> loss)
     {
         if (rows == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.SoftmaxCrossEntropyKernel)(Stream, rows, z, t, loss, classes);
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.SoftmaxCrossEntropyKernel)(Stream,
+            rows, z, t, loss, classes);
     }
 
     /// <summary>An empty dz or dt skips that side.</summary>
-    public void SoftmaxCrossEntropyBackward(ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl, int rows, int classes,
-        ArrayView<float> dz, ArrayView<float> dt)
+    public void SoftmaxCrossEntropyBackward(ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl, int rows,
+        int classes, ArrayView<float> dz, ArrayView<float> dt)
     {
         if (rows == 0) return;
         if (dz.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.SoftmaxCrossEntropyGradZKernel)(Stream, rows, z, t, dl, dz, classes);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(
+                LossKernels.SoftmaxCrossEntropyGradZKernel)(Stream, rows, z, t, dl, dz, classes);
         if (dt.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.SoftmaxCrossEntropyGradTKernel)(Stream, rows, z, dl, dt, classes);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(
+                LossKernels.SoftmaxCrossEntropyGradTKernel)(Stream, rows, z, dl, dt, classes);
     }
 }

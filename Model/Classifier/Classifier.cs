@@ -4,14 +4,16 @@ using InfoVae.Engine;
 namespace InfoVae.Model;
 
 /// <summary>The logits (B, classes) and penultimate features (B, hidden) of one batch, on the tape.</summary>
-public readonly record struct ClassifierOutput<T>(Tensor<T> Logits, Tensor<T> Features) where T : unmanaged, IFloatingPointIeee754<T>;
+public readonly record struct ClassifierOutput<T>(Tensor<T> Logits, Tensor<T> Features)
+    where T : unmanaged, IFloatingPointIeee754<T>;
 
 /// <summary>
 /// The LeNet-like classifier behind the sample-quality metrics, channels-last (NHWC), for one-channel images of
 /// any size (28 × 28 below), c = <see cref="ClassifierConfig.Channels"/>, F = <see cref="ClassifierConfig.Hidden"/>:
 /// <code>
 /// (B,28,28,1) conv k5 s2 p2 → (B,14,14,c1) BN ReLU → conv k4 s2 p1 → (B,7,7,c2) BN ReLU
-///             → conv k3 s2 p1 → (B,4,4,c3) BN ReLU → flatten → linear → (B, F) BN ReLU = features → linear → (B, 10) logits
+///             → conv k3 s2 p1 → (B,4,4,c3) BN ReLU → flatten → linear → (B, F) BN ReLU = features
+///             → linear → (B, 10) logits
 /// </code>
 /// Strided convolutions take the place of LeNet's pooling (the engine has no pooling op, and these reach the
 /// accuracy); batch norm's running statistics are used outside training, as in the InfoVAE's conv net. Layers
@@ -40,7 +42,8 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
         config.Validate();
         Config = config; Backend = backend;
         Params = new Parameters<T>(Layout(config), backend);
-        convW = Enumerable.Range(0, ClassifierConfig.Geometry.Length).Select(i => Params.IndexOf(ConvName(i) + ".weight")).ToArray();
+        convW = Enumerable.Range(0, ClassifierConfig.Geometry.Length)
+            .Select(i => Params.IndexOf(ConvName(i) + ".weight")).ToArray();
         norms = [.. Params.Norms];
         hiddenW = Params.IndexOf(HiddenName + ".weight");
         outW = Params.IndexOf(OutName + ".weight"); outB = Params.IndexOf(OutName + ".bias");
@@ -69,7 +72,8 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         int b = x.Shape[0];
         var t = Params.Tensors;
-        var h = x.Reshape(new Shape(b, Config.Rows, Config.Cols, 1));   // Shape, not params int[]: no allocation per step
+        // Shape, not params int[]: no allocation per step
+        var h = x.Reshape(new Shape(b, Config.Rows, Config.Cols, 1));
         for (int i = 0; i < convW.Length; i++)
         {
             var (_, stride, pad) = ClassifierConfig.Geometry[i];
@@ -83,7 +87,8 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
     Tensor<T> NormRelu(Tensor<T> h, NormIndex n)
     {
         var p = Params;
-        h = Ops.BatchNorm(h, p.Tensors[n.Gamma], p.Tensors[n.Beta], p.Buffers[n.RunningMean], p.Buffers[n.RunningVar], Training, Momentum, NormEps);
+        h = Ops.BatchNorm(h, p.Tensors[n.Gamma], p.Tensors[n.Beta], p.Buffers[n.RunningMean], p.Buffers[n.RunningVar],
+            Training, Momentum, NormEps);
         if (Training) p.BatchesTracked[n.Layer]++;
         return h.Relu();
     }

@@ -46,7 +46,8 @@ public sealed record ClassifierConfig
     public int Flat { get { var s = Sides()[^1]; return s.Rows * s.Cols * Channels[^1]; } }
 
     /// <summary>"conv 32-64-32, 128 features, 10 classes (28×28)".</summary>
-    public string Describe() => $"conv {string.Join("-", Channels ?? [])}, {Hidden} features, {Classes} classes ({Rows}×{Cols})";
+    public string Describe() => $"conv {string.Join("-", Channels ?? [])}, {Hidden} features, {Classes} classes "
+        + $"({Rows}×{Cols})";
 
     /// <summary>Refuses settings that cannot train, with one line that says what to change.</summary>
     public void Validate()
@@ -54,12 +55,15 @@ public sealed record ClassifierConfig
         var d = new ClassifierConfig();
         static string Num(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
         if (Channels is not { Length: 3 } || Channels.Any(c => c < 1))
-            throw new UserError($"--channels takes three positive widths, not {string.Join(",", Channels ?? [])}; the default is {string.Join(",", d.Channels)}");
+            throw new UserError($"--channels takes three positive widths, not {string.Join(",", Channels ?? [])}; "
+                + $"the default is {string.Join(",", d.Channels)}");
         if (Hidden < 1) throw new UserError($"--hidden must be at least 1, not {Hidden}; the default is {d.Hidden}");
         if (Epochs < 1) throw new UserError($"--epochs must be at least 1, not {Epochs}; the default is {d.Epochs}");
-        if (Batch < 2) throw new UserError($"--batch must be at least 2 (batch norm needs two images), not {Batch}; the default is {d.Batch}");
+        if (Batch < 2) throw new UserError($"--batch must be at least 2 (batch norm needs two images), not {Batch}; "
+            + $"the default is {d.Batch}");
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
-            throw new UserError($"--lr must be a positive number, not {Num(LearningRate)}; the default is {Num(d.LearningRate)}");
+            throw new UserError($"--lr must be a positive number, not {Num(LearningRate)}; the default is "
+                + $"{Num(d.LearningRate)}");
         if (Classes < 2) throw new UserError($"the labels hold {Classes} class(es); a classifier needs at least 2");
         var sides = Sides();
         bool fits = true;
@@ -69,6 +73,7 @@ public sealed record ClassifierConfig
             fits &= sides[i].Rows + 2 * p >= k && sides[i].Cols + 2 * p >= k;
         }
         if (!fits)
-            throw new UserError($"{Rows}×{Cols} images are too small for three strided convolutions; use images of at least 3×3 pixels");
+            throw new UserError($"{Rows}×{Cols} images are too small for three strided convolutions; use images of at "
+                + $"least 3×3 pixels");
     }
 }

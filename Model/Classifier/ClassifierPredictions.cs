@@ -14,13 +14,17 @@ public static class ClassifierPredictions
     /// <param name="pixels">n × D images in [0, 1].</param>
     /// <param name="features">n × F, or empty when not wanted.</param>
     /// <param name="probabilities">n × C, or empty when not wanted.</param>
-    public static void Predict(Classifier<float> net, ReadOnlySpan<float> pixels, int n, Span<double> features, Span<double> probabilities)
+    public static void Predict(Classifier<float> net, ReadOnlySpan<float> pixels, int n, Span<double> features,
+        Span<double> probabilities)
     {
         var c = net.Config;
         int d = c.Rows * c.Cols, f = c.Hidden, k = c.Classes;
-        if (pixels.Length != n * d) throw new ArgumentException($"{pixels.Length} pixels are not {n} images of {c.Rows}×{c.Cols}");
-        if (!features.IsEmpty && features.Length != n * f) throw new ArgumentException($"features hold {features.Length}, not {n}×{f}");
-        if (!probabilities.IsEmpty && probabilities.Length != n * k) throw new ArgumentException($"probabilities hold {probabilities.Length}, not {n}×{k}");
+        if (pixels.Length != n * d) throw new ArgumentException($"{pixels.Length} pixels are not {n} images of "
+            + $"{c.Rows}×{c.Cols}");
+        if (!features.IsEmpty && features.Length != n * f) throw new ArgumentException($"features hold "
+            + $"{features.Length}, not {n}×{f}");
+        if (!probabilities.IsEmpty && probabilities.Length != n * k) throw new ArgumentException($"probabilities hold "
+            + $"{probabilities.Length}, not {n}×{k}");
         var tape = Tape<float>.Current;
         var hostF = new float[Chunk * f]; var hostL = new float[Chunk * k];
         bool training = net.Training;

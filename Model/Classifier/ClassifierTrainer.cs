@@ -26,7 +26,8 @@ public sealed class ClassifierTrainer
     {
         Config = config; Train = train;
         if (train.Count < config.Batch)
-            throw new UserError($"the training set holds {train.Count} images, fewer than one batch of {config.Batch}; lower --batch or give more images");
+            throw new UserError($"the training set holds {train.Count} images, fewer than one batch of "
+                + $"{config.Batch}; lower --batch or give more images");
         Net = new Classifier<float>(config, backend);
         Net.Params.Initialize(config.Seed);
         order = new int[train.Count];

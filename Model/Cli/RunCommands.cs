@@ -15,9 +15,12 @@ public static class RunCommands
         var run = RunOption(); var data = new Option<string>("--data") { Description = "Folder with the IDX files", DefaultValueFactory = _ => DataSet.DefaultFolder };
         var iw = new Option<int>("--iw-samples") { Description = "Importance samples per image for the NLL bound", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print the report as one JSON object" };
-        var classifier = new Option<string?>("--classifier") { Description = "Classifier whose features FID, KID and IS use (default: the shipped Fashion-MNIST one)" };
-        var semi = new Option<bool>("--semi-supervised") { Description = "Also classifiers on the posterior means trained with 100, 1,000 and all labels (5 draws)" };
-        var eval = new Command("eval", "Test-set recon, KL, MMD², ELBO, IW-NLL, active units, mutual information; FID, KID and IS of samples; semi-supervised accuracy")
+        var classifier = new Option<string?>("--classifier") { Description = "Classifier whose features FID, KID and "
+            + "IS use (default: the shipped Fashion-MNIST one)" };
+        var semi = new Option<bool>("--semi-supervised") { Description = "Also classifiers on the posterior means "
+            + "trained with 100, 1,000 and all labels (5 draws)" };
+        var eval = new Command("eval", "Test-set recon, KL, MMD², ELBO, IW-NLL, active units, mutual information; "
+            + "FID, KID and IS of samples; semi-supervised accuracy")
             { run, data, iw, json, classifier, semi };
         eval.SetAction(r =>
         {
@@ -51,13 +54,18 @@ public static class RunCommands
             Row("mutual information", $"{rep.MutualInformation:F3}", "I_q(x; z), nats");
             if (quality is { } q)
             {
-                Row($"FID ({q.Features})", $"{q.Fid:F3}", $"Fréchet distance, {q.Samples:N0} decoded prior samples vs {q.Reference:N0} test images");
-                Row($"KID ({q.Features})", $"{q.Kid:F5} ± {q.KidStd:F5}", $"unbiased MMD², cubic kernel; mean ± std over {q.KidSubsets} subsets of {q.KidSubsetSize}");
-                Row("Inception Score (classifier)", $"{q.InceptionScore:F3}", $"exp E KL(p(y|x) ‖ p(y)) of the samples; the test images score {q.TestInceptionScore:F3}");
+                Row($"FID ({q.Features})", $"{q.Fid:F3}", $"Fréchet distance, {q.Samples:N0} decoded prior samples vs "
+                    + $"{q.Reference:N0} test images");
+                Row($"KID ({q.Features})", $"{q.Kid:F5} ± {q.KidStd:F5}",
+                    $"unbiased MMD², cubic kernel; mean ± std over {q.KidSubsets} subsets of {q.KidSubsetSize}");
+                Row("Inception Score (classifier)", $"{q.InceptionScore:F3}",
+                    $"exp E KL(p(y|x) ‖ p(y)) of the samples; the test images score {q.TestInceptionScore:F3}");
             }
+            string Method(ProbeAccuracy p) => p.Method == "knn" ? $"{semiRep!.KNeighbours}-NN" : "LR";
             if (semiRep != null)
                 foreach (var g in semiRep.Results.GroupBy(x => x.Labels))
-                    Row($"semi-supervised, {g.Key:N0} labels", string.Join(", ", g.Select(x => $"{(x.Method == "knn" ? $"{semiRep.KNeighbours}-NN" : "LR")} {100 * x.Mean:F1} ± {100 * x.Std:F1} %")),
+                    Row($"semi-supervised, {g.Key:N0} labels", string.Join(", ", g.Select(x =>
+                        $"{Method(x)} {100 * x.Mean:F1} ± {100 * x.Std:F1} %")),
                         $"test accuracy on E[z|x], mean ± std over {semiRep.Draws} label draws");
             AnsiConsole.Write(table);
             if (skipped != null) Console.WriteLine(skipped);

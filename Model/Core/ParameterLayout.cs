@@ -2,8 +2,11 @@ using InfoVae.Engine;
 
 namespace InfoVae.Model;
 
-/// <summary>A named tensor: our shape, where it lies, how PyTorch initialises it and PyTorch's shape and layout.</summary>
-public sealed record ParameterEntry(string Name, Shape Shape, int Offset, int FanIn, InitKind Init, int[] TorchShape, TorchOrder Order);
+/// <summary>
+/// A named tensor: our shape, where it lies, how PyTorch initialises it and PyTorch's shape and layout.
+/// </summary>
+public sealed record ParameterEntry(string Name, Shape Shape, int Offset, int FanIn, InitKind Init, int[] TorchShape,
+    TorchOrder Order);
 
 /// <summary>
 /// The layout table of a <see cref="Parameters{T}"/>: the named tensors in construction order (which is PyTorch's
@@ -23,10 +26,12 @@ public sealed class ParameterLayout
     public int Count { get; private set; }
     public int BufferCount { get; private set; }
 
-    public void Add(string name, int[] shape, int fanIn, InitKind init, int[]? torchShape = null, TorchOrder? order = null)
+    public void Add(string name, int[] shape, int fanIn, InitKind init, int[]? torchShape = null,
+        TorchOrder? order = null)
     {
         var s = new Shape(shape);
-        entries.Add(new ParameterEntry(name, s, Count, fanIn, init, torchShape ?? shape, order ?? TorchOrder.Same(s.Length)));
+        entries.Add(new ParameterEntry(name, s, Count, fanIn, init, torchShape ?? shape,
+            order ?? TorchOrder.Same(s.Length)));
         Count += s.Length;
     }
 
@@ -41,26 +46,34 @@ public sealed class ParameterLayout
     public void Conv(string prefix, ConvLayer l, bool bias)
     {
         int k = l.Kernel;
-        Add(prefix + ".weight", [l.Out, k, k, l.In], l.In * k * k, InitKind.KaimingUniform, [l.Out, l.In, k, k], new TorchOrder(l.Out, k * k, l.In, 1));
+        Add(prefix + ".weight", [l.Out, k, k, l.In], l.In * k * k, InitKind.KaimingUniform, [l.Out, l.In, k, k],
+            new TorchOrder(l.Out, k * k, l.In, 1));
         if (bias) Add(prefix + ".bias", [l.Out], l.In * k * k, InitKind.FanInUniform);
     }
 
-    /// <summary>nn.ConvTranspose2d: (Cin, KH, KW, Cout) is PyTorch's (Cin, Cout, KH, KW); PyTorch's fan_in is weight.size(1)·KH·KW = Cout·KH·KW.</summary>
+    /// <summary>
+    /// nn.ConvTranspose2d: (Cin, KH, KW, Cout) is PyTorch's (Cin, Cout, KH, KW); PyTorch's fan_in is
+    /// weight.size(1)·KH·KW = Cout·KH·KW.
+    /// </summary>
     public void ConvT(string prefix, ConvLayer l, bool bias)
     {
         int k = l.Kernel;
-        Add(prefix + ".weight", [l.In, k, k, l.Out], l.Out * k * k, InitKind.KaimingUniform, [l.In, l.Out, k, k], new TorchOrder(l.In, k * k, l.Out, 1));
+        Add(prefix + ".weight", [l.In, k, k, l.Out], l.Out * k * k, InitKind.KaimingUniform, [l.In, l.Out, k, k],
+            new TorchOrder(l.In, k * k, l.Out, 1));
         if (bias) Add(prefix + ".bias", [l.Out], l.Out * k * k, InitKind.FanInUniform);
     }
 
-    /// <summary>nn.BatchNorm: gamma (ones) and beta (zeros) as parameters, running mean (0) and variance (1) as buffers.</summary>
+    /// <summary>
+    /// nn.BatchNorm: gamma (ones) and beta (zeros) as parameters, running mean (0) and variance (1) as buffers.
+    /// </summary>
     public void Norm(string prefix, int channels)
     {
         Add(prefix + ".weight", [channels], 0, InitKind.Ones);
         Add(prefix + ".bias", [channels], 0, InitKind.Zeros);
         foreach (var (name, init) in new[] { ("running_mean", InitKind.Zeros), ("running_var", InitKind.Ones) })
         {
-            buffers.Add(new ParameterEntry($"{prefix}.{name}", new Shape(channels), BufferCount, 0, init, [channels], TorchOrder.Same(channels)));
+            buffers.Add(new ParameterEntry($"{prefix}.{name}", new Shape(channels), BufferCount, 0, init, [channels],
+                TorchOrder.Same(channels)));
             BufferCount += channels;
         }
         normNames.Add(prefix);
@@ -74,7 +87,11 @@ public sealed class ParameterLayout
         {
             var c = config.Channels; int hw = ConvArch.Bottom * ConvArch.Bottom, z = config.Latent;
             var enc = ConvArch.Encoder(c); var dec = ConvArch.Decoder(c);
-            for (int i = 0; i < enc.Length; i++) { p.Conv(ConvArch.EncoderConv(i), enc[i], bias: false); p.Norm(ConvArch.EncoderNorm(i), enc[i].Out); }
+            for (int i = 0; i < enc.Length; i++)
+            {
+                p.Conv(ConvArch.EncoderConv(i), enc[i], bias: false);
+                p.Norm(ConvArch.EncoderNorm(i), enc[i].Out);
+            }
             // PyTorch flattens (N, c3, 4, 4): its input column c·HW + p is our column p·c3 + c.
             p.Linear(ConvArch.EncoderLinear, ConvArch.Flat(c), 2 * z, order: new TorchOrder(2 * z, hw, c[2], 1));
             // PyTorch unflattens the output row c·HW + p into (c, p); ours is row p·c3 + c.

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace InfoVae.Model.Data;
 
 /// <summary>N labelled grayscale images of rows × cols pixels. Pixels: (N, rows·cols) floats in [0, 1], row-major.</summary>
@@ -30,7 +32,7 @@ public sealed class LabeledImages
     /// </summary>
     public string Sha256()
     {
-        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var bytes = new byte[PixelsPerImage];
         for (int i = 0; i < Count; i++)
         {

@@ -2,13 +2,16 @@ using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Model;
 
-/// <summary>The mean (d) and covariance (d × d, row-major, ÷ (n − 1) as numpy.cov) of n feature vectors of width d.</summary>
+/// <summary>
+/// The mean (d) and covariance (d × d, row-major, ÷ (n − 1) as numpy.cov) of n feature vectors of width d.
+/// </summary>
 public sealed record FeatureStats(int Count, int Width, double[] Mean, double[] Covariance)
 {
     /// <summary>Statistics of <paramref name="features"/> (n × d row-major), in double.</summary>
     public static FeatureStats Of(ReadOnlySpan<double> features, int n, int d)
     {
-        if (features.Length != n * d) throw new ArgumentException($"{features.Length} values are not {n} features of width {d}");
+        if (features.Length != n * d) throw new ArgumentException($"{features.Length} values are not {n} features of "
+            + $"width {d}");
         if (n < 2) throw new ArgumentException($"a covariance needs at least 2 feature vectors, not {n}");
         var mean = new double[d];
         for (int i = 0; i < n; i++)

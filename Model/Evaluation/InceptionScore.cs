@@ -11,7 +11,8 @@ public static class InceptionScore
     /// <param name="probabilities">n × c rows of class probabilities, each summing to 1.</param>
     public static double Compute(ReadOnlySpan<double> probabilities, int n, int c)
     {
-        if (probabilities.Length != n * c || n < 1 || c < 1) throw new ArgumentException($"{probabilities.Length} probabilities are not {n} rows of {c} classes");
+        if (probabilities.Length != n * c || n < 1 || c < 1) throw new ArgumentException($"{probabilities.Length} "
+            + $"probabilities are not {n} rows of {c} classes");
         var marginal = new double[c];
         for (int i = 0; i < n; i++)
             for (int k = 0; k < c; k++) marginal[k] += probabilities[i * c + k];

@@ -20,10 +20,11 @@ public static class Kid
     /// <param name="x">n₁ × d features, row-major.</param>
     /// <param name="y">n₂ × d features.</param>
     /// <param name="rng">draws the subsets (randperm of each set per subset, its first m entries).</param>
-    public static KidResult Compute(ReadOnlySpan<double> x, int n1, ReadOnlySpan<double> y, int n2, int d, TorchGenerator rng,
-        int subsets = DefaultSubsets, int subsetSize = DefaultSubsetSize)
+    public static KidResult Compute(ReadOnlySpan<double> x, int n1, ReadOnlySpan<double> y, int n2, int d,
+        TorchGenerator rng, int subsets = DefaultSubsets, int subsetSize = DefaultSubsetSize)
     {
-        if (x.Length != n1 * d || y.Length != n2 * d) throw new ArgumentException($"features ({x.Length}, {y.Length}) are not ({n1}, {n2}) × {d}");
+        if (x.Length != n1 * d || y.Length != n2 * d) throw new ArgumentException($"features ({x.Length}, {y.Length}) "
+            + $"are not ({n1}, {n2}) × {d}");
         int m = Math.Min(subsetSize, Math.Min(n1, n2));
         if (m < 2) throw new ArgumentException($"KID needs at least 2 features on each side, not {n1} and {n2}");
         var estimates = new double[subsets];
@@ -48,7 +49,9 @@ public static class Kid
         return new KidResult(mean, Math.Sqrt(var / subsets), subsets, m);
     }
 
-    /// <summary>MMD²ᵤ of two m × d sets under the cubic polynomial kernel; <paramref name="gram"/> is m × m scratch.</summary>
+    /// <summary>
+    /// MMD²ᵤ of two m × d sets under the cubic polynomial kernel; <paramref name="gram"/> is m × m scratch.
+    /// </summary>
     public static double UnbiasedMmd(ReadOnlySpan<double> x, ReadOnlySpan<double> y, int m, int d, Span<double> gram)
     {
         double xx = KernelSum(x, x, m, d, gram, offDiagonal: true);
@@ -58,7 +61,8 @@ public static class Kid
     }
 
     /// <summary>Σ k(aᵢ, bⱼ) over all pairs (or i ≠ j), k = (a·b/d + 1)³, from one GEMM a·bᵀ.</summary>
-    static double KernelSum(ReadOnlySpan<double> a, ReadOnlySpan<double> b, int m, int d, Span<double> gram, bool offDiagonal)
+    static double KernelSum(ReadOnlySpan<double> a, ReadOnlySpan<double> b, int m, int d, Span<double> gram,
+        bool offDiagonal)
     {
         Gemm.Multiply(false, true, m, m, d, 1.0 / d, a, d, b, d, 0.0, gram, m);
         double sum = 0;

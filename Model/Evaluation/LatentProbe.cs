@@ -2,7 +2,9 @@ using InfoVae.Engine;
 
 namespace InfoVae.Model;
 
-/// <summary>Test accuracy of one probe trained with <see cref="Labels"/> labels: mean and spread over the label draws.</summary>
+/// <summary>
+/// Test accuracy of one probe trained with <see cref="Labels"/> labels: mean and spread over the label draws.
+/// </summary>
 /// <param name="Method">"logistic_regression" or "knn".</param>
 /// <param name="Std">sample standard deviation over the draws (÷ (draws − 1)); 0 for a single draw.</param>
 /// <param name="Draws">each draw's accuracy, draw 0 first.</param>
@@ -31,7 +33,8 @@ public static class LatentProbe
     public const ulong DrawStream = RandomStreams.Eval + 600;
     public static readonly int[] DefaultLabelCounts = [100, 1000, int.MaxValue];
 
-    public static SemiSupervisedReport Measure(InfoVaeNet<float> net, DataSet data, int draws = DefaultDraws, IReadOnlyList<int>? labelCounts = null)
+    public static SemiSupervisedReport Measure(InfoVaeNet<float> net, DataSet data, int draws = DefaultDraws,
+        IReadOnlyList<int>? labelCounts = null)
     {
         int z = net.Config.Latent;
         var train = new float[data.Train.Count * z]; var test = new float[data.Test.Count * z];
@@ -41,13 +44,15 @@ public static class LatentProbe
         int classes = Math.Max(data.Train.Labels.Max(), data.Test.Labels.Max()) + 1;
         var results = new List<ProbeAccuracy>();
         // Counts beyond the training set mean all of it (once).
-        foreach (int labels in (labelCounts ?? DefaultLabelCounts).Select(c => Math.Min(c, data.Train.Count)).Distinct())
+        var counts = (labelCounts ?? DefaultLabelCounts).Select(c => Math.Min(c, data.Train.Count)).Distinct();
+        foreach (int labels in counts)
         {
             var lr = new double[draws]; var knn = new double[draws];
             for (int r = 0; r < draws; r++)
             {
                 ulong seed = RandomStreams.Key(net.Config.Seed, DrawStream + (ulong)r);
-                var chosen = labels == data.Train.Count ? Enumerable.Range(0, labels).ToArray() : Balanced(data.Train.Labels, labels, classes, seed);
+                var chosen = labels == data.Train.Count ? Enumerable.Range(0, labels).ToArray()
+                    : Balanced(data.Train.Labels, labels, classes, seed);
                 var x = new float[chosen.Length * z]; var y = new byte[chosen.Length];
                 for (int i = 0; i < chosen.Length; i++)
                 {
@@ -56,7 +61,8 @@ public static class LatentProbe
                 }
                 lr[r] = LogisticRegression.Accuracy(x, y, z, classes, test, data.Test.Labels, seed);
                 // The whole training set is the same set in every draw: its k-NN accuracy once.
-                knn[r] = r > 0 && labels == data.Train.Count ? knn[0] : NearestNeighbours.Accuracy(x, y, z, classes, test, data.Test.Labels, K);
+                knn[r] = r > 0 && labels == data.Train.Count ? knn[0]
+                    : NearestNeighbours.Accuracy(x, y, z, classes, test, data.Test.Labels, K);
             }
             results.Add(Summary("logistic_regression", labels, lr));
             results.Add(Summary("knn", labels, knn));
@@ -71,7 +77,9 @@ public static class LatentProbe
         return new ProbeAccuracy(method, labels, mean, std, draws);
     }
 
-    /// <summary>Each dimension of both sets minus the training mean, over the training deviation (1 where it is 0).</summary>
+    /// <summary>
+    /// Each dimension of both sets minus the training mean, over the training deviation (1 where it is 0).
+    /// </summary>
     static void Standardise(float[] train, float[] test, int z)
     {
         int n = train.Length / z;
@@ -89,8 +97,8 @@ public static class LatentProbe
     }
 
     /// <summary>
-    /// <paramref name="count"/> indices drawn class-balanced: ⌊count/C⌋ of each class (one more for the first count mod C
-    /// classes), each class's picks the first of a torch.randperm of its images; a class with fewer images gives all.
+    /// <paramref name="count"/> indices drawn class-balanced: ⌊count/C⌋ of each class (one more for the first count mod
+    /// C classes), each class's picks the first of a torch.randperm of its images; a class with fewer images gives all.
     /// </summary>
     public static int[] Balanced(ReadOnlySpan<byte> labels, int count, int classes, ulong seed)
     {
@@ -183,7 +191,10 @@ public static class NearestNeighbours
 {
     const int Block = 128;
 
-    /// <summary>Accuracy on (test (N × Z), testLabels) of a majority vote among the k nearest of (x (L × Z), y); ties go to the class of the nearest tied neighbour.</summary>
+    /// <summary>
+    /// Accuracy on (test (N × Z), testLabels) of a majority vote among the k nearest of (x (L × Z), y); ties go to the
+    /// class of the nearest tied neighbour.
+    /// </summary>
     public static double Accuracy(float[] x, byte[] y, int z, int classes, float[] test, byte[] testLabels, int k)
     {
         int n = y.Length, m = testLabels.Length;
@@ -211,7 +222,8 @@ public static class NearestNeighbours
                 int most = 0;
                 for (int t = 0; t < filled; t++) most = Math.Max(most, ++votes[y[bestI[t]]]);
                 int winner = 0;
-                for (int t = 0; t < filled; t++)                      // in order of distance: the nearest of the tied classes
+                // in order of distance: the nearest of the tied classes
+                for (int t = 0; t < filled; t++)
                     if (votes[y[bestI[t]]] == most) { winner = y[bestI[t]]; break; }
                 if (winner == testLabels[s + i]) right++;
             }

@@ -21,14 +21,17 @@ public static class MetricsJson
             o["sample_quality"] = new JsonObject
             {
                 ["features"] = q.Features, ["samples"] = q.Samples, ["reference_images"] = q.Reference,
-                ["kid_subsets"] = q.KidSubsets, ["kid_subset_size"] = q.KidSubsetSize, ["test_inception_score"] = q.TestInceptionScore,
+                ["kid_subsets"] = q.KidSubsets, ["kid_subset_size"] = q.KidSubsetSize,
+                ["test_inception_score"] = q.TestInceptionScore,
             };
         }
         else if (skipped != null) o["sample_quality_skipped"] = skipped;
         if (semi != null) o["semi_supervised_accuracy"] = SemiSupervised(semi);
     }
 
-    /// <summary>{"100": {"logistic_regression": {"mean", "std", "draws"}, "knn": {...}}, "1000": ..., "60000": ...}.</summary>
+    /// <summary>
+    /// {"100": {"logistic_regression": {"mean", "std", "draws"}, "knn": {...}}, "1000": ..., "60000": ...}.
+    /// </summary>
     public static JsonObject SemiSupervised(SemiSupervisedReport semi)
     {
         var byCount = new JsonObject();
@@ -36,7 +39,8 @@ public static class MetricsJson
         {
             string key = r.Labels.ToString(CultureInfo.InvariantCulture);
             if (byCount[key] is not JsonObject methods) byCount[key] = methods = new JsonObject();
-            methods[r.Method] = new JsonObject { ["mean"] = r.Mean, ["std"] = r.Std, ["draws"] = new JsonArray([.. r.Draws.Select(d => (JsonNode?)d)]) };
+            methods[r.Method] = new JsonObject { ["mean"] = r.Mean, ["std"] = r.Std,
+                ["draws"] = new JsonArray([.. r.Draws.Select(d => (JsonNode?)d)]) };
         }
         return byCount;
     }

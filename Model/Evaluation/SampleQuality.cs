@@ -7,13 +7,16 @@ namespace InfoVae.Model;
 /// Sample quality of one model, measured on a classifier's penultimate features (<see cref="SampleQuality"/>).
 /// <see cref="Features"/> names them honestly ("LeNet features, Fashion-MNIST"): these are not Inception features.
 /// </summary>
-/// <param name="Fid">FID between <see cref="Samples"/> decoded prior samples and the <see cref="Reference"/> test images.</param>
-/// <param name="Kid">KID, the mean of the unbiased MMD² over <see cref="KidSubsets"/> subsets of <see cref="KidSubsetSize"/>.</param>
+/// <param name="Fid">FID between <see cref="Samples"/> decoded prior samples and the <see cref="Reference"/> test
+/// images.</param>
+/// <param name="Kid">KID, the mean of the unbiased MMD² over <see cref="KidSubsets"/> subsets of <see
+/// cref="KidSubsetSize"/>.</param>
 /// <param name="KidStd">the standard deviation of KID's subset estimates.</param>
-/// <param name="InceptionScore">the classifier-based Inception Score of the samples (1 to the number of classes).</param>
+/// <param name="InceptionScore">the classifier-based Inception Score of the samples (1 to the number of
+/// classes).</param>
 /// <param name="TestInceptionScore">the same score of the test images: what real data reach.</param>
-public sealed record SampleQualityReport(string Features, int Samples, int Reference, double Fid, double Kid, double KidStd,
-    int KidSubsets, int KidSubsetSize, double InceptionScore, double TestInceptionScore);
+public sealed record SampleQualityReport(string Features, int Samples, int Reference, double Fid, double Kid,
+    double KidStd, int KidSubsets, int KidSubsetSize, double InceptionScore, double TestInceptionScore);
 
 /// <summary>
 /// FID, KID and the classifier-based Inception Score of a model's samples against a data set's test images, all from
@@ -39,10 +42,11 @@ public sealed class SampleQuality
     readonly double testInceptionScore;
 
     /// <summary>
-    /// The metrics for <paramref name="test"/> (the test set of <paramref name="folder"/>) on this classifier's features,
-    /// or null and the line that says why they cannot be measured there (<see cref="Unavailable"/>).
+    /// The metrics for <paramref name="test"/> (the test set of <paramref name="folder"/>) on this classifier's
+    /// features, or null and the line that says why they cannot be measured there (<see cref="Unavailable"/>).
     /// </summary>
-    public static SampleQuality? TryCreate(Classifier<float> classifier, ClassifierInfo info, LabeledImages test, string folder, out string? skipped)
+    public static SampleQuality? TryCreate(Classifier<float> classifier, ClassifierInfo info, LabeledImages test,
+        string folder, out string? skipped)
     {
         skipped = Unavailable(info, test, folder);
         return skipped == null ? new SampleQuality(classifier, info, test) : null;
@@ -68,8 +72,9 @@ public sealed class SampleQuality
     {
         string what = $"FID, KID and IS (LeNet features, {info.DataName}) are left out";
         if (test.Rows != info.Config.Rows || test.Cols != info.Config.Cols)
-            return $"{what}: the classifier takes {info.Config.Rows}×{info.Config.Cols} images and {folder} holds {test.Rows}×{test.Cols}; "
-                + "train one on this data with infovae classifier train and give it with --classifier";
+            return $"{what}: the classifier takes {info.Config.Rows}×{info.Config.Cols} images and {folder} holds "
+                + $"{test.Rows}×{test.Cols}; train one on this data with infovae classifier train and give it with "
+                + "--classifier";
         if (test.Count < 2) return $"{what}: the test set of {folder} has {test.Count} image(s); they need at least 2";
         if (test.Sha256() != info.TestSha256)
             return $"{what}: the test set of {folder} is not the one the classifier knows ({info.DataName}'s); "
@@ -82,17 +87,21 @@ public sealed class SampleQuality
     {
         int n = Test.Count, f = Info.Config.Hidden, k = Info.Config.Classes;
         if (net.Config.InputSize != Test.PixelsPerImage)
-            throw new UserError($"the model makes {net.Config.InputSize}-pixel images but the classifier takes {Test.Rows}×{Test.Cols}; give the --data the run was trained on");
+            throw new UserError($"the model makes {net.Config.InputSize}-pixel images but the classifier takes "
+                + $"{Test.Rows}×{Test.Cols}; give the --data the run was trained on");
         var samples = DecodePriorSamples(net, n);
         var features = new double[n * f]; var probs = new double[n * k];
         ClassifierPredictions.Predict(Classifier, samples, n, features, probs);
         double fid = Frechet.Distance(FeatureStats.Of(features, n, f), testStats);
-        var kid = Kid.Compute(features, n, testFeatures, n, f, new TorchGenerator(RandomStreams.Key(net.Config.Seed, KidStream)));
+        var subsets = new TorchGenerator(RandomStreams.Key(net.Config.Seed, KidStream));
+        var kid = Kid.Compute(features, n, testFeatures, n, f, subsets);
         return new SampleQualityReport(FeatureName, n, n, fid, kid.Mean, kid.Std, kid.Subsets, kid.SubsetSize,
             InceptionScore.Compute(probs, n, k), testInceptionScore);
     }
 
-    /// <summary>n decoder means σ(decoder(z)), z ~ N(0, I) from the (seed, <see cref="SampleStream"/>) Philox stream: n × D.</summary>
+    /// <summary>
+    /// n decoder means σ(decoder(z)), z ~ N(0, I) from the (seed, <see cref="SampleStream"/>) Philox stream: n × D.
+    /// </summary>
     public static float[] DecodePriorSamples(InfoVaeNet<float> net, int n)
     {
         int z = net.Config.Latent, d = net.Config.InputSize;

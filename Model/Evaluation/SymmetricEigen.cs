@@ -19,7 +19,8 @@ public static class SymmetricEigen
     public static void Decompose(ReadOnlySpan<double> a, int n, Span<double> values, Span<double> vectors)
     {
         if (a.Length != n * n || vectors.Length != n * n || values.Length != n)
-            throw new ArgumentException($"a ({a.Length}) and vectors ({vectors.Length}) must hold n² = {n * n} values, values {n}");
+            throw new ArgumentException($"a ({a.Length}) and vectors ({vectors.Length}) must hold n² = {n * n} "
+                + $"values, values {n}");
         var m = new double[n * n];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++) m[i * n + j] = 0.5 * (a[i * n + j] + a[j * n + i]);

@@ -5,7 +5,10 @@ using static InfoVae.Tests.Kernels.KernelCheck;
 
 namespace InfoVae.Tests.Kernels;
 
-/// <summary>Losses.Softplus, BceWithLogits, GaussianKl and SoftmaxCrossEntropy (forward and backward) against Reference in double.</summary>
+/// <summary>
+/// Losses.Softplus, BceWithLogits, GaussianKl and SoftmaxCrossEntropy (forward and backward) against Reference in
+/// double.
+/// </summary>
 [TestFixture(typeof(float))]
 [TestFixture(typeof(double))]
 public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -243,7 +246,8 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
             {
                 int r = i / classes, c = i % classes;
                 var zr = zd.AsSpan(r * classes, classes); var tr = td.AsSpan(r * classes, classes);
-                double gz = gd[r] * Reference.SoftmaxCrossEntropyGradZ(zr, tr, c), gt = gd[r] * Reference.SoftmaxCrossEntropyGradT(zr, c);
+                double gz = gd[r] * Reference.SoftmaxCrossEntropyGradZ(zr, tr, c);
+                double gt = gd[r] * Reference.SoftmaxCrossEntropyGradT(zr, c);
                 ez[i] = dz0d[i] + gz; sz[i] = Math.Abs(dz0d[i]) + Math.Abs(gd[r]) * (classes + 1);
                 et[i] = dt0d[i] + gt; st[i] = Math.Abs(dt0d[i]) + Math.Abs(gt) + Math.Abs(gd[r]);
             }
@@ -279,9 +283,11 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropy<T>(new T[10], new T[10], 2, 5, new T[1]));
         Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropy<T>(new T[10], new T[9], 2, 5, new T[2]));
         Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropy<T>(new T[0], new T[0], 0, 0, new T[0]));
-        var ex = Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropyBackward<T>(new T[10], new T[10], new T[2], 2, 5, new T[9], Span<T>.Empty));
+        var ex = Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropyBackward<T>(new T[10], new T[10],
+            new T[2], 2, 5, new T[9], Span<T>.Empty));
         Assert.That(ex!.ParamName, Is.EqualTo("dz"));
-        ex = Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropyBackward<T>(new T[10], new T[10], new T[2], 2, 5, Span<T>.Empty, new T[9]));
+        ex = Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropyBackward<T>(new T[10], new T[10],
+            new T[2], 2, 5, Span<T>.Empty, new T[9]));
         Assert.That(ex!.ParamName, Is.EqualTo("dt"));
     }
 

@@ -4,7 +4,9 @@ using static InfoVae.Tests.Kernels.Gpu.GpuTestAccelerator;
 
 namespace InfoVae.Tests.Kernels.Gpu;
 
-/// <summary>Fused BCE-with-logits, Gaussian KL and softmax cross-entropy kernels against Kernels/Cpu/Losses in double.</summary>
+/// <summary>
+/// Fused BCE-with-logits, Gaussian KL and softmax cross-entropy kernels against Kernels/Cpu/Losses in double.
+/// </summary>
 public class LossKernelTests
 {
     const double Atol = 1e-6, Rtol = 1e-5;

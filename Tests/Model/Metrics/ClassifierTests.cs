@@ -8,13 +8,17 @@ using InfoVae.Tests.Support;
 
 namespace InfoVae.Tests.Model.Metrics;
 
-/// <summary>The feature classifier: shapes, its whole gradient in float64, determinism, that it learns, and its file.</summary>
+/// <summary>
+/// The feature classifier: shapes, its whole gradient in float64, determinism, that it learns, and its file.
+/// </summary>
 public class ClassifierTests
 {
-    static readonly ClassifierConfig Small = new() { Rows = 12, Cols = 16, Channels = [4, 8, 8], Hidden = 16, Epochs = 6, Batch = 16, LearningRate = 5e-3, Seed = 3 };
+    static readonly ClassifierConfig Small = new() { Rows = 12, Cols = 16, Channels = [4, 8, 8], Hidden = 16,
+        Epochs = 6, Batch = 16, LearningRate = 5e-3, Seed = 3 };
 
     [TestCase(28, 28, 4, 4)] [TestCase(12, 16, 2, 2)] [TestCase(20, 12, 3, 2)]
-    public void Forward_gives_logits_and_features_and_the_flattened_side_follows_the_strides(int rows, int cols, int lastRows, int lastCols)
+    public void Forward_gives_logits_and_features_and_the_flattened_side_follows_the_strides(int rows, int cols,
+        int lastRows, int lastCols)
     {
         var c = new ClassifierConfig { Rows = rows, Cols = cols, Channels = [2, 3, 5], Hidden = 7, Classes = 4 };
         Assert.That(c.Sides()[^1], Is.EqualTo((lastRows, lastCols)));
@@ -40,7 +44,8 @@ public class ClassifierTests
         var c = new ClassifierConfig();
         Assert.That(c.Sides(), Is.EqualTo(new[] { (28, 28), (14, 14), (7, 7), (4, 4) }));
         var net = new Classifier<float>(c, CpuBackend<float>.Instance);
-        // 1·25·32 + 32·16·64 + 64·9·32 + 512·128 + 128·10 + 10 weights and biases, + 2·(32 + 64 + 32 + 128) batch-norm scales and shifts.
+        // 1·25·32 + 32·16·64 + 64·9·32 + 512·128 + 128·10 + 10 weights and biases, + 2·(32 + 64 + 32 + 128) batch-norm
+        // scales and shifts.
         Assert.That(net.Params.Count, Is.EqualTo(800 + 32768 + 18432 + 65536 + 1290 + 512));
     }
 
@@ -80,7 +85,8 @@ public class ClassifierTests
             p[i] = o; net.Params.All.CopyFrom(p);
             numeric[i] = (up - down) / (2 * GradCheck.Eps);
         }
-        Assert.That(analytic.Count(g => g != 0), Is.GreaterThan(p.Length / 2), "most gradients are non-zero (the check proves something)");
+        Assert.That(analytic.Count(g => g != 0), Is.GreaterThan(p.Length / 2),
+            "most gradients are non-zero (the check proves something)");
         Close.Assert<double, double>(numeric, analytic, GradCheck.Atol, GradCheck.Rtol, "dLoss/dParams");
         x.Dispose(); t.Dispose();
     }
@@ -159,14 +165,16 @@ public class ClassifierTests
         var t = new ClassifierTrainer(Small with { Epochs = 1 }, data, CpuBackend<float>.Instance);
         t.StartEpoch(0);
         for (int b = 0; b < t.BatchesPerEpoch; b++) t.TrainStep(b);
-        var info = new ClassifierInfo(t.Config, "toy", data.Sha256(), data.Sha256(), 0.5, "infovae classifier train --data toy");
+        var info = new ClassifierInfo(t.Config, "toy", data.Sha256(), data.Sha256(), 0.5,
+            "infovae classifier train --data toy");
         string path = tmp["c.safetensors"];
         ClassifierFile.Save(path, t.Net, info);
         var (net, read) = ClassifierFile.Load(path);
         Assert.That(read with { Config = t.Config }, Is.EqualTo(info));
         Assert.That(read.Config.Describe(), Is.EqualTo(t.Config.Describe()));
         int k = Small.Classes, f = Small.Hidden;
-        double[] p1 = new double[data.Count * k], p2 = new double[data.Count * k], f1 = new double[data.Count * f], f2 = new double[data.Count * f];
+        double[] p1 = new double[data.Count * k], p2 = new double[data.Count * k];
+        double[] f1 = new double[data.Count * f], f2 = new double[data.Count * f];
         ClassifierPredictions.Predict(t.Net, data.Pixels, data.Count, f1, p1);
         ClassifierPredictions.Predict(net, data.Pixels, data.Count, f2, p2);
         Assert.That(p2, Is.EqualTo(p1)); Assert.That(f2, Is.EqualTo(f1));
@@ -184,7 +192,8 @@ public class ClassifierTests
     {
         using var tmp = new TempFolder();
         string path = tmp["x.safetensors"];
-        InfoVae.Model.IO.SafeTensors.Write(path, [InfoVae.Model.IO.SafeTensor.From<float>("a", [1f], 1)], new Dictionary<string, string> { ["format"] = "infovae-checkpoint" });
+        InfoVae.Model.IO.SafeTensors.Write(path, [InfoVae.Model.IO.SafeTensor.From<float>("a", [1f], 1)],
+            new Dictionary<string, string> { ["format"] = "infovae-checkpoint" });
         UserErrors.Expect(() => ClassifierFile.Load(path), "not an infovae classifier");
         UserErrors.Expect(() => ClassifierFile.Load(tmp["missing.safetensors"]), "no such file");
     }
@@ -197,11 +206,14 @@ public class ClassifierTests
         foreach (var p in a.Pixels) bytes.Add((byte)MathF.Round(p * 255));
         bytes.AddRange(a.Labels);
         // Quantise the pixels as IDX holds them, then the hash of the bytes is the documented one.
-        var q = new InfoVae.Model.Data.LabeledImages(bytes.Take(a.Pixels.Length).Select(b => b / 255f).ToArray(), a.Labels, a.Rows, a.Cols);
+        var q = new InfoVae.Model.Data.LabeledImages(bytes.Take(a.Pixels.Length).Select(b => b / 255f).ToArray(),
+            a.Labels, a.Rows, a.Cols);
         Assert.That(q.Sha256(), Is.EqualTo(Convert.ToHexStringLower(SHA256.HashData(bytes.ToArray()))));
         var pixel = (float[])q.Pixels.Clone(); pixel[17] = pixel[17] > 0.5f ? 0 : 1;
-        Assert.That(new InfoVae.Model.Data.LabeledImages(pixel, q.Labels, q.Rows, q.Cols).Sha256(), Is.Not.EqualTo(q.Sha256()));
+        Assert.That(new InfoVae.Model.Data.LabeledImages(pixel, q.Labels, q.Rows, q.Cols).Sha256(),
+            Is.Not.EqualTo(q.Sha256()));
         var label = (byte[])q.Labels.Clone(); label[3] ^= 1;
-        Assert.That(new InfoVae.Model.Data.LabeledImages(q.Pixels, label, q.Rows, q.Cols).Sha256(), Is.Not.EqualTo(q.Sha256()));
+        Assert.That(new InfoVae.Model.Data.LabeledImages(q.Pixels, label, q.Rows, q.Cols).Sha256(),
+            Is.Not.EqualTo(q.Sha256()));
     }
 }

@@ -4,7 +4,9 @@ using InfoVae.Tests.Support;
 
 namespace InfoVae.Tests.Model.Metrics;
 
-/// <summary>The Fréchet distance against closed forms, and FID of sampled Gaussian features against its population value.</summary>
+/// <summary>
+/// The Fréchet distance against closed forms, and FID of sampled Gaussian features against its population value.
+/// </summary>
 public class FrechetTests
 {
     static FeatureStats Stats(double[] mean, double[] cov) => new(1000, mean.Length, mean, cov);
@@ -65,12 +67,15 @@ public class FrechetTests
         a[0] = 0;                                              // a singular one
         var m1 = Rand.Uniform(d, 3); var m2 = Rand.Uniform(d, 4);
         double expected = 0;
-        for (int i = 0; i < d; i++) expected += (m1[i] - m2[i]) * (m1[i] - m2[i]) + Math.Pow(Math.Sqrt(a[i]) - Math.Sqrt(b[i]), 2);
+        for (int i = 0; i < d; i++) expected += (m1[i] - m2[i]) * (m1[i] - m2[i])
+            + Math.Pow(Math.Sqrt(a[i]) - Math.Sqrt(b[i]), 2);
         // √ is not Lipschitz at 0: the zero eigenvalue comes out as ±1e-16·‖Σ‖, whose root is ~1e-8. Without it, 1e-12.
-        Assert.That(Frechet.Distance(Stats(m1, Rotated(q, a)), Stats(m2, Rotated(q, b))), Is.EqualTo(expected).Within(1e-7));
+        Assert.That(Frechet.Distance(Stats(m1, Rotated(q, a)), Stats(m2, Rotated(q, b))),
+            Is.EqualTo(expected).Within(1e-7));
         a[0] = 0.5;
         expected += Math.Pow(Math.Sqrt(0.5) - Math.Sqrt(b[0]), 2) - b[0];
-        Assert.That(Frechet.Distance(Stats(m1, Rotated(q, a)), Stats(m2, Rotated(q, b))), Is.EqualTo(expected).Within(1e-12 * d));
+        Assert.That(Frechet.Distance(Stats(m1, Rotated(q, a)), Stats(m2, Rotated(q, b))),
+            Is.EqualTo(expected).Within(1e-12 * d));
     }
 
     [Test]
@@ -89,7 +94,8 @@ public class FrechetTests
     {
         int n = 500, d = 16;
         var x = Rand.Normal(n * d, 5);
-        for (int i = 0; i < n; i++) { x[i * d + 3] = 0; x[i * d + 7] = Math.Max(0, x[i * d + 7]); }   // a dead and a ReLU'd unit
+        // a dead and a ReLU'd unit
+        for (int i = 0; i < n; i++) { x[i * d + 3] = 0; x[i * d + 7] = Math.Max(0, x[i * d + 7]); }
         var s = FeatureStats.Of(x, n, d);
         double trace = 0;
         for (int j = 0; j < d; j++) trace += s.Covariance[j * d + j];
@@ -109,15 +115,16 @@ public class FrechetTests
     [Test]
     public void Fid_of_sampled_gaussian_features_approaches_the_population_value()
     {
-        // x = μ₁ + Q·diag(√a)·ε, y = μ₂ + Q·diag(√b)·ε' with 20,000 draws each, d = 6; the population FID is known in closed
-        // form. The sample FID is biased upwards by about tr(Σ₁ + Σ₂)/n·(something of order d) and scatters by
+        // x = μ₁ + Q·diag(√a)·ε, y = μ₂ + Q·diag(√b)·ε' with 20,000 draws each, d = 6; the population FID is known in
+        // closed form. The sample FID is biased upwards by about tr(Σ₁ + Σ₂)/n·(something of order d) and scatters by
         // ~1/√n: both are well under 2 % here, while a wrong matrix square root is off by tens of percent.
         int n = 20_000, d = 6;
         var q = Rotation(d, 11);
         double[] a = [3, 2, 1, 0.5, 0.2, 0.1], b = [0.1, 1, 1, 2, 0.3, 4];
         double[] m1 = [0, 0.5, 0, -1, 0, 0], m2 = [0.3, 0, 0, 0, 0, 1];
         double expected = 0;
-        for (int i = 0; i < d; i++) expected += (m1[i] - m2[i]) * (m1[i] - m2[i]) + Math.Pow(Math.Sqrt(a[i]) - Math.Sqrt(b[i]), 2);
+        for (int i = 0; i < d; i++) expected += (m1[i] - m2[i]) * (m1[i] - m2[i])
+            + Math.Pow(Math.Sqrt(a[i]) - Math.Sqrt(b[i]), 2);
         double[] Draw(double[] mean, double[] lambda, ulong key)
         {
             var eps = new double[n * d];

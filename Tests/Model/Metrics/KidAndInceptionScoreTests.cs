@@ -33,7 +33,8 @@ public class KidAndInceptionScoreTests
         var x = Gaussian(n, d, 3);
         var rng = new TorchGenerator(7);
         var perm = new int[n];
-        double[] a = new double[half * d], b = new double[half * d], gram = new double[half * half], estimates = new double[shuffles];
+        double[] a = new double[half * d], b = new double[half * d];
+        double[] gram = new double[half * half], estimates = new double[shuffles];
         for (int s = 0; s < shuffles; s++)
         {
             rng.Randperm(perm);
@@ -64,7 +65,8 @@ public class KidAndInceptionScoreTests
         Assert.That(far.Mean, Is.GreaterThan(5 * far.Std), $"shifted by 0.3 per dimension: {far}");
         Assert.That(near.Std, Is.GreaterThan(0));
         // The same generator seed gives the same subsets, so the same numbers.
-        Assert.That(Kid.Compute(x, n, same, n, d, new TorchGenerator(1), subsets: 20, subsetSize: 500), Is.EqualTo(near));
+        Assert.That(Kid.Compute(x, n, same, n, d, new TorchGenerator(1), subsets: 20, subsetSize: 500),
+            Is.EqualTo(near));
     }
 
     [Test]

@@ -4,7 +4,9 @@ using InfoVae.Tests.Support;
 
 namespace InfoVae.Tests.Model.Metrics;
 
-/// <summary>The semi-supervised probes: class-balanced label draws, k-NN by hand, logistic regression on separable data.</summary>
+/// <summary>
+/// The semi-supervised probes: class-balanced label draws, k-NN by hand, logistic regression on separable data.
+/// </summary>
 public class LatentProbeTests
 {
     static readonly byte[] Labels = [.. Enumerable.Range(0, 300).Select(i => (byte)(i * 7 % 3))];
@@ -31,9 +33,12 @@ public class LatentProbeTests
         // At 11 the neighbours in order are classes 0, 1, 1, 0; at 29: 2, 0, 1, 0, 1.
         float[] test = [11, 29]; byte[] truth = [0, 2];
         Assert.That(NearestNeighbours.Accuracy(x, y, 1, 3, test, truth, 1), Is.EqualTo(1.0), "k = 1: the nearest");
-        Assert.That(NearestNeighbours.Accuracy(x, y, 1, 3, test, truth, 2), Is.EqualTo(1.0), "k = 2: 1-1 ties go to the nearest");
-        Assert.That(NearestNeighbours.Accuracy(x, y, 1, 3, test, truth, 3), Is.EqualTo(0.5), "k = 3: class 1 wins 2-1 at 11");
-        // k = 4 at 11: 2-2, the nearest (class 0) wins, although class 1 reached 2 votes first; at 29 class 0 wins 2-1-1.
+        Assert.That(NearestNeighbours.Accuracy(x, y, 1, 3, test, truth, 2), Is.EqualTo(1.0),
+            "k = 2: 1-1 ties go to the nearest");
+        Assert.That(NearestNeighbours.Accuracy(x, y, 1, 3, test, truth, 3), Is.EqualTo(0.5),
+            "k = 3: class 1 wins 2-1 at 11");
+        // k = 4 at 11: 2-2, the nearest (class 0) wins, although class 1 reached 2 votes first; at 29 class 0 wins
+        // 2-1-1.
         Assert.That(NearestNeighbours.Accuracy(x, y, 1, 3, test, truth, 4), Is.EqualTo(0.5), "k = 4");
         // k beyond the labelled set: all five vote, 2-2-1, ties to the nearer of classes 0 and 1 (0 in both cases).
         Assert.That(NearestNeighbours.Accuracy(x, y, 1, 3, test, truth, 9), Is.EqualTo(0.5), "k = 9");

@@ -21,10 +21,12 @@ public class MetricsCliTests
         data = root["data"];
         IdxFiles.WriteDataSet(data, train: 48, test: 20);
         run = root["run"];
-        var r = Cli.Run(["train", "--data", data, "--out", run, "--hidden", "16", "--latent", "3", "--epochs", "1", "--batch", "16", "--no-pictures"]);
+        var r = Cli.Run(["train", "--data", data, "--out", run, "--hidden", "16", "--latent", "3", "--epochs", "1",
+            "--batch", "16", "--no-pictures"]);
         Assert.That(r.Code, Is.Zero, r.Err);
         classifier = root["tiny-classifier.safetensors"];
-        r = Cli.Run(["classifier", "train", "--data", data, "--out", classifier, "--epochs", "2", "--batch", "16", "--channels", "2,3,4", "--hidden", "6", "--threads", "1"]);
+        r = Cli.Run(["classifier", "train", "--data", data, "--out", classifier, "--epochs", "2", "--batch", "16",
+            "--channels", "2,3,4", "--hidden", "6", "--threads", "1"]);
         Assert.That(r.Code, Is.Zero, r.Err);
         Assert.That(r.Out, Does.Contain("epoch   2:").And.Contain("SHA-256"));
     }
@@ -36,19 +38,22 @@ public class MetricsCliTests
     {
         var (net, info) = ClassifierFile.Load(classifier);
         Assert.That(info.DataName, Is.EqualTo("data"), "the folder's name by default");
-        Assert.That(info.Command, Does.StartWith($"infovae classifier train --data {data} --out {classifier} --name data --epochs 2 --batch 16"));
+        Assert.That(info.Command,
+            Does.StartWith($"infovae classifier train --data {data} --out {classifier} --name data --epochs 2 --batch 16"));
         Assert.That(info.Config.Describe(), Is.EqualTo("conv 2-3-4, 6 features, 10 classes (28×28)"));
         Assert.That(info.TestSha256, Is.EqualTo(InfoVae.Model.Data.DataSet.Load(data).Test.Sha256()));
         Assert.That(net.Params.BatchesTracked, Is.All.EqualTo(2L * 3), "2 epochs of 3 batches");
         var r = Cli.Run("classifier", "eval", "--classifier", classifier, "--data", data);
         Assert.That(r.Code, Is.Zero, r.Err);
-        Assert.That(r.Out, Does.Contain("is the one it was scored on").And.Contain("test accuracy").And.Contain("(2 images)"));
+        Assert.That(r.Out, Does.Contain("is the one it was scored on").And.Contain("test accuracy")
+            .And.Contain("(2 images)"));
     }
 
     [Test]
     public void Eval_json_has_fid_kid_and_is_with_a_classifier_that_knows_the_data()
     {
-        var r = Cli.Run("eval", "--run", run, "--data", data, "--iw-samples", "2", "--json", "--classifier", classifier);
+        var r = Cli.Run("eval", "--run", run, "--data", data, "--iw-samples", "2", "--json", "--classifier",
+            classifier);
         Assert.That(r.Code, Is.Zero, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
         var e = doc.RootElement;
@@ -62,7 +67,8 @@ public class MetricsCliTests
         Assert.That(q.GetProperty("kid_subset_size").GetInt32(), Is.EqualTo(20));
         Assert.That(e.TryGetProperty("semi_supervised_accuracy", out _), Is.False, "only with --semi-supervised");
         // The same run and classifier give the same numbers.
-        var again = Cli.Run("eval", "--run", run, "--data", data, "--iw-samples", "2", "--json", "--classifier", classifier);
+        var again = Cli.Run("eval", "--run", run, "--data", data, "--iw-samples", "2", "--json", "--classifier",
+            classifier);
         Assert.That(again.Out, Is.EqualTo(r.Out));
     }
 
@@ -85,7 +91,9 @@ public class MetricsCliTests
         var small = root["small"];
         IdxFiles.WriteDataSet(small, train: 40, test: 10, rows: 6, cols: 5);
         var smallRun = root["small-run"];
-        Assert.That(Cli.Run(["train", "--data", small, "--out", smallRun, "--hidden", "8", "--latent", "2", "--epochs", "1", "--batch", "8", "--no-pictures"]).Code, Is.Zero);
+        string[] train = ["train", "--data", small, "--out", smallRun, "--hidden", "8", "--latent", "2", "--epochs", "1",
+            "--batch", "8", "--no-pictures"];
+        Assert.That(Cli.Run(train).Code, Is.Zero);
         r = Cli.Run("eval", "--run", smallRun, "--data", small, "--iw-samples", "2", "--json");
         Assert.That(r.Code, Is.Zero, r.Err);
         Assert.That(r.Err, Does.Contain("takes 28×28 images").And.Contain("6×5"));
@@ -94,7 +102,8 @@ public class MetricsCliTests
     [Test]
     public void Eval_semi_supervised_reports_accuracy_by_label_count_and_method()
     {
-        var r = Cli.Run("eval", "--run", run, "--data", data, "--iw-samples", "2", "--json", "--classifier", classifier, "--semi-supervised");
+        var r = Cli.Run("eval", "--run", run, "--data", data, "--iw-samples", "2", "--json", "--classifier", classifier,
+            "--semi-supervised");
         Assert.That(r.Code, Is.Zero, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
         var s = doc.RootElement.GetProperty("semi_supervised_accuracy");
@@ -108,7 +117,8 @@ public class MetricsCliTests
             Assert.That(m.GetProperty("std").GetDouble(), Is.GreaterThanOrEqualTo(0.0));
         }
         // The table (drawn by Spectre.Console, which these in-process runs do not capture) must not throw either.
-        Assert.That(Cli.Run("eval", "--run", run, "--data", data, "--iw-samples", "2", "--classifier", classifier, "--semi-supervised").Code, Is.Zero);
+        Assert.That(Cli.Run("eval", "--run", run, "--data", data, "--iw-samples", "2", "--classifier", classifier,
+            "--semi-supervised").Code, Is.Zero);
     }
 
     [TestCase("--epochs", "0", "--epochs must be at least 1")]

@@ -18,7 +18,8 @@ public class ShippedClassifierTests
     public void Up()
     {
         (net, info) = ClassifierFile.LoadShipped();
-        if (!Directory.Exists(DataSet.DefaultFolder)) Assert.Ignore($"{DataSet.DefaultFolder} absent (apt-get install dataset-fashion-mnist)");
+        if (!Directory.Exists(DataSet.DefaultFolder))
+            Assert.Ignore($"{DataSet.DefaultFolder} absent (apt-get install dataset-fashion-mnist)");
         data = DataSet.Load();
     }
 
@@ -30,7 +31,8 @@ public class ShippedClassifierTests
         Assert.That(info.TestAccuracy, Is.GreaterThanOrEqualTo(0.91));
         Assert.That(info.TestSha256, Is.EqualTo(data.Test.Sha256()));
         Assert.That(info.TrainSha256, Is.EqualTo(data.Train.Sha256()));
-        Assert.That(ClassifierPredictions.Accuracy(net, data.Test), Is.EqualTo(info.TestAccuracy), "the weights and this code agree");
+        Assert.That(ClassifierPredictions.Accuracy(net, data.Test), Is.EqualTo(info.TestAccuracy),
+            "the weights and this code agree");
         Assert.That(SampleQuality.Unavailable(info, data.Test, data.Folder), Is.Null);
     }
 
@@ -53,11 +55,14 @@ public class ShippedClassifierTests
         var (halfF, halfStats) = Features(half);
         double fidHalf = Frechet.Distance(test, halfStats);
         // Damaged test images: every pixel darkened by a third, a change a person sees at once.
-        var dark = new LabeledImages(Array.ConvertAll(data.Test.Pixels, p => p * 2 / 3), data.Test.Labels, data.Test.Rows, data.Test.Cols);
+        var dark = new LabeledImages(Array.ConvertAll(data.Test.Pixels, p => p * 2 / 3), data.Test.Labels,
+            data.Test.Rows, data.Test.Cols);
         var (darkF, darkStats) = Features(dark);
         double fidDark = Frechet.Distance(test, darkStats);
-        TestContext.Out.WriteLine($"FID test vs training half {fidHalf:F4}, vs darkened test {fidDark:F4}, tr Σ {trace:F1}");
-        Assert.That(fidHalf, Is.LessThan(0.1 * fidDark), "a disjoint half of the training set is close; damaged images are far");
+        TestContext.Out.WriteLine($"FID test vs training half {fidHalf:F4}, vs darkened test {fidDark:F4}, tr Σ "
+            + $"{trace:F1}");
+        Assert.That(fidHalf, Is.LessThan(0.1 * fidDark),
+            "a disjoint half of the training set is close; damaged images are far");
         Assert.That(fidHalf, Is.LessThan(0.005 * trace));
 
         int f = info.Config.Hidden;

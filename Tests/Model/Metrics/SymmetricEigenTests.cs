@@ -3,7 +3,9 @@ using InfoVae.Tests.Support;
 
 namespace InfoVae.Tests.Model.Metrics;
 
-/// <summary>The Jacobi eigendecomposition behind FID: A·V = V·Λ with V orthogonal, on random and special matrices.</summary>
+/// <summary>
+/// The Jacobi eigendecomposition behind FID: A·V = V·Λ with V orthogonal, on random and special matrices.
+/// </summary>
 public class SymmetricEigenTests
 {
     static double[] RandomSymmetric(int n, int seed)
@@ -84,7 +86,8 @@ public class SymmetricEigenTests
     [TestCase(6)] [TestCase(33)]
     public void Square_root_of_a_covariance_squares_back(int n)
     {
-        // A = B·Bᵀ is positive semi-definite; with n/2 columns in B it is singular (rank n/2), as covariances of dead features are.
+        // A = B·Bᵀ is positive semi-definite; with n/2 columns in B it is singular (rank n/2), as covariances of dead
+        // features are.
         int r = n / 2;
         var b = Rand.Uniform(n * r, 100 + n);
         var a = new double[n * n];
