@@ -26,9 +26,6 @@ public static class ClassifierFile
     /// <summary>SHA-256 of the shipped file's bytes (Model/Classifier/fashion-mnist-classifier.safetensors).</summary>
     public const string ShippedSha256 = "345b9eae9885f5a5fddef248ff7f1f20c3b4d839c9258df6b4cb4d527ca6c412";
 
-    /// <summary>snake_case keys, like the rest of what we write.</summary>
-    static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
     /// <summary>Where the shipped weights lie: next to the program (the build copies them there).</summary>
     public static string ShippedPath => Path.Combine(AppContext.BaseDirectory, ShippedName);
 
@@ -49,7 +46,7 @@ public static class ClassifierFile
         var meta = new Dictionary<string, string>
         {
             ["format"] = Format, ["version"] = Version,
-            ["config"] = JsonSerializer.Serialize(info.Config, Json),
+            ["config"] = JsonSerializer.Serialize(info.Config, RunJson.Options),
             ["data"] = info.DataName, ["train_sha256"] = info.TrainSha256, ["test_sha256"] = info.TestSha256,
             ["test_accuracy"] = info.TestAccuracy.ToString("R", CultureInfo.InvariantCulture),
             ["command"] = info.Command,
@@ -90,8 +87,11 @@ public static class ClassifierFile
                 + $"does not read; {Fix}");
         }
         ClassifierConfig config;
-        try { config = JsonSerializer.Deserialize<ClassifierConfig>(file.GetMetadata("config"), Json)
-            ?? throw new JsonException("it is empty"); }
+        try
+        {
+            config = JsonSerializer.Deserialize<ClassifierConfig>(file.GetMetadata("config"), RunJson.Options)
+                ?? throw new JsonException("it is empty");
+        }
         catch (JsonException e) { throw new UserError($"{path}: its config is not valid ({e.Message.TrimEnd('.')}); "
             + $"{Fix}"); }
         if (config.Channels is null) throw new UserError($"{path}: its config has no channels; {Fix}");
