@@ -60,6 +60,14 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl);
     void GaussianKlBackward(Tensor<T> mu, Tensor<T> logvar, Tensor<T> dKl, Tensor<T>? dMu, Tensor<T>? dLogvar);
 
+    /// <summary>
+    /// loss[r] = Σ_c t[r,c]·(log Σ_k exp(z[r,k]) − z[r,c]) over the last axis of (rows, C) logits z and target
+    /// weights t: the cross-entropy of t under softmax(z).
+    /// </summary>
+    void SoftmaxCrossEntropy(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
+    void SoftmaxCrossEntropyBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits,
+        Tensor<T>? dTarget);
+
     void SquaredDistance(Tensor<T> a, Tensor<T> b, Tensor<T> d);
     void SquaredDistanceBackward(Tensor<T> a, Tensor<T> b, Tensor<T> d, Tensor<T> dD, Tensor<T>? da, Tensor<T>? db);
 

@@ -260,6 +260,14 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         Losses.GaussianKlBackward<T>(Span(mu), Span(logvar), Span(dKl), mu.Rows, mu.Shape.Last,
             dMu == null ? default : Span(dMu), dLogvar == null ? default : Span(dLogvar));
 
+    public void SoftmaxCrossEntropy(Tensor<T> logits, Tensor<T> target, Tensor<T> loss) =>
+        Losses.SoftmaxCrossEntropy<T>(Span(logits), Span(target), logits.Rows, logits.Shape.Last, Span(loss));
+
+    public void SoftmaxCrossEntropyBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits,
+        Tensor<T>? dTarget) =>
+        Losses.SoftmaxCrossEntropyBackward<T>(Span(logits), Span(target), Span(dLoss), logits.Rows, logits.Shape.Last,
+            dLogits == null ? default : Span(dLogits), dTarget == null ? default : Span(dTarget));
+
     public void SquaredDistance(Tensor<T> a, Tensor<T> b, Tensor<T> d) =>
         PairwiseDistance.Forward<T>(Span(a), a.Shape[0], Span(b), b.Shape[0], a.Shape[1], Span(d));
 

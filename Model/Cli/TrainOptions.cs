@@ -167,7 +167,7 @@ public sealed class TrainOptions
             throw new UserError("--channels sets the conv net's layers, but this is --arch mlp (the default): add --arch conv, or drop --channels");
     }
 
-    static TV[] ParseList<TV>(string text, string flag, Func<string, IFormatProvider, TV> parse)
+    internal static TV[] ParseList<TV>(string text, string flag, Func<string, IFormatProvider, TV> parse)
     {
         try { return text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(s => parse(s, CultureInfo.InvariantCulture)).ToArray(); }
         catch (FormatException) { throw new UserError($"{flag} '{text}' is not a comma-separated list of numbers"); }
