@@ -27,6 +27,10 @@ public static class ResumeCheck
             if (Given(opt)) { Same(o.Alpha, saved.Alpha, flags.Alpha); Same(o.Lambda, saved.Lambda, flags.Lambda); Same(o.Beta, saved.Beta, flags.Beta); }
         if (Given(o.Preset) && (saved.Alpha, saved.Lambda, saved.Beta) != (flags.Alpha, flags.Lambda, flags.Beta))
             throw new UserError($"--preset {r.GetValue(o.Preset)} disagrees with the run being resumed (α = {saved.Alpha}, λ = {saved.Lambda}, β = {saved.Beta}); drop the flag or start a new run");
+        Same(o.Divergence, saved.Divergence, flags.Divergence);
+        o.CheckDivergenceFlags(r, saved.Divergence, resuming: true);
+        Same(o.DiscHidden, saved.DiscHidden, flags.DiscHidden);
+        Same(o.DiscLr, saved.DiscLearningRate, flags.DiscLearningRate);
         Same(o.Recon, saved.Recon, flags.Recon);
         Same(o.Kernel, saved.Kernel, flags.Kernel);
         Same(o.Scales, saved.Scales, flags.Scales);

@@ -48,6 +48,7 @@ public static class TrainCommand
         {
             config = o.ToConfig(r);
             o.CheckArchFlags(r, config);
+            o.CheckDivergenceFlags(r, config.Divergence);
             config.Validate();   // before loading anything: a bad flag costs nothing
             data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
             config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
@@ -66,7 +67,15 @@ public static class TrainCommand
         }
 
         AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, device {backend.Name}, {Workers.MaxThreads} thread(s)");
-        AnsiConsole.MarkupLineInterpolated($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {config.MmdWeight:G4}·MMD²  ({config.Kernel.ToString().ToLowerInvariant()}, {(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})");
+        string divergence = config.Divergence == Divergence.Adversarial
+            ? $"{config.AdversarialWeight:G4}·adversarial  "
+              + $"(discriminator {config.Latent}-{string.Join("-", config.DiscHidden)}-1, "
+              + $"{trainer.Net.Disc!.Params.Count:N0} parameters, "
+              + $"Adam lr {config.DiscLearningRate:G3})"
+            : $"{config.MmdWeight:G4}·MMD²  ({config.Kernel.ToString().ToLowerInvariant()}, "
+              + $"{(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})";
+        AnsiConsole.WriteLine($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  "
+            + $"loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {divergence}");
         AnsiConsole.MarkupLineInterpolated($"  {config.Describe()}, {trainer.Net.Params.Count:N0} parameters, Adam lr {config.LearningRate:G3}, batch {config.Batch}, {config.Epochs} epochs, seed {config.Seed}");
         AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");
 

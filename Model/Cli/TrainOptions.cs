@@ -15,6 +15,21 @@ public sealed class TrainOptions
     public readonly Option<double?> Alpha = new("--alpha") { Description = "α: the KL weight is 1 − α (default 0)" };
     public readonly Option<double?> Lambda = new("--lambda") { Description = "λ: the MMD weight is α + λ − 1 (default 1000)" };
     public readonly Option<double?> Beta = new("--beta") { Description = "β: the reconstruction weight (default 1)" };
+    public readonly Option<string> Divergence = new("--divergence")
+    {
+        Description = "D(q(z) ‖ p(z)) in the loss: mmd | adversarial (a latent discriminator, Jensen-Shannon)",
+        DefaultValueFactory = _ => "mmd",
+    };
+    public readonly Option<string> DiscHidden = new("--disc-hidden")
+    {
+        Description = "--divergence adversarial: the discriminator's hidden layer sizes",
+        DefaultValueFactory = _ => "512,512",
+    };
+    public readonly Option<double> DiscLr = new("--disc-lr")
+    {
+        Description = "--divergence adversarial: the discriminator's Adam learning rate",
+        DefaultValueFactory = _ => 1e-3,
+    };
     public readonly Option<string> Recon = new("--recon") { Description = "bernoulli (BCE with logits) | gaussian (MSE)", DefaultValueFactory = _ => "bernoulli" };
     public readonly Option<string> Kernel = new("--kernel") { Description = "MMD kernel: imq | rbf", DefaultValueFactory = _ => "imq" };
     public readonly Option<string?> Scales = new("--scales") { Description = "MMD kernel scales (default 0.1,0.2,0.5,1,2,5,10 for imq, 1 for rbf)" };
@@ -40,7 +55,8 @@ public sealed class TrainOptions
     public readonly Option<bool> NoPictures = new("--no-pictures") { Description = "Skip the pictures after each epoch" };
     public readonly Option<bool> DetectAnomaly = new("--detect-anomaly") { Description = "Check every op's output and gradient for NaN/∞ and stop at the first bad op (slow: for debugging)" };
 
-    public IEnumerable<Option> All => [Data, Out, Resume, Preset, Alpha, Lambda, Beta, Recon, Kernel, Scales, Bandwidth, Estimator, PriorSamples,
+    public IEnumerable<Option> All => [Data, Out, Resume, Preset, Alpha, Lambda, Beta, Divergence, DiscHidden, DiscLr,
+        Recon, Kernel, Scales, Bandwidth, Estimator, PriorSamples,
         Arch, Hidden, Channels, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery, LogEvery, Device, Threads, NoPictures, DetectAnomaly];
 
     /// <summary>The run's config from the flags (input size comes from the data later).</summary>
@@ -53,6 +69,9 @@ public sealed class TrainOptions
         {
             Alpha = r.GetValue(Alpha) ?? a, Lambda = r.GetValue(Lambda) ?? l, Beta = r.GetValue(Beta) ?? b,
             Recon = r.GetValue(Recon) switch { "bernoulli" => ReconLoss.Bernoulli, "gaussian" => ReconLoss.Gaussian, var x => throw new UserError($"unknown --recon '{x}': use bernoulli or gaussian") },
+            Divergence = ParseDivergence(r.GetValue(Divergence)!),
+            DiscHidden = ParseList(r.GetValue(DiscHidden)!, "--disc-hidden", int.Parse),
+            DiscLearningRate = r.GetValue(DiscLr),
             Kernel = kernel,
             Scales = scales != null ? ParseList(scales, "--scales", double.Parse) : kernel == MmdKernel.Imq ? MmdSpec.WaeScales : [1.0],
             Bandwidth = r.GetValue(Bandwidth),
@@ -74,6 +93,38 @@ public sealed class TrainOptions
             throw new UserError("--hidden sets the MLP's layers, but this is --arch conv: set its layers with --channels (e.g. --channels 32,64,128), or drop --hidden");
         if (config.Arch == Architecture.Mlp && Given(Channels))
             throw new UserError("--channels sets the conv net's layers, but this is --arch mlp (the default): add --arch conv, or drop --channels");
+    }
+
+    public static Model.Divergence ParseDivergence(string name) => name switch
+    {
+        "mmd" => Model.Divergence.Mmd, "adversarial" => Model.Divergence.Adversarial,
+        _ => throw new UserError($"unknown --divergence '{name}': use mmd or adversarial"),
+    };
+
+    /// <summary>
+    /// The MMD's flags shape nothing with the adversarial divergence, and the discriminator's nothing with the MMD:
+    /// giving one of them is a mistake (checked on a fresh run against the flags, on resume against the saved run).
+    /// </summary>
+    public void CheckDivergenceFlags(ParseResult r, Model.Divergence divergence, bool resuming = false)
+    {
+        bool Given(Option opt) => r.GetResult(opt) is OptionResult { Implicit: false };
+        string run = resuming ? "the run being resumed" : "this run";
+        if (divergence == Model.Divergence.Adversarial)
+        {
+            foreach (var opt in new Option[] { Kernel, Scales, Bandwidth, Estimator })
+                if (Given(opt))
+                    throw new UserError($"{opt.Name} is a setting of the MMD, but {run} uses --divergence adversarial "
+                        + $"(a discriminator, no kernel); drop {opt.Name}"
+                        + (resuming ? "" : ", or use --divergence mmd"));
+        }
+        else
+        {
+            foreach (var opt in new Option[] { DiscHidden, DiscLr })
+                if (Given(opt))
+                    throw new UserError($"{opt.Name} is a setting of the adversarial divergence's discriminator, "
+                        + $"but {run} uses the MMD (--divergence mmd, the default); "
+                        + $"{(resuming ? "" : "add --divergence adversarial, or ")}drop {opt.Name}");
+        }
     }
 
     static TV[] ParseList<TV>(string text, string flag, Func<string, IFormatProvider, TV> parse)

@@ -46,74 +46,25 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     readonly Tensor<T> all, allGrad, allM, allV, allBuffers;
     readonly Storage<T>? bufferStorage;
 
-    public Parameters(TrainConfig config, IBackend<T> backend)
-    {
-        var layout = new List<Entry>(); var buffers = new List<Entry>(); var normNames = new List<string>();
-        int offset = 0, bufferOffset = 0;
-        void Add(string name, int[] shape, int fanIn, InitKind init, int[]? torchShape = null, TorchOrder? order = null)
-        {
-            var s = new Shape(shape);
-            layout.Add(new Entry(name, s, offset, fanIn, init, torchShape ?? shape, order ?? TorchOrder.Same(s.Length)));
-            offset += s.Length;
-        }
-        void Linear(string prefix, int inSize, int outSize, bool bias = true, TorchOrder? order = null)
-        {
-            Add(prefix + ".weight", [outSize, inSize], inSize, InitKind.KaimingUniform, order: order);
-            if (bias) Add(prefix + ".bias", [outSize], inSize, InitKind.FanInUniform);
-        }
+    /// <summary>The InfoVAE's parameters: the MLP or the conv net that <paramref name="config"/> describes.</summary>
+    public Parameters(TrainConfig config, IBackend<T> backend) : this(LayoutPlan.For(config), backend) { }
 
-        if (config.Arch == Architecture.Conv)
-        {
-            var c = config.Channels; int flat = ConvArch.Flat(c), hw = ConvArch.Bottom * ConvArch.Bottom, z = config.Latent;
-            // (OC, KH, KW, C) is PyTorch's (OC, C, KH, KW); fan_in = C·KH·KW.
-            void Conv(string prefix, ConvLayer l, bool bias)
-            {
-                int k = l.Kernel;
-                Add(prefix + ".weight", [l.Out, k, k, l.In], l.In * k * k, InitKind.KaimingUniform, [l.Out, l.In, k, k], new TorchOrder(l.Out, k * k, l.In, 1));
-                if (bias) Add(prefix + ".bias", [l.Out], l.In * k * k, InitKind.FanInUniform);
-            }
-            // (Cin, KH, KW, Cout) is PyTorch's (Cin, Cout, KH, KW); PyTorch's fan_in is weight.size(1)·KH·KW = Cout·KH·KW.
-            void ConvT(string prefix, ConvLayer l, bool bias)
-            {
-                int k = l.Kernel;
-                Add(prefix + ".weight", [l.In, k, k, l.Out], l.Out * k * k, InitKind.KaimingUniform, [l.In, l.Out, k, k], new TorchOrder(l.In, k * k, l.Out, 1));
-                if (bias) Add(prefix + ".bias", [l.Out], l.Out * k * k, InitKind.FanInUniform);
-            }
-            void Norm(string prefix, int channels)
-            {
-                Add(prefix + ".weight", [channels], 0, InitKind.Ones);
-                Add(prefix + ".bias", [channels], 0, InitKind.Zeros);
-                foreach (var (name, init) in new[] { ("running_mean", InitKind.Zeros), ("running_var", InitKind.Ones) })
-                {
-                    buffers.Add(new Entry($"{prefix}.{name}", new Shape(channels), bufferOffset, 0, init, [channels], TorchOrder.Same(channels)));
-                    bufferOffset += channels;
-                }
-                normNames.Add(prefix);
-            }
-            var enc = ConvArch.Encoder(c); var dec = ConvArch.Decoder(c);
-            for (int i = 0; i < enc.Length; i++) { Conv(ConvArch.EncoderConv(i), enc[i], bias: false); Norm(ConvArch.EncoderNorm(i), enc[i].Out); }
-            // PyTorch flattens (N, c3, 4, 4): its input column c·HW + p is our column p·c3 + c.
-            Linear(ConvArch.EncoderLinear, flat, 2 * z, order: new TorchOrder(2 * z, hw, c[2], 1));
-            // PyTorch unflattens the output row c·HW + p into (c, p); ours is row p·c3 + c.
-            Linear(ConvArch.DecoderLinear, z, flat, bias: false, order: new TorchOrder(1, hw, c[2], z));
-            Norm(ConvArch.DecoderLinearNorm, c[2]);
-            for (int i = 0; i < dec.Length; i++)
-            {
-                bool last = i == dec.Length - 1;
-                ConvT(ConvArch.DecoderConv(i), dec[i], bias: last);
-                if (!last) Norm(ConvArch.DecoderNorm(i), dec[i].Out);
-            }
-        }
-        else
-        {
-            // Encoder D → H1 → … → 2Z, decoder Z → …reversed… → D; ReLU modules sit at the odd Sequential indices.
-            int[] enc = [config.InputSize, .. config.Hidden, 2 * config.Latent];
-            for (int i = 0; i + 1 < enc.Length; i++) Linear($"encoder.{2 * i}", enc[i], enc[i + 1]);
-            int[] dec = [config.Latent, .. config.Hidden.Reverse(), config.InputSize];
-            for (int i = 0; i + 1 < dec.Length; i++) Linear($"decoder.{2 * i}", dec[i], dec[i + 1]);
-        }
+    /// <summary>
+    /// A plain MLP sizes[0] → sizes[1] → … → sizes[^1] named like an nn.Sequential of Linear and ReLU modules:
+    /// prefix.0, prefix.2, … (the adversarial divergence's discriminator).
+    /// </summary>
+    public static Parameters<T> Mlp(string prefix, int[] sizes, IBackend<T> backend)
+    {
+        var plan = new LayoutPlan();
+        for (int i = 0; i + 1 < sizes.Length; i++) plan.Linear($"{prefix}.{2 * i}", sizes[i], sizes[i + 1]);
+        return new Parameters<T>(plan, backend);
+    }
+
+    Parameters(LayoutPlan plan, IBackend<T> backend)
+    {
+        var (layout, buffers, normNames) = (plan.Layout, plan.Buffers, plan.NormNames);
         Layout = layout;
-        Count = offset;
+        Count = plan.Offset;
         Values = backend.Rent(Count); Grads = backend.Rent(Count); AdamM = backend.Rent(Count); AdamV = backend.Rent(Count);
         all = Tensor<T>.View(Values, 0, new Shape(Count));
         allGrad = Tensor<T>.View(Grads, 0, new Shape(Count));
@@ -123,7 +74,7 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         Tensors = layout.Select(e => Tensor<T>.View(Values, e.Offset, e.Shape, Tensor<T>.View(Grads, e.Offset, e.Shape), requiresGrad: true)).ToArray();
 
         BufferLayout = buffers;
-        BufferCount = bufferOffset;
+        BufferCount = plan.BufferOffset;
         NormNames = normNames;
         BatchesTracked = new long[normNames.Count];
         if (BufferCount > 0)
@@ -136,6 +87,98 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         else { allBuffers = all; Buffers = []; }
         Norms = normNames.Select((n, i) => new NormIndex(i, IndexOf(n + ".weight"), IndexOf(n + ".bias"),
             BufferIndexOf(n + ".running_mean"), BufferIndexOf(n + ".running_var"))).ToArray();
+    }
+
+    /// <summary>The layout table under construction: entries in PyTorch's construction order, with offsets.</summary>
+    sealed class LayoutPlan
+    {
+        public readonly List<Entry> Layout = [], Buffers = [];
+        public readonly List<string> NormNames = [];
+        public int Offset, BufferOffset;
+
+        public void Add(string name, int[] shape, int fanIn, InitKind init, int[]? torchShape = null,
+            TorchOrder? order = null)
+        {
+            var s = new Shape(shape);
+            order ??= TorchOrder.Same(s.Length);
+            Layout.Add(new Entry(name, s, Offset, fanIn, init, torchShape ?? shape, order.Value));
+            Offset += s.Length;
+        }
+
+        public void Linear(string prefix, int inSize, int outSize, bool bias = true, TorchOrder? order = null)
+        {
+            Add(prefix + ".weight", [outSize, inSize], inSize, InitKind.KaimingUniform, order: order);
+            if (bias) Add(prefix + ".bias", [outSize], inSize, InitKind.FanInUniform);
+        }
+
+        // (OC, KH, KW, C) is PyTorch's (OC, C, KH, KW); fan_in = C·KH·KW.
+        void Conv(string prefix, ConvLayer l, bool bias)
+        {
+            int k = l.Kernel;
+            Add(prefix + ".weight", [l.Out, k, k, l.In], l.In * k * k, InitKind.KaimingUniform, [l.Out, l.In, k, k],
+                new TorchOrder(l.Out, k * k, l.In, 1));
+            if (bias) Add(prefix + ".bias", [l.Out], l.In * k * k, InitKind.FanInUniform);
+        }
+
+        // (Cin, KH, KW, Cout) is PyTorch's (Cin, Cout, KH, KW); PyTorch's fan_in is weight.size(1)·KH·KW
+        // = Cout·KH·KW.
+        void ConvT(string prefix, ConvLayer l, bool bias)
+        {
+            int k = l.Kernel;
+            Add(prefix + ".weight", [l.In, k, k, l.Out], l.Out * k * k, InitKind.KaimingUniform, [l.In, l.Out, k, k],
+                new TorchOrder(l.In, k * k, l.Out, 1));
+            if (bias) Add(prefix + ".bias", [l.Out], l.Out * k * k, InitKind.FanInUniform);
+        }
+
+        void Norm(string prefix, int channels)
+        {
+            Add(prefix + ".weight", [channels], 0, InitKind.Ones);
+            Add(prefix + ".bias", [channels], 0, InitKind.Zeros);
+            foreach (var (name, init) in new[] { ("running_mean", InitKind.Zeros), ("running_var", InitKind.Ones) })
+            {
+                var shape = new Shape(channels);
+                var order = TorchOrder.Same(channels);
+                Buffers.Add(new Entry($"{prefix}.{name}", shape, BufferOffset, 0, init, [channels], order));
+                BufferOffset += channels;
+            }
+            NormNames.Add(prefix);
+        }
+
+        public static LayoutPlan For(TrainConfig config)
+        {
+            var plan = new LayoutPlan();
+            if (config.Arch == Architecture.Conv)
+            {
+                var c = config.Channels;
+                int flat = ConvArch.Flat(c), hw = ConvArch.Bottom * ConvArch.Bottom, z = config.Latent;
+                var enc = ConvArch.Encoder(c); var dec = ConvArch.Decoder(c);
+                for (int i = 0; i < enc.Length; i++)
+                {
+                    plan.Conv(ConvArch.EncoderConv(i), enc[i], bias: false);
+                    plan.Norm(ConvArch.EncoderNorm(i), enc[i].Out);
+                }
+                // PyTorch flattens (N, c3, 4, 4): its input column c·HW + p is our column p·c3 + c.
+                plan.Linear(ConvArch.EncoderLinear, flat, 2 * z, order: new TorchOrder(2 * z, hw, c[2], 1));
+                // PyTorch unflattens the output row c·HW + p into (c, p); ours is row p·c3 + c.
+                plan.Linear(ConvArch.DecoderLinear, z, flat, bias: false, order: new TorchOrder(1, hw, c[2], z));
+                plan.Norm(ConvArch.DecoderLinearNorm, c[2]);
+                for (int i = 0; i < dec.Length; i++)
+                {
+                    bool last = i == dec.Length - 1;
+                    plan.ConvT(ConvArch.DecoderConv(i), dec[i], bias: last);
+                    if (!last) plan.Norm(ConvArch.DecoderNorm(i), dec[i].Out);
+                }
+            }
+            else
+            {
+                // Encoder D → H1 → … → 2Z, decoder Z → …reversed… → D; ReLU modules sit at odd Sequential indices.
+                int[] enc = [config.InputSize, .. config.Hidden, 2 * config.Latent];
+                for (int i = 0; i + 1 < enc.Length; i++) plan.Linear($"encoder.{2 * i}", enc[i], enc[i + 1]);
+                int[] dec = [config.Latent, .. config.Hidden.Reverse(), config.InputSize];
+                for (int i = 0; i + 1 < dec.Length; i++) plan.Linear($"decoder.{2 * i}", dec[i], dec[i + 1]);
+            }
+            return plan;
+        }
     }
 
     public Tensor<T> this[string name] => Tensors[IndexOf(name)];

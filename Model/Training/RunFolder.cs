@@ -11,6 +11,11 @@ public sealed class RunFolder
 {
     public static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) } };
     static readonly JsonSerializerOptions Indented = new(Json) { WriteIndented = true };
+    /// <summary>run.jsonl lines leave out keys that do not apply (null): an MMD run's adversarial terms.</summary>
+    static readonly JsonSerializerOptions Lines = new(Json)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
 
     public string Path { get; }
     public string ConfigPath => System.IO.Path.Combine(Path, "config.json");
@@ -71,7 +76,7 @@ public sealed class RunFolder
     {
         using var s = new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.Read);
         using var w = new StreamWriter(s);
-        w.WriteLine(JsonSerializer.Serialize(record, Json));
+        w.WriteLine(JsonSerializer.Serialize(record, Lines));
     }
 }
 
