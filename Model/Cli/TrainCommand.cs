@@ -13,11 +13,65 @@ public static class TrainCommand
 {
     public static Command Build()
     {
+        var (cmd, o) = Create();
+        cmd.SetAction(r => Run(o, r));
+        return cmd;
+    }
+
+    static (Command, TrainOptions) Create()
+    {
         var o = new TrainOptions();
         var cmd = new Command("train", "Train an InfoVAE (defaults: Fashion-MNIST, MLP 784-512-256-32 or --arch conv, α = 0, λ = 1000, IMQ MMD, 10 epochs)");
         foreach (var opt in o.All) cmd.Options.Add(opt);
-        cmd.SetAction(r => Run(o, r));
-        return cmd;
+        return (cmd, o);
+    }
+
+    /// <summary>A `train` command line (without the word train) parsed as train parses it, for the sweep to check its runs' flags.</summary>
+    internal static (TrainOptions Options, ParseResult Result) Parse(IReadOnlyList<string> args)
+    {
+        var (cmd, o) = Create();
+        var r = cmd.Parse(args);
+        if (r.Errors.Count > 0)
+            throw new UserError(string.Join(" ", r.Errors.Select(e => e.Message.TrimEnd('.') + ".")) + " Run 'infovae train --help' for the options.");
+        return (o, r);
+    }
+
+    /// <summary>A fresh run's config from its flags, checked before any data is loaded (a bad flag costs nothing).</summary>
+    internal static TrainConfig FreshConfig(TrainOptions o, ParseResult r)
+    {
+        var config = o.ToConfig(r);
+        o.CheckArchFlags(r, config);
+        o.CheckDivergenceFlags(r, config.Divergence);
+        config.Validate();
+        return config;
+    }
+
+    /// <summary>A fresh run's config fitted to the data (the input size comes from the images) and checked against it.</summary>
+    internal static TrainConfig FitData(TrainConfig config, DataSet data)
+    {
+        config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
+        config = config with { InputSize = data.Train.PixelsPerImage };
+        config.Validate();
+        config.CheckImageCounts(data.Train.Count, data.Test.Count);
+        return config;
+    }
+
+    /// <summary>The saved config of the run being resumed, checked against the flags given again and against the data.</summary>
+    internal static TrainConfig ResumedConfig(RunFolder run, TrainOptions o, ParseResult r, DataSet data)
+    {
+        var config = ResumeCheck.AgreesWithFlags(run.ReadConfig(), o, r);
+        config.Validate();
+        CheckResumeData(config, data, run.Path);
+        return config;
+    }
+
+    static void CheckResumeData(TrainConfig config, DataSet data, string resume)
+    {
+        if (data.Train.PixelsPerImage != config.InputSize)
+            throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on "
+                + $"{config.InputSize} pixels per image; resume with the --data it was trained on");
+        config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
+        config.CheckImageCounts(data.Train.Count, data.Test.Count);
     }
 
     static int Run(TrainOptions o, ParseResult r)
@@ -34,27 +88,16 @@ public static class TrainCommand
         if (resume != null)
         {
             run = RunFolder.Open(resume);
-            config = run.ReadConfig();
-            config = ResumeCheck.AgreesWithFlags(config, o, r);
-            config.Validate();
+            config = ResumeCheck.AgreesWithFlags(run.ReadConfig(), o, r);
+            config.Validate();   // before loading anything: a bad flag costs nothing
             data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
-            if (data.Train.PixelsPerImage != config.InputSize)
-                throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on "
-                    + $"{config.InputSize} pixels per image; resume with the --data it was trained on");
-            config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-            config.CheckImageCounts(data.Train.Count, data.Test.Count);
+            CheckResumeData(config, data, resume);
         }
         else
         {
-            config = o.ToConfig(r);
-            o.CheckArchFlags(r, config);
-            o.CheckDivergenceFlags(r, config.Divergence);
-            config.Validate();   // before loading anything: a bad flag costs nothing
+            config = FreshConfig(o, r);
             data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
-            config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-            config = config with { InputSize = data.Train.PixelsPerImage };
-            config.Validate();
-            config.CheckImageCounts(data.Train.Count, data.Test.Count);
+            config = FitData(config, data);
             run = RunFolder.Create(r.GetValue(o.Out));
         }
 
@@ -80,6 +123,7 @@ public static class TrainCommand
         AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");
 
         using var stop = new StopSignal();
+        if (r.GetValue(o.StopWhenStdinCloses)) stop.RequestWhenStdinCloses();
         var tape = Tape<float>.Current;
         bool anomaly = r.GetValue(o.DetectAnomaly);
         if (anomaly) AnsiConsole.MarkupLine("  [yellow]anomaly detection on: every op is checked for NaN and ∞ (slow)[/]");
@@ -122,6 +166,27 @@ public sealed class StopSignal : IDisposable
 
     void OnCancel(object? s, ConsoleCancelEventArgs e) { e.Cancel = signal == 0; if (signal == 0) signal = 2; }
     public void Request() => signal = 2;
+
+    /// <summary>
+    /// Stops the run as Ctrl+C would once standard input reaches its end: `infovae sweep` holds its trainings' stdin
+    /// open and closes it to stop them (or it closes when the sweep dies), which, unlike a signal, they cannot
+    /// receive twice.
+    /// </summary>
+    public void RequestWhenStdinCloses()
+    {
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                using var stdin = Console.OpenStandardInput();
+                var buffer = new byte[256];
+                while (stdin.Read(buffer) > 0) { }
+            }
+            catch (IOException) { }
+            if (signal == 0) signal = 2;
+        }) { IsBackground = true, Name = "stdin watch" };
+        reader.Start();
+    }
 
     public void Dispose()
     {

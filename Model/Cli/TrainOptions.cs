@@ -53,11 +53,17 @@ public sealed class TrainOptions
     public readonly Option<string> Device = new("--device") { Description = "auto | cpu | cuda | ilgpu-cpu", DefaultValueFactory = _ => "auto" };
     public readonly Option<int> Threads = new("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
     public readonly Option<bool> NoPictures = new("--no-pictures") { Description = "Skip the pictures after each epoch" };
+    /// <summary>For `infovae sweep`: stop (save and exit 130, as on Ctrl+C) when standard input closes.</summary>
+    public readonly Option<bool> StopWhenStdinCloses = new("--stop-when-stdin-closes")
+    {
+        Description = "Save and stop when standard input closes (used by infovae sweep)", Hidden = true,
+    };
     public readonly Option<bool> DetectAnomaly = new("--detect-anomaly") { Description = "Check every op's output and gradient for NaN/∞ and stop at the first bad op (slow: for debugging)" };
 
     public IEnumerable<Option> All => [Data, Out, Resume, Preset, Alpha, Lambda, Beta, Divergence, DiscHidden, DiscLr,
         Recon, Kernel, Scales, Bandwidth, Estimator, PriorSamples,
-        Arch, Hidden, Channels, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery, LogEvery, Device, Threads, NoPictures, DetectAnomaly];
+        Arch, Hidden, Channels, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery, LogEvery, Device, Threads, NoPictures, DetectAnomaly,
+        StopWhenStdinCloses];
 
     /// <summary>The run's config from the flags (input size comes from the data later).</summary>
     public TrainConfig ToConfig(ParseResult r)
