@@ -26,17 +26,21 @@ public static class TrainCommand
         return (cmd, o);
     }
 
-    /// <summary>A `train` command line (without the word train) parsed as train parses it, for the sweep to check its runs' flags.</summary>
+    /// <summary>
+    /// A `train` command line (without the word train) parsed as train parses it, for the sweep to check its runs'
+    /// flags.
+    /// </summary>
     internal static (TrainOptions Options, ParseResult Result) Parse(IReadOnlyList<string> args)
     {
         var (cmd, o) = Create();
         var r = cmd.Parse(args);
         if (r.Errors.Count > 0)
-            throw new UserError(string.Join(" ", r.Errors.Select(e => e.Message.TrimEnd('.') + ".")) + " Run 'infovae train --help' for the options.");
+            throw new UserError(string.Join(" ", r.Errors.Select(e => e.Message.TrimEnd('.') + "."))
+                + " Run 'infovae train --help' for the options.");
         return (o, r);
     }
 
-    /// <summary>A fresh run's config from its flags, checked before any data is loaded (a bad flag costs nothing).</summary>
+    /// <summary>A fresh run's config from its flags, checked before any data is loaded (a bad flag is cheap).</summary>
     internal static TrainConfig FreshConfig(TrainOptions o, ParseResult r)
     {
         var config = o.ToConfig(r);
@@ -46,7 +50,7 @@ public static class TrainCommand
         return config;
     }
 
-    /// <summary>A fresh run's config fitted to the data (the input size comes from the images) and checked against it.</summary>
+    /// <summary>A fresh run's config fitted to the data (the input size comes from the images) and checked.</summary>
     internal static TrainConfig FitData(TrainConfig config, DataSet data)
     {
         config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
@@ -56,7 +60,7 @@ public static class TrainCommand
         return config;
     }
 
-    /// <summary>The saved config of the run being resumed, checked against the flags given again and against the data.</summary>
+    /// <summary>The saved config of a run being resumed, checked against the flags given again and the data.</summary>
     internal static TrainConfig ResumedConfig(RunFolder run, TrainOptions o, ParseResult r, DataSet data)
     {
         var config = ResumeCheck.AgreesWithFlags(run.ReadConfig(), o, r);
@@ -68,8 +72,9 @@ public static class TrainCommand
     static void CheckResumeData(TrainConfig config, DataSet data, string resume)
     {
         if (data.Train.PixelsPerImage != config.InputSize)
-            throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on "
-                + $"{config.InputSize} pixels per image; resume with the --data it was trained on");
+            throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run "
+                + $"in {resume} was trained on {config.InputSize} pixels per image; resume with the --data it was "
+                + "trained on");
         config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
         config.CheckImageCounts(data.Train.Count, data.Test.Count);
     }

@@ -62,8 +62,8 @@ public sealed class TrainOptions
 
     public IEnumerable<Option> All => [Data, Out, Resume, Preset, Alpha, Lambda, Beta, Divergence, DiscHidden, DiscLr,
         Recon, Kernel, Scales, Bandwidth, Estimator, PriorSamples,
-        Arch, Hidden, Channels, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery, LogEvery, Device, Threads, NoPictures, DetectAnomaly,
-        StopWhenStdinCloses];
+        Arch, Hidden, Channels, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery,
+        LogEvery, Device, Threads, NoPictures, DetectAnomaly, StopWhenStdinCloses];
 
     /// <summary>The run's config from the flags (input size comes from the data later).</summary>
     public TrainConfig ToConfig(ParseResult r)

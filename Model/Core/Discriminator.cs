@@ -53,7 +53,10 @@ public sealed class Discriminator<T> where T : unmanaged, IFloatingPointIeee754<
         return fake + real;
     }
 
-    /// <summary>The non-saturating generator loss mean softplus(−D(z)) over z (B, Z), the discriminator frozen: gradients reach z only.</summary>
+    /// <summary>
+    /// The non-saturating generator loss, mean softplus(−D(z)) over z (B, Z), through the frozen discriminator:
+    /// gradients reach z only.
+    /// </summary>
     public Tensor<T> GeneratorLoss(Tensor<T> z) =>
         (-Logits(z, trainable: false)).Softplus().Sum() * (T.One / T.CreateTruncating(z.Shape[0]));
 
@@ -61,7 +64,8 @@ public sealed class Discriminator<T> where T : unmanaged, IFloatingPointIeee754<
     public void AdamStep(long step, TrainConfig config)
     {
         Params.MaterializeGrads();
-        Params.All.Backend.Adam(Params.All, Params.AllGrad, Params.AllM, Params.AllV, config.DiscLearningRate, config.Beta1, config.Beta2,
+        var p = Params;
+        p.All.Backend.Adam(p.All, p.AllGrad, p.AllM, p.AllV, config.DiscLearningRate, config.Beta1, config.Beta2,
             config.AdamEps, step);
     }
 }

@@ -3,7 +3,7 @@ using SkiaSharp;
 
 namespace InfoVae.Model.Pictures;
 
-/// <summary>One run in a rate-distortion plot: where it lies, its colour value (NaN: none) and its label (null: none).</summary>
+/// <summary>A run in a rate-distortion plot: where it lies, its colour value (NaN: none), label (null: none).</summary>
 public sealed record ParetoPoint(double Rate, double Distortion, double Value, string? Label, bool OnFront);
 
 /// <summary>
@@ -16,7 +16,8 @@ public static class ParetoPlot
     const int BarWidth = 16, BarColumn = 96;
 
     public static void Write(string path, IReadOnlyList<ParetoPoint> points, string valueName, string? noValues = null,
-        string? title = null, string xLabel = "rate: KL (nats)", string yLabel = "distortion: recon (nats)", int width = 860, int height = 620)
+        string? title = null, string xLabel = "rate: KL (nats)", string yLabel = "distortion: recon (nats)",
+        int width = 860, int height = 620)
     {
         if (points.Count == 0) throw new ArgumentException("no points to plot", nameof(points));
         var finite = points.Where(p => double.IsFinite(p.Rate) && double.IsFinite(p.Distortion)).ToList();
@@ -34,8 +35,8 @@ public static class ParetoPlot
         canvas.Save();
         canvas.ClipRect(box);
         var front = finite.Where(p => p.OnFront).OrderBy(p => p.Rate).ThenByDescending(p => p.Distortion).ToList();
-        using (var line = new SKPaint { Color = new SKColor(0x30, 0x30, 0x30), IsAntialias = true, IsStroke = true, StrokeWidth = 1.5f,
-                   PathEffect = SKPathEffect.CreateDash([6, 4], 0) })
+        using (var line = new SKPaint { Color = new SKColor(0x30, 0x30, 0x30), IsAntialias = true, IsStroke = true,
+                   StrokeWidth = 1.5f, PathEffect = SKPathEffect.CreateDash([6, 4], 0) })
         using (var pathLine = new SKPath())
         {
             for (int i = 0; i < front.Count; i++)
@@ -46,11 +47,16 @@ public static class ParetoPlot
             canvas.DrawPath(pathLine, line);
         }
         using var ring = new SKPaint { Color = SKColors.Black, IsAntialias = true, IsStroke = true, StrokeWidth = 2 };
-        using var outline = new SKPaint { Color = new SKColor(0x50, 0x50, 0x50), IsAntialias = true, IsStroke = true, StrokeWidth = 0.8f };
+        using var outline = new SKPaint
+        {
+            Color = new SKColor(0x50, 0x50, 0x50), IsAntialias = true, IsStroke = true, StrokeWidth = 0.8f,
+        };
         foreach (var p in finite)
         {
             float x = axes.X(p.Rate), y = axes.Y(p.Distortion);
-            var color = values.Count == 0 ? Png.Palette[0] : double.IsFinite(p.Value) ? Viridis(Unit(p.Value, lo, hi)) : new SKColor(0xb0, 0xb0, 0xb0);
+            var color = values.Count == 0 ? Png.Palette[0]
+                : double.IsFinite(p.Value) ? Viridis(Unit(p.Value, lo, hi))
+                : new SKColor(0xb0, 0xb0, 0xb0);    // a run without a value among runs with one
             using var fill = new SKPaint { Color = color, IsAntialias = true };
             canvas.DrawCircle(x, y, 5.5f, fill);
             canvas.DrawCircle(x, y, 5.5f, outline);
@@ -72,14 +78,17 @@ public static class ParetoPlot
         Png.Save(bitmap, path);
     }
 
-    /// <summary>The colour bar right of the box (low values at the bottom), or a note when there are no values.</summary>
+    /// <summary>The colour bar right of the box (low values at the bottom), or a note when there are none.</summary>
     static void DrawBar(SKCanvas canvas, SKRect box, string valueName, (double Lo, double Hi)? range, string? noValues)
     {
         using var font = Png.Font(12);
         using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
         float x = box.Right + 14, top = box.Top + 22, bottom = box.Bottom - 40;
         canvas.DrawText(valueName, x, box.Top + 10, SKTextAlign.Left, font, ink);
-        using var ringInk = new SKPaint { Color = SKColors.Black, IsAntialias = true, IsStroke = true, StrokeWidth = 2 };
+        using var ringInk = new SKPaint
+        {
+            Color = SKColors.Black, IsAntialias = true, IsStroke = true, StrokeWidth = 2,
+        };
         canvas.DrawCircle(x + 6, box.Bottom - 12, 7, ringInk);
         canvas.DrawText("front", x + 18, box.Bottom - 8, SKTextAlign.Left, font, ink);
         if (range is not { } r)
@@ -95,14 +104,16 @@ public static class ParetoPlot
         }
         using var frame = new SKPaint { Color = SKColors.Black, IsStroke = true, StrokeWidth = 1 };
         canvas.DrawRect(x, top, BarWidth, bottom - top, frame);
-        string F(double v) => v.ToString(Math.Abs(v) >= 100 ? "F0" : Math.Abs(v) >= 1 ? "F1" : "G3", CultureInfo.InvariantCulture);
+        static string F(double v) =>
+            v.ToString(Math.Abs(v) >= 100 ? "F0" : Math.Abs(v) >= 1 ? "F1" : "G3", CultureInfo.InvariantCulture);
         canvas.DrawText(F(r.Hi), x + BarWidth + 4, top + 9, SKTextAlign.Left, font, ink);
         canvas.DrawText(F(r.Lo), x + BarWidth + 4, bottom, SKTextAlign.Left, font, ink);
     }
 
     static float Unit(double v, double lo, double hi) => hi > lo ? (float)((v - lo) / (hi - lo)) : 0.5f;
 
-    static readonly byte[] ViridisAnchors = [0x44, 0x01, 0x54, 0x3b, 0x52, 0x8b, 0x21, 0x91, 0x8c, 0x5e, 0xc9, 0x62, 0xfd, 0xe7, 0x25];
+    static readonly byte[] ViridisAnchors =
+        [0x44, 0x01, 0x54, 0x3b, 0x52, 0x8b, 0x21, 0x91, 0x8c, 0x5e, 0xc9, 0x62, 0xfd, 0xe7, 0x25];
 
     /// <summary>matplotlib's viridis through five of its anchors (0, ¼, ½, ¾, 1), linearly between them.</summary>
     public static SKColor Viridis(float t)

@@ -13,7 +13,8 @@ public static class Pareto
     /// </summary>
     public static bool[] Front(IReadOnlyList<(double Rate, double Distortion)> points)
     {
-        static bool Finite((double Rate, double Distortion) p) => double.IsFinite(p.Rate) && double.IsFinite(p.Distortion);
+        static bool Finite((double Rate, double Distortion) p) =>
+            double.IsFinite(p.Rate) && double.IsFinite(p.Distortion);
         var front = new bool[points.Count];
         for (int i = 0; i < points.Count; i++)
         {

@@ -35,7 +35,7 @@ public sealed record RunResult
     public double? Kid { get; init; }
     public double? KidStd { get; init; }
     public double? InceptionScore { get; init; }
-    /// <summary>Test accuracy of a classifier on the posterior means, keyed by the number of labels it was trained with.</summary>
+    /// <summary>Test accuracy of a classifier on posterior means, keyed by the labels it was trained with.</summary>
     public Dictionary<string, double>? SemiSupervisedAccuracy { get; init; }
     /// <summary>Why the sample-quality metrics are missing, when they are.</summary>
     public string? QualityNote { get; init; }
@@ -52,7 +52,8 @@ public sealed record RunResult
     /// The run's metrics, read from &lt;run&gt;/eval.json when that was written for the same checkpoint step and
     /// importance-sample count, computed (and saved there) otherwise: a sweep run again re-evaluates nothing.
     /// </summary>
-    public static RunResult Evaluate(SweepPoint point, string folder, DataSet data, int iwSamples, Action<string>? progress = null)
+    public static RunResult Evaluate(SweepPoint point, string folder, DataSet data, int iwSamples,
+        Action<string>? progress = null)
     {
         var run = RunFolder.Open(folder);
         var config = run.ReadConfig();
@@ -64,7 +65,8 @@ public sealed record RunResult
             try
             {
                 var saved = JsonSerializer.Deserialize<RunResult>(File.ReadAllText(cache), Json);
-                if (saved != null && saved.Step == at.Step && saved.IwSamples == iwSamples && saved.Run == point.Name) return saved;
+                if (saved != null && saved.Step == at.Step && saved.IwSamples == iwSamples && saved.Run == point.Name)
+                    return saved;
             }
             catch (JsonException) { }     // damaged or from another version: computed again below
         }
@@ -74,10 +76,13 @@ public sealed record RunResult
         {
             Run = point.Name, Setting = point.Setting, Preset = point.Preset,
             Divergence = config.Divergence == Model.Divergence.Adversarial ? "adversarial" : "mmd",
-            Alpha = config.Alpha, Lambda = config.Lambda, Beta = config.Beta, Seed = config.Seed, Epochs = at.Epoch, Step = at.Step,
-            Recon = rep.Recon, Kl = rep.Kl, Mmd = rep.Mmd, Total = rep.Total, Elbo = rep.Elbo, IwNll = rep.IwNll, IwSamples = iwSamples,
+            Alpha = config.Alpha, Lambda = config.Lambda, Beta = config.Beta, Seed = config.Seed,
+            Epochs = at.Epoch, Step = at.Step,
+            Recon = rep.Recon, Kl = rep.Kl, Mmd = rep.Mmd, Total = rep.Total, Elbo = rep.Elbo,
+            IwNll = rep.IwNll, IwSamples = iwSamples,
             ActiveUnits = rep.ActiveUnits, Latent = rep.Latent, MutualInformation = rep.MutualInformation,
-            QualityNote = "FID, KID, Inception Score and semi-supervised accuracy are not computed by this version of infovae",
+            QualityNote = "FID, KID, Inception Score and semi-supervised accuracy are not computed by this version of "
+                + "infovae",
         };
         AtomicFile.WriteAllText(cache, JsonSerializer.Serialize(result, Json));
         return result;

@@ -36,9 +36,11 @@ public sealed record SweepPoint(string? Preset, double Alpha, double Lambda, Div
     /// </summary>
     public string? Refusal() =>
         DivergenceWeight < 0
-            ? $"its {(Divergence == Divergence.Mmd ? "MMD" : "divergence")} weight α + λ − 1 = {Num(DivergenceWeight)} is negative"
+            ? $"its {(Divergence == Divergence.Mmd ? "MMD" : "divergence")} weight α + λ − 1 = {Num(DivergenceWeight)} "
+              + "is negative"
             : Divergence == Divergence.Adversarial && DivergenceWeight == 0
-                ? "the adversarial divergence at weight α + λ − 1 = 0 would train a discriminator that never reaches the encoder"
+                ? "the adversarial divergence at weight α + λ − 1 = 0 would train a discriminator that never reaches "
+                  + "the encoder"
                 : null;
 
     /// <summary>The shortest text that reads back as the same double ("0.5", "1000", "1E-05").</summary>

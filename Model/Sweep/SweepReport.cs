@@ -16,18 +16,20 @@ namespace InfoVae.Model.Sweep;
 /// </summary>
 public static class SweepReport
 {
-    public const string Jsonl = "sweep.jsonl", Markdown = "sweep.md", ParetoPicture = "pareto.png", GridPicture = "grid.png";
+    public const string Jsonl = "sweep.jsonl", Markdown = "sweep.md";
+    public const string ParetoPicture = "pareto.png", GridPicture = "grid.png";
 
     /// <summary>Marks the Pareto front of the results and writes the four files; returns their paths.</summary>
     /// <param name="rows">image height of the sweep's data, for grid.png</param>
     /// <param name="cols">image width</param>
-    public static IReadOnlyList<string> Write(string folder, IReadOnlyList<RunResult> results, string command, IReadOnlyList<string> notes,
-        int rows, int cols)
+    public static IReadOnlyList<string> Write(string folder, IReadOnlyList<RunResult> results, string command,
+        IReadOnlyList<string> notes, int rows, int cols)
     {
         var front = Pareto.Front(results.Select(r => (r.Kl, r.Recon)).ToList());
         var marked = results.Select((r, i) => r with { Pareto = front[i] }).ToList();
         string jsonl = Path.Combine(folder, Jsonl), md = Path.Combine(folder, Markdown);
-        AtomicFile.WriteAllText(jsonl, string.Concat(marked.Select(r => JsonSerializer.Serialize(r, RunResult.Json) + "\n")));
+        var lines = marked.Select(r => JsonSerializer.Serialize(r, RunResult.Json) + "\n");
+        AtomicFile.WriteAllText(jsonl, string.Concat(lines));
         AtomicFile.WriteAllText(md, Table(marked, command, notes));
         var pareto = Path.Combine(folder, ParetoPicture);
         DrawPareto(marked, pareto);
@@ -36,17 +38,28 @@ public static class SweepReport
         return [md, jsonl, pareto, grid];
     }
 
-    static string F(double v, string format) => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : v.ToString(CultureInfo.InvariantCulture);
+    static string F(double v, string format) =>
+        v.ToString(double.IsFinite(v) ? format : null, CultureInfo.InvariantCulture);
     static string F(double? v, string format) => v is { } x ? F(x, format) : "–";
 
-    /// <summary>The metrics of sweep.md: header, how to format one run's value, and the value itself for the means.</summary>
+    /// <summary>The metrics of sweep.md: header, the value (null: not measured) and its format.</summary>
     static readonly (string Header, Func<RunResult, double?> Value, string Format)[] Columns =
     [
-        ("recon", r => r.Recon, "F2"), ("KL", r => r.Kl, "F2"), ("MMD²", r => r.Mmd, "F5"), ("IW-NLL", r => r.IwNll, "F2"),
-        ("FID", r => r.Fid, "F2"), ("KID", r => r.Kid, "F4"), ("IS", r => r.InceptionScore, "F2"), ("MI", r => r.MutualInformation, "F3"),
-        ("active units", r => r.ActiveUnits, "F0"),
-        ("semi-sup. acc. 100", r => Accuracy(r, "100"), "F1"), ("1000", r => Accuracy(r, "1000"), "F1"), ("all", r => Accuracy(r, "all"), "F1"),
+        ("recon", r => r.Recon, "F2"), ("KL", r => r.Kl, "F2"), ("MMD²", r => r.Mmd, "F5"),
+        ("IW-NLL", r => r.IwNll, "F2"),
+        ("FID", r => r.Fid, "F2"), ("KID", r => r.Kid, "F4"), ("IS", r => r.InceptionScore, "F2"),
+        ("MI", r => r.MutualInformation, "F3"), ("active units", r => r.ActiveUnits, "F0"),
+        ("semi-sup. acc. 100", r => Accuracy(r, "100"), "F1"), ("1000", r => Accuracy(r, "1000"), "F1"),
+        ("all", r => Accuracy(r, "all"), "F1"),
     ];
+
+    /// <summary>One run's cell: KID with its standard error, active units out of the latent size.</summary>
+    static string Cell(RunResult r, (string Header, Func<RunResult, double?> Value, string Format) c) => c.Header switch
+    {
+        "active units" => $"{r.ActiveUnits}/{r.Latent}",
+        "KID" when r.Kid is { } k => $"{F(k, c.Format)} ± {F(r.KidStd, c.Format)}",
+        _ => F(c.Value(r), c.Format),
+    };
 
     /// <summary>Accuracy in percent for a label count, null when not measured.</summary>
     static double? Accuracy(RunResult r, string labels) =>
@@ -61,14 +74,15 @@ public static class SweepReport
         foreach (var n in notes) s.Append("- ").Append(n).Append('\n');
         if (notes.Count > 0) s.Append('\n');
 
-        s.Append("| run | divergence | α | λ | β | seed | epochs | ").Append(string.Join(" | ", Columns.Select(c => c.Header))).Append(" | Pareto |\n");
-        s.Append("|---|---|---:|---:|---:|---:|---:|").Append(string.Concat(Columns.Select(_ => "---:|"))).Append("---|\n");
+        s.Append("| run | divergence | α | λ | β | seed | epochs | ")
+            .Append(string.Join(" | ", Columns.Select(c => c.Header))).Append(" | Pareto |\n");
+        s.Append("|---|---|---:|---:|---:|---:|---:|")
+            .Append(string.Concat(Columns.Select(_ => "---:|"))).Append("---|\n");
         foreach (var r in results)
         {
-            s.Append($"| {r.Run} | {r.Divergence} | {SweepPoint.Num(r.Alpha)} | {SweepPoint.Num(r.Lambda)} | {SweepPoint.Num(r.Beta)} | {r.Seed} | {r.Epochs} | ");
-            foreach (var c in Columns)
-                s.Append(c.Header == "active units" ? $"{r.ActiveUnits}/{r.Latent}" : c.Header == "KID" && r.Kid is { } k
-                    ? $"{F(k, "F4")} ± {F(r.KidStd, "F4")}" : F(c.Value(r), c.Format)).Append(" | ");
+            s.Append($"| {r.Run} | {r.Divergence} | {SweepPoint.Num(r.Alpha)} | {SweepPoint.Num(r.Lambda)} | ")
+                .Append($"{SweepPoint.Num(r.Beta)} | {r.Seed} | {r.Epochs} | ");
+            foreach (var c in Columns) s.Append(Cell(r, c)).Append(" | ");
             s.Append(r.Pareto ? "●" : "").Append(" |\n");
         }
 
@@ -89,7 +103,7 @@ public static class SweepReport
         return s.ToString();
     }
 
-    /// <summary>"241.50 ± 1.65": mean and sample standard deviation (n − 1) of the values present; "–" when none are.</summary>
+    /// <summary>"241.50 ± 1.65": mean and sample standard deviation (n − 1) of the values given; "–" if none.</summary>
     public static string MeanSd(IEnumerable<double?> values, string format)
     {
         var v = values.Where(x => x.HasValue).Select(x => x!.Value).ToList();

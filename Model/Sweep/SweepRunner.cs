@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace InfoVae.Model.Sweep;
 
-/// <summary>One training for the runner: its name, the `infovae` arguments and the log file its output goes to.</summary>
+/// <summary>A training for the runner: its name, the `infovae` arguments and the log file its output goes to.</summary>
 public sealed record SweepJob(string Name, IReadOnlyList<string> Args, string Log, string What);
 
 /// <summary>
@@ -15,7 +15,7 @@ public sealed class SweepRunner(int jobs, Func<bool> stopRequested, Action<strin
 {
     public sealed record Outcome(SweepJob Job, int ExitCode, string LastLine, TimeSpan Time);
 
-    /// <summary>Runs the jobs in order; returns each finished one's outcome and whether a stop cut the sweep short.</summary>
+    /// <summary>Runs the jobs in order; returns each finished one's outcome and whether a stop cut them off.</summary>
     public (List<Outcome> Done, bool Stopped) Run(IReadOnlyList<SweepJob> queue)
     {
         var done = new List<Outcome>();
@@ -77,13 +77,15 @@ public sealed class SweepRunner(int jobs, Func<bool> stopRequested, Action<strin
             var (file, prefix) = Self();
             var psi = new ProcessStartInfo(file)
             {
-                UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+                UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true,
+                RedirectStandardError = true,
             };
             foreach (var a in prefix.Concat(job.Args)) psi.ArgumentList.Add(a);
             psi.Environment["NO_COLOR"] = "1";       // plain text in the logs: no colours,
             psi.Environment["TERM"] = "dumb";        // and no bold either
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(job.Log))!);
-            log = new StreamWriter(new FileStream(job.Log, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+            var stream = new FileStream(job.Log, FileMode.Append, FileAccess.Write, FileShare.Read);
+            log = new StreamWriter(stream) { AutoFlush = true };
             process = new Process { StartInfo = psi };
             process.OutputDataReceived += (_, e) => Write(e.Data, error: false);
             process.ErrorDataReceived += (_, e) => Write(e.Data, error: true);
@@ -114,7 +116,8 @@ public sealed class SweepRunner(int jobs, Func<bool> stopRequested, Action<strin
         public Outcome Finish()
         {
             process.WaitForExit();       // also drains the output readers
-            var outcome = new Outcome(Job, process.ExitCode, lastLine.StartsWith("infovae: ") ? lastLine["infovae: ".Length..] : lastLine, clock.Elapsed);
+            string last = lastLine.StartsWith("infovae: ") ? lastLine["infovae: ".Length..] : lastLine;
+            var outcome = new Outcome(Job, process.ExitCode, last, clock.Elapsed);
             process.Dispose();
             lock (log) log.Dispose();
             return outcome;

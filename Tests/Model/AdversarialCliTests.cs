@@ -28,7 +28,8 @@ public class AdversarialCliTests
     [OneTimeTearDown] public void Down() => root.Dispose();
 
     string[] Train(string output, params string[] flags) =>
-        ["train", "--data", data, "--out", output, "--hidden", "8", "--latent", "2", "--epochs", "1", "--batch", "8", "--no-pictures", .. flags];
+        ["train", "--data", data, "--out", output, "--hidden", "8", "--latent", "2", "--epochs", "1", "--batch", "8",
+         "--no-pictures", .. flags];
 
     [Test]
     public void The_checkpoint_holds_both_networks_and_both_optimisers()
@@ -50,8 +51,10 @@ public class AdversarialCliTests
     {
         var mmd = root["mmd-" + Guid.NewGuid().ToString("N")[..6]];
         Assert.That(Cli.Run(Train(mmd)).Code, Is.Zero);
-        Assert.That(File.ReadAllText(Path.Combine(mmd, "run.jsonl")), Does.Not.Contain("adversarial").And.Not.Contain("discriminator"));
-        Assert.That(SafeTensors.Read(Path.Combine(mmd, "checkpoint.safetensors")).Tensors.Select(t => t.Name), Has.None.StartsWith("discriminator"));
+        Assert.That(File.ReadAllText(Path.Combine(mmd, "run.jsonl")),
+            Does.Not.Contain("adversarial").And.Not.Contain("discriminator"));
+        var names = SafeTensors.Read(Path.Combine(mmd, "checkpoint.safetensors")).Tensors.Select(t => t.Name);
+        Assert.That(names, Has.None.StartsWith("discriminator"));
     }
 
     [Test]
@@ -60,12 +63,14 @@ public class AdversarialCliTests
         var copy = root["resumed-" + Guid.NewGuid().ToString("N")[..6]];
         Directory.CreateDirectory(copy);
         foreach (var f in Directory.GetFiles(run)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
-        var r = Cli.Run("train", "--resume", copy, "--data", data, "--epochs", "2", "--divergence", "adversarial", "--no-pictures");
+        var r = Cli.Run("train", "--resume", copy, "--data", data, "--epochs", "2", "--divergence", "adversarial",
+            "--no-pictures");
         Assert.That(r.Code, Is.Zero, r.Err);
         Assert.That(SafeTensors.Read(Path.Combine(copy, "checkpoint.safetensors")).Metadata["epoch"], Is.EqualTo("2"));
         var exported = Path.Combine(copy, "vae.safetensors");
         Assert.That(Cli.Run("export", "--run", copy, "--out", exported).Code, Is.Zero);
-        Assert.That(SafeTensors.Read(exported).Tensors.Select(t => t.Name), Has.None.Contains("discriminator").And.None.StartsWith("adam"));
+        Assert.That(SafeTensors.Read(exported).Tensors.Select(t => t.Name),
+            Has.None.Contains("discriminator").And.None.StartsWith("adam"));
         var eval = Cli.Run("eval", "--run", copy, "--data", data, "--iw-samples", "3", "--json");
         Assert.That(eval.Code, Is.Zero, eval.Err);
     }
@@ -73,7 +78,8 @@ public class AdversarialCliTests
     [TestCase("weight α + λ − 1 = 0", "--divergence", "adversarial", "--preset", "elbo")]
     [TestCase("weight α + λ − 1 = 0", "--divergence", "adversarial", "--preset", "beta-vae")]
     [TestCase("weight α + λ − 1 = 0", "--divergence", "adversarial", "--alpha", "0.5", "--lambda", "0.5")]
-    [TestCase("divergence weight α + λ − 1 = -1 is negative", "--divergence", "adversarial", "--alpha", "-1", "--lambda", "1")]
+    [TestCase("divergence weight α + λ − 1 = -1 is negative",
+        "--divergence", "adversarial", "--alpha", "-1", "--lambda", "1")]
     [TestCase("--kernel is a setting of the MMD", "--divergence", "adversarial", "--kernel", "rbf")]
     [TestCase("--scales is a setting of the MMD", "--divergence", "adversarial", "--scales", "1,2")]
     [TestCase("--bandwidth is a setting of the MMD", "--divergence", "adversarial", "--bandwidth", "2")]
@@ -93,7 +99,8 @@ public class AdversarialCliTests
     }
 
     [TestCase("disagrees with the run being resumed (adversarial)", "--divergence", "mmd")]
-    [TestCase("--kernel is a setting of the MMD, but the run being resumed uses --divergence adversarial", "--kernel", "imq")]
+    [TestCase("--kernel is a setting of the MMD, but the run being resumed uses --divergence adversarial",
+        "--kernel", "imq")]
     [TestCase("--disc-hidden 8,8 disagrees with the run being resumed (7,5)", "--disc-hidden", "8,8")]
     [TestCase("--disc-lr 0.01 disagrees with the run being resumed (0.001)", "--disc-lr", "0.01")]
     public void Resume_with_a_divergence_flag_that_disagrees_is_refused(string phrase, params string[] flags)
@@ -112,6 +119,7 @@ public class AdversarialCliTests
         Assert.That(Cli.Run(Train(mmd)).Code, Is.Zero);
         var r = Cli.Run("train", "--resume", mmd, "--data", data, "--disc-lr", "0.001", "--no-pictures");
         Assert.That(r.Code, Is.EqualTo(1));
-        Assert.That(r.OneLine(), Does.Contain("--disc-lr is a setting of the adversarial divergence's discriminator, but the run being resumed uses the MMD"));
+        Assert.That(r.OneLine(), Does.Contain("--disc-lr is a setting of the adversarial divergence's discriminator, "
+            + "but the run being resumed uses the MMD"));
     }
 }

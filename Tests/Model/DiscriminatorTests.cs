@@ -21,7 +21,8 @@ public class DiscriminatorTests
         return d;
     }
 
-    static Tensor<double> Samples(int rows, int seed) => Tensor<double>.From(Rand.Normal(rows * Z, seed), new Shape(rows, Z));
+    static Tensor<double> Samples(int rows, int seed) =>
+        Tensor<double>.From(Rand.Normal(rows * Z, seed), new Shape(rows, Z));
 
     [Test]
     public void Layout_is_a_pytorch_sequential_of_linear_and_relu()
@@ -64,7 +65,8 @@ public class DiscriminatorTests
     public void Discriminator_loss_gradient_matches_central_differences_for_both_samples()
     {
         var d = Small();
-        GradCheck.Check(t => d.Loss(t[0], t[1]), GradCheck.In(Rand.Normal(B * Z, 1), B, Z), GradCheck.In(Rand.Normal(M * Z, 2), M, Z));
+        GradCheck.Check(t => d.Loss(t[0], t[1]),
+            GradCheck.In(Rand.Normal(B * Z, 1), B, Z), GradCheck.In(Rand.Normal(M * Z, 2), M, Z));
     }
 
     [Test]
@@ -85,7 +87,8 @@ public class DiscriminatorTests
         d.GeneratorLoss(z).Backward();
         tape.Reset();
         d.Params.MaterializeGrads();
-        Assert.That(d.Params.AllGrad.ToArray(), Is.All.EqualTo(0.0), "frozen: the generator's step must not move the discriminator");
+        Assert.That(d.Params.AllGrad.ToArray(), Is.All.EqualTo(0.0),
+            "frozen: the generator's step must not move the discriminator");
         Assert.That(z.Grad!.ToArray(), Has.Some.Not.EqualTo(0.0), "z does get a gradient");
         // The loss does depend on the weights: the zero gradient is the freeze, not a dead network.
         var w = d.Params.All.ToArray();

@@ -5,7 +5,7 @@ using SkiaSharp;
 
 namespace InfoVae.Tests.Model;
 
-/// <summary>The rate-distortion front on points made by hand, the sweep's plan of runs, and the Pareto picture.</summary>
+/// <summary>The rate-distortion front on points made by hand, the sweep's plan of runs, the Pareto picture.</summary>
 public class ParetoTests
 {
     [Test]
@@ -24,7 +24,8 @@ public class ParetoTests
             (0.5, double.PositiveInfinity),   // 8: the same
             (3, 2),             // 9: between (2, 3) and (4, 1): on the front
         ];
-        Assert.That(Pareto.Front(points), Is.EqualTo(new[] { true, true, false, true, true, false, false, false, false, true }));
+        Assert.That(Pareto.Front(points),
+            Is.EqualTo(new[] { true, true, false, true, true, false, false, false, false, true }));
     }
 
     [Test]
@@ -37,7 +38,8 @@ public class ParetoTests
     [Test]
     public void The_plan_crosses_the_grid_with_the_seeds_and_skips_what_the_objective_refuses()
     {
-        var (points, skipped) = SweepPoint.Plan([-1, 0], [1, 10, 10], [Divergence.Mmd, Divergence.Adversarial], ["elbo"], [0, 1]);
+        var (points, skipped) =
+            SweepPoint.Plan([-1, 0], [1, 10, 10], [Divergence.Mmd, Divergence.Adversarial], ["elbo"], [0, 1]);
         // Divergence, then α, then λ (the second 10 is a repeat), then seed; the presets last.
         Assert.That(points.Select(p => p.Name), Is.EqualTo(new[]
         {
@@ -45,11 +47,15 @@ public class ParetoTests
             "a-1-l10-adv-s0", "a-1-l10-adv-s1", "a0-l10-adv-s0", "a0-l10-adv-s1", "elbo-s0", "elbo-s1",
         }));
         // α = −1, λ = 1: weight −1 (both divergences); α = 0, λ = 1 adversarial: weight 0.
-        Assert.That(skipped.Select(s => s.Point.Name), Is.EquivalentTo(new[] { "a-1-l1-mmd-s0", "a-1-l1-mmd-s1", "a-1-l1-adv-s0", "a-1-l1-adv-s1",
-            "a0-l1-adv-s0", "a0-l1-adv-s1" }));
-        Assert.That(skipped.First(s => s.Point.Name == "a-1-l1-mmd-s0").Why, Does.Contain("MMD weight α + λ − 1 = -1 is negative"));
+        Assert.That(skipped.Select(s => s.Point.Name), Is.EquivalentTo(new[]
+        {
+            "a-1-l1-mmd-s0", "a-1-l1-mmd-s1", "a-1-l1-adv-s0", "a-1-l1-adv-s1", "a0-l1-adv-s0", "a0-l1-adv-s1",
+        }));
+        Assert.That(skipped.First(s => s.Point.Name == "a-1-l1-mmd-s0").Why,
+            Does.Contain("MMD weight α + λ − 1 = -1 is negative"));
         Assert.That(skipped.First(s => s.Point.Name == "a0-l1-adv-s0").Why, Does.Contain("never reaches the encoder"));
-        Assert.That(points.Single(p => p.Name == "elbo-s1").Flags(), Is.EqualTo(new[] { "--preset", "elbo", "--divergence", "mmd", "--seed", "1" }));
+        Assert.That(points.Single(p => p.Name == "elbo-s1").Flags(),
+            Is.EqualTo(new[] { "--preset", "elbo", "--divergence", "mmd", "--seed", "1" }));
         Assert.That(points.Single(p => p.Name == "a-1-l10-adv-s0").Flags(),
             Is.EqualTo(new[] { "--alpha", "-1", "--lambda", "10", "--divergence", "adversarial", "--seed", "0" }));
     }
@@ -89,7 +95,9 @@ public class ParetoTests
             for (int x = 0; x < b.Width; x++)
             {
                 var c = b.GetPixel(x, y);
-                if (Math.Abs(c.Red - target.Red) + Math.Abs(c.Green - target.Green) + Math.Abs(c.Blue - target.Blue) <= 12) n++;
+                int d = Math.Abs(c.Red - target.Red) + Math.Abs(c.Green - target.Green)
+                    + Math.Abs(c.Blue - target.Blue);
+                if (d <= 12) n++;
             }
         return n;
     }

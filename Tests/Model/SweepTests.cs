@@ -32,11 +32,14 @@ public class SweepTests
 
     static readonly TimeSpan Limit = TimeSpan.FromSeconds(180);
 
-    /// <summary>`sweep` of a tiny model on the generated data into <paramref name="output"/>; flag pairs override the defaults.</summary>
+    /// <summary>`sweep` of a tiny model on the generated data into <paramref name="output"/>; flags override.</summary>
     string[] Sweep(string output, params string[] flags)
     {
-        var options = new Dictionary<string, string> { ["--out"] = output, ["--data"] = data, ["--hidden"] = "8", ["--latent"] = "2",
-            ["--batch"] = "16", ["--epochs"] = "1", ["--iw-samples"] = "4", ["--threads"] = "1" };
+        var options = new Dictionary<string, string>
+        {
+            ["--out"] = output, ["--data"] = data, ["--hidden"] = "8", ["--latent"] = "2",
+            ["--batch"] = "16", ["--epochs"] = "1", ["--iw-samples"] = "4", ["--threads"] = "1",
+        };
         for (int i = 0; i + 1 < flags.Length; i += 2) options[flags[i]] = flags[i + 1];
         return ["sweep", .. options.SelectMany(kv => new[] { kv.Key, kv.Value }), "--no-pictures"];
     }
@@ -50,7 +53,8 @@ public class SweepTests
         var output = root["grid"];
         var r = Cli.Run(Sweep(output, "--alpha", "0,1", "--lambda", "1,10", "--jobs", "2"));
         Assert.That(r.Code, Is.Zero, r.Err + r.Out);
-        Assert.That(Names(output), Is.EqualTo(new[] { "a0-l1-mmd-s0", "a0-l10-mmd-s0", "a1-l1-mmd-s0", "a1-l10-mmd-s0" }));
+        Assert.That(Names(output),
+            Is.EqualTo(new[] { "a0-l1-mmd-s0", "a0-l10-mmd-s0", "a1-l1-mmd-s0", "a1-l10-mmd-s0" }));
 
         var md = File.ReadAllText(Path.Combine(output, "sweep.md"));
         foreach (var run in Names(output)) Assert.That(md, Does.Contain($"| {run} | mmd |"));
@@ -59,11 +63,17 @@ public class SweepTests
         var lines = File.ReadAllLines(Path.Combine(output, "sweep.jsonl"));
         Assert.That(lines, Has.Length.EqualTo(4));
         var rows = lines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        foreach (var key in new[] { "run", "divergence", "alpha", "lambda", "seed", "recon", "kl", "mmd", "iw_nll", "iw_samples",
-                     "active_units", "mutual_information", "fid", "kid", "kid_std", "inception_score", "semi_supervised_accuracy", "pareto" })
+        string[] keys =
+        [
+            "run", "divergence", "alpha", "lambda", "seed", "recon", "kl", "mmd", "iw_nll", "iw_samples",
+            "active_units", "mutual_information", "fid", "kid", "kid_std", "inception_score",
+            "semi_supervised_accuracy", "pareto",
+        ];
+        foreach (var key in keys)
             Assert.That(rows[0].TryGetProperty(key, out _), $"sweep.jsonl has '{key}'");
         // Its Pareto flags are those of the front of its own (KL, recon) values.
-        var front = Pareto.Front(rows.Select(e => (e.GetProperty("kl").GetDouble(), e.GetProperty("recon").GetDouble())).ToList());
+        var front = Pareto.Front(rows.Select(e => (e.GetProperty("kl").GetDouble(), e.GetProperty("recon").GetDouble()))
+            .ToList());
         Assert.That(rows.Select(e => e.GetProperty("pareto").GetBoolean()), Is.EqualTo(front));
         Assert.That(front, Has.Some.True);
         Assert.That(rows.Select(e => e.GetProperty("iw_samples").GetInt32()), Is.All.EqualTo(4));
@@ -78,7 +88,8 @@ public class SweepTests
             Assert.That(grid.Height, Is.GreaterThan(4 * 5 * 2), "a row of samples per run");
 
         // Again: every run is finished and evaluated, so nothing is trained and the checkpoints stay as they were.
-        var stamps = Names(output).ToDictionary(n => n, n => File.GetLastWriteTimeUtc(Path.Combine(output, n, "checkpoint.safetensors")));
+        var stamps = Names(output)
+            .ToDictionary(n => n, n => File.GetLastWriteTimeUtc(Path.Combine(output, n, "checkpoint.safetensors")));
         var again = Cli.Run(Sweep(output, "--alpha", "0,1", "--lambda", "1,10", "--jobs", "2"));
         Assert.That(again.Code, Is.Zero, again.Err);
         Assert.That(again.Out, Does.Contain("4 finished, 0 to resume, 0 to train"));
@@ -96,7 +107,8 @@ public class SweepTests
     public void Stopped_in_the_middle_it_skips_the_finished_run_and_resumes_the_other_bit_identically()
     {
         // Two runs one after the other, 5 epochs of 12 steps each with a checkpoint every 2 steps.
-        string[] Flags(string output) => Sweep(output, "--alpha", "0", "--lambda", "1,10", "--epochs", "5", "--checkpoint-every", "2");
+        string[] Flags(string output) =>
+            Sweep(output, "--alpha", "0", "--lambda", "1,10", "--epochs", "5", "--checkpoint-every", "2");
         var reference = root["reference"];
         var whole = Cli.Run(Flags(reference));
         Assert.That(whole.Code, Is.Zero, whole.Err + whole.Out);
@@ -109,19 +121,22 @@ public class SweepTests
             using var child = new Cli.Child(Flags(output));
             var clock = Stopwatch.StartNew();
             while (!File.Exists(second) && !child.Process.HasExited && clock.Elapsed < Limit) Thread.Sleep(2);
-            Assert.That(File.Exists(second) || child.Process.HasExited, $"no checkpoint of the second run appeared:\n{child.Output}");
+            Assert.That(File.Exists(second) || child.Process.HasExited,
+                $"no checkpoint of the second run appeared:\n{child.Output}");
             Thread.Sleep(attempt * 50);
             if (child.Process.HasExited) continue;
             Assert.That(kill(child.Process.Id, SigTerm), Is.Zero, "kill(2)");
             int code = child.Wait(Limit);
             if (code == 0) continue;                          // the signal came as the sweep was ending
             Assert.That(code, Is.EqualTo(143), child.Output);
-            Assert.That(child.Output, Does.Contain("sweep stopped; the runs saved where they were. Continue with: infovae sweep"));
+            Assert.That(child.Output,
+                Does.Contain("sweep stopped; the runs saved where they were. Continue with: infovae sweep"));
             long step = long.Parse(SafeTensors.Read(second).Metadata["step"]);
             if (step == 60) continue;                          // the second run had finished too
             TestContext.Progress.WriteLine($"stopped the second run at step {step} of 60");
             // The run saved where the stop found it (the sweep closed its stdin), not at its last --checkpoint-every.
-            Assert.That(File.ReadAllText(Path.Combine(output, "a0-l10-mmd-s0", "train.log")), Does.Contain($"stopped at step {step}; checkpoint saved"));
+            Assert.That(File.ReadAllText(Path.Combine(output, "a0-l10-mmd-s0", "train.log")),
+                Does.Contain($"stopped at step {step}; checkpoint saved"));
             var firstStamp = File.GetLastWriteTimeUtc(first);
 
             var resumed = Cli.Run(Flags(output));
@@ -131,8 +146,10 @@ public class SweepTests
             Assert.That(File.GetLastWriteTimeUtc(first), Is.EqualTo(firstStamp), "the finished run is not touched");
             foreach (var run in new[] { "a0-l1-mmd-s0", "a0-l10-mmd-s0" })
                 Assert.That(File.ReadAllBytes(Path.Combine(output, run, "checkpoint.safetensors")),
-                    Is.EqualTo(File.ReadAllBytes(Path.Combine(reference, run, "checkpoint.safetensors"))), $"{run}: the final checkpoint, byte for byte");
-            Assert.That(File.ReadAllLines(Path.Combine(output, "sweep.jsonl")), Is.EqualTo(File.ReadAllLines(Path.Combine(reference, "sweep.jsonl"))));
+                    Is.EqualTo(File.ReadAllBytes(Path.Combine(reference, run, "checkpoint.safetensors"))),
+                    $"{run}: the final checkpoint, byte for byte");
+            Assert.That(File.ReadAllLines(Path.Combine(output, "sweep.jsonl")),
+                Is.EqualTo(File.ReadAllLines(Path.Combine(reference, "sweep.jsonl"))));
             return;
         }
         Assert.Fail("every attempt finished before the signal");
@@ -155,8 +172,11 @@ public class SweepTests
     [TestCase("--alpha 'x' is not a comma-separated list of numbers", "--alpha", "x")]
     [TestCase("unknown --divergence 'js'", "--alpha", "0", "--divergence", "js")]
     [TestCase("every point of this sweep was skipped", "--alpha", "-1", "--lambda", "1")]
-    [TestCase("--kernel is a setting of the MMD, but every run of this sweep is adversarial", "--lambda", "10", "--divergence", "adversarial", "--kernel", "rbf")]
-    [TestCase("--disc-lr is a setting of the adversarial divergence's discriminator, but no run of this sweep is adversarial", "--lambda", "10", "--disc-lr", "0.01")]
+    [TestCase("--kernel is a setting of the MMD, but every run of this sweep is adversarial",
+        "--lambda", "10", "--divergence", "adversarial", "--kernel", "rbf")]
+    [TestCase("--disc-lr is a setting of the adversarial divergence's discriminator, but no run of this sweep is "
+        + "adversarial",
+        "--lambda", "10", "--disc-lr", "0.01")]
     public void Bad_sweeps_get_one_line_and_start_nothing(string phrase, params string[] flags)
     {
         var output = root["bad-" + Guid.NewGuid().ToString("N")[..6]];
@@ -174,7 +194,9 @@ public class SweepTests
         var before = File.ReadAllBytes(Path.Combine(output, "a0-l10-mmd-s0", "checkpoint.safetensors"));
         var r = Cli.Run(Sweep(output, "--alpha", "0", "--lambda", "10", "--lr", "0.01"));
         Assert.That(r.Code, Is.EqualTo(1));
-        Assert.That(r.OneLine(), Does.Contain("holds a run that this sweep cannot continue").And.Contain("--lr 0.01 disagrees"));
-        Assert.That(File.ReadAllBytes(Path.Combine(output, "a0-l10-mmd-s0", "checkpoint.safetensors")), Is.EqualTo(before));
+        Assert.That(r.OneLine(),
+            Does.Contain("holds a run that this sweep cannot continue").And.Contain("--lr 0.01 disagrees"));
+        var after = File.ReadAllBytes(Path.Combine(output, "a0-l10-mmd-s0", "checkpoint.safetensors"));
+        Assert.That(after, Is.EqualTo(before));
     }
 }
