@@ -3,27 +3,30 @@ using SkiaSharp;
 
 namespace InfoVae.Model.Pictures;
 
-/// <summary>A run in a rate-distortion plot: where it lies, its colour value (NaN: none), label (null: none).</summary>
-public sealed record ParetoPoint(double Rate, double Distortion, double Value, string? Label, bool OnFront);
+/// <summary>A run in a rate-distortion plot: where it lies, colour value (NaN: none), group (setting).</summary>
+public sealed record ParetoPoint(double Rate, double Distortion, double Value, int Group, bool OnFront);
 
 /// <summary>
-/// Rate (x) against distortion (y), one dot per run, coloured by a value on a continuous scale (FID) with a colour
-/// bar, the Pareto front joined by a line and ringed. Without any values every dot takes the first palette colour
-/// and the bar says why.
+/// Rate (x) against distortion (y), one marker per run: its shape says the group (a setting, over seeds), its
+/// colour a value on a continuous scale (FID) with a colour bar, and the Pareto front is joined by a dashed line
+/// and ringed. Without any values every marker takes the first palette colour and the bar says why.
 /// </summary>
 public static class ParetoPlot
 {
-    const int BarWidth = 16, BarColumn = 96;
+    const int BarWidth = 16, MarkerSize = 6;
 
-    public static void Write(string path, IReadOnlyList<ParetoPoint> points, string valueName, string? noValues = null,
-        string? title = null, string xLabel = "rate: KL (nats)", string yLabel = "distortion: recon (nats)",
-        int width = 860, int height = 620)
+    public static void Write(string path, IReadOnlyList<ParetoPoint> points, IReadOnlyList<string> groups,
+        string valueName, string? noValues = null, string? title = null, string xLabel = "rate: KL (nats)",
+        string yLabel = "distortion: recon (nats)", int width = 860, int height = 620)
     {
         if (points.Count == 0) throw new ArgumentException("no points to plot", nameof(points));
+        if (points.Any(p => p.Group < 0 || p.Group >= groups.Count))
+            throw new ArgumentException($"a point's group is not one of the {groups.Count} names", nameof(points));
         var finite = points.Where(p => double.IsFinite(p.Rate) && double.IsFinite(p.Distortion)).ToList();
         var values = finite.Select(p => p.Value).Where(double.IsFinite).ToList();
         double lo = values.Count > 0 ? values.Min() : 0, hi = values.Count > 0 ? values.Max() : 1;
-        var axes = new Axes(width, height, BarColumn, Axes.Range(points.Select(p => p.Rate), 0.08),
+        int legend = Math.Max(96, Axes.LegendWidth(groups));
+        var axes = new Axes(width, height, legend, Axes.Range(points.Select(p => p.Rate), 0.08),
             Axes.Range(points.Select(p => p.Distortion), 0.08));
         var box = axes.Box;
 
@@ -35,67 +38,90 @@ public static class ParetoPlot
         canvas.Save();
         canvas.ClipRect(box);
         var front = finite.Where(p => p.OnFront).OrderBy(p => p.Rate).ThenByDescending(p => p.Distortion).ToList();
-        using (var line = new SKPaint { Color = new SKColor(0x30, 0x30, 0x30), IsAntialias = true, IsStroke = true,
-                   StrokeWidth = 1.5f, PathEffect = SKPathEffect.CreateDash([6, 4], 0) })
-        using (var pathLine = new SKPath())
-        {
-            for (int i = 0; i < front.Count; i++)
-            {
-                float x = axes.X(front[i].Rate), y = axes.Y(front[i].Distortion);
-                if (i == 0) pathLine.MoveTo(x, y); else pathLine.LineTo(x, y);
-            }
-            canvas.DrawPath(pathLine, line);
-        }
+        DrawFront(canvas, axes, front);
         using var ring = new SKPaint { Color = SKColors.Black, IsAntialias = true, IsStroke = true, StrokeWidth = 2 };
-        using var outline = new SKPaint
-        {
-            Color = new SKColor(0x50, 0x50, 0x50), IsAntialias = true, IsStroke = true, StrokeWidth = 0.8f,
-        };
         foreach (var p in finite)
         {
             float x = axes.X(p.Rate), y = axes.Y(p.Distortion);
             var color = values.Count == 0 ? Png.Palette[0]
                 : double.IsFinite(p.Value) ? Viridis(Unit(p.Value, lo, hi))
                 : new SKColor(0xb0, 0xb0, 0xb0);    // a run without a value among runs with one
-            using var fill = new SKPaint { Color = color, IsAntialias = true };
-            canvas.DrawCircle(x, y, 5.5f, fill);
-            canvas.DrawCircle(x, y, 5.5f, outline);
-            if (p.OnFront) canvas.DrawCircle(x, y, 9, ring);
+            Marker(canvas, p.Group, x, y, color);
+            if (p.OnFront) canvas.DrawCircle(x, y, MarkerSize + 4, ring);
         }
-        using var font = Png.Font(11);
-        using var ink = new SKPaint { Color = new SKColor(0x20, 0x20, 0x20), IsAntialias = true };
         canvas.Restore();
-        foreach (var p in finite.Where(p => p.Label != null))
-        {
-            // Right of the dot, or left of it where the label would run past the box.
-            float x = axes.X(p.Rate), y = axes.Y(p.Distortion) - 7, w = font.MeasureText(p.Label);
-            bool left = x + 9 + w > box.Right;
-            canvas.DrawText(p.Label, left ? x - 9 : x + 9, y, left ? SKTextAlign.Right : SKTextAlign.Left, font, ink);
-        }
 
-        DrawBar(canvas, box, valueName, values.Count > 0 ? (lo, hi) : null, noValues);
+        float bottom = DrawBar(canvas, box, valueName, values.Count > 0 ? (lo, hi) : null, noValues, groups.Count);
+        DrawGroups(canvas, box.Right + 14, bottom, groups);
         canvas.Flush();
         Png.Save(bitmap, path);
     }
 
-    /// <summary>The colour bar right of the box (low values at the bottom), or a note when there are none.</summary>
-    static void DrawBar(SKCanvas canvas, SKRect box, string valueName, (double Lo, double Hi)? range, string? noValues)
+    static void DrawFront(SKCanvas canvas, Axes axes, List<ParetoPoint> front)
+    {
+        using var line = new SKPaint
+        {
+            Color = new SKColor(0x30, 0x30, 0x30), IsAntialias = true, IsStroke = true, StrokeWidth = 1.5f,
+            PathEffect = SKPathEffect.CreateDash([6, 4], 0),
+        };
+        using var path = new SKPath();
+        for (int i = 0; i < front.Count; i++)
+        {
+            float x = axes.X(front[i].Rate), y = axes.Y(front[i].Distortion);
+            if (i == 0) path.MoveTo(x, y); else path.LineTo(x, y);
+        }
+        canvas.DrawPath(path, line);
+    }
+
+    /// <summary>Group k's shape: circle, square, triangle, diamond, triangle down, hexagon, then round again.</summary>
+    static void Marker(SKCanvas canvas, int group, float x, float y, SKColor color)
+    {
+        using var fill = new SKPaint { Color = color, IsAntialias = true };
+        using var outline = new SKPaint
+        {
+            Color = new SKColor(0x30, 0x30, 0x30), IsAntialias = true, IsStroke = true, StrokeWidth = 1,
+        };
+        const float r = MarkerSize;
+        int shape = group % 6;
+        if (shape == 0)
+        {
+            canvas.DrawCircle(x, y, r, fill);
+            canvas.DrawCircle(x, y, r, outline);
+            return;
+        }
+        using var path = new SKPath();
+        // Regular polygons: sides and the angle of the first corner (degrees, 0 = right, clockwise on screen).
+        var (sides, start) = shape switch { 1 => (4, 45f), 2 => (3, -90f), 3 => (4, 0f), 4 => (3, 90f), _ => (6, 0f) };
+        float radius = shape == 1 ? r * 1.25f : r * 1.3f;
+        for (int i = 0; i < sides; i++)
+        {
+            double a = (start + 360.0 * i / sides) * Math.PI / 180;
+            float px = x + radius * (float)Math.Cos(a), py = y + radius * (float)Math.Sin(a);
+            if (i == 0) path.MoveTo(px, py); else path.LineTo(px, py);
+        }
+        path.Close();
+        canvas.DrawPath(path, fill);
+        canvas.DrawPath(path, outline);
+    }
+
+    /// <summary>
+    /// The colour bar right of the box (low values at the bottom), or a note when there are none; it leaves room
+    /// below for the groups' legend and returns where that starts.
+    /// </summary>
+    static float DrawBar(SKCanvas canvas, SKRect box, string valueName, (double Lo, double Hi)? range, string? noValues,
+        int groups)
     {
         using var font = Png.Font(12);
         using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-        float x = box.Right + 14, top = box.Top + 22, bottom = box.Bottom - 40;
+        float x = box.Right + 14, top = box.Top + 22;
+        float legendTop = box.Bottom - 20 * (groups + 1);
+        float bottom = Math.Max(top + 60, legendTop - 24);
         canvas.DrawText(valueName, x, box.Top + 10, SKTextAlign.Left, font, ink);
-        using var ringInk = new SKPaint
-        {
-            Color = SKColors.Black, IsAntialias = true, IsStroke = true, StrokeWidth = 2,
-        };
-        canvas.DrawCircle(x + 6, box.Bottom - 12, 7, ringInk);
-        canvas.DrawText("front", x + 18, box.Bottom - 8, SKTextAlign.Left, font, ink);
         if (range is not { } r)
         {
             foreach (var (word, i) in (noValues ?? "no values").Split(' ').Select((w, i) => (w, i)))
                 canvas.DrawText(word, x, top + 16 + 15 * i, SKTextAlign.Left, font, ink);
-            return;
+            return legendTop;
         }
         for (float y = top; y < bottom; y++)
         {
@@ -108,6 +134,23 @@ public static class ParetoPlot
             v.ToString(Math.Abs(v) >= 100 ? "F0" : Math.Abs(v) >= 1 ? "F1" : "G3", CultureInfo.InvariantCulture);
         canvas.DrawText(F(r.Hi), x + BarWidth + 4, top + 9, SKTextAlign.Left, font, ink);
         canvas.DrawText(F(r.Lo), x + BarWidth + 4, bottom, SKTextAlign.Left, font, ink);
+        return legendTop;
+    }
+
+    /// <summary>Each group's marker and name, then the ring that marks the front.</summary>
+    static void DrawGroups(SKCanvas canvas, float x, float top, IReadOnlyList<string> groups)
+    {
+        using var font = Png.Font(12);
+        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+        float y = top + 10;
+        for (int g = 0; g < groups.Count; g++, y += 20)
+        {
+            Marker(canvas, g, x + 8, y, new SKColor(0xc8, 0xc8, 0xc8));
+            canvas.DrawText(groups[g], x + 22, y + 4, SKTextAlign.Left, font, ink);
+        }
+        using var ring = new SKPaint { Color = SKColors.Black, IsAntialias = true, IsStroke = true, StrokeWidth = 2 };
+        canvas.DrawCircle(x + 8, y, MarkerSize + 2, ring);
+        canvas.DrawText("Pareto front", x + 22, y + 4, SKTextAlign.Left, font, ink);
     }
 
     static float Unit(double v, double lo, double hi) => hi > lo ? (float)((v - lo) / (hi - lo)) : 0.5f;

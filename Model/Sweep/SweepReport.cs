@@ -117,12 +117,14 @@ public static class SweepReport
 
     static void DrawPareto(IReadOnlyList<RunResult> results, string path)
     {
-        // One label per setting (at its first run) keeps the picture readable with several seeds.
-        var labelled = new HashSet<string>();
-        var points = results.Select(r => new ParetoPoint(r.Kl, r.Recon, r.Fid ?? double.NaN,
-            labelled.Add(r.Setting) ? r.Setting : null, r.Pareto)).ToList();
+        // One marker shape per setting: its seeds share it.
+        var settings = results.Select(r => r.Setting).Distinct().ToList();
+        var points = results
+            .Select(r => new ParetoPoint(r.Kl, r.Recon, r.Fid ?? double.NaN, settings.IndexOf(r.Setting), r.Pareto))
+            .ToList();
         bool anyFid = results.Any(r => r.Fid.HasValue);
-        ParetoPlot.Write(path, points, anyFid ? "FID" : "colour:", noValues: anyFid ? null : "FID not computed",
+        ParetoPlot.Write(path, points, settings, anyFid ? "FID" : "colour:",
+            noValues: anyFid ? null : "FID not computed",
             title: "rate against distortion of the sweep's runs (test set)");
     }
 

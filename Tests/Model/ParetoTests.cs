@@ -76,9 +76,9 @@ public class ParetoTests
         var path = dir["pareto.png"];
         ParetoPoint[] points =
         [
-            new(1, 5, 10, "a", true), new(2, 3, 20, "b", true), new(3, 4, 30, null, false), new(4, 1, 40, "d", true),
+            new(1, 5, 10, 0, true), new(2, 3, 20, 1, true), new(3, 4, 30, 1, false), new(4, 1, 40, 2, true),
         ];
-        ParetoPlot.Write(path, points, "FID", width: 700, height: 500);
+        ParetoPlot.Write(path, points, ["elbo", "infovae", "beta-vae"], "FID", width: 700, height: 500);
         using var b = SKBitmap.Decode(path);
         Assert.That((b.Width, b.Height), Is.EqualTo((700, 500)));
         // The lowest value is viridis' dark purple, the highest its yellow: dots and the colour bar.
@@ -86,6 +86,7 @@ public class ParetoTests
         Assert.That(Count(b, ParetoPlot.Viridis(1)), Is.GreaterThan(50), "yellow");
         Assert.That(ParetoPlot.Viridis(0), Is.EqualTo(new SKColor(0x44, 0x01, 0x54)));
         Assert.That(ParetoPlot.Viridis(0.5f), Is.EqualTo(new SKColor(0x21, 0x91, 0x8c)));
+        Assert.Throws<ArgumentException>(() => ParetoPlot.Write(path, [new(1, 1, 1, 3, true)], ["one"], "FID"));
     }
 
     static int Count(SKBitmap b, SKColor target)
