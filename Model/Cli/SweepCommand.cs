@@ -86,7 +86,9 @@ public static class SweepCommand
         var shared = SharedFlags(t, r, points);
         string outDir = r.GetValue(o.Out)!;
         if (File.Exists(outDir)) throw new UserError($"--out {outDir} is a file; give a folder for the sweep");
-        var data = DataSet.Load(r.GetValue(t.Data)!).LimitTrain(r.GetValue(t.Limit));
+        var data = DataSet.Load(r.GetValue(t.Data) ?? DataSet.DefaultFolder);
+        // Every run gets the data folder by name, so a resumed one is checked against it (by its files' SHA-256).
+        if (!shared.Common.Contains(t.Data.Name)) shared.Common.AddRange([t.Data.Name, data.Folder]);
         int perJob = Math.Max(1, threads / jobs);
         var (queue, finished, resumed) = Check(points, outDir, shared, data, perJob);
         try { Directory.CreateDirectory(outDir); }
@@ -176,14 +178,14 @@ public static class SweepCommand
             if (!File.Exists(checkpoint))
             {
                 var (options, parsed) = TrainCommand.Parse(["--out", folder, .. flags]);
-                TrainCommand.FitData(TrainCommand.FreshConfig(options, parsed), data);
+                _ = TrainCommand.FitData(TrainCommand.FreshConfig(options, parsed), data);
                 queue.Add(new SweepJob(p.Name, ["train", "--out", folder, .. flags, .. child], log, "training"));
                 continue;
             }
             var run = RunFolder.Open(folder);
             var (resumeOptions, resumeParsed) = TrainCommand.Parse(["--resume", folder, .. flags]);
             TrainConfig config;
-            try { config = TrainCommand.ResumedConfig(run, resumeOptions, resumeParsed, data); }
+            try { (_, config, _) = TrainCommand.Resumed(run, resumeOptions, resumeParsed); }
             catch (UserError e)
             {
                 throw new UserError($"{folder} holds a run that this sweep cannot continue ({e.Message}); "

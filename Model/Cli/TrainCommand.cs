@@ -21,7 +21,8 @@ public static class TrainCommand
     static (Command, TrainOptions) Create()
     {
         var o = new TrainOptions();
-        var cmd = new Command("train", "Train an InfoVAE (defaults: Fashion-MNIST, MLP 784-512-256-32 or --arch conv, α = 0, λ = 1000, IMQ MMD, 10 epochs)");
+        var cmd = new Command("train", "Train an InfoVAE (defaults: Fashion-MNIST, MLP 784-512-256-32 or --arch conv, "
+            + "α = 0, λ = 1000, IMQ MMD, 10 epochs)");
         foreach (var opt in o.All) cmd.Options.Add(opt);
         return (cmd, o);
     }
@@ -50,33 +51,41 @@ public static class TrainCommand
         return config;
     }
 
-    /// <summary>A fresh run's config fitted to the data (the input size comes from the images) and checked.</summary>
-    internal static TrainConfig FitData(TrainConfig config, DataSet data)
+    /// <summary>
+    /// A fresh run's config fitted to its data (all of it, as loaded: the input size and fingerprint come from the
+    /// images) and checked against it; returns it with the training images the run will use (--limit).
+    /// </summary>
+    internal static (TrainConfig Config, DataSet Data) FitData(TrainConfig config, DataSet data)
     {
         config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-        config = config with { InputSize = data.Train.PixelsPerImage };
+        config = config with { InputSize = data.Train.PixelsPerImage, Data = data.Fingerprint };
+        data = data.LimitTrain(config.Limit ?? 0);
         config.Validate();
         config.CheckImageCounts(data.Train.Count, data.Test.Count);
-        return config;
+        return (config, data);
     }
 
-    /// <summary>The saved config of a run being resumed, checked against the flags given again and the data.</summary>
-    internal static TrainConfig ResumedConfig(RunFolder run, TrainOptions o, ParseResult r, DataSet data)
+    /// <summary>
+    /// A run being resumed: its saved config, the config to continue with (checked against the flags given again)
+    /// and the run's own data, found and checked by its fingerprint, with the training images it uses.
+    /// </summary>
+    internal static (TrainConfig Saved, TrainConfig Config, DataSet Data) Resumed(RunFolder run, TrainOptions o,
+        ParseResult r)
     {
-        var config = ResumeCheck.AgreesWithFlags(run.ReadConfig(), o, r);
+        var saved = run.ReadConfig();
+        var config = ResumeCheck.AgreesWithFlags(saved, o, r);
         config.Validate();
-        CheckResumeData(config, data, run.Path);
-        return config;
-    }
-
-    static void CheckResumeData(TrainConfig config, DataSet data, string resume)
-    {
+        var data = RunData.ForResume(config, r.GetValue(o.Data), run.Path);
         if (data.Train.PixelsPerImage != config.InputSize)
             throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run "
-                + $"in {resume} was trained on {config.InputSize} pixels per image; resume with the --data it was "
+                + $"in {run.Path} was trained on {config.InputSize} pixels per image; resume with the --data it was "
                 + "trained on");
         config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
+        // A run made before runs recorded their data records them now.
+        config = config with { Data = config.Data ?? data.Fingerprint };
+        data = data.LimitTrain(config.Limit ?? 0);
         config.CheckImageCounts(data.Train.Count, data.Test.Count);
+        return (saved, config, data);
     }
 
     static int Run(TrainOptions o, ParseResult r)
@@ -87,27 +96,33 @@ public static class TrainCommand
         var backend = DeviceOption.Select(r.GetValue(o.Device)!);
         string? resume = r.GetValue(o.Resume);
         RunFolder run;
-        TrainConfig config;
+        TrainConfig config, saved = null!;
         DataSet data;
         // Everything that can be refused is checked before the run folder is created or anything in it is written.
         if (resume != null)
         {
             run = RunFolder.Open(resume);
-            config = ResumeCheck.AgreesWithFlags(run.ReadConfig(), o, r);
-            config.Validate();   // before loading anything: a bad flag costs nothing
-            data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
-            CheckResumeData(config, data, resume);
+            (saved, config, data) = Resumed(run, o, r);
         }
         else
         {
             config = FreshConfig(o, r);
-            data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
-            config = FitData(config, data);
+            (config, data) = FitData(config, DataSet.Load(r.GetValue(o.Data) ?? DataSet.DefaultFolder));
             run = RunFolder.Create(r.GetValue(o.Out));
         }
 
         var trainer = new Trainer(config, data.Train, backend);
-        if (resume != null) Checkpoint.Load(run.CheckpointPath, trainer);
+        if (resume != null)
+        {
+            var was = Checkpoint.Load(run.CheckpointPath, trainer);
+            // --epochs extends the run, an older config gains its data: config.json says so, for later commands.
+            if (RunJson.Write(config) != RunJson.Write(saved)) run.WriteConfig(config);
+            var now = Checkpoint.ComputedOn.This(backend);
+            if (was is { } w && w != now)
+                Console.Error.WriteLine($"infovae: note: the checkpoint was computed on {w} and this continues on "
+                    + $"{now}, so the rest of the run will not be bit-identical to one that never stopped "
+                    + "(the rounding differs; see the README)");
+        }
         else
         {
             trainer.InitializeWeights();
@@ -135,7 +150,7 @@ public static class TrainCommand
         tape.DetectAnomaly = anomaly;
         try
         {
-            var loop = new TrainLoop(trainer, data, run, r.GetValue(o.LogEvery), r.GetValue(o.CheckpointEvery), !r.GetValue(o.NoPictures), stop);
+            var loop = new TrainLoop(trainer, data, run, stop);
             return loop.Run();
         }
         finally { tape.DetectAnomaly = false; }
@@ -173,17 +188,24 @@ public sealed class StopSignal : IDisposable
     public void Request() => signal = 2;
 
     /// <summary>
+    /// Tests: the stream <see cref="RequestWhenStdinCloses"/> watches instead of standard input (a test host's own
+    /// stdin may be closed from the start).
+    /// </summary>
+    [ThreadStatic] internal static Func<Stream>? OpenStdin;
+
+    /// <summary>
     /// Stops the run as Ctrl+C would once standard input reaches its end: `infovae sweep` holds its trainings' stdin
     /// open and closes it to stop them (or it closes when the sweep dies), which, unlike a signal, they cannot
     /// receive twice.
     /// </summary>
     public void RequestWhenStdinCloses()
     {
+        var open = OpenStdin ?? Console.OpenStandardInput;
         var reader = new Thread(() =>
         {
             try
             {
-                using var stdin = Console.OpenStandardInput();
+                using var stdin = open();
                 var buffer = new byte[256];
                 while (stdin.Read(buffer) > 0) { }
             }
