@@ -46,6 +46,17 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The InfoVAE's parameters (<see cref="ParameterLayout.For(TrainConfig)"/>).</summary>
     public Parameters(TrainConfig config, IBackend<T> backend) : this(ParameterLayout.For(config), backend) { }
 
+    /// <summary>
+    /// A plain MLP sizes[0] → sizes[1] → … → sizes[^1] named like an nn.Sequential of Linear and ReLU modules:
+    /// prefix.0, prefix.2, … (the adversarial divergence's discriminator).
+    /// </summary>
+    public static Parameters<T> Mlp(string prefix, int[] sizes, IBackend<T> backend)
+    {
+        var layout = new ParameterLayout();
+        for (int i = 0; i + 1 < sizes.Length; i++) layout.Linear($"{prefix}.{2 * i}", sizes[i], sizes[i + 1]);
+        return new Parameters<T>(layout, backend);
+    }
+
     public Parameters(ParameterLayout layoutTable, IBackend<T> backend)
     {
         var layout = layoutTable.Entries; var buffers = layoutTable.Buffers; var normNames = layoutTable.NormNames;

@@ -34,12 +34,13 @@ public static class Evaluation
 
     /// <summary>
     /// Test-set loss terms in batches of <paramref name="batch"/> with noise fixed by the seed (the same numbers every
-    /// evaluation), each a per-image mean; the MMD² is the mean of the per-batch estimates. The noise is the PyTorch
+    /// evaluation), each a per-image mean; the MMD² (and the discriminator's loss) is the mean of the per-batch
+    /// estimates. The noise is the PyTorch
     /// twin's: a generator seeded with the seed, eps then prior samples for each batch in turn.
     /// </summary>
     public static StepMetrics LossTerms(InfoVaeNet<float> net, LabeledImages data, int batch = 1000)
     {
-        double recon = 0, kl = 0, mmd = 0; int batches = 0;
+        double recon = 0, kl = 0, mmd = 0, adversarial = 0, discriminator = 0; int batches = 0;
         var tape = Tape<float>.Current;
         var noise = new TorchGenerator(net.Config.Seed);
         var host = new float[Math.Max(batch, net.Config.PriorCount(batch)) * net.Config.Latent];
@@ -67,12 +68,15 @@ public static class Evaluation
                     tape.CheckAnomalies();
                     var t = Trainer.Read(terms);
                     recon += t.Recon * b; kl += t.Kl * b; mmd += t.Mmd;
+                    adversarial += t.Adversarial * b; discriminator += t.Discriminator;
                 }
                 finally { tape.Reset(); }
             }
         }
-        recon /= data.Count; kl /= data.Count; mmd /= batches;
-        return new StepMetrics(net.Config.Beta * recon + net.Config.KlWeight * kl + net.Config.MmdWeight * mmd, recon, kl, mmd);
+        recon /= data.Count; kl /= data.Count; mmd /= batches; adversarial /= data.Count; discriminator /= batches;
+        var c = net.Config;
+        double total = c.Beta * recon + c.KlWeight * kl + c.MmdWeight * mmd + c.AdversarialWeight * adversarial;
+        return new StepMetrics(total, recon, kl, mmd, adversarial, discriminator);
     }
 
     /// <summary>mu and logvar (N, Z) of every image, in chunks of 1000, without gradients.</summary>

@@ -61,30 +61,77 @@ public class TrainerTests
         Assert.That(a.Order(), Is.EqualTo(Enumerable.Range(0, 100)));
     }
 
-    [Test]
-    public void A_run_interrupted_and_resumed_ends_bit_identical_to_an_uninterrupted_one()
+    static TrainConfig TinyWith(Divergence divergence) =>
+        divergence == Divergence.Adversarial ? Tiny with { Divergence = divergence, DiscHidden = [6, 5] } : Tiny;
+
+    [TestCase(Divergence.Mmd)]
+    [TestCase(Divergence.Adversarial)]
+    public void A_run_interrupted_and_resumed_ends_bit_identical_to_an_uninterrupted_one(Divergence divergence)
     {
+        var cfg = TinyWith(divergence);
         var data = Images(20, 3);
-        var whole = NewTrainer(Tiny, data);
+        var whole = NewTrainer(cfg, data);
         while (!whole.Finished) whole.TrainStep();
 
         var path = Path.Combine(Path.GetTempPath(), $"infovae-resume-{Guid.NewGuid():N}.safetensors");
         try
         {
-            var first = NewTrainer(Tiny, data);
+            var first = NewTrainer(cfg, data);
             for (int i = 0; i < 7; i++) first.TrainStep();          // stop mid-epoch (epoch 1, batch 3)
             Checkpoint.Save(path, first);
 
-            var second = new Trainer(Tiny, data, CpuBackend<float>.Instance);   // fresh process stand-in: no init
+            var second = new Trainer(cfg, data, CpuBackend<float>.Instance);   // fresh process stand-in: no init
             Checkpoint.Load(path, second);
             Assert.That((second.Step, second.Epoch, second.NextBatch), Is.EqualTo((7L, 1, 3)));
             while (!second.Finished) second.TrainStep();
 
             Assert.That(second.Net.Params.All.ToArray(), Is.EqualTo(whole.Net.Params.All.ToArray()), "weights");
             Assert.That(second.Net.Params.AllM.ToArray(), Is.EqualTo(whole.Net.Params.AllM.ToArray()), "Adam m");
+            Assert.That(second.Net.Params.AllV.ToArray(), Is.EqualTo(whole.Net.Params.AllV.ToArray()), "Adam v");
+            if (divergence == Divergence.Adversarial)
+            {
+                var (a, b) = (whole.Net.Disc!.Params, second.Net.Disc!.Params);
+                Assert.That(b.All.ToArray(), Is.EqualTo(a.All.ToArray()), "discriminator weights");
+                Assert.That(b.AllM.ToArray(), Is.EqualTo(a.AllM.ToArray()), "discriminator Adam m");
+                Assert.That(b.AllV.ToArray(), Is.EqualTo(a.AllV.ToArray()), "discriminator Adam v");
+                var initial = NewTrainer(cfg, data).Net.Disc!.Params.All.ToArray();
+                Assert.That(a.All.ToArray(), Is.Not.EqualTo(initial), "the discriminator trained");
+            }
             Assert.That(second.Step, Is.EqualTo(whole.Step));
         }
         finally { File.Delete(path); }
+    }
+
+    [Test]
+    public void The_discriminator_is_drawn_after_the_vae_so_the_vae_starts_as_in_an_mmd_run()
+    {
+        var data = Images(20, 3);
+        var mmd = NewTrainer(Tiny, data);
+        var adv = NewTrainer(TinyWith(Divergence.Adversarial), data);
+        Assert.That(adv.Net.Params.All.ToArray(), Is.EqualTo(mmd.Net.Params.All.ToArray()), "VAE's initial weights");
+        // The discriminator takes the generator's next draws, as a twin building it after the VAE would.
+        var rng = new TorchGenerator(Tiny.Seed);
+        new InfoVaeNet<float>(Tiny, CpuBackend<float>.Instance).Params.Initialize(rng);
+        var disc = new Discriminator<float>(Tiny.Latent, [6, 5], CpuBackend<float>.Instance);
+        disc.Params.Initialize(rng);
+        Assert.That(adv.Net.Disc!.Params.All.ToArray(), Is.EqualTo(disc.Params.All.ToArray()),
+            "the discriminator's initial weights");
+    }
+
+    [Test]
+    public void Adversarial_training_learns_and_its_evaluation_adds_the_weighted_generator_loss()
+    {
+        var data = Images(40, 1);
+        var cfg = TinyWith(Divergence.Adversarial) with { Epochs = 150, Hidden = [32], Lambda = 2 };
+        var t = NewTrainer(cfg, data);
+        var first = t.Evaluate(data);
+        while (!t.Finished) Assert.That(t.TrainStep().IsFinite);
+        var last = t.Evaluate(data);
+        Assert.That(last.Recon, Is.LessThan(0.8 * first.Recon), $"recon {first.Recon} → {last.Recon}");
+        double expected = last.Recon + last.Kl + 1 * last.Adversarial;    // β = 1, KL weight 1, α + λ − 1 = 1
+        Assert.That(last.Total, Is.EqualTo(expected).Within(1e-9 * Math.Abs(last.Total)));
+        Assert.That(last.Adversarial, Is.GreaterThan(0));
+        Assert.That(last.Discriminator, Is.GreaterThan(0));
     }
 
     [Test]
