@@ -172,10 +172,19 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         return (d * d).Sum() * T.CreateTruncating(0.5);
     }
 
-    /// <summary>Adam over the flat buffers (one call for all parameters); <paramref name="step"/> counts from 1.</summary>
+    /// <summary>
+    /// Adam over the flat buffers (one call for all parameters); <paramref name="step"/> counts from 1. A gradient
+    /// that holds a NaN or ±∞ (a loss can be finite while its gradient is not) throws a
+    /// <see cref="NonFiniteException"/> naming the parameter before Adam writes anything, so no NaN reaches the
+    /// weights or the moments.
+    /// </summary>
     public void AdamStep(long step)
     {
-        Params.MaterializeGrads();
+        if (Params.FirstNonFiniteGradient() is { } bad)
+        {
+            var e = Params.Layout[bad.Tensor];
+            throw NonFiniteException.InGradientOf(e.Name, e.Shape, bad.Index, double.CreateTruncating(bad.Value));
+        }
         Backend.Adam(Params.All, Params.AllGrad, Params.AllM, Params.AllV, Config.LearningRate, Config.Beta1, Config.Beta2, Config.AdamEps, step);
     }
 }
