@@ -54,7 +54,7 @@ public sealed class TrainOptions
             Alpha = r.GetValue(Alpha) ?? a, Lambda = r.GetValue(Lambda) ?? l, Beta = r.GetValue(Beta) ?? b,
             Recon = r.GetValue(Recon) switch { "bernoulli" => ReconLoss.Bernoulli, "gaussian" => ReconLoss.Gaussian, var x => throw new UserError($"unknown --recon '{x}': use bernoulli or gaussian") },
             Kernel = kernel,
-            Scales = scales != null ? ParseList(scales, "--scales", double.Parse) : kernel == MmdKernel.Imq ? MmdSpec.WaeScales : [1.0],
+            Scales = scales != null ? ParseList(scales, "--scales", double.Parse) : kernel == MmdKernel.Imq ? [.. MmdSpec.WaeScales] : [1.0],
             Bandwidth = r.GetValue(Bandwidth),
             UnbiasedMmd = r.GetValue(Estimator) switch { "unbiased" => true, "biased" => false, var x => throw new UserError($"unknown --mmd-estimator '{x}': use unbiased or biased") },
             PriorSamples = r.GetValue(PriorSamples),
