@@ -58,12 +58,12 @@ public sealed partial class GpuKernels
     public void Uniform(ArrayView<float> y, ulong key, ulong counter)
     {
         if (y.Length == 0) return;
-        Auto<ArrayView<float>, ulong, ulong>(PhiloxKernels.UniformKernel)(Stream, (int)((y.Length + 3) / 4), y, key, counter);
+        Auto<ArrayView<float>, ulong, ulong>(PhiloxKernels.UniformKernel)(Stream, Sizes.Checked((y.Length + 3) / 4, "a Philox launch"), y, key, counter);
     }
 
     public void Normal(ArrayView<float> y, ulong key, ulong counter)
     {
         if (y.Length == 0) return;
-        Auto<ArrayView<float>, ulong, ulong>(PhiloxKernels.NormalKernel)(Stream, (int)((y.Length + 3) / 4), y, key, counter);
+        Auto<ArrayView<float>, ulong, ulong>(PhiloxKernels.NormalKernel)(Stream, Sizes.Checked((y.Length + 3) / 4, "a Philox launch"), y, key, counter);
     }
 }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using InfoVae.Engine;
+using InfoVae.Kernels;
 using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Model;
@@ -54,7 +55,7 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             var s = new Shape(shape);
             layout.Add(new Entry(name, s, offset, fanIn, init, torchShape ?? shape, order ?? TorchOrder.Same(s.Length)));
-            offset += s.Length;
+            offset = Sizes.Checked((long)offset + s.Length, $"the parameters up to {name}");
         }
         void Linear(string prefix, int inSize, int outSize, bool bias = true, TorchOrder? order = null)
         {
