@@ -28,9 +28,9 @@ public class UnaryForwardTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// same number are at most 2 steps apart: the bound for exp, log and tanh. Sigmoid is 1/(1 + e^−x): e^−x's error
     /// plus two more roundings, each at most ½ ulp of a result no larger than 1, so 3. Sqrt and neg are exact in
     /// IEEE 754: 0. Measured here (AVX-512, AVX2 and scalar paths alike): float exp 2, log 1, tanh 1, sigmoid 2;
-    /// double exp 2, log 2, sigmoid 3 (double tanh is the C library's own, 0). One exception, accepted: sigmoid's e^−x overflows once σ(x) is below the
-    /// smallest normal (x &lt; −88.7 in float, −709.8 in double), so a subnormal σ(x) comes back as +0, an absolute
-    /// error under 1.2e-38 in float.
+    /// double exp 2, log 2, sigmoid 3 (double tanh is the C library's own: 0). One exception, accepted: sigmoid's
+    /// e^−x overflows once σ(x) is below the smallest normal (x &lt; −88.7 in float, −709.8 in double), so a
+    /// subnormal σ(x) comes back as +0, an absolute error under 1.2e-38 in float.
     /// </summary>
     static long Tolerance(UnaryOp op) => op switch
     {
