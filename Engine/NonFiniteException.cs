@@ -10,23 +10,26 @@ namespace InfoVae.Engine;
 public sealed class NonFiniteException : ArithmeticException
 {
     public NonFiniteException(string op, Shape shape, bool inBackward, int index, double value)
-        : this($"{(inBackward ? $"the backward of '{op}' produced a gradient" : $"op '{op}' produced an output")} of shape {shape} "
-            + $"that is not finite (element {index} is {Show(value)})", op, shape, inBackward, index, value, null) { }
+        : this($"{(inBackward ? $"the backward of '{op}' produced a gradient" : $"op '{op}' produced an output")} "
+            + $"of shape {shape} that is not finite (element {index} is {Show(value)})",
+            op, shape, inBackward, index, value, null) { }
 
-    NonFiniteException(string message, string op, Shape shape, bool inBackward, int index, double value, string? parameter) : base(message)
+    NonFiniteException(string message, string op, Shape shape, bool inBackward, int index, double value,
+        string? parameter) : base(message)
     {
         Op = op; Shape = shape; InBackward = inBackward; Index = index; Value = value; Parameter = parameter;
     }
 
     /// <summary>
     /// After a backward pass whose loss was finite: the gradient of <paramref name="parameter"/> (its name in the
-    /// state dict, e.g. decoder.2.weight) holds a NaN or ±∞ at <paramref name="index"/>, and the optimiser did not run.
+    /// state dict, e.g. decoder.2.weight) holds a NaN or ±∞ at <paramref name="index"/>; the optimiser did not run.
     /// </summary>
     public static NonFiniteException InGradientOf(string parameter, Shape shape, int index, double value) =>
-        new($"the gradient of {parameter} (shape {shape}) is not finite (element {index} is {Show(value)}) although the loss is; "
-            + "Adam did not run, so the weights and moments are those from before this step", "backward", shape, true, index, value, parameter);
+        new($"the gradient of {parameter} (shape {shape}) is not finite (element {index} is {Show(value)}) "
+            + "although the loss is; Adam did not run, so the weights and moments are those from before this step",
+            "backward", shape, true, index, value, parameter);
 
-    /// <summary>The op's name as recorded on the tape ("exp", "linear", "mmd", ...); "backward" for <see cref="InGradientOf"/>.</summary>
+    /// <summary>The op's name on the tape ("exp", "linear", "mmd", ...); "backward" for a parameter gradient.</summary>
     public string Op { get; }
     public Shape Shape { get; }
     /// <summary>False: the op's forward output; true: a gradient its backward function accumulated into an input.</summary>
@@ -34,7 +37,7 @@ public sealed class NonFiniteException : ArithmeticException
     /// <summary>The first non-finite element (row-major) and its value.</summary>
     public int Index { get; }
     public double Value { get; }
-    /// <summary>The parameter tensor whose gradient is not finite (<see cref="InGradientOf"/>); null for an op.</summary>
+    /// <summary>The parameter whose gradient is not finite (<see cref="InGradientOf"/>); null for an op.</summary>
     public string? Parameter { get; }
 
     static string Show(double v) => double.IsNaN(v) ? "NaN" : v > 0 ? "+∞" : "−∞";

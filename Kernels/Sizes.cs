@@ -15,7 +15,10 @@ public static class Sizes
     /// <summary>The largest element count a buffer may have: 2³¹ − 1.</summary>
     public const int MaxElements = int.MaxValue;
 
-    /// <summary>The product of <paramref name="dims"/> (each ≥ 0), or a <see cref="TensorTooLargeException"/> naming <paramref name="what"/>.</summary>
+    /// <summary>
+    /// The product of <paramref name="dims"/> (each ≥ 0), or a <see cref="TensorTooLargeException"/> naming
+    /// <paramref name="what"/> and the dimensions.
+    /// </summary>
     public static int Product(string what, params ReadOnlySpan<int> dims)
     {
         foreach (int d in dims)
@@ -35,11 +38,13 @@ public static class Sizes
         return (int)n;
     }
 
-    /// <summary><paramref name="count"/> as an int, or a <see cref="TensorTooLargeException"/> naming <paramref name="what"/>.</summary>
+    /// <summary>
+    /// <paramref name="count"/> as an int, or a <see cref="TensorTooLargeException"/> naming <paramref name="what"/>.
+    /// </summary>
     public static int Checked(long count, string what) =>
         count is >= 0 and <= MaxElements ? (int)count : throw TooLarge(what, count);
 
     static TensorTooLargeException TooLarge(string what, double elements) =>
-        new($"{what} would hold {elements.ToString("N0", CultureInfo.InvariantCulture)} elements; one buffer holds at most "
-            + $"{MaxElements.ToString("N0", CultureInfo.InvariantCulture)} (2³¹ − 1)");
+        new($"{what} would hold {elements.ToString("N0", CultureInfo.InvariantCulture)} elements; "
+            + $"one buffer holds at most {MaxElements.ToString("N0", CultureInfo.InvariantCulture)} (2³¹ − 1)");
 }

@@ -50,7 +50,8 @@ public static class Program
         catch (TensorTooLargeException e) when (!trace)
         {
             // Sizes from flags whose product no buffer can hold (2³¹ elements or more): bad input, not a bug.
-            return Fail($"{e.Message}; use smaller sizes (--batch, --hidden, --channels, --latent, --prior-samples, --iw-samples)", 1);
+            return Fail($"{e.Message}; use smaller sizes "
+                + "(--batch, --hidden, --channels, --latent, --prior-samples, --iw-samples)", 1);
         }
         catch (Exception e) when (!trace && e is IOException or UnauthorizedAccessException)
         {

@@ -12,10 +12,10 @@ public enum MmdKernel { Imq, Rbf }
 /// </summary>
 public sealed record MmdSpec(MmdKernel Kernel, double[] Scales, double Bandwidth = 1.0, bool Unbiased = true)
 {
-    /// <summary>The WAE paper's IMQ scales, read-only: configs and specs take their own copy (<c>[.. WaeScales]</c>).</summary>
+    /// <summary>The WAE paper's IMQ scales, read-only: configs and specs take a copy (<c>[.. WaeScales]</c>).</summary>
     public static ImmutableArray<double> WaeScales { get; } = [0.1, 0.2, 0.5, 1, 2, 5, 10];
 
-    /// <summary>IMQ with <see cref="WaeScales"/>; a new spec (and scales array) on every read, so no caller can change another's.</summary>
+    /// <summary>IMQ with <see cref="WaeScales"/>, a new spec and array on every read.</summary>
     public static MmdSpec Default => new(MmdKernel.Imq, [.. WaeScales]);
 
     /// <summary>The per-scale constants s·C for latent size d.</summary>

@@ -54,7 +54,7 @@ public sealed partial class GpuKernels
     /// </summary>
     static int Threads(params ReadOnlySpan<int> dims) => Sizes.Product("a kernel launch over", dims);
 
-    /// <summary>Threads of a 1-D launch over every element of <paramref name="v"/> (a view's length is a long).</summary>
+    /// <summary>Threads of a 1-D launch over all of <paramref name="v"/> (a view's length is a long).</summary>
     static int Threads(ArrayView<float> v) => Sizes.Checked(v.Length, "a kernel launch over a view");
 
     /// <summary>Number of kernels compiled so far (each is compiled once).</summary>

@@ -30,7 +30,7 @@ public static partial class Reference
 
     // The forwards that the CPU backend takes from TensorPrimitives (vectorised, after AMD's AOCL-LibM), as the C
     // library computes them in double: within an ulp of double, so 2⁻²⁹ of a float's ulp once rounded to float.
-    // Their IEEE 754 special cases are the ones the forwards must keep (log(−0) = −∞, sqrt(−0) = −0, tanh(−0) = −0, ...).
+    // Their IEEE 754 special cases are the ones the forwards must keep: log(−0) = −∞, sqrt(−0) = −0, tanh(−0) = −0, ...
 
     /// <summary>e^x.</summary>
     public static double Exp(double x) => Math.Exp(x);

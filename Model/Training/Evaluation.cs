@@ -112,7 +112,8 @@ public static class Evaluation
         // Images per decoder call: chunk·K rows. The conv decoder's largest scratch is its (rows·49, 16·c1) column
         // matrix (200 MB at 2000 rows and c1 = 32), so it takes fewer rows at a time.
         int chunk = Math.Max(1, (net.Config.Arch == Architecture.Conv ? 500 : 2000) / k);
-        var zs = new float[new Shape(chunk * k, z).Length]; var xs = new float[new Shape(chunk * k, d).Length]; var logw = new double[k];
+        var zs = new float[new Shape(chunk * k, z).Length]; var xs = new float[new Shape(chunk * k, d).Length];
+        var logw = new double[k];
         var eps = new float[zs.Length];
         ulong key = RandomStreams.Key(net.Config.Seed, RandomStreams.Eval + 200);
         var nll = new double[data.Count];

@@ -55,7 +55,8 @@ public class ConcatTests(string device)
         int[] sizes = [2, 0, 3];                               // along the axis; the empty one has no window
         var shapes = sizes.Select(n => { var s = (int[])baseShape.Clone(); s[axis] = n; return s; }).ToArray();
         // Input k's element at flat index i is 1000·(k + 1) + i: every value says where it came from.
-        var data = shapes.Select((s, k) => Enumerable.Range(0, Product(s)).Select(i => 1000f * (k + 1) + i).ToArray()).ToArray();
+        var data = shapes.Select((s, k) => Enumerable.Range(0, Product(s)).Select(i => 1000f * (k + 1) + i).ToArray())
+            .ToArray();
         var inputs = data.Select((d, k) => T(d, shapes[k])).ToArray();
         var y = Ops.Concat(axis, inputs);
 

@@ -28,13 +28,16 @@ public class DetachTests
         Assert.That(z.ToArray(), Is.EqualTo(new[] { 30f, 60f, 90f, 120f, 150f, 180f }));
         Assert.That(w.ToArray(), Is.EqualTo(new[] { 50f, 100f, 200f, 250f }));
 
-        Assert.That(kept.ToArray(), Is.EqualTo(new[] { 2f, 4f, 6f, 8f, 10f, 12f }), "the detached values after the reset and the next step");
+        Assert.That(kept.ToArray(), Is.EqualTo(new[] { 2f, 4f, 6f, 8f, 10f, 12f }),
+            "the detached values after the reset and the next step");
         Assert.That(row.Shape, Is.EqualTo(new Shape(2, 2)));
         Assert.That(row.ToArray(), Is.EqualTo(new[] { 4f, 6f, 10f, 12f }));
         kept.Dispose(); row.Dispose();
     }
 
-    [Test] public void A_detached_tensor_survives_the_tape_reset_on_the_cpu() => Survives(InfoVae.Engine.Cpu.CpuBackend<float>.Instance);
+    [Test]
+    public void A_detached_tensor_survives_the_tape_reset_on_the_cpu() =>
+        Survives(InfoVae.Engine.Cpu.CpuBackend<float>.Instance);
 
     [Test]
     public void A_detached_tensor_survives_the_tape_reset_on_ilgpu_cpu()

@@ -15,15 +15,16 @@ public class SizeTests
         new TestCaseData(new[] { 65536, 65536 }, "4,294,967,296").SetName("2^32 elements (wraps to 0) are refused"),
         new TestCaseData(new[] { 46341, 46341 }, "2,147,488,281").SetName("46341^2 (wraps negative) is refused"),
         new TestCaseData(new[] { 256, 256, 256, 256 }, "4,294,967,296").SetName("A rank-4 product of 2^32 is refused"),
-        new TestCaseData(new[] { 1 << 30, 1 << 30, 1 << 30, 4 }, "4,951,760,157,141,521,099,596,496,896").SetName("A product past long's range is refused"),
+        new TestCaseData(new[] { 1 << 30, 1 << 30, 1 << 30, 4 }, "4,951,760,157,141,521,099,596,496,896")
+            .SetName("A product past long's range is refused"),
     ];
 
     [TestCaseSource(nameof(TooLarge))]
     public void Shape(int[] dims, string elements)
     {
         var e = Assert.Throws<TensorTooLargeException>(() => _ = new Shape(dims))!;
-        Assert.That(e.Message, Is.EqualTo($"a tensor of shape ({string.Join(" × ", dims)}) would hold {elements} elements; "
-            + "one buffer holds at most 2,147,483,647 (2³¹ − 1)"));
+        Assert.That(e.Message, Is.EqualTo($"a tensor of shape ({string.Join(" × ", dims)}) would hold {elements} "
+            + "elements; one buffer holds at most 2,147,483,647 (2³¹ − 1)"));
         Assert.That(e, Is.InstanceOf<ArgumentException>());
     }
 
@@ -40,6 +41,7 @@ public class SizeTests
     [Test]
     public void Broadcasting_to_too_many_elements_is_refused()
     {
-        Assert.Throws<TensorTooLargeException>(() => InfoVae.Engine.Shape.Broadcast(new Shape(65536, 1), new Shape(1, 65536)));
+        Assert.Throws<TensorTooLargeException>(
+            () => InfoVae.Engine.Shape.Broadcast(new Shape(65536, 1), new Shape(1, 65536)));
     }
 }

@@ -48,12 +48,15 @@ public class UnaryForwardTests<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     static T P(double v) => T.CreateTruncating(v);
 
-    /// <summary>±0, the smallest and largest subnormals, the smallest normal, the largest finite value, ±∞ and NaN.</summary>
+    /// <summary>±0, the smallest and largest subnormals, the smallest normal, the largest finite value, ±∞, NaN.
+    /// </summary>
     static double[] Specials()
     {
-        double eps = double.CreateTruncating(T.Epsilon), minNormal = IsFloat ? 1.1754943508222875E-38 : 2.2250738585072014E-308;
+        double eps = double.CreateTruncating(T.Epsilon);
+        double minNormal = IsFloat ? 1.1754943508222875E-38 : 2.2250738585072014E-308;
         double maxSub = minNormal - eps, max = IsFloat ? float.MaxValue : double.MaxValue;
-        return [0.0, -0.0, eps, -eps, maxSub, -maxSub, minNormal, -minNormal, max, -max, double.PositiveInfinity, double.NegativeInfinity, double.NaN];
+        return [0.0, -0.0, eps, -eps, maxSub, -maxSub, minNormal, -minNormal, max, -max,
+            double.PositiveInfinity, double.NegativeInfinity, double.NaN];
     }
 
     /// <summary>
@@ -84,23 +87,27 @@ public class UnaryForwardTests<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>
     /// Distance in representable values of T between <paramref name="a"/> and <paramref name="b"/> (both finite):
-    /// the bit patterns mapped to a monotonic integer line, so subnormals count like any other ulp and +0, −0 are 0 apart.
+    /// the bit patterns mapped to a monotonic integer line: subnormals count like any other ulp; +0 and −0 are 0 apart.
     /// </summary>
     static long Ulps(T a, T b)
     {
         static long Line(T v)
         {
-            long bits = IsFloat ? BitConverter.SingleToInt32Bits(float.CreateTruncating(v)) : BitConverter.DoubleToInt64Bits(double.CreateTruncating(v));
+            long bits = IsFloat ? BitConverter.SingleToInt32Bits(float.CreateTruncating(v))
+                : BitConverter.DoubleToInt64Bits(double.CreateTruncating(v));
             long sign = IsFloat ? int.MinValue : long.MinValue;
             return IsFloat ? (bits < 0 ? (int.MinValue - (int)bits) : bits) : (bits < 0 ? sign - bits : bits);
         }
         return Math.Abs(Line(a) - Line(b));
     }
 
-    static readonly UnaryOp[] Ops = [UnaryOp.Exp, UnaryOp.Log, UnaryOp.Sqrt, UnaryOp.Sigmoid, UnaryOp.Tanh, UnaryOp.Neg];
+    static readonly UnaryOp[] Ops =
+        [UnaryOp.Exp, UnaryOp.Log, UnaryOp.Sqrt, UnaryOp.Sigmoid, UnaryOp.Tanh, UnaryOp.Neg];
 
     static IEnumerable<TestCaseData> Cases() =>
-        from op in Ops from n in KernelCheck.Lengths() select new TestCaseData(op, n).SetArgDisplayNames(op.ToString(), n.ToString());
+        from op in Ops
+        from n in KernelCheck.Lengths()
+        select new TestCaseData(op, n).SetArgDisplayNames(op.ToString(), n.ToString());
 
     [TestCaseSource(nameof(Cases))]
     public void Matches_the_double_reference(UnaryOp op, int n)
@@ -142,15 +149,19 @@ public class UnaryForwardTests<T> where T : unmanaged, IFloatingPointIeee754<T>
             string? why = null;
             if (T.IsNaN(e) || T.IsNaN(a)) { if (!(T.IsNaN(e) && T.IsNaN(a))) why = "NaN must meet NaN"; }
             else if (T.IsInfinity(e) || T.IsInfinity(a)) { if (a != e) why = "infinities must match"; }
-            else if (T.IsZero(e) && T.IsZero(a)) { if (T.IsNegative(e) != T.IsNegative(a)) why = "a zero must keep its sign"; }
-            else if (op == UnaryOp.Sigmoid && T.IsZero(a) && T.IsSubnormal(e)) { }   // see Tolerance: flushed below the normals
+            else if (T.IsZero(e) && T.IsZero(a))
+            {
+                if (T.IsNegative(e) != T.IsNegative(a)) why = "a zero must keep its sign";
+            }
+            else if (op == UnaryOp.Sigmoid && T.IsZero(a) && T.IsSubnormal(e)) { }   // see Tolerance: flushed
             else
             {
                 long ulps = Ulps(e, a);
                 if (ulps > tol) why = $"{ulps} ulps > {tol}";
                 MaxUlps[(int)op] = Math.Max(MaxUlps[(int)op], ulps);
             }
-            if (why != null) Assert.Fail($"{label} ({typeof(T).Name}): [{i}] x = {input[i]:R}: expected {e:R} got {a:R}: {why}");
+            if (why != null)
+                Assert.Fail($"{label} ({typeof(T).Name}): [{i}] x = {input[i]:R}: expected {e:R} got {a:R}: {why}");
         }
     }
 
@@ -160,6 +171,7 @@ public class UnaryForwardTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     [OneTimeTearDown]
     public void Report()
     {
-        foreach (var op in Ops) TestContext.Progress.WriteLine($"{typeof(T).Name} {op}: max {MaxUlps[(int)op]} ulps (tolerance {Tolerance(op)})");
+        foreach (var op in Ops)
+            TestContext.Progress.WriteLine($"{typeof(T).Name} {op}: max {MaxUlps[(int)op]} ulps, tolerance {Tolerance(op)}");
     }
 }

@@ -16,7 +16,9 @@ public class ModelSizeTests
     {
         // Every tensor fits (40000 × 40000 = 1.6e9) but the flat buffer of all of them does not.
         var before = CpuBackend<float>.Instance.Pool.Created;
-        var e = Assert.Throws<TensorTooLargeException>(() => _ = new Parameters<float>(new TrainConfig { Hidden = [40000, 40000] }, CpuBackend<float>.Instance))!;
+        var config = new TrainConfig { Hidden = [40000, 40000] };
+        var cpu = CpuBackend<float>.Instance;
+        var e = Assert.Throws<TensorTooLargeException>(() => _ = new Parameters<float>(config, cpu))!;
         Assert.That(e.Message, Does.StartWith("the parameters up to decoder.2.weight would hold 3,"));
         Assert.That(CpuBackend<float>.Instance.Pool.Created, Is.EqualTo(before), "no buffer was rented");
     }
@@ -36,7 +38,8 @@ public class ModelSizeTests
     {
         using var root = new TempFolder();
         IdxFiles.WriteDataSet(root["data"], train: 12, test: 4, rows: 4, cols: 4);
-        string[] args = ["train", "--data", root["data"], "--out", root["run"], "--latent", "2", "--batch", "4", "--epochs", "1", "--no-pictures", flag, value];
+        string[] args = ["train", "--data", root["data"], "--out", root["run"], "--latent", "2", "--batch", "4",
+            "--epochs", "1", "--no-pictures", flag, value];
         var r = Cli.Run(flag == "--hidden" ? args : [.. args, "--hidden", "8"]);
         Assert.That(r.Code, Is.EqualTo(1), r.Err);
         var line = r.OneLine();

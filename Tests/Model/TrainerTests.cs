@@ -153,12 +153,14 @@ public class TrainerTests
         int same = 3000;
         var mu = new float[same * z]; var lv = new float[same * z];
         Array.Fill(mu, 0.4f); Array.Fill(lv, 0.7f);
-        Assert.That(Evaluation.MutualInformation(mu, lv, same, z, seed: 3), Is.EqualTo(0).Within(0.1), "one shared posterior");
+        Assert.That(Evaluation.MutualInformation(mu, lv, same, z, seed: 3), Is.EqualTo(0).Within(0.1),
+            "one shared posterior");
 
         int apart = 1000;
         mu = new float[apart * z]; lv = new float[apart * z];
         for (int i = 0; i < apart; i++) { mu[i * z] = 1000f * i; lv[i * z] = lv[i * z + 1] = 0.3f; }
-        Assert.That(Evaluation.MutualInformation(mu, lv, apart, z, seed: 3), Is.EqualTo(Math.Log(apart)).Within(0.1), "disjoint posteriors");
+        Assert.That(Evaluation.MutualInformation(mu, lv, apart, z, seed: 3), Is.EqualTo(Math.Log(apart)).Within(0.1),
+            "disjoint posteriors");
     }
 
     /// <summary>

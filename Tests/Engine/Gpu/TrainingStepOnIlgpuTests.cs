@@ -16,7 +16,10 @@ namespace InfoVae.Tests.Engine.Gpu;
 /// </summary>
 public class TrainingStepOnIlgpuTests
 {
-    static readonly TrainConfig Cfg = new() { InputSize = 20, Hidden = [9, 7], Latent = 3, Batch = 5, Lambda = 50, Seed = 3 };
+    static readonly TrainConfig Cfg = new()
+    {
+        InputSize = 20, Hidden = [9, 7], Latent = 3, Batch = 5, Lambda = 50, Seed = 3,
+    };
 
     /// <summary>
     /// Largest relative difference allowed, per loss term and per parameter tensor (‖Δg‖₂ / ‖g‖₂). Both backends run
@@ -34,8 +37,10 @@ public class TrainingStepOnIlgpuTests
         try
         {
             var x = Tensor<float>.From(Rand.UniformF(5 * 20, 8, 0, 1), new Shape(5, 20), be);
-            var eps = Tensor<float>.From(Array.ConvertAll(Rand.Normal(5 * 3, 9), v => (float)v), new Shape(5, 3), be);
-            var prior = Tensor<float>.From(Array.ConvertAll(Rand.Normal(5 * 3, 10), v => (float)v), new Shape(5, 3), be);
+            Tensor<float> Normal(int seed) =>
+                Tensor<float>.From(Array.ConvertAll(Rand.Normal(5 * 3, seed), v => (float)v), new Shape(5, 3), be);
+            var eps = Normal(9);
+            var prior = Normal(10);
             net.Params.ZeroGrad();
             var t = net.Loss(x, eps, prior);
             double[] terms = [t.Total.Item(), t.Recon.Item(), t.Kl.Item(), t.Mmd.Item()];
@@ -63,7 +68,11 @@ public class TrainingStepOnIlgpuTests
         {
             var c = cpuGrads.AsSpan(e.Offset, e.Shape.Length); var g = gpuGrads.AsSpan(e.Offset, e.Shape.Length);
             double diff = 0, norm = 0;
-            for (int i = 0; i < c.Length; i++) { diff += (double)(g[i] - c[i]) * (g[i] - c[i]); norm += (double)c[i] * c[i]; }
+            for (int i = 0; i < c.Length; i++)
+            {
+                diff += (double)(g[i] - c[i]) * (g[i] - c[i]);
+                norm += (double)c[i] * c[i];
+            }
             double rel = Math.Sqrt(diff / norm);
             TestContext.Out.WriteLine($"{e.Name}: ‖g‖ {Math.Sqrt(norm):G4}, relative difference {rel:G3}");
             Assert.That(norm, Is.GreaterThan(0), $"{e.Name}: a zero gradient would compare equal to anything scaled");
