@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Tests.Kernels;
 
@@ -15,10 +16,10 @@ public class SimdWidthTests
     [Test]
     public void Reports_the_simd_widths_of_this_process()
     {
-        // One line, "simd-widths: ..." , which .ci/run greps out of the TRX.
+        // One line, "simd-widths: ..." , which .ci/run greps out of the TRX; "recorded" is what checkpoints store.
         TestContext.Out.WriteLine($"simd-widths: vector512={Vector512.IsHardwareAccelerated} "
             + $"vector256={Vector256.IsHardwareAccelerated} vector128={Vector128.IsHardwareAccelerated} "
-            + $"avx512f={Avx512F.IsSupported} avx2={Avx2.IsSupported}");
+            + $"avx512f={Avx512F.IsSupported} avx2={Avx2.IsSupported} recorded={SimdWidth.Current}");
         bool noAvx2 = Off("DOTNET_EnableAVX2") || Off("DOTNET_EnableHWIntrinsic");
         if (noAvx2 || Off("DOTNET_EnableAVX512") || Off("DOTNET_EnableAVX512F"))
             Assert.That(Vector512.IsHardwareAccelerated, Is.False, "AVX-512 is off, but Vector512 is accelerated");
