@@ -172,6 +172,7 @@ public class UnaryForwardTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     public void Report()
     {
         foreach (var op in Ops)
-            TestContext.Progress.WriteLine($"{typeof(T).Name} {op}: max {MaxUlps[(int)op]} ulps, tolerance {Tolerance(op)}");
+            TestContext.Progress.WriteLine(
+                $"{typeof(T).Name} {op}: max {MaxUlps[(int)op]} ulps, tolerance {Tolerance(op)}");
     }
 }

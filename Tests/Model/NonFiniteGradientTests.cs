@@ -112,7 +112,9 @@ public class NonFiniteGradientTests(string device)
     }
 }
 
-/// <summary>The same stop through `infovae train --resume`: one line with the step, the tensor, the checkpoint.</summary>
+/// <summary>
+/// The same stop through `infovae train --resume`: one line with the step, the tensor, the checkpoint.
+/// </summary>
 public class NonFiniteGradientCliTests
 {
     [Test]
@@ -147,8 +149,8 @@ public class NonFiniteGradientCliTests
         string head = "training stopped at step 5 (epoch 2): the gradient of encoder.2.weight (shape (4, 8)) "
             + "is not finite (element ";
         string tail = " is +∞) although the loss is; Adam did not run, so the weights and moments are those from "
-            + $"before this step; last good checkpoint: {ckpt} (step 4). Try a lower --lr; run it again with --detect-anomaly "
-            + "to find the op that made it.";
+            + $"before this step; last good checkpoint: {ckpt} (step 4). Try a lower --lr; "
+            + "run it again with --detect-anomaly to find the op that made it.";
         var m = Regex.Match(line, "^" + Regex.Escape(head) + @"(\d+)" + Regex.Escape(tail) + "$");
         Assert.That(m.Success, line);
         Assert.That(int.Parse(m.Groups[1].Value), Is.InRange(16, 31), "in the logvar rows (2 and 3 of (4, 8))");

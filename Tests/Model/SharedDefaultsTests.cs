@@ -3,7 +3,9 @@ using InfoVae.Model;
 
 namespace InfoVae.Tests.Model;
 
-/// <summary>The MMD's default scales are shared by every config and spec: no one may change them for the others.</summary>
+/// <summary>
+/// The MMD's default scales are shared by every config and spec: no one may change them for the others.
+/// </summary>
 public class SharedDefaultsTests
 {
     static readonly double[] Wae = [0.1, 0.2, 0.5, 1, 2, 5, 10];

@@ -33,7 +33,8 @@ public class SizeCheckKernelTests
         Assert.Throws<TensorTooLargeException>(() => K.SquaredDistance(x, big, y, big, 1, y));
         Assert.Throws<TensorTooLargeException>(() => K.GaussianKlBackward(x, x, y, big, big, y, y));
         Assert.Throws<TensorTooLargeException>(() => _ = GpuKernels.BatchNormScratchLength(int.MaxValue, big));
-        Assert.Throws<TensorTooLargeException>(() => _ = Broadcast4.Create([65_536, 65_536], [65_536, 1], [1, 65_536]).Length);
+        Assert.Throws<TensorTooLargeException>(
+            () => _ = Broadcast4.Create([65_536, 65_536], [65_536, 1], [1, 65_536]).Length);
         Accelerator.DefaultStream.Synchronize();
     }
 }
