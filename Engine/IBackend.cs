@@ -11,8 +11,10 @@ public enum BinaryOp { Add, Sub, Mul, Div }
 /// <summary>
 /// Where tensors live and how the primitives run on them. Ops (Engine/Ops) are written once against this
 /// interface; the CPU backend runs them on Kernels/Cpu, a GPU backend on Kernels/Gpu. Tensors handed to a
-/// backend are contiguous unless a method says otherwise, and every method that takes a gradient destination
-/// accumulates into it (+=).
+/// backend are contiguous unless a method says otherwise. A method that takes a gradient destination adds into it
+/// (+=) unless it has an accumulate flag or a beta (Sum, CopyRows, Transpose, Matmul): with accumulate false or
+/// beta 0 it overwrites, which ops use for a gradient that is logically zero but never cleared
+/// (<see cref="Tensor{T}.GradForWrite"/>).
 /// </summary>
 public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
 {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using InfoVae.Kernels;
 using InfoVae.Model.Cli;
 
 namespace InfoVae.Model;
@@ -48,6 +49,12 @@ public static class Program
         catch (UserError e)
         {
             return Fail(e.Message, 1);
+        }
+        catch (TensorTooLargeException e) when (!trace)
+        {
+            // Sizes from flags whose product no buffer can hold (2³¹ elements or more): bad input, not a bug.
+            return Fail($"{e.Message}; use smaller sizes "
+                + "(--batch, --hidden, --channels, --latent, --prior-samples, --iw-samples)", 1);
         }
         catch (Exception e) when (!trace && e is IOException or UnauthorizedAccessException)
         {

@@ -85,16 +85,16 @@ public sealed partial class GpuKernels
     public void BceWithLogits(ArrayView<float> z, ArrayView<float> t, ArrayView<float> loss)
     {
         if (loss.Length == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsKernel)(Stream, (int)loss.Length, z, t, loss);
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsKernel)(Stream, Threads(loss), z, t, loss);
     }
 
     /// <summary>An empty dz or dt skips that side.</summary>
     public void BceWithLogitsBackward(ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl, ArrayView<float> dz, ArrayView<float> dt)
     {
         if (dz.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsGradZKernel)(Stream, (int)dz.Length, z, t, dl, dz);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsGradZKernel)(Stream, Threads(dz), z, t, dl, dz);
         if (dt.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsGradTKernel)(Stream, (int)dt.Length, z, dl, dt);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsGradTKernel)(Stream, Threads(dt), z, dl, dt);
     }
 
     /// <summary>mu, logvar: (rows, z); kl: rows.</summary>
@@ -106,11 +106,12 @@ public sealed partial class GpuKernels
 
     public void GaussianKlBackward(ArrayView<float> mu, ArrayView<float> logvar, ArrayView<float> dkl, int rows, int z, ArrayView<float> dmu, ArrayView<float> dlogvar)
     {
-        if (rows * z == 0) return;
+        int n = Threads(rows, z);
+        if (n == 0) return;
         if (dmu.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlGradMuKernel)(Stream, rows * z, mu, dkl, dmu, z);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlGradMuKernel)(Stream, n, mu, dkl, dmu, z);
         if (dlogvar.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlGradLogvarKernel)(Stream, rows * z, logvar, dkl, dlogvar, z);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlGradLogvarKernel)(Stream, n, logvar, dkl, dlogvar, z);
     }
 
     /// <summary>z, t: (rows, classes); loss: rows.</summary>

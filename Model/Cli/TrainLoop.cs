@@ -40,6 +40,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
             return new UserError($"training stopped {when}: {what}; last good checkpoint: {last}. Try a lower --lr{more}.");
         }
 
+        const string Anomaly = "; run it again with --detect-anomaly to find the op that made it";
+
         void Save()
         {
             try { Checkpoint.Save(run.CheckpointPath, t); savedStep = t.Step; }
@@ -63,9 +65,9 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                     int b = Math.Min(cfg.Batch, t.Train.Count - t.NextBatch * cfg.Batch);
                     StepMetrics m;
                     try { m = t.TrainStep(); }
-                    catch (NonFiniteException e) { throw Stopped(e.Message); }
+                    catch (NonFiniteException e) { throw Stopped(e.Message, e.Parameter != null ? Anomaly : ""); }
                     if (!m.IsFinite)
-                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", "; run it again with --detect-anomaly to find the op that made it");
+                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", Anomaly);
                     sTotal += m.Total; sRecon += m.Recon; sKl += m.Kl; sMmd += m.Mmd; sN++;
                     sAdv += m.Adversarial; sDisc += m.Discriminator;
                     eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;

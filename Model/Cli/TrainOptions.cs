@@ -167,7 +167,7 @@ public sealed class TrainOptions
             DiscHidden = ParseList(r.GetValue(DiscHidden)!, "--disc-hidden", int.Parse),
             DiscLearningRate = r.GetValue(DiscLr),
             Kernel = kernel,
-            Scales = scales != null ? ParseList(scales, "--scales", double.Parse) : kernel == MmdKernel.Imq ? MmdSpec.WaeScales : [1.0],
+            Scales = scales != null ? ParseList(scales, "--scales", double.Parse) : kernel == MmdKernel.Imq ? [.. MmdSpec.WaeScales] : [1.0],
             Bandwidth = r.GetValue(Bandwidth),
             UnbiasedMmd = r.GetValue(Estimator) switch { "unbiased" => true, "biased" => false, var x => throw new UserError($"unknown --mmd-estimator '{x}': use unbiased or biased") },
             PriorSamples = NoneIfZero(r.GetValue(PriorSamples)),

@@ -204,11 +204,15 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>
     /// Adam over the flat buffers (one call for all parameters), then the discriminator's own Adam, if any;
-    /// <paramref name="step"/> counts from 1 (both take a step every training step).
+    /// <paramref name="step"/> counts from 1 (both take a step every training step). A gradient that holds a NaN or
+    /// ±∞ (a loss can be finite while its gradient is not) throws a <see cref="NonFiniteException"/> naming the
+    /// parameter before Adam writes anything, so no NaN reaches the weights or the moments.
     /// </summary>
     public void AdamStep(long step)
     {
-        Params.MaterializeGrads();
+        // Both nets are checked before either steps, so a failing check leaves every weight as it was.
+        Params.ThrowIfNonFiniteGradient();
+        Disc?.Params.ThrowIfNonFiniteGradient();
         Backend.Adam(Params.All, Params.AllGrad, Params.AllM, Params.AllV, Config.LearningRate, Config.Beta1, Config.Beta2, Config.AdamEps, step);
         Disc?.AdamStep(step, Config);
     }

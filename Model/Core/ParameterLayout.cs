@@ -1,4 +1,5 @@
 using InfoVae.Engine;
+using InfoVae.Kernels;
 
 namespace InfoVae.Model;
 
@@ -32,7 +33,7 @@ public sealed class ParameterLayout
         var s = new Shape(shape);
         entries.Add(new ParameterEntry(name, s, Count, fanIn, init, torchShape ?? shape,
             order ?? TorchOrder.Same(s.Length)));
-        Count += s.Length;
+        Count = Sizes.Checked((long)Count + s.Length, $"the parameters up to {name}");
     }
 
     /// <summary>nn.Linear: weight (out, in), then bias (out).</summary>

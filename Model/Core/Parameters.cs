@@ -189,6 +189,33 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Clears the gradients that backward did not reach (a parameter outside the loss's graph), so all of <see cref="AllGrad"/> is meaningful.</summary>
     public void MaterializeGrads() { foreach (var t in Tensors) t.MaterializeGrad(); }
 
+    /// <summary>
+    /// The first parameter tensor (layout order) whose gradient holds a NaN or ±∞, with the element and its value;
+    /// null when every gradient is finite. Materialises deferred zeros first. One vectorised pass over the flat
+    /// gradient buffer (one kernel and one flag read on a GPU) in the usual all-finite case; only a failing check
+    /// copies the gradients to the host to find the tensor.
+    /// </summary>
+    public (int Tensor, int Index, T Value)? FirstNonFiniteGradient()
+    {
+        MaterializeGrads();
+        if (all.Backend.AllFinite(allGrad)) return null;
+        var g = allGrad.ToArray();
+        int at = Array.FindIndex(g, v => !T.IsFinite(v));
+        int k = Layout.Count - 1;
+        while (Layout[k].Offset > at) k--;
+        return (k, at - Layout[k].Offset, g[at]);
+    }
+
+    /// <summary>
+    /// Throws a <see cref="NonFiniteException"/> naming the first parameter whose gradient holds a NaN or ±∞.
+    /// </summary>
+    public void ThrowIfNonFiniteGradient()
+    {
+        if (FirstNonFiniteGradient() is not { } bad) return;
+        var e = Layout[bad.Tensor];
+        throw NonFiniteException.InGradientOf(e.Name, e.Shape, bad.Index, double.CreateTruncating(bad.Value));
+    }
+
     public Tensor<T> All => all;
     public Tensor<T> AllGrad => allGrad;
     public Tensor<T> AllM => allM;

@@ -39,7 +39,7 @@ public sealed record TrainConfig
     public double Beta { get; init; } = 1;
     public ReconLoss Recon { get; init; } = ReconLoss.Bernoulli;
     public MmdKernel Kernel { get; init; } = MmdKernel.Imq;
-    public double[] Scales { get; init; } = MmdSpec.WaeScales;
+    public double[] Scales { get; init; } = [.. MmdSpec.WaeScales];
     public double Bandwidth { get; init; } = 1;
     public bool UnbiasedMmd { get; init; } = true;
     /// <summary>Prior samples drawn per step for the MMD; null: as many as the step's batch has images.</summary>

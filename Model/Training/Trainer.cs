@@ -34,9 +34,9 @@ public sealed class Trainer
         Net = new InfoVaeNet<float>(config, backend);
         order = new int[train.Count];
         int b = Math.Min(config.Batch, train.Count);
-        hostBatch = new float[b * train.PixelsPerImage];
-        hostEps = new float[b * config.Latent];
-        hostPrior = new float[config.PriorCount(b) * config.Latent];
+        hostBatch = new float[new Shape(b, train.PixelsPerImage).Length];
+        hostEps = new float[new Shape(b, config.Latent).Length];
+        hostPrior = new float[new Shape(config.PriorCount(b), config.Latent).Length];
         Noise = new TorchGenerator(config.Seed);
     }
 
