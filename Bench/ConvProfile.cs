@@ -267,6 +267,12 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
             => inner.BceWithLogitsSumBackward(logits, target, dSum, dLogits, accumulateLogits, dTarget));
     public void GaussianKl(Tensor<float> mu, Tensor<float> logvar, Tensor<float> kl)
         => Time($"GaussianKl {S(mu)}", () => inner.GaussianKl(mu, logvar, kl));
+    public void SoftmaxCrossEntropy(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>
+        Time($"SoftmaxCrossEntropy {S(logits)}", () => inner.SoftmaxCrossEntropy(logits, target, loss));
+    public void SoftmaxCrossEntropyBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss,
+        Tensor<float>? dLogits, Tensor<float>? dTarget) =>
+        Time($"SoftmaxCrossEntropyBackward {S(logits)}", ()
+            => inner.SoftmaxCrossEntropyBackward(logits, target, dLoss, dLogits, dTarget));
     public void GaussianKlBackward(Tensor<float> mu, Tensor<float> logvar, Tensor<float> dKl, Tensor<float>? dMu, Tensor<float>? dLogvar) =>
         Time($"GaussianKlBackward {S(mu)}", () => inner.GaussianKlBackward(mu, logvar, dKl, dMu, dLogvar));
     public void SquaredDistance(Tensor<float> a, Tensor<float> b, Tensor<float> d) => inner.SquaredDistance(a, b, d);
