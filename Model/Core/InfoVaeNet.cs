@@ -150,10 +150,10 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         var z = Reparameterize(mu, logvar, eps);
         var logits = Decode(z);
         Tensor<T> recon = Config.Recon == ReconLoss.Bernoulli
-            ? Ops.BceWithLogits(logits, x).Sum() * invB
+            ? Ops.BceWithLogits(logits, x).ScaledSum(invB)
             : GaussianRecon(logits, x) * invB;
-        var kl = Ops.GaussianKl(mu, logvar).Sum() * invB;
-        var total = recon * T.CreateTruncating(Config.Beta) + kl * T.CreateTruncating(Config.KlWeight);
+        var kl = Ops.GaussianKl(mu, logvar).ScaledSum(invB);
+        var total = Weighted(recon, Config.Beta) + Weighted(kl, Config.KlWeight);
         var spec = mmdSpec;
         Tensor<T> mmd;
         if (Config.MmdWeight > 0 || (b >= 2 && prior.Shape[0] >= 2) || !spec.Unbiased)
@@ -164,6 +164,9 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         else mmd = kl * T.Zero;   // an ELBO run on batch 1: no unbiased estimate exists, and none is needed
         return new LossTerms<T>(total, recon, kl, mmd, logits, mu, logvar, z);
     }
+
+    /// <summary>w·t, or t itself when w = 1 (the defaults' β and 1 − α): ×1 is exact, so only the launches go.</summary>
+    static Tensor<T> Weighted(Tensor<T> t, double w) => w == 1 ? t : t * T.CreateTruncating(w);
 
     /// <summary>½ Σ (x − σ(logits))² over everything: a unit-variance Gaussian NLL without its constant.</summary>
     static Tensor<T> GaussianRecon(Tensor<T> logits, Tensor<T> x)
