@@ -30,7 +30,8 @@ public sealed class HostRows<T>(T[] data, int rowLength) : IRowGather<T> where T
     public void Gather(ReadOnlySpan<int> rows, Tensor<T> destination)
     {
         int p = RowLength, n = rows.Length * p;
-        if (destination.Length != n) throw new ArgumentException($"{rows.Length} rows of {p} do not fill {destination}");
+        if (destination.Length != n)
+            throw new ArgumentException($"{rows.Length} rows of {p} do not fill {destination}");
         if (batch.Length < n) batch = new T[n];
         var host = batch.AsSpan(0, n);
         for (int i = 0; i < rows.Length; i++) data.AsSpan(checked(rows[i] * p), p).CopyTo(host.Slice(i * p, p));

@@ -22,7 +22,8 @@ sealed class DeviceRows : IRowGather<float>, IDisposable
         RowLength = rowLength;
         Rows = host.Length / rowLength;
         data = backend.Accelerator.Allocate1D<float>(Math.Max(host.Length, 1));
-        if (host.Length > 0) data.View.SubView(0, host.Length).CopyFromCPU(backend.Kernels.Stream, host);   // waits: once per data set
+        // CopyFromCPU waits for the stream before it returns: once per data set.
+        if (host.Length > 0) data.View.SubView(0, host.Length).CopyFromCPU(backend.Kernels.Stream, host);
         indices = backend.Accelerator.Allocate1D<int>(1);
     }
 
@@ -33,9 +34,11 @@ sealed class DeviceRows : IRowGather<float>, IDisposable
     public void Gather(ReadOnlySpan<int> rows, Tensor<float> destination)
     {
         int b = rows.Length;
-        if (destination.Length != b * RowLength) throw new ArgumentException($"{b} rows of {RowLength} do not fill {destination}");
-        foreach (int r in rows)
-            if ((uint)r >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(rows), r, $"row index outside the {Rows} rows kept");
+        if (destination.Length != b * RowLength)
+            throw new ArgumentException($"{b} rows of {RowLength} do not fill {destination}");
+        foreach (int r in rows)   // a bad index would read outside the device buffer: a fault, or silent garbage
+            if ((uint)r >= (uint)Rows)
+                throw new ArgumentOutOfRangeException(nameof(rows), r, $"row index outside the {Rows} rows kept");
         if (b == 0) return;
         if (indices.Length < b)
         {

@@ -18,7 +18,9 @@ sealed class HostStaging<T>(Accelerator accelerator, int capacity) : IDisposable
     PageLockedArray1D<T> block = accelerator.AllocatePageLocked1D<T>(capacity, uninitialized: true);
     int used;
 
-    /// <summary>Queues target = source on the stream; <paramref name="synchronize"/> is called first when the block is full.</summary>
+    /// <summary>
+    /// Queues target = source on the stream; <paramref name="synchronize"/> is called first when the block is full.
+    /// </summary>
     public void Upload(AcceleratorStream stream, ReadOnlySpan<T> source, ArrayView<T> target, Action synchronize)
     {
         int n = source.Length;
@@ -26,10 +28,12 @@ sealed class HostStaging<T>(Accelerator accelerator, int capacity) : IDisposable
         if (n > block.Length - used)
         {
             synchronize();   // every queued copy out of the block is done: all of it may be written again
+            used = 0;
             if (n > block.Length)
             {
+                long grown = Math.Max(2L * n, 2 * block.Length);   // room for the small uploads that follow a big one
                 block.Dispose();
-                block = accelerator.AllocatePageLocked1D<T>(Math.Max(n, 2 * block.Length), uninitialized: true);
+                block = accelerator.AllocatePageLocked1D<T>(grown, uninitialized: true);
             }
         }
         source.CopyTo(block.Span.Slice(used, n));

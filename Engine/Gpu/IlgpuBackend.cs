@@ -12,7 +12,8 @@ namespace InfoVae.Engine.Gpu;
 /// small uploads are asynchronous (through <see cref="HostStaging{T}"/>), and nothing waits for the device except
 /// reading back (<see cref="Download"/>, <see cref="ReadScalars"/>, <see cref="AllFinite"/>) and one-off large
 /// uploads. A training step waits once: for its loss scalars. Scalars such as the MMD result and its upstream
-/// gradient stay on the device; the training set can too (<see cref="KeepRows"/>). Start one with <see cref="Devices"/>.
+/// gradient stay on the device; the training set can too (<see cref="KeepRows"/>). Start one with <see
+/// cref="Devices"/>.
 /// </summary>
 public sealed class IlgpuBackend : IBackend<float>, IDisposable
 {
@@ -26,15 +27,18 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     readonly List<DeviceRows> keptRows = [];
     MemoryBuffer1D<float, Stride1D.Dense>? scalars;
 
-    /// <summary>Uploads up to this many floats go through page-locked staging (asynchronous); larger ones, rare (weights at start), wait.</summary>
+    /// <summary>
+    /// Uploads up to this many floats go through page-locked staging (asynchronous); larger ones, rare (weights at
+    /// start), wait.
+    /// </summary>
     public const int StagedUploadLimit = 1 << 20;
 
-    internal IlgpuBackend(Context context, Accelerator accelerator, string name, int? tile = null)
+    internal IlgpuBackend(Context context, Accelerator accelerator, string name)
     {
         this.context = context;
         Accelerator = accelerator;
         Name = name;
-        Kernels = new GpuKernels(accelerator, accelerator.CreateStream(), tile);
+        Kernels = new GpuKernels(accelerator, accelerator.CreateStream());
         pool = new DeviceBufferPool(accelerator, this);
         stagedFloats = new HostStaging<float>(accelerator, 1 << 16);
         stagedInts = new HostStaging<int>(accelerator, 1 << 12);
@@ -45,7 +49,9 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     public Accelerator Accelerator { get; }
     public GpuKernels Kernels { get; }
     public DeviceBufferPool Pool => pool;
-    /// <summary>Blocking waits for the device so far (reads, large uploads, the anomaly check): a training step makes one.</summary>
+    /// <summary>
+    /// Blocking waits for the device so far (reads, large uploads, the anomaly check): a training step makes one.
+    /// </summary>
     public long Syncs { get; private set; }
     /// <summary>Bytes copied from the host so far (uploads, gather indices, kept data sets).</summary>
     public long UploadedBytes { get; private set; }
@@ -53,7 +59,10 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     public Storage<float> Rent(int length) => pool.Rent(length);
     public void Return(Storage<float> storage) => pool.Return((IlgpuStorage)storage);
 
-    /// <summary>The tensor's elements on the device; the tensor must be contiguous (ops make views contiguous before calling in).</summary>
+    /// <summary>
+    /// The tensor's elements on the device; the tensor must be contiguous (ops make views contiguous before calling
+    /// in).
+    /// </summary>
     public static ArrayView<float> View(Tensor<float> t)
     {
         if (!t.IsContiguous) throw new InvalidOperationException($"{t} is a strided view; make it contiguous first");
@@ -97,7 +106,11 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         if (source.Length != destination.Length) throw new ArgumentException($"{source.Length} values for {destination}");
         if (source.Length == 0) return;
         UploadedBytes += (long)source.Length * sizeof(float);
-        if (source.Length <= StagedUploadLimit) { stagedFloats.Upload(Kernels.Stream, source, View(destination), synchronize); return; }
+        if (source.Length <= StagedUploadLimit)
+        {
+            stagedFloats.Upload(Kernels.Stream, source, View(destination), synchronize);
+            return;
+        }
         DenseView(destination).CopyFromCPU(Kernels.Stream, source);
         AfterSynchronousCopy();
     }
@@ -109,7 +122,9 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         stagedInts.Upload(Kernels.Stream, rows, destination, synchronize);
     }
 
-    /// <summary>ILGPU's CopyToCPU/CopyFromCPU synchronised the stream: count it, and the staging is free again.</summary>
+    /// <summary>
+    /// ILGPU's CopyToCPU/CopyFromCPU synchronised the stream: count it, and the staging is free again.
+    /// </summary>
     void AfterSynchronousCopy()
     {
         Syncs++;
@@ -117,7 +132,9 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         stagedInts.Reset();
     }
 
-    /// <summary>Waits for everything queued (ILGPU's CopyToCPU synchronises the stream after its copy), then returns.</summary>
+    /// <summary>
+    /// Waits for everything queued (ILGPU's CopyToCPU synchronises the stream after its copy), then returns.
+    /// </summary>
     public void Download(Tensor<float> source, Span<float> destination)
     {
         if (destination.Length < source.Length) throw new ArgumentException($"destination of {destination.Length} for {source}");
@@ -141,8 +158,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         for (int i = 0; i < n; i += 4)
         {
             int k = Math.Min(4, n - i);
-            ArrayView<float> a = Scalar(values[i]), b = k > 1 ? Scalar(values[i + 1]) : a, c = k > 2 ? Scalar(values[i + 2]) : a,
-                d = k > 3 ? Scalar(values[i + 3]) : a;
+            ArrayView<float> a = Scalar(values[i]), b = k > 1 ? Scalar(values[i + 1]) : a;
+            ArrayView<float> c = k > 2 ? Scalar(values[i + 2]) : a, d = k > 3 ? Scalar(values[i + 3]) : a;
             Kernels.GatherScalars(k, a, b, c, d, scalars.View.SubView(i, k));
         }
         scalars.View.SubView(0, n).CopyToCPU(Kernels.Stream, destination[..n]);
@@ -343,8 +360,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         int n = x.Shape[0], m = y.Shape[0], d = x.Shape[1];
         int need = Kernels.MmdBackwardScratchLength(n, m, d, dx != null, dy != null);
         var scratch = need > 0 ? pool.Rent(need) : null;
-        Kernels.MmdBackward(View(x), n, View(y), m, d, spec, ScaledC(spec, d), View(dResult), ViewOrEmpty(dx), ViewOrEmpty(dy),
-            scratch?.Buffer.View ?? default);
+        Kernels.MmdBackward(View(x), n, View(y), m, d, spec, ScaledC(spec, d), View(dResult), ViewOrEmpty(dx),
+            ViewOrEmpty(dy), scratch?.Buffer.View ?? default);
         if (scratch != null) pool.Return(scratch);   // safe while queued: see DeviceBufferPool
     }
 

@@ -160,7 +160,11 @@ public sealed partial class GpuKernels
         Get<Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5>>(k.Method, () =>
         {
             var l = Accelerator.LoadKernel(k); string name = k.Method.Name;
-            return (s, c, a1, a2, a3, a4, a5) => { Launched(name, Threads(c), c.GroupDim.Size); l(s, c, a1, a2, a3, a4, a5); };
+            return (s, c, a1, a2, a3, a4, a5) =>
+            {
+                Launched(name, Threads(c), c.GroupDim.Size);
+                l(s, c, a1, a2, a3, a4, a5);
+            };
         });
     Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6> Grouped<T1, T2, T3, T4, T5, T6>(
         Action<T1, T2, T3, T4, T5, T6> k)

@@ -72,7 +72,9 @@ public static class GpuTolerances
     /// <summary>What the CPU reference (TensorPrimitives, our SIMD kernels) may add on its side: 8 ulp.</summary>
     public const double CpuSide = 16 * Rounding;
 
-    /// <summary>+, −, ×, ÷, √: one rounding (an fma fused by ptxas rounds once, so it is closer, not farther).</summary>
+    /// <summary>
+    /// +, −, ×, ÷, √: one rounding (an fma fused by ptxas rounds once, so it is closer, not farther).
+    /// </summary>
     public const double Arithmetic = Rounding;
 
     /// <summary>
@@ -81,7 +83,10 @@ public static class GpuTolerances
     /// </summary>
     public const double Exp = 1.5e-6;
 
-    /// <summary>log(x) = lg2.approx(x)·ln 2: lg2.approx.f32 has absolute error 2⁻²²·⁶; with the product's rounding ≤ 1.5e-7 absolute.</summary>
+    /// <summary>
+    /// log(x) = lg2.approx(x)·ln 2: lg2.approx.f32 has absolute error 2⁻²²·⁶; with the product's rounding ≤ 1.5e-7
+    /// absolute.
+    /// </summary>
     public const double LogAbs = 1.5e-7;
 
     /// <summary>
@@ -90,16 +95,23 @@ public static class GpuTolerances
     /// </summary>
     public const double Log1p = 5e-6;
 
-    /// <summary>softplus and the BCE-with-logits loss (log1p of an exp, plus a linear part): ≤ <see cref="Log1p"/> + <see cref="Exp"/>.</summary>
+    /// <summary>
+    /// softplus and the BCE-with-logits loss (log1p of an exp, plus a linear part): ≤ <see cref="Log1p"/> + <see
+    /// cref="Exp"/>.
+    /// </summary>
     public const double Softplus = 7e-6;
 
     /// <summary>σ(x) = 1/(1 + e^{−x}): the exp's error, damped by 1 − σ.</summary>
     public const double Sigmoid = Exp;
 
-    /// <summary><see cref="GpuMath.Tanh"/>: the exp's error, amplified up to 8× by the cancellation at |x| = 1/8.</summary>
+    /// <summary>
+    /// <see cref="GpuMath.Tanh"/>: the exp's error, amplified up to 8× by the cancellation at |x| = 1/8.
+    /// </summary>
     public const double Tanh = 1e-5;
 
-    /// <summary>sin.approx/cos.approx.f32: absolute error 2⁻²⁰·⁵ on [−100π, 100π] (Box–Muller's angle is in [0, 2π)).</summary>
+    /// <summary>
+    /// sin.approx/cos.approx.f32: absolute error 2⁻²⁰·⁵ on [−100π, 100π] (Box–Muller's angle is in [0, 2π)).
+    /// </summary>
     public const double SinCosAbs = 7e-7;
 
     /// <summary>

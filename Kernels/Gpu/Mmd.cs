@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using InfoVae.Kernels.Cpu;
+using Floats = ILGPU.ArrayView<float>;
 
 namespace InfoVae.Kernels.Gpu;
 
@@ -23,13 +24,16 @@ public struct MmdArgs
     public float CoefXX, CoefYY, CoefXY;
     /// <summary>Forward: groups (= partial sums) of the XX, YY and XY pair grids, in that order.</summary>
     public int GroupsXX, GroupsYY, GroupsXY;
-    /// <summary>Backward: partner blocks per chunk, and chunks per row block (1: the groups add into dx, dy directly).</summary>
+    /// <summary>
+    /// Backward: partner blocks per chunk, and chunks per row block (1: the groups add into dx, dy directly).
+    /// </summary>
     public int BlocksPerChunk, Chunks;
 }
 
 /// <summary>
 /// The tile edge T and the feature count D of an MMD launch as one specialised value: ILGPU compiles the kernels once
-/// per (T, D), with both as constants, so the loops over D (chunks of T) and over a tile unroll.
+/// per (T, D), with both as constants (divisions by T become shifts; the loops over D and over a tile get constant
+/// trip counts, which the driver's ptxas can unroll: ILGPU 1.5.3's IR does not).
 /// </summary>
 public struct MmdShape(int tile, int d) : IEquatable<MmdShape>
 {
@@ -71,7 +75,9 @@ public static class MmdKernels
         public static float Slope(float d2, float c) => -XMath.Exp(-d2 / c) / c;
     }
 
-    /// <summary>Shared floats a launch needs for tile edge t: two row chunks (t × (t+1) each) and t² for the pair values.</summary>
+    /// <summary>
+    /// Shared floats a launch needs for tile edge t: two row chunks (t × (t+1) each) and t² for the pair values.
+    /// </summary>
     public static int SharedFloats(int t) => 2 * t * (t + 1) + t * t;
 
     public static void MmdForwardKernel<TK>(ArrayView<float> x, ArrayView<float> y, ArrayView<float> scaledC,
@@ -134,7 +140,9 @@ public static class MmdKernels
         }
     }
 
-    /// <summary>Σ v[start .. start + count) over the group (its size a power of two), the same in every thread.</summary>
+    /// <summary>
+    /// Σ v[start .. start + count) over the group (its size a power of two), the same in every thread.
+    /// </summary>
     static double GroupSum(ArrayView<float> v, int start, int count, ArrayView<double> sh)
     {
         int t = Group.IdxX, g = Group.DimX;
@@ -188,8 +196,9 @@ public static class MmdKernels
     /// dA[i] (=|+=) coef · Σ_j k'(d²_ij)(a_i − b_j) for the group's rows i of A against the rows j of B's block bj;
     /// written at target[offset + i·D + k], overwriting when <paramref name="overwrite"/> (a chunk's first block).
     /// </summary>
-    static void PartnerBlock<TK>(ArrayView<float> a, int na, ArrayView<float> b, int nb, float coef, ArrayView<float> target,
-        int offset, int bi, int bj, int d, ArrayView<float> scaledC, ArrayView<float> sh, int t, bool overwrite)
+    static void PartnerBlock<TK>(ArrayView<float> a, int na, ArrayView<float> b, int nb, float coef,
+        ArrayView<float> target, int offset, int bi, int bj, int d, ArrayView<float> scaledC, ArrayView<float> sh,
+        int t, bool overwrite)
         where TK : struct, IGpuMmdKernel
     {
         int tp = t + 1, bs = t * tp, ws = 2 * t * tp;
@@ -225,7 +234,8 @@ public static class MmdKernels
     }
 
     /// <summary>
-    /// Stage 2 of the backward when Chunks &gt; 1: dx[e] += Σ_c scratchX[c, e] (idx &lt; N·D when DoX), then the same for
+    /// Stage 2 of the backward when Chunks &gt; 1: dx[e] += Σ_c scratchX[c, e] (idx &lt; N·D when DoX), then the same
+    /// for
     /// dy over the next M·D indices (when DoY), chunks in order.
     /// </summary>
     public static void MmdGradReduceKernel(Index1D idx, ArrayView<float> scratchX, ArrayView<float> scratchY,
@@ -266,7 +276,7 @@ public static class MmdKernels
 
 public sealed partial class GpuKernels
 {
-    /// <summary>Most groups the MMD forward gives one pair grid (XX, YY or XY); bigger grids loop. Fixes the partial count.</summary>
+    /// <summary>Most groups the MMD forward gives one pair grid (XX, YY or XY); a bigger grid's groups loop.</summary>
     public const int MmdMaxGroupsPerGrid = 1024;
 
     /// <summary>
@@ -289,7 +299,7 @@ public sealed partial class GpuKernels
         return (Cap(tn * tn), Cap(tm * tm), Cap(tn * tm));
     }
 
-    /// <summary>The backward's (partner blocks per chunk, chunks per row block); chunks = 1 unless <paramref name="chunks"/> asks.</summary>
+    /// <summary>The backward's partner blocks per chunk, and chunks per row block (or those asked for).</summary>
     (int BlocksPerChunk, int Chunks) MmdBackwardChunks(int n, int m, bool doX, bool doY, int? chunks)
     {
         int tn = GpuMath.CeilDiv(n, Tile), tm = GpuMath.CeilDiv(m, Tile), partners = tn + tm;
@@ -299,11 +309,14 @@ public sealed partial class GpuKernels
         return (per, GpuMath.CeilDiv(partners, per));
     }
 
-    /// <summary>Groups of the backward's stage 1: the row blocks of the sides asked for, times the partner chunks of each.</summary>
-    public int MmdBackwardGroups(int n, int m, bool doX, bool doY, int? chunks = null) =>
-        ((doX ? GpuMath.CeilDiv(n, Tile) : 0) + (doY ? GpuMath.CeilDiv(m, Tile) : 0)) * MmdBackwardChunks(n, m, doX, doY, chunks).Chunks;
+    int RowBlocks(int n, int m, bool doX, bool doY) =>
+        (doX ? GpuMath.CeilDiv(n, Tile) : 0) + (doY ? GpuMath.CeilDiv(m, Tile) : 0);
 
-    /// <summary>Scratch floats <see cref="MmdBackward"/> needs: chunks × (N or 0 + M or 0) × D, or 0 when one chunk does.</summary>
+    /// <summary>Groups of the backward's stage 1: row blocks of the sides asked for × partner chunks.</summary>
+    public int MmdBackwardGroups(int n, int m, bool doX, bool doY, int? chunks = null) =>
+        RowBlocks(n, m, doX, doY) * MmdBackwardChunks(n, m, doX, doY, chunks).Chunks;
+
+    /// <summary>Scratch floats <see cref="MmdBackward"/> needs: chunks × (N + M) × D (sides asked for), or 0.</summary>
     public int MmdBackwardScratchLength(int n, int m, int d, bool doX, bool doY, int? chunks = null)
     {
         int c = MmdBackwardChunks(n, m, doX, doY, chunks).Chunks;
@@ -327,75 +340,81 @@ public sealed partial class GpuKernels
     KernelConfig MmdConfig(int groups) => new(new Index2D(groups, 1), new Index2D(Tile, Tile),
         SharedMemoryConfig.RequestDynamic<float>(MmdKernels.SharedFloats(Tile)));
 
-    /// <summary>result[0] = MMD²(X (n, d), Y (m, d)); scaledC from <see cref="ScaledC"/>; partials holds <see cref="MmdPartialCount"/> floats.</summary>
-    public void Mmd(ArrayView<float> x, int n, ArrayView<float> y, int m, int d, MmdSpec spec, ArrayView<float> scaledC,
-        ArrayView<float> partials, ArrayView<float> result)
+    /// <summary>
+    /// result[0] = MMD²(X (n, d), Y (m, d)); scaledC from <see cref="ScaledC"/>; partials holds
+    /// <see cref="MmdPartialCount"/> floats.
+    /// </summary>
+    public void Mmd(Floats x, int n, Floats y, int m, int d, MmdSpec spec, Floats scaledC, Floats partials,
+        Floats result)
     {
         var p = Args(spec, n, m, d, false, false);
         (p.GroupsXX, p.GroupsYY, p.GroupsXY) = MmdGroups(n, m);
         int groups = p.GroupsXX + p.GroupsYY + p.GroupsXY;
         if (partials.Length < groups) throw new ArgumentException($"MMD needs {groups} partials, got {partials.Length}");
         var shape = SpecializedValue.New(new MmdShape(Tile, d));
-        if (spec.Kernel == MmdKernel.Imq)
-            Grouped<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MmdArgs, SpecializedValue<MmdShape>>(
-                MmdKernels.MmdForwardKernel<MmdKernels.Imq>)(Stream, MmdConfig(groups), x, y, scaledC, partials, p, shape);
-        else
-            Grouped<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MmdArgs, SpecializedValue<MmdShape>>(
-                MmdKernels.MmdForwardKernel<MmdKernels.Rbf>)(Stream, MmdConfig(groups), x, y, scaledC, partials, p, shape);
-        Grouped<ArrayView<float>, ArrayView<float>, MmdArgs>(MmdKernels.MmdCombineKernel)(
+        var forward = spec.Kernel == MmdKernel.Imq
+            ? Grouped<Floats, Floats, Floats, Floats, MmdArgs, SpecializedValue<MmdShape>>(
+                MmdKernels.MmdForwardKernel<MmdKernels.Imq>)
+            : Grouped<Floats, Floats, Floats, Floats, MmdArgs, SpecializedValue<MmdShape>>(
+                MmdKernels.MmdForwardKernel<MmdKernels.Rbf>);
+        forward(Stream, MmdConfig(groups), x, y, scaledC, partials, p, shape);
+        Grouped<Floats, Floats, MmdArgs>(MmdKernels.MmdCombineKernel)(
             Stream, new KernelConfig(1, ReduceGroup), partials, result, p);
     }
 
     /// <summary>
-    /// dx += dResult[0]·∂MMD²/∂X, dy likewise; an empty view skips that side; dResult stays on the device. scratch holds
-    /// <see cref="MmdBackwardScratchLength"/> floats (may be empty when that is 0). <paramref name="chunks"/> overrides
-    /// the partner chunks per row block (tests reach both paths with it).
+    /// dx += dResult[0]·∂MMD²/∂X, dy likewise; an empty view skips that side; dResult stays on the device. scratch
+    /// holds <see cref="MmdBackwardScratchLength"/> floats (may be empty when that is 0). <paramref name="chunks"/>
+    /// overrides the partner chunks per row block (tests reach both paths with it).
     /// </summary>
-    public void MmdBackward(ArrayView<float> x, int n, ArrayView<float> y, int m, int d, MmdSpec spec, ArrayView<float> scaledC,
-        ArrayView<float> dResult, ArrayView<float> dx, ArrayView<float> dy, ArrayView<float> scratch, int? chunks = null)
+    public void MmdBackward(Floats x, int n, Floats y, int m, int d, MmdSpec spec, Floats scaledC, Floats dResult,
+        Floats dx, Floats dy, Floats scratch, int? chunks = null)
     {
         bool doX = dx.Length > 0, doY = dy.Length > 0;
         if (!doX && !doY) return;
         var p = Args(spec, n, m, d, doX, doY);
         (p.BlocksPerChunk, p.Chunks) = MmdBackwardChunks(n, m, doX, doY, chunks);
         int need = MmdBackwardScratchLength(n, m, d, doX, doY, chunks);
-        if (scratch.Length < need) throw new ArgumentException($"MMD backward needs {need} scratch floats, got {scratch.Length}");
+        if (scratch.Length < need)
+            throw new ArgumentException($"MMD backward needs {need} scratch floats, not {scratch.Length}");
         // One gradient buffer for both sides (MMD(x, x)): the X and Y groups would add into the same elements at once.
         bool alias = doX && doY && Overlap(dx, dy);
         var shape = SpecializedValue.New(new MmdShape(Tile, d));
+        var onlyX = p; onlyX.DoY = 0;
+        var onlyY = p; onlyY.DoX = 0;
         if (p.Chunks == 1)
         {
-            if (!alias) { MmdBackwardLaunch(spec, x, y, scaledC, dResult, doX ? dx : x, doY ? dy : y, p, shape); return; }
-            var onlyX = p; onlyX.DoY = 0;
-            var onlyY = p; onlyY.DoX = 0;
-            MmdBackwardLaunch(spec, x, y, scaledC, dResult, dx, y, onlyX, shape);
-            MmdBackwardLaunch(spec, x, y, scaledC, dResult, x, dy, onlyY, shape);
+            if (alias)
+            {
+                MmdBackwardLaunch(spec, x, y, scaledC, dResult, dx, y, onlyX, shape);
+                MmdBackwardLaunch(spec, x, y, scaledC, dResult, x, dy, onlyY, shape);
+            }
+            else MmdBackwardLaunch(spec, x, y, scaledC, dResult, doX ? dx : x, doY ? dy : y, p, shape);
             return;
         }
         // Stage 1 writes disjoint slices of scratch (X's, then Y's); stage 2 adds them into dx and dy.
         int lx = doX ? p.Chunks * n * d : 0;
-        ArrayView<float> sx = doX ? scratch.SubView(0, lx) : scratch, sy = doY ? scratch.SubView(lx, need - lx) : scratch;
+        Floats sx = doX ? scratch.SubView(0, lx) : scratch, sy = doY ? scratch.SubView(lx, need - lx) : scratch;
         MmdBackwardLaunch(spec, x, y, scaledC, dResult, sx, sy, p, shape);
-        var reduce = Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MmdArgs>(MmdKernels.MmdGradReduceKernel);
-        if (!alias) { reduce(Stream, (doX ? n * d : 0) + (doY ? m * d : 0), sx, sy, doX ? dx : sx, doY ? dy : sy, p); return; }
-        var rx = p; rx.DoY = 0;
-        var ry = p; ry.DoX = 0;
-        reduce(Stream, n * d, sx, sy, dx, sy, rx);
-        reduce(Stream, m * d, sx, sy, sx, dy, ry);
+        var reduce = Auto<Floats, Floats, Floats, Floats, MmdArgs>(MmdKernels.MmdGradReduceKernel);
+        if (alias)
+        {
+            reduce(Stream, n * d, sx, sy, dx, sy, onlyX);
+            reduce(Stream, m * d, sx, sy, sx, dy, onlyY);
+        }
+        else reduce(Stream, (doX ? n * d : 0) + (doY ? m * d : 0), sx, sy, doX ? dx : sx, doY ? dy : sy, p);
     }
 
-    void MmdBackwardLaunch(MmdSpec spec, ArrayView<float> x, ArrayView<float> y, ArrayView<float> scaledC, ArrayView<float> dResult,
-        ArrayView<float> targetX, ArrayView<float> targetY, MmdArgs p, SpecializedValue<MmdShape> shape)
+    void MmdBackwardLaunch(MmdSpec spec, Floats x, Floats y, Floats scaledC, Floats dResult, Floats targetX,
+        Floats targetY, MmdArgs p, SpecializedValue<MmdShape> shape)
     {
-        int groups = ((p.DoX != 0 ? GpuMath.CeilDiv(p.N, Tile) : 0) + (p.DoY != 0 ? GpuMath.CeilDiv(p.M, Tile) : 0)) * p.Chunks;
+        int groups = RowBlocks(p.N, p.M, p.DoX != 0, p.DoY != 0) * p.Chunks;
         if (groups == 0) return;
-        if (spec.Kernel == MmdKernel.Imq)
-            Grouped<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MmdArgs,
-                SpecializedValue<MmdShape>>(MmdKernels.MmdBackwardKernel<MmdKernels.Imq>)(
-                Stream, MmdConfig(groups), x, y, scaledC, dResult, targetX, targetY, p, shape);
-        else
-            Grouped<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, MmdArgs,
-                SpecializedValue<MmdShape>>(MmdKernels.MmdBackwardKernel<MmdKernels.Rbf>)(
-                Stream, MmdConfig(groups), x, y, scaledC, dResult, targetX, targetY, p, shape);
+        var backward = spec.Kernel == MmdKernel.Imq
+            ? Grouped<Floats, Floats, Floats, Floats, Floats, Floats, MmdArgs, SpecializedValue<MmdShape>>(
+                MmdKernels.MmdBackwardKernel<MmdKernels.Imq>)
+            : Grouped<Floats, Floats, Floats, Floats, Floats, Floats, MmdArgs, SpecializedValue<MmdShape>>(
+                MmdKernels.MmdBackwardKernel<MmdKernels.Rbf>);
+        backward(Stream, MmdConfig(groups), x, y, scaledC, dResult, targetX, targetY, p, shape);
     }
 }

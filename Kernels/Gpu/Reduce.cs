@@ -10,7 +10,7 @@ namespace InfoVae.Kernels.Gpu;
 /// Deterministic and two-stage, never an atomic: the axis is cut into chunks of a fixed length (constants here, so
 /// the order of additions depends on the sizes and the group size only, and repeats bit for bit):
 ///   1. inner = 1 (row sums, the full sum): one group per (row, chunk of <see cref="RowChunk"/> elements), each thread
-///      a strided slice, then a fixed tree in shared memory; inner &gt; 1 (column sums, a bias gradient): one thread per
+/// a strided slice, then a fixed tree in shared memory; inner &gt; 1 (column sums, a bias gradient): one thread per
 ///      (row, chunk of <see cref="ColumnChunk"/> rows, column), neighbouring threads on neighbouring addresses;
 ///   2. when the axis took more than one chunk, <see cref="SumPartialsKernel"/>: one group per output sums its
 ///      chunks' partials (a strided loop, then the tree). One chunk: stage 1 writes the output itself.
@@ -61,10 +61,12 @@ public static class ReduceKernels
     }
 
     /// <summary>
-    /// Stage 2: group j = o·inner + i: y[j] (=|+=) scale · Σ_c partials[(o·chunks + c)·inner + i], each thread a strided
+    /// Stage 2: group j = o·inner + i: y[j] (=|+=) scale · Σ_c partials[(o·chunks + c)·inner + i], each thread a
+    /// strided
     /// slice of the chunks, then the fixed tree.
     /// </summary>
-    public static void SumPartialsKernel(ArrayView<float> partials, ArrayView<float> y, int chunks, int inner, float scale, int accumulate)
+    public static void SumPartialsKernel(ArrayView<float> partials, ArrayView<float> y, int chunks, int inner,
+        float scale, int accumulate)
     {
         var sh = SharedMemory.Allocate<float>(MaxGroup);
         int j = Grid.IdxX, o = j / inner, i = j - o * inner;
@@ -75,7 +77,9 @@ public static class ReduceKernels
         if (t == 0) y[j] = accumulate != 0 ? y[j] + r * scale : r * scale;
     }
 
-    /// <summary>Σ of every thread's value by halving in shared memory (group size a power of two); valid in thread 0.</summary>
+    /// <summary>
+    /// Σ of every thread's value by halving in shared memory (group size a power of two); valid in thread 0.
+    /// </summary>
     static float Tree(float v, ArrayView<float> sh)
     {
         int t = Group.IdxX;
@@ -102,28 +106,36 @@ public sealed partial class GpuKernels
     static int SumChunks(int axis, int inner) =>
         GpuMath.CeilDiv(Math.Max(axis, 1), inner == 1 ? ReduceKernels.RowChunk : ReduceKernels.ColumnChunk);
 
-    /// <summary>Scratch floats <see cref="SumAxis"/> needs: outer · chunks · inner partials, or 0 when one chunk covers the axis.</summary>
+    /// <summary>
+    /// Scratch floats <see cref="SumAxis"/> needs: outer · chunks · inner partials, or 0 when one chunk covers the
+    /// axis.
+    /// </summary>
     public static int SumScratchLength(int outer, int axis, int inner)
     {
         int chunks = SumChunks(axis, inner);
         return chunks == 1 ? 0 : checked(outer * chunks * inner);
     }
 
-    /// <summary>y (=|+=) scale · Σ_a x[o, a, i]; scratch holds <see cref="SumScratchLength"/> floats (may be empty when that is 0).</summary>
-    public void SumAxis(ArrayView<float> x, int outer, int axis, int inner, ArrayView<float> y, float scale, bool accumulate,
-        ArrayView<float> scratch)
+    /// <summary>
+    /// y (=|+=) scale · Σ_a x[o, a, i]; scratch holds <see cref="SumScratchLength"/> floats (may be empty when that is
+    /// 0).
+    /// </summary>
+    public void SumAxis(ArrayView<float> x, int outer, int axis, int inner, ArrayView<float> y, float scale,
+        bool accumulate, ArrayView<float> scratch)
     {
         if (outer * inner == 0) return;
         int chunks = SumChunks(axis, inner), acc = accumulate ? 1 : 0;
         bool oneStage = chunks == 1;
         if (!oneStage && scratch.Length < (long)outer * chunks * inner)
-            throw new ArgumentException($"sum over {axis} needs {outer * chunks * inner} scratch floats, got {scratch.Length}");
+            throw new ArgumentException($"a sum over {axis} needs {outer * chunks * inner} scratch floats, " +
+                $"not {scratch.Length}");
         var stage1 = oneStage ? y : scratch;
         float s1 = oneStage ? scale : 1f;
         int a1 = oneStage ? acc : 0;
         if (inner == 1)
             Grouped<ArrayView<float>, ArrayView<float>, int, int, int, float, int>(ReduceKernels.SumRowChunksKernel)(
-                Stream, new KernelConfig(outer * chunks, ReduceGroup), x, stage1, axis, ReduceKernels.RowChunk, chunks, s1, a1);
+                Stream, new KernelConfig(outer * chunks, ReduceGroup), x, stage1, axis, ReduceKernels.RowChunk, chunks,
+                s1, a1);
         else
             Auto<ArrayView<float>, ArrayView<float>, int, int, int, float, int>(ReduceKernels.SumColumnChunksKernel)(
                 Stream, outer * chunks * inner, x, stage1, axis, inner, chunks, s1, a1);

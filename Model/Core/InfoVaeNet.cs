@@ -19,7 +19,9 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Parameters<T> Params { get; }
     public IBackend<T> Backend { get; }
     readonly int encoderLayers, decoderLayers;
-    /// <summary>Config.Mmd builds a new record on every read: kept once so that a training step allocates nothing.</summary>
+    /// <summary>
+    /// Config.Mmd builds a new record on every read: kept once so that a training step allocates nothing.
+    /// </summary>
     readonly Kernels.Cpu.MmdSpec mmdSpec;
     // The conv net's layers (null for the MLP), looked up by name once.
     readonly ConvLayer[]? encConv, decConv;
@@ -110,7 +112,9 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         return h.Reshape(b, ConvArch.Side * ConvArch.Side);                    // C = 1: NHWC is the (B, D) image
     }
 
-    /// <summary>Batch norm over the channels (training or running statistics, as <see cref="Training"/> says), then leaky ReLU.</summary>
+    /// <summary>
+    /// Batch norm over the channels (training or running statistics, as <see cref="Training"/> says), then leaky ReLU.
+    /// </summary>
     Tensor<T> NormAndActivate(Tensor<T> h, NormIndex n)
     {
         var p = Params;
@@ -120,7 +124,9 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         return h.LeakyRelu(ConvArch.LeakySlope);
     }
 
-    /// <summary>z (B, Z) → logits (B, D) of the Bernoulli (or, through a sigmoid, the Gaussian mean) over pixels.</summary>
+    /// <summary>
+    /// z (B, Z) → logits (B, D) of the Bernoulli (or, through a sigmoid, the Gaussian mean) over pixels.
+    /// </summary>
     public Tensor<T> Decode(Tensor<T> z)
     {
         if (decConv != null) return DecodeConv(z);
@@ -165,7 +171,9 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         return new LossTerms<T>(total, recon, kl, mmd, logits, mu, logvar, z);
     }
 
-    /// <summary>w·t, or t itself when w = 1 (the defaults' β and 1 − α): ×1 is exact, so only the launches go.</summary>
+    /// <summary>
+    /// w·t, or t itself when w = 1 (the defaults' β and 1 − α): ×1 is exact, so only the launches go.
+    /// </summary>
     static Tensor<T> Weighted(Tensor<T> t, double w) => w == 1 ? t : t * T.CreateTruncating(w);
 
     /// <summary>½ Σ (x − σ(logits))² over everything: a unit-variance Gaussian NLL without its constant.</summary>
@@ -175,7 +183,9 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         return (d * d).Sum() * T.CreateTruncating(0.5);
     }
 
-    /// <summary>Adam over the flat buffers (one call for all parameters); <paramref name="step"/> counts from 1.</summary>
+    /// <summary>
+    /// Adam over the flat buffers (one call for all parameters); <paramref name="step"/> counts from 1.
+    /// </summary>
     public void AdamStep(long step)
     {
         Params.MaterializeGrads();

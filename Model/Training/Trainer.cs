@@ -77,7 +77,10 @@ public sealed class Trainer
         return metrics;
     }
 
-    /// <summary>torch.randn(shape) from <see cref="Noise"/>, in the order the twin draws: eps in the forward pass, then the prior in the loss.</summary>
+    /// <summary>
+    /// torch.randn(shape) from <see cref="Noise"/>, in the order the twin draws: eps in the forward pass, then the
+    /// prior in the loss.
+    /// </summary>
     Tensor<float> Draw(Shape shape, float[] host)
     {
         var span = host.AsSpan(0, shape.Length);
@@ -95,7 +98,9 @@ public sealed class Trainer
         return new(v[0], v[1], v[2], v[3]);
     }
 
-    /// <summary>The chosen images in a batch tensor kept per batch size, gathered by the backend (a step allocates nothing).</summary>
+    /// <summary>
+    /// The chosen images in a batch tensor kept per batch size, gathered by the backend (a step allocates nothing).
+    /// </summary>
     Tensor<float> Gather(ReadOnlySpan<int> rows)
     {
         int b = rows.Length;

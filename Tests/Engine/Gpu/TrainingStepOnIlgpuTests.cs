@@ -43,7 +43,8 @@ public class TrainingStepOnIlgpuTests
         // The whole conv net (strided convs, batch norm in training mode, leaky ReLU, linear, conv-transposes with and
         // without bias) at tiny widths, then the evaluation loss with batch norm's running averages (eval mode).
         using var gpu = Devices.StartIlgpuCpu();
-        var cfg = new TrainConfig { Arch = Architecture.Conv, Channels = [2, 3, 4], InputSize = 784, Latent = 3, Batch = 3, Lambda = 50, Seed = 5 };
+        var cfg = new TrainConfig { Arch = Architecture.Conv, Channels = [2, 3, 4], InputSize = 784, Latent = 3,
+            Batch = 3, Lambda = 50, Seed = 5 };
         var data = new LabeledImages(Rand.UniformF(7 * 784, 9, 0, 1), new byte[7], 28, 28);
 
         Trainer Make(IBackend<float> be) { var t = new Trainer(cfg, data, be); t.InitializeWeights(); return t; }
@@ -57,11 +58,14 @@ public class TrainingStepOnIlgpuTests
             Assert.That(b.Kl, Is.EqualTo(a.Kl).Within(1e-4 * Math.Abs(a.Kl) + 1e-6), $"kl, step {step}");
             Assert.That(b.Mmd, Is.EqualTo(a.Mmd).Within(1e-4), $"mmd, step {step}");
         }
-        Close.Assert<float, float>(cpu.Net.Params.All.ToArray(), dev.Net.Params.All.ToArray(), atol: 1e-5, rtol: 1e-4, "weights after 2 Adam steps");
-        Close.Assert<float, float>(cpu.Net.Params.AllBuffers!.ToArray(), dev.Net.Params.AllBuffers!.ToArray(), atol: 1e-6, rtol: 1e-4, "running statistics");
+        Close.Assert<float, float>(cpu.Net.Params.All.ToArray(), dev.Net.Params.All.ToArray(), atol: 1e-5,
+            rtol: 1e-4, "weights after 2 Adam steps");
+        Close.Assert<float, float>(cpu.Net.Params.AllBuffers!.ToArray(), dev.Net.Params.AllBuffers!.ToArray(),
+            atol: 1e-6, rtol: 1e-4, "running statistics");
 
         var ec = cpu.Evaluate(data); var eg = dev.Evaluate(data);
-        Assert.That(eg.Total, Is.EqualTo(ec.Total).Within(1e-4 * Math.Abs(ec.Total)), "evaluation total (running statistics)");
+        Assert.That(eg.Total, Is.EqualTo(ec.Total).Within(1e-4 * Math.Abs(ec.Total)),
+            "evaluation total (running statistics)");
         Assert.That(eg.Recon, Is.EqualTo(ec.Recon).Within(1e-4 * Math.Abs(ec.Recon)), "evaluation recon");
         Assert.That(eg.Kl, Is.EqualTo(ec.Kl).Within(1e-4 * Math.Abs(ec.Kl) + 1e-6), "evaluation kl");
         Tape<float>.Current.Reset();

@@ -126,8 +126,10 @@ public class ElementwiseKernelTests
         using var x = Dev(xs); using var dy = Dev(dys); using var dx = Dev(new[] { -0f, 0f, 0f, -0f });
         K.MapBackward<UnaryKernels.Relu>(x.View, x.View, dy.View, dx.View, 0f);
         var got = Host(dx);
-        Assert.That(got.Take(3).All(float.IsNaN) && expected.Take(3).All(float.IsNaN), $"NaN in: CPU {string.Join(", ", expected)}, GPU {string.Join(", ", got)}");
-        Assert.That(BitConverter.SingleToInt32Bits(got[3]), Is.EqualTo(BitConverter.SingleToInt32Bits(expected[3])), "−0 + 0·(−2)");
+        Assert.That(got.Take(3).All(float.IsNaN) && expected.Take(3).All(float.IsNaN),
+            $"NaN in: CPU {string.Join(", ", expected)}, GPU {string.Join(", ", got)}");
+        Assert.That(BitConverter.SingleToInt32Bits(got[3]), Is.EqualTo(BitConverter.SingleToInt32Bits(expected[3])),
+            "−0 + 0·(−2)");
     }
 
     [Test]
@@ -135,7 +137,8 @@ public class ElementwiseKernelTests
     {
         // GpuMath.Tanh (from Exp; XMath.Tanh is tanh.approx on a GPU): both sides of the series switch at 1/8, small,
         // saturated, ±0 and NaN, against double, to GpuTolerances.Tanh (measured here with the CPU's Exp).
-        var xs = new List<float> { 0f, -0f, 1e-30f, 1e-8f, 0.1f, 0.12499f, 0.125f, 0.12501f, 0.3f, 1f, 3f, 8.9f, 9.1f, 20f, 88f, 1e30f, float.PositiveInfinity };
+        var xs = new List<float> { 0f, -0f, 1e-30f, 1e-8f, 0.1f, 0.12499f, 0.125f, 0.12501f, 0.3f, 1f, 3f, 8.9f,
+            9.1f, 20f, 88f, 1e30f, float.PositiveInfinity };
         xs.AddRange(xs.Select(v => -v).ToList());
         xs.AddRange(Rand.UniformF(200, 62, -6, 6));
         foreach (float x in xs)
@@ -145,7 +148,8 @@ public class ElementwiseKernelTests
             Assert.That(t, Is.EqualTo(e).Within(GpuTolerances.Tanh * Math.Abs(e) + 1e-45), $"tanh({x:R})");
         }
         Assert.That(float.IsNaN(GpuMath.Tanh(float.NaN)));
-        Assert.That(BitConverter.SingleToInt32Bits(GpuMath.Tanh(-0f)), Is.EqualTo(BitConverter.SingleToInt32Bits(-0f)), "tanh(−0) = −0");
+        Assert.That(BitConverter.SingleToInt32Bits(GpuMath.Tanh(-0f)),
+            Is.EqualTo(BitConverter.SingleToInt32Bits(-0f)), "tanh(−0) = −0");
     }
 
     [Test]

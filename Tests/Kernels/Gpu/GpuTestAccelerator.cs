@@ -52,7 +52,8 @@ public sealed class GpuTestAccelerator
     }
 
     /// <summary>The three configurations, labelled, for tests that run a kernel under each.</summary>
-    public static (GpuKernels Kernels, string Label)[] Grids => [(K, "tile 4"), (Tile2, "tile 2"), (Production, "tile 16 × 4 MPs")];
+    public static (GpuKernels Kernels, string Label)[] Grids =>
+        [(K, "tile 4"), (Tile2, "tile 2"), (Production, "tile 16 × 4 MPs")];
 
     public static MemoryBuffer1D<float, Stride1D.Dense> Dev(float[] host) => Accelerator.Allocate1D(host);
 

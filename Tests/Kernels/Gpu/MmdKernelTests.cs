@@ -42,8 +42,10 @@ public class MmdKernelTests
     // A GPU's tile (16) on 4 multiprocessors: several blocks per side with ragged edges (40 = 16 + 16 + 8,
     // 23 = 16 + 7), D over three chunks (37 = 16 + 16 + 5); the backward in one chunk and in five.
     [TestCase(MmdKernel.Imq, true, 1)] [TestCase(MmdKernel.Rbf, false, null)]
-    public void Forward_and_backward_match_the_cpu_with_production_groups(MmdKernel kernel, bool unbiased, int? chunks) =>
-        Check(Production, new MmdSpec(kernel, MmdSpec.WaeScales, Bandwidth: 0.7, Unbiased: unbiased), 40, 23, 37, chunks);
+    public void Forward_and_backward_match_the_cpu_with_production_groups(MmdKernel kernel, bool unbiased,
+        int? chunks) =>
+        Check(Production, new MmdSpec(kernel, MmdSpec.WaeScales, Bandwidth: 0.7, Unbiased: unbiased), 40, 23, 37,
+            chunks);
 
     // The backward's partner chunks: one (adding into dx, dy directly), several of one block, several of two blocks.
     [TestCase(1)] [TestCase(3)] [TestCase(null)]
@@ -109,7 +111,9 @@ public class MmdKernelTests
         Assert.That(sum, Is.All.EqualTo(0f).Within(1e-6));
     }
 
-    /// <summary>The x-side and y-side gradients of MMD(x, y) in double, summed: what one shared buffer must receive.</summary>
+    /// <summary>
+    /// The x-side and y-side gradients of MMD(x, y) in double, summed: what one shared buffer must receive.
+    /// </summary>
     static double[] BothSides(double[] x, int n, int d, MmdSpec spec, double g, double[] start)
     {
         var dx = (double[])start.Clone(); var dy = new double[n * d];
@@ -125,8 +129,10 @@ public class MmdKernelTests
     // (the direct path: two stage-1 launches) and five chunks (stage 1 writes disjoint scratch in one launch; stage 2's
     // additions into the shared buffer are two launches). Then the sum, on 4 multiprocessors.
     [TestCase(1, new[] { "MmdBackwardKernel", "MmdBackwardKernel" })]
-    [TestCase(null, new[] { "MmdBackwardKernel", nameof(MmdKernels.MmdGradReduceKernel), nameof(MmdKernels.MmdGradReduceKernel) })]
-    public void Backward_into_one_buffer_for_both_sides_never_adds_both_sides_in_one_launch(int? chunks, string[] kernels)
+    [TestCase(null, new[] { "MmdBackwardKernel", nameof(MmdKernels.MmdGradReduceKernel),
+        nameof(MmdKernels.MmdGradReduceKernel) })]
+    public void Backward_into_one_buffer_for_both_sides_never_adds_both_sides_in_one_launch(int? chunks,
+        string[] kernels)
     {
         var spec = new MmdSpec(MmdKernel.Imq, MmdSpec.WaeScales, Bandwidth: 0.7);
         int n = 20, d = 8;
@@ -138,11 +144,17 @@ public class MmdKernelTests
         using var grad = Dev(start);
         var seen = new List<KernelLaunch>();
         Production.LaunchObserver = seen.Add;
-        try { Production.MmdBackward(gx.View, n, gx.View, n, d, spec, sc.View, gg.View, grad.View, grad.View, scratch.View, chunks); }
+        try
+        {
+            Production.MmdBackward(gx.View, n, gx.View, n, d, spec, sc.View, gg.View, grad.View, grad.View,
+                scratch.View, chunks);
+        }
         finally { Production.LaunchObserver = null; }
         Assert.That(seen.Select(l => l.Kernel), Is.EqualTo(kernels), "launches");
-        int rowBlocks = 2, perSide = chunks == 1 ? rowBlocks * 256 : n * d;   // 20 rows = 2 blocks of 16 (threads per launch)
-        Assert.That(seen.Skip(seen.Count - 2).Select(l => l.Threads), Is.All.EqualTo(perSide), "each of the last two launches takes one side only");
+        // 20 rows = 2 blocks of 16 (threads per launch)
+        int rowBlocks = 2, perSide = chunks == 1 ? rowBlocks * 256 : n * d;
+        Assert.That(seen.Skip(seen.Count - 2).Select(l => l.Threads), Is.All.EqualTo(perSide),
+            "each of the last two launches takes one side only");
         Close.Assert(BothSides(x, n, d, spec, g, start), Host(grad), 1e-5, 1e-4, "dx + dy in one buffer");
     }
 
@@ -151,7 +163,8 @@ public class MmdKernelTests
     {
         using var a = Zeros(10); using var b = Zeros(10);
         Assert.That(GpuKernels.Overlap<float>(a.View, a.View), Is.True, "the same view");
-        Assert.That(GpuKernels.Overlap<float>(a.View.SubView(0, 5), a.View.SubView(4, 3)), Is.True, "one shared element");
+        Assert.That(GpuKernels.Overlap<float>(a.View.SubView(0, 5), a.View.SubView(4, 3)), Is.True,
+            "one shared element");
         Assert.That(GpuKernels.Overlap<float>(a.View.SubView(0, 5), a.View.SubView(5, 5)), Is.False, "adjacent halves");
         Assert.That(GpuKernels.Overlap<float>(a.View, b.View), Is.False, "two buffers");
         Assert.That(GpuKernels.Overlap<float>(a.View, default), Is.False, "an empty view");
@@ -164,16 +177,20 @@ public class MmdKernelTests
         var spec = MmdSpec.Default;
         int n = 20, m = 9, d = 3;
         using var gx = Dev(F(Rand.Normal(n * d, 70))); using var gy = Dev(F(Rand.Normal(m * d, 71)));
-        using var sc = Dev(GpuKernels.ScaledC(spec, d)); using var partials = Zeros(Production.MmdPartialCount(n, m)); using var result = Zeros(1);
+        using var sc = Dev(GpuKernels.ScaledC(spec, d)); using var result = Zeros(1);
+        using var partials = Zeros(Production.MmdPartialCount(n, m));
         var seen = new List<KernelLaunch>();
         Production.LaunchObserver = seen.Add;
         try { Production.Mmd(gx.View, n, gy.View, m, d, spec, sc.View, partials.View, result.View); }
         finally { Production.LaunchObserver = null; }
-        Assert.That(seen.Select(l => l.Kernel), Is.EqualTo(new[] { "MmdForwardKernel", nameof(MmdKernels.MmdCombineKernel) }));
-        Assert.That(seen[1].GroupSize, Is.EqualTo(Production.ReduceGroup).And.EqualTo(256), "threads that combine the partials");
+        Assert.That(seen.Select(l => l.Kernel), Is.EqualTo(new[] { "MmdForwardKernel",
+            nameof(MmdKernels.MmdCombineKernel) }));
+        Assert.That(seen[1].GroupSize, Is.EqualTo(Production.ReduceGroup).And.EqualTo(256),
+            "threads that combine the partials");
         // Backward at the model's batch (z: 256 × 32 against 256 prior draws, only z's gradient): 16 row blocks of
         // 16 at tile 16 used to be 16 groups for an H200's 132 SMs; the partners now come in chunks.
-        Assert.That(Production.MmdBackwardGroups(256, 256, doX: true, doY: false), Is.GreaterThanOrEqualTo(264), "groups at batch 256");
+        Assert.That(Production.MmdBackwardGroups(256, 256, doX: true, doY: false), Is.GreaterThanOrEqualTo(264),
+            "groups at batch 256");
         Assert.That(Production.MmdBackwardGroups(256, 256, doX: true, doY: true), Is.GreaterThanOrEqualTo(264));
         // Partials are capped per pair grid: at n = 4096 (65,536 blocks a grid) the forward makes 3 × 1024.
         Assert.That(Production.MmdPartialCount(4096, 4096), Is.EqualTo(3 * GpuKernels.MmdMaxGroupsPerGrid));

@@ -74,7 +74,8 @@ public class PairwiseDistanceKernelTests
         var b = new double[m * d];
         var move = Rand.Uniform(m * d, 61);
         for (int j = 0; j < m; j++)
-            for (int k = 0; k < d; k++) b[j * d + k] = (float)(a[j * d + k] + (j % 3 == 0 ? 0 : 1e-3 * move[j * d + k]));
+            for (int k = 0; k < d; k++)
+                b[j * d + k] = (float)(a[j * d + k] + (j % 3 == 0 ? 0 : 1e-3 * move[j * d + k]));
         var exact = new double[n * m];
         PairwiseDistance.Forward<double>(a, n, b, m, d, exact);
         float[] af = Array.ConvertAll(a, v => (float)v), bf = Array.ConvertAll(b, v => (float)v);
@@ -83,14 +84,20 @@ public class PairwiseDistanceKernelTests
         using var ga = Dev(a); using var gb = Dev(b); using var gd = Zeros(n * m);
         K.SquaredDistance(ga.View, n, gb.View, m, d, gd.View);
         var gpu = Host(gd);
-        double Norm2(double[] v, int row) { double s = 0; for (int k = 0; k < d; k++) s += v[row * d + k] * v[row * d + k]; return s; }
+        double Norm2(double[] v, int row)
+        {
+            double s = 0;
+            for (int k = 0; k < d; k++) s += v[row * d + k] * v[row * d + k];
+            return s;
+        }
         for (int i = 0; i < n; i++)
             for (int j = 0; j < m; j++)
             {
                 int e = i * m + j;
                 double tol = (d + 2) * Math.Pow(2, -23) * (Norm2(a, i) + Norm2(b, j));
                 Assert.That((double)gpu[e], Is.EqualTo(cpu[e]).Within(tol), $"D[{i},{j}]: GPU vs the CPU's expansion");
-                Assert.That((double)gpu[e], Is.EqualTo(exact[e]).Within(1e-5 * exact[e] + 1e-12), $"D[{i},{j}]: GPU vs exact");
+                Assert.That((double)gpu[e], Is.EqualTo(exact[e]).Within(1e-5 * exact[e] + 1e-12),
+                    $"D[{i},{j}]: GPU vs exact");
             }
         Assert.That(gpu[0], Is.EqualTo(0f), "an exact duplicate is exactly 0 on the GPU");
     }

@@ -33,7 +33,8 @@ public class PtxCompileTests
     {
         context = Context.Create(b => b.Default().EnableAlgorithms().Optimize(OptimizationLevel.O2));
         isa80 = new PTXBackend(context, new CudaCapabilityContext(Arch), Arch, CudaInstructionSet.ISA_80, null);
-        machine = new PTXBackend(context, new CudaCapabilityContext(Arch), Arch, CudaAccelerator.GetInstructionSet(Arch, Driver13), null);
+        machine = new PTXBackend(context, new CudaCapabilityContext(Arch), Arch,
+            CudaAccelerator.GetInstructionSet(Arch, Driver13), null);
     }
 
     [OneTimeTearDown]
@@ -43,7 +44,8 @@ public class PtxCompileTests
     {
         foreach (var m in KernelMethods())
         {
-            string name = m.DeclaringType!.Name + "." + m.Name + (m.IsGenericMethod ? "<" + m.GetGenericArguments()[0].Name + ">" : "");
+            string op = m.IsGenericMethod ? "<" + m.GetGenericArguments()[0].Name + ">" : "";
+            string name = m.DeclaringType!.Name + "." + m.Name + op;
             yield return new TestCaseData(m).SetArgDisplayNames(name);
         }
     }
@@ -66,7 +68,8 @@ public class PtxCompileTests
     {
         var first = kernel.GetParameters()[0].ParameterType;
         bool implicitlyGrouped = first == typeof(Index1D) || first == typeof(Index2D) || first == typeof(Index3D);
-        return implicitlyGrouped ? EntryPointDescription.FromImplicitlyGroupedKernel(kernel) : EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+        return implicitlyGrouped ? EntryPointDescription.FromImplicitlyGroupedKernel(kernel) :
+            EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
     }
 
     static string Ptx(PTXBackend backend, MethodInfo kernel) =>
@@ -75,7 +78,7 @@ public class PtxCompileTests
     static void AssertClean(string ptx, string kernel)
     {
         Assert.That(ptx, Does.Contain(".entry"), "no entry point in the PTX");
-        // No local memory: per-thread arrays or spills would land there (v3 matmul's 16 accumulators must stay in registers).
+        // No local memory: per-thread arrays or spills would land there (v3 matmul's 16 accumulators are registers).
         Assert.That(ptx, Does.Not.Contain(".local"), "the kernel uses local memory");
         // Double-precision work is only meant in the MMD combine step (one group); anything else is a slip.
         if (!kernel.Contains("Combine"))
@@ -101,7 +104,8 @@ public class PtxCompileTests
         // and driver 580 JIT-compiles sm_80 PTX for the H200. If an ILGPU update changes either, this says so.
         Assert.That(CudaAccelerator.GetInstructionSet(Arch, Driver13), Is.EqualTo(CudaInstructionSet.ISA_88));
         string ptx = Ptx(machine!, typeof(LayoutKernels).GetMethod(nameof(LayoutKernels.FillKernel))!);
-        var header = ptx.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith(".version") || l.StartsWith(".target") || l.StartsWith(".address_size")).ToArray();
+        var header = ptx.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith(".version") ||
+            l.StartsWith(".target") || l.StartsWith(".address_size")).ToArray();
         Assert.That(header, Is.EqualTo(new[] { ".version 8.8", ".target sm_80", ".address_size 64" }));
         string old = Ptx(isa80!, typeof(LayoutKernels).GetMethod(nameof(LayoutKernels.FillKernel))!);
         Assert.That(old, Does.Contain(".version 8.0"));
@@ -113,22 +117,26 @@ public class PtxCompileTests
     [Test]
     public void The_math_instructions_are_the_ones_gpu_math_states()
     {
-        // The statement in GpuMath (and so GpuTolerances) rests on these instructions: if ILGPU changes them, revisit it.
+        // GpuMath's statement (and so GpuTolerances) rests on these instructions: if ILGPU changes them, revisit it.
         var all = string.Join("\n", KernelMethods().Select(m => Ptx(machine!, m)));
-        Assert.That(all, Does.Not.Contain(".ftz"), "no kernel flushes denormals (default math mode, not MathMode.Fast)");
+        Assert.That(all, Does.Not.Contain(".ftz"),
+            "no kernel flushes denormals (default math mode, not MathMode.Fast)");
         Assert.That(all, Does.Not.Contain("div.approx"), "float division is IEEE (div.rn)");
         Assert.That(all, Does.Not.Contain("tanh.approx"), "Tanh is GpuMath.Tanh, not tanh.approx (2^-11)");
         Assert.That(all, Does.Not.Contain("sqrt.approx"));
         Assert.That(UnaryPtx(machine!, typeof(UnaryKernels.Exp)), Does.Contain("ex2.approx.f32"), "XMath.Exp");
         Assert.That(UnaryPtx(machine!, typeof(UnaryKernels.Log)), Does.Contain("lg2.approx.f32"), "XMath.Log");
         Assert.That(UnaryPtx(machine!, typeof(UnaryKernels.Sqrt)), Does.Contain("sqrt.rn.f32"), "XMath.Sqrt");
-        Assert.That(UnaryPtx(machine!, typeof(UnaryKernels.Tanh)), Does.Contain("ex2.approx.f32"), "Tanh goes through Exp");
-        string div = Ptx(machine!, typeof(BinaryKernels).GetMethod(nameof(BinaryKernels.BinaryKernel))!.MakeGenericMethod(typeof(BinaryKernels.Div)));
+        Assert.That(UnaryPtx(machine!, typeof(UnaryKernels.Tanh)), Does.Contain("ex2.approx.f32"),
+            "Tanh goes through Exp");
+        var binary = typeof(BinaryKernels).GetMethod(nameof(BinaryKernels.BinaryKernel))!;
+        string div = Ptx(machine!, binary.MakeGenericMethod(typeof(BinaryKernels.Div)));
         Assert.That(div, Does.Contain("div.rn.f32"), "a / b");
         string normal = Ptx(machine!, typeof(PhiloxKernels).GetMethod(nameof(PhiloxKernels.NormalKernel))!);
         Assert.That(normal, Does.Contain("sin.approx.f32").And.Contain("cos.approx.f32"), "Box–Muller's sin and cos");
         // ReLU's backward keeps a NaN gradient through 0·dy: the multiply must survive compilation.
-        string relu = Ptx(machine!, typeof(UnaryKernels).GetMethod(nameof(UnaryKernels.MapBackwardKernel))!.MakeGenericMethod(typeof(UnaryKernels.Relu)));
+        var backward = typeof(UnaryKernels).GetMethod(nameof(UnaryKernels.MapBackwardKernel))!;
+        string relu = Ptx(machine!, backward.MakeGenericMethod(typeof(UnaryKernels.Relu)));
         Assert.That(relu, Does.Match(@"mul(\.rn)?\.f32"), "0·dy in ReLU's backward was folded away");
     }
 
@@ -152,7 +160,9 @@ public class PtxCompileTests
             {
                 var p = kernelMethod.Parameters[i];
                 var own = builder.AddParameter(p.Type, p.Name);
-                if (s < specialized.Length && specialized[s].Index == i - entry.KernelIndexParameterOffset) call.Add(block.CreateObjectValue(wrapper.Location, values[s++]));
+                int offset = entry.KernelIndexParameterOffset;
+                bool fixedValue = s < specialized.Length && specialized[s].Index == i - offset;
+                if (fixedValue) call.Add(block.CreateObjectValue(wrapper.Location, values[s++]));
                 else call.Add(own);
             }
             call.Seal();
@@ -183,9 +193,12 @@ public class PtxCompileTests
             string specialised = SpecializedPtx(machine!, kernel, shape), generic = Ptx(machine!, kernel);
             AssertClean(specialised, name);
             int Count(string ptx, string op) => Regex.Matches(ptx, Regex.Escape(op)).Count;
-            Assert.That(Count(specialised, "div.s32"), Is.LessThan(Count(generic, "div.s32")), $"{name}: divisions by the tile");
-            Assert.That(specialised, Does.Match(@"setp\.\w+\.s32\s+%p\d+, %r\d+, 32;"), $"{name}: a loop bound of 32 (D)");
-            Assert.That(generic, Does.Not.Match(@"setp\.\w+\.s32\s+%p\d+, %r\d+, 32;"), $"{name}: the generic kernel has no such constant");
+            Assert.That(Count(specialised, "div.s32"), Is.LessThan(Count(generic, "div.s32")),
+                $"{name}: divisions by the tile");
+            Assert.That(specialised, Does.Match(@"setp\.\w+\.s32\s+%p\d+, %r\d+, 32;"),
+                $"{name}: a loop bound of 32 (D)");
+            Assert.That(generic, Does.Not.Match(@"setp\.\w+\.s32\s+%p\d+, %r\d+, 32;"),
+                $"{name}: the generic kernel has no such constant");
         }
     }
 }

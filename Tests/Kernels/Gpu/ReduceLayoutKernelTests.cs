@@ -11,7 +11,8 @@ public class ReduceLayoutKernelTests
     const double Atol = 1e-5, Rtol = 1e-5;
 
     /// <summary>y (=|+=) scale·Σ through <paramref name="k"/> with the scratch it asks for.</summary>
-    internal static float[] SumOnDevice(GpuKernels k, double[] x, int outer, int axis, int inner, double[] y0, float scale, bool accumulate)
+    internal static float[] SumOnDevice(GpuKernels k, double[] x, int outer, int axis, int inner, double[] y0,
+        float scale, bool accumulate)
     {
         using var gx = Dev(x.Length == 0 ? new double[1] : x); using var gy = Dev(y0);   // a buffer is never empty
         using var scratch = Zeros(GpuKernels.SumScratchLength(outer, axis, inner));
@@ -22,7 +23,8 @@ public class ReduceLayoutKernelTests
     // (outer, axis, inner): whole-tensor sums (1, N, 1), row sums (inner 1), column sums and middle axes; past one
     // chunk of a row (4096) and of a column (256 rows), with several rows and columns around them.
     [TestCase(1, 1, 1)] [TestCase(1, 31, 1)] [TestCase(1, 1000, 1)] [TestCase(33, 5, 1)] [TestCase(1, 33, 5)]
-    [TestCase(2, 3, 5)] [TestCase(17, 1, 3)] [TestCase(3, 17, 1)] [TestCase(3, 9000, 1)] [TestCase(2, 600, 3)] [TestCase(1, 0, 4)]
+    [TestCase(2, 3, 5)] [TestCase(17, 1, 3)] [TestCase(3, 17, 1)]
+    [TestCase(3, 9000, 1)] [TestCase(2, 600, 3)] [TestCase(1, 0, 4)]
     public void Sum_axis_matches_the_cpu_reduce(int outer, int axis, int inner)
     {
         var x = F(Rand.Uniform(outer * axis * inner, 21));
@@ -33,7 +35,8 @@ public class ReduceLayoutKernelTests
                 var expected = (double[])y0.Clone();
                 Reduce.SumAxis<double>(x, outer, axis, inner, 0.5, accumulate, expected);
                 // Float partial sums of up to 9000 terms in [0, 1): error relative to the sum's size, not per element.
-                Close.Assert(expected, SumOnDevice(grid, x, outer, axis, inner, y0, 0.5f, accumulate), Atol * Math.Max(1, axis / 100), Rtol,
+                Close.Assert(expected, SumOnDevice(grid, x, outer, axis, inner, y0, 0.5f, accumulate),
+                    Atol * Math.Max(1, axis / 100), Rtol,
                     $"sum {label} accumulate={accumulate}");
             }
     }
@@ -43,7 +46,8 @@ public class ReduceLayoutKernelTests
     {
         var x = F(Rand.Uniform(3 * 257, 23));
         var y0 = new double[3];
-        Assert.That(SumOnDevice(K, x, 3, 257, 1, y0, 1f, false), Is.EqualTo(SumOnDevice(K, x, 3, 257, 1, y0, 1f, false)));
+        var first = SumOnDevice(K, x, 3, 257, 1, y0, 1f, false);
+        Assert.That(SumOnDevice(K, x, 3, 257, 1, y0, 1f, false), Is.EqualTo(first));
     }
 
     /// <summary>What the launches of one call looked like: (kernel, threads, threads per group) in order.</summary>
@@ -66,7 +70,8 @@ public class ReduceLayoutKernelTests
         var y0 = new double[1];
         float[] first = [];
         var launches = Launches(Production, () => first = SumOnDevice(Production, x, 1, n, 1, y0, 1f, false));
-        Assert.That(launches.Select(l => l.Kernel), Is.EqualTo(new[] { nameof(ReduceKernels.SumRowChunksKernel), nameof(ReduceKernels.SumPartialsKernel) }));
+        Assert.That(launches.Select(l => l.Kernel), Is.EqualTo(new[] { nameof(ReduceKernels.SumRowChunksKernel),
+            nameof(ReduceKernels.SumPartialsKernel) }));
         Assert.That(launches[0].Threads / launches[0].GroupSize, Is.EqualTo(49), "stage-1 groups");
         Assert.That(launches[0].GroupSize, Is.EqualTo(256));
         double expected = x.Sum();
@@ -84,7 +89,8 @@ public class ReduceLayoutKernelTests
         var y0 = F(Rand.Uniform(c, 26));
         float[] first = [];
         var launches = Launches(Production, () => first = SumOnDevice(Production, x, 1, rows, c, y0, 1f, true));
-        Assert.That(launches.Select(l => l.Kernel), Is.EqualTo(new[] { nameof(ReduceKernels.SumColumnChunksKernel), nameof(ReduceKernels.SumPartialsKernel) }));
+        Assert.That(launches.Select(l => l.Kernel), Is.EqualTo(new[] { nameof(ReduceKernels.SumColumnChunksKernel),
+            nameof(ReduceKernels.SumPartialsKernel) }));
         Assert.That(launches[0].Threads, Is.EqualTo(196 * c), "stage-1 threads: one per (chunk of 256 rows, column)");
         var expected = (double[])y0.Clone();
         Reduce.SumAxis<double>(x, 1, rows, c, 1.0, true, expected);
