@@ -39,12 +39,12 @@ public class MmdKernelTests
     public void Forward_and_backward_match_the_cpu_with_2x2_groups() =>
         Check(Tile2, new MmdSpec(MmdKernel.Imq, MmdSpec.WaeScales, Bandwidth: 0.7), 7, 10, 5);
 
-    // A GPU's tile (16) on 4 multiprocessors: several blocks per side with ragged edges (40 = 16 + 16 + 8,
-    // 23 = 16 + 7), D over three chunks (37 = 16 + 16 + 5); the backward in one chunk and in five.
+    // A GPU's tile (16) on 4 multiprocessors: several blocks per side with ragged edges (34 = 16 + 16 + 2,
+    // 19 = 16 + 3), D over two chunks (20 = 16 + 4); the backward in one chunk and in the default five.
     [TestCase(MmdKernel.Imq, true, 1)] [TestCase(MmdKernel.Rbf, false, null)]
     public void Forward_and_backward_match_the_cpu_with_production_groups(MmdKernel kernel, bool unbiased,
         int? chunks) =>
-        Check(Production, new MmdSpec(kernel, MmdSpec.WaeScales, Bandwidth: 0.7, Unbiased: unbiased), 40, 23, 37,
+        Check(Production, new MmdSpec(kernel, MmdSpec.WaeScales, Bandwidth: 0.7, Unbiased: unbiased), 34, 19, 20,
             chunks);
 
     // The backward's partner chunks: one (adding into dx, dy directly), several of one block, several of two blocks.

@@ -29,7 +29,9 @@ public class ReduceLayoutKernelTests
     {
         var x = F(Rand.Uniform(outer * axis * inner, 21));
         var y0 = F(Rand.Uniform(outer * inner, 22));
-        foreach (var (grid, label) in Grids)
+        // The 4-multiprocessor, 256-thread configuration costs ~1 s a launch here: only on the sizes that need it.
+        var grids = axis >= 600 || axis == 0 ? Grids : Grids[..2];
+        foreach (var (grid, label) in grids)
             foreach (bool accumulate in new[] { false, true })
             {
                 var expected = (double[])y0.Clone();
