@@ -10,6 +10,7 @@ public static class Program
         var root = new RootCommand("infovae: train and inspect InfoVAEs (Zhao, Song & Ermon, arXiv 1706.02262) on a from-scratch C# engine");
         root.Subcommands.Add(TrainCommand.Build());
         foreach (var c in RunCommands.Build()) root.Subcommands.Add(c);
+        root.Subcommands.Add(Doctor.DoctorCommand.Build());
         return Run(root, args);
     }
 
