@@ -11,6 +11,7 @@ public static class Program
         root.Subcommands.Add(TrainCommand.Build());
         foreach (var c in RunCommands.Build()) root.Subcommands.Add(c);
         root.Subcommands.Add(Doctor.DoctorCommand.Build());
+        root.Subcommands.Add(Doctor.BenchCommand.Build());
         return Run(root, args);
     }
 
