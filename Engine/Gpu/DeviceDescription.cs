@@ -29,7 +29,8 @@ public sealed record DeviceDescription
     public string? ComputeCapability { get; init; }
     /// <summary>The CUDA version the driver supports, "13.0" (CUDA only).</summary>
     public string? Driver { get; init; }
-    /// <summary>The PTX ISA version and target of the code ILGPU emits for this device, read off a compiled probe kernel.</summary>
+    /// <summary>The PTX ISA version and target of the code ILGPU emits for this device, read off a compiled probe
+    /// kernel.</summary>
     public string? PtxIsa { get; init; }
     public string? PtxTarget { get; init; }
     public int? ClockMhz { get; init; }
@@ -63,7 +64,8 @@ public sealed record DeviceDescription
         var host = new DeviceDescription
         {
             Device = "cpu", Name = CpuName(), Ilgpu = Devices.IlgpuVersion, Cpu = CpuName(), CpuIsa = SimdIsa(),
-            Threads = Workers.MaxThreads, Dotnet = Environment.Version.ToString(), Os = RuntimeInformation.OSDescription,
+            Threads = Workers.MaxThreads, Dotnet = Environment.Version.ToString(),
+            Os = RuntimeInformation.OSDescription,
             Fallback = fallback?.Detail,
         };
         if (backend is not IlgpuBackend g) return host;
@@ -71,8 +73,9 @@ public sealed record DeviceDescription
         var d = host with
         {
             Device = g.Name, Name = a.AcceleratorType == AcceleratorType.CPU ? "ILGPU CPU accelerator" : a.Name,
-            Multiprocessors = a.NumMultiprocessors, MemoryBytes = a is CudaAccelerator ? a.MemorySize : null, WarpSize = a.WarpSize,
-            MaxGroupSize = a.MaxNumThreadsPerGroup, MathMode = a.Context.Properties.MathMode.ToString().ToLowerInvariant(),
+            Multiprocessors = a.NumMultiprocessors, MemoryBytes = a is CudaAccelerator ? a.MemorySize : null,
+            WarpSize = a.WarpSize, MaxGroupSize = a.MaxNumThreadsPerGroup,
+            MathMode = a.Context.Properties.MathMode.ToString().ToLowerInvariant(),
         };
         if (a is not CudaAccelerator cuda) return d;
         var (isa, target) = PtxHeader(ProbePtx((PTXBackend)cuda.Backend));
@@ -92,21 +95,24 @@ public sealed record DeviceDescription
         return (v.Success ? v.Groups[1].Value : null, t.Success ? t.Groups[1].Value : null);
     }
 
-    /// <summary>A one-line kernel compiled by a PTX backend (the accelerator's own: what its driver is given); "" if that fails.</summary>
+    /// <summary>A one-line kernel compiled by a PTX backend (the accelerator's own: what its driver is given); "" if
+    /// that fails.</summary>
     public static string ProbePtx(PTXBackend backend)
     {
         try
         {
-            var entry = EntryPointDescription.FromImplicitlyGroupedKernel(typeof(DeviceDescription).GetMethod(nameof(ProbeKernel),
-                System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
+            var probe = typeof(DeviceDescription).GetMethod(nameof(ProbeKernel),
+                System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+            var entry = EntryPointDescription.FromImplicitlyGroupedKernel(probe);
             return ((PTXCompiledKernel)backend.Compile(entry, default)).PTXAssembly;
         }
-        catch (Exception e) when (e is not OutOfMemoryException) { return ""; }   // a description never fails the caller
+        catch (Exception e) when (e is not OutOfMemoryException) { return ""; }   // a description never fails
     }
 
     static void ProbeKernel(Index1D i, ArrayView<float> x) => x[i] = 0;
 
-    /// <summary>The SIMD path our CPU kernels take (they branch on Vector512, then Vector256, else a scalar loop).</summary>
+    /// <summary>The SIMD path our CPU kernels take (they branch on Vector512, then Vector256, else a scalar loop).
+    /// </summary>
     public static string SimdIsa() =>
         Vector512.IsHardwareAccelerated ? "AVX-512" : Vector256.IsHardwareAccelerated ? "AVX2" : "scalar";
 

@@ -24,7 +24,8 @@ public sealed class DeviceUnavailableException(CudaFailure reason, string detail
     public string Detail { get; } = detail;
 }
 
-/// <summary>The backend a device choice gave, and for `auto` that fell back to the CPU, why CUDA did not start.</summary>
+/// <summary>The backend a device choice gave, and for `auto` that fell back to the CPU, why CUDA did not start.
+/// </summary>
 public sealed record DeviceChoice(IBackend<float> Backend, DeviceUnavailableException? Fallback);
 
 /// <summary>
@@ -51,7 +52,8 @@ public static class Devices
 
     /// <summary>
     /// The backend for <paramref name="kind"/>, and when auto fell back to the CPU, the reason (kept so that the
-    /// caller can say it: a silent fallback looks like a slow GPU). cuda throws <see cref="DeviceUnavailableException"/>.
+    /// caller can say it: a silent fallback looks like a slow GPU). cuda throws
+    /// <see cref="DeviceUnavailableException"/>.
     /// <paramref name="startCuda"/> replaces <see cref="StartCuda"/> (tests simulate each failure with it).
     /// </summary>
     public static DeviceChoice Choose(DeviceKind kind, Func<IlgpuBackend>? startCuda = null)
@@ -86,8 +88,9 @@ public static class Devices
             context = Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O2));
             if (context.GetCudaDevices().Count == 0)
                 throw NativeLibrary.TryLoad("libcuda.so.1", out _) || NativeLibrary.TryLoad("libcuda.so", out _)
-                    ? new DeviceUnavailableException(CudaFailure.NoDevice, $"no CUDA device: the NVIDIA driver library loads but ILGPU {IlgpuVersion} "
-                        + "finds no GPU it supports (none present, or a driver newer than its version table)")
+                    ? new DeviceUnavailableException(CudaFailure.NoDevice, "no CUDA device: the NVIDIA driver library "
+                        + $"loads but ILGPU {IlgpuVersion} finds no GPU it supports (none present, or a driver newer "
+                        + "than its version table)")
                     : new DeviceUnavailableException(CudaFailure.NoDriver, "no NVIDIA driver (libcuda.so.1 not found)");
             var accelerator = context.GetCudaDevice(0).CreateCudaAccelerator(context);
             return new IlgpuBackend(context, accelerator, "cuda");
@@ -100,12 +103,14 @@ public static class Devices
         }
     }
 
-    /// <summary>Any other failure while starting: a missing driver symbol, an out-of-memory context, a driver error.</summary>
-    public static DeviceUnavailableException ContextFailure(Exception e) =>
-        new(CudaFailure.ContextFailure, $"the CUDA context could not be created ({e.GetType().Name}: {FirstLine(e.Message)})", e);
+    /// <summary>Any other failure while starting: a missing driver symbol, an out-of-memory context, a driver error.
+    /// </summary>
+    public static DeviceUnavailableException ContextFailure(Exception e) => new(CudaFailure.ContextFailure,
+        $"the CUDA context could not be created ({e.GetType().Name}: {FirstLine(e.Message)})", e);
 
     /// <summary>ILGPU's version, as the doctor and the failure messages name it ("1.5.3").</summary>
-    public static string IlgpuVersion => typeof(Context).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "?";
+    public static string IlgpuVersion =>
+        typeof(Context).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "?";
 
     static string FirstLine(string s) { int i = s.IndexOfAny(['\r', '\n']); return i < 0 ? s : s[..i]; }
 

@@ -18,7 +18,8 @@ public sealed record SelectedDevice(IBackend<float> Backend, DeviceDescription D
 /// <summary>--device: the engine's device choice, with its failures turned into one-line user errors.</summary>
 public static class DeviceOption
 {
-    /// <summary>The backend for <paramref name="name"/> (see <see cref="Devices.Choose"/>; <paramref name="startCuda"/> is for tests).</summary>
+    /// <summary>The backend for <paramref name="name"/> (see <see cref="Devices.Choose"/>; <paramref name="startCuda"/>
+    /// is for tests).</summary>
     public static SelectedDevice Select(string name, Func<IlgpuBackend>? startCuda = null)
     {
         DeviceKind kind;
@@ -31,7 +32,8 @@ public static class DeviceOption
         }
         catch (DeviceUnavailableException e)
         {
-            throw new UserError($"--device {name}: CUDA did not start: {e.Detail}; use --device cpu (or auto, which falls back to it)");
+            throw new UserError(
+                $"--device {name}: CUDA did not start: {e.Detail}; use --device cpu (or auto, which falls back to it)");
         }
     }
 }

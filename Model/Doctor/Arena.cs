@@ -13,7 +13,8 @@ public sealed class Arena(IBackend<float> backend) : IDisposable
 
     public IBackend<float> Backend => backend;
 
-    /// <summary>n uniform draws in [lo, hi) from System.Random(seed): the same numbers on every run and backend.</summary>
+    /// <summary>n uniform draws in [lo, hi) from System.Random(seed): the same numbers on every run and backend.
+    /// </summary>
     public static float[] Uniform(int n, int seed, double lo, double hi)
     {
         var rng = new Random(seed);
@@ -22,9 +23,11 @@ public sealed class Arena(IBackend<float> backend) : IDisposable
         return r;
     }
 
-    public Tensor<float> From(float[] data, params int[] shape) => Own(Tensor<float>.From(data, new Shape(shape), backend));
+    public Tensor<float> From(float[] data, params int[] shape) =>
+        Own(Tensor<float>.From(data, new Shape(shape), backend));
 
-    public Tensor<float> Random(int seed, double lo, double hi, params int[] shape) => From(Uniform(new Shape(shape).Length, seed, lo, hi), shape);
+    public Tensor<float> Random(int seed, double lo, double hi, params int[] shape) =>
+        From(Uniform(new Shape(shape).Length, seed, lo, hi), shape);
 
     /// <summary>An output the op must overwrite, filled with NaN.</summary>
     public Tensor<float> Poisoned(params int[] shape)
@@ -36,7 +39,8 @@ public sealed class Arena(IBackend<float> backend) : IDisposable
 
     public Tensor<float> Own(Tensor<float> t) { owned.Add(t); return t; }
 
-    public static CheckOutput Out(string name, Tensor<float> t, Tolerance tolerance) => new(name, t.ToArray(), tolerance);
+    public static CheckOutput Out(string name, Tensor<float> t, Tolerance tolerance) =>
+        new(name, t.ToArray(), tolerance);
 
     public void Dispose()
     {

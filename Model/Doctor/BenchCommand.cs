@@ -11,48 +11,59 @@ using InfoVae.Model.Cli;
 namespace InfoVae.Model.Doctor;
 
 /// <summary>
-/// `infovae bench`: our side of the benchmark workloads (docs/benchmarks.md) on one device, timed with the anchors' rules and printed
-/// as JSON lines with the anchors' metric names and keys (gemm, mmd_fwd_bwd, train_step, epoch; plus conv_step), so
-/// that a GPU machine without the .NET SDK (no BenchmarkDotNet) can put them next to PyTorch's from the same
-/// command. Medians of synchronised calls; every measurement after its own warm-up. Not a replacement for Bench/:
-/// no statistics beyond the median, no peer in the same process.
+/// `infovae bench`: our side of the benchmark workloads (docs/benchmarks.md) on one device, timed with the anchors'
+/// rules and printed as JSON lines with the anchors' metric names and keys (gemm, mmd_fwd_bwd, train_step, epoch;
+/// plus conv_step), so that a GPU machine without the .NET SDK (no BenchmarkDotNet) can put them next to PyTorch's
+/// from the same command. Medians of synchronised calls; every measurement after its own warm-up. Not a replacement
+/// for Bench/: no statistics beyond the median, no peer in the same process.
 /// </summary>
 public static class BenchCommand
 {
     static readonly string[] Workloads = ["gemm", "mmd", "step", "epoch", "conv"];
 
+    static Option<string> List(string name, string description, string defaults) =>
+        new(name) { Description = description, DefaultValueFactory = _ => defaults };
+
     public static Command Build()
     {
-        var device = new Option<string>("--device") { Description = "auto | cpu | cuda | ilgpu-cpu", DefaultValueFactory = _ => "auto" };
-        var only = new Option<string>("--only") { Description = "Comma-separated: gemm, mmd, step, epoch, conv", DefaultValueFactory = _ => string.Join(",", Workloads) };
-        var gemm = new Option<string>("--gemm-sizes") { Description = "GEMM N values (square, FP32)", DefaultValueFactory = _ => "1024,4096,8192" };
-        var mmdN = new Option<string>("--mmd-sizes") { Description = "MMD² forward + backward: n values", DefaultValueFactory = _ => "1024,4096" };
-        var mmdD = new Option<string>("--mmd-dims") { Description = "MMD² forward + backward: d values", DefaultValueFactory = _ => "32,128" };
-        var batches = new Option<string>("--batches") { Description = "Training-step batch sizes (the MLP)", DefaultValueFactory = _ => "64,256,1024" };
-        var convBatch = new Option<int>("--conv-batch") { Description = "Batch of the conv net's step", DefaultValueFactory = _ => 256 };
-        var data = new Option<string>("--data") { Description = "Folder with the IDX files (step, epoch, conv)", DefaultValueFactory = _ => DataSet.DefaultFolder };
+        var device = List("--device", "auto | cpu | cuda | ilgpu-cpu", "auto");
+        var only = List("--only", "Comma-separated: gemm, mmd, step, epoch, conv", string.Join(",", Workloads));
+        var gemm = List("--gemm-sizes", "GEMM N values (square, FP32)", "1024,4096,8192");
+        var mmdN = List("--mmd-sizes", "MMD² forward + backward: n values", "1024,4096");
+        var mmdD = List("--mmd-dims", "MMD² forward + backward: d values", "32,128");
+        var batches = List("--batches", "Training-step batch sizes (the MLP)", "64,256,1024");
+        var data = List("--data", "Folder with the IDX files (step, epoch, conv)", DataSet.DefaultFolder);
+        var convBatch = new Option<int>("--conv-batch")
+        {
+            Description = "Batch of the conv net's step", DefaultValueFactory = _ => 256,
+        };
         var quick = new Option<bool>("--quick") { Description = "Few repetitions, to try the path (sizes as given)" };
-        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var cmd = new Command("bench", "Time the benchmark workloads (GEMM, MMD², training step, epoch, conv step) on one device; JSON lines")
-            { device, only, gemm, mmdN, mmdD, batches, convBatch, data, quick, threads };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        var cmd = new Command("bench", "Time the benchmark workloads (GEMM, MMD², training step, epoch, conv step) on "
+            + "one device; JSON lines") { device, only, gemm, mmdN, mmdD, batches, convBatch, data, quick, threads };
         cmd.SetAction(r =>
         {
             int t = r.GetValue(threads);
             Workers.MaxThreads = t >= 1 ? t : throw new UserError($"--threads must be at least 1, not {t}");
-            var chosen = r.GetValue(only)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var chosen = r.GetValue(only)!.Split(',',
+                StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (chosen.FirstOrDefault(w => !Workloads.Contains(w)) is { } bad)
-                throw new UserError($"unknown workload '{bad}' in --only; use a comma-separated list of {string.Join(", ", Workloads)}");
+                throw new UserError($"unknown workload '{bad}' in --only; use a comma-separated list of "
+                    + string.Join(", ", Workloads));
             int[] Sizes(Option<string> o) => Ints(r.GetValue(o)!, o.Name);
             var (gemmSizes, mmdSizes, mmdDims, stepBatches) = (Sizes(gemm), Sizes(mmdN), Sizes(mmdD), Sizes(batches));
-            if (r.GetValue(convBatch) < 2) throw new UserError($"--conv-batch must be at least 2 (batch norm needs 2 rows), not {r.GetValue(convBatch)}");
-            var needsData = chosen.Intersect(["step", "epoch", "conv"]).Any();
-            var ds = needsData ? DataSet.Load(r.GetValue(data)!) : null;
+            int cb = r.GetValue(convBatch);
+            if (cb < 2) throw new UserError($"--conv-batch must be at least 2 (batch norm needs 2 rows), not {cb}");
+            var ds = chosen.Intersect(["step", "epoch", "conv"]).Any() ? DataSet.Load(r.GetValue(data)!) : null;
             var selected = DeviceOption.Select(r.GetValue(device)!);
             var be = selected.Backend;
             bool q = r.GetValue(quick);
             var emit = new Emitter(Console.Out, be.Name);
-            emit.Write("env", ("description", JsonSerializer.SerializeToNode(selected.Description, DoctorCommand.Json)), ("quick", q),
-                ("date", DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)));
+            emit.Write("env", ("description", JsonSerializer.SerializeToNode(selected.Description, DoctorCommand.Json)),
+                ("quick", q), ("date", DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)));
             try
             {
                 foreach (var w in chosen)
@@ -61,10 +72,18 @@ public static class BenchCommand
                     switch (w)
                     {
                         case "gemm": foreach (int n in gemmSizes) Gemm(be, n, q, emit); break;
-                        case "mmd": foreach (int n in mmdSizes) foreach (int d in mmdDims) Mmd(be, n, d, q, emit); break;
-                        case "step": foreach (int b in stepBatches) Step(be, new TrainConfig { Batch = b }, ds!, q, emit, "train_step"); break;
+                        case "mmd":
+                            foreach (int n in mmdSizes) foreach (int d in mmdDims) Mmd(be, n, d, q, emit);
+                            break;
+                        case "step":
+                            foreach (int b in stepBatches)
+                                Step(be, new TrainConfig { Batch = b }, ds!, q, emit, "train_step");
+                            break;
                         case "epoch": Epoch(be, ds!, emit); break;
-                        case "conv": Step(be, new TrainConfig { Arch = Architecture.Conv, Batch = r.GetValue(convBatch) }, ds!, q, emit, "conv_step"); break;
+                        case "conv":
+                            var conv = new TrainConfig { Arch = Architecture.Conv, Batch = cb };
+                            Step(be, conv, ds!, q, emit, "conv_step");
+                            break;
                     }
                     emit.Write("mode_done", ("mode", w), ("seconds", Math.Round(clock.Elapsed.TotalSeconds, 2)));
                 }
@@ -114,12 +133,14 @@ public static class BenchCommand
             var c = a.Poisoned(n, n);
             var plan = quick ? TimingPlan.Quick : new TimingPlan(3, 10, 0.5, 10, 0, 1);
             var t = plan.Measure(() => be.Matmul(x, false, y, false, c, 1f, 0f), be);
-            emit.Write("gemm", ("n", n), ("ms", Round(t.Ms)), ("gflops", Round(2.0 * n * n * n / t.Ms / 1e6, 2)), ("reps", t.Reps));
+            double gflops = 2.0 * n * n * n / t.Ms / 1e6;
+            emit.Write("gemm", ("n", n), ("ms", Round(t.Ms)), ("gflops", Round(gflops, 2)), ("reps", t.Reps));
         }
         finally { a.Dispose(); }
     }
 
-    /// <summary>M3: unbiased IMQ MMD²(z, prior) forward and its gradient with respect to z. 1 warm-up, ≥ 10 runs and ≥ 0.5 s, or 3 after 10 s.</summary>
+    /// <summary>M3: unbiased IMQ MMD²(z, prior) forward and its gradient with respect to z. 1 warm-up, ≥ 10 runs and
+    /// ≥ 0.5 s, or 3 after 10 s.</summary>
     static void Mmd(IBackend<float> be, int n, int d, bool quick, Emitter emit)
     {
         var a = new Arena(be);
@@ -145,20 +166,24 @@ public static class BenchCommand
     static void Step(IBackend<float> be, TrainConfig cfg, DataSet ds, bool quick, Emitter emit, string metric)
     {
         var train = ds.Train.Take(20 * cfg.Batch);
-        if (train.Count < cfg.Batch) throw new UserError($"{metric} at batch {cfg.Batch} needs {cfg.Batch} training images; {ds.Folder} has {train.Count}");
+        if (train.Count < cfg.Batch)
+            throw new UserError($"{metric} at batch {cfg.Batch} needs {cfg.Batch} training images; {ds.Folder} has "
+                + $"{train.Count}; give a smaller batch");
         var config = cfg with { Epochs = int.MaxValue, InputSize = train.PixelsPerImage };
         config.CheckImageShape(train.Rows, train.Cols, ds.Folder);
         var trainer = new Trainer(config, train, be);
         trainer.InitializeWeights();
         bool conv = cfg.Arch == Architecture.Conv;
-        var plan = quick ? TimingPlan.Quick : conv ? new TimingPlan(5, 20, 1, 30, 0, 1) : new TimingPlan(10, 50, 1, 30, 0, 1);
+        var plan = quick ? TimingPlan.Quick
+            : conv ? new TimingPlan(5, 20, 1, 30, 0, 1) : new TimingPlan(10, 50, 1, 30, 0, 1);
         var t = plan.Measure(() => trainer.TrainStep(), be);
         double flop = ModelChecks.StepFlop(config, cfg.Batch);
         emit.Write(metric, ("batch", cfg.Batch), ("ms", Round(t.Ms)), ("gflops", Round(flop / t.Ms / 1e6, 2)),
             ("images_per_s", Round(cfg.Batch / t.Ms * 1e3, 1)), ("reps", t.Reps));
     }
 
-    /// <summary>M5: one pass over the training images at batch 256 from a fresh model, shuffling and batching included.</summary>
+    /// <summary>M5: one pass over the training images at batch 256 from a fresh model, shuffling and batching
+    /// included.</summary>
     static void Epoch(IBackend<float> be, DataSet ds, Emitter emit)
     {
         var config = new TrainConfig { Batch = 256, InputSize = ds.Train.PixelsPerImage, Epochs = 1 };

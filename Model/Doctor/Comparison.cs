@@ -42,7 +42,9 @@ public sealed record Comparison(double MaxAbs, double MaxRel, double Ratio, doub
                 {
                     bool same = BitConverter.SingleToInt32Bits(e[i]) == BitConverter.SingleToInt32Bits(a[i])
                         || (float.IsNaN(e[i]) && float.IsNaN(a[i])) || (!exact && e[i] == a[i]);
-                    d = same ? 0 : float.IsFinite(e[i]) && float.IsFinite(a[i]) ? Math.Abs((double)a[i] - e[i]) : double.PositiveInfinity;
+                    d = same ? 0
+                        : float.IsFinite(e[i]) && float.IsFinite(a[i]) ? Math.Abs((double)a[i] - e[i])
+                        : double.PositiveInfinity;
                     r = same ? 0 : double.PositiveInfinity;
                 }
                 outAbs = Math.Max(outAbs, d);

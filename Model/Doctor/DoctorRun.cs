@@ -22,7 +22,8 @@ public sealed record OpResult(string Kind, string Op, string Case, string Device
 /// </summary>
 public static class DoctorRun
 {
-    public static IEnumerable<OpResult> Run(IEnumerable<OpCheck> checks, IBackend<float> device, IBackend<float> reference, TimingPlan plan)
+    public static IEnumerable<OpResult> Run(IEnumerable<OpCheck> checks, IBackend<float> device,
+        IBackend<float> reference, TimingPlan plan)
     {
         bool exact = ReferenceEquals(device, reference);
         string refName = exact ? $"{reference.Name} (second run, same bits)" : reference.Name;
@@ -32,15 +33,16 @@ public static class DoctorRun
             try { result = RunOne(check, device, reference, plan, exact, refName); }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                result = new OpResult("op", check.Op, check.Case, device.Name, refName, false, null, null, null, null, null, null,
-                    null, 0, 0, null, null, $"{e.GetType().Name}: {FirstLine(e.Message)}");
+                result = new OpResult("op", check.Op, check.Case, device.Name, refName, false, null, null, null, null,
+                    null, null, null, 0, 0, null, null, $"{e.GetType().Name}: {FirstLine(e.Message)}");
                 Tape<float>.Current.Reset();
             }
             yield return result;
         }
     }
 
-    static OpResult RunOne(OpCheck check, IBackend<float> device, IBackend<float> reference, TimingPlan plan, bool exact, string refName)
+    static OpResult RunOne(OpCheck check, IBackend<float> device, IBackend<float> reference, TimingPlan plan,
+        bool exact, string refName)
     {
         IReadOnlyList<CheckOutput> expected;
         using (var r = check.Prepare(reference))
@@ -53,8 +55,9 @@ public static class DoctorRun
         var cmp = Comparison.Of(expected, d.Outputs(), exact);
         var t = plan.Measure(d.Call, device);
         double? Rate(double amount, double unit) => amount > 0 && t.Ms > 0 ? amount / (t.Ms * 1e-3) / unit : null;
-        return new OpResult("op", check.Op, check.Case, device.Name, refName, cmp.Ok, Finite(cmp.MaxAbs), Finite(cmp.MaxRel), Finite(cmp.Ratio),
-            cmp.Atol, cmp.Rtol, cmp.Worst, Finite(t.Ms), t.Reps, t.CallsPerRep, Rate(check.Flop, 1e9), Rate(check.Bytes, 1e9), null);
+        return new OpResult("op", check.Op, check.Case, device.Name, refName, cmp.Ok, Finite(cmp.MaxAbs),
+            Finite(cmp.MaxRel), Finite(cmp.Ratio), cmp.Atol, cmp.Rtol, cmp.Worst, Finite(t.Ms), t.Reps, t.CallsPerRep,
+            Rate(check.Flop, 1e9), Rate(check.Bytes, 1e9), null);
     }
 
     static double? Finite(double v) => double.IsFinite(v) ? v : null;

@@ -6,11 +6,11 @@ namespace InfoVae.Model.Doctor;
 /// miniature of the same shapes with awkward (odd, non-power-of-two) sizes, small enough for ILGPU's CPU accelerator
 /// in CI. Elements: the length of the elementwise ops (a batch of images); Rows × Cols: the 2-D ops.
 /// </summary>
-public sealed record DoctorSizes(bool Quick, int Elements, int Rows, int Cols, int[] Gemm, TrainConfig Mlp, int MlpBatch,
-    TrainConfig Conv, int ConvBatch, int[] DistN, int[] DistD)
+public sealed record DoctorSizes(bool Quick, int Elements, int Rows, int Cols, int[] Gemm, TrainConfig Mlp,
+    int MlpBatch, TrainConfig Conv, int ConvBatch, int[] DistN, int[] DistD)
 {
-    public static DoctorSizes Full { get; } = new(false, 256 * 784, 256, 784, [256, 512, 1024, 2048, 4096], new TrainConfig(), 256,
-        new TrainConfig { Arch = Architecture.Conv }, 256, [256, 1024, 4096], [32, 128]);
+    public static DoctorSizes Full { get; } = new(false, 256 * 784, 256, 784, [256, 512, 1024, 2048, 4096],
+        new TrainConfig(), 256, new TrainConfig { Arch = Architecture.Conv }, 256, [256, 1024, 4096], [32, 128]);
 
     public static DoctorSizes Small { get; } = new(true, 1003, 13, 77, [33, 64],
         new TrainConfig { InputSize = 49, Hidden = [24, 16], Latent = 4 }, 8,

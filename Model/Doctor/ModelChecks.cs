@@ -15,14 +15,16 @@ public static class ModelChecks
     {
         var enc = ConvArch.Encoder(s.Conv.Channels);
         var dec = ConvArch.Decoder(s.Conv.Channels);
-        for (int i = 0; i < enc.Length; i++) yield return ConvLayer(ConvArch.EncoderConv(i), enc[i], s.ConvBatch, transposed: false, bias: false);
+        for (int i = 0; i < enc.Length; i++)
+            yield return ConvLayer(ConvArch.EncoderConv(i), enc[i], s.ConvBatch, transposed: false, bias: false);
         for (int i = 0; i < dec.Length; i++)
-            yield return ConvLayer(ConvArch.DecoderConv(i), dec[i], s.ConvBatch, transposed: true, bias: i == dec.Length - 1);
+            yield return ConvLayer(ConvArch.DecoderConv(i), dec[i], s.ConvBatch, transposed: true,
+                bias: i == dec.Length - 1);
         yield return Step("mlp_train_step", s.Mlp, s.MlpBatch);
         yield return Step("conv_train_step", s.Conv, s.ConvBatch);
     }
 
-    /// <summary>GEMM FLOP of one conv layer's forward, input gradient and weight gradient: 3 × 2·rows·patch·cout.</summary>
+    /// <summary>GEMM FLOP of one conv layer's forward, input and weight gradients: 3 × 2·rows·patch·cout.</summary>
     static double ConvFlop(ConvLayer l, int b, bool transposed)
     {
         int rows = b * (transposed ? l.InSize * l.InSize : l.OutSize * l.OutSize);
@@ -35,11 +37,13 @@ public static class ModelChecks
         int k = l.Kernel;
         int outputPad = transposed ? l.OutSize - ConvGeometry.TransposedOutputSize(l.InSize, k, l.Stride, l.Pad, 0) : 0;
         return new OpCheck(transposed ? "conv_transpose2d" : "conv2d",
-            $"{name} {l.In}→{l.Out} k{k} s{l.Stride} p{l.Pad}, ({b}, {l.InSize}, {l.InSize}, {l.In}) → ({b}, {l.OutSize}, {l.OutSize}, {l.Out})", be =>
+            $"{name} {l.In}→{l.Out} k{k} s{l.Stride} p{l.Pad}, ({b}, {l.InSize}, {l.InSize}, {l.In}) → "
+            + $"({b}, {l.OutSize}, {l.OutSize}, {l.Out})", be =>
         {
             var a = new Arena(be);
             var x = a.Random(200, -1, 1, b, l.InSize, l.InSize, l.In);
-            var w = transposed ? a.Random(201, -0.2, 0.2, l.In, k, k, l.Out) : a.Random(201, -0.2, 0.2, l.Out, k, k, l.In);
+            var w = transposed ? a.Random(201, -0.2, 0.2, l.In, k, k, l.Out)
+                : a.Random(201, -0.2, 0.2, l.Out, k, k, l.In);
             var bv = bias ? a.Random(202, -0.5, 0.5, l.Out) : null;
             foreach (var t in new[] { x, w, bv }) if (t != null) t.RequiresGrad = true;
             var seed = a.Random(203, -1, 1, b, l.OutSize, l.OutSize, l.Out);
@@ -50,7 +54,8 @@ public static class ModelChecks
             return new PreparedOp(() =>
             {
                 tape.Reset();
-                y = transposed ? Ops.ConvTranspose2d(x, w, bv, l.Stride, l.Pad, outputPad) : Ops.Conv2d(x, w, bv, l.Stride, l.Pad);
+                y = transposed ? Ops.ConvTranspose2d(x, w, bv, l.Stride, l.Pad, outputPad)
+                    : Ops.Conv2d(x, w, bv, l.Stride, l.Pad);
                 y.Backward(seed);
                 firstY ??= y.ToArray();
             }, () =>
@@ -78,10 +83,11 @@ public static class ModelChecks
             int[] w = [cfg.InputSize, .. cfg.Hidden, 2 * cfg.Latent];
             double weights = 0;
             for (int l = 0; l + 1 < w.Length; l++) weights += (double)w[l] * w[l + 1];
-            weights += weights - (double)w[^2] * w[^1] + (double)w[^2] * cfg.Latent;   // the decoder mirrors the encoder, from Z
+            weights += weights - (double)w[^2] * w[^1] + (double)w[^2] * cfg.Latent;   // the decoder, from Z
             return 6 * weights * b + mmd;
         }
-        double conv = ConvArch.Encoder(cfg.Channels).Sum(l => ConvFlop(l, b, false)) + ConvArch.Decoder(cfg.Channels).Sum(l => ConvFlop(l, b, true));
+        double conv = ConvArch.Encoder(cfg.Channels).Sum(l => ConvFlop(l, b, false))
+            + ConvArch.Decoder(cfg.Channels).Sum(l => ConvFlop(l, b, true));
         return conv + 6.0 * b * ConvArch.Flat(cfg.Channels) * 3 * cfg.Latent + mmd;
     }
 
@@ -111,11 +117,15 @@ public static class ModelChecks
                 var p = trainer.Net.Params;
                 var outs = new List<CheckOutput>
                 {
-                    new("total", [(float)m.Total], Tolerances.TrainingStep), new("recon", [(float)m.Recon], Tolerances.TrainingStep),
-                    new("kl", [(float)m.Kl], Tolerances.TrainingStep), new("mmd", [(float)m.Mmd], Tolerances.StepMmd),
+                    new("total", [(float)m.Total], Tolerances.TrainingStep),
+                    new("recon", [(float)m.Recon], Tolerances.TrainingStep),
+                    new("kl", [(float)m.Kl], Tolerances.TrainingStep),
+                    new("mmd", [(float)m.Mmd], Tolerances.StepMmd),
                 };
-                for (int i = 0; i < p.Tensors.Length; i++) outs.Add(Out($"{p.Layout[i].Name}.grad", p.Tensors[i].Grad!, Tolerances.TrainingStep));
-                if (p.AllBuffers is { } buffers) outs.Add(Out("batch-norm running statistics", buffers, Tolerances.TrainingStep));
+                for (int i = 0; i < p.Tensors.Length; i++)
+                    outs.Add(Out($"{p.Layout[i].Name}.grad", p.Tensors[i].Grad!, Tolerances.TrainingStep));
+                if (p.AllBuffers is { } buffers)
+                    outs.Add(Out("batch-norm running statistics", buffers, Tolerances.TrainingStep));
                 return outs;
             });
         }, Flop: StepFlop(config, b));

@@ -20,10 +20,12 @@ public interface IPreparedOp : IDisposable
 /// backend (from fixed seeds), so the device's outputs can be held against the reference backend's.
 /// <see cref="Flop"/> and <see cref="Bytes"/> per call give the GFLOP/s or GB/s column (0: not reported).
 /// </summary>
-public sealed record OpCheck(string Op, string Case, Func<IBackend<float>, IPreparedOp> Prepare, double Flop = 0, double Bytes = 0);
+public sealed record OpCheck(string Op, string Case, Func<IBackend<float>, IPreparedOp> Prepare, double Flop = 0,
+    double Bytes = 0);
 
 /// <summary>An <see cref="IPreparedOp"/> made of three functions.</summary>
-public sealed class PreparedOp(Action call, Func<IReadOnlyList<CheckOutput>> outputs, Action? dispose = null) : IPreparedOp
+public sealed class PreparedOp(Action call, Func<IReadOnlyList<CheckOutput>> outputs, Action? dispose = null)
+    : IPreparedOp
 {
     public void Call() => call();
     public IReadOnlyList<CheckOutput> Outputs() => outputs();

@@ -4,7 +4,8 @@ using InfoVae.Engine.Gpu;
 
 namespace InfoVae.Model.Doctor;
 
-/// <summary>The median time per call, the repetitions it is the median of, and the calls timed together in each.</summary>
+/// <summary>The median time per call, the repetitions it is the median of, and the calls timed together in each.
+/// </summary>
 public sealed record Timing(double Ms, int Reps, int CallsPerRep);
 
 /// <summary>
@@ -14,11 +15,13 @@ public sealed record Timing(double Ms, int Reps, int CallsPerRep);
 /// <see cref="Timing.CallsPerRep"/> calls and one wait for the device, chosen so that a repetition lasts about
 /// <see cref="BlockSeconds"/>: a lone small launch would time the launch and the wait, not the kernel.
 /// </summary>
-public sealed record TimingPlan(int Warmup, int MinReps, double MinSeconds, double MaxSeconds, double BlockSeconds, int MaxCallsPerRep)
+public sealed record TimingPlan(int Warmup, int MinReps, double MinSeconds, double MaxSeconds, double BlockSeconds,
+    int MaxCallsPerRep)
 {
     /// <summary>The doctor's per-op timing at full size.</summary>
     public static readonly TimingPlan Doctor = new(2, 10, 0.2, 2, 0.002, 1000);
-    /// <summary>--quick: enough to exercise the timing path (the correctness call before it is the warm-up), not to measure.</summary>
+    /// <summary>--quick: enough to exercise the timing path (the correctness call before it is the warm-up), not to
+    /// measure.</summary>
     public static readonly TimingPlan Quick = new(0, 2, 0, 0, 0, 1);
 
     /// <summary>Waits until everything queued on the backend has run (the CPU backend runs synchronously).</summary>
@@ -41,7 +44,9 @@ public sealed record TimingPlan(int Warmup, int MinReps, double MinSeconds, doub
         }
         var times = new List<double>();
         var total = Stopwatch.StartNew();
-        while (!(times.Count >= MinReps && total.Elapsed.TotalSeconds >= MinSeconds) && !(times.Count >= 3 && total.Elapsed.TotalSeconds >= MaxSeconds))
+        bool Done() => times.Count >= MinReps && total.Elapsed.TotalSeconds >= MinSeconds
+            || times.Count >= 3 && total.Elapsed.TotalSeconds >= MaxSeconds;
+        while (!Done())
         {
             long start = Stopwatch.GetTimestamp();
             for (int i = 0; i < calls; i++) call();

@@ -9,9 +9,6 @@ namespace InfoVae.Model.Doctor;
 public readonly record struct Tolerance(double Rel, double Scale, double Floor = 0)
 {
     public static readonly Tolerance Exact = new(0, 0);
-
-    /// <summary>"1e-05·|x| + 2e-06·max" for the text report.</summary>
-    public override string ToString() => Rel == 0 && Scale == 0 && Floor == 0 ? "exact" : $"{Rel:0.#e0}·|x|+{Scale:0.#e0}·max";
 }
 
 /// <summary>
@@ -29,19 +26,24 @@ public static class Tolerances
     /// <summary>Copies, fills, gathers, transposes, ReLU: nothing is rounded.</summary>
     public static readonly Tolerance Copy = Tolerance.Exact;
 
-    /// <summary>One or two IEEE operations per element (add, multiply, divide, a fused multiply-add): a few ulp.</summary>
+    /// <summary>One or two IEEE operations per element (add, multiply, divide, a fused multiply-add): a few ulp.
+    /// </summary>
     public static readonly Tolerance Arithmetic = new(1e-6, 1e-7);
 
-    /// <summary>exp, log, tanh, sigmoid, softplus and what is built on them (BCE, KL, Adam's sqrt and division): .approx on PTX.</summary>
+    /// <summary>exp, log, tanh, sigmoid, softplus and what is built on them (BCE, KL; Adam's update): .approx on PTX.
+    /// </summary>
     public static readonly Tolerance Transcendental = new(2e-5, 2e-6);
 
-    /// <summary>Philox normals (Box-Muller: log, sin, cos): the .approx sin/cos error is absolute, up to √(−2 ln u) ≈ 5 times it.</summary>
+    /// <summary>Philox normals (Box-Muller: log, sin, cos): the .approx sin/cos error is absolute, scaled by up to
+    /// √(−2 ln u) ≈ 5.</summary>
     public static readonly Tolerance RandomDraws = new(2e-5, 1e-5);
 
-    /// <summary>A sum or dot product of <paramref name="terms"/> terms in another order (GEMM K, a column sum's rows).</summary>
+    /// <summary>A sum or dot product of <paramref name="terms"/> terms in another order (GEMM K, a column sum's rows).
+    /// </summary>
     public static Tolerance Reduction(int terms) => new(1e-5, 4e-6 * Math.Sqrt(Math.Max(terms, 16)));
 
-    /// <summary>MMD² and its gradient: two levels of reduction over n² kernel values with exp or division per pair.</summary>
+    /// <summary>MMD² and its gradient: two levels of reduction over n² kernel values with exp or division per pair.
+    /// </summary>
     public static Tolerance Mmd(int n) => new(1e-4, 1e-5 * Math.Sqrt(Math.Max(n, 16)));
 
     /// <summary>

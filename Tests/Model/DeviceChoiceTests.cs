@@ -17,10 +17,12 @@ public class DeviceChoiceTests
     [
         (CudaFailure.NoDriver, "no NVIDIA driver (libcuda.so.1 not found)"),
         (CudaFailure.NoDevice, "no CUDA device: the NVIDIA driver library loads but ILGPU finds no GPU it supports"),
-        (CudaFailure.ContextFailure, Devices.ContextFailure(new EntryPointNotFoundException("Unable to find an entry point named 'cuCtxCreate_v2'")).Detail),
+        (CudaFailure.ContextFailure,
+            Devices.ContextFailure(new EntryPointNotFoundException("no entry point named 'cuCtxCreate_v2'")).Detail),
     ];
 
-    static IEnumerable<TestCaseData> Cases() => Failures.Select(f => new TestCaseData(f.Reason, f.Detail).SetArgDisplayNames(f.Reason.ToString()));
+    static IEnumerable<TestCaseData> Cases() =>
+        Failures.Select(f => new TestCaseData(f.Reason, f.Detail).SetArgDisplayNames(f.Reason.ToString()));
 
     [TestCaseSource(nameof(Cases))]
     public void Auto_falls_back_to_the_cpu_and_says_why(CudaFailure reason, string detail)
@@ -28,15 +30,19 @@ public class DeviceChoiceTests
         var selected = DeviceOption.Select("auto", () => throw new DeviceUnavailableException(reason, detail));
         Assert.That(selected.Backend, Is.SameAs(CpuBackend<float>.Instance));
         Assert.That(selected.Description.Fallback, Is.EqualTo(detail));
-        Assert.That(selected.Line, Does.StartWith("device: cpu (").And.EndWith($"; --device auto fell back to the CPU: CUDA did not start: {detail}"));
+        Assert.That(selected.Line, Does.StartWith("device: cpu (")
+            .And.EndWith($"; --device auto fell back to the CPU: CUDA did not start: {detail}"));
         Assert.That(selected.Line, Does.Not.Contain("\n"));
     }
 
     [TestCaseSource(nameof(Cases))]
     public void Cuda_asked_for_explicitly_is_refused_in_one_line_with_the_reason(CudaFailure reason, string detail)
     {
-        var e = Assert.Throws<UserError>(() => DeviceOption.Select("cuda", () => throw new DeviceUnavailableException(reason, detail)))!;
-        Assert.That(e.Message, Is.EqualTo($"--device cuda: CUDA did not start: {detail}; use --device cpu (or auto, which falls back to it)"));
+        var e = Assert.Throws<UserError>(() =>
+            DeviceOption.Select("cuda", () => throw new DeviceUnavailableException(reason, detail)))!;
+        Assert.That(e.Message,
+            Is.EqualTo($"--device cuda: CUDA did not start: {detail}; use --device cpu (or auto, which falls back to "
+                + "it)"));
     }
 
     [Test]
@@ -44,7 +50,8 @@ public class DeviceChoiceTests
     {
         var e = Devices.ContextFailure(new InvalidOperationException("first line\nsecond line"));
         Assert.That(e.Reason, Is.EqualTo(CudaFailure.ContextFailure));
-        Assert.That(e.Message, Is.EqualTo("cuda: the CUDA context could not be created (InvalidOperationException: first line)"));
+        Assert.That(e.Message,
+            Is.EqualTo("cuda: the CUDA context could not be created (InvalidOperationException: first line)"));
     }
 
     [Test]
@@ -62,14 +69,16 @@ public class DeviceChoiceTests
     {
         using var root = new TempFolder();
         IdxFiles.WriteDataSet(root["data"], train: 6, test: 4, rows: 4, cols: 4);
-        var r = Cli.Run("train", "--device", "cpu", "--data", root["data"], "--out", root["run"], "--epochs", "1", "--batch", "3", "--hidden", "5",
-            "--latent", "2", "--no-pictures");
+        string[] small =
+            ["--data", root["data"], "--epochs", "1", "--batch", "3", "--hidden", "5", "--latent", "2",
+             "--no-pictures"];
+        var r = Cli.Run(["train", "--device", "cpu", "--out", root["run"], .. small]);
         Assert.That(r.Code, Is.Zero, r.Err);
         Assert.That(r.Out, Does.Contain("\n  device: cpu (").And.Contain("SIMD "));
         // auto on this machine: CUDA either starts (then the banner names it) or the fallback line says why not.
-        var auto = Cli.Run("train", "--device", "auto", "--data", root["data"], "--out", root["auto"], "--epochs", "1", "--batch", "3", "--hidden", "5",
-            "--latent", "2", "--no-pictures");
+        var auto = Cli.Run(["train", "--device", "auto", "--out", root["auto"], .. small]);
         Assert.That(auto.Code, Is.Zero, auto.Err);
-        Assert.That(auto.Out, Does.Match(@"\n  device: (cuda \(|cpu \(.*; --device auto fell back to the CPU: CUDA did not start: )"));
+        Assert.That(auto.Out,
+            Does.Match(@"\n  device: (cuda \(|cpu \(.*; --device auto fell back to the CPU: CUDA did not start: )"));
     }
 }
