@@ -33,6 +33,9 @@ public static class BenchCommand
         var mmdD = List("--mmd-dims", "MMD² forward + backward: d values", "32,128");
         var batches = List("--batches", "Training-step batch sizes (the MLP)", "64,256,1024");
         var data = List("--data", "Folder with the IDX files (step, epoch, conv)", DataSet.DefaultFolder);
+        var hidden = List("--hidden", "The MLP's hidden layer sizes (step, epoch)", "512,256");
+        var channels = List("--channels", "The conv net's channels (conv)", "32,64,128");
+        var latent = new Option<int>("--latent") { Description = "Latent size Z", DefaultValueFactory = _ => 32 };
         var convBatch = new Option<int>("--conv-batch")
         {
             Description = "Batch of the conv net's step", DefaultValueFactory = _ => 256,
@@ -43,7 +46,8 @@ public static class BenchCommand
             Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount,
         };
         var cmd = new Command("bench", "Time the benchmark workloads (GEMM, MMD², training step, epoch, conv step) on "
-            + "one device; JSON lines") { device, only, gemm, mmdN, mmdD, batches, convBatch, data, quick, threads };
+            + "one device; JSON lines")
+            { device, only, gemm, mmdN, mmdD, batches, convBatch, data, hidden, channels, latent, quick, threads };
         cmd.SetAction(r =>
         {
             int t = r.GetValue(threads);
@@ -55,6 +59,14 @@ public static class BenchCommand
                     + string.Join(", ", Workloads));
             int[] Sizes(Option<string> o) => Ints(r.GetValue(o)!, o.Name);
             var (gemmSizes, mmdSizes, mmdDims, stepBatches) = (Sizes(gemm), Sizes(mmdN), Sizes(mmdD), Sizes(batches));
+            int z = r.GetValue(latent);
+            var mlp = new TrainConfig { Hidden = Ints(r.GetValue(hidden)!, "--hidden", 1), Latent = z };
+            var convNet = new TrainConfig
+            {
+                Arch = Architecture.Conv, Channels = Ints(r.GetValue(channels)!, "--channels", 1), Latent = z,
+            };
+            mlp.Validate();
+            convNet.Validate();
             int cb = r.GetValue(convBatch);
             if (cb < 2) throw new UserError($"--conv-batch must be at least 2 (batch norm needs 2 rows), not {cb}");
             var ds = chosen.Intersect(["step", "epoch", "conv"]).Any() ? DataSet.Load(r.GetValue(data)!) : null;
@@ -76,14 +88,10 @@ public static class BenchCommand
                             foreach (int n in mmdSizes) foreach (int d in mmdDims) Mmd(be, n, d, q, emit);
                             break;
                         case "step":
-                            foreach (int b in stepBatches)
-                                Step(be, new TrainConfig { Batch = b }, ds!, q, emit, "train_step");
+                            foreach (int b in stepBatches) Step(be, mlp with { Batch = b }, ds!, q, emit, "train_step");
                             break;
-                        case "epoch": Epoch(be, ds!, emit); break;
-                        case "conv":
-                            var conv = new TrainConfig { Arch = Architecture.Conv, Batch = cb };
-                            Step(be, conv, ds!, q, emit, "conv_step");
-                            break;
+                        case "epoch": Epoch(be, mlp, ds!, emit); break;
+                        case "conv": Step(be, convNet with { Batch = cb }, ds!, q, emit, "conv_step"); break;
                     }
                     emit.Write("mode_done", ("mode", w), ("seconds", Math.Round(clock.Elapsed.TotalSeconds, 2)));
                 }
@@ -98,13 +106,13 @@ public static class BenchCommand
         return cmd;
     }
 
-    static int[] Ints(string text, string flag)
+    static int[] Ints(string text, string flag, int least = 2)
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var r = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out r[i]) || r[i] < 2)
-                throw new UserError($"{flag} takes a comma-separated list of sizes of at least 2, not '{text}'");
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out r[i]) || r[i] < least)
+                throw new UserError($"{flag} takes a comma-separated list of sizes of at least {least}, not '{text}'");
         return parts.Length > 0 ? r : throw new UserError($"{flag} needs at least one size");
     }
 
@@ -184,9 +192,9 @@ public static class BenchCommand
 
     /// <summary>M5: one pass over the training images at batch 256 from a fresh model, shuffling and batching
     /// included.</summary>
-    static void Epoch(IBackend<float> be, DataSet ds, Emitter emit)
+    static void Epoch(IBackend<float> be, TrainConfig mlp, DataSet ds, Emitter emit)
     {
-        var config = new TrainConfig { Batch = 256, InputSize = ds.Train.PixelsPerImage, Epochs = 1 };
+        var config = mlp with { Batch = 256, InputSize = ds.Train.PixelsPerImage, Epochs = 1 };
         var trainer = new Trainer(config, ds.Train, be);
         trainer.InitializeWeights();
         var clock = Stopwatch.StartNew();

@@ -75,7 +75,7 @@ public static partial class KernelChecks
                     be.Mmd(x, y, spec, value);
                     be.MmdBackward(x, y, spec, up, dx, dy);
                 },
-                () => Out("mmd", value, Tolerances.Mmd(n)), () => Out("dx", dx, Tolerances.Mmd(n)));
+                () => Out("mmd", value, Tolerances.MmdValue(s)), () => Out("dx", dx, Tolerances.MmdGradient(n)));
         }, Flop: 3.0 * n * n * (3 * d + 4 * s) + 2.0 * n * n * (5 * d + 4 * s), Bytes: 4.0 * n * d * F);
     }
 }

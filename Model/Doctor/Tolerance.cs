@@ -30,6 +30,12 @@ public static class Tolerances
     /// </summary>
     public static readonly Tolerance Arithmetic = new(1e-6, 1e-7);
 
+    /// <summary>
+    /// A moving average x + c·(y − x) (Adam's moments, batch norm's running statistics): it may cancel to far below
+    /// its operands, and a fused multiply-add on one side changes the last bits of those, so the scale counts too.
+    /// </summary>
+    public static readonly Tolerance MovingAverage = new(1e-6, 1e-6);
+
     /// <summary>exp, log, tanh, sigmoid, softplus and what is built on them (BCE, KL; Adam's update): .approx on PTX.
     /// </summary>
     public static readonly Tolerance Transcendental = new(2e-5, 2e-6);
@@ -42,9 +48,15 @@ public static class Tolerances
     /// </summary>
     public static Tolerance Reduction(int terms) => new(1e-5, 4e-6 * Math.Sqrt(Math.Max(terms, 16)));
 
-    /// <summary>MMD² and its gradient: two levels of reduction over n² kernel values with exp or division per pair.
+    /// <summary>The MMD² gradient: two levels of reduction over n² kernel values with exp or division per pair.
     /// </summary>
-    public static Tolerance Mmd(int n) => new(1e-4, 1e-5 * Math.Sqrt(Math.Max(n, 16)));
+    public static Tolerance MmdGradient(int n) => new(1e-4, 1e-5 * Math.Sqrt(Math.Max(n, 16)));
+
+    /// <summary>
+    /// The MMD² value: a difference of means of kernel values, each a sum over the scales of terms up to 1, so it
+    /// cancels (10⁻³ from terms near the number of scales); its error is absolute, a few ulp of the terms.
+    /// </summary>
+    public static Tolerance MmdValue(int scales) => new(1e-3, 0, 2e-6 * scales);
 
     /// <summary>
     /// A whole training step's loss terms and gradients: dozens of ops, each within the tolerances above, compounding
