@@ -183,7 +183,7 @@ def targets(w, dev, ours, ours_cpu, torch, train, tiny):
         est = conv["wall_s"] * 10 / n_ep if conv.get("rc") == 0 else None
         conv_step = pick(ours, "conv_step")
         alone = (f"; the conv step alone: {fmt(conv_step['ms'])} ms × 2,350 steps = "
-                 f"{fmt(conv_step['ms'] * 2.35)} s" if conv_step else "")
+                 f"{fmt(conv_step['ms'] * 2.35)} s" if conv_step and not tiny else "")
         row("10 conv epochs, wall", f"≈ {fmt(est)} s ({n_ep} epochs took {fmt(conv['wall_s'])} s, scaled: an upper "
             f"bound{alone})", "—", None, "≤ 60 s", None if est is None or tiny else est <= 60)
     w("")
