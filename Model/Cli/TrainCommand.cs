@@ -29,20 +29,23 @@ public static class TrainCommand
         var backend = device.Backend;
         string? resume = r.GetValue(o.Resume);
         RunFolder run;
-        TrainConfig config;
+        TrainConfig config, saved = null!;
         DataSet data;
         // Everything that can be refused is checked before the run folder is created or anything in it is written.
         if (resume != null)
         {
             run = RunFolder.Open(resume);
-            config = run.ReadConfig();
-            config = ResumeCheck.AgreesWithFlags(config, o, r);
+            saved = run.ReadConfig();
+            config = ResumeCheck.AgreesWithFlags(saved, o, r);
             config.Validate();
-            data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
+            data = RunData.ForResume(config, r.GetValue(o.Data), resume);
             if (data.Train.PixelsPerImage != config.InputSize)
                 throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on "
                     + $"{config.InputSize} pixels per image; resume with the --data it was trained on");
             config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
+            // A run made before runs recorded their data records them now.
+            config = config with { Data = config.Data ?? data.Fingerprint };
+            data = data.LimitTrain(config.Limit ?? 0);
             config.CheckImageCounts(data.Train.Count, data.Test.Count);
         }
         else
@@ -50,16 +53,27 @@ public static class TrainCommand
             config = o.ToConfig(r);
             o.CheckArchFlags(r, config);
             config.Validate();   // before loading anything: a bad flag costs nothing
-            data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
+            data = DataSet.Load(r.GetValue(o.Data) ?? DataSet.DefaultFolder);
             config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-            config = config with { InputSize = data.Train.PixelsPerImage };
+            config = config with { InputSize = data.Train.PixelsPerImage, Data = data.Fingerprint };
+            data = data.LimitTrain(config.Limit ?? 0);
             config.Validate();
             config.CheckImageCounts(data.Train.Count, data.Test.Count);
             run = RunFolder.Create(r.GetValue(o.Out));
         }
 
         var trainer = new Trainer(config, data.Train, backend);
-        if (resume != null) Checkpoint.Load(run.CheckpointPath, trainer);
+        if (resume != null)
+        {
+            var was = Checkpoint.Load(run.CheckpointPath, trainer);
+            // --epochs extends the run, an older config gains its data: config.json says so, for later commands.
+            if (RunJson.Write(config) != RunJson.Write(saved)) run.WriteConfig(config);
+            var now = Checkpoint.ComputedOn.This(backend);
+            if (was is { } w && w != now)
+                Console.Error.WriteLine($"infovae: note: the checkpoint was computed on {w} and this continues on "
+                    + $"{now}, so the rest of the run will not be bit-identical to one that never stopped "
+                    + "(the rounding differs; see the README)");
+        }
         else
         {
             trainer.InitializeWeights();
@@ -80,7 +94,7 @@ public static class TrainCommand
         tape.DetectAnomaly = anomaly;
         try
         {
-            var loop = new TrainLoop(trainer, data, run, r.GetValue(o.LogEvery), r.GetValue(o.CheckpointEvery), !r.GetValue(o.NoPictures), stop);
+            var loop = new TrainLoop(trainer, data, run, stop);
             return loop.Run();
         }
         finally { tape.DetectAnomaly = false; }

@@ -5,11 +5,20 @@ using Spectre.Console;
 namespace InfoVae.Model.Cli;
 
 /// <summary>The interactive part of training: progress bar, run.jsonl, per-epoch evaluation, checkpoints, pictures.</summary>
-public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEvery, int checkpointEvery, bool pictures, StopSignal stop)
+public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal stop)
 {
+    /// <summary>
+    /// Tests simulate a kill -9 between two steps: called after each step and all it writes (log line, checkpoint,
+    /// the epoch's evaluation and pictures), on this thread;
+    /// whatever it throws ends the run with nothing more written.
+    /// </summary>
+    [ThreadStatic] internal static Action<long>? AfterStep;
+
     public int Run()
     {
         var cfg = t.Config;
+        int logEvery = cfg.LogEvery ?? 0, checkpointEvery = cfg.CheckpointEvery ?? 0;
+        bool pictures = cfg.Pictures;
         int bpe = t.BatchesPerEpoch, totalSteps = bpe * cfg.Epochs;
         int exit = 0;
         double sTotal = 0, sRecon = 0, sKl = 0, sMmd = 0; int sN = 0;   // running means since the last log line
@@ -83,6 +92,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                             catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), drawing the pictures"); }
                         }
                     }
+                    AfterStep?.Invoke(t.Step);
                 }
                 task.Advance($"done: {cfg.Epochs} epochs, {t.Step} steps", 0);
             }
@@ -98,7 +108,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                     task.Value = done;
                     Body(new LiveProgress(task));
                 });
-        else Body(new LineProgress(done, totalSteps, Math.Max(1, logEvery)));
+        else Body(new LineProgress(done, totalSteps, logEvery > 0 ? logEvery : bpe));   // a line per log interval/epoch
         if (exit == 0)
         {
             AnsiConsole.MarkupLineInterpolated($"[green]finished.[/] Run folder: {run.Path} (run.jsonl, checkpoint.safetensors{(pictures ? ", samples.png, reconstructions.png, interpolations.png, traversal.png, latent.png, loss.png" : "")})");

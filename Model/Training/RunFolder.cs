@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace InfoVae.Model;
 
@@ -9,9 +8,6 @@ namespace InfoVae.Model;
 /// </summary>
 public sealed class RunFolder
 {
-    public static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) } };
-    static readonly JsonSerializerOptions Indented = new(Json) { WriteIndented = true };
-
     public string Path { get; }
     public string ConfigPath => System.IO.Path.Combine(Path, "config.json");
     public string LogPath => System.IO.Path.Combine(Path, "run.jsonl");
@@ -52,15 +48,18 @@ public sealed class RunFolder
         return f;
     }
 
-    public void WriteConfig(TrainConfig config) => AtomicFile.WriteAllText(ConfigPath, JsonSerializer.Serialize(config, Indented));
+    public void WriteConfig(TrainConfig config) =>
+        AtomicFile.WriteAllText(ConfigPath, RunJson.Write(config, indented: true) + "\n");
 
+    /// <summary>The run's config.json, in today's form or an older one (see <see cref="RunJson"/>).</summary>
     public TrainConfig ReadConfig()
     {
         const string fix = "restore the run's config.json (the checkpoint's metadata holds a copy under \"config\") or start a new run";
         TrainConfig config;
-        try { config = JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(ConfigPath), Json) ?? throw new JsonException("it is empty"); }
+        try { config = RunJson.ReadConfig(File.ReadAllText(ConfigPath)); }
         catch (JsonException e) { throw new UserError($"{ConfigPath} is not a valid run config ({e.Message.TrimEnd('.')}); {fix}"); }
-        if (config.Hidden is null || config.Scales is null || config.Channels is null) throw new UserError($"{ConfigPath} has no Hidden, Channels or Scales list; {fix}");
+        if (config.Hidden is null || config.Scales is null || config.Channels is null)
+            throw new UserError($"{ConfigPath} has no hidden, channels or scales list; {fix}");
         try { config.Validate(); }
         catch (UserError e) { throw new UserError($"{ConfigPath} holds settings that cannot train ({e.Message}); {fix}"); }
         return config;
@@ -71,7 +70,7 @@ public sealed class RunFolder
     {
         using var s = new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.Read);
         using var w = new StreamWriter(s);
-        w.WriteLine(JsonSerializer.Serialize(record, Json));
+        w.WriteLine(JsonSerializer.Serialize(record, RunJson.Options));
     }
 }
 
