@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 using InfoVae.Model;
-using Spectre.Console;
 
 namespace InfoVae.Tests.Support;
 
@@ -32,17 +31,8 @@ public static class Cli
             var (err, output) = (new StringWriter(), new StringWriter());
             var (oldErr, oldOut) = (Console.Error, Console.Out);
             Console.SetError(err); Console.SetOut(output);
-            // Spectre's AnsiConsole keeps the writer it found first: point it at this run's (or a banner lands in an
-            // earlier test's), plain and unwrapped.
-            var oldAnsi = AnsiConsole.Console;
-            AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
-            {
-                Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors,
-                Interactive = InteractionSupport.No,
-            });
-            AnsiConsole.Console.Profile.Width = 400;
             try { return new Result(Program.Main(args), output.ToString(), err.ToString()); }
-            finally { Console.SetError(oldErr); Console.SetOut(oldOut); AnsiConsole.Console = oldAnsi; }
+            finally { Console.SetError(oldErr); Console.SetOut(oldOut); }
         }
     }
 
