@@ -258,13 +258,12 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
     public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss, Tensor<float>? dLogits, Tensor<float>? dTarget) =>
         Time($"BceWithLogitsBackward {S(logits)}", ()
             => inner.BceWithLogitsBackward(logits, target, dLoss, dLogits, dTarget));
-    public void BceWithLogitsSum(Tensor<float> logits, Tensor<float> target, Tensor<float> sum) =>
-        Time($"BceWithLogitsSum {S(logits)}", () => inner.BceWithLogitsSum(logits, target, sum));
-    public void BceWithLogitsSumBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dSum,
-        Tensor<float>? dLogits, bool accumulateLogits,
-        Tensor<float>? dTarget) =>
+    public void BceWithLogitsSum(Tensor<float> logits, Tensor<float> target, Tensor<float> sum, float scale) =>
+        Time($"BceWithLogitsSum {S(logits)}", () => inner.BceWithLogitsSum(logits, target, sum, scale));
+    public void BceWithLogitsSumBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dSum, float scale,
+        Tensor<float>? dLogits, bool accumulateLogits, Tensor<float>? dTarget) =>
         Time($"BceWithLogitsSumBackward {S(logits)}", ()
-            => inner.BceWithLogitsSumBackward(logits, target, dSum, dLogits, accumulateLogits, dTarget));
+            => inner.BceWithLogitsSumBackward(logits, target, dSum, scale, dLogits, accumulateLogits, dTarget));
     public void GaussianKl(Tensor<float> mu, Tensor<float> logvar, Tensor<float> kl)
         => Time($"GaussianKl {S(mu)}", () => inner.GaussianKl(mu, logvar, kl));
     public void SoftmaxCrossEntropy(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>

@@ -271,12 +271,12 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         Losses.BceWithLogitsBackward<T>(Span(logits), Span(target), Span(dLoss), dLogits == null ? default : Span(dLogits),
             dTarget == null ? default : Span(dTarget));
 
-    public void BceWithLogitsSum(Tensor<T> logits, Tensor<T> target, Tensor<T> sum) =>
-        Span(sum)[0] = Losses.BceWithLogitsSum<T>(Span(logits), Span(target));
+    public void BceWithLogitsSum(Tensor<T> logits, Tensor<T> target, Tensor<T> sum, T scale) =>
+        Span(sum)[0] = Losses.BceWithLogitsSum<T>(Span(logits), Span(target)) * scale;
 
-    public void BceWithLogitsSumBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dSum, Tensor<T>? dLogits,
-        bool accumulateLogits, Tensor<T>? dTarget) =>
-        Losses.BceWithLogitsSumBackward<T>(Span(logits), Span(target), Span(dSum)[0],
+    public void BceWithLogitsSumBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dSum, T scale,
+        Tensor<T>? dLogits, bool accumulateLogits, Tensor<T>? dTarget) =>
+        Losses.BceWithLogitsSumBackward<T>(Span(logits), Span(target), Span(dSum)[0] * scale,
             dLogits == null ? default : Span(dLogits), accumulateLogits, dTarget == null ? default : Span(dTarget));
 
     public void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl) =>

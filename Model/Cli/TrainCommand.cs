@@ -93,7 +93,8 @@ public static class TrainCommand
         Workers.MaxThreads = r.GetValue(o.Threads) >= 1 ? r.GetValue(o.Threads) : throw new UserError($"--threads must be at least 1, not {r.GetValue(o.Threads)}");
         if (r.GetValue(o.CheckpointEvery) < 0) throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), not {r.GetValue(o.CheckpointEvery)}");
         if (r.GetValue(o.LogEvery) < 0) throw new UserError($"--log-every must be ≥ 0 (0 = no step lines), not {r.GetValue(o.LogEvery)}");
-        var backend = DeviceOption.Select(r.GetValue(o.Device)!);
+        var device = DeviceOption.Select(r.GetValue(o.Device)!);
+        var backend = device.Backend;
         string? resume = r.GetValue(o.Resume);
         RunFolder run;
         TrainConfig config, saved = null!;
@@ -129,7 +130,9 @@ public static class TrainCommand
             run.WriteConfig(config);
         }
 
-        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, device {backend.Name}, {Workers.MaxThreads} thread(s)");
+        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, {Workers.MaxThreads} thread(s)");
+        if (device.Description.Fallback != null) AnsiConsole.MarkupLineInterpolated($"  [yellow]{device.Line}[/]");
+        else AnsiConsole.MarkupLineInterpolated($"  {device.Line}");
         string divergence = config.Divergence == Divergence.Adversarial
             ? $"{config.AdversarialWeight:G4}·adversarial  "
               + $"(discriminator {config.Latent}-{string.Join("-", config.DiscHidden)}-1, "

@@ -26,8 +26,9 @@ public sealed class Trainer
     readonly int[] order;
     int orderEpoch = -1;
     TorchGenerator? orderNoise;
-    readonly float[] hostBatch, hostEps, hostPrior;
+    readonly float[] hostEps, hostPrior;
     readonly Dictionary<int, Tensor<float>> batchTensors = [];
+    IRowGather<float>? trainRows;   // the training images where the backend computes (on a GPU: uploaded once)
 
     public Trainer(TrainConfig config, LabeledImages train, IBackend<float> backend)
     {
@@ -35,7 +36,6 @@ public sealed class Trainer
         Net = new InfoVaeNet<float>(config, backend);
         order = new int[train.Count];
         int b = Math.Min(config.Batch, train.Count);
-        hostBatch = new float[new Shape(b, train.PixelsPerImage).Length];
         hostEps = new float[new Shape(b, config.Latent).Length];
         hostPrior = new float[new Shape(config.PriorCount(b), config.Latent).Length];
         Noise = new TorchGenerator(config.Seed);
@@ -71,7 +71,7 @@ public sealed class Trainer
             orderEpoch = Epoch;
         }
         int start = NextBatch * Config.Batch, b = Math.Min(Config.Batch, Train.Count - start);
-        var x = Gather(order.AsSpan(start, b), Train);
+        var x = Gather(order.AsSpan(start, b));
         int z = Config.Latent, m = Config.PriorCount(b);
         var be = Net.Backend;
         StepMetrics metrics;
@@ -97,7 +97,10 @@ public sealed class Trainer
         return metrics;
     }
 
-    /// <summary>torch.randn(shape) from <see cref="Noise"/>, in the order the twin draws: eps in the forward pass, then the prior in the loss.</summary>
+    /// <summary>
+    /// torch.randn(shape) from <see cref="Noise"/>, in the order the twin draws: eps in the forward pass, then the
+    /// prior in the loss.
+    /// </summary>
     Tensor<float> Draw(Shape shape, float[] host)
     {
         var span = host.AsSpan(0, shape.Length);
@@ -107,19 +110,26 @@ public sealed class Trainer
         return t;
     }
 
-    internal static StepMetrics Read(LossTerms<float> t) =>
-        new(t.Total.Item(), t.Recon.Item(), t.Kl.Item(), t.Mmd.Item(),
-        t.Adversarial?.Item() ?? 0, t.Discriminator?.Item() ?? 0);
-
-    /// <summary>Copies the chosen images into a batch tensor kept per batch size (a step allocates nothing).</summary>
-    Tensor<float> Gather(ReadOnlySpan<int> rows, LabeledImages data)
+    /// <summary>The loss terms in one read (on a GPU: one transfer and one wait, not four or six).</summary>
+    internal static StepMetrics Read(LossTerms<float> t)
     {
-        int p = data.PixelsPerImage, b = rows.Length;
+        Span<float> v = stackalloc float[6];
+        var backend = t.Total.Backend;
+        if (t.Adversarial is { } g && t.Discriminator is { } d)
+            backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd, g, d], v);
+        else backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd], v);
+        return new(v[0], v[1], v[2], v[3], v[4], v[5]);
+    }
+
+    /// <summary>
+    /// The chosen images in a batch tensor kept per batch size, gathered by the backend (a step allocates nothing).
+    /// </summary>
+    Tensor<float> Gather(ReadOnlySpan<int> rows)
+    {
+        int b = rows.Length;
         if (!batchTensors.TryGetValue(b, out var x))
-            batchTensors[b] = x = Tensor<float>.Zeros(new Shape(b, p), Net.Backend);
-        var host = b * p <= hostBatch.Length ? hostBatch.AsSpan(0, b * p) : new float[b * p];
-        for (int i = 0; i < b; i++) data.Image(rows[i]).CopyTo(host.Slice(i * p, p));
-        x.CopyFrom(host);
+            batchTensors[b] = x = Tensor<float>.Zeros(new Shape(b, Train.PixelsPerImage), Net.Backend);
+        (trainRows ??= Net.Backend.KeepRows(Train.Pixels, Train.PixelsPerImage)).Gather(rows, x);
         return x;
     }
 
