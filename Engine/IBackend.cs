@@ -47,6 +47,11 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>False when some element is NaN or ±∞ (the tape's anomaly mode asks after every op); waits for the device.</summary>
     bool AllFinite(Tensor<T> t);
+    /// <summary>
+    /// flag (one element) = 1 when some element of x is NaN or ±∞, else 0, queued like any op so that it can be read
+    /// with other scalars (<see cref="ReadScalars"/>: one wait on a GPU). The default waits, as <see cref="AllFinite"/>.
+    /// </summary>
+    void FlagNonFinite(Tensor<T> x, Tensor<T> flag) => Fill(flag, AllFinite(x) ? T.Zero : T.One);
 
     /// <summary>dst (=|+=) src, both of the same rows × last-axis shape, each with its own row stride (views allowed).</summary>
     void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate);

@@ -19,7 +19,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
 {
     readonly Context context;
     readonly DeviceBufferPool pool;
-    MemoryBuffer1D<int, Stride1D.Dense>? nonFiniteFlag;
+    MemoryBuffer1D<float, Stride1D.Dense>? nonFiniteFlag;
     readonly List<(int D, double Bandwidth, double[] Scales, MemoryBuffer1D<float, Stride1D.Dense> Buffer)> scaledC = [];
     readonly HostStaging<float> stagedFloats;
     readonly HostStaging<int> stagedInts;
@@ -189,13 +189,21 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     /// <summary>One flag on the device, zeroed, set by the kernel, read back (the read synchronises).</summary>
     public bool AllFinite(Tensor<float> t)
     {
-        var flag = nonFiniteFlag ??= Accelerator.Allocate1D<int>(1);
+        var flag = nonFiniteFlag ??= Accelerator.Allocate1D<float>(1);
         flag.View.MemSetToZero(Kernels.Stream);
         Kernels.FlagNonFinite(View(t), flag.View);
-        Span<int> one = stackalloc int[1];
+        Span<float> one = stackalloc float[1];
         flag.View.CopyToCPU(Kernels.Stream, one);
         AfterSynchronousCopy();
         return one[0] == 0;
+    }
+
+    /// <summary>Zeroes the flag and queues the check: nothing waits until the flag is read.</summary>
+    public void FlagNonFinite(Tensor<float> x, Tensor<float> flag)
+    {
+        var f = Scalar(flag);
+        f.MemSetToZero(Kernels.Stream);
+        Kernels.FlagNonFinite(View(x), f);
     }
 
     public void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate)

@@ -217,9 +217,26 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public void AdamStep(long step)
     {
-        // Both nets are checked before either steps, so a failing check leaves every weight as it was.
-        Params.ThrowIfNonFiniteGradient();
-        Disc?.Params.ThrowIfNonFiniteGradient();
+        Span<T> flags = stackalloc T[2];
+        if (Disc is { } d) Backend.ReadScalars([Params.FlagNonFiniteGradient(), d.Params.FlagNonFiniteGradient()], flags);
+        else Backend.ReadScalars([Params.FlagNonFiniteGradient()], flags);
+        AdamStep(step, gradientsFinite: T.IsZero(flags[0]) && T.IsZero(flags[1]));
+    }
+
+    /// <summary>
+    /// <see cref="AdamStep(long)"/> when the caller has already read both nets' <see
+    /// cref="Parameters{T}.FlagNonFiniteGradient"/> flags (the trainer reads them with the loss terms, so that a GPU
+    /// step waits once): <paramref name="gradientsFinite"/> is whether both were 0.
+    /// </summary>
+    public void AdamStep(long step, bool gradientsFinite)
+    {
+        if (!gradientsFinite)
+        {
+            // Both nets are checked before either steps, so a failing check leaves every weight as it was.
+            Params.ThrowIfNonFiniteGradient();
+            Disc?.Params.ThrowIfNonFiniteGradient();
+            throw new InvalidOperationException("a gradient flag was set, but every gradient reads back finite");
+        }
         Backend.Adam(Params.All, Params.AllGrad, Params.AllM, Params.AllV, Config.LearningRate, Config.Beta1, Config.Beta2, Config.AdamEps, step);
         Disc?.AdamStep(step, Config);
     }

@@ -40,7 +40,7 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>PyTorch's num_batches_tracked per batch-norm layer: training forward passes so far.</summary>
     public long[] BatchesTracked { get; }
 
-    readonly Tensor<T> all, allGrad, allM, allV, allBuffers;
+    readonly Tensor<T> all, allGrad, allM, allV, allBuffers, gradFlag;
     readonly Storage<T>? bufferStorage;
 
     /// <summary>The InfoVAE's parameters (<see cref="ParameterLayout.For(TrainConfig)"/>).</summary>
@@ -68,6 +68,7 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         allM = Tensor<T>.View(AdamM, 0, new Shape(Count));
         allV = Tensor<T>.View(AdamV, 0, new Shape(Count));
         foreach (var t in new[] { all, allGrad, allM, allV }) backend.Fill(t, T.Zero);
+        gradFlag = Tensor<T>.Zeros(new Shape(1), backend);
         Tensors = layout.Select(e => Tensor<T>.View(Values, e.Offset, e.Shape, Tensor<T>.View(Grads, e.Offset, e.Shape), requiresGrad: true)).ToArray();
 
         BufferLayout = buffers;
@@ -204,6 +205,17 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         int k = Layout.Count - 1;
         while (Layout[k].Offset > at) k--;
         return (k, at - Layout[k].Offset, g[at]);
+    }
+
+    /// <summary>
+    /// Queues the check of <see cref="FirstNonFiniteGradient"/> without waiting: the returned scalar becomes 1 when
+    /// some gradient is NaN or ±∞, else 0. The trainer reads it with the loss terms (one wait per step on a GPU).
+    /// </summary>
+    public Tensor<T> FlagNonFiniteGradient()
+    {
+        MaterializeGrads();
+        all.Backend.FlagNonFinite(allGrad, gradFlag);
+        return gradFlag;
     }
 
     /// <summary>

@@ -83,11 +83,13 @@ public sealed class Trainer
             Net.Training = true;                      // batch norm: batch statistics, running averages updated
             var terms = Net.Loss(x, eps, prior);
             Tape<float>.Current.CheckAnomalies();     // anomaly mode: the last ops too, before the loss is read
-            metrics = Read(terms);
+            // Backward before the loss is read, so that the loss terms and the gradients' finiteness come back in one
+            // read; a non-finite loss then only wastes the backward pass of a step that is not taken.
+            (terms.Discriminator is { } d ? terms.Total + d : terms.Total).Backward();
+            metrics = ReadWithGradientChecks(terms, out bool gradientsFinite);
             if (metrics.IsFinite)
             {
-                (terms.Discriminator is { } d ? terms.Total + d : terms.Total).Backward();
-                Net.AdamStep(Step + 1);
+                Net.AdamStep(Step + 1, gradientsFinite);
                 Step++;
             }
         }
@@ -118,6 +120,24 @@ public sealed class Trainer
         if (t.Adversarial is { } g && t.Discriminator is { } d)
             backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd, g, d], v);
         else backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd], v);
+        return new(v[0], v[1], v[2], v[3], v[4], v[5]);
+    }
+
+    /// <summary>
+    /// The loss terms and both nets' gradient checks (<see cref="Parameters{T}.FlagNonFiniteGradient"/>) in one read.
+    /// </summary>
+    StepMetrics ReadWithGradientChecks(LossTerms<float> t, out bool gradientsFinite)
+    {
+        Span<float> v = stackalloc float[8];
+        var vae = Net.Params.FlagNonFiniteGradient();
+        if (t.Adversarial is { } g && t.Discriminator is { } d && Net.Disc is { } disc)
+            Net.Backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd, g, d, vae, disc.Params.FlagNonFiniteGradient()], v);
+        else
+        {
+            Net.Backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd, vae], v);
+            (v[6], v[4]) = (v[4], 0);
+        }
+        gradientsFinite = v[6] == 0 && v[7] == 0;
         return new(v[0], v[1], v[2], v[3], v[4], v[5]);
     }
 
