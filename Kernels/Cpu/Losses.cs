@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace InfoVae.Kernels.Cpu;
 
@@ -12,13 +14,28 @@ namespace InfoVae.Kernels.Cpu;
 public static class Losses
 {
     const int Chunk = 256;   // elements per stack chunk: 1 KiB of float, 2 KiB of double
+    const int ChunkBytes = Chunk * sizeof(double) + 64;   // a chunk of either type, and room to align it
+
+    /// <summary>
+    /// The first <paramref name="length"/> elements of <paramref name="raw"/> from its first 64-byte boundary.
+    /// TensorPrimitives lines its vectors up with the destination's address, and its double Sigmoid and Exp round a
+    /// lane next to a NaN or an argument beyond ±709 1 ulp differently when the two share a 16-byte pair: with the
+    /// chunk on the stack as it fell (8 or 16 bytes aligned, varying from run to run), the double BCE backward's bits
+    /// varied too (LossKernelTests' Bce_with_logits_sum(16385), about one run in three).
+    /// </summary>
+    static unsafe Span<T> Aligned<T>(Span<byte> raw, int length) where T : unmanaged
+    {
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(raw));
+        int skip = (int)(-address & 63);
+        return MemoryMarshal.Cast<byte, T>(raw[skip..])[..length];
+    }
 
     /// <summary>destination[i] = softplus(x[i]) = log(1 + exp(x)) = max(x, 0) + log(1 + exp(−|x|)), finite for finite x.</summary>
     public static void Softplus<T>(ReadOnlySpan<T> x, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = x.Length;
         if (destination.Length < n) Simd.ThrowDestinationTooShort();
-        Span<T> s = stackalloc T[Math.Min(n, Chunk)];
+        var s = Aligned<T>(stackalloc byte[ChunkBytes], Math.Min(n, Chunk));
         for (int i = 0; i < n; i += Chunk)
         {
             int m = Math.Min(Chunk, n - i);
@@ -41,7 +58,7 @@ public static class Losses
         int n = z.Length;
         if (t.Length != n) Simd.ThrowInputLengthsDiffer();
         if (destination.Length < n) Simd.ThrowDestinationTooShort();
-        Span<T> s = stackalloc T[Math.Min(n, Chunk)];
+        var s = Aligned<T>(stackalloc byte[ChunkBytes], Math.Min(n, Chunk));
         for (int i = 0; i < n; i += Chunk)
         {
             int m = Math.Min(Chunk, n - i);
@@ -62,7 +79,7 @@ public static class Losses
         if (!dt.IsEmpty && dt.Length < n) throw new ArgumentException("Destination is too short.", nameof(dt));
         if (!dz.IsEmpty)
         {
-            Span<T> s = stackalloc T[Math.Min(n, Chunk)];
+            var s = Aligned<T>(stackalloc byte[ChunkBytes], Math.Min(n, Chunk));
             for (int i = 0; i < n; i += Chunk)
             {
                 int m = Math.Min(Chunk, n - i);
@@ -113,7 +130,7 @@ public static class Losses
         public readonly void Run(int index)
         {
             int start = index * SumChunk, end = Math.Min(N, start + SumChunk);
-            Span<T> s = stackalloc T[Chunk];
+            var s = Aligned<T>(stackalloc byte[ChunkBytes], Chunk);
             double sum = 0;
             for (int i = start; i < end; i += Chunk)
             {
@@ -161,7 +178,7 @@ public static class Losses
         public readonly void Run(int index)
         {
             int start = index * SumChunk, end = Math.Min(N, start + SumChunk);
-            Span<T> s = stackalloc T[Chunk];
+            var s = Aligned<T>(stackalloc byte[ChunkBytes], Chunk);
             for (int i = start; i < end; i += Chunk)
             {
                 int m = Math.Min(Chunk, end - i);
