@@ -75,6 +75,111 @@ public static class Losses
         if (!dt.IsEmpty) Simd.Accumulate<T, MulAccOp<T>>(z, z, dl, -T.One, dt);
     }
 
+    /// <summary>Elements per task of the summed BCE; the tasks' partial sums are added in task order (thread-count
+    /// independent).</summary>
+    const int SumChunk = 1 << 14;
+
+    /// <summary>
+    /// Σ_i BCE(z[i], t[i]) (<see cref="BceWithLogits{T}"/>'s terms): each 256 terms summed by TensorPrimitives.Sum,
+    /// those sums added in double within each fixed chunk of <see cref="SumChunk"/> elements, the chunks added in
+    /// order: the reconstruction loss without its (B, D) tensor, on both cores for large inputs, and the same bits on
+    /// one thread or two.
+    /// </summary>
+    public static unsafe T BceWithLogitsSum<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t) where T : unmanaged,
+        IFloatingPointIeee754<T>
+    {
+        int n = z.Length;
+        if (t.Length != n) Simd.ThrowInputLengthsDiffer();
+        int chunks = (n + SumChunk - 1) / SumChunk;
+        double* partial = stackalloc double[Math.Min(chunks, 256)];
+        double[]? big = chunks > 256 ? new double[chunks] : null;   // inputs above 4 M elements only
+        fixed (T* pz = z) fixed (T* pt = t) fixed (double* pb = big)
+        {
+            var body = new BceSumBody<T> { Z = pz, T_ = pt, N = n, Partial = big == null ? partial : pb };
+            if (chunks < 2 || Workers.MaxThreads == 1) for (int i = 0; i < chunks; i++) body.Run(i);
+            else Workers.For(chunks, ref body);
+            double sum = 0;
+            for (int i = 0; i < chunks; i++) sum += body.Partial[i];
+            return T.CreateTruncating(sum);
+        }
+    }
+
+    unsafe struct BceSumBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Z, T_;
+        public int N;
+        public double* Partial;
+
+        public readonly void Run(int index)
+        {
+            int start = index * SumChunk, end = Math.Min(N, start + SumChunk);
+            Span<T> s = stackalloc T[Chunk];
+            double sum = 0;
+            for (int i = start; i < end; i += Chunk)
+            {
+                int m = Math.Min(Chunk, end - i);
+                var sc = s[..m];
+                BceWithLogits<T>(new ReadOnlySpan<T>(Z + i, m), new ReadOnlySpan<T>(T_ + i, m), sc);
+                sum += double.CreateTruncating(TensorPrimitives.Sum<T>(sc));
+            }
+            Partial[index] = sum;
+        }
+    }
+
+    /// <summary>
+    /// The backward of <see cref="BceWithLogitsSum{T}"/> with upstream gradient g: dz (+)= g·(σ(z) − t) (accumulate
+    /// false writes dz), dt += −g·z; either gradient may be empty. Elementwise, split over both cores in fixed chunks.
+    /// </summary>
+    public static unsafe void BceWithLogitsSumBackward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, T g, Span<T> dz,
+        bool accumulate, Span<T> dt)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = z.Length;
+        if (t.Length != n) Simd.ThrowInputLengthsDiffer();
+        if (!dz.IsEmpty && dz.Length < n) throw new ArgumentException("Destination is too short.", nameof(dz));
+        if (!dt.IsEmpty && dt.Length < n) throw new ArgumentException("Destination is too short.", nameof(dt));
+        int chunks = (n + SumChunk - 1) / SumChunk;
+        fixed (T* pz = z) fixed (T* pt = t) fixed (T* pdz = dz) fixed (T* pdt = dt)
+        {
+            var body = new BceGradBody<T>
+            {
+                Z = pz, T_ = pt, Dz = dz.IsEmpty ? null : pdz, Dt = dt.IsEmpty ? null : pdt, G = g, N = n,
+                Accumulate = accumulate
+            };
+            if (chunks < 2 || Workers.MaxThreads == 1) for (int i = 0; i < chunks; i++) body.Run(i);
+            else Workers.For(chunks, ref body);
+        }
+    }
+
+    unsafe struct BceGradBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Z, T_, Dz, Dt;
+        public T G;
+        public int N;
+        public bool Accumulate;
+
+        public readonly void Run(int index)
+        {
+            int start = index * SumChunk, end = Math.Min(N, start + SumChunk);
+            Span<T> s = stackalloc T[Chunk];
+            for (int i = start; i < end; i += Chunk)
+            {
+                int m = Math.Min(Chunk, end - i);
+                var sc = s[..m];
+                var zc = new ReadOnlySpan<T>(Z + i, m);
+                if (Dz != null)
+                {
+                    var dzc = new Span<T>(Dz + i, m);
+                    TensorPrimitives.Sigmoid(zc, sc);
+                    TensorPrimitives.Subtract(sc, new ReadOnlySpan<T>(T_ + i, m), sc);
+                    if (Accumulate) TensorPrimitives.MultiplyAdd(sc, G, dzc, dzc);
+                    else TensorPrimitives.Multiply(sc, G, dzc);
+                }
+                if (Dt != null) TensorPrimitives.MultiplyAdd(zc, -G, new Span<T>(Dt + i, m), new Span<T>(Dt + i, m));
+            }
+        }
+    }
+
     /// <summary>
     /// destination[r] = ½ Σ_j (exp(lv) + mu² − 1 − lv) = KL(N(mu, exp(lv)) ‖ N(0, 1)) summed over a row of z.
     /// mu, logvar: (rows, z); destination: rows. Each term is ≥ 0, and infinite inputs give +∞ (lv = +∞ would

@@ -25,6 +25,7 @@ public sealed class Trainer
     public TorchGenerator Noise { get; }
     readonly int[] order;
     int orderEpoch = -1;
+    TorchGenerator? orderNoise;
     readonly float[] hostEps, hostPrior;
     readonly Dictionary<int, Tensor<float>> batchTensors = [];
     IRowGather<float>? trainRows;   // the training images where the backend computes (on a GPU: uploaded once)
@@ -57,7 +58,18 @@ public sealed class Trainer
     /// <summary>Runs the next batch: forward, loss, backward, Adam. Returns the batch's loss terms.</summary>
     public StepMetrics TrainStep()
     {
-        if (orderEpoch != Epoch) { Batches.Shuffle(order, Config.Seed, Epoch); orderEpoch = Epoch; }
+        if (orderEpoch != Epoch)
+        {
+            // Batches.Shuffle's order: the next epoch continues the generator that made this one's (one randperm,
+            // nothing allocated); the first epoch and any jump (a resume) replay the earlier epochs from a fresh one.
+            if (orderNoise == null || orderEpoch != Epoch - 1)
+            {
+                orderNoise = new TorchGenerator(Config.Seed);
+                for (int e = 0; e < Epoch; e++) orderNoise.Randperm(order);
+            }
+            orderNoise.Randperm(order);
+            orderEpoch = Epoch;
+        }
         int start = NextBatch * Config.Batch, b = Math.Min(Config.Batch, Train.Count - start);
         var x = Gather(order.AsSpan(start, b));
         int z = Config.Latent, m = Config.PriorCount(b);
