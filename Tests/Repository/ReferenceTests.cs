@@ -3,7 +3,9 @@ using InfoVae.Tests.Support;
 
 namespace InfoVae.Tests.Repository;
 
-/// <summary>A fresh clone can follow its own references: every file or path a .cs, .md or .py file names exists in it.</summary>
+/// <summary>
+/// A fresh clone can follow its own references: every file or path a .cs, .md or .py file names exists in it.
+/// </summary>
 public class ReferenceTests
 {
     [Test]
@@ -13,10 +15,12 @@ public class ReferenceTests
         var files = RepositoryFiles(root);
         var refs = new RepoReferences(files, f => File.ReadAllText(Path.Combine(root, f)));
         var broken = files.Where(f => f.EndsWith(".cs") || f.EndsWith(".md") || f.EndsWith(".py"))
-            .SelectMany(f => refs.Broken(f, File.ReadAllText(Path.Combine(root, f))).Select(b => $"{f}:{b.Line}: {b.Reference}"))
+            .SelectMany(f => refs.Broken(f, File.ReadAllText(Path.Combine(root, f)))
+                .Select(b => $"{f}:{b.Line}: {b.Reference}"))
             .ToList();
         Assert.That(files, Has.Count.GreaterThan(100), "the repository's file list looks incomplete");
-        Assert.That(broken, Is.Empty, "references to files that are not in the repository:\n" + string.Join('\n', broken));
+        Assert.That(broken, Is.Empty,
+            "references to files that are not in the repository:\n" + string.Join('\n', broken));
     }
 
     // A small made-up repository for the detector's own cases.
@@ -35,7 +39,8 @@ public class ReferenceTests
     // The cases write each broken reference with an empty "{}" inside, which makes it a placeholder the detector
     // skips, so that this file's own text passes the repository test; the "{}" is removed before the detector runs.
     static string[] Broken(string file, string text) =>
-        [.. new RepoReferences(Files, f => Code.GetValueOrDefault(f, "")).Broken(file, text.Replace("{}", "")).Select(b => b.Reference)];
+        [.. new RepoReferences(Files, f => Code.GetValueOrDefault(f, ""))
+            .Broken(file, text.Replace("{}", "")).Select(b => b.Reference)];
 
     [TestCase("Kernels/Cpu/Gemm.cs", "/// Spec: /work/wt/CONV-SPEC{}.md (issue #8).", "/work/wt/CONV-SPEC{}.md")]
     [TestCase("Kernels/Cpu/Gemm.cs", "/// blocking (ilgpu-and-simd{}.md section 4)", "ilgpu-and-simd{}.md")]
@@ -69,7 +74,8 @@ public class ReferenceTests
 
     [Test]
     public void Line_numbers_count_from_one() =>
-        Assert.That(new RepoReferences(Files, _ => "").Broken("README.md", "a\nb\nsee `docs/nothing{}.md`\n".Replace("{}", "")).Single(),
+        Assert.That(new RepoReferences(Files, _ => "")
+                .Broken("README.md", "a\nb\nsee `docs/nothing{}.md`\n".Replace("{}", "")).Single(),
             Is.EqualTo((3, "docs/nothing{}.md".Replace("{}", ""))));
 
     /// <summary>The folder above the test binary that holds InfoVae.sln.</summary>
@@ -81,10 +87,12 @@ public class ReferenceTests
         return "";
     }
 
-    /// <summary>Tracked files and new ones git does not ignore, that exist on disk (ignored build outputs left out).</summary>
+    /// <summary>Tracked files and new ones git does not ignore, that exist on disk (ignored build outputs left
+    /// out).</summary>
     static List<string> RepositoryFiles(string root)
     {
-        var psi = new ProcessStartInfo("git", ["-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        string[] args = ["-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard"];
+        var psi = new ProcessStartInfo("git", args)
         { RedirectStandardOutput = true, RedirectStandardError = true };
         string output;
         try
@@ -95,6 +103,7 @@ public class ReferenceTests
             if (git.ExitCode != 0) Assert.Ignore($"not a git checkout: {git.StandardError.ReadToEnd().Trim()}");
         }
         catch (System.ComponentModel.Win32Exception) { Assert.Ignore("git is not installed"); return []; }
-        return [.. output.Split('\0', StringSplitOptions.RemoveEmptyEntries).Where(f => File.Exists(Path.Combine(root, f)))];
+        return [.. output.Split('\0', StringSplitOptions.RemoveEmptyEntries)
+            .Where(f => File.Exists(Path.Combine(root, f)))];
     }
 }

@@ -10,8 +10,10 @@ namespace InfoVae.Tests.Support;
 /// <item>a markdown link target, <c>[text](docs/conv.md#layouts)</c>, relative to the linking file's folder;</item>
 /// <item>a path whose first segment is a top-level entry of the repository (<c>Kernels/Cpu/Gemm.cs</c>, <c>docs/</c>),
 ///   or an entry of the citing file's folder (<c>torchsharp/Program.cs</c> in <c>anchors/README.md</c>);</item>
-/// <item>a path starting with <c>../</c>, relative to the citing file's folder: it must stay inside the repository;</item>
-/// <item>an absolute path outside the system's own folders (<c>/usr</c>, <c>/tmp</c>, ...): a build machine's path;</item>
+/// <item>a path starting with <c>../</c>, relative to the citing file's folder: it must stay inside the
+///   repository;</item>
+/// <item>an absolute path outside the system's own folders (<c>/usr</c>, <c>/tmp</c>, ...): a build machine's
+///   path;</item>
 /// <item>a bare file name with a source or document extension (<c>CONV-SPEC.md</c>, <c>Gemm.cs</c>): some file in the
 ///   repository must have that name, unless the code itself writes or reads a file of that name (it appears as a
 ///   string literal <c>"sweep.md"</c> or <c>"$out/summary.md"</c> in a .cs, .py or shell file).</item>
@@ -26,7 +28,10 @@ public sealed partial class RepoReferences
     // Folders of the file-system hierarchy; "/nonexistent" is the conventional path that exists nowhere (Debian's
     // home of `nobody`), which tests use to mean "missing".
     static readonly HashSet<string> SystemRoots =
-        ["usr", "lib", "lib64", "etc", "dev", "proc", "sys", "tmp", "bin", "sbin", "opt", "var", "home", "root", "run", "mnt", "srv", "nonexistent"];
+    [
+        "usr", "lib", "lib64", "etc", "dev", "proc", "sys", "tmp", "bin", "sbin", "opt", "var", "home", "root", "run",
+        "mnt", "srv", "nonexistent",
+    ];
 
     readonly HashSet<string> files, folders, topLevel, names, runtimeNames;
 
@@ -45,7 +50,10 @@ public sealed partial class RepoReferences
             foreach (Match m in LiteralName().Matches(read(f))) runtimeNames.Add(m.Groups[1].Value);
     }
 
-    /// <summary>The references in <paramref name="text"/> (the text of <paramref name="file"/>) that do not resolve, with their line numbers.</summary>
+    /// <summary>
+    /// The references in <paramref name="text"/> (the text of <paramref name="file"/>) that do not resolve, with
+    /// their line numbers.
+    /// </summary>
     public IEnumerable<(int Line, string Reference)> Broken(string file, string text)
     {
         string folder = file.Contains('/') ? file[..file.LastIndexOf('/')] : "";
@@ -57,7 +65,8 @@ public sealed partial class RepoReferences
                 foreach (Match m in MarkdownLink().Matches(lines[i]))
                 {
                     string target = m.Groups[1].Value.Split('#')[0];
-                    if (target.Length > 0 && !Scheme().IsMatch(target) && !Exists(Join(folder, target))) found.Add(target);
+                    if (target.Length > 0 && !Scheme().IsMatch(target) && !Exists(Join(folder, target)))
+                        found.Add(target);
                 }
             foreach (Match m in Token().Matches(lines[i]))
             {
@@ -80,7 +89,8 @@ public sealed partial class RepoReferences
             if (segments.Contains("bin") || segments.Contains("obj")) return true;            // build output
             if (topLevel.Contains(segments[0])) return Exists(t.TrimEnd('/'));
             string? local = Join(folder, segments[0]);
-            if (folder.Length > 0 && local != null && (files.Contains(local) || folders.Contains(local))) return Exists(Join(folder, t.TrimEnd('/')));
+            if (folder.Length > 0 && local != null && (files.Contains(local) || folders.Contains(local)))
+                return Exists(Join(folder, t.TrimEnd('/')));
             return true;                                                                       // not a repository path
         }
         return !BareFileName().IsMatch(t) || names.Contains(t) || runtimeNames.Contains(t);
@@ -114,14 +124,17 @@ public sealed partial class RepoReferences
     }
 
     static bool IsCode(string f) =>
-        f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".py", StringComparison.Ordinal) || f.EndsWith(".sh", StringComparison.Ordinal)
-        || f.StartsWith("scripts/", StringComparison.Ordinal) || f.StartsWith(".ci/", StringComparison.Ordinal);
+        f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".py", StringComparison.Ordinal)
+        || f.EndsWith(".sh", StringComparison.Ordinal) || f.StartsWith("scripts/", StringComparison.Ordinal)
+        || f.StartsWith(".ci/", StringComparison.Ordinal);
 
     [GeneratedRegex(@"\b[a-z][a-z0-9+.-]*://[^\s)>\]`""']*")] private static partial Regex Url();
     [GeneratedRegex(@"\]\(([^)\s]+)\)")] private static partial Regex MarkdownLink();
     [GeneratedRegex(@"^[a-z]+:")] private static partial Regex Scheme();
     [GeneratedRegex(@"[A-Za-z0-9_./*~<>{}$-]+")] private static partial Regex Token();
     [GeneratedRegex(@"^(/[A-Za-z0-9_][A-Za-z0-9._*-]*){2,}/?$")] private static partial Regex AbsolutePath();
-    [GeneratedRegex(@"^[A-Za-z0-9_-][A-Za-z0-9_.-]*\.(md|cs|py|csproj|sln|props)$")] private static partial Regex BareFileName();
-    [GeneratedRegex(@"""(?:[^""\s]*/)?([A-Za-z0-9_-][A-Za-z0-9_.-]*\.[A-Za-z0-9]+)""")] private static partial Regex LiteralName();
+    [GeneratedRegex(@"^[A-Za-z0-9_-][A-Za-z0-9_.-]*\.(md|cs|py|csproj|sln|props)$")]
+    private static partial Regex BareFileName();
+    [GeneratedRegex(@"""(?:[^""\s]*/)?([A-Za-z0-9_-][A-Za-z0-9_.-]*\.[A-Za-z0-9]+)""")]
+    private static partial Regex LiteralName();
 }
