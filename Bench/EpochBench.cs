@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace InfoVae.Bench;
 
 /// <summary>
-/// M5 (BENCHMARKS.md): one epoch over the 60,000 training images at batch 256 (235 steps, the last one of 96),
+/// M5 (docs/benchmarks.md): one epoch over the 60,000 training images at batch 256 (235 steps, the last one of 96),
 /// from a fresh model built in the iteration setup (not timed), batching and shuffling included. Ours runs on
 /// INFOVAE_BENCH_DEVICE. One long call: one warm-up and three measured epochs whatever the job.
 /// Napkin math: 60,000 × 6 × 1.09 M ≈ 393 GFLOP of layers (2.1 s at 185 GFLOP/s) plus 235 MMDs of ~29 MFLOP.

@@ -10,7 +10,7 @@ namespace InfoVae.Kernels.Cpu;
 /// alpha = 0 or K = 0 leaves C = beta · C without reading A or B, as BLAS does.
 /// </summary>
 /// <remarks>
-/// BLIS/GotoBLAS structure (ilgpu-and-simd.md section 4): for each NC-wide column block of C and each KC-deep
+/// BLIS/GotoBLAS structure (docs/cpu-kernels.md): for each NC-wide column block of C and each KC-deep
 /// slice of K, op(B) is packed once into KC×NR micro-panels (B̃, shared by all threads; a row-major op(B) is read
 /// in place when M is small), then each task packs MR×KC micro-panels of its rows of op(A) (Ã, its own) and runs
 /// the micro-kernel over every (Ã, B̃) micro-panel pair. Transposes live in the packing only (GemmPacking.cs);

@@ -9,7 +9,7 @@ namespace InfoVae.Kernels.Cpu;
 // Ã packed MR×kc (a[p·MR + i]), B̃ kc×NR with row stride ldb: packed (ldb = NR, b[p·NR + j], zero-padded by the
 // packing routines) or read in place from a row-major op(B) (ldb = its row stride) when packing would not pay.
 // Each step broadcasts one element of Ã per row and does two FMAs against two vectors of B̃ (BLIS's 12×32
-// for float on AVX-512, measured best in ilgpu-and-simd.md section 4); all MR·2 accumulators stay in registers:
+// for float on AVX-512, measured best in docs/cpu-kernels.md); all MR·2 accumulators stay in registers:
 // 24 of the 32 zmm registers, or 12 of the 16 ymm ones in the Vector256 fallback (6 rows: AVX2 machines; about
 // half the speed here). Where Vector256 is not hardware-accelerated (ARM64) the fallback is correct but slow.
 // The sequence of operations per C element is fixed (k in order, one FMA per step), whatever the tile position

@@ -14,7 +14,7 @@ public readonly record struct NormIndex(int Layer, int Gamma, int Beta, int Runn
 /// All parameters in one flat buffer with named views, and their shapes in one layout table (llm.c's ParameterTensors).
 /// Gradients and Adam's two moments share the layout, so the optimiser is one loop over <see cref="Count"/>, zeroing is
 /// one fill, and a checkpoint is one write per buffer. Names follow the PyTorch twin's state dict (encoder.0.weight,
-/// ...). MLP weights are stored (out, in) as PyTorch stores them; conv weights are channels-last (CONV-SPEC.md), and
+/// ...). MLP weights are stored (out, in) as PyTorch stores them; conv weights are channels-last (docs/conv.md), and
 /// each entry's <see cref="ParameterEntry.Order"/> says how to reach PyTorch's layout. Batch norm's running statistics
 /// are buffers (PyTorch's word): a second flat buffer without gradients or moments, plus one num_batches_tracked
 /// counter per batch-norm layer.

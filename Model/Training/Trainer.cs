@@ -7,7 +7,7 @@ namespace InfoVae.Model;
 /// (<see cref="TorchGenerator"/>): the weights and then each step's eps and prior samples come from one generator
 /// seeded with the seed, as torch.manual_seed(seed) followed by the twin's init and training loop would draw them,
 /// and each epoch's order is the next torch.randperm of a second generator seeded with the seed. So a run follows
-/// its PyTorch twin (../shared/anchors) up to floating-point rounding. The noise generator's state is saved in
+/// its PyTorch twin (anchors/) up to floating-point rounding. The noise generator's state is saved in
 /// checkpoints; the order is recomputed from the epoch number; a resumed run continues bit for bit.
 /// </summary>
 public sealed class Trainer
