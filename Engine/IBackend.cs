@@ -4,10 +4,6 @@ using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Engine;
 
-public enum UnaryOp { Neg, Exp, Log, Sqrt, Relu, LeakyRelu, Sigmoid, Tanh, Softplus, AddScalar, MulScalar }
-
-public enum BinaryOp { Add, Sub, Mul, Div }
-
 /// <summary>
 /// Where tensors live and how the primitives run on them. Ops (Engine/Ops) are written once against this
 /// interface; the CPU backend runs them on Kernels/Cpu, a GPU backend on Kernels/Gpu. Tensors handed to a
@@ -56,15 +52,19 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>dst (=|+=) src, both of the same rows × last-axis shape, each with its own row stride (views allowed).</summary>
     void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate);
 
-    void Unary(UnaryOp op, Tensor<T> x, Tensor<T> y, T p);
+    /// <summary>y = f(x, p) elementwise, f the op struct <typeparamref name="TOp"/> (Kernels/UnaryOps.cs).</summary>
+    void Unary<TOp>(Tensor<T> x, Tensor<T> y, T p) where TOp : struct, IUnaryFunction;
     /// <summary>dx += dy · f'(x) for y = f(x); y is the saved forward output. accumulate false writes dx
     /// instead.</summary>
-    void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p, bool accumulate = true);
+    void UnaryBackward<TOp>(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p, bool accumulate = true)
+        where TOp : struct, IUnaryFunction;
 
-    /// <summary>c = a ∘ b with NumPy broadcasting to c's shape.</summary>
-    void Binary(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> c);
+    /// <summary>c = a ∘ b with NumPy broadcasting to c's shape, ∘ the op struct <typeparamref name="TOp"/>
+    /// (Kernels/BinaryOps.cs).</summary>
+    void Binary<TOp>(Tensor<T> a, Tensor<T> b, Tensor<T> c) where TOp : struct, IBinaryFunction;
     /// <summary>da += reduce(dy · ∂c/∂a), db likewise, summing over the axes each input was broadcast along.</summary>
-    void BinaryBackward(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> dy, Tensor<T>? da, Tensor<T>? db);
+    void BinaryBackward<TOp>(Tensor<T> a, Tensor<T> b, Tensor<T> dy, Tensor<T>? da, Tensor<T>? db)
+        where TOp : struct, IBinaryFunction;
 
     /// <summary>
     /// c = alpha · op(a) · op(b) + beta · c for 2-D tensors; with a <paramref name="bias"/> (one value per column of c)

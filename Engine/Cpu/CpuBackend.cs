@@ -60,165 +60,76 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         }
     }
 
-    public void Unary(UnaryOp op, Tensor<T> x, Tensor<T> y, T p)
+    public void Unary<TOp>(Tensor<T> x, Tensor<T> y, T p) where TOp : struct, IUnaryFunction
     {
         var xs = Span(x); var ys = Span(y);
         if (xs.IsEmpty) return;                   // TensorPrimitives.Sigmoid throws on an empty span
-        switch (op)
-        {
-            case UnaryOp.Neg: TensorPrimitives.Negate(xs, ys); break;
-            case UnaryOp.Exp: TensorPrimitives.Exp(xs, ys); break;
-            case UnaryOp.Log: TensorPrimitives.Log(xs, ys); break;
-            case UnaryOp.Sqrt: TensorPrimitives.Sqrt(xs, ys); break;
-            case UnaryOp.Relu: Simd.Map<T, ReluOp<T>>(xs, ys); break;
-            case UnaryOp.LeakyRelu: Simd.Map<T, LeakyReluOp<T>>(xs, p, ys); break;
-            case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(xs, ys); break;
-            case UnaryOp.Tanh:
-                // Not TensorPrimitives.Tanh (System.Numerics.Tensors 10.0.0): near 0 it is far off (tanh(0) = −6e-8 in
-                // float, tanh of a tiny double is −0; Tests/Engine/UnaryForwardTests). No model uses tanh, so the C
-                // library's, element by element, within an ulp.
-                for (int i = 0; i < xs.Length; i++) ys[i] = T.Tanh(xs[i]);
-                break;
-            case UnaryOp.AddScalar: Simd.Map<T, AddScalarOp<T>>(xs, p, ys); break;
-            case UnaryOp.MulScalar: Simd.Map<T, MulScalarOp<T>>(xs, p, ys); break;
-            case UnaryOp.Softplus: Losses.Softplus<T>(xs, ys); break;
-            default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-        }
+        TOp.Forward(xs, ys, p);
     }
 
-    public void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p,
-        bool accumulate = true)
+    public void UnaryBackward<TOp>(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p, bool accumulate = true)
+        where TOp : struct, IUnaryFunction
     {
         var xs = Span(x); var ys = Span(y); var g = Span(dy); var d = Span(dx);
+        if (d.IsEmpty) return;
         if (!accumulate)
         {
-            if (op is UnaryOp.Relu or UnaryOp.LeakyRelu)
-            {
-                Simd.Apply<T, LeakyReluGradOp<T>>(xs, xs, g, op == UnaryOp.Relu ? T.Zero : p, d);
-                return;
-            }
+            if (TOp.BackwardOverwrite(xs, ys, g, d, p)) return;
             d.Clear();
         }
-        T half = T.CreateTruncating(0.5);
-        switch (op)
-        {
-            case UnaryOp.Neg: TensorPrimitives.Subtract(d, g, d); break;
-            case UnaryOp.Exp: Simd.Accumulate<T, MulAccOp<T>>(ys, ys, g, T.One, d); break;
-            case UnaryOp.Log: Simd.Accumulate<T, DivAccOp<T>>(xs, xs, g, T.One, d); break;
-            case UnaryOp.Sqrt: Simd.Accumulate<T, DivAccOp<T>>(ys, ys, g, half, d); break;
-            case UnaryOp.Relu: Simd.Accumulate<T, LeakyReluGradOp<T>>(xs, xs, g, T.Zero, d); break;
-            case UnaryOp.LeakyRelu: Simd.Accumulate<T, LeakyReluGradOp<T>>(xs, xs, g, p, d); break;
-            case UnaryOp.Sigmoid: Simd.Accumulate<T, SigmoidGradOp<T>>(xs, ys, g, d); break;
-            case UnaryOp.Tanh: Simd.Accumulate<T, TanhGradOp<T>>(xs, ys, g, d); break;
-            case UnaryOp.AddScalar: TensorPrimitives.Add(d, g, d); break;
-            case UnaryOp.MulScalar: TensorPrimitives.MultiplyAdd(g, p, d, d); break;
-            case UnaryOp.Softplus:
-            {
-                // d softplus / dx = σ(x)
-                var s = pool.Rent(xs.Length);
-                var ss = s.Data.AsSpan(0, xs.Length);
-                TensorPrimitives.Sigmoid(xs, ss);
-                TensorPrimitives.MultiplyAdd(ss, g, d, d);
-                pool.Return(s);
-                break;
-            }
-            default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-        }
+        TOp.Backward(xs, ys, g, d, p);
     }
 
-    public void Binary(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> c)
+    public void Binary<TOp>(Tensor<T> a, Tensor<T> b, Tensor<T> c) where TOp : struct, IBinaryFunction
     {
         var sa = Span(a); var sb = Span(b); var sc = Span(c);
         if (a.Shape == b.Shape)
         {
-            switch (op)
-            {
-                case BinaryOp.Add: TensorPrimitives.Add(sa, sb, sc); break;
-                case BinaryOp.Sub: TensorPrimitives.Subtract(sa, sb, sc); break;
-                case BinaryOp.Mul: TensorPrimitives.Multiply(sa, sb, sc); break;
-                case BinaryOp.Div: TensorPrimitives.Divide(sa, sb, sc); break;
-            }
+            TOp.Forward(sa, sb, sc);
             return;
         }
-        Span<int> dims = stackalloc int[4], stA = stackalloc int[4], stB = stackalloc int[4];
-        BroadcastStrides(c.Shape, a.Shape, dims, stA);
-        BroadcastStrides(c.Shape, b.Shape, dims, stB);
-        switch (op)
-        {
-            case BinaryOp.Add: Broadcast.Binary<T, AddOp<T>>(sa, stA, sb, stB, dims, sc); break;
-            case BinaryOp.Sub: Broadcast.Binary<T, SubOp<T>>(sa, stA, sb, stB, dims, sc); break;
-            case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(sa, stA, sb, stB, dims, sc); break;
-            case BinaryOp.Div: Broadcast.Binary<T, DivOp<T>>(sa, stA, sb, stB, dims, sc); break;
-        }
+        Span<int> dims = stackalloc int[4], stA = stackalloc int[4], stB = stackalloc int[4], dense = stackalloc int[4];
+        TOp.Forward(sa, sb, sc, Index(c.Shape, a.Shape, b.Shape, dims, stA, stB, dense));
     }
 
-    public void BinaryBackward(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> dy, Tensor<T>? da, Tensor<T>? db)
+    public void BinaryBackward<TOp>(Tensor<T> a, Tensor<T> b, Tensor<T> dy, Tensor<T>? da, Tensor<T>? db)
+        where TOp : struct, IBinaryFunction
     {
         var g = Span(dy);
         var sa = Span(a); var sb = Span(b);
         if (a.Shape == b.Shape)
         {
-            if (da != null)
-            {
-                var d = Span(da);
-                switch (op)
-                {
-                    case BinaryOp.Add or BinaryOp.Sub: TensorPrimitives.Add(d, g, d); break;
-                    case BinaryOp.Mul: Simd.Accumulate<T, MulAccOp<T>>(sb, sb, g, T.One, d); break;
-                    case BinaryOp.Div: Simd.Accumulate<T, DivAccOp<T>>(sb, sb, g, T.One, d); break;
-                }
-            }
-            if (db != null)
-            {
-                var d = Span(db);
-                switch (op)
-                {
-                    case BinaryOp.Add: TensorPrimitives.Add(d, g, d); break;
-                    case BinaryOp.Sub: TensorPrimitives.Subtract(d, g, d); break;
-                    case BinaryOp.Mul: Simd.Accumulate<T, MulAccOp<T>>(sa, sa, g, T.One, d); break;
-                    case BinaryOp.Div: Simd.Accumulate<T, DivisorGradOp<T>>(sa, sb, g, d); break;
-                }
-            }
+            if (da != null) TOp.BackwardA(sa, sb, g, Span(da));
+            if (db != null) TOp.BackwardB(sa, sb, g, Span(db));
             return;
         }
         // Broadcast: form the full-shape gradient term, then sum it over the axes the operand was repeated along.
-        Span<int> dims = stackalloc int[4], stA = stackalloc int[4], stB = stackalloc int[4];
-        BroadcastStrides(dy.Shape, a.Shape, dims, stA);
-        BroadcastStrides(dy.Shape, b.Shape, dims, stB);
+        Span<int> dims = stackalloc int[4], stA = stackalloc int[4], stB = stackalloc int[4], dense = stackalloc int[4];
+        var index = Index(dy.Shape, a.Shape, b.Shape, dims, stA, stB, dense);
         var tmp = pool.Rent(g.Length);
         var t = tmp.Data.AsSpan(0, g.Length);
         if (da != null)
         {
-            switch (op)
-            {
-                case BinaryOp.Add or BinaryOp.Sub: g.CopyTo(t); break;
-                case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sb, stB, dims, t); break;
-                case BinaryOp.Div: Broadcast.Binary<T, DivOp<T>>(g, ContiguousStrides(dims), sb, stB, dims, t); break;
-            }
+            TOp.GradATerm(sa, sb, g, t, index);
             Broadcast.ReduceInto<T>(t, dims, stA, Span(da));
         }
         if (db != null)
         {
-            switch (op)
-            {
-                case BinaryOp.Add: g.CopyTo(t); break;
-                case BinaryOp.Sub: TensorPrimitives.Negate(g, t); break;
-                case BinaryOp.Mul: Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sa, stA, dims, t); break;
-                case BinaryOp.Div:
-                    // −dy · a / b²
-                    Broadcast.Binary<T, MulOp<T>>(g, ContiguousStrides(dims), sa, stA, dims, t);
-                    var b2 = pool.Rent(g.Length); var sq = b2.Data.AsSpan(0, g.Length);
-                    Broadcast.Binary<T, MulOp<T>>(sb, stB, sb, stB, dims, sq);
-                    TensorPrimitives.Divide(t, sq, t); TensorPrimitives.Negate(t, t);
-                    pool.Return(b2);
-                    break;
-            }
+            TOp.GradBTerm(sa, sb, g, t, index);
             Broadcast.ReduceInto<T>(t, dims, stB, Span(db));
         }
         pool.Return(tmp);
     }
 
-    static int[] ContiguousStrides(ReadOnlySpan<int> dims) => [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1];
+    /// <summary>The broadcast index space of output = a ∘ b, written into the four spans it returns views of.</summary>
+    static BroadcastIndex Index(Shape output, Shape a, Shape b, Span<int> dims, Span<int> stA, Span<int> stB,
+        Span<int> dense)
+    {
+        BroadcastStrides(output, a, dims, stA);
+        BroadcastStrides(output, b, dims, stB);
+        dense[0] = dims[1] * dims[2] * dims[3]; dense[1] = dims[2] * dims[3]; dense[2] = dims[3]; dense[3] = 1;
+        return new BroadcastIndex(dims, stA, stB, dense);
+    }
 
     /// <summary>Output dims padded to rank 4, and the operand's strides in that index space (0 where it is broadcast).</summary>
     static void BroadcastStrides(Shape output, Shape operand, Span<int> dims, Span<int> strides)

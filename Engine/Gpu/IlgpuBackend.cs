@@ -213,46 +213,15 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.CopyRows(Window(source), source.RowStride, Window(destination), destination.RowStride, source.Rows, source.Shape.Last, accumulate);
     }
 
-    public void Unary(UnaryOp op, Tensor<float> x, Tensor<float> y, float p)
-    {
-        ArrayView<float> xs = View(x), ys = View(y);
-        switch (op)
-        {
-            case UnaryOp.Neg: Kernels.Map<UnaryKernels.Neg>(xs, ys, p); break;
-            case UnaryOp.Exp: Kernels.Map<UnaryKernels.Exp>(xs, ys, p); break;
-            case UnaryOp.Log: Kernels.Map<UnaryKernels.Log>(xs, ys, p); break;
-            case UnaryOp.Sqrt: Kernels.Map<UnaryKernels.Sqrt>(xs, ys, p); break;
-            case UnaryOp.Relu: Kernels.Map<UnaryKernels.Relu>(xs, ys, p); break;
-            case UnaryOp.LeakyRelu: Kernels.Map<UnaryKernels.LeakyRelu>(xs, ys, p); break;
-            case UnaryOp.Sigmoid: Kernels.Map<UnaryKernels.Sigmoid>(xs, ys, p); break;
-            case UnaryOp.Tanh: Kernels.Map<UnaryKernels.Tanh>(xs, ys, p); break;
-            case UnaryOp.Softplus: Kernels.Map<UnaryKernels.Softplus>(xs, ys, p); break;
-            case UnaryOp.AddScalar: Kernels.Map<UnaryKernels.AddScalar>(xs, ys, p); break;
-            case UnaryOp.MulScalar: Kernels.Map<UnaryKernels.MulScalar>(xs, ys, p); break;
-            default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-        }
-    }
+    public void Unary<TOp>(Tensor<float> x, Tensor<float> y, float p) where TOp : struct, IUnaryFunction =>
+        Kernels.Map<TOp>(View(x), View(y), p);
 
-    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p,
-        bool accumulate = true)
+    public void UnaryBackward<TOp>(Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p,
+        bool accumulate = true) where TOp : struct, IUnaryFunction
     {
-        ArrayView<float> xs = View(x), ys = View(y), g = View(dy), d = View(dx);
+        ArrayView<float> d = View(dx);
         if (!accumulate) Kernels.Fill(d, 0f);
-        switch (op)
-        {
-            case UnaryOp.Neg: Kernels.MapBackward<UnaryKernels.Neg>(xs, ys, g, d, p); break;
-            case UnaryOp.Exp: Kernels.MapBackward<UnaryKernels.Exp>(xs, ys, g, d, p); break;
-            case UnaryOp.Log: Kernels.MapBackward<UnaryKernels.Log>(xs, ys, g, d, p); break;
-            case UnaryOp.Sqrt: Kernels.MapBackward<UnaryKernels.Sqrt>(xs, ys, g, d, p); break;
-            case UnaryOp.Relu: Kernels.MapBackward<UnaryKernels.Relu>(xs, ys, g, d, p); break;
-            case UnaryOp.LeakyRelu: Kernels.MapBackward<UnaryKernels.LeakyRelu>(xs, ys, g, d, p); break;
-            case UnaryOp.Sigmoid: Kernels.MapBackward<UnaryKernels.Sigmoid>(xs, ys, g, d, p); break;
-            case UnaryOp.Tanh: Kernels.MapBackward<UnaryKernels.Tanh>(xs, ys, g, d, p); break;
-            case UnaryOp.Softplus: Kernels.MapBackward<UnaryKernels.Softplus>(xs, ys, g, d, p); break;
-            case UnaryOp.AddScalar: Kernels.MapBackward<UnaryKernels.AddScalar>(xs, ys, g, d, p); break;
-            case UnaryOp.MulScalar: Kernels.MapBackward<UnaryKernels.MulScalar>(xs, ys, g, d, p); break;
-            default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-        }
+        Kernels.MapBackward<TOp>(View(x), View(y), View(dy), d, p);
     }
 
     /// <summary>The broadcast layout of c = a ∘ b, or null when the shapes are equal (the flat kernels).</summary>
@@ -266,50 +235,19 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         return Broadcast4.Create(dc, da, db);
     }
 
-    public void Binary(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> c)
+    public void Binary<TOp>(Tensor<float> a, Tensor<float> b, Tensor<float> c) where TOp : struct, IBinaryFunction
     {
         ArrayView<float> va = View(a), vb = View(b), vc = View(c);
-        if (Layout(c.Shape, a.Shape, b.Shape) is { } s)
-            switch (op)
-            {
-                case BinaryOp.Add: Kernels.Binary<BinaryKernels.Add>(va, vb, vc, s); break;
-                case BinaryOp.Sub: Kernels.Binary<BinaryKernels.Sub>(va, vb, vc, s); break;
-                case BinaryOp.Mul: Kernels.Binary<BinaryKernels.Mul>(va, vb, vc, s); break;
-                case BinaryOp.Div: Kernels.Binary<BinaryKernels.Div>(va, vb, vc, s); break;
-                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-            }
-        else
-            switch (op)
-            {
-                case BinaryOp.Add: Kernels.Binary<BinaryKernels.Add>(va, vb, vc); break;
-                case BinaryOp.Sub: Kernels.Binary<BinaryKernels.Sub>(va, vb, vc); break;
-                case BinaryOp.Mul: Kernels.Binary<BinaryKernels.Mul>(va, vb, vc); break;
-                case BinaryOp.Div: Kernels.Binary<BinaryKernels.Div>(va, vb, vc); break;
-                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-            }
+        if (Layout(c.Shape, a.Shape, b.Shape) is { } s) Kernels.Binary<TOp>(va, vb, vc, s);
+        else Kernels.Binary<TOp>(va, vb, vc);
     }
 
-    public void BinaryBackward(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> dy, Tensor<float>? da, Tensor<float>? db)
+    public void BinaryBackward<TOp>(Tensor<float> a, Tensor<float> b, Tensor<float> dy, Tensor<float>? da,
+        Tensor<float>? db) where TOp : struct, IBinaryFunction
     {
         ArrayView<float> va = View(a), vb = View(b), g = View(dy), vda = ViewOrEmpty(da), vdb = ViewOrEmpty(db);
-        if (Layout(dy.Shape, a.Shape, b.Shape) is { } s)
-            switch (op)
-            {
-                case BinaryOp.Add: Kernels.BinaryBackward<BinaryKernels.Add>(va, vb, g, vda, vdb, s); break;
-                case BinaryOp.Sub: Kernels.BinaryBackward<BinaryKernels.Sub>(va, vb, g, vda, vdb, s); break;
-                case BinaryOp.Mul: Kernels.BinaryBackward<BinaryKernels.Mul>(va, vb, g, vda, vdb, s); break;
-                case BinaryOp.Div: Kernels.BinaryBackward<BinaryKernels.Div>(va, vb, g, vda, vdb, s); break;
-                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-            }
-        else
-            switch (op)
-            {
-                case BinaryOp.Add: Kernels.BinaryBackward<BinaryKernels.Add>(va, vb, g, vda, vdb); break;
-                case BinaryOp.Sub: Kernels.BinaryBackward<BinaryKernels.Sub>(va, vb, g, vda, vdb); break;
-                case BinaryOp.Mul: Kernels.BinaryBackward<BinaryKernels.Mul>(va, vb, g, vda, vdb); break;
-                case BinaryOp.Div: Kernels.BinaryBackward<BinaryKernels.Div>(va, vb, g, vda, vdb); break;
-                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-            }
+        if (Layout(dy.Shape, a.Shape, b.Shape) is { } s) Kernels.BinaryBackward<TOp>(va, vb, g, vda, vdb, s);
+        else Kernels.BinaryBackward<TOp>(va, vb, g, vda, vdb);
     }
 
     // The linear epilogue as separate kernels here: c = beta·c + bias first (beta = 1 in the GEMM), the ReLU after.
@@ -320,13 +258,13 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
         if (bias != null)
         {
-            if (beta != 0f) Kernels.Map<UnaryKernels.MulScalar>(View(c), View(c), beta);
+            if (beta != 0f) Kernels.Map<UnaryOps.MulScalar>(View(c), View(c), beta);
             var row = ((IlgpuStorage)bias.Storage).Buffer.View.SubView(bias.Offset, n);
             Kernels.CopyRows(row, 0, View(c), n, m, n, beta != 0f);
             beta = 1f;
         }
         Kernels.Matmul(transA, transB, m, n, k, alpha, View(a), a.Shape[1], View(b), b.Shape[1], beta, View(c), n);
-        if (relu) Kernels.Map<UnaryKernels.Relu>(View(c), View(c), 0f);
+        if (relu) Kernels.Map<UnaryOps.Relu>(View(c), View(c), 0f);
     }
 
     public void Sum(Tensor<float> x, int axis, Tensor<float> y, float scale, bool accumulate)
@@ -505,7 +443,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Tensor<float> y, float? leakySlope = null)
     {
         Kernels.BatchNormApply(View(x), x.Rows, x.Shape.Last, View(mean), View(var), (float)eps, View(gamma), View(beta), View(y));
-        if (leakySlope is { } slope) Kernels.Map<UnaryKernels.LeakyRelu>(View(y), View(y), slope);
+        if (leakySlope is { } slope) Kernels.Map<UnaryOps.LeakyRelu>(View(y), View(y), slope);
     }
 
     public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
@@ -522,7 +460,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
             grad = pool.Rent(x.Length);
             g = grad.Buffer.View.SubView(0, x.Length);
             Kernels.Fill(g, 0f);
-            Kernels.MapBackward<UnaryKernels.LeakyRelu>(View(y ?? throw new ArgumentNullException(nameof(y))), View(y),
+            Kernels.MapBackward<UnaryOps.LeakyRelu>(View(y ?? throw new ArgumentNullException(nameof(y))), View(y),
                 View(dy), g, slope);
         }
         if (dx != null && !accumulateDx) Fill(dx, 0f);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using InfoVae.Kernels;
 
 namespace InfoVae.Engine;
 
@@ -90,7 +91,7 @@ public static partial class Ops
             act = be.Rent(x.Length);
             var dz = Window(Scratch<T>.C, act, be, 0, x.Shape, x.Shape.Last);
             be.Fill(dz, T.Zero);
-            be.UnaryBackward(UnaryOp.LeakyRelu, y, y, dy, dz, y.P);
+            be.UnaryBackward<UnaryOps.LeakyRelu>(y, y, dy, dz, y.P);
             dy = dz;
         }
         var dy2 = AsMatrix(Scratch<T>.C, dy, rows, c);                        // (R, C)
@@ -107,7 +108,7 @@ public static partial class Ops
             if (gamma.RequiresGrad)
             {
                 be.BatchNormApply(x, mean, variance, eps, ones, zeros, t);    // xhat
-                be.Binary(BinaryOp.Mul, t, dy2, t);
+                be.Binary<BinaryOps.Mul>(t, dy2, t);
                 be.Sum(t, 0, gamma.GradOrZeros(), T.One, accumulate: true);   // dGamma += Σ_r dy·xhat
             }
             if (x.RequiresGrad)

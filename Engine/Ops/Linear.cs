@@ -1,4 +1,5 @@
 using System.Numerics;
+using InfoVae.Kernels;
 
 namespace InfoVae.Engine;
 
@@ -34,7 +35,7 @@ public static partial class Ops
                     masked = be.Rent(y.Length);
                     dz = Window(Scratch<T>.D, masked, be, 0, y.Shape, y.Shape.Last);
                     // y > 0 exactly where x·Wᵀ + b > 0
-                    be.UnaryBackward(UnaryOp.Relu, y, y, y.Grad!, dz, T.Zero, accumulate: false);
+                    be.UnaryBackward<UnaryOps.Relu>(y, y, y.Grad!, dz, T.Zero, accumulate: false);
                 }
                 MatmulBackward(y.A!, false, y.B!, true, dz);
                 if (y.C is { RequiresGrad: true } bias) be.Sum(dz, 0, bias.GradForWrite(out bool overwrite), T.One,

@@ -1,4 +1,5 @@
 using System.Numerics;
+using InfoVae.Kernels;
 
 namespace InfoVae.Engine;
 
@@ -14,28 +15,29 @@ public static partial class Ops
 {
     static Tape<T> TapeOf<T>() where T : unmanaged, IFloatingPointIeee754<T> => Tape<T>.Current;
 
-    /// <summary>Elementwise unary op through the backend; its backward is the backend's matching derivative.</summary>
-    static Tensor<T> Unary<T>(string name, UnaryOp op, Tensor<T> x, T p = default) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Elementwise unary op through the backend; its backward is the op struct's derivative.</summary>
+    static Tensor<T> Unary<T, TOp>(Tensor<T> x, T p = default)
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IUnaryFunction
     {
         x = x.Contiguous();
-        var y = TapeOf<T>().Node(name, x.Shape, x.Backend, x);
-        y.P = p; y.I0 = (int)op;
-        x.Backend.Unary(op, x, y, p);
+        var y = TapeOf<T>().Node(TOp.Name, x.Shape, x.Backend, x);
+        y.P = p;
+        x.Backend.Unary<TOp>(x, y, p);
         if (y.RequiresGrad)
-            y.BackwardFn = static y => y.Backend.UnaryBackward((UnaryOp)y.I0, y.A!, y, y.Grad!, y.A!.GradOrZeros(), y.P);
+            y.BackwardFn = static y => y.Backend.UnaryBackward<TOp>(y.A!, y, y.Grad!, y.A!.GradOrZeros(), y.P);
         return y;
     }
 
     /// <summary>Elementwise binary op with NumPy broadcasting; the backward sums over broadcast axes.</summary>
-    static Tensor<T> Binary<T>(string name, BinaryOp op, Tensor<T> a, Tensor<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    static Tensor<T> Binary<T, TOp>(Tensor<T> a, Tensor<T> b)
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IBinaryFunction
     {
         SameBackend(a, b);
         a = a.Contiguous(); b = b.Contiguous();
-        var c = TapeOf<T>().Node(name, Shape.Broadcast(a.Shape, b.Shape), a.Backend, a, b);
-        c.I0 = (int)op;
-        a.Backend.Binary(op, a, b, c);
+        var c = TapeOf<T>().Node(TOp.Name, Shape.Broadcast(a.Shape, b.Shape), a.Backend, a, b);
+        a.Backend.Binary<TOp>(a, b, c);
         if (c.RequiresGrad)
-            c.BackwardFn = static c => c.Backend.BinaryBackward((BinaryOp)c.I0, c.A!, c.B!, c.Grad!,
+            c.BackwardFn = static c => c.Backend.BinaryBackward<TOp>(c.A!, c.B!, c.Grad!,
                 c.A!.RequiresGrad ? c.A.GradOrZeros() : null, c.B!.RequiresGrad ? c.B.GradOrZeros() : null);
         return c;
     }

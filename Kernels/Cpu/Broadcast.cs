@@ -11,6 +11,17 @@ public readonly struct AddOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPoi
 public readonly struct SubOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a - b; }
 public readonly struct MulOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a * b; }
 public readonly struct DivOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a / b; }
+/// <summary>−(a / (b·b)): the divisor's gradient term of a / b, with a = dy·numerator.</summary>
+readonly struct NegDivSquareOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => -(a / (b * b)); }
+
+/// <summary>
+/// The index space of a broadcast binary op on the CPU: <see cref="Dims"/> (rank 4, the output's), the strides of
+/// each operand in it (0 where it is repeated), and <see cref="Dense"/>, the output's own row-major strides.
+/// </summary>
+public readonly ref struct BroadcastIndex(ReadOnlySpan<int> dims, ReadOnlySpan<int> a, ReadOnlySpan<int> b, ReadOnlySpan<int> dense)
+{
+    public readonly ReadOnlySpan<int> Dims = dims, A = a, B = b, Dense = dense;
+}
 
 /// <summary>
 /// The general broadcasting loops for shapes padded to rank 4: a stride of 0 repeats an element along an axis.

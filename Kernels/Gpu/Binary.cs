@@ -56,7 +56,7 @@ public struct Broadcast4
 /// Elementwise binary kernels: equal shapes (flat index) and NumPy broadcasting over a <see cref="Broadcast4"/>
 /// (a bias row vector added to every row is the common case). The broadcast backward gives each element of an
 /// operand's gradient one thread that sums, in row-major output order, every output it was repeated into: no
-/// atomics, the same bits every run. Semantics mirror Engine/Cpu/CpuBackend.Binary and BinaryBackward.
+/// atomics, the same bits every run. The ops are in Kernels/BinaryOps.cs, next to their CPU forms.
 /// </summary>
 public static class BinaryKernels
 {
@@ -109,34 +109,6 @@ public static class BinaryKernels
                         acc += forA ? TOp.GradA(av, bv, dy[o]) : TOp.GradB(av, bv, dy[o]);
                     }
         return acc;
-    }
-
-    public readonly struct Add : IGpuBinaryOp
-    {
-        public static float Forward(float a, float b) => a + b;
-        public static float GradA(float a, float b, float dy) => dy;
-        public static float GradB(float a, float b, float dy) => dy;
-    }
-
-    public readonly struct Sub : IGpuBinaryOp
-    {
-        public static float Forward(float a, float b) => a - b;
-        public static float GradA(float a, float b, float dy) => dy;
-        public static float GradB(float a, float b, float dy) => -dy;
-    }
-
-    public readonly struct Mul : IGpuBinaryOp
-    {
-        public static float Forward(float a, float b) => a * b;
-        public static float GradA(float a, float b, float dy) => dy * b;
-        public static float GradB(float a, float b, float dy) => dy * a;
-    }
-
-    public readonly struct Div : IGpuBinaryOp
-    {
-        public static float Forward(float a, float b) => a / b;
-        public static float GradA(float a, float b, float dy) => dy / b;
-        public static float GradB(float a, float b, float dy) => -dy * a / (b * b);
     }
 }
 
