@@ -107,7 +107,7 @@ public static class UnaryOps
         public static bool BackwardOverwrite<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T>
         {
-            Simd.Apply<T, LeakyReluGradOp<T>>(x, x, dy, T.CreateTruncating(0.01), dx);
+            Simd.Apply<T, LeakyReluGradOp<T>>(x, x, dy, T.Zero, dx);
             return true;
         }
     }
