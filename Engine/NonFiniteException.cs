@@ -32,7 +32,7 @@ public sealed class NonFiniteException : ArithmeticException
     /// <summary>The op's name on the tape ("exp", "linear", "mmd", ...); "backward" for a parameter gradient.</summary>
     public string Op { get; }
     public Shape Shape { get; }
-    /// <summary>False: the op's forward output; true: a gradient its backward function accumulated into an input.</summary>
+    /// <summary>False: the op's forward output; true: a gradient its backward function added into (or wrote) for an input.</summary>
     public bool InBackward { get; }
     /// <summary>The first non-finite element (row-major) and its value.</summary>
     public int Index { get; }

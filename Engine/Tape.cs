@@ -57,14 +57,14 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
         throw new NonFiniteException(op, t.Shape, inBackward, i, double.CreateTruncating(values[i]));
     }
 
-    /// <summary>Anomaly mode, after a backward function: the gradients it accumulated into its inputs.</summary>
+    /// <summary>Anomaly mode, after a backward function: the input gradients it added into or wrote.</summary>
     static void CheckGradients(Tensor<T> node)
     {
         foreach (var input in (ReadOnlySpan<Tensor<T>?>)[node.A, node.B, node.C])
-            if (input is { Grad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
+            if (input is { RawGrad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
         if (node.State is Tensor<T>[] inputs)     // concat keeps its inputs here
             foreach (var input in inputs)
-                if (input is { Grad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
+                if (input is { RawGrad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
     }
 
     /// <summary>Within the scope ops record no backward functions (evaluation); their outputs still live on the tape.</summary>
@@ -126,7 +126,7 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (int i = count - 1; i >= 0; i--)
         {
             var t = nodes[i];
-            if (t.Grad != null && t.BackwardFn != null)
+            if (t.RawGrad != null && t.BackwardFn != null)
             {
                 t.BackwardFn(t);
                 if (detectAnomaly) CheckGradients(t);

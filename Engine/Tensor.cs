@@ -17,8 +17,24 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Elements between consecutive rows of the last axis (= Shape.Last unless this is a slice).</summary>
     public int RowStride { get; internal set; }
     public bool RequiresGrad { get; set; }
-    /// <summary>∂loss/∂this after <see cref="Backward"/>; leaves keep it (and accumulate into it) until zeroed.</summary>
-    public Tensor<T>? Grad { get; set; }
+    /// <summary>
+    /// ∂loss/∂this after <see cref="Backward"/>. Leaves keep it, and each later backward adds into it, until
+    /// <see cref="ZeroGrad"/> or <see cref="ZeroGradDeferred"/>. Reading it after a deferred zero clears its memory
+    /// first, so what it returns always holds the gradient's values. Setting it replaces the buffer.
+    /// </summary>
+    public Tensor<T>? Grad
+    {
+        get { MaterializeGrad(); return grad; }
+        set { grad = value; gradDeferredZero = false; }
+    }
+
+    /// <summary>
+    /// The gradient buffer as it is, for the engine: after <see cref="ZeroGradDeferred"/> its memory is stale (see
+    /// <see cref="GradDeferredZero"/>) until an op writes it through <see cref="GradForWrite"/> or clears it.
+    /// </summary>
+    internal Tensor<T>? RawGrad => grad;
+
+    Tensor<T>? grad;
     /// <summary>The op that made this tensor ("leaf" for inputs and parameters), for graph dumps and errors.</summary>
     public string Op { get; internal set; } = "leaf";
 
@@ -99,9 +115,9 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The gradient buffer, created zeroed on first use.</summary>
     internal Tensor<T> GradOrZeros()
     {
-        if (Grad == null) Backend.Fill(RentGrad(), T.Zero);
+        if (grad == null) Backend.Fill(RentGrad(), T.Zero);
         else MaterializeGrad();
-        return Grad!;
+        return grad!;
     }
 
     /// <summary>
@@ -112,9 +128,9 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     internal Tensor<T> GradForWrite(out bool overwrite)
     {
-        overwrite = Grad == null || gradDeferredZero;
+        overwrite = grad == null || gradDeferredZero;
         gradDeferredZero = false;
-        return Grad ?? RentGrad();
+        return grad ?? RentGrad();
     }
 
     Tensor<T> RentGrad()
@@ -122,7 +138,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         var g = gradObject ??= new Tensor<T>();
         g.Shape = Shape; g.Backend = Backend; g.Storage = Backend.Rent(Shape.Length); g.Offset = 0; g.RowStride = Shape.Last;
         g.OwnsStorage = true;
-        return Grad = g;
+        return grad = g;
     }
 
     bool gradDeferredZero;
@@ -133,9 +149,9 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     internal void ReleaseGrad()
     {
         gradDeferredZero = false;
-        if (Grad == null) return;
-        if (ReferenceEquals(Grad, gradObject)) Grad.Dispose();
-        Grad = null;
+        if (grad == null) return;
+        if (ReferenceEquals(grad, gradObject)) grad.Dispose();
+        grad = null;
     }
 
     /// <summary>
@@ -152,19 +168,23 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Zeroes a leaf's accumulated gradient.</summary>
-    public void ZeroGrad() { if (Grad != null) Backend.Fill(Grad, T.Zero); gradDeferredZero = false; }
+    public void ZeroGrad() { if (grad != null) Backend.Fill(grad, T.Zero); gradDeferredZero = false; }
 
     /// <summary>
     /// Zeroes the gradient without touching its memory: the next op to write it overwrites instead of adding.
-    /// Until then its contents are undefined; <see cref="MaterializeGrad"/> (or any op that only adds) clears them.
+    /// Until then its memory is stale; reading <see cref="Grad"/>, <see cref="MaterializeGrad"/> or any op that only
+    /// adds clears it.
     /// </summary>
-    public void ZeroGradDeferred() { if (Grad != null) gradDeferredZero = true; }
+    public void ZeroGradDeferred() { if (grad != null) gradDeferredZero = true; }
 
-    /// <summary>Makes a deferred zero real, for readers of <see cref="Grad"/> that did not go through an op.</summary>
+    /// <summary>
+    /// Makes a deferred zero real. <see cref="Grad"/> does it on read; call it before reading the gradient's memory
+    /// another way (a flat buffer it is a view of, as the model's parameters are).
+    /// </summary>
     public void MaterializeGrad()
     {
         if (!gradDeferredZero) return;
-        Backend.Fill(Grad!, T.Zero);
+        Backend.Fill(grad!, T.Zero);
         gradDeferredZero = false;
     }
 

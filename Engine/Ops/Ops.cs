@@ -21,10 +21,11 @@ public static partial class Ops
     {
         x = x.Contiguous();
         var y = TapeOf<T>().Node(TOp.Name, x.Shape, x.Backend, x);
-        y.P = p;
+        OpScalar(y) = p;
         x.Backend.Unary<TOp>(x, y, p);
         if (y.RequiresGrad)
-            y.BackwardFn = static y => y.Backend.UnaryBackward<TOp>(y.A!, y, y.Grad!, y.A!.GradOrZeros(), y.P);
+            y.BackwardFn = static y =>
+                y.Backend.UnaryBackward<TOp>(First(y), y, y.Grad!, First(y).GradOrZeros(), OpScalar(y));
         return y;
     }
 
@@ -37,10 +38,27 @@ public static partial class Ops
         var c = TapeOf<T>().Node(TOp.Name, Shape.Broadcast(a.Shape, b.Shape), a.Backend, a, b);
         a.Backend.Binary<TOp>(a, b, c);
         if (c.RequiresGrad)
-            c.BackwardFn = static c => c.Backend.BinaryBackward<TOp>(c.A!, c.B!, c.Grad!,
-                c.A!.RequiresGrad ? c.A.GradOrZeros() : null, c.B!.RequiresGrad ? c.B.GradOrZeros() : null);
+            c.BackwardFn = static c => c.Backend.BinaryBackward<TOp>(First(c), Second(c), c.Grad!,
+                GradIfNeeded(First(c)), GradIfNeeded(Second(c)));
         return c;
     }
+
+    // What a node saved for its backward lives in anonymous slots on Tensor (A, B, C, P, I0-I2, D0, F0, F1, State),
+    // so that recording an op allocates nothing. Ops read and write them only through named accessors: the parents
+    // here, each op's own values in its file (Stride(y) in Conv2d.cs, not y.I0).
+
+    /// <summary>The node's first input (the x of a one-input op).</summary>
+    static Tensor<T> First<T>(Tensor<T> node) where T : unmanaged, IFloatingPointIeee754<T> => node.A!;
+    /// <summary>The node's second input (a weight, the b of a ∘ b, a target).</summary>
+    static Tensor<T> Second<T>(Tensor<T> node) where T : unmanaged, IFloatingPointIeee754<T> => node.B!;
+    /// <summary>The node's third input: a bias or beta, or null.</summary>
+    static Tensor<T>? Third<T>(Tensor<T> node) where T : unmanaged, IFloatingPointIeee754<T> => node.C;
+
+    /// <summary>An elementwise op's scalar (the leaky-ReLU slope, AddScalar's s).</summary>
+    static ref T OpScalar<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.P;
+
+    /// <summary>The input's gradient buffer when it requires one, else null (the backends skip that side).</summary>
+    static Tensor<T>? GradIfNeeded<T>(Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T> => x.RequiresGrad ? x.GradOrZeros() : null;
 
     static void SameBackend<T>(Tensor<T> a, Tensor<T> b) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -14,9 +14,10 @@ public static partial class Ops
             y.BackwardFn = static y =>
             {
                 var g = y.Grad!;
-                var asX = Window(Scratch<T>.A, g.Storage, g.Backend, g.Offset, y.A!.Shape, y.A.Shape.Last);
+                var x = First(y);
+                var asX = Window(Scratch<T>.A, g.Storage, g.Backend, g.Offset, x.Shape, x.Shape.Last);
                 // a fresh gradient is copied into, not cleared and added to
-                var dx = y.A.GradForWrite(out bool overwrite);
+                var dx = x.GradForWrite(out bool overwrite);
                 y.Backend.CopyRows(asX, dx, accumulate: !overwrite);
             };
         return y;

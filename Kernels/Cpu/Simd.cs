@@ -64,7 +64,8 @@ public static class Simd
     public static void Accumulate<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T> => Accumulate<T, TOp>(a, b, c, T.Zero, destination);
 
-    /// <summary>destination[i] += TOp(a[i], b[i], c[i], p): the shape of every backward pass (gradients accumulate).</summary>
+    /// <summary>destination[i] += TOp(a[i], b[i], c[i], p): the shape of a backward pass into a gradient that holds
+    /// values (see <see cref="Apply{T, TOp}"/> for one that is logically zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Accumulate<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, T p, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T>
