@@ -11,6 +11,7 @@ namespace InfoVae.Engine;
 public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     [ThreadStatic] static Tape<T>? current;
+    /// <summary>This thread's tape: ops record on it, and it owns their outputs until <see cref="Reset"/>.</summary>
     public static Tape<T> Current => current ??= new Tape<T>();
 
     readonly List<Tensor<T>> nodes = [];
@@ -18,7 +19,9 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     bool detectAnomaly;
     int checkedCount;   // anomaly mode: nodes [0, checkedCount) have been checked
 
+    /// <summary>Nodes recorded since the last reset.</summary>
     public int Count => count;
+    /// <summary>False inside a <see cref="NoGrad"/> scope: ops then record no backward functions.</summary>
     public bool GradEnabled => noGrad == 0;
 
     /// <summary>
@@ -70,8 +73,10 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Within the scope ops record no backward functions (evaluation); their outputs still live on the tape.</summary>
     public NoGradScope NoGrad() { noGrad++; return new NoGradScope(this); }
 
+    /// <summary>The scope <see cref="NoGrad"/> opens; dispose it to close.</summary>
     public readonly struct NoGradScope(Tape<T> tape) : IDisposable
     {
+        /// <summary>Ends the scope: ops record backward functions again (unless an outer scope is open).</summary>
         public void Dispose() => tape.noGrad--;
     }
 

@@ -10,15 +10,20 @@ namespace InfoVae.Engine;
 /// </summary>
 public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>The dimensions of this window.</summary>
     public Shape Shape { get; internal set; }
+    /// <summary>Where the elements live and ops on them run.</summary>
     public IBackend<T> Backend { get; internal set; } = null!;
+    /// <summary>The block this tensor is a window onto.</summary>
     public Storage<T> Storage { get; internal set; } = null!;
+    /// <summary>The window's first element in <see cref="Storage"/>.</summary>
     public int Offset { get; internal set; }
     /// <summary>Elements between consecutive rows of the last axis (= Shape.Last unless this is a slice).</summary>
     public int RowStride { get; internal set; }
+    /// <summary>Whether backward computes ∂loss/∂this; an op's output requires it when an input does (outside NoGrad).</summary>
     public bool RequiresGrad { get; set; }
     /// <summary>
-    /// ∂loss/∂this after <see cref="Backward"/>. Leaves keep it, and each later backward adds into it, until
+    /// ∂loss/∂this after <see cref="Backward()"/>. Leaves keep it, and each later backward adds into it, until
     /// <see cref="ZeroGrad"/> or <see cref="ZeroGradDeferred"/>. Reading it after a deferred zero clears its memory
     /// first, so what it returns always holds the gradient's values. Setting it replaces the buffer.
     /// </summary>
@@ -52,12 +57,16 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     internal Tensor() { }
 
+    /// <summary>Elements in the tensor.</summary>
     public int Length => Shape.Length;
+    /// <summary>Rows of the last axis: Length / Shape.Last.</summary>
     public int Rows => Shape.Length / Math.Max(1, Shape.Last);
+    /// <summary>Whether the elements are dense in storage (no row gap), as backends need.</summary>
     public bool IsContiguous => RowStride == Shape.Last || Rows <= 1;
 
     // ---- factories (caller-owned leaves) ----
 
+    /// <summary>A caller-owned tensor of zeros (on the CPU backend unless one is given).</summary>
     public static Tensor<T> Zeros(Shape shape, IBackend<T>? backend = null, bool requiresGrad = false)
     {
         var b = backend ?? Cpu.CpuBackend<T>.Instance;
@@ -66,6 +75,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         return t;
     }
 
+    /// <summary>A caller-owned tensor holding a copy of <paramref name="data"/>.</summary>
     public static Tensor<T> From(ReadOnlySpan<T> data, Shape shape, IBackend<T>? backend = null, bool requiresGrad = false)
     {
         if (data.Length != shape.Length) throw new ArgumentException($"{data.Length} values do not fill shape {shape}");
@@ -74,6 +84,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         return t;
     }
 
+    /// <summary>A caller-owned rank-0 tensor.</summary>
     public static Tensor<T> Scalar(T value, IBackend<T>? backend = null, bool requiresGrad = false) => From([value], Shape.Scalar, backend, requiresGrad);
 
     /// <summary>A caller-owned view onto existing storage (named parameters in one flat buffer).</summary>
@@ -91,9 +102,13 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     // ---- data ----
 
+    /// <summary>The elements, row-major, in a new array; waits for the device.</summary>
     public T[] ToArray() { var r = new T[Length]; CopyTo(r); return r; }
+    /// <summary>destination = the elements, row-major; waits for the device.</summary>
     public void CopyTo(Span<T> destination) => Backend.Download(this, destination);
+    /// <summary>The elements = source, row-major.</summary>
     public void CopyFrom(ReadOnlySpan<T> source) => Backend.Upload(source, this);
+    /// <summary>The one element of a one-element tensor.</summary>
     public T Item()
     {
         if (Length != 1) throw new InvalidOperationException($"Item() needs a one-element tensor, not {Shape}");
@@ -102,6 +117,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         return one[0];
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"Tensor{Shape} op={Op}";
 
     // ---- autodiff ----
@@ -188,14 +204,24 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         gradDeferredZero = false;
     }
 
+    /// <see cref="Ops.Add{T}"/>.
     public static Tensor<T> operator +(Tensor<T> a, Tensor<T> b) => Ops.Add(a, b);
+    /// <see cref="Ops.Sub{T}"/>.
     public static Tensor<T> operator -(Tensor<T> a, Tensor<T> b) => Ops.Sub(a, b);
+    /// <see cref="Ops.Mul{T}"/>.
     public static Tensor<T> operator *(Tensor<T> a, Tensor<T> b) => Ops.Mul(a, b);
+    /// <see cref="Ops.Div{T}"/>.
     public static Tensor<T> operator /(Tensor<T> a, Tensor<T> b) => Ops.Div(a, b);
+    /// <see cref="Ops.Neg{T}"/>.
     public static Tensor<T> operator -(Tensor<T> a) => Ops.Neg(a);
+    /// <see cref="Ops.AddScalar{T}"/>.
     public static Tensor<T> operator +(Tensor<T> a, T s) => Ops.AddScalar(a, s);
+    /// <see cref="Ops.AddScalar{T}"/> of −s.
     public static Tensor<T> operator -(Tensor<T> a, T s) => Ops.AddScalar(a, -s);
+    /// <see cref="Ops.MulScalar{T}"/>.
     public static Tensor<T> operator *(Tensor<T> a, T s) => Ops.MulScalar(a, s);
+    /// <see cref="Ops.MulScalar{T}"/>.
     public static Tensor<T> operator *(T s, Tensor<T> a) => Ops.MulScalar(a, s);
+    /// <see cref="Ops.MulScalar{T}"/> by 1/s.
     public static Tensor<T> operator /(Tensor<T> a, T s) => Ops.MulScalar(a, T.One / s);
 }

@@ -43,11 +43,16 @@ public static class UnaryOps
     /// <summary>−x.</summary>
     public readonly struct Neg : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "neg";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => -x;
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => -dy;
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
             TensorPrimitives.Negate(x, y);
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Subtract(dx, dy, dx);
     }
@@ -55,11 +60,16 @@ public static class UnaryOps
     /// <summary>eˣ; its derivative is the saved output.</summary>
     public readonly struct Exp : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "exp";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => XMath.Exp(x);
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy * y;
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
             TensorPrimitives.Exp(x, y);
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> => Simd.Accumulate<T, MulAccOp<T>>(y, y, dy, T.One, dx);
     }
@@ -67,11 +77,16 @@ public static class UnaryOps
     /// <summary>ln x; d/dx = 1/x.</summary>
     public readonly struct Log : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "log";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => XMath.Log(x);
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy / x;
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
             TensorPrimitives.Log(x, y);
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> => Simd.Accumulate<T, DivAccOp<T>>(x, x, dy, T.One, dx);
     }
@@ -79,11 +94,16 @@ public static class UnaryOps
     /// <summary>√x; d/dx = 1/(2y) from the saved output.</summary>
     public readonly struct Sqrt : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "sqrt";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => XMath.Sqrt(x);
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => 0.5f * dy / y;
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
             TensorPrimitives.Sqrt(x, y);
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> =>
             Simd.Accumulate<T, DivAccOp<T>>(y, y, dy, T.CreateTruncating(0.5), dx);
@@ -97,13 +117,19 @@ public static class UnaryOps
     /// </summary>
     public readonly struct Relu : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "relu";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => x > 0f || XMath.IsNaN(x) ? x : 0f;
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => x > 0f ? dy : 0f * dy;
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
             Simd.Map<T, ReluOp<T>>(x, y);
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> => Simd.Accumulate<T, LeakyReluGradOp<T>>(x, x, dy, T.Zero, dx);
+        /// <inheritdoc/>
         public static bool BackwardOverwrite<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T>
         {
@@ -115,13 +141,19 @@ public static class UnaryOps
     /// <summary>x > 0 ? x : p·x, NaN kept. The gradient at x = 0 is p.</summary>
     public readonly struct LeakyRelu : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "leaky_relu";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => x > 0f || XMath.IsNaN(x) ? x : p * x;
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => x > 0f ? dy : p * dy;
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
             Simd.Map<T, LeakyReluOp<T>>(x, p, y);
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> => Simd.Accumulate<T, LeakyReluGradOp<T>>(x, x, dy, p, dx);
+        /// <inheritdoc/>
         public static bool BackwardOverwrite<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T>
         {
@@ -133,11 +165,16 @@ public static class UnaryOps
     /// <summary>σ(x) = 1/(1 + e⁻ˣ); d/dx = y(1 − y) from the saved output.</summary>
     public readonly struct Sigmoid : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "sigmoid";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => GpuMath.Sigmoid(x);
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy * y * (1f - y);
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
             TensorPrimitives.Sigmoid(x, y);
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> => Simd.Accumulate<T, SigmoidGradOp<T>>(x, y, dy, dx);
     }
@@ -145,18 +182,23 @@ public static class UnaryOps
     /// <summary>tanh x; d/dx = 1 − y² from the saved output.</summary>
     public readonly struct Tanh : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "tanh";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => GpuMath.Tanh(x);
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy * (1f - y * y);
 
         // Not TensorPrimitives.Tanh (System.Numerics.Tensors 10.0.0): near 0 it is far off (tanh(0) = −6e-8 in
         // float, tanh of a tiny double is −0; Tests/Engine/UnaryForwardTests). No model uses tanh, so the C
         // library's, element by element, within an ulp.
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T>
         {
             for (int i = 0; i < x.Length; i++) y[i] = T.Tanh(x[i]);
         }
 
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> => Simd.Accumulate<T, TanhGradOp<T>>(x, y, dy, dx);
     }
@@ -164,14 +206,19 @@ public static class UnaryOps
     /// <summary>softplus(x) = log(1 + eˣ); d/dx = σ(x).</summary>
     public readonly struct Softplus : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "softplus";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => GpuMath.Softplus(x);
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy * GpuMath.Sigmoid(x);
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
             Losses.Softplus(x, y);
 
         // σ(x) over the whole length in one TensorPrimitives call (a chunked one could take its scalar path on a short
         // tail and change the last bit); the scratch comes from the shared pool, so a warm step allocates nothing.
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T>
         {
@@ -186,11 +233,16 @@ public static class UnaryOps
     /// <summary>x + p.</summary>
     public readonly struct AddScalar : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "add_scalar";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => x + p;
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy;
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
             Simd.Map<T, AddScalarOp<T>>(x, p, y);
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Add(dx, dy, dx);
     }
@@ -198,11 +250,16 @@ public static class UnaryOps
     /// <summary>x·p.</summary>
     public readonly struct MulScalar : IUnaryFunction
     {
+        /// <inheritdoc/>
         public static string Name => "mul_scalar";
+        /// <inheritdoc/>
         public static float Forward(float x, float p) => x * p;
+        /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy * p;
+        /// <inheritdoc/>
         public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
             Simd.Map<T, MulScalarOp<T>>(x, p, y);
+        /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.MultiplyAdd(dy, p, dx, dx);
     }

@@ -24,6 +24,7 @@ public static partial class Ops
     }
 
     // params ReadOnlySpan: the dimensions go on the stack (an int[] here cost the conv step 170 B a step).
+    /// <see cref="Reshape{T}(Tensor{T}, Shape)"/> with the dimensions given one by one.
     public static Tensor<T> Reshape<T>(this Tensor<T> x, params ReadOnlySpan<int> dims) where T : unmanaged,
         IFloatingPointIeee754<T> => x.Reshape(new Shape(dims));
 }

@@ -2,15 +2,41 @@ using System.Numerics;
 
 namespace InfoVae.Kernels.Cpu;
 
+/// <summary>An elementwise function of two inputs, for the broadcasting loops of <see cref="Broadcast"/>.</summary>
 public interface IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>The function's value at (a, b).</summary>
     static abstract T Invoke(T a, T b);
 }
 
-public readonly struct AddOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a + b; }
-public readonly struct SubOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a - b; }
-public readonly struct MulOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a * b; }
-public readonly struct DivOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a / b; }
+/// <summary>a + b.</summary>
+public readonly struct AddOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public static T Invoke(T a, T b) => a + b;
+}
+
+/// <summary>a − b.</summary>
+public readonly struct SubOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public static T Invoke(T a, T b) => a - b;
+}
+
+/// <summary>a · b.</summary>
+public readonly struct MulOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public static T Invoke(T a, T b) => a * b;
+}
+
+/// <summary>a / b.</summary>
+public readonly struct DivOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public static T Invoke(T a, T b) => a / b;
+}
+
 /// <summary>−(a / (b·b)): the divisor's gradient term of a / b, with a = dy·numerator.</summary>
 readonly struct NegDivSquareOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => -(a / (b * b)); }
 
@@ -20,7 +46,14 @@ readonly struct NegDivSquareOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingP
 /// </summary>
 public readonly ref struct BroadcastIndex(ReadOnlySpan<int> dims, ReadOnlySpan<int> a, ReadOnlySpan<int> b, ReadOnlySpan<int> dense)
 {
-    public readonly ReadOnlySpan<int> Dims = dims, A = a, B = b, Dense = dense;
+    /// <summary>The four sizes of the output's index space, padded to rank 4 with leading 1s.</summary>
+    public readonly ReadOnlySpan<int> Dims = dims;
+    /// <summary>The first operand's four element strides in <see cref="Dims"/>' index space.</summary>
+    public readonly ReadOnlySpan<int> A = a;
+    /// <summary>The second operand's four element strides.</summary>
+    public readonly ReadOnlySpan<int> B = b;
+    /// <summary>The row-major strides of a dense tensor of <see cref="Dims"/> (the output, dy).</summary>
+    public readonly ReadOnlySpan<int> Dense = dense;
 }
 
 /// <summary>

@@ -9,16 +9,22 @@ namespace InfoVae.Kernels.Cpu;
 /// <summary>An elementwise function of one input, as a scalar and as 512- and 256-bit vectors.</summary>
 public interface IUnaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>f(x, p) for one element.</summary>
     static abstract T Invoke(T x, T p);
+    /// <summary>f(x, p) lane by lane; the same bits as the scalar form.</summary>
     static abstract Vector512<T> Invoke(Vector512<T> x, Vector512<T> p);
+    /// <summary>f(x, p) lane by lane; the same bits as the scalar form.</summary>
     static abstract Vector256<T> Invoke(Vector256<T> x, Vector256<T> p);
 }
 
 /// <summary>An elementwise function of three inputs; backward passes use it as f(x, y, dy).</summary>
 public interface ITernaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>f(a, b, c, p) for one element.</summary>
     static abstract T Invoke(T a, T b, T c, T p);
+    /// <summary>f(a, b, c, p) lane by lane; the same bits as the scalar form.</summary>
     static abstract Vector512<T> Invoke(Vector512<T> a, Vector512<T> b, Vector512<T> c, Vector512<T> p);
+    /// <summary>f(a, b, c, p) lane by lane; the same bits as the scalar form.</summary>
     static abstract Vector256<T> Invoke(Vector256<T> a, Vector256<T> b, Vector256<T> c, Vector256<T> p);
 }
 

@@ -6,6 +6,7 @@ namespace InfoVae.Kernels.Gpu;
 /// <summary>An elementwise op on the GPU: y = Forward(x, p); its backward is dx += Backward(x, y, dy, p).</summary>
 public interface IGpuUnaryOp
 {
+    /// <summary>y = f(x, p).</summary>
     static abstract float Forward(float x, float p);
     /// <summary>dy · f'(x), from the input x or the saved output y, whichever is cheaper and stable.</summary>
     static abstract float Backward(float x, float y, float dy, float p);
@@ -17,9 +18,11 @@ public interface IGpuUnaryOp
 /// </summary>
 public static class UnaryKernels
 {
+    /// <summary>y[i] = f(x[i], p).</summary>
     public static void MapKernel<TOp>(Index1D i, ArrayView<float> x, ArrayView<float> y, float p) where TOp : struct, IGpuUnaryOp =>
         y[i] = TOp.Forward(x[i], p);
 
+    /// <summary>dx[i] += dy[i]·f'(x[i]), from x or the saved output y.</summary>
     public static void MapBackwardKernel<TOp>(Index1D i, ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, float p)
         where TOp : struct, IGpuUnaryOp =>
         dx[i] += TOp.Backward(x[i], y[i], dy[i], p);
