@@ -232,13 +232,16 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
     public bool AllFinite(Tensor<float> t) => inner.AllFinite(t);
     public void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate) =>
         Time($"CopyRows {S(destination)}", () => inner.CopyRows(source, destination, accumulate));
-    public void Unary(UnaryOp op, Tensor<float> x, Tensor<float> y, float p) => Time($"Unary.{op} {S(x)}", () => inner.Unary(op, x, y, p));
-    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p,
-        bool accumulate = true) =>
-        Time($"UnaryBackward.{op} {S(x)}", () => inner.UnaryBackward(op, x, y, dy, dx, p, accumulate));
-    public void Binary(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> c) => Time($"Binary.{op} {S(c)}", () => inner.Binary(op, a, b, c));
-    public void BinaryBackward(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> dy, Tensor<float>? da, Tensor<float>? db) =>
-        Time($"BinaryBackward.{op} {S(dy)}", () => inner.BinaryBackward(op, a, b, dy, da, db));
+    public void Unary<TOp>(Tensor<float> x, Tensor<float> y, float p) where TOp : struct, IUnaryFunction =>
+        Time($"Unary.{TOp.Name} {S(x)}", () => inner.Unary<TOp>(x, y, p));
+    public void UnaryBackward<TOp>(Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p,
+        bool accumulate = true) where TOp : struct, IUnaryFunction =>
+        Time($"UnaryBackward.{TOp.Name} {S(x)}", () => inner.UnaryBackward<TOp>(x, y, dy, dx, p, accumulate));
+    public void Binary<TOp>(Tensor<float> a, Tensor<float> b, Tensor<float> c) where TOp : struct, IBinaryFunction =>
+        Time($"Binary.{TOp.Name} {S(c)}", () => inner.Binary<TOp>(a, b, c));
+    public void BinaryBackward<TOp>(Tensor<float> a, Tensor<float> b, Tensor<float> dy, Tensor<float>? da,
+        Tensor<float>? db) where TOp : struct, IBinaryFunction =>
+        Time($"BinaryBackward.{TOp.Name} {S(dy)}", () => inner.BinaryBackward<TOp>(a, b, dy, da, db));
     public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha,
         float beta,
         Tensor<float>? bias = null, bool relu = false)

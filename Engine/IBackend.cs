@@ -4,10 +4,6 @@ using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Engine;
 
-public enum UnaryOp { Neg, Exp, Log, Sqrt, Relu, LeakyRelu, Sigmoid, Tanh, Softplus, AddScalar, MulScalar }
-
-public enum BinaryOp { Add, Sub, Mul, Div }
-
 /// <summary>
 /// Where tensors live and how the primitives run on them. Ops (Engine/Ops) are written once against this
 /// interface; the CPU backend runs them on Kernels/Cpu, a GPU backend on Kernels/Gpu. Tensors handed to a
@@ -18,14 +14,17 @@ public enum BinaryOp { Add, Sub, Mul, Div }
 /// </summary>
 public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>The --device name: cpu, cuda or ilgpu-cpu.</summary>
     string Name { get; }
 
     /// <summary>A buffer of at least <paramref name="length"/> elements from the pool; contents are undefined.</summary>
     Storage<T> Rent(int length);
+    /// <summary>Gives a buffer from <see cref="Rent"/> back to the pool.</summary>
     void Return(Storage<T> storage);
 
     /// <summary>destination = source; the caller may reuse <paramref name="source"/> as soon as this returns.</summary>
     void Upload(ReadOnlySpan<T> source, Tensor<T> destination);
+    /// <summary>destination = the tensor's elements; waits for the device.</summary>
     void Download(Tensor<T> source, Span<T> destination);
 
     /// <summary>
@@ -43,6 +42,7 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// uploads the data once. The caller must not change <paramref name="data"/> afterwards.
     /// </summary>
     IRowGather<T> KeepRows(T[] data, int rowLength) => new HostRows<T>(data, rowLength);
+    /// <summary>Every element of t = value.</summary>
     void Fill(Tensor<T> t, T value);
 
     /// <summary>False when some element is NaN or ±∞ (the tape's anomaly mode asks after every op); waits for the device.</summary>
@@ -56,15 +56,19 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>dst (=|+=) src, both of the same rows × last-axis shape, each with its own row stride (views allowed).</summary>
     void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate);
 
-    void Unary(UnaryOp op, Tensor<T> x, Tensor<T> y, T p);
+    /// <summary>y = f(x, p) elementwise, f the op struct <typeparamref name="TOp"/> (Kernels/UnaryOps.cs).</summary>
+    void Unary<TOp>(Tensor<T> x, Tensor<T> y, T p) where TOp : struct, IUnaryFunction;
     /// <summary>dx += dy · f'(x) for y = f(x); y is the saved forward output. accumulate false writes dx
     /// instead.</summary>
-    void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p, bool accumulate = true);
+    void UnaryBackward<TOp>(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p, bool accumulate = true)
+        where TOp : struct, IUnaryFunction;
 
-    /// <summary>c = a ∘ b with NumPy broadcasting to c's shape.</summary>
-    void Binary(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> c);
+    /// <summary>c = a ∘ b with NumPy broadcasting to c's shape, ∘ the op struct <typeparamref name="TOp"/>
+    /// (Kernels/BinaryOps.cs).</summary>
+    void Binary<TOp>(Tensor<T> a, Tensor<T> b, Tensor<T> c) where TOp : struct, IBinaryFunction;
     /// <summary>da += reduce(dy · ∂c/∂a), db likewise, summing over the axes each input was broadcast along.</summary>
-    void BinaryBackward(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> dy, Tensor<T>? da, Tensor<T>? db);
+    void BinaryBackward<TOp>(Tensor<T> a, Tensor<T> b, Tensor<T> dy, Tensor<T>? da, Tensor<T>? db)
+        where TOp : struct, IBinaryFunction;
 
     /// <summary>
     /// c = alpha · op(a) · op(b) + beta · c for 2-D tensors; with a <paramref name="bias"/> (one value per column of c)
@@ -84,6 +88,7 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>loss[i] = softplus(z[i]) − t[i]·z[i], computed stably.</summary>
     void BceWithLogits(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
+    /// <summary>dLogits += dLoss·(σ(z) − t), dTarget += −dLoss·z; a null side is skipped.</summary>
     void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget);
 
     /// <summary>sum (a scalar) = scale · Σ_i softplus(z) − t·z over every element (Σ, then × scale):
@@ -96,6 +101,7 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>kl[r] = −½ Σ_j (1 + lv − mu² − exp(lv)) over the last axis of (rows, Z) mu and logvar.</summary>
     void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl);
+    /// <summary>dMu += dKl·mu, dLogvar += dKl·(exp(lv) − 1)/2 per row; a null side is skipped.</summary>
     void GaussianKlBackward(Tensor<T> mu, Tensor<T> logvar, Tensor<T> dKl, Tensor<T>? dMu, Tensor<T>? dLogvar);
 
     /// <summary>
@@ -103,14 +109,18 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// weights t: the cross-entropy of t under softmax(z).
     /// </summary>
     void SoftmaxCrossEntropy(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
+    /// <summary>dLogits += dLoss[r]·(t_sum[r]·softmax(z[r]) − t[r]), dTarget += dLoss[r]·(logsumexp(z[r]) − z[r]); a null side is skipped.</summary>
     void SoftmaxCrossEntropyBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits,
         Tensor<T>? dTarget);
 
+    /// <summary>d (n, m) = max(0, ‖a_i‖² + ‖b_j‖² − 2 a_i·b_j) for a (n, k), b (m, k).</summary>
     void SquaredDistance(Tensor<T> a, Tensor<T> b, Tensor<T> d);
+    /// <summary>da += Σ_j 2·dD_ij·(a_i − b_j), db −= likewise, where the forward's d is > 0 (the clamp passes nothing).</summary>
     void SquaredDistanceBackward(Tensor<T> a, Tensor<T> b, Tensor<T> d, Tensor<T> dD, Tensor<T>? da, Tensor<T>? db);
 
     /// <summary>Writes MMD²(x, y) into the scalar <paramref name="result"/>.</summary>
     void Mmd(Tensor<T> x, Tensor<T> y, MmdSpec spec, Tensor<T> result);
+    /// <summary>dx, dy += dResult·∂MMD²/∂x, ∂/∂y; a null side is skipped.</summary>
     void MmdBackward(Tensor<T> x, Tensor<T> y, MmdSpec spec, Tensor<T> dResult, Tensor<T>? dx, Tensor<T>? dy);
 
     /// <summary>cols (Rows, KH·KW·C) = im2col(image (N, H, W, C)), overwriting cols; channels-last (see <see cref="ConvGeometry"/>).</summary>

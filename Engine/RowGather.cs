@@ -9,7 +9,9 @@ namespace InfoVae.Engine;
 /// </summary>
 public interface IRowGather<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>Rows in the data set.</summary>
     int Rows { get; }
+    /// <summary>Elements per row.</summary>
     int RowLength { get; }
 
     /// <summary>destination (rows.Length, RowLength), contiguous, = the data set's rows in the order given.</summary>
@@ -24,9 +26,12 @@ public sealed class HostRows<T>(T[] data, int rowLength) : IRowGather<T> where T
 {
     T[] batch = [];
 
+    /// <inheritdoc/>
     public int Rows { get; } = rowLength > 0 ? data.Length / rowLength : 0;
+    /// <inheritdoc/>
     public int RowLength { get; } = rowLength;
 
+    /// <inheritdoc/>
     public void Gather(ReadOnlySpan<int> rows, Tensor<T> destination)
     {
         int p = RowLength, n = rows.Length * p;

@@ -8,11 +8,14 @@ namespace InfoVae.Engine;
 /// </summary>
 public readonly struct Shape : IEquatable<Shape>
 {
+    /// <summary>The highest rank a tensor may have.</summary>
     public const int MaxRank = 4;
     readonly int d0, d1, d2, d3;
     readonly int length;   // the checked product of the dimensions; default(Shape) is the scalar, length 1
+    /// <summary>The number of axes (0 for a scalar).</summary>
     public int Rank { get; }
 
+    /// <summary>A shape of these dimensions (none: a scalar); throws for a negative one, a rank above 4 or more than int.MaxValue elements.</summary>
     public Shape(params ReadOnlySpan<int> dims)
     {
         if (dims.Length > MaxRank) throw new ArgumentException($"rank {dims.Length} > {MaxRank} is not supported");
@@ -22,19 +25,23 @@ public readonly struct Shape : IEquatable<Shape>
         length = Sizes.Product("a tensor of shape", dims);
     }
 
+    /// <summary>The rank-0 shape: one element.</summary>
     public static Shape Scalar => default;
 
+    /// <summary>The size of an axis; a negative axis counts from the end.</summary>
     public int this[int axis] => (axis < 0 ? axis + Rank : axis) switch
     {
         0 when Rank > 0 => d0, 1 when Rank > 1 => d1, 2 when Rank > 2 => d2, 3 when Rank > 3 => d3,
         _ => throw new ArgumentOutOfRangeException(nameof(axis), $"axis {axis} of a rank-{Rank} shape"),
     };
 
+    /// <summary>Elements in a tensor of this shape (the product of the dimensions; 1 for a scalar).</summary>
     public int Length => Rank == 0 ? 1 : length;
 
     /// <summary>The last dimension (1 for a scalar): the row length of the row-major layout.</summary>
     public int Last => Rank == 0 ? 1 : this[Rank - 1];
 
+    /// <summary>The axis as 0..Rank−1 (a negative one counts from the end); throws when it is out of range.</summary>
     public int NormalizeAxis(int axis)
     {
         int a = axis < 0 ? axis + Rank : axis;
@@ -42,6 +49,7 @@ public readonly struct Shape : IEquatable<Shape>
         return a;
     }
 
+    /// <summary>This shape with one axis resized.</summary>
     public Shape With(int axis, int size)
     {
         Span<int> s = stackalloc int[Rank];
@@ -50,6 +58,7 @@ public readonly struct Shape : IEquatable<Shape>
         return new Shape(s);
     }
 
+    /// <summary>This shape with one axis removed.</summary>
     public Shape Without(int axis)
     {
         Span<int> s = stackalloc int[Rank - 1];
@@ -80,6 +89,7 @@ public readonly struct Shape : IEquatable<Shape>
         return new Shape(s);
     }
 
+    /// <inheritdoc/>
     public bool Equals(Shape o)
     {
         if (Rank != o.Rank) return false;
@@ -87,10 +97,16 @@ public readonly struct Shape : IEquatable<Shape>
         return true;
     }
 
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is Shape s && Equals(s);
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Rank, d0, d1, d2, d3);
+    /// <summary>Equal ranks and dimensions.</summary>
     public static bool operator ==(Shape a, Shape b) => a.Equals(b);
+    /// <summary>Different ranks or dimensions.</summary>
     public static bool operator !=(Shape a, Shape b) => !a.Equals(b);
+    /// <summary>The dimensions as a new array.</summary>
     public int[] ToArray() { var r = new int[Rank]; for (int i = 0; i < Rank; i++) r[i] = this[i]; return r; }
+    /// <inheritdoc/>
     public override string ToString() => "(" + string.Join(", ", ToArray()) + ")";
 }

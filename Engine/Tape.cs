@@ -11,6 +11,7 @@ namespace InfoVae.Engine;
 public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     [ThreadStatic] static Tape<T>? current;
+    /// <summary>This thread's tape: ops record on it, and it owns their outputs until <see cref="Reset"/>.</summary>
     public static Tape<T> Current => current ??= new Tape<T>();
 
     readonly List<Tensor<T>> nodes = [];
@@ -18,7 +19,9 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     bool detectAnomaly;
     int checkedCount;   // anomaly mode: nodes [0, checkedCount) have been checked
 
+    /// <summary>Nodes recorded since the last reset.</summary>
     public int Count => count;
+    /// <summary>False inside a <see cref="NoGrad"/> scope: ops then record no backward functions.</summary>
     public bool GradEnabled => noGrad == 0;
 
     /// <summary>
@@ -57,21 +60,23 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
         throw new NonFiniteException(op, t.Shape, inBackward, i, double.CreateTruncating(values[i]));
     }
 
-    /// <summary>Anomaly mode, after a backward function: the gradients it accumulated into its inputs.</summary>
+    /// <summary>Anomaly mode, after a backward function: the input gradients it added into or wrote.</summary>
     static void CheckGradients(Tensor<T> node)
     {
         foreach (var input in (ReadOnlySpan<Tensor<T>?>)[node.A, node.B, node.C])
-            if (input is { Grad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
+            if (input is { RawGrad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
         if (node.State is Tensor<T>[] inputs)     // concat keeps its inputs here
             foreach (var input in inputs)
-                if (input is { Grad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
+                if (input is { RawGrad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
     }
 
     /// <summary>Within the scope ops record no backward functions (evaluation); their outputs still live on the tape.</summary>
     public NoGradScope NoGrad() { noGrad++; return new NoGradScope(this); }
 
+    /// <summary>The scope <see cref="NoGrad"/> opens; dispose it to close.</summary>
     public readonly struct NoGradScope(Tape<T> tape) : IDisposable
     {
+        /// <summary>Ends the scope: ops record backward functions again (unless an outer scope is open).</summary>
         public void Dispose() => tape.noGrad--;
     }
 
@@ -126,7 +131,7 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (int i = count - 1; i >= 0; i--)
         {
             var t = nodes[i];
-            if (t.Grad != null && t.BackwardFn != null)
+            if (t.RawGrad != null && t.BackwardFn != null)
             {
                 t.BackwardFn(t);
                 if (detectAnomaly) CheckGradients(t);

@@ -10,15 +10,36 @@ namespace InfoVae.Engine;
 /// </summary>
 public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>The dimensions of this window.</summary>
     public Shape Shape { get; internal set; }
+    /// <summary>Where the elements live and ops on them run.</summary>
     public IBackend<T> Backend { get; internal set; } = null!;
+    /// <summary>The block this tensor is a window onto.</summary>
     public Storage<T> Storage { get; internal set; } = null!;
+    /// <summary>The window's first element in <see cref="Storage"/>.</summary>
     public int Offset { get; internal set; }
     /// <summary>Elements between consecutive rows of the last axis (= Shape.Last unless this is a slice).</summary>
     public int RowStride { get; internal set; }
+    /// <summary>Whether backward computes ∂loss/∂this; an op's output requires it when an input does (outside NoGrad).</summary>
     public bool RequiresGrad { get; set; }
-    /// <summary>∂loss/∂this after <see cref="Backward"/>; leaves keep it (and accumulate into it) until zeroed.</summary>
-    public Tensor<T>? Grad { get; set; }
+    /// <summary>
+    /// ∂loss/∂this after <see cref="Backward()"/>. Leaves keep it, and each later backward adds into it, until
+    /// <see cref="ZeroGrad"/> or <see cref="ZeroGradDeferred"/>. Reading it after a deferred zero clears its memory
+    /// first, so what it returns always holds the gradient's values. Setting it replaces the buffer.
+    /// </summary>
+    public Tensor<T>? Grad
+    {
+        get { MaterializeGrad(); return grad; }
+        set { grad = value; gradDeferredZero = false; }
+    }
+
+    /// <summary>
+    /// The gradient buffer as it is, for the engine: after <see cref="ZeroGradDeferred"/> its memory is stale (see
+    /// <see cref="GradDeferredZero"/>) until an op writes it through <see cref="GradForWrite"/> or clears it.
+    /// </summary>
+    internal Tensor<T>? RawGrad => grad;
+
+    Tensor<T>? grad;
     /// <summary>The op that made this tensor ("leaf" for inputs and parameters), for graph dumps and errors.</summary>
     public string Op { get; internal set; } = "leaf";
 
@@ -36,12 +57,16 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     internal Tensor() { }
 
+    /// <summary>Elements in the tensor.</summary>
     public int Length => Shape.Length;
+    /// <summary>Rows of the last axis: Length / Shape.Last.</summary>
     public int Rows => Shape.Length / Math.Max(1, Shape.Last);
+    /// <summary>Whether the elements are dense in storage (no row gap), as backends need.</summary>
     public bool IsContiguous => RowStride == Shape.Last || Rows <= 1;
 
     // ---- factories (caller-owned leaves) ----
 
+    /// <summary>A caller-owned tensor of zeros (on the CPU backend unless one is given).</summary>
     public static Tensor<T> Zeros(Shape shape, IBackend<T>? backend = null, bool requiresGrad = false)
     {
         var b = backend ?? Cpu.CpuBackend<T>.Instance;
@@ -50,6 +75,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         return t;
     }
 
+    /// <summary>A caller-owned tensor holding a copy of <paramref name="data"/>.</summary>
     public static Tensor<T> From(ReadOnlySpan<T> data, Shape shape, IBackend<T>? backend = null, bool requiresGrad = false)
     {
         if (data.Length != shape.Length) throw new ArgumentException($"{data.Length} values do not fill shape {shape}");
@@ -58,6 +84,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         return t;
     }
 
+    /// <summary>A caller-owned rank-0 tensor.</summary>
     public static Tensor<T> Scalar(T value, IBackend<T>? backend = null, bool requiresGrad = false) => From([value], Shape.Scalar, backend, requiresGrad);
 
     /// <summary>A caller-owned view onto existing storage (named parameters in one flat buffer).</summary>
@@ -75,9 +102,13 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     // ---- data ----
 
+    /// <summary>The elements, row-major, in a new array; waits for the device.</summary>
     public T[] ToArray() { var r = new T[Length]; CopyTo(r); return r; }
+    /// <summary>destination = the elements, row-major; waits for the device.</summary>
     public void CopyTo(Span<T> destination) => Backend.Download(this, destination);
+    /// <summary>The elements = source, row-major.</summary>
     public void CopyFrom(ReadOnlySpan<T> source) => Backend.Upload(source, this);
+    /// <summary>The one element of a one-element tensor.</summary>
     public T Item()
     {
         if (Length != 1) throw new InvalidOperationException($"Item() needs a one-element tensor, not {Shape}");
@@ -86,6 +117,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         return one[0];
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"Tensor{Shape} op={Op}";
 
     // ---- autodiff ----
@@ -99,9 +131,9 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The gradient buffer, created zeroed on first use.</summary>
     internal Tensor<T> GradOrZeros()
     {
-        if (Grad == null) Backend.Fill(RentGrad(), T.Zero);
+        if (grad == null) Backend.Fill(RentGrad(), T.Zero);
         else MaterializeGrad();
-        return Grad!;
+        return grad!;
     }
 
     /// <summary>
@@ -112,9 +144,9 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     internal Tensor<T> GradForWrite(out bool overwrite)
     {
-        overwrite = Grad == null || gradDeferredZero;
+        overwrite = grad == null || gradDeferredZero;
         gradDeferredZero = false;
-        return Grad ?? RentGrad();
+        return grad ?? RentGrad();
     }
 
     Tensor<T> RentGrad()
@@ -122,7 +154,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         var g = gradObject ??= new Tensor<T>();
         g.Shape = Shape; g.Backend = Backend; g.Storage = Backend.Rent(Shape.Length); g.Offset = 0; g.RowStride = Shape.Last;
         g.OwnsStorage = true;
-        return Grad = g;
+        return grad = g;
     }
 
     bool gradDeferredZero;
@@ -133,9 +165,9 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     internal void ReleaseGrad()
     {
         gradDeferredZero = false;
-        if (Grad == null) return;
-        if (ReferenceEquals(Grad, gradObject)) Grad.Dispose();
-        Grad = null;
+        if (grad == null) return;
+        if (ReferenceEquals(grad, gradObject)) grad.Dispose();
+        grad = null;
     }
 
     /// <summary>
@@ -152,30 +184,44 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Zeroes a leaf's accumulated gradient.</summary>
-    public void ZeroGrad() { if (Grad != null) Backend.Fill(Grad, T.Zero); gradDeferredZero = false; }
+    public void ZeroGrad() { if (grad != null) Backend.Fill(grad, T.Zero); gradDeferredZero = false; }
 
     /// <summary>
     /// Zeroes the gradient without touching its memory: the next op to write it overwrites instead of adding.
-    /// Until then its contents are undefined; <see cref="MaterializeGrad"/> (or any op that only adds) clears them.
+    /// Until then its memory is stale; reading <see cref="Grad"/>, <see cref="MaterializeGrad"/> or any op that only
+    /// adds clears it.
     /// </summary>
-    public void ZeroGradDeferred() { if (Grad != null) gradDeferredZero = true; }
+    public void ZeroGradDeferred() { if (grad != null) gradDeferredZero = true; }
 
-    /// <summary>Makes a deferred zero real, for readers of <see cref="Grad"/> that did not go through an op.</summary>
+    /// <summary>
+    /// Makes a deferred zero real. <see cref="Grad"/> does it on read; call it before reading the gradient's memory
+    /// another way (a flat buffer it is a view of, as the model's parameters are).
+    /// </summary>
     public void MaterializeGrad()
     {
         if (!gradDeferredZero) return;
-        Backend.Fill(Grad!, T.Zero);
+        Backend.Fill(grad!, T.Zero);
         gradDeferredZero = false;
     }
 
+    /// <see cref="Ops.Add{T}"/>.
     public static Tensor<T> operator +(Tensor<T> a, Tensor<T> b) => Ops.Add(a, b);
+    /// <see cref="Ops.Sub{T}"/>.
     public static Tensor<T> operator -(Tensor<T> a, Tensor<T> b) => Ops.Sub(a, b);
+    /// <see cref="Ops.Mul{T}"/>.
     public static Tensor<T> operator *(Tensor<T> a, Tensor<T> b) => Ops.Mul(a, b);
+    /// <see cref="Ops.Div{T}"/>.
     public static Tensor<T> operator /(Tensor<T> a, Tensor<T> b) => Ops.Div(a, b);
+    /// <see cref="Ops.Neg{T}"/>.
     public static Tensor<T> operator -(Tensor<T> a) => Ops.Neg(a);
+    /// <see cref="Ops.AddScalar{T}"/>.
     public static Tensor<T> operator +(Tensor<T> a, T s) => Ops.AddScalar(a, s);
+    /// <see cref="Ops.AddScalar{T}"/> of −s.
     public static Tensor<T> operator -(Tensor<T> a, T s) => Ops.AddScalar(a, -s);
+    /// <see cref="Ops.MulScalar{T}"/>.
     public static Tensor<T> operator *(Tensor<T> a, T s) => Ops.MulScalar(a, s);
+    /// <see cref="Ops.MulScalar{T}"/>.
     public static Tensor<T> operator *(T s, Tensor<T> a) => Ops.MulScalar(a, s);
+    /// <see cref="Ops.MulScalar{T}"/> by 1/s.
     public static Tensor<T> operator /(Tensor<T> a, T s) => Ops.MulScalar(a, T.One / s);
 }

@@ -84,6 +84,7 @@ public readonly record struct ConvGeometry(int N, int H, int W, int C, int KH, i
             throw new ArgumentException($"conv geometry: image ({N}, {H}, {W}, {C}) or cols ({(long)N * OH * OW}, {(long)KH * KW * C}) has more than {int.MaxValue} elements");
     }
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"image ({N}, {H}, {W}, {C}), kernel {KH}×{KW}, stride {Stride}, pad {Pad}, grid {OH}×{OW}";
 }

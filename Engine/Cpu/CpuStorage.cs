@@ -5,8 +5,11 @@ namespace InfoVae.Engine.Cpu;
 /// <summary>CPU storage: a managed array that the pool hands out again and again.</summary>
 public sealed class CpuStorage<T>(T[] data, IBackend<T> backend) : Storage<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>The managed array; its length is the storage's length.</summary>
     public T[] Data { get; } = data;
+    /// <inheritdoc/>
     public override int Length => Data.Length;
+    /// <inheritdoc/>
     public override IBackend<T> Backend { get; } = backend;
 }
 
@@ -19,9 +22,12 @@ public sealed class BufferPool<T>(IBackend<T> backend) where T : unmanaged, IFlo
     readonly Dictionary<int, Stack<CpuStorage<T>>> free = [];
     readonly Lock gate = new();
 
+    /// <summary>Buffers handed out so far.</summary>
     public long Rented { get; private set; }
+    /// <summary>Buffers newly made so far: a warm training step adds none.</summary>
     public long Created { get; private set; }
 
+    /// <summary>A buffer of exactly <paramref name="length"/> elements, reused when one is free; contents undefined.</summary>
     public CpuStorage<T> Rent(int length)
     {
         lock (gate)
@@ -33,6 +39,7 @@ public sealed class BufferPool<T>(IBackend<T> backend) where T : unmanaged, IFlo
         return new CpuStorage<T>(new T[length], backend);
     }
 
+    /// <summary>Puts a buffer back for the next rent of its length.</summary>
     public void Return(CpuStorage<T> storage)
     {
         lock (gate)

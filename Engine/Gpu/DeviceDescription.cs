@@ -21,9 +21,13 @@ public sealed record DeviceDescription
     public required string Device { get; init; }
     /// <summary>"NVIDIA H200", "ILGPU CPU accelerator", or for cpu the processor's model name.</summary>
     public required string Name { get; init; }
+    /// <summary>Streaming multiprocessors (CUDA) or worker threads (ILGPU's CPU accelerator).</summary>
     public int? Multiprocessors { get; init; }
+    /// <summary>The device's memory in bytes.</summary>
     public long? MemoryBytes { get; init; }
+    /// <summary>Threads per warp.</summary>
     public int? WarpSize { get; init; }
+    /// <summary>The most threads a group may have.</summary>
     public int? MaxGroupSize { get; init; }
     /// <summary>"9.0" (CUDA only).</summary>
     public string? ComputeCapability { get; init; }
@@ -32,16 +36,23 @@ public sealed record DeviceDescription
     /// <summary>The PTX ISA version and target of the code ILGPU emits for this device, read off a compiled probe
     /// kernel.</summary>
     public string? PtxIsa { get; init; }
+    /// <summary>The .target line of that code: sm_80.</summary>
     public string? PtxTarget { get; init; }
+    /// <summary>The device's clock rate.</summary>
     public int? ClockMhz { get; init; }
+    /// <summary>ILGPU's version.</summary>
     public required string Ilgpu { get; init; }
     /// <summary>ILGPU's math mode for the kernels ("default" or "fast"; null for the SIMD CPU backend).</summary>
     public string? MathMode { get; init; }
+    /// <summary>The host processor's model name.</summary>
     public required string Cpu { get; init; }
     /// <summary>The widest vectors our CPU kernels use here: AVX-512, AVX2 or scalar.</summary>
     public required string CpuIsa { get; init; }
+    /// <summary>Threads our CPU kernels use.</summary>
     public required int Threads { get; init; }
+    /// <summary>The .NET runtime's version.</summary>
     public required string Dotnet { get; init; }
+    /// <summary>The operating system's description.</summary>
     public required string Os { get; init; }
     /// <summary>For --device auto on the CPU: why CUDA did not start.</summary>
     public string? Fallback { get; init; }
@@ -59,6 +70,7 @@ public sealed record DeviceDescription
         return $"{Device} ({string.Join(", ", parts)})";
     }
 
+    /// <summary>The description of <paramref name="backend"/>'s device and of this host.</summary>
     public static DeviceDescription Of(IBackend<float> backend, DeviceUnavailableException? fallback = null)
     {
         var host = new DeviceDescription

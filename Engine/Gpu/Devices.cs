@@ -8,10 +8,28 @@ using InfoVae.Engine.Cpu;
 namespace InfoVae.Engine.Gpu;
 
 /// <summary>Where the float32 training runs: auto (CUDA if it starts, else the SIMD CPU), cpu, cuda, or ilgpu-cpu (ILGPU's CPU accelerator, for tests).</summary>
-public enum DeviceKind { Auto, Cpu, Cuda, IlgpuCpu }
+public enum DeviceKind
+{
+    /// <summary>CUDA if it starts, else the SIMD CPU.</summary>
+    Auto,
+    /// <summary>The SIMD CPU backend.</summary>
+    Cpu,
+    /// <summary>CUDA device 0 through ILGPU; an error when it cannot start.</summary>
+    Cuda,
+    /// <summary>The GPU kernels on ILGPU's CPU accelerator (slow; for tests).</summary>
+    IlgpuCpu,
+}
 
 /// <summary>Why CUDA did not start: the three cases `--device auto` names when it falls back to the CPU.</summary>
-public enum CudaFailure { NoDriver, NoDevice, ContextFailure }
+public enum CudaFailure
+{
+    /// <summary>libcuda is not installed.</summary>
+    NoDriver,
+    /// <summary>The driver sees no CUDA device.</summary>
+    NoDevice,
+    /// <summary>A device is there but ILGPU could not create a context or accelerator on it.</summary>
+    ContextFailure,
+}
 
 /// <summary>
 /// A device that was asked for and cannot start. <see cref="Detail"/> says why in a few words ("no NVIDIA driver
@@ -20,7 +38,9 @@ public enum CudaFailure { NoDriver, NoDevice, ContextFailure }
 public sealed class DeviceUnavailableException(CudaFailure reason, string detail, Exception? inner = null)
     : Exception("cuda: " + detail, inner)
 {
+    /// <summary>Which of the three ways CUDA failed to start.</summary>
     public CudaFailure Reason { get; } = reason;
+    /// <summary>Why, in a few words.</summary>
     public string Detail { get; } = detail;
 }
 
@@ -34,8 +54,10 @@ public sealed record DeviceChoice(IBackend<float> Backend, DeviceUnavailableExce
 /// </summary>
 public static class Devices
 {
+    /// <summary>The accepted --device names, for usage lines and error messages.</summary>
     public const string Names = "auto|cpu|cuda|ilgpu-cpu";
 
+    /// <summary>The device kind of a --device name; throws <see cref="ArgumentException"/> for an unknown one.</summary>
     public static DeviceKind Parse(string name) => name.Trim().ToLowerInvariant() switch
     {
         "auto" => DeviceKind.Auto,
@@ -45,6 +67,7 @@ public static class Devices
         _ => throw new ArgumentException($"unknown device '{name}' (expected {Names})"),
     };
 
+    /// <summary>The backend for a --device name (see <see cref="Create(DeviceKind)"/>).</summary>
     public static IBackend<float> Create(string name) => Create(Parse(name));
 
     /// <summary>The backend for <paramref name="kind"/>; cuda throws <see cref="DeviceUnavailableException"/> when CUDA cannot start, auto falls back to cpu.</summary>
@@ -79,6 +102,7 @@ public static class Devices
         return new IlgpuBackend(context, accelerator, "ilgpu-cpu");
     }
 
+    /// <summary>A backend on CUDA device 0; throws <see cref="DeviceUnavailableException"/> when CUDA cannot start.</summary>
     public static IlgpuBackend StartCuda()
     {
         InstallCudaResolver();

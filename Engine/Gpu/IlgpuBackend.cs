@@ -45,9 +45,13 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         synchronize = Synchronize;
     }
 
+    /// <inheritdoc/>
     public string Name { get; }
+    /// <summary>The ILGPU accelerator (a CUDA device, or the CPU accelerator in tests).</summary>
     public Accelerator Accelerator { get; }
+    /// <summary>Every kernel of Kernels/Gpu on <see cref="Accelerator"/>, and the one stream they run on.</summary>
     public GpuKernels Kernels { get; }
+    /// <summary>The pooled device buffers tensors of this backend live in.</summary>
     public DeviceBufferPool Pool => pool;
     /// <summary>
     /// Blocking waits for the device so far (reads, large uploads, the anomaly check): a training step makes one.
@@ -56,7 +60,9 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     /// <summary>Bytes copied from the host so far (uploads, gather indices, kept data sets).</summary>
     public long UploadedBytes { get; private set; }
 
+    /// <inheritdoc/>
     public Storage<float> Rent(int length) => pool.Rent(length);
+    /// <inheritdoc/>
     public void Return(Storage<float> storage) => pool.Return((IlgpuStorage)storage);
 
     /// <summary>
@@ -184,6 +190,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         return rows;
     }
 
+    /// <inheritdoc/>
     public void Fill(Tensor<float> t, float value) => Kernels.Fill(View(t), value);
 
     /// <summary>One flag on the device, zeroed, set by the kernel, read back (the read synchronises).</summary>
@@ -206,6 +213,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.FlagNonFinite(View(x), f);
     }
 
+    /// <inheritdoc/>
     public void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate)
     {
         if (source.Shape.Last != destination.Shape.Last || source.Rows != destination.Rows)
@@ -213,46 +221,17 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.CopyRows(Window(source), source.RowStride, Window(destination), destination.RowStride, source.Rows, source.Shape.Last, accumulate);
     }
 
-    public void Unary(UnaryOp op, Tensor<float> x, Tensor<float> y, float p)
-    {
-        ArrayView<float> xs = View(x), ys = View(y);
-        switch (op)
-        {
-            case UnaryOp.Neg: Kernels.Map<UnaryKernels.Neg>(xs, ys, p); break;
-            case UnaryOp.Exp: Kernels.Map<UnaryKernels.Exp>(xs, ys, p); break;
-            case UnaryOp.Log: Kernels.Map<UnaryKernels.Log>(xs, ys, p); break;
-            case UnaryOp.Sqrt: Kernels.Map<UnaryKernels.Sqrt>(xs, ys, p); break;
-            case UnaryOp.Relu: Kernels.Map<UnaryKernels.Relu>(xs, ys, p); break;
-            case UnaryOp.LeakyRelu: Kernels.Map<UnaryKernels.LeakyRelu>(xs, ys, p); break;
-            case UnaryOp.Sigmoid: Kernels.Map<UnaryKernels.Sigmoid>(xs, ys, p); break;
-            case UnaryOp.Tanh: Kernels.Map<UnaryKernels.Tanh>(xs, ys, p); break;
-            case UnaryOp.Softplus: Kernels.Map<UnaryKernels.Softplus>(xs, ys, p); break;
-            case UnaryOp.AddScalar: Kernels.Map<UnaryKernels.AddScalar>(xs, ys, p); break;
-            case UnaryOp.MulScalar: Kernels.Map<UnaryKernels.MulScalar>(xs, ys, p); break;
-            default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-        }
-    }
+    /// <inheritdoc/>
+    public void Unary<TOp>(Tensor<float> x, Tensor<float> y, float p) where TOp : struct, IUnaryFunction =>
+        Kernels.Map<TOp>(View(x), View(y), p);
 
-    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p,
-        bool accumulate = true)
+    /// <inheritdoc/>
+    public void UnaryBackward<TOp>(Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p,
+        bool accumulate = true) where TOp : struct, IUnaryFunction
     {
-        ArrayView<float> xs = View(x), ys = View(y), g = View(dy), d = View(dx);
+        ArrayView<float> d = View(dx);
         if (!accumulate) Kernels.Fill(d, 0f);
-        switch (op)
-        {
-            case UnaryOp.Neg: Kernels.MapBackward<UnaryKernels.Neg>(xs, ys, g, d, p); break;
-            case UnaryOp.Exp: Kernels.MapBackward<UnaryKernels.Exp>(xs, ys, g, d, p); break;
-            case UnaryOp.Log: Kernels.MapBackward<UnaryKernels.Log>(xs, ys, g, d, p); break;
-            case UnaryOp.Sqrt: Kernels.MapBackward<UnaryKernels.Sqrt>(xs, ys, g, d, p); break;
-            case UnaryOp.Relu: Kernels.MapBackward<UnaryKernels.Relu>(xs, ys, g, d, p); break;
-            case UnaryOp.LeakyRelu: Kernels.MapBackward<UnaryKernels.LeakyRelu>(xs, ys, g, d, p); break;
-            case UnaryOp.Sigmoid: Kernels.MapBackward<UnaryKernels.Sigmoid>(xs, ys, g, d, p); break;
-            case UnaryOp.Tanh: Kernels.MapBackward<UnaryKernels.Tanh>(xs, ys, g, d, p); break;
-            case UnaryOp.Softplus: Kernels.MapBackward<UnaryKernels.Softplus>(xs, ys, g, d, p); break;
-            case UnaryOp.AddScalar: Kernels.MapBackward<UnaryKernels.AddScalar>(xs, ys, g, d, p); break;
-            case UnaryOp.MulScalar: Kernels.MapBackward<UnaryKernels.MulScalar>(xs, ys, g, d, p); break;
-            default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-        }
+        Kernels.MapBackward<TOp>(View(x), View(y), View(dy), d, p);
     }
 
     /// <summary>The broadcast layout of c = a ∘ b, or null when the shapes are equal (the flat kernels).</summary>
@@ -266,53 +245,25 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         return Broadcast4.Create(dc, da, db);
     }
 
-    public void Binary(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> c)
+    /// <inheritdoc/>
+    public void Binary<TOp>(Tensor<float> a, Tensor<float> b, Tensor<float> c) where TOp : struct, IBinaryFunction
     {
         ArrayView<float> va = View(a), vb = View(b), vc = View(c);
-        if (Layout(c.Shape, a.Shape, b.Shape) is { } s)
-            switch (op)
-            {
-                case BinaryOp.Add: Kernels.Binary<BinaryKernels.Add>(va, vb, vc, s); break;
-                case BinaryOp.Sub: Kernels.Binary<BinaryKernels.Sub>(va, vb, vc, s); break;
-                case BinaryOp.Mul: Kernels.Binary<BinaryKernels.Mul>(va, vb, vc, s); break;
-                case BinaryOp.Div: Kernels.Binary<BinaryKernels.Div>(va, vb, vc, s); break;
-                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-            }
-        else
-            switch (op)
-            {
-                case BinaryOp.Add: Kernels.Binary<BinaryKernels.Add>(va, vb, vc); break;
-                case BinaryOp.Sub: Kernels.Binary<BinaryKernels.Sub>(va, vb, vc); break;
-                case BinaryOp.Mul: Kernels.Binary<BinaryKernels.Mul>(va, vb, vc); break;
-                case BinaryOp.Div: Kernels.Binary<BinaryKernels.Div>(va, vb, vc); break;
-                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-            }
+        if (Layout(c.Shape, a.Shape, b.Shape) is { } s) Kernels.Binary<TOp>(va, vb, vc, s);
+        else Kernels.Binary<TOp>(va, vb, vc);
     }
 
-    public void BinaryBackward(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> dy, Tensor<float>? da, Tensor<float>? db)
+    /// <inheritdoc/>
+    public void BinaryBackward<TOp>(Tensor<float> a, Tensor<float> b, Tensor<float> dy, Tensor<float>? da,
+        Tensor<float>? db) where TOp : struct, IBinaryFunction
     {
         ArrayView<float> va = View(a), vb = View(b), g = View(dy), vda = ViewOrEmpty(da), vdb = ViewOrEmpty(db);
-        if (Layout(dy.Shape, a.Shape, b.Shape) is { } s)
-            switch (op)
-            {
-                case BinaryOp.Add: Kernels.BinaryBackward<BinaryKernels.Add>(va, vb, g, vda, vdb, s); break;
-                case BinaryOp.Sub: Kernels.BinaryBackward<BinaryKernels.Sub>(va, vb, g, vda, vdb, s); break;
-                case BinaryOp.Mul: Kernels.BinaryBackward<BinaryKernels.Mul>(va, vb, g, vda, vdb, s); break;
-                case BinaryOp.Div: Kernels.BinaryBackward<BinaryKernels.Div>(va, vb, g, vda, vdb, s); break;
-                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-            }
-        else
-            switch (op)
-            {
-                case BinaryOp.Add: Kernels.BinaryBackward<BinaryKernels.Add>(va, vb, g, vda, vdb); break;
-                case BinaryOp.Sub: Kernels.BinaryBackward<BinaryKernels.Sub>(va, vb, g, vda, vdb); break;
-                case BinaryOp.Mul: Kernels.BinaryBackward<BinaryKernels.Mul>(va, vb, g, vda, vdb); break;
-                case BinaryOp.Div: Kernels.BinaryBackward<BinaryKernels.Div>(va, vb, g, vda, vdb); break;
-                default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
-            }
+        if (Layout(dy.Shape, a.Shape, b.Shape) is { } s) Kernels.BinaryBackward<TOp>(va, vb, g, vda, vdb, s);
+        else Kernels.BinaryBackward<TOp>(va, vb, g, vda, vdb);
     }
 
     // The linear epilogue as separate kernels here: c = beta·c + bias first (beta = 1 in the GEMM), the ReLU after.
+    /// <inheritdoc/>
     public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha,
         float beta,
         Tensor<float>? bias = null, bool relu = false)
@@ -320,15 +271,16 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
         if (bias != null)
         {
-            if (beta != 0f) Kernels.Map<UnaryKernels.MulScalar>(View(c), View(c), beta);
+            if (beta != 0f) Kernels.Map<UnaryOps.MulScalar>(View(c), View(c), beta);
             var row = ((IlgpuStorage)bias.Storage).Buffer.View.SubView(bias.Offset, n);
             Kernels.CopyRows(row, 0, View(c), n, m, n, beta != 0f);
             beta = 1f;
         }
         Kernels.Matmul(transA, transB, m, n, k, alpha, View(a), a.Shape[1], View(b), b.Shape[1], beta, View(c), n);
-        if (relu) Kernels.Map<UnaryKernels.Relu>(View(c), View(c), 0f);
+        if (relu) Kernels.Map<UnaryOps.Relu>(View(c), View(c), 0f);
     }
 
+    /// <inheritdoc/>
     public void Sum(Tensor<float> x, int axis, Tensor<float> y, float scale, bool accumulate)
     {
         int outer = 1, length = x.Length, inner = 1;
@@ -340,6 +292,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(scratch);   // safe while queued: see DeviceBufferPool
     }
 
+    /// <inheritdoc/>
     public void SumBackward(Tensor<float> dy, int axis, Tensor<float> dx, float scale)
     {
         if (axis < 0) { Kernels.BroadcastAxis(View(dy), 1, dx.Length, 1, View(dx), scale); return; }
@@ -347,17 +300,21 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.BroadcastAxis(View(dy), outer, dx.Shape[axis], inner, View(dx), scale);
     }
 
+    /// <inheritdoc/>
     public void Transpose(Tensor<float> x, Tensor<float> y, bool accumulate) =>
         Kernels.Transpose(View(x), x.Shape[0], x.Shape[1], View(y), accumulate);
 
+    /// <inheritdoc/>
     public void BceWithLogits(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>
         Kernels.BceWithLogits(View(logits), View(target), View(loss));
 
+    /// <inheritdoc/>
     public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss, Tensor<float>? dLogits, Tensor<float>? dTarget) =>
         Kernels.BceWithLogitsBackward(View(logits), View(target), View(dLoss), ViewOrEmpty(dLogits), ViewOrEmpty(dTarget));
 
     // The summed BCE as the elementwise kernels and a sum (and a broadcast of the scalar gradient) through pooled
     // scratch.
+    /// <inheritdoc/>
     public void BceWithLogitsSum(Tensor<float> logits, Tensor<float> target, Tensor<float> sum, float scale)
     {
         int n = logits.Length, need = GpuKernels.SumScratchLength(1, n, 1);
@@ -370,6 +327,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(loss);
     }
 
+    /// <inheritdoc/>
     public void BceWithLogitsSumBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dSum, float scale,
         Tensor<float>? dLogits, bool accumulateLogits, Tensor<float>? dTarget)
     {
@@ -383,26 +341,33 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(grad);
     }
 
+    /// <inheritdoc/>
     public void GaussianKl(Tensor<float> mu, Tensor<float> logvar, Tensor<float> kl) =>
         Kernels.GaussianKl(View(mu), View(logvar), mu.Rows, mu.Shape.Last, View(kl));
 
+    /// <inheritdoc/>
     public void GaussianKlBackward(Tensor<float> mu, Tensor<float> logvar, Tensor<float> dKl, Tensor<float>? dMu, Tensor<float>? dLogvar) =>
         Kernels.GaussianKlBackward(View(mu), View(logvar), View(dKl), mu.Rows, mu.Shape.Last, ViewOrEmpty(dMu), ViewOrEmpty(dLogvar));
 
+    /// <inheritdoc/>
     public void SoftmaxCrossEntropy(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>
         Kernels.SoftmaxCrossEntropy(View(logits), View(target), logits.Rows, logits.Shape.Last, View(loss));
 
+    /// <inheritdoc/>
     public void SoftmaxCrossEntropyBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss,
         Tensor<float>? dLogits, Tensor<float>? dTarget) =>
         Kernels.SoftmaxCrossEntropyBackward(View(logits), View(target), View(dLoss), logits.Rows, logits.Shape.Last,
             ViewOrEmpty(dLogits), ViewOrEmpty(dTarget));
 
+    /// <inheritdoc/>
     public void SquaredDistance(Tensor<float> a, Tensor<float> b, Tensor<float> d) =>
         Kernels.SquaredDistance(View(a), a.Shape[0], View(b), b.Shape[0], a.Shape[1], View(d));
 
+    /// <inheritdoc/>
     public void SquaredDistanceBackward(Tensor<float> a, Tensor<float> b, Tensor<float> d, Tensor<float> dD, Tensor<float>? da, Tensor<float>? db) =>
         Kernels.SquaredDistanceBackward(View(a), a.Shape[0], View(b), b.Shape[0], a.Shape[1], View(d), View(dD), ViewOrEmpty(da), ViewOrEmpty(db));
 
+    /// <inheritdoc/>
     public void Mmd(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> result)
     {
         int n = x.Shape[0], m = y.Shape[0], d = x.Shape[1];
@@ -411,6 +376,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(partials);   // safe while queued: see DeviceBufferPool
     }
 
+    /// <inheritdoc/>
     public void MmdBackward(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> dResult, Tensor<float>? dx, Tensor<float>? dy)
     {
         int n = x.Shape[0], m = y.Shape[0], d = x.Shape[1];
@@ -431,6 +397,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         return buffer.View;
     }
 
+    /// <inheritdoc/>
     public void Im2Col(Tensor<float> image, ConvGeometry g, Tensor<float> cols)
     {
         if (image.Length != g.ImageLength || cols.Length != g.ColsLength)
@@ -438,6 +405,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.Im2Col(View(image), g, View(cols));
     }
 
+    /// <inheritdoc/>
     public void Col2Im(Tensor<float> cols, ConvGeometry g, Tensor<float> image)
     {
         if (image.Length != g.ImageLength || cols.Length != g.ColsLength)
@@ -447,6 +415,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
 
     // The conv GEMMs as im2col / col2im kernels around the GEMM, through a pooled cols buffer (returned at once: safe
     // while the kernels are queued, see DeviceBufferPool).
+    /// <inheritdoc/>
     public void ConvForward(Tensor<float> image, ConvGeometry g, Tensor<float> w, Tensor<float> y, float beta)
     {
         int m = w.Length / g.PatchLength;
@@ -460,6 +429,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(cols);
     }
 
+    /// <inheritdoc/>
     public void ConvBackwardData(Tensor<float> a, Tensor<float> w, ConvGeometry g, Tensor<float> image, bool accumulate)
     {
         int k = w.Length / g.PatchLength;
@@ -474,6 +444,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(cols);
     }
 
+    /// <inheritdoc/>
     public void ConvWeightGrad(Tensor<float> image, ConvGeometry g, Tensor<float> dy, Tensor<float> dw, bool accumulate)
     {
         int m = dw.Length / g.PatchLength;
@@ -490,6 +461,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
 
     // Batch norm: x seen as (rows, C), C = the last axis. The column sums need scratch (partials per row chunk),
     // rented from the pool and returned at once: safe while the kernels are queued (see DeviceBufferPool).
+    /// <inheritdoc/>
     public void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var)
     {
         int rows = x.Rows, c = x.Shape.Last;
@@ -500,14 +472,16 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
 
     // A fused leaky ReLU runs as its own kernel here: in place after the apply, and into a pooled gradient before the
     // backward.
+    /// <inheritdoc/>
     public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma,
         Tensor<float> beta,
         Tensor<float> y, float? leakySlope = null)
     {
         Kernels.BatchNormApply(View(x), x.Rows, x.Shape.Last, View(mean), View(var), (float)eps, View(gamma), View(beta), View(y));
-        if (leakySlope is { } slope) Kernels.Map<UnaryKernels.LeakyRelu>(View(y), View(y), slope);
+        if (leakySlope is { } slope) Kernels.Map<UnaryOps.LeakyRelu>(View(y), View(y), slope);
     }
 
+    /// <inheritdoc/>
     public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
         Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta, bool accumulateDx = true,
             Tensor<float>? y = null, float? leakySlope = null)
@@ -522,7 +496,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
             grad = pool.Rent(x.Length);
             g = grad.Buffer.View.SubView(0, x.Length);
             Kernels.Fill(g, 0f);
-            Kernels.MapBackward<UnaryKernels.LeakyRelu>(View(y ?? throw new ArgumentNullException(nameof(y))), View(y),
+            Kernels.MapBackward<UnaryOps.LeakyRelu>(View(y ?? throw new ArgumentNullException(nameof(y))), View(y),
                 View(dy), g, slope);
         }
         if (dx != null && !accumulateDx) Fill(dx, 0f);
@@ -532,15 +506,20 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(scratch);
     }
 
+    /// <inheritdoc/>
     public void BatchNormUpdateRunning(Tensor<float> mean, Tensor<float> var, int rows, double momentum, Tensor<float> runningMean, Tensor<float> runningVar) =>
         Kernels.BatchNormUpdateRunning(View(mean), View(var), rows, (float)momentum, View(runningMean), View(runningVar));
 
+    /// <inheritdoc/>
     public void Normal(Tensor<float> t, ulong key, ulong counter) => Kernels.Normal(View(t), key, counter);
+    /// <inheritdoc/>
     public void Uniform(Tensor<float> t, ulong key, ulong counter) => Kernels.Uniform(View(t), key, counter);
 
+    /// <inheritdoc/>
     public void Adam(Tensor<float> param, Tensor<float> grad, Tensor<float> m, Tensor<float> v, double lr, double beta1, double beta2, double eps, long step) =>
         Kernels.Adam(View(param), View(grad), View(m), View(v), AdamArgs.For(lr, beta1, beta2, eps, 0, checked((int)step)));
 
+    /// <summary>Frees the kept data sets, the pooled buffers, the stream and the ILGPU context.</summary>
     public void Dispose()
     {
         Kernels.Stream.Synchronize();

@@ -13,7 +13,9 @@ public sealed class IlgpuStorage : Storage<float>
 
     /// <summary>At least one element long, so that a zero-length tensor still has a buffer.</summary>
     public MemoryBuffer1D<float, Stride1D.Dense> Buffer { get; }
+    /// <inheritdoc/>
     public override int Length { get; }
+    /// <inheritdoc/>
     public override IBackend<float> Backend { get; }
 }
 
@@ -29,9 +31,12 @@ public sealed class DeviceBufferPool(Accelerator accelerator, IBackend<float> ba
     readonly List<IlgpuStorage> all = [];
     readonly Lock gate = new();
 
+    /// <summary>Buffers handed out so far.</summary>
     public long Rented { get; private set; }
+    /// <summary>Buffers newly allocated so far: a warm training step adds none.</summary>
     public long Created { get; private set; }
 
+    /// <summary>A device buffer of exactly <paramref name="length"/> floats, reused when one is free; contents undefined.</summary>
     public IlgpuStorage Rent(int length)
     {
         lock (gate)
@@ -45,6 +50,7 @@ public sealed class DeviceBufferPool(Accelerator accelerator, IBackend<float> ba
         }
     }
 
+    /// <summary>Puts a buffer back for the next rent of its length.</summary>
     public void Return(IlgpuStorage storage)
     {
         lock (gate)
@@ -54,6 +60,7 @@ public sealed class DeviceBufferPool(Accelerator accelerator, IBackend<float> ba
         }
     }
 
+    /// <summary>Frees every buffer the pool made, rented or not.</summary>
     public void Dispose()
     {
         lock (gate)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using InfoVae.Kernels;
 
 namespace InfoVae.Engine;
 
@@ -57,28 +58,28 @@ public static partial class Ops
             be.CopyRows(runningVar!, variance, accumulate: false);
         }
         var y = tape.Node(leakySlope == null ? "batch_norm" : "batch_norm+leaky_relu", x.Shape, be, x, gamma, beta);
-        y.State = stats; y.F0 = training; y.D0 = eps;
-        y.F1 = leakySlope != null; y.P = T.CreateTruncating(leakySlope ?? 0);
-        be.BatchNormApply(x, mean, variance, eps, gamma, beta, y, y.F1 ? y.P : null);
+        SetStats(y, stats); Training(y) = training; Eps(y) = eps;
+        HasSlope(y) = leakySlope != null; Slope(y) = T.CreateTruncating(leakySlope ?? 0);
+        be.BatchNormApply(x, mean, variance, eps, gamma, beta, y, FusedSlope(y));
         if (y.RequiresGrad) y.BackwardFn = static y => BatchNormBackward(y);
         return y;
     }
 
     static void BatchNormBackward<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Tensor<T> x = y.A!, gamma = y.B!, beta = y.C!, stats = (Tensor<T>)y.State!, dy = y.Grad!;
+        Tensor<T> x = First(y), gamma = Second(y), beta = Third(y)!, stats = Stats(y), dy = y.Grad!;
         var be = y.Backend;
         int c = x.Shape.Last, rows = x.Rows;
-        double eps = y.D0;
+        double eps = Eps(y);
         var mean = Window(Scratch<T>.A, stats.Storage, be, stats.Offset, new Shape(c), c);
         var variance = Window(Scratch<T>.B, stats.Storage, be, stats.Offset + c, new Shape(c), c);
-        T? slope = y.F1 ? y.P : null;
-        if (y.F0)
+        T? slope = FusedSlope(y);
+        if (Training(y))
         {
             bool overwrite = false;
             var dx = x.RequiresGrad ? x.GradForWrite(out overwrite) : null;
             be.BatchNormBackward(x, mean, variance, eps, gamma, dy, dx, gamma.RequiresGrad ? gamma.GradOrZeros() : null,
-                beta.RequiresGrad ? beta.GradOrZeros() : null, accumulateDx: !overwrite, y: y.F1 ? y : null,
+                beta.RequiresGrad ? beta.GradOrZeros() : null, accumulateDx: !overwrite, y: slope != null ? y : null,
                     leakySlope: slope);
             return;
         }
@@ -90,7 +91,7 @@ public static partial class Ops
             act = be.Rent(x.Length);
             var dz = Window(Scratch<T>.C, act, be, 0, x.Shape, x.Shape.Last);
             be.Fill(dz, T.Zero);
-            be.UnaryBackward(UnaryOp.LeakyRelu, y, y, dy, dz, y.P);
+            be.UnaryBackward<UnaryOps.LeakyRelu>(y, y, dy, dz, slope.Value);
             dy = dz;
         }
         var dy2 = AsMatrix(Scratch<T>.C, dy, rows, c);                        // (R, C)
@@ -107,7 +108,7 @@ public static partial class Ops
             if (gamma.RequiresGrad)
             {
                 be.BatchNormApply(x, mean, variance, eps, ones, zeros, t);    // xhat
-                be.Binary(BinaryOp.Mul, t, dy2, t);
+                be.Binary<BinaryOps.Mul>(t, dy2, t);
                 be.Sum(t, 0, gamma.GradOrZeros(), T.One, accumulate: true);   // dGamma += Σ_r dy·xhat
             }
             if (x.RequiresGrad)
@@ -120,4 +121,15 @@ public static partial class Ops
         }
         if (act != null) be.Return(act);
     }
+
+    /// <summary>The [mean; var] (2, C) tape scratch the forward normalised with.</summary>
+    static Tensor<T> Stats<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => (Tensor<T>)y.State!;
+    static void SetStats<T>(Tensor<T> y, Tensor<T> stats) where T : unmanaged, IFloatingPointIeee754<T> => y.State = stats;
+    /// <summary>Batch statistics (training) or running ones (evaluation).</summary>
+    static ref bool Training<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.F0;
+    static ref double Eps<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.D0;
+    /// <summary>Whether a leaky ReLU is fused in, and its slope; <see cref="FusedSlope"/> reads the pair.</summary>
+    static ref bool HasSlope<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.F1;
+    static ref T Slope<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.P;
+    static T? FusedSlope<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => HasSlope(y) ? Slope(y) : null;
 }

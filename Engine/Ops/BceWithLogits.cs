@@ -16,8 +16,8 @@ public static partial class Ops
         var y = TapeOf<T>().Node("bce_with_logits", logits.Shape, logits.Backend, logits, target);
         logits.Backend.BceWithLogits(logits, target, y);
         if (y.RequiresGrad)
-            y.BackwardFn = static y => y.Backend.BceWithLogitsBackward(y.A!, y.B!, y.Grad!,
-                y.A!.RequiresGrad ? y.A.GradOrZeros() : null, y.B!.RequiresGrad ? y.B.GradOrZeros() : null);
+            y.BackwardFn = static y => y.Backend.BceWithLogitsBackward(First(y), Second(y), y.Grad!,
+                GradIfNeeded(First(y)), GradIfNeeded(Second(y)));
         return y;
     }
 
@@ -36,17 +36,20 @@ public static partial class Ops
             throw new ArgumentException($"bce: logits {logits.Shape} and targets {target.Shape} differ");
         logits = logits.Contiguous(); target = target.Contiguous();
         var y = TapeOf<T>().Node("bce_with_logits_sum", Shape.Scalar, logits.Backend, logits, target);
-        y.P = scale;
+        BceScale(y) = scale;
         logits.Backend.BceWithLogitsSum(logits, target, y, scale);
         if (y.RequiresGrad)
             y.BackwardFn = static y =>
             {
-                Tensor<T> z = y.A!, t = y.B!;
+                Tensor<T> z = First(y), t = Second(y);
                 bool overwrite = false;
                 var dz = z.RequiresGrad ? z.GradForWrite(out overwrite) : null;
-                y.Backend.BceWithLogitsSumBackward(z, t, y.Grad!, y.P, dz, !overwrite,
+                y.Backend.BceWithLogitsSumBackward(z, t, y.Grad!, BceScale(y), dz, !overwrite,
                     t.RequiresGrad ? t.GradOrZeros() : null);
             };
         return y;
     }
+
+    /// <summary>BceWithLogitsSum's scale.</summary>
+    static ref T BceScale<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.P;
 }

@@ -23,14 +23,14 @@ public static partial class Ops
         }
         var tape = TapeOf<T>();
         var y = tape.Node("concat", first.Shape.With(ax, total), first.Backend);
-        y.State = xs; y.I0 = ax;
+        SetInputs(y, xs); ConcatAxis(y) = ax;
         y.RequiresGrad = tape.GradEnabled && Array.Exists(xs, x => x.RequiresGrad);
         ForEachWindow(y, xs, ax, (x, win) => y.Backend.CopyRows(Flat(x, Scratch<T>.B, win.Shape), win, accumulate: false), y);
         if (y.RequiresGrad)
             y.BackwardFn = static y =>
             {
-                var xs = (Tensor<T>[])y.State!;
-                ForEachWindow(y.Grad!, xs, y.I0, (x, win) =>
+                var xs = Inputs(y);
+                ForEachWindow(y.Grad!, xs, ConcatAxis(y), (x, win) =>
                 {
                     if (x.RequiresGrad) y.Backend.CopyRows(win, Flat(x.GradOrZeros(), Scratch<T>.B, win.Shape), accumulate: true);
                 }, y);
@@ -54,4 +54,10 @@ public static partial class Ops
 
     static Tensor<T> Flat<T>(Tensor<T> x, Tensor<T> scratch, Shape shape) where T : unmanaged, IFloatingPointIeee754<T> =>
         Window(scratch, x.Storage, x.Backend, x.Offset, shape, shape.Last);
+
+    /// <summary>Concat's inputs (any number, so not the parent slots; Tape.Collect also reads them).</summary>
+    static Tensor<T>[] Inputs<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => (Tensor<T>[])y.State!;
+    static void SetInputs<T>(Tensor<T> y, Tensor<T>[] xs) where T : unmanaged, IFloatingPointIeee754<T> => y.State = xs;
+    /// <summary>The axis joined along, normalised.</summary>
+    static ref int ConcatAxis<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.I0;
 }

@@ -26,7 +26,7 @@ public static partial class Ops
         x = x.Contiguous(); w = w.Contiguous();
         var be = x.Backend;
         var y = TapeOf<T>().Node("conv2d", new Shape(g.N, g.OH, g.OW, oc), be, x, w, b);
-        y.I0 = stride; y.I1 = pad;
+        Stride(y) = stride; Pad(y) = pad;
         var y2 = Window(Scratch<T>.A, y.Storage, be, y.Offset, new Shape(g.Rows, oc), oc);   // (Rows, OC)
         if (b != null) be.CopyRows(Window(Scratch<T>.B, b.Storage, be, b.Offset, y2.Shape, 0), y2, accumulate: false);
         be.ConvForward(x, g, w, y2, b != null ? T.One : T.Zero);
@@ -36,21 +36,25 @@ public static partial class Ops
 
     static void Conv2dBackward<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Tensor<T> x = y.A!, w = y.B!;
+        Tensor<T> x = First(y), w = Second(y);
         var be = y.Backend;
         int oc = w.Shape[0];
-        var g = ConvGeometry.Conv(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[1], w.Shape[2], y.I0, y.I1);
+        var g = ConvGeometry.Conv(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[1], w.Shape[2], Stride(y), Pad(y));
         var dy = AsMatrix(Scratch<T>.A, y.Grad!, g.Rows, oc);                                  // (Rows, OC)
         if (w.RequiresGrad)
         {
             var dw = w.GradForWrite(out bool overwrite);
             be.ConvWeightGrad(x, g, dy, dw, accumulate: !overwrite);
         }
-        if (y.C is { RequiresGrad: true } bias) be.Sum(dy, 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
+        if (Third(y) is { RequiresGrad: true } bias) be.Sum(dy, 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
         if (x.RequiresGrad) be.ConvBackwardData(dy, w, g, x.GradForWrite(out bool overwrite), accumulate: !overwrite);
     }
 
     /// <summary>A contiguous tensor's elements seen as a (rows, cols) matrix, through a throwaway window.</summary>
     static Tensor<T> AsMatrix<T>(Tensor<T> scratch, Tensor<T> t, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T> =>
         Window(scratch, t.Storage, t.Backend, t.Offset, new Shape(rows, cols), cols);
+
+    /// <summary>A convolution's stride and padding (conv2d's and conv-transpose2d's).</summary>
+    static ref int Stride<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.I0;
+    static ref int Pad<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.I1;
 }

@@ -28,7 +28,7 @@ public static partial class Ops
         x = x.Contiguous(); w = w.Contiguous();
         var be = x.Backend;
         var y = TapeOf<T>().Node("conv_transpose2d", new Shape(g.N, g.H, g.W, cout), be, x, w, b);
-        y.I0 = stride; y.I1 = pad; y.I2 = outputPad;
+        Stride(y) = stride; Pad(y) = pad; OutputPad(y) = outputPad;
         if (b != null) be.CopyRows(Window(Scratch<T>.A, b.Storage, be, b.Offset, new Shape(g.N * g.H * g.W, cout), 0), y, accumulate: false);
         be.ConvBackwardData(AsMatrix(Scratch<T>.A, x, g.Rows, cin), w, g, y, accumulate: b != null);
         if (y.RequiresGrad) y.BackwardFn = static y => ConvTranspose2dBackward(y);
@@ -37,11 +37,11 @@ public static partial class Ops
 
     static void ConvTranspose2dBackward<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Tensor<T> x = y.A!, w = y.B!;
+        Tensor<T> x = First(y), w = Second(y);
         var be = y.Backend;
         int cin = w.Shape[0], cout = w.Shape[3];
-        var g = ConvGeometry.Transposed(x.Shape[0], x.Shape[1], x.Shape[2], cout, w.Shape[1], w.Shape[2], y.I0, y.I1, y.I2);
-        if (y.C is { RequiresGrad: true } bias)
+        var g = ConvGeometry.Transposed(x.Shape[0], x.Shape[1], x.Shape[2], cout, w.Shape[1], w.Shape[2], Stride(y), Pad(y), OutputPad(y));
+        if (Third(y) is { RequiresGrad: true } bias)
             be.Sum(AsMatrix(Scratch<T>.A, y.Grad!, g.N * g.H * g.W, cout), 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
         if (x.RequiresGrad)
         {
@@ -54,4 +54,7 @@ public static partial class Ops
             be.ConvWeightGrad(y.Grad!, g, AsMatrix(Scratch<T>.A, x, g.Rows, cin), dw, accumulate: !overwrite);
         }
     }
+
+    /// <summary>The extra rows and columns on the output's far side (stride and pad: Conv2d.cs's accessors).</summary>
+    static ref int OutputPad<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.I2;
 }

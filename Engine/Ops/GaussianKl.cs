@@ -16,8 +16,8 @@ public static partial class Ops
         var y = TapeOf<T>().Node("gaussian_kl", mu.Shape.Without(mu.Shape.Rank - 1), mu.Backend, mu, logvar);
         mu.Backend.GaussianKl(mu, logvar, y);
         if (y.RequiresGrad)
-            y.BackwardFn = static y => y.Backend.GaussianKlBackward(y.A!, y.B!, y.Grad!,
-                y.A!.RequiresGrad ? y.A.GradOrZeros() : null, y.B!.RequiresGrad ? y.B.GradOrZeros() : null);
+            y.BackwardFn = static y => y.Backend.GaussianKlBackward(First(y), Second(y), y.Grad!,
+                GradIfNeeded(First(y)), GradIfNeeded(Second(y)));
         return y;
     }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using InfoVae.Kernels;
 
 namespace InfoVae.Engine;
 
@@ -21,7 +22,7 @@ public static partial class Ops
         if (b != null) b = b.Contiguous();
         var be = x.Backend;
         var y = TapeOf<T>().Node(relu ? "linear+relu" : "linear", new Shape(x.Shape[0], w.Shape[0]), be, x, w, b);
-        y.F0 = relu;
+        FusedRelu(y) = relu;
         be.Matmul(x, false, w, true, y, T.One, T.Zero, b, relu);
         if (y.RequiresGrad)
             y.BackwardFn = static y =>
@@ -29,18 +30,21 @@ public static partial class Ops
                 var be = y.Backend;
                 var dz = y.Grad!;
                 Storage<T>? masked = null;
-                if (y.F0)
+                if (FusedRelu(y))
                 {
                     masked = be.Rent(y.Length);
                     dz = Window(Scratch<T>.D, masked, be, 0, y.Shape, y.Shape.Last);
                     // y > 0 exactly where x·Wᵀ + b > 0
-                    be.UnaryBackward(UnaryOp.Relu, y, y, y.Grad!, dz, T.Zero, accumulate: false);
+                    be.UnaryBackward<UnaryOps.Relu>(y, y, y.Grad!, dz, T.Zero, accumulate: false);
                 }
-                MatmulBackward(y.A!, false, y.B!, true, dz);
-                if (y.C is { RequiresGrad: true } bias) be.Sum(dz, 0, bias.GradForWrite(out bool overwrite), T.One,
+                MatmulBackward(First(y), false, Second(y), true, dz);
+                if (Third(y) is { RequiresGrad: true } bias) be.Sum(dz, 0, bias.GradForWrite(out bool overwrite), T.One,
                     accumulate: !overwrite);
                 if (masked != null) be.Return(masked);
             };
         return y;
     }
+
+    /// <summary>Whether the ReLU is fused into this linear layer.</summary>
+    static ref bool FusedRelu<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.F0;
 }

@@ -17,13 +17,14 @@ public static partial class Ops
         int kb = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
         if (k != kb) throw new ArgumentException($"matmul: inner sizes differ ({a.Shape}{(transA ? "ᵀ" : "")} · {b.Shape}{(transB ? "ᵀ" : "")})");
         var c = TapeOf<T>().Node("matmul", new Shape(m, n), a.Backend, a, b);
-        c.F0 = transA; c.F1 = transB;
+        TransA(c) = transA; TransB(c) = transB;
         a.Backend.Matmul(a, transA, b, transB, c, T.One, T.Zero);
-        if (c.RequiresGrad) c.BackwardFn = static c => MatmulBackward(c.A!, c.F0, c.B!, c.F1, c.Grad!);
+        if (c.RequiresGrad) c.BackwardFn = static c => MatmulBackward(First(c), TransA(c), Second(c), TransB(c), c.Grad!);
         return c;
     }
 
-    /// <summary>Accumulates the gradients of C = op(A)·op(B) given dC (shared with Linear).</summary>
+    /// <summary>The gradients of C = op(A)·op(B) given dC, added into A's and B's, or written where they are
+    /// logically zero (<see cref="Tensor{T}.GradForWrite"/>); shared with Linear.</summary>
     static void MatmulBackward<T>(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> dc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var be = dc.Backend;
@@ -42,4 +43,8 @@ public static partial class Ops
             else be.Matmul(dc, true, a, transA, db, T.One, overwrite ? T.Zero : T.One);
         }
     }
+
+    /// <summary>Whether a, and b, entered the product transposed.</summary>
+    static ref bool TransA<T>(Tensor<T> c) where T : unmanaged, IFloatingPointIeee754<T> => ref c.F0;
+    static ref bool TransB<T>(Tensor<T> c) where T : unmanaged, IFloatingPointIeee754<T> => ref c.F1;
 }

@@ -17,11 +17,15 @@ public static partial class Ops
         spec.Validate(x.Shape[0], y.Shape[0]);
         x = x.Contiguous(); y = y.Contiguous();
         var r = TapeOf<T>().Node("mmd", Shape.Scalar, x.Backend, x, y);
-        r.State = spec;
+        SetSpec(r, spec);
         x.Backend.Mmd(x, y, spec, r);
         if (r.RequiresGrad)
-            r.BackwardFn = static r => r.Backend.MmdBackward(r.A!, r.B!, (MmdSpec)r.State!, r.Grad!,
-                r.A!.RequiresGrad ? r.A.GradOrZeros() : null, r.B!.RequiresGrad ? r.B.GradOrZeros() : null);
+            r.BackwardFn = static r => r.Backend.MmdBackward(First(r), Second(r), Spec(r), r.Grad!,
+                GradIfNeeded(First(r)), GradIfNeeded(Second(r)));
         return r;
     }
+
+    /// <summary>The kernel settings the forward ran with.</summary>
+    static MmdSpec Spec<T>(Tensor<T> r) where T : unmanaged, IFloatingPointIeee754<T> => (MmdSpec)r.State!;
+    static void SetSpec<T>(Tensor<T> r, MmdSpec spec) where T : unmanaged, IFloatingPointIeee754<T> => r.State = spec;
 }

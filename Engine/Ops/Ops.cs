@@ -1,4 +1,5 @@
 using System.Numerics;
+using InfoVae.Kernels;
 
 namespace InfoVae.Engine;
 
@@ -14,31 +15,50 @@ public static partial class Ops
 {
     static Tape<T> TapeOf<T>() where T : unmanaged, IFloatingPointIeee754<T> => Tape<T>.Current;
 
-    /// <summary>Elementwise unary op through the backend; its backward is the backend's matching derivative.</summary>
-    static Tensor<T> Unary<T>(string name, UnaryOp op, Tensor<T> x, T p = default) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Elementwise unary op through the backend; its backward is the op struct's derivative.</summary>
+    static Tensor<T> Unary<T, TOp>(Tensor<T> x, T p = default)
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IUnaryFunction
     {
         x = x.Contiguous();
-        var y = TapeOf<T>().Node(name, x.Shape, x.Backend, x);
-        y.P = p; y.I0 = (int)op;
-        x.Backend.Unary(op, x, y, p);
+        var y = TapeOf<T>().Node(TOp.Name, x.Shape, x.Backend, x);
+        OpScalar(y) = p;
+        x.Backend.Unary<TOp>(x, y, p);
         if (y.RequiresGrad)
-            y.BackwardFn = static y => y.Backend.UnaryBackward((UnaryOp)y.I0, y.A!, y, y.Grad!, y.A!.GradOrZeros(), y.P);
+            y.BackwardFn = static y =>
+                y.Backend.UnaryBackward<TOp>(First(y), y, y.Grad!, First(y).GradOrZeros(), OpScalar(y));
         return y;
     }
 
     /// <summary>Elementwise binary op with NumPy broadcasting; the backward sums over broadcast axes.</summary>
-    static Tensor<T> Binary<T>(string name, BinaryOp op, Tensor<T> a, Tensor<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    static Tensor<T> Binary<T, TOp>(Tensor<T> a, Tensor<T> b)
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IBinaryFunction
     {
         SameBackend(a, b);
         a = a.Contiguous(); b = b.Contiguous();
-        var c = TapeOf<T>().Node(name, Shape.Broadcast(a.Shape, b.Shape), a.Backend, a, b);
-        c.I0 = (int)op;
-        a.Backend.Binary(op, a, b, c);
+        var c = TapeOf<T>().Node(TOp.Name, Shape.Broadcast(a.Shape, b.Shape), a.Backend, a, b);
+        a.Backend.Binary<TOp>(a, b, c);
         if (c.RequiresGrad)
-            c.BackwardFn = static c => c.Backend.BinaryBackward((BinaryOp)c.I0, c.A!, c.B!, c.Grad!,
-                c.A!.RequiresGrad ? c.A.GradOrZeros() : null, c.B!.RequiresGrad ? c.B.GradOrZeros() : null);
+            c.BackwardFn = static c => c.Backend.BinaryBackward<TOp>(First(c), Second(c), c.Grad!,
+                GradIfNeeded(First(c)), GradIfNeeded(Second(c)));
         return c;
     }
+
+    // What a node saved for its backward lives in anonymous slots on Tensor (A, B, C, P, I0-I2, D0, F0, F1, State),
+    // so that recording an op allocates nothing. Ops read and write them only through named accessors: the parents
+    // here, each op's own values in its file (Stride(y) in Conv2d.cs, not y.I0).
+
+    /// <summary>The node's first input (the x of a one-input op).</summary>
+    static Tensor<T> First<T>(Tensor<T> node) where T : unmanaged, IFloatingPointIeee754<T> => node.A!;
+    /// <summary>The node's second input (a weight, the b of a ∘ b, a target).</summary>
+    static Tensor<T> Second<T>(Tensor<T> node) where T : unmanaged, IFloatingPointIeee754<T> => node.B!;
+    /// <summary>The node's third input: a bias or beta, or null.</summary>
+    static Tensor<T>? Third<T>(Tensor<T> node) where T : unmanaged, IFloatingPointIeee754<T> => node.C;
+
+    /// <summary>An elementwise op's scalar (the leaky-ReLU slope, AddScalar's s).</summary>
+    static ref T OpScalar<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.P;
+
+    /// <summary>The input's gradient buffer when it requires one, else null (the backends skip that side).</summary>
+    static Tensor<T>? GradIfNeeded<T>(Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T> => x.RequiresGrad ? x.GradOrZeros() : null;
 
     static void SameBackend<T>(Tensor<T> a, Tensor<T> b) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -14,14 +14,17 @@ public static partial class Ops
         if (x.Shape.Rank == 0 || start < 0 || length < 0 || start + length > last)
             throw new ArgumentException($"slice [{start}, {start + length}) is outside the last axis of {x.Shape}");
         var y = TapeOf<T>().ViewNode("slice", x, x.Shape.With(x.Shape.Rank - 1, length), x.Offset + start, x.RowStride);
-        y.I0 = start;
+        Start(y) = start;
         if (y.RequiresGrad)
             y.BackwardFn = static y =>
             {
-                var gx = y.A!.GradOrZeros();
-                var window = Window(Scratch<T>.A, gx.Storage, gx.Backend, gx.Offset + y.I0, y.Shape, gx.Shape.Last);
+                var gx = First(y).GradOrZeros();
+                var window = Window(Scratch<T>.A, gx.Storage, gx.Backend, gx.Offset + Start(y), y.Shape, gx.Shape.Last);
                 y.Backend.CopyRows(y.Grad!, window, accumulate: true);
             };
         return y;
     }
+
+    /// <summary>The slice's first column.</summary>
+    static ref int Start<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.I0;
 }

@@ -21,8 +21,8 @@ public static partial class Ops
         var y = TapeOf<T>().Node("softmax_cross_entropy", new Shape(logits.Shape[0]), logits.Backend, logits, target);
         logits.Backend.SoftmaxCrossEntropy(logits, target, y);
         if (y.RequiresGrad)
-            y.BackwardFn = static y => y.Backend.SoftmaxCrossEntropyBackward(y.A!, y.B!, y.Grad!,
-                y.A!.RequiresGrad ? y.A.GradOrZeros() : null, y.B!.RequiresGrad ? y.B.GradOrZeros() : null);
+            y.BackwardFn = static y => y.Backend.SoftmaxCrossEntropyBackward(First(y), Second(y), y.Grad!,
+                GradIfNeeded(First(y)), GradIfNeeded(Second(y)));
         return y;
     }
 }

@@ -17,8 +17,8 @@ public static partial class Ops
         var y = TapeOf<T>().Node("sqdist", new Shape(a.Shape[0], b.Shape[0]), a.Backend, a, b);
         a.Backend.SquaredDistance(a, b, y);
         if (y.RequiresGrad)
-            y.BackwardFn = static y => y.Backend.SquaredDistanceBackward(y.A!, y.B!, y, y.Grad!,
-                y.A!.RequiresGrad ? y.A.GradOrZeros() : null, y.B!.RequiresGrad ? y.B.GradOrZeros() : null);
+            y.BackwardFn = static y => y.Backend.SquaredDistanceBackward(First(y), Second(y), y, y.Grad!,
+                GradIfNeeded(First(y)), GradIfNeeded(Second(y)));
         return y;
     }
 }

@@ -26,10 +26,14 @@ public static partial class Ops
         x = x.Contiguous();
         int ax = axis is int a ? x.Shape.NormalizeAxis(a) : -1;
         var y = TapeOf<T>().Node(name, ax < 0 ? Shape.Scalar : x.Shape.Without(ax), x.Backend, x);
-        y.I0 = ax; y.P = scale;
+        SumAxis(y) = ax; SumScale(y) = scale;
         x.Backend.Sum(x, ax, y, scale, accumulate: false);
         if (y.RequiresGrad)
-            y.BackwardFn = static y => y.Backend.SumBackward(y.Grad!, y.I0, y.A!.GradOrZeros(), y.P);
+            y.BackwardFn = static y => y.Backend.SumBackward(y.Grad!, SumAxis(y), First(y).GradOrZeros(), SumScale(y));
         return y;
     }
+
+    /// <summary>The axis reduced (−1: every element) and the scale applied after the sum.</summary>
+    static ref int SumAxis<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.I0;
+    static ref T SumScale<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.P;
 }

@@ -2,15 +2,59 @@ using System.Numerics;
 
 namespace InfoVae.Kernels.Cpu;
 
+/// <summary>An elementwise function of two inputs, for the broadcasting loops of <see cref="Broadcast"/>.</summary>
 public interface IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>The function's value at (a, b).</summary>
     static abstract T Invoke(T a, T b);
 }
 
-public readonly struct AddOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a + b; }
-public readonly struct SubOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a - b; }
-public readonly struct MulOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a * b; }
-public readonly struct DivOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => a / b; }
+/// <summary>a + b.</summary>
+public readonly struct AddOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public static T Invoke(T a, T b) => a + b;
+}
+
+/// <summary>a − b.</summary>
+public readonly struct SubOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public static T Invoke(T a, T b) => a - b;
+}
+
+/// <summary>a · b.</summary>
+public readonly struct MulOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public static T Invoke(T a, T b) => a * b;
+}
+
+/// <summary>a / b.</summary>
+public readonly struct DivOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public static T Invoke(T a, T b) => a / b;
+}
+
+/// <summary>−(a / (b·b)): the divisor's gradient term of a / b, with a = dy·numerator.</summary>
+readonly struct NegDivSquareOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => -(a / (b * b)); }
+
+/// <summary>
+/// The index space of a broadcast binary op on the CPU: <see cref="Dims"/> (rank 4, the output's), the strides of
+/// each operand in it (0 where it is repeated), and <see cref="Dense"/>, the output's own row-major strides.
+/// </summary>
+public readonly ref struct BroadcastIndex(ReadOnlySpan<int> dims, ReadOnlySpan<int> a, ReadOnlySpan<int> b, ReadOnlySpan<int> dense)
+{
+    /// <summary>The four sizes of the output's index space, padded to rank 4 with leading 1s.</summary>
+    public readonly ReadOnlySpan<int> Dims = dims;
+    /// <summary>The first operand's four element strides in <see cref="Dims"/>' index space.</summary>
+    public readonly ReadOnlySpan<int> A = a;
+    /// <summary>The second operand's four element strides.</summary>
+    public readonly ReadOnlySpan<int> B = b;
+    /// <summary>The row-major strides of a dense tensor of <see cref="Dims"/> (the output, dy).</summary>
+    public readonly ReadOnlySpan<int> Dense = dense;
+}
 
 /// <summary>
 /// The general broadcasting loops for shapes padded to rank 4: a stride of 0 repeats an element along an axis.

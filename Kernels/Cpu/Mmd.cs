@@ -17,6 +17,7 @@ namespace InfoVae.Kernels.Cpu;
 /// </summary>
 public static unsafe class Mmd
 {
+    /// <summary>MMD²(X, Y) for X (n, d) and Y (m, d), under the kernel and scales of <paramref name="spec"/>.</summary>
     public static T Forward<T>(ReadOnlySpan<T> x, int n, ReadOnlySpan<T> y, int m, int d, MmdSpec spec)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -2,7 +2,14 @@ using System.Collections.Immutable;
 
 namespace InfoVae.Kernels.Cpu;
 
-public enum MmdKernel { Imq, Rbf }
+/// <summary>The kernel k(d²) of an MMD² (see <see cref="MmdSpec"/>).</summary>
+public enum MmdKernel
+{
+    /// <summary>Inverse multiquadric, C/(C + d²): heavy tails, the WAE paper's choice.</summary>
+    Imq,
+    /// <summary>Gaussian, exp(−d²/C).</summary>
+    Rbf,
+}
 
 /// <summary>
 /// Which MMD² to compute between X (n×D) and Y (m×D). C = 2·D·bandwidth² (the WAE/pythae convention: with
@@ -21,6 +28,7 @@ public sealed record MmdSpec(MmdKernel Kernel, double[] Scales, double Bandwidth
     /// <summary>The per-scale constants s·C for latent size d.</summary>
     public double[] ScaledC(int d) => Array.ConvertAll(Scales, s => s * 2.0 * d * Bandwidth * Bandwidth);
 
+    /// <summary>Throws <see cref="ArgumentException"/> when the spec cannot be computed for n and m points.</summary>
     public void Validate(int n, int m)
     {
         if (Scales.Length == 0) throw new ArgumentException("MMD needs at least one kernel scale");

@@ -12,6 +12,7 @@ namespace InfoVae.Kernels.Cpu;
 /// </summary>
 public static unsafe class PairwiseDistance
 {
+    /// <summary>destination (n, m) = the clamped squared distances between the rows of a (n, d) and b (m, d).</summary>
     public static void Forward<T>(ReadOnlySpan<T> a, int n, ReadOnlySpan<T> b, int m, int d, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

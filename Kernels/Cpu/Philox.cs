@@ -12,6 +12,7 @@ public static class Philox
 {
     const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85;
 
+    /// <summary>Philox4x32-10: the four random words of counter (c0..c3) under key (k0, k1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (uint, uint, uint, uint) Block(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
     {
@@ -32,6 +33,7 @@ public static class Philox
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double ToUnit(uint u) => (u >> 8) * (1.0 / (1 << 24));
 
+    /// <summary>Uniform draws in [0, 1), four per block from block <paramref name="counter"/> on.</summary>
     public static void Uniform<T>(ulong key, ulong counter, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < destination.Length; i += 4)
@@ -59,6 +61,7 @@ public static class Philox
         }
     }
 
+    /// <summary>Two standard normals from two random words (Box–Muller).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (double, double) BoxMuller(uint a, uint b)
     {

@@ -9,16 +9,22 @@ namespace InfoVae.Kernels.Cpu;
 /// <summary>An elementwise function of one input, as a scalar and as 512- and 256-bit vectors.</summary>
 public interface IUnaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>f(x, p) for one element.</summary>
     static abstract T Invoke(T x, T p);
+    /// <summary>f(x, p) lane by lane; the same bits as the scalar form.</summary>
     static abstract Vector512<T> Invoke(Vector512<T> x, Vector512<T> p);
+    /// <summary>f(x, p) lane by lane; the same bits as the scalar form.</summary>
     static abstract Vector256<T> Invoke(Vector256<T> x, Vector256<T> p);
 }
 
 /// <summary>An elementwise function of three inputs; backward passes use it as f(x, y, dy).</summary>
 public interface ITernaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>f(a, b, c, p) for one element.</summary>
     static abstract T Invoke(T a, T b, T c, T p);
+    /// <summary>f(a, b, c, p) lane by lane; the same bits as the scalar form.</summary>
     static abstract Vector512<T> Invoke(Vector512<T> a, Vector512<T> b, Vector512<T> c, Vector512<T> p);
+    /// <summary>f(a, b, c, p) lane by lane; the same bits as the scalar form.</summary>
     static abstract Vector256<T> Invoke(Vector256<T> a, Vector256<T> b, Vector256<T> c, Vector256<T> p);
 }
 
@@ -64,7 +70,8 @@ public static class Simd
     public static void Accumulate<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T> => Accumulate<T, TOp>(a, b, c, T.Zero, destination);
 
-    /// <summary>destination[i] += TOp(a[i], b[i], c[i], p): the shape of every backward pass (gradients accumulate).</summary>
+    /// <summary>destination[i] += TOp(a[i], b[i], c[i], p): the shape of a backward pass into a gradient that holds
+    /// values (see <see cref="Apply{T, TOp}"/> for one that is logically zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Accumulate<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, T p, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T>

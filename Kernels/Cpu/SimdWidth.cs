@@ -12,6 +12,7 @@ namespace InfoVae.Kernels.Cpu;
 /// </summary>
 public static class SimdWidth
 {
+    /// <summary>This process's widest vector path, as run logs and test names report it.</summary>
     public static string Current { get; } =
         RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.X86)
             ? RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()

@@ -7,6 +7,7 @@ namespace InfoVae.Kernels.Cpu;
 /// <summary>One piece of a parallel loop. A struct, so a loop over it allocates nothing.</summary>
 public interface IParallelBody
 {
+    /// <summary>Does the work of one index; may run on any thread, in any order.</summary>
     void Run(int index);
 }
 
@@ -38,6 +39,7 @@ public static unsafe class Workers
     [ThreadStatic] static bool insideLoop;
     static int poolBusy;   // 1 while one loop owns the pool
 
+    /// <summary>Runs body.Run(i) for i in [0, count), spread over the pool, and returns when all are done.</summary>
     public static void For<TBody>(int count, ref TBody body) where TBody : struct, IParallelBody
     {
         if (count <= 0) return;

@@ -12,6 +12,12 @@ public struct AdamArgs
     /// <summary>lr / (1 − β1ᵗ) and sqrt(1 − β2ᵗ), computed in double on the host as PyTorch does.</summary>
     public float StepSize, Bc2Sqrt;
 
+    /// <summary>The kernel's arguments for one step with these hyperparameters (torch.optim.Adam's names).</summary>
+    /// <param name="lr">The learning rate.</param>
+    /// <param name="beta1">The first moment's decay.</param>
+    /// <param name="beta2">The second moment's decay.</param>
+    /// <param name="eps">Added to the denominator.</param>
+    /// <param name="weightDecay">L2 penalty added to the gradient (0: none).</param>
     /// <param name="step">1 for the first update.</param>
     public static AdamArgs For(double lr, double beta1, double beta2, double eps, double weightDecay, int step) => new()
     {
@@ -27,6 +33,7 @@ public struct AdamArgs
 /// </summary>
 public static class AdamKernels
 {
+    /// <summary>One Adam step of parameter i and its moments.</summary>
     public static void AdamKernel(Index1D i, ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, AdamArgs s)
     {
         float g = grad[i];

@@ -18,13 +18,18 @@ namespace InfoVae.Kernels.Gpu;
 /// <summary>Sizes of one batch-norm call: x is (Rows, C), cut into chunks of Chunk rows.</summary>
 public struct BatchNormArgs
 {
+    /// <summary>x's rows R, its columns C, and the rows per chunk of the partial sums.</summary>
     public int Rows, C, Chunk;
+    /// <summary>The ε added to the variance.</summary>
     public float Eps;
+    /// <summary>Backward: 1 to compute dGamma, dBeta (ints, as ILGPU passes them).</summary>
     public int DoGamma, DoBeta;   // 0/1 (backward)
 
+    /// <summary>Partial sums per column: ⌈Rows / Chunk⌉.</summary>
     public readonly int Chunks => (int)(((long)Rows + Chunk - 1) / Chunk);
 }
 
+/// <summary>The batch-norm kernels (see the header of this file).</summary>
 public static class BatchNormKernels
 {
     static float InvStd(float var, float eps) => 1f / XMath.Sqrt(var + eps);

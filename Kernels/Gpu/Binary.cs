@@ -6,8 +6,11 @@ namespace InfoVae.Kernels.Gpu;
 /// <summary>c = a ∘ b, and the two partial derivatives times the upstream gradient dy.</summary>
 public interface IGpuBinaryOp
 {
+    /// <summary>c = a ∘ b.</summary>
     static abstract float Forward(float a, float b);
+    /// <summary>dy · ∂c/∂a.</summary>
     static abstract float GradA(float a, float b, float dy);
+    /// <summary>dy · ∂c/∂b.</summary>
     static abstract float GradB(float a, float b, float dy);
 }
 
@@ -17,8 +20,11 @@ public interface IGpuBinaryOp
 /// </summary>
 public struct Broadcast4
 {
+    /// <summary>The output's four dims, padded to rank 4 with leading 1s.</summary>
     public int D0, D1, D2, D3;
+    /// <summary>a's element strides in the output's index space (0 where a is repeated).</summary>
     public int A0, A1, A2, A3;
+    /// <summary>b's element strides in the output's index space (0 where b is repeated).</summary>
     public int B0, B1, B2, B3;
 
     /// <summary>Builds the layout from row-major dims; <paramref name="a"/> and <paramref name="b"/> must broadcast to <paramref name="c"/>.</summary>
@@ -49,6 +55,7 @@ public struct Broadcast4
         }
     }
 
+    /// <summary>Elements of the output.</summary>
     public readonly int Length => Sizes.Product("a broadcast output", D0, D1, D2, D3);
 }
 
@@ -56,16 +63,19 @@ public struct Broadcast4
 /// Elementwise binary kernels: equal shapes (flat index) and NumPy broadcasting over a <see cref="Broadcast4"/>
 /// (a bias row vector added to every row is the common case). The broadcast backward gives each element of an
 /// operand's gradient one thread that sums, in row-major output order, every output it was repeated into: no
-/// atomics, the same bits every run. Semantics mirror Engine/Cpu/CpuBackend.Binary and BinaryBackward.
+/// atomics, the same bits every run. The ops are in Kernels/BinaryOps.cs, next to their CPU forms.
 /// </summary>
 public static class BinaryKernels
 {
+    /// <summary>c[i] = a[i] ∘ b[i] for equal shapes.</summary>
     public static void BinaryKernel<TOp>(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c) where TOp : struct, IGpuBinaryOp =>
         c[i] = TOp.Forward(a[i], b[i]);
 
+    /// <summary>da[i] += GradA for equal shapes.</summary>
     public static void GradAKernel<TOp>(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dy, ArrayView<float> da) where TOp : struct, IGpuBinaryOp =>
         da[i] += TOp.GradA(a[i], b[i], dy[i]);
 
+    /// <summary>db[i] += GradB for equal shapes.</summary>
     public static void GradBKernel<TOp>(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dy, ArrayView<float> db) where TOp : struct, IGpuBinaryOp =>
         db[i] += TOp.GradB(a[i], b[i], dy[i]);
 
@@ -83,6 +93,7 @@ public static class BinaryKernels
         where TOp : struct, IGpuBinaryOp =>
         da[e] += SumOverRepeats<TOp>(e, a, b, dy, s, forA: true);
 
+    /// <summary>db[e] += Σ over the outputs element e of b was repeated into of GradB; one thread per element of b.</summary>
     public static void BroadcastGradBKernel<TOp>(Index1D e, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dy, ArrayView<float> db, Broadcast4 s)
         where TOp : struct, IGpuBinaryOp =>
         db[e] += SumOverRepeats<TOp>(e, a, b, dy, s, forA: false);
@@ -109,34 +120,6 @@ public static class BinaryKernels
                         acc += forA ? TOp.GradA(av, bv, dy[o]) : TOp.GradB(av, bv, dy[o]);
                     }
         return acc;
-    }
-
-    public readonly struct Add : IGpuBinaryOp
-    {
-        public static float Forward(float a, float b) => a + b;
-        public static float GradA(float a, float b, float dy) => dy;
-        public static float GradB(float a, float b, float dy) => dy;
-    }
-
-    public readonly struct Sub : IGpuBinaryOp
-    {
-        public static float Forward(float a, float b) => a - b;
-        public static float GradA(float a, float b, float dy) => dy;
-        public static float GradB(float a, float b, float dy) => -dy;
-    }
-
-    public readonly struct Mul : IGpuBinaryOp
-    {
-        public static float Forward(float a, float b) => a * b;
-        public static float GradA(float a, float b, float dy) => dy * b;
-        public static float GradB(float a, float b, float dy) => dy * a;
-    }
-
-    public readonly struct Div : IGpuBinaryOp
-    {
-        public static float Forward(float a, float b) => a / b;
-        public static float GradA(float a, float b, float dy) => dy / b;
-        public static float GradB(float a, float b, float dy) => -dy * a / (b * b);
     }
 }
 

@@ -16,18 +16,24 @@ namespace InfoVae.Kernels.Gpu;
 /// <summary>A convolution's geometry as plain ints for the kernels: <see cref="ConvGeometry"/>'s fields, without its record machinery.</summary>
 public struct ConvArgs
 {
+    /// <summary>The fields of <see cref="ConvGeometry"/> of the same names.</summary>
     public int N, H, W, C, KH, KW, Stride, Pad, OH, OW;
 
+    /// <summary>KH·KW·C: one row of cols.</summary>
     public readonly int PatchLength => KH * KW * C;
+    /// <summary>N·OH·OW: the rows of cols.</summary>
     public readonly int Rows => N * OH * OW;
+    /// <summary>N·H·W·C.</summary>
     public readonly int ImageLength => N * H * W * C;
 
+    /// <summary>The kernels' copy of a geometry.</summary>
     public static ConvArgs Of(ConvGeometry g) => new()
     {
         N = g.N, H = g.H, W = g.W, C = g.C, KH = g.KH, KW = g.KW, Stride = g.Stride, Pad = g.Pad, OH = g.OH, OW = g.OW,
     };
 }
 
+/// <summary>The im2col and col2im kernels (see the header of this file).</summary>
 public static class ConvKernels
 {
     /// <summary>cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·S − P + kh, ow·S − P + kw, c], 0 outside.</summary>

@@ -11,6 +11,7 @@ namespace InfoVae.Kernels.Gpu;
 /// </summary>
 public static class FiniteKernels
 {
+    /// <summary>flag[0] = 1 when x[i] is NaN or ±∞.</summary>
     public static void FlagNonFiniteKernel(Index1D i, ArrayView<float> x, ArrayView<float> flag)
     {
         float v = x[i];

@@ -12,7 +12,9 @@ namespace InfoVae.Kernels.Gpu;
 /// </summary>
 public sealed partial class GpuKernels
 {
+    /// <summary>The accelerator the kernels are compiled for.</summary>
     public Accelerator Accelerator { get; }
+    /// <summary>The stream every launch goes to, in order.</summary>
     public AcceleratorStream Stream { get; }
     /// <summary>Edge of the square thread groups of the tiled kernels (matmul, MMD): 16 on a GPU, 4 on the CPU accelerator.</summary>
     public int Tile { get; }
@@ -22,6 +24,9 @@ public sealed partial class GpuKernels
     readonly Dictionary<MethodInfo, Delegate> loaded = [];
     readonly Lock gate = new();
 
+    /// <summary>Kernels for <paramref name="accelerator"/>, launched on <paramref name="stream"/>.</summary>
+    /// <param name="accelerator">Where the kernels are compiled and run.</param>
+    /// <param name="stream">The stream every launch goes to.</param>
     /// <param name="tile">Overrides the tile edge (a power of two with tile² threads allowed per group); tests use it.</param>
     public GpuKernels(Accelerator accelerator, AcceleratorStream stream, int? tile = null)
     {

@@ -18,6 +18,7 @@ namespace InfoVae.Kernels.Gpu;
 /// </summary>
 public static class GpuMath
 {
+    /// <summary>σ(x) = 1/(1 + e⁻ˣ), through XMath.Exp (ex2.approx on a GPU).</summary>
     public static float Sigmoid(float x) => 1f / (1f + XMath.Exp(-x));
 
     /// <summary>
@@ -54,6 +55,7 @@ public static class GpuMath
         return x < 0f ? -t : t;
     }
 
+    /// <summary>⌈a / b⌉ for a ≥ 0, b > 0.</summary>
     public static int CeilDiv(int a, int b) => (a + b - 1) / b;
 }
 

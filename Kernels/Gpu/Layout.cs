@@ -6,6 +6,7 @@ namespace InfoVae.Kernels.Gpu;
 /// <summary>Fills, row copies between strided views, and the 2-D transpose. One thread per element written.</summary>
 public static class LayoutKernels
 {
+    /// <summary>y[i] = value.</summary>
     public static void FillKernel(Index1D i, ArrayView<float> y, float value) => y[i] = value;
 
     /// <summary>dst[r·dstStride + c] (=|+=) src[r·srcStride + c] for a (rows, cols) window; idx = r·cols + c.</summary>
@@ -45,6 +46,7 @@ public static class LayoutKernels
 
 public sealed partial class GpuKernels
 {
+    /// <summary>y = value over y's length.</summary>
     public void Fill(ArrayView<float> y, float value)
     {
         if (y.Length == 0) return;
@@ -85,6 +87,7 @@ public sealed partial class GpuKernels
             LayoutKernels.GatherScalarsKernel)(Stream, count, a, b, c, d, output);
     }
 
+    /// <summary>y (cols, rows) (=|+=) xᵀ for x (rows, cols).</summary>
     public void Transpose(ArrayView<float> x, int rows, int cols, ArrayView<float> y, bool accumulate)
     {
         int n = Threads(rows, cols);

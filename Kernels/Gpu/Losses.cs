@@ -89,6 +89,7 @@ public static class LossKernels
 
 public sealed partial class GpuKernels
 {
+    /// <summary>loss = softplus(z) − t·z elementwise.</summary>
     public void BceWithLogits(ArrayView<float> z, ArrayView<float> t, ArrayView<float> loss)
     {
         if (loss.Length == 0) return;
@@ -111,6 +112,7 @@ public sealed partial class GpuKernels
         Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlKernel)(Stream, rows, mu, logvar, kl, z);
     }
 
+    /// <summary>dmu += dkl·mu, dlogvar += dkl·(exp(logvar) − 1)/2 per row; an empty view skips that side.</summary>
     public void GaussianKlBackward(ArrayView<float> mu, ArrayView<float> logvar, ArrayView<float> dkl, int rows, int z, ArrayView<float> dmu, ArrayView<float> dlogvar)
     {
         int n = Threads(rows, z);

@@ -20,11 +20,15 @@ namespace InfoVae.Kernels.Gpu;
 /// <summary>Sizes and scalars of one GEMM call (see the header of Matmul.cs).</summary>
 public struct GemmArgs
 {
+    /// <summary>C (M, N) = op(A) (M, K) · op(B) (K, N), with the leading dimensions of A, B and C.</summary>
     public int M, N, K, Lda, Ldb, Ldc;
+    /// <summary>1 when A, or B, is read transposed (ints, as ILGPU passes them).</summary>
     public int TransA, TransB;   // 0/1
+    /// <summary>C = Alpha·op(A)·op(B) + Beta·C.</summary>
     public float Alpha, Beta;
 }
 
+/// <summary>The GEMM kernels, v1 to v3 (see the header of this file).</summary>
 public static class MatmulKernels
 {
     static float LoadA(ArrayView<float> a, GemmArgs g, int i, int p) => g.TransA != 0 ? a[p * g.Lda + i] : a[i * g.Lda + p];

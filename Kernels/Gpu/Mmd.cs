@@ -9,7 +9,9 @@ namespace InfoVae.Kernels.Gpu;
 /// <summary>k(d²) for one scale constant c = s·C, and dk/d(d²). See Kernels/Cpu/MmdSpec for the definitions.</summary>
 public interface IGpuMmdKernel
 {
+    /// <summary>k(d²) for the scale constant c.</summary>
     static abstract float Value(float d2, float c);
+    /// <summary>dk/d(d²) for the scale constant c.</summary>
     static abstract float Slope(float d2, float c);
 }
 
@@ -19,8 +21,11 @@ public interface IGpuMmdKernel
 /// </summary>
 public struct MmdArgs
 {
+    /// <summary>X (N, D), Y (M, D).</summary>
     public int N, M, D;
+    /// <summary>1 for the U-statistic; DoX, DoY: 1 to compute dx, dy (ints, as ILGPU passes them).</summary>
     public int Unbiased, DoX, DoY;   // 0/1
+    /// <summary>The backward's weights of the XX, YY and XY pair sums.</summary>
     public float CoefXX, CoefYY, CoefXY;
     /// <summary>Forward: groups (= partial sums) of the XX, YY and XY pair grids, in that order.</summary>
     public int GroupsXX, GroupsYY, GroupsXY;
@@ -37,10 +42,14 @@ public struct MmdArgs
 /// </summary>
 public struct MmdShape(int tile, int d) : IEquatable<MmdShape>
 {
+    /// <summary>The tile edge T and the feature count D.</summary>
     public int Tile = tile, D = d;
 
+    /// <inheritdoc/>
     public readonly bool Equals(MmdShape other) => Tile == other.Tile && D == other.D;
+    /// <inheritdoc/>
     public override readonly bool Equals(object? obj) => obj is MmdShape s && Equals(s);
+    /// <inheritdoc/>
     public override readonly int GetHashCode() => Tile * 65599 + D;
 }
 
@@ -64,14 +73,18 @@ public static class MmdKernels
     /// <summary>IMQ: k = c / (c + d²), dk/dd² = −c / (c + d²)².</summary>
     public readonly struct Imq : IGpuMmdKernel
     {
+        /// <inheritdoc/>
         public static float Value(float d2, float c) => c / (c + d2);
+        /// <inheritdoc/>
         public static float Slope(float d2, float c) { float r = 1f / (c + d2); return -c * r * r; }
     }
 
     /// <summary>RBF: k = exp(−d²/c), dk/dd² = −k/c.</summary>
     public readonly struct Rbf : IGpuMmdKernel
     {
+        /// <inheritdoc/>
         public static float Value(float d2, float c) => XMath.Exp(-d2 / c);
+        /// <inheritdoc/>
         public static float Slope(float d2, float c) => -XMath.Exp(-d2 / c) / c;
     }
 
@@ -80,6 +93,7 @@ public static class MmdKernels
     /// </summary>
     public static int SharedFloats(int t) => 2 * t * (t + 1) + t * t;
 
+    /// <summary>One group per tile of pairs: its share of the XX, YY or XY kernel sums, into partials (summed in order after).</summary>
     public static void MmdForwardKernel<TK>(ArrayView<float> x, ArrayView<float> y, ArrayView<float> scaledC,
         ArrayView<float> partials, MmdArgs p, SpecializedValue<MmdShape> shape) where TK : struct, IGpuMmdKernel
     {

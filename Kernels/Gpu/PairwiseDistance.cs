@@ -14,6 +14,7 @@ namespace InfoVae.Kernels.Gpu;
 /// </summary>
 public static class PairwiseDistanceKernels
 {
+    /// <summary>dist[i, j] = Σ_k (a_ik − b_jk)², one thread per pair.</summary>
     public static void SquaredDistanceKernel(Index1D idx, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dist, int m, int d)
     {
         int i = idx / m, j = idx - i * m;
@@ -47,6 +48,7 @@ public static class PairwiseDistanceKernels
 
 public sealed partial class GpuKernels
 {
+    /// <summary>dist (n, m) = the squared distances between the rows of a (n, d) and b (m, d).</summary>
     public void SquaredDistance(ArrayView<float> a, int n, ArrayView<float> b, int m, int d, ArrayView<float> dist)
     {
         int pairs = Threads(n, m);

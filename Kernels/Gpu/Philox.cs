@@ -20,6 +20,7 @@ public static class PhiloxKernels
     /// <summary>24 random bits to [0, 1): exact in float, so the same value as the CPU's double version.</summary>
     static float ToUnit(uint u) => (int)(u >> 8) * Unit;   // via int: a uint converts through float64 in PTX
 
+    /// <summary>Four uniform draws in [0, 1) from Philox block counter + blk.</summary>
     public static void UniformKernel(Index1D blk, ArrayView<float> y, ulong key, ulong counter)
     {
         var (a, b, c, d) = Block(key, counter + (ulong)(long)blk.X);
@@ -30,6 +31,7 @@ public static class PhiloxKernels
         if (i + 3 < n) y[i + 3] = ToUnit(d);
     }
 
+    /// <summary>Four standard normals from Philox block counter + blk (Box–Muller).</summary>
     public static void NormalKernel(Index1D blk, ArrayView<float> y, ulong key, ulong counter)
     {
         var (a, b, c, d) = Block(key, counter + (ulong)(long)blk.X);
@@ -55,6 +57,7 @@ public static class PhiloxKernels
 
 public sealed partial class GpuKernels
 {
+    /// <summary>Uniform draws in [0, 1): the CPU's <see cref="Cpu.Philox.Uniform"/> numbers.</summary>
     public void Uniform(ArrayView<float> y, ulong key, ulong counter)
     {
         if (y.Length == 0) return;
@@ -62,6 +65,7 @@ public sealed partial class GpuKernels
         Auto<ArrayView<float>, ulong, ulong>(PhiloxKernels.UniformKernel)(Stream, threads, y, key, counter);
     }
 
+    /// <summary>Standard normal draws from Philox4x32-10 (the CPU's, to float rounding).</summary>
     public void Normal(ArrayView<float> y, ulong key, ulong counter)
     {
         if (y.Length == 0) return;

@@ -45,6 +45,7 @@ public static partial class Reference
         }
     }
 
+    /// <summary>The number of elements of a shape (1 for rank 0).</summary>
     public static int Count(int[] shape) { int n = 1; foreach (int d in shape) n *= d; return n; }
 
     static void Unravel(int k, int[] shape, int[] idx)

@@ -1,4 +1,6 @@
+using System.Reflection;
 using InfoVae.Engine;
+using InfoVae.Kernels;
 using InfoVae.Kernels.Cpu;
 using static InfoVae.Model.Doctor.Arena;
 
@@ -24,12 +26,14 @@ public static partial class KernelChecks
         yield return Download(e);
         yield return CopyRows(r, s.Mlp.Latent);
         yield return AllFinite(e);
-        foreach (var op in Enum.GetValues<UnaryOp>()) yield return Unary(op, e);
-        foreach (var op in Enum.GetValues<UnaryOp>()) yield return UnaryBackward(op, e);
+        var unary = typeof(UnaryOps).GetNestedTypes();
+        for (int i = 0; i < unary.Length; i++) yield return Generic(nameof(Unary), unary[i], e, 10 + i);
+        for (int i = 0; i < unary.Length; i++) yield return Generic(nameof(UnaryBackward), unary[i], e, 10 + i);
+        var binary = typeof(BinaryOps).GetNestedTypes();
         foreach (int[] b in new[] { new[] { r, c }, [c] })
-            foreach (var op in Enum.GetValues<BinaryOp>()) yield return Binary(op, [r, c], b);
+            foreach (var op in binary) yield return Generic(nameof(Binary), op, new[] { r, c }, b);
         foreach (int[] b in new[] { new[] { r, c }, [c] })
-            foreach (var op in Enum.GetValues<BinaryOp>()) yield return BinaryBackward(op, [r, c], b);
+            foreach (var op in binary) yield return Generic(nameof(BinaryBackward), op, new[] { r, c }, b);
         foreach (var check in LinearAlgebra(s)) yield return check;
         foreach (var check in Pairwise(s)) yield return check;
         foreach (var check in ConvAndOptimiser(s)) yield return check;
@@ -39,8 +43,12 @@ public static partial class KernelChecks
     static PreparedOp Op(Arena a, Action call, params Func<CheckOutput>[] outputs) =>
         new(call, () => outputs.Select(o => o()).ToList(), a.Dispose);
 
-    static string Snake(Enum op) => string.Concat(op.ToString().Select((ch, i) =>
-        char.IsUpper(ch) && i > 0 ? "_" + char.ToLowerInvariant(ch) : char.ToLowerInvariant(ch).ToString()));
+    /// <summary>The check <paramref name="method"/>&lt;<paramref name="op"/>&gt;(args): one per op struct of
+    /// Kernels/UnaryOps.cs and BinaryOps.cs, found by reflection so that a new op is checked without a new line here.
+    /// </summary>
+    static OpCheck Generic(string method, Type op, params object[] args) =>
+        (OpCheck)typeof(KernelChecks).GetMethod(method, BindingFlags.NonPublic | BindingFlags.Static)!
+            .MakeGenericMethod(op).Invoke(null, BindingFlags.DoNotWrapExceptions, null, args, null)!;
 
     static string ShapeText(int[] shape) => "(" + string.Join(", ", shape) + ")";
 
@@ -100,66 +108,70 @@ public static partial class KernelChecks
 
     // ---- elementwise ----
 
-    static (double Lo, double Hi, float P, Tolerance Tol) UnaryCase(UnaryOp op) => op switch
+    /// <summary>Input range, op scalar and tolerance per unary op (by name); an op not listed gets the last line.</summary>
+    static (double Lo, double Hi, float P, Tolerance Tol) UnaryCase(string op) => op switch
     {
-        UnaryOp.Neg or UnaryOp.Relu => (-4, 4, 0, Tolerances.Copy),
-        UnaryOp.LeakyRelu => (-4, 4, 0.2f, Tolerances.Arithmetic),
-        UnaryOp.AddScalar => (-4, 4, 0.5f, Tolerances.Arithmetic),
-        UnaryOp.MulScalar => (-4, 4, 1.5f, Tolerances.Arithmetic),
-        UnaryOp.Sqrt => (0.05, 4, 0, Tolerances.Arithmetic),
-        UnaryOp.Log => (0.05, 4, 0, Tolerances.Transcendental),
+        "neg" or "relu" => (-4, 4, 0, Tolerances.Copy),
+        "leaky_relu" => (-4, 4, 0.2f, Tolerances.Arithmetic),
+        "add_scalar" => (-4, 4, 0.5f, Tolerances.Arithmetic),
+        "mul_scalar" => (-4, 4, 1.5f, Tolerances.Arithmetic),
+        "sqrt" => (0.05, 4, 0, Tolerances.Arithmetic),
+        "log" => (0.05, 4, 0, Tolerances.Transcendental),
         _ => (-5, 5, 0, Tolerances.Transcendental),
     };
 
-    static OpCheck Unary(UnaryOp op, int n) => new("unary", $"{Snake(op)}, n={n}", be =>
+    static OpCheck Unary<TOp>(int n, int seed) where TOp : struct, IUnaryFunction =>
+        new("unary", $"{TOp.Name}, n={n}", be =>
     {
-        var (lo, hi, p, tol) = UnaryCase(op);
+        var (lo, hi, p, tol) = UnaryCase(TOp.Name);
         var a = new Arena(be);
-        var x = a.Random(10 + (int)op, lo, hi, n);
+        var x = a.Random(seed, lo, hi, n);
         var y = a.Poisoned(n);
-        return Op(a, () => be.Unary(op, x, y, p), () => Out("y", y, tol));
+        return Op(a, () => be.Unary<TOp>(x, y, p), () => Out("y", y, tol));
     }, Bytes: 2.0 * n * F);
 
-    static OpCheck UnaryBackward(UnaryOp op, int n) => new("unary_backward", $"{Snake(op)}, n={n}", be =>
+    static OpCheck UnaryBackward<TOp>(int n, int seed) where TOp : struct, IUnaryFunction =>
+        new("unary_backward", $"{TOp.Name}, n={n}", be =>
     {
-        var (lo, hi, p, tol) = UnaryCase(op);
+        var (lo, hi, p, tol) = UnaryCase(TOp.Name);
         var a = new Arena(be);
-        var x = a.Random(10 + (int)op, lo, hi, n);
+        var x = a.Random(seed, lo, hi, n);
         var y = a.Poisoned(n);
-        be.Unary(op, x, y, p);
+        be.Unary<TOp>(x, y, p);
         var dy = a.Random(30, -1, 1, n);
         var dx = a.Random(31, -1, 1, n);
         var t = tol == Tolerances.Copy ? Tolerances.Arithmetic : tol;   // dx += …: at least one rounding
-        return Op(a, () => be.UnaryBackward(op, x, y, dy, dx, p), () => Out("dx", dx, t));
+        return Op(a, () => be.UnaryBackward<TOp>(x, y, dy, dx, p), () => Out("dx", dx, t));
     }, Bytes: 5.0 * n * F);
 
-    static (double Lo, double Hi) BinaryRange(BinaryOp op) => op == BinaryOp.Div ? (0.5, 2) : (-2, 2);
+    static (double Lo, double Hi) BinaryRange(string op) => op == "div" ? (0.5, 2) : (-2, 2);
 
-    static string BinaryCase(BinaryOp op, int[] sa, int[] sb) => $"{Snake(op)}, {ShapeText(sa)} ∘ {ShapeText(sb)}";
+    static string BinaryCase(string op, int[] sa, int[] sb) => $"{op}, {ShapeText(sa)} ∘ {ShapeText(sb)}";
 
-    static OpCheck Binary(BinaryOp op, int[] sa, int[] sb) => new("binary", BinaryCase(op, sa, sb), be =>
+    static OpCheck Binary<TOp>(int[] sa, int[] sb) where TOp : struct, IBinaryFunction =>
+        new("binary", BinaryCase(TOp.Name, sa, sb), be =>
     {
         var a = new Arena(be);
-        var (lo, hi) = BinaryRange(op);
+        var (lo, hi) = BinaryRange(TOp.Name);
         var x = a.Random(40, -2, 2, sa);
         var y = a.Random(41, lo, hi, sb);
         var z = a.Poisoned(sa);
-        return Op(a, () => be.Binary(op, x, y, z), () => Out("c", z, Tolerances.Arithmetic));
+        return Op(a, () => be.Binary<TOp>(x, y, z), () => Out("c", z, Tolerances.Arithmetic));
     }, Bytes: 3.0 * new Shape(sa).Length * F);
 
     /// <summary>With b broadcast along the rows its gradient is a column sum: a reduction over R terms.</summary>
-    static OpCheck BinaryBackward(BinaryOp op, int[] sa, int[] sb) =>
-        new("binary_backward", BinaryCase(op, sa, sb), be =>
+    static OpCheck BinaryBackward<TOp>(int[] sa, int[] sb) where TOp : struct, IBinaryFunction =>
+        new("binary_backward", BinaryCase(TOp.Name, sa, sb), be =>
     {
         var a = new Arena(be);
-        var (lo, hi) = BinaryRange(op);
+        var (lo, hi) = BinaryRange(TOp.Name);
         var x = a.Random(40, -2, 2, sa);
         var y = a.Random(41, lo, hi, sb);
         var dy = a.Random(42, -1, 1, sa);
         var dx = a.Random(43, -1, 1, sa);
         var db = a.Random(44, -1, 1, sb);
         int reduced = new Shape(sa).Length / new Shape(sb).Length;
-        return Op(a, () => be.BinaryBackward(op, x, y, dy, dx, db),
+        return Op(a, () => be.BinaryBackward<TOp>(x, y, dy, dx, db),
             () => Out("da", dx, Tolerances.Arithmetic), () => Out("db", db, Tolerances.Reduction(reduced)));
     }, Bytes: 6.0 * new Shape(sa).Length * F);
 }

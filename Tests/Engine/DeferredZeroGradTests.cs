@@ -58,4 +58,16 @@ public class DeferredZeroGradTests
         var g = Grads((w, b) => Ops.Linear(X, w, null).Sum(), deferred: true);
         Assert.That(g.B, Is.All.EqualTo(0.0), "b is outside the graph: MaterializeGrad clears the poison");
     }
+
+    [Test]
+    public void Reading_grad_after_a_deferred_zero_gives_zeros()
+    {
+        // The public getter must not hand out the stale memory (here NaN) of a gradient that is logically zero.
+        var w = Leaf(2, 3, 4);
+        w.Sum().Backward();
+        Tape<double>.Current.Reset();
+        w.Grad!.CopyFrom(Enumerable.Repeat(double.NaN, w.Length).ToArray());
+        w.ZeroGradDeferred();
+        Assert.That(w.Grad!.ToArray(), Is.All.EqualTo(0.0));
+    }
 }

@@ -1,7 +1,9 @@
 using System.Numerics;
 using InfoVae.Engine;
 using InfoVae.Engine.Cpu;
+using InfoVae.Kernels;
 using InfoVae.Kernels.Cpu;
+using InfoVae.Tests.Support;
 using InfoVae.Kernels.Reference;
 using static InfoVae.Tests.Kernels.KernelCheck;
 
@@ -106,6 +108,9 @@ public class BroadcastKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
             }
     }
 
+    static void BackendBinary<TOp>(CpuBackend<T> be, Tensor<T> a, Tensor<T> b, Tensor<T> c)
+        where TOp : struct, IBinaryFunction => be.Binary<TOp>(a, b, c);
+
     /// <summary>The backend's shape → stride step, on the shapes the model and the engine tests use, including rank 0.</summary>
     [Test]
     public void Cpu_backend_binary_broadcasts_like_numpy()
@@ -120,8 +125,8 @@ public class BroadcastKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
                 int[] shape = Reference.BroadcastShape(sa, sb);
                 var ta = Tensor<T>.From(a, new Shape(sa)); var tb = Tensor<T>.From(b, new Shape(sb));
                 var tc = Tensor<T>.Zeros(new Shape(shape));
-                var op = name switch { "add" => BinaryOp.Add, "sub" => BinaryOp.Sub, "mul" => BinaryOp.Mul, _ => BinaryOp.Div };
-                be.Binary(op, ta, tb, tc);
+                var op = OpStructs.Binary.Single(t => t.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+                OpStructs.Call(GetType(), nameof(BackendBinary), op, be, ta, tb, tc);
                 var e = new double[Reference.Count(shape)];
                 Reference.BroadcastBinary(ToDouble<T>(a), sa, ToDouble<T>(b), sb, f, e);
                 Close<T>(e, tc.ToArray(), default, Tolerance<T>(), $"backend {name} [{string.Join(",", sa)}] ∘ [{string.Join(",", sb)}]");

@@ -22,15 +22,16 @@ public class ForwardingBackend(IBackend<float> inner, string name) : IBackend<fl
     public virtual bool AllFinite(Tensor<float> t) => inner.AllFinite(t);
     public virtual void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate) =>
         inner.CopyRows(source, destination, accumulate);
-    public virtual void Unary(UnaryOp op, Tensor<float> x, Tensor<float> y, float p) => inner.Unary(op, x, y, p);
-    public virtual void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy,
-        Tensor<float> dx, float p, bool accumulate = true) =>
-        inner.UnaryBackward(op, x, y, dy, dx, p, accumulate);
-    public virtual void Binary(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> c) =>
-        inner.Binary(op, a, b, c);
-    public virtual void BinaryBackward(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> dy,
-        Tensor<float>? da, Tensor<float>? db) =>
-        inner.BinaryBackward(op, a, b, dy, da, db);
+    public virtual void Unary<TOp>(Tensor<float> x, Tensor<float> y, float p) where TOp : struct, IUnaryFunction =>
+        inner.Unary<TOp>(x, y, p);
+    public virtual void UnaryBackward<TOp>(Tensor<float> x, Tensor<float> y, Tensor<float> dy,
+        Tensor<float> dx, float p, bool accumulate = true) where TOp : struct, IUnaryFunction =>
+        inner.UnaryBackward<TOp>(x, y, dy, dx, p, accumulate);
+    public virtual void Binary<TOp>(Tensor<float> a, Tensor<float> b, Tensor<float> c)
+        where TOp : struct, IBinaryFunction => inner.Binary<TOp>(a, b, c);
+    public virtual void BinaryBackward<TOp>(Tensor<float> a, Tensor<float> b, Tensor<float> dy,
+        Tensor<float>? da, Tensor<float>? db) where TOp : struct, IBinaryFunction =>
+        inner.BinaryBackward<TOp>(a, b, dy, da, db);
     public virtual void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c,
         float alpha, float beta, Tensor<float>? bias = null, bool relu = false) =>
         inner.Matmul(a, transA, b, transB, c, alpha, beta, bias, relu);

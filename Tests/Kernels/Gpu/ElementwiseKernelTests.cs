@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using InfoVae.Engine;
 using InfoVae.Engine.Cpu;
+using InfoVae.Kernels;
 using InfoVae.Kernels.Gpu;
 using InfoVae.Tests.Support;
 using static InfoVae.Tests.Kernels.Gpu.GpuTestAccelerator;
@@ -19,84 +20,51 @@ public class ElementwiseKernelTests
 
     static Tensor<double> T(double[] v, params int[] shape) => Tensor<double>.From(v, new Shape(shape));
 
-    internal static void Map(GpuKernels k, UnaryOp op, ArrayView<float> x, ArrayView<float> y, float p)
+    static double[] InputsFor(string op, int n, int seed) => F(op switch
     {
-        switch (op)
-        {
-            case UnaryOp.Neg: k.Map<UnaryKernels.Neg>(x, y, p); break;
-            case UnaryOp.Exp: k.Map<UnaryKernels.Exp>(x, y, p); break;
-            case UnaryOp.Log: k.Map<UnaryKernels.Log>(x, y, p); break;
-            case UnaryOp.Sqrt: k.Map<UnaryKernels.Sqrt>(x, y, p); break;
-            case UnaryOp.Relu: k.Map<UnaryKernels.Relu>(x, y, p); break;
-            case UnaryOp.LeakyRelu: k.Map<UnaryKernels.LeakyRelu>(x, y, p); break;
-            case UnaryOp.Sigmoid: k.Map<UnaryKernels.Sigmoid>(x, y, p); break;
-            case UnaryOp.Tanh: k.Map<UnaryKernels.Tanh>(x, y, p); break;
-            case UnaryOp.Softplus: k.Map<UnaryKernels.Softplus>(x, y, p); break;
-            case UnaryOp.AddScalar: k.Map<UnaryKernels.AddScalar>(x, y, p); break;
-            case UnaryOp.MulScalar: k.Map<UnaryKernels.MulScalar>(x, y, p); break;
-        }
-    }
-
-    internal static void MapBackward(GpuKernels k, UnaryOp op, ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, float p)
-    {
-        switch (op)
-        {
-            case UnaryOp.Neg: k.MapBackward<UnaryKernels.Neg>(x, y, dy, dx, p); break;
-            case UnaryOp.Exp: k.MapBackward<UnaryKernels.Exp>(x, y, dy, dx, p); break;
-            case UnaryOp.Log: k.MapBackward<UnaryKernels.Log>(x, y, dy, dx, p); break;
-            case UnaryOp.Sqrt: k.MapBackward<UnaryKernels.Sqrt>(x, y, dy, dx, p); break;
-            case UnaryOp.Relu: k.MapBackward<UnaryKernels.Relu>(x, y, dy, dx, p); break;
-            case UnaryOp.LeakyRelu: k.MapBackward<UnaryKernels.LeakyRelu>(x, y, dy, dx, p); break;
-            case UnaryOp.Sigmoid: k.MapBackward<UnaryKernels.Sigmoid>(x, y, dy, dx, p); break;
-            case UnaryOp.Tanh: k.MapBackward<UnaryKernels.Tanh>(x, y, dy, dx, p); break;
-            case UnaryOp.Softplus: k.MapBackward<UnaryKernels.Softplus>(x, y, dy, dx, p); break;
-            case UnaryOp.AddScalar: k.MapBackward<UnaryKernels.AddScalar>(x, y, dy, dx, p); break;
-            case UnaryOp.MulScalar: k.MapBackward<UnaryKernels.MulScalar>(x, y, dy, dx, p); break;
-        }
-    }
-
-    static double[] InputsFor(UnaryOp op, int n, int seed) => F(op switch
-    {
-        UnaryOp.Log or UnaryOp.Sqrt => Rand.Uniform(n, seed, 0.05, 4),
-        UnaryOp.Relu or UnaryOp.LeakyRelu => Rand.AwayFromZero(n, seed, 0.01, 3),
-        UnaryOp.Softplus => Rand.Uniform(n, seed, -30, 30),      // both tails: log1p of a tiny exp, and the linear branch
+        "log" or "sqrt" => Rand.Uniform(n, seed, 0.05, 4),
+        "relu" or "leaky_relu" => Rand.AwayFromZero(n, seed, 0.01, 3),
+        "softplus" => Rand.Uniform(n, seed, -30, 30),      // both tails: log1p of a tiny exp, and the linear branch
         _ => Rand.Uniform(n, seed, -4, 4),
     });
 
     static IEnumerable<TestCaseData> UnaryCases()
     {
-        foreach (var op in Enum.GetValues<UnaryOp>())
+        foreach (var op in OpStructs.Unary)
             foreach (int n in new[] { 1, 17, 33 * 5 })
-                yield return new TestCaseData(op, n).SetArgDisplayNames(op.ToString(), n.ToString());
+                yield return new TestCaseData(op, n).SetArgDisplayNames(op.Name, n.ToString());
     }
 
     [TestCaseSource(nameof(UnaryCases))]
-    public void Unary_forward_and_backward_match_the_cpu_backend(UnaryOp op, int n) => UnaryMatches(K, op, n);
+    public void Unary_forward_and_backward_match_the_cpu_backend(Type op, int n) =>
+        OpStructs.Call(typeof(ElementwiseKernelTests), nameof(UnaryMatches), op, K, n);
 
     [Test]
     public void Unary_forward_and_backward_match_the_cpu_backend_with_production_groups()
     {
         // Warps of 32 on 4 multiprocessors; 300 elements = 9 full groups and a ragged one.
-        foreach (var op in Enum.GetValues<UnaryOp>()) UnaryMatches(Production, op, 300);
+        foreach (var op in OpStructs.Unary)
+            OpStructs.Call(typeof(ElementwiseKernelTests), nameof(UnaryMatches), op, Production, 300);
     }
 
-    static void UnaryMatches(GpuKernels k, UnaryOp op, int n)
+    static void UnaryMatches<TOp>(GpuKernels k, int n) where TOp : struct, IUnaryFunction
     {
-        float p = op switch { UnaryOp.LeakyRelu => 0.2f, UnaryOp.AddScalar => 1.75f, UnaryOp.MulScalar => -0.625f, _ => 0f };
+        string op = TOp.Name;
+        float p = op switch { "leaky_relu" => 0.2f, "add_scalar" => 1.75f, "mul_scalar" => -0.625f, _ => 0f };
         var x = InputsFor(op, n, 100 + n);
         var dy = F(Rand.Uniform(n, 200 + n));
         var dx0 = F(Rand.Uniform(n, 300 + n));             // backward accumulates: start from non-zero
 
         var cx = T(x, n); var cy = T(new double[n], n); var cdx = T((double[])dx0.Clone(), n);
-        Cpu.Unary(op, cx, cy, p);
-        Cpu.UnaryBackward(op, cx, cy, T(dy, n), cdx, p);
+        Cpu.Unary<TOp>(cx, cy, p);
+        Cpu.UnaryBackward<TOp>(cx, cy, T(dy, n), cdx, p);
 
         using var gx = Dev(x); using var gy = Zeros(n); using var gdy = Dev(dy); using var gdx = Dev(dx0);
-        Map(k, op, gx.View, gy.View, p);
+        k.Map<TOp>(gx.View, gy.View, p);
         var y = Host(gy);
         // Backward from the CPU's y, so that only the derivative is under test here.
         using var gyRef = Dev(cy.ToArray());
-        MapBackward(k, op, gx.View, gyRef.View, gdy.View, gdx.View, p);
+        k.MapBackward<TOp>(gx.View, gyRef.View, gdy.View, gdx.View, p);
         Close.Assert(cy.ToArray(), y, Atol, Rtol, $"{op} forward");
         Close.Assert(cdx.ToArray(), Host(gdx), Atol, Rtol, $"{op} backward");
     }
@@ -106,8 +74,8 @@ public class ElementwiseKernelTests
     {
         using var x = Dev(new[] { -1f, 0f, 1f }); using var y = Zeros(3); using var dy = Dev(new[] { 1f, 1f, 1f });
         using var dRelu = Zeros(3); using var dLeaky = Zeros(3);
-        K.MapBackward<UnaryKernels.Relu>(x.View, y.View, dy.View, dRelu.View, 0f);
-        K.MapBackward<UnaryKernels.LeakyRelu>(x.View, y.View, dy.View, dLeaky.View, 0.25f);
+        K.MapBackward<UnaryOps.Relu>(x.View, y.View, dy.View, dRelu.View, 0f);
+        K.MapBackward<UnaryOps.LeakyRelu>(x.View, y.View, dy.View, dLeaky.View, 0.25f);
         Assert.That(Host(dRelu), Is.EqualTo(new[] { 0f, 0f, 1f }));
         Assert.That(Host(dLeaky), Is.EqualTo(new[] { 0.25f, 0.25f, 1f }));
     }
@@ -121,10 +89,10 @@ public class ElementwiseKernelTests
         var cpuF = CpuBackend<float>.Instance;
         var fx = Tensor<float>.From(xs, new Shape(4)); var fdy = Tensor<float>.From(dys, new Shape(4));
         var fdx = Tensor<float>.From([-0f, 0f, 0f, -0f], new Shape(4));
-        cpuF.UnaryBackward(UnaryOp.Relu, fx, fx, fdy, fdx, 0f);
+        cpuF.UnaryBackward<UnaryOps.Relu>(fx, fx, fdy, fdx, 0f);
         var expected = fdx.ToArray();
         using var x = Dev(xs); using var dy = Dev(dys); using var dx = Dev(new[] { -0f, 0f, 0f, -0f });
-        K.MapBackward<UnaryKernels.Relu>(x.View, x.View, dy.View, dx.View, 0f);
+        K.MapBackward<UnaryOps.Relu>(x.View, x.View, dy.View, dx.View, 0f);
         var got = Host(dx);
         Assert.That(got.Take(3).All(float.IsNaN) && expected.Take(3).All(float.IsNaN),
             $"NaN in: CPU {string.Join(", ", expected)}, GPU {string.Join(", ", got)}");
@@ -156,31 +124,9 @@ public class ElementwiseKernelTests
     public void Relu_keeps_nan()
     {
         using var x = Dev(new[] { float.NaN, -2f }); using var y = Zeros(2);
-        K.Map<UnaryKernels.Relu>(x.View, y.View, 0f);
+        K.Map<UnaryOps.Relu>(x.View, y.View, 0f);
         var r = Host(y);
         Assert.That(float.IsNaN(r[0]) && r[1] == 0f, $"relu gave {r[0]}, {r[1]}");
-    }
-
-    static void Binary(GpuKernels k, BinaryOp op, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, Broadcast4? s)
-    {
-        switch (op)
-        {
-            case BinaryOp.Add: if (s is { } sa) k.Binary<BinaryKernels.Add>(a, b, c, sa); else k.Binary<BinaryKernels.Add>(a, b, c); break;
-            case BinaryOp.Sub: if (s is { } ss) k.Binary<BinaryKernels.Sub>(a, b, c, ss); else k.Binary<BinaryKernels.Sub>(a, b, c); break;
-            case BinaryOp.Mul: if (s is { } sm) k.Binary<BinaryKernels.Mul>(a, b, c, sm); else k.Binary<BinaryKernels.Mul>(a, b, c); break;
-            case BinaryOp.Div: if (s is { } sd) k.Binary<BinaryKernels.Div>(a, b, c, sd); else k.Binary<BinaryKernels.Div>(a, b, c); break;
-        }
-    }
-
-    static void BinaryBackward(GpuKernels k, BinaryOp op, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dy, ArrayView<float> da, ArrayView<float> db, Broadcast4? s)
-    {
-        switch (op)
-        {
-            case BinaryOp.Add: if (s is { } sa) k.BinaryBackward<BinaryKernels.Add>(a, b, dy, da, db, sa); else k.BinaryBackward<BinaryKernels.Add>(a, b, dy, da, db); break;
-            case BinaryOp.Sub: if (s is { } ss) k.BinaryBackward<BinaryKernels.Sub>(a, b, dy, da, db, ss); else k.BinaryBackward<BinaryKernels.Sub>(a, b, dy, da, db); break;
-            case BinaryOp.Mul: if (s is { } sm) k.BinaryBackward<BinaryKernels.Mul>(a, b, dy, da, db, sm); else k.BinaryBackward<BinaryKernels.Mul>(a, b, dy, da, db); break;
-            case BinaryOp.Div: if (s is { } sd) k.BinaryBackward<BinaryKernels.Div>(a, b, dy, da, db, sd); else k.BinaryBackward<BinaryKernels.Div>(a, b, dy, da, db); break;
-        }
     }
 
     static IEnumerable<TestCaseData> BinaryCases()
@@ -194,30 +140,42 @@ public class ElementwiseKernelTests
             ([2, 3, 5], [2, 3, 1]),    // a column
             ([], [3, 7]),              // a scalar tensor
         };
-        foreach (var op in Enum.GetValues<BinaryOp>())
+        foreach (var op in OpStructs.Binary)
             foreach (var (a, b) in shapes)
-                yield return new TestCaseData(op, a, b).SetArgDisplayNames(op.ToString(), $"({string.Join(",", a)})", $"({string.Join(",", b)})");
+                yield return new TestCaseData(op, a, b).SetArgDisplayNames(op.Name, $"({string.Join(",", a)})", $"({string.Join(",", b)})");
     }
 
     [TestCaseSource(nameof(BinaryCases))]
-    public void Binary_forward_and_backward_match_the_cpu_backend(BinaryOp op, int[] shapeA, int[] shapeB)
+    public void Binary_forward_and_backward_match_the_cpu_backend(Type op, int[] shapeA, int[] shapeB) =>
+        OpStructs.Call(typeof(ElementwiseKernelTests), nameof(BinaryMatches), op, shapeA, shapeB);
+
+    static void BinaryMatches<TOp>(int[] shapeA, int[] shapeB) where TOp : struct, IBinaryFunction
     {
+        string op = TOp.Name;
         Shape sa = new(shapeA), sb = new(shapeB), sc = Shape.Broadcast(sa, sb);
         var a = F(Rand.Uniform(sa.Length, 11));
-        var b = F(op == BinaryOp.Div ? Rand.AwayFromZero(sb.Length, 12, 0.5, 2) : Rand.Uniform(sb.Length, 12));
+        var b = F(op == "div" ? Rand.AwayFromZero(sb.Length, 12, 0.5, 2) : Rand.Uniform(sb.Length, 12));
         var dy = F(Rand.Uniform(sc.Length, 13));
         var da0 = F(Rand.Uniform(sa.Length, 14)); var db0 = F(Rand.Uniform(sb.Length, 15));
 
         var ca = Tensor<double>.From(a, sa); var cb = Tensor<double>.From(b, sb); var cc = Tensor<double>.Zeros(sc);
         var cda = Tensor<double>.From(da0, sa); var cdb = Tensor<double>.From(db0, sb);
-        Cpu.Binary(op, ca, cb, cc);
-        Cpu.BinaryBackward(op, ca, cb, Tensor<double>.From(dy, sc), cda, cdb);
+        Cpu.Binary<TOp>(ca, cb, cc);
+        Cpu.BinaryBackward<TOp>(ca, cb, Tensor<double>.From(dy, sc), cda, cdb);
 
         Broadcast4? layout = sa == sb ? null : Broadcast4.Create(sc.ToArray(), sa.ToArray(), sb.ToArray());
         using var ga = Dev(a); using var gb = Dev(b); using var gc = Zeros(sc.Length); using var gdy = Dev(dy);
         using var gda = Dev(da0); using var gdb = Dev(db0);
-        Binary(K, op, ga.View, gb.View, gc.View, layout);
-        BinaryBackward(K, op, ga.View, gb.View, gdy.View, gda.View, gdb.View, layout);
+        if (layout is { } s)
+        {
+            K.Binary<TOp>(ga.View, gb.View, gc.View, s);
+            K.BinaryBackward<TOp>(ga.View, gb.View, gdy.View, gda.View, gdb.View, s);
+        }
+        else
+        {
+            K.Binary<TOp>(ga.View, gb.View, gc.View);
+            K.BinaryBackward<TOp>(ga.View, gb.View, gdy.View, gda.View, gdb.View);
+        }
         Close.Assert(cc.ToArray(), Host(gc), Atol, Rtol, $"{op} forward");
         Close.Assert(cda.ToArray(), Host(gda), Atol, Rtol, $"{op} da");
         Close.Assert(cdb.ToArray(), Host(gdb), Atol, Rtol, $"{op} db");
@@ -229,7 +187,7 @@ public class ElementwiseKernelTests
         var s = Broadcast4.Create([4, 3], [4, 3], [3]);
         using var a = Dev(new float[12]); using var b = Dev(new float[] { 1, 2, 3 }); using var dy = Dev(Enumerable.Range(0, 12).Select(i => (float)i).ToArray());
         using var db = Zeros(3);
-        K.BinaryBackward<BinaryKernels.Add>(a.View, b.View, dy.View, default, db.View, s);
+        K.BinaryBackward<BinaryOps.Add>(a.View, b.View, dy.View, default, db.View, s);
         // Column sums of 0..11 laid out (4, 3): 0+3+6+9, 1+4+7+10, 2+5+8+11.
         Assert.That(Host(db), Is.EqualTo(new[] { 18f, 22f, 26f }));
     }

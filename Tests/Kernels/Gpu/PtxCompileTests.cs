@@ -7,6 +7,7 @@ using ILGPU.Backends.PTX;
 using ILGPU.IR;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
+using InfoVae.Kernels;
 using InfoVae.Kernels.Gpu;
 
 namespace InfoVae.Tests.Kernels.Gpu;
@@ -124,19 +125,19 @@ public class PtxCompileTests
         Assert.That(all, Does.Not.Contain("div.approx"), "float division is IEEE (div.rn)");
         Assert.That(all, Does.Not.Contain("tanh.approx"), "Tanh is GpuMath.Tanh, not tanh.approx (2^-11)");
         Assert.That(all, Does.Not.Contain("sqrt.approx"));
-        Assert.That(UnaryPtx(machine!, typeof(UnaryKernels.Exp)), Does.Contain("ex2.approx.f32"), "XMath.Exp");
-        Assert.That(UnaryPtx(machine!, typeof(UnaryKernels.Log)), Does.Contain("lg2.approx.f32"), "XMath.Log");
-        Assert.That(UnaryPtx(machine!, typeof(UnaryKernels.Sqrt)), Does.Contain("sqrt.rn.f32"), "XMath.Sqrt");
-        Assert.That(UnaryPtx(machine!, typeof(UnaryKernels.Tanh)), Does.Contain("ex2.approx.f32"),
+        Assert.That(UnaryPtx(machine!, typeof(UnaryOps.Exp)), Does.Contain("ex2.approx.f32"), "XMath.Exp");
+        Assert.That(UnaryPtx(machine!, typeof(UnaryOps.Log)), Does.Contain("lg2.approx.f32"), "XMath.Log");
+        Assert.That(UnaryPtx(machine!, typeof(UnaryOps.Sqrt)), Does.Contain("sqrt.rn.f32"), "XMath.Sqrt");
+        Assert.That(UnaryPtx(machine!, typeof(UnaryOps.Tanh)), Does.Contain("ex2.approx.f32"),
             "Tanh goes through Exp");
         var binary = typeof(BinaryKernels).GetMethod(nameof(BinaryKernels.BinaryKernel))!;
-        string div = Ptx(machine!, binary.MakeGenericMethod(typeof(BinaryKernels.Div)));
+        string div = Ptx(machine!, binary.MakeGenericMethod(typeof(BinaryOps.Div)));
         Assert.That(div, Does.Contain("div.rn.f32"), "a / b");
         string normal = Ptx(machine!, typeof(PhiloxKernels).GetMethod(nameof(PhiloxKernels.NormalKernel))!);
         Assert.That(normal, Does.Contain("sin.approx.f32").And.Contain("cos.approx.f32"), "Box–Muller's sin and cos");
         // ReLU's backward keeps a NaN gradient through 0·dy: the multiply must survive compilation.
         var backward = typeof(UnaryKernels).GetMethod(nameof(UnaryKernels.MapBackwardKernel))!;
-        string relu = Ptx(machine!, backward.MakeGenericMethod(typeof(UnaryKernels.Relu)));
+        string relu = Ptx(machine!, backward.MakeGenericMethod(typeof(UnaryOps.Relu)));
         Assert.That(relu, Does.Match(@"mul(\.rn)?\.f32"), "0·dy in ReLU's backward was folded away");
     }
 
