@@ -1,9 +1,13 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Diagnostics;
+using System.Text.Json;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using InfoVae.Engine;
+using InfoVae.Engine.Distributed;
 using InfoVae.Kernels.Cpu;
+using InfoVae.Model.Distributed;
 using Spectre.Console;
 
 namespace InfoVae.Model.Cli;
@@ -20,57 +24,94 @@ public static class TrainCommand
         return cmd;
     }
 
-    static int Run(TrainOptions o, ParseResult r)
+    static int Run(TrainOptions o, ParseResult r) => Launch.IsParallel() ? ParallelTrain.Run(o, r) : Train(o, r, SingleProcess.Instance, null);
+
+    /// <summary>
+    /// The whole command on one rank. With several ranks (<paramref name="mpi"/> given), each step of the setup that
+    /// can be refused runs on every rank and is agreed (<see cref="Agreement"/>), only rank 0 touches the run folder,
+    /// and rank 0's state is shared before the first step; one process runs the same code with every collective
+    /// the identity.
+    /// </summary>
+    internal static int Train(TrainOptions o, ParseResult r, ICommunicator comm, MpiCommunicator? mpi)
     {
-        Workers.MaxThreads = r.GetValue(o.Threads) >= 1 ? r.GetValue(o.Threads) : throw new UserError($"--threads must be at least 1, not {r.GetValue(o.Threads)}");
+        bool writer = comm.Rank == 0, parallel = comm.Size > 1;
+        bool Given(Option opt) => r.GetResult(opt) is OptionResult { Implicit: false };
+        // Every flag but --threads (each rank's own) and --data (a path on each node; its contents are compared below).
+        if (parallel)
+            comm.Same(o.All.Where(opt => opt != o.Threads && opt != o.Data)
+                .Select(opt => (opt.Name, Given(opt) ? string.Join(" ", r.GetResult(opt)!.Tokens.Select(t => t.Value)) : "not given")).ToList(),
+                "start every rank with the same flags (one mpirun command line)");
+        int threads = mpi != null && !Given(o.Threads) ? mpi.DefaultThreads : r.GetValue(o.Threads);
+        Workers.MaxThreads = threads >= 1 ? threads : throw new UserError($"--threads must be at least 1, not {threads}");
         if (r.GetValue(o.CheckpointEvery) < 0) throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), not {r.GetValue(o.CheckpointEvery)}");
         if (r.GetValue(o.LogEvery) < 0) throw new UserError($"--log-every must be ≥ 0 (0 = no step lines), not {r.GetValue(o.LogEvery)}");
-        var backend = DeviceOption.Select(r.GetValue(o.Device)!);
+        var backend = comm.Agree(() => DeviceOption.Select(r.GetValue(o.Device)!));
         string? resume = r.GetValue(o.Resume);
-        RunFolder run;
+        RunFolder run = null!;
         TrainConfig config;
-        DataSet data;
+        DataSet data = null!;
         // Everything that can be refused is checked before the run folder is created or anything in it is written.
         if (resume != null)
         {
-            run = RunFolder.Open(resume);
-            config = run.ReadConfig();
-            config = ResumeCheck.AgreesWithFlags(config, o, r);
-            config.Validate();
-            data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
-            if (data.Train.PixelsPerImage != config.InputSize)
-                throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on "
-                    + $"{config.InputSize} pixels per image; resume with the --data it was trained on");
-            config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-            config.CheckImageCounts(data.Train.Count, data.Test.Count);
+            config = comm.Agree(() =>
+            {
+                if (!writer) return null!;
+                run = RunFolder.Open(resume);
+                var saved = run.ReadConfig();
+                saved = ResumeCheck.AgreesWithFlags(saved, o, r);
+                saved.Validate();
+                return saved;
+            });
+            if (parallel) config = JsonSerializer.Deserialize<TrainConfig>(comm.ShareText(writer ? JsonSerializer.Serialize(config, RunFolder.Json) : ""), RunFolder.Json)!;
+            comm.Agree(() =>
+            {
+                data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
+                if (data.Train.PixelsPerImage != config.InputSize)
+                    throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on "
+                        + $"{config.InputSize} pixels per image; resume with the --data it was trained on");
+                config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
+                config.CheckImageCounts(data.Train.Count, data.Test.Count);
+                CheckSplit(config, data.Train.Count, comm.Size, resuming: true);
+            });
         }
         else
         {
-            config = o.ToConfig(r);
-            o.CheckArchFlags(r, config);
-            config.Validate();   // before loading anything: a bad flag costs nothing
-            data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
-            config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-            config = config with { InputSize = data.Train.PixelsPerImage };
-            config.Validate();
-            config.CheckImageCounts(data.Train.Count, data.Test.Count);
-            run = RunFolder.Create(r.GetValue(o.Out));
+            config = comm.Agree(() =>
+            {
+                var c = o.ToConfig(r);
+                o.CheckArchFlags(r, c);
+                c.Validate();   // before loading anything: a bad flag costs nothing
+                data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
+                c.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
+                c = c with { InputSize = data.Train.PixelsPerImage };
+                c.Validate();
+                c.CheckImageCounts(data.Train.Count, data.Test.Count);
+                CheckSplit(c, data.Train.Count, comm.Size, resuming: false);
+                return c;
+            });
         }
+        if (parallel)
+            comm.Same([("training data", Agreement.Describe(data.Train)), ("test data", Agreement.Describe(data.Test))],
+                "give every rank the same data set (the same --data files and --limit)");
+        if (resume == null) comm.Agree(() => { if (writer) run = RunFolder.Create(r.GetValue(o.Out)); });
+        if (!writer) run = RunFolder.Elsewhere(comm.ShareText(""));
+        else if (parallel) comm.ShareText(run.Path);
 
-        var trainer = new Trainer(config, data.Train, backend);
-        if (resume != null) Checkpoint.Load(run.CheckpointPath, trainer);
-        else
-        {
-            trainer.InitializeWeights();
-            run.WriteConfig(config);
-        }
+        var trainer = new Trainer(config, data.Train, backend, comm);
+        if (resume != null) comm.Agree(() => { if (writer) Checkpoint.Load(run.CheckpointPath, trainer); });
+        else trainer.InitializeWeights();
+        ReplicaState.Share(trainer, comm, fresh: resume == null);
+        if (writer && (resume == null || run.ReadWorldSize() != comm.Size)) run.WriteConfig(config, comm.Size);
 
-        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, device {backend.Name}, {Workers.MaxThreads} thread(s)");
+        string ranks = parallel ? $", {comm.Size} ranks × {config.Batch / comm.Size} rows of each batch" : "";
+        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, device {backend.Name}, {Workers.MaxThreads} thread(s){(parallel ? " per rank" : "")}{ranks}");
         AnsiConsole.MarkupLineInterpolated($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {config.MmdWeight:G4}·MMD²  ({config.Kernel.ToString().ToLowerInvariant()}, {(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})");
         AnsiConsole.MarkupLineInterpolated($"  {config.Describe()}, {trainer.Net.Params.Count:N0} parameters, Adam lr {config.LearningRate:G3}, batch {config.Batch}, {config.Epochs} epochs, seed {config.Seed}");
         AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");
 
         using var stop = new StopSignal();
+        trainer.LocalStop = () => stop.Requested;
+        if (mpi != null) mpi.Interrupted = () => stop.Requested;
         var tape = Tape<float>.Current;
         bool anomaly = r.GetValue(o.DetectAnomaly);
         if (anomaly) AnsiConsole.MarkupLine("  [yellow]anomaly detection on: every op is checked for NaN and ∞ (slow)[/]");
@@ -81,6 +122,27 @@ public static class TrainCommand
             return loop.Run();
         }
         finally { tape.DetectAnomaly = false; }
+    }
+
+    /// <summary>
+    /// Several ranks: each takes B/N rows of every batch, so N must divide --batch, and an epoch's smaller last batch
+    /// must leave each rank at least one row.
+    /// </summary>
+    static void CheckSplit(TrainConfig c, int images, int ranks, bool resuming)
+    {
+        if (ranks == 1) return;
+        if (c.Batch % ranks != 0)
+        {
+            int near = Math.Max(ranks, (int)Math.Round((double)c.Batch / ranks) * ranks);
+            throw new UserError(resuming
+                ? $"the run's batch of {c.Batch} does not split evenly over {ranks} ranks; resume it with a number of ranks that divides {c.Batch}"
+                : $"--batch {c.Batch} does not split evenly over {ranks} ranks; use a multiple of {ranks} such as --batch {near}, or a number of ranks that divides {c.Batch}");
+        }
+        int last = images % c.Batch;
+        if (images < c.Batch) last = images;
+        if (last != 0 && last < ranks)
+            throw new UserError($"the last batch of each epoch holds {last} image(s) ({images} training images in batches of {c.Batch}), fewer than the "
+                + $"{ranks} ranks; use a --limit that leaves at least {ranks} over (or none), or fewer ranks");
     }
 }
 

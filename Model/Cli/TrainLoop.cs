@@ -1,10 +1,14 @@
 using System.Diagnostics;
 using InfoVae.Engine;
+using InfoVae.Model.Distributed;
 using Spectre.Console;
 
 namespace InfoVae.Model.Cli;
 
-/// <summary>The interactive part of training: progress bar, run.jsonl, per-epoch evaluation, checkpoints, pictures.</summary>
+/// <summary>
+/// The interactive part of training: progress bar, run.jsonl, per-epoch evaluation, checkpoints, pictures. With
+/// several ranks every rank runs the loop (the steps are collective) and rank 0 alone evaluates and writes.
+/// </summary>
 public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEvery, int checkpointEvery, bool pictures, StopSignal stop)
 {
     public int Run()
@@ -17,19 +21,32 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
         var clock = Stopwatch.StartNew();
         long imagesSince = 0;
         double rate = 0;
-        long? savedStep = File.Exists(run.CheckpointPath) ? t.Step : null;   // a resumed run starts from its checkpoint
+        var ranks = t.Replicas;
+        bool writer = ranks.Rank == 0;
+        // A resumed run starts from its checkpoint (rank 0's: the other ranks may not see its folder).
+        long? savedStep = writer ? File.Exists(run.CheckpointPath) ? t.Step : null : t.Step > 0 ? t.Step : null;
 
         // Names the step that failed and the checkpoint to go back to (the weights before the bad step are not saved:
         // they may already be what made it fail).
-        UserError Stopped(string what, string more = "", string? when = null)
+        UserError Stopped(string what, string more = "", string? when = null, bool everyRank = false)
         {
             string last = savedStep is long at ? $"{run.CheckpointPath} (step {at})" : "none (no checkpoint was written yet)";
             when ??= $"at step {t.Step + 1} (epoch {t.Epoch + 1})";
-            return new UserError($"training stopped {when}: {what}; last good checkpoint: {last}. Try a lower --lr{more}.");
+            // Several ranks meet a non-finite loss together (it is the whole batch's): rank 0 says it.
+            return new UserError($"training stopped {when}: {what}; last good checkpoint: {last}. Try a lower --lr{more}.")
+                { PrintedBy = everyRank && ranks.Size > 1 ? 0 : null };
+        }
+
+        RankLostException Lost(RankLostException e)
+        {
+            string last = savedStep is long at ? $"{run.CheckpointPath} (step {at}) is whole" : "none was written yet";
+            return new RankLostException($"training stopped at step {t.Step + 1} (epoch {t.Epoch + 1}): {e.Message}; the last checkpoint: {last}. "
+                + $"Continue with any number of ranks: infovae train --resume {run.Path}", e.Lost, e.Printer);
         }
 
         void Save()
         {
+            if (!writer) { savedStep = t.Step; return; }
             try { Checkpoint.Save(run.CheckpointPath, t); savedStep = t.Step; }
             catch (UserError e)
             {
@@ -41,7 +58,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
             {
                 while (!t.Finished)
                 {
-                    if (stop.Requested)
+                    if (ranks.Size == 1 ? stop.Requested : t.StopAgreed)
                     {
                         Save();
                         AnsiConsole.MarkupLineInterpolated($"[yellow]stopped at step {t.Step}; checkpoint saved. Continue with: infovae train --resume {run.Path}[/]");
@@ -52,8 +69,9 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                     StepMetrics m;
                     try { m = t.TrainStep(); }
                     catch (NonFiniteException e) { throw Stopped(e.Message); }
+                    catch (RankLostException e) { throw Lost(e); }
                     if (!m.IsFinite)
-                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", "; run it again with --detect-anomaly to find the op that made it");
+                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", "; run it again with --detect-anomaly to find the op that made it", everyRank: true);
                     sTotal += m.Total; sRecon += m.Recon; sKl += m.Kl; sMmd += m.Mmd; sN++;
                     eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;
                     imagesSince += b;
@@ -61,7 +79,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                     int epochShown = t.NextBatch == 0 ? t.Epoch : t.Epoch + 1;
                     task.Advance($"epoch {epochShown}/{cfg.Epochs}  loss {m.Total,7:F2}  recon {m.Recon,7:F2}  kl {m.Kl,6:F2}  mmd {m.Mmd,9:F6}  {rate,7:N0} img/s");
 
-                    if (logEvery > 0 && t.Step % logEvery == 0)
+                    if (writer && logEvery > 0 && t.Step % logEvery == 0)
                     {
                         run.Log(new { kind = "step", step = t.Step, epoch = epochShown, loss = sTotal / sN, recon = sRecon / sN, kl = sKl / sN, mmd = sMmd / sN, images_per_s = Math.Round(rate) });
                         sTotal = sRecon = sKl = sMmd = 0; sN = 0;
@@ -69,6 +87,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                     if (checkpointEvery > 0 && t.Step % checkpointEvery == 0) Save();
                     if (t.NextBatch == 0)
                     {
+                        ReplicaState.Verify(t, ranks);
+                        if (!writer) { eTotal = eRecon = eKl = eMmd = 0; eN = 0; Save(); continue; }
                         StepMetrics test;
                         try { test = t.Evaluate(data.Test); }
                         catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), evaluating the test set"); }
@@ -99,7 +119,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                     Body(new LiveProgress(task));
                 });
         else Body(new LineProgress(done, totalSteps, Math.Max(1, logEvery)));
-        if (exit == 0)
+        if (exit == 0 && writer)
         {
             AnsiConsole.MarkupLineInterpolated($"[green]finished.[/] Run folder: {run.Path} (run.jsonl, checkpoint.safetensors{(pictures ? ", samples.png, reconstructions.png, interpolations.png, traversal.png, latent.png, loss.png" : "")})");
             AnsiConsole.MarkupLineInterpolated($"Evaluate it with: infovae eval --run {run.Path}");

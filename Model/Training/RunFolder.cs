@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace InfoVae.Model;
@@ -19,6 +20,12 @@ public sealed class RunFolder
     public string Picture(string name) => System.IO.Path.Combine(Path, name);
 
     RunFolder(string path) => Path = path;
+
+    /// <summary>
+    /// Rank 0's run folder as the other ranks of a data-parallel run know it: its path, for messages. They never read
+    /// or write it (it may be on another machine).
+    /// </summary>
+    public static RunFolder Elsewhere(string path) => new(path);
 
     /// <summary>Creates (or reuses an empty) folder and proves it is writable before any work starts.</summary>
     public static RunFolder Create(string? path)
@@ -52,7 +59,25 @@ public sealed class RunFolder
         return f;
     }
 
-    public void WriteConfig(TrainConfig config) => AtomicFile.WriteAllText(ConfigPath, JsonSerializer.Serialize(config, Indented));
+    /// <summary>
+    /// The config, plus the ranks that train it (world_size) and the rows of each batch that each rank takes
+    /// (rows_per_rank). Those two are not part of the run's definition: a resume may use another number of ranks
+    /// (and then rewrites them), and checkpoints do not record them.
+    /// </summary>
+    public void WriteConfig(TrainConfig config, int worldSize = 1)
+    {
+        var json = JsonSerializer.SerializeToNode(config, Json)!.AsObject();
+        json["world_size"] = worldSize;
+        json["rows_per_rank"] = config.Batch / worldSize;
+        AtomicFile.WriteAllText(ConfigPath, json.ToJsonString(Indented));
+    }
+
+    /// <summary>The number of ranks config.json says trained the run last (1 when it does not say).</summary>
+    public int ReadWorldSize()
+    {
+        try { return JsonNode.Parse(File.ReadAllText(ConfigPath))?["world_size"]?.GetValue<int>() ?? 1; }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException) { return 1; }
+    }
 
     public TrainConfig ReadConfig()
     {
