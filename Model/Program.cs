@@ -1,5 +1,6 @@
 using System.CommandLine;
 using InfoVae.Model.Cli;
+using InfoVae.Model.Distributed;
 
 namespace InfoVae.Model;
 
@@ -22,6 +23,8 @@ public static class Program
             var parsed = root.Parse(args);
             if (parsed.Errors.Count > 0)
             {
+                // Under mpirun every rank parses the same command line: rank 0 says what is wrong with it.
+                if (Launch.IsParallel() && Launch.Rank() != 0) return 1;
                 // System.CommandLine would print every error and then the whole help; one line says as much.
                 var command = parsed.CommandResult.Command;
                 string name = command is RootCommand ? "infovae" : $"infovae {command.Name}";

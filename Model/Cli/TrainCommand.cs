@@ -39,7 +39,8 @@ public static class TrainCommand
         // Every flag but --threads (each rank's own) and --data (a path on each node; its contents are compared below).
         if (parallel)
             comm.Same(o.All.Where(opt => opt != o.Threads && opt != o.Data)
-                .Select(opt => (opt.Name, Given(opt) ? string.Join(" ", r.GetResult(opt)!.Tokens.Select(t => t.Value)) : "not given")).ToList(),
+                .Select(opt => (opt.Name, Given(opt) ? string.Join(" ", r.GetResult(opt)!.Tokens.Select(t => t.Value)) is { Length: > 0 } v ? v : "given" : "not given"))
+                .ToList(),
                 "start every rank with the same flags (one mpirun command line)");
         int threads = mpi != null && !Given(o.Threads) ? mpi.DefaultThreads : r.GetValue(o.Threads);
         Workers.MaxThreads = threads >= 1 ? threads : throw new UserError($"--threads must be at least 1, not {threads}");
@@ -128,7 +129,7 @@ public static class TrainCommand
     /// Several ranks: each takes B/N rows of every batch, so N must divide --batch, and an epoch's smaller last batch
     /// must leave each rank at least one row.
     /// </summary>
-    static void CheckSplit(TrainConfig c, int images, int ranks, bool resuming)
+    internal static void CheckSplit(TrainConfig c, int images, int ranks, bool resuming)
     {
         if (ranks == 1) return;
         if (c.Batch % ranks != 0)

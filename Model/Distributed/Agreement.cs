@@ -51,10 +51,12 @@ public static class Agreement
                 var b = i < other.Length ? other[i] : ("", "");
                 if (a == b) continue;
                 string what = a.Item1.Length > 0 ? a.Item1 : b.Item1;
-                throw new UserError($"rank {r} has {what} {b.Item2} but rank 0 has {what} {a.Item2}; {fix}") { PrintedBy = 0 };
+                throw new UserError($"rank {r}'s {what} is {Show(b.Item2)} but rank 0's is {Show(a.Item2)}; {fix}") { PrintedBy = 0 };
             }
         }
     }
+
+    static string Show(string value) => value.Length == 0 ? "not there" : value;
 
     /// <summary>Every rank's text, in rank order.</summary>
     public static string[] GatherText(this ICommunicator c, string text)

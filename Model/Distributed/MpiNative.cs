@@ -9,6 +9,7 @@ namespace InfoVae.Model.Distributed;
 /// the exported global ompi_mpi_comm_world, MPI_BYTE that of ompi_mpi_byte, and so on (mpi.h defines them as
 /// OMPI_PREDEFINED_GLOBAL(type, global) = (type)&amp;global), so they are looked up as exports, not written as
 /// constants. MPICH's ABI (integer handles) is different; a library without these exports is refused.
+/// INFOVAE_MPI_LIBRARY names the library when it is not libmpi.so.40 on the loader's path (an Open MPI of one's own).
 /// </summary>
 /// <remarks>
 /// Why not the MPI.NET package (1.4.0): it binds to "msmpi.dll" and hard-codes MS-MPI's integer handles
@@ -53,9 +54,11 @@ internal static unsafe partial class MpiNative
         // RTLD_GLOBAL: Open MPI's plugins (mca_*.so) resolve libmpi's and libopen-pal's symbols from the global
         // namespace; .NET's own loader opens libraries RTLD_LOCAL, which makes them fail to load.
         nint handle = 0;
-        foreach (var name in new[] { "libmpi.so.40", "libmpi.so" })
+        string? chosen = Environment.GetEnvironmentVariable("INFOVAE_MPI_LIBRARY");
+        foreach (var name in chosen is { Length: > 0 } ? [chosen] : new[] { "libmpi.so.40", "libmpi.so" })
             if ((handle = dlopen(name, RtldNow | RtldGlobal)) != 0) break;
-        if (handle == 0) return "no MPI library (libmpi.so.40) could be loaded";
+        if (handle == 0)
+            return chosen is { Length: > 0 } ? $"the MPI library {chosen} (INFOVAE_MPI_LIBRARY) could not be loaded" : "no MPI library (libmpi.so.40) could be loaded";
         try
         {
             nint Get(string symbol) => NativeLibrary.TryGetExport(handle, symbol, out var p) ? p

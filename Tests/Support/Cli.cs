@@ -45,11 +45,14 @@ public static class Cli
         public Process Process { get; }
         readonly StringBuilder output = new();
 
-        public Child(params string[] args)
+        public Child(params string[] args) : this("dotnet", [Dll, .. args]) { }
+
+        /// <summary>Any program (mpirun) with its arguments; <paramref name="env"/> adds to the environment.</summary>
+        public Child(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string>? env = null)
         {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(Dll);
+            var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in args) psi.ArgumentList.Add(a);
+            foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
             Process = new Process { StartInfo = psi };
             Process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
             Process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
