@@ -36,7 +36,11 @@ public sealed class TrainOptions
     public readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Also checkpoint every N steps (0 = at the end of each epoch only)", DefaultValueFactory = _ => 0 };
     public readonly Option<int> LogEvery = new("--log-every") { Description = "Write a run.jsonl line every N steps", DefaultValueFactory = _ => 50 };
     public readonly Option<string> Device = new("--device") { Description = "auto | cpu | cuda | ilgpu-cpu", DefaultValueFactory = _ => "auto" };
-    public readonly Option<int> Threads = new("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+    public readonly Option<int> Threads = new("--threads")
+    {
+        Description = "CPU threads (default: all cores; under mpirun or srun, per rank: the node's cores divided by its ranks)",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
     public readonly Option<bool> NoPictures = new("--no-pictures") { Description = "Skip the pictures after each epoch" };
     public readonly Option<bool> DetectAnomaly = new("--detect-anomaly") { Description = "Check every op's output and gradient for NaN/∞ and stop at the first bad op (slow: for debugging)" };
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Hashing;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using InfoVae.Engine.Distributed;
 
@@ -87,12 +88,7 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
             var all = Scratch<T>(ref bufA, n * ranks);
             Array.Fill(elementCounts, n);
             Allgather<T>(values, all, elementCounts);
-            for (int i = 0; i < n; i++)
-            {
-                double s = 0;
-                for (int r = 0; r < ranks; r++) s += double.CreateTruncating(all[r * n + i]);
-                values[i] = T.CreateTruncating(s);
-            }
+            AddRanks<T>(all, n, ranks, values);
             return;
         }
         int chunk = (n + ranks - 1) / ranks;
@@ -108,15 +104,40 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
             Check(MpiNative.Ialltoall(ps, bytes, MpiNative.Byte, pr, bytes, MpiNative.Byte, MpiNative.CommWorld, &request), "MPI_Ialltoall");
             Wait(&request, "MPI_Ialltoall");
         }
-        for (int i = 0; i < chunk; i++)                   // received: (ranks, chunk), rank r's copy of this rank's chunk
-        {
-            double s = 0;
-            for (int r = 0; r < ranks; r++) s += double.CreateTruncating(received[r * chunk + i]);
-            mine[i] = T.CreateTruncating(s);
-        }
+        AddRanks<T>(received, chunk, ranks, mine);       // received: (ranks, chunk), rank r's copy of this rank's chunk
         Array.Fill(elementCounts, chunk);
         Allgather<T>(mine, send, elementCounts);
         send[..n].CopyTo(values);
+    }
+
+    /// <summary>
+    /// destination[i] = Σ_r parts[r·n + i], added in rank order in double and rounded once. Floats go eight at a time
+    /// (widened to two Vector256 of double: the same additions, in the same order, as the scalar loop).
+    /// </summary>
+    static void AddRanks<T>(ReadOnlySpan<T> parts, int n, int ranks, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated)
+        {
+            var p = MemoryMarshal.Cast<T, float>(parts);
+            var d = MemoryMarshal.Cast<T, float>(destination);
+            for (; i <= n - 8; i += 8)
+            {
+                var lo = Vector256<double>.Zero; var hi = Vector256<double>.Zero;
+                for (int r = 0; r < ranks; r++)
+                {
+                    var (a, b) = Vector256.Widen(Vector256.Create(p.Slice(r * n + i, 8)));
+                    lo += a; hi += b;
+                }
+                Vector256.Narrow(lo, hi).CopyTo(d.Slice(i, 8));
+            }
+        }
+        for (; i < n; i++)
+        {
+            double s = 0;
+            for (int r = 0; r < ranks; r++) s += double.CreateTruncating(parts[r * n + i]);
+            destination[i] = T.CreateTruncating(s);
+        }
     }
 
     public void Allgather<T>(ReadOnlySpan<T> local, Span<T> all, ReadOnlySpan<int> counts) where T : unmanaged
