@@ -47,7 +47,8 @@ public sealed class SingleProcess : ICommunicator
 
     public void Allgather<T>(ReadOnlySpan<T> local, Span<T> all, ReadOnlySpan<int> counts) where T : unmanaged
     {
-        if (counts.Length != 1 || counts[0] != local.Length) throw new ArgumentException($"one rank holds {local.Length} values, not {counts[0]}");
+        if (counts.Length != 1 || counts[0] != local.Length)
+            throw new ArgumentException($"one rank holds {local.Length} values, not {counts[0]}");
         local.CopyTo(all);
     }
 

@@ -19,7 +19,8 @@ public static partial class Ops
     /// ranks compute what one process would on the whole batch; gamma's and beta's gradients stay this rank's share.
     /// </summary>
     public static Tensor<T> BatchNorm<T>(Tensor<T> x, Tensor<T> gamma, Tensor<T> beta, Tensor<T>? runningMean, Tensor<T>? runningVar,
-        bool training, double momentum = 0.1, double eps = 1e-5, ICommunicator? replicas = null) where T : unmanaged, IFloatingPointIeee754<T>
+        bool training, double momentum = 0.1, double eps = 1e-5, ICommunicator? replicas = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool sync = training && replicas is { Size: > 1 };
         SameBackend(x, gamma); SameBackend(x, beta);
@@ -36,7 +37,8 @@ public static partial class Ops
             if (runningMean.RequiresGrad || runningVar.RequiresGrad) throw new ArgumentException("batch_norm: running statistics are buffers, not parameters (they must not require grad)");
         }
         if (!training && runningMean == null) throw new ArgumentException("batch_norm: evaluation mode needs the running mean and variance");
-        if (training && !sync && rows < 2) throw new ArgumentException($"batch_norm: training needs more than 1 value per channel, x {x.Shape} has {rows} row(s)");
+        if (training && !sync && rows < 2)
+            throw new ArgumentException($"batch_norm: training needs more than 1 value per channel, x {x.Shape} has {rows} row(s)");
         if (!(eps > 0) || !double.IsFinite(eps)) throw new ArgumentException($"batch_norm: eps {eps} must be positive and finite");
         if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentException($"batch_norm: momentum {momentum} must be in [0, 1]");
         x = x.Contiguous(); gamma = gamma.Contiguous(); beta = beta.Contiguous();
@@ -49,7 +51,8 @@ public static partial class Ops
         {
             be.BatchNormStats(x, mean, variance);
             int total = sync ? SyncStats(replicas!, rows, mean, variance) : rows;
-            if (total < 2) throw new ArgumentException($"batch_norm: training needs more than 1 value per channel, the ranks hold {total} row(s) together");
+            if (total < 2)
+                throw new ArgumentException($"batch_norm: training needs more than 1 value per channel, the ranks hold {total} row(s)");
             // The stats node is an input no op reads a State from: it carries what the backward needs to sync.
             if (sync) { stats.State = replicas; stats.I0 = total; }
             if (runningMean != null) be.BatchNormUpdateRunning(mean, variance, total, momentum, runningMean, runningVar!);
@@ -117,7 +120,8 @@ public static partial class Ops
     /// order in double (Chan et al.'s pairwise update: n = Σ n_r, mean = Σ n_r·mean_r / n,
     /// var = Σ n_r·(var_r + (mean_r − mean)²) / n), so every rank ends with the same bits.
     /// </summary>
-    static int SyncStats<T>(ICommunicator replicas, int rows, Tensor<T> mean, Tensor<T> variance) where T : unmanaged, IFloatingPointIeee754<T>
+    static int SyncStats<T>(ICommunicator replicas, int rows, Tensor<T> mean, Tensor<T> variance)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         int c = mean.Length, n = replicas.Size, each = 2 * c + 1;
         var h = SyncHost<T>.Get(c, n);
@@ -179,13 +183,14 @@ public static partial class Ops
             for (int j = 0; j < c; j++)
             {
                 double sigma = Math.Sqrt(double.CreateTruncating(g[c + j]) + eps);
-                host[j] = T.CreateTruncating(double.CreateTruncating(host[j]) / total);                       // S1/n
-                host[c + j] = T.CreateTruncating(-double.CreateTruncating(g[j]) * double.CreateTruncating(host[c + j]) / (total * sigma));  // g2
+                double s1 = double.CreateTruncating(host[j]), s2 = double.CreateTruncating(host[c + j]);
+                host[j] = T.CreateTruncating(s1 / total);                                                  // S1/n
+                host[c + j] = T.CreateTruncating(-double.CreateTruncating(g[j]) * s2 / (total * sigma));   // g2
             }
             Window(Scratch<T>.F, sums, be, 0, new Shape(2 * c), 2 * c).CopyFrom(host);
             var zeros = Window(Scratch<T>.F, sums, be, 2 * c, new Shape(c), c);
             var tmp = be.Rent(x.Length);
-            var t = Window(Scratch<T>.C, tmp, be, 0, new Shape(rows, c), c);     // (R, C); mean and variance hold A and B
+            var t = Window(Scratch<T>.C, tmp, be, 0, new Shape(rows, c), c);     // (R, C); mean, variance: A, B
             var dx = x.GradOrZeros();
             be.BatchNormApply(dy, s1, variance, eps, gamma, zeros, t);          // (dy − S1/n)·gamma/σ
             be.CopyRows(t, dx, accumulate: true);
@@ -196,7 +201,9 @@ public static partial class Ops
         be.Return(sums);
     }
 
-    /// <summary>Host buffers of sync batch norm, one set per thread, grown to the largest layer and kept: a step allocates nothing.</summary>
+    /// <summary>
+    /// Host buffers of sync batch norm, one set per thread, grown to the largest layer and kept: a step allocates nothing.
+    /// </summary>
     sealed class SyncHost<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         [ThreadStatic] static SyncHost<T>? current;

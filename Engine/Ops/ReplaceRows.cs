@@ -10,10 +10,12 @@ public static partial class Ops
     /// loss over the whole batch back-propagates into this rank's rows only. ∂: rows gets those rows of dy; x gets dy
     /// everywhere else (its replaced rows do not reach the output).
     /// </summary>
-    public static Tensor<T> ReplaceRows<T>(Tensor<T> x, Tensor<T> rows, int offset) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Tensor<T> ReplaceRows<T>(Tensor<T> x, Tensor<T> rows, int offset)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         SameBackend(x, rows);
-        if (x.Shape.Rank != 2 || rows.Shape.Rank != 2 || rows.Shape[1] != x.Shape[1] || offset < 0 || offset + rows.Shape[0] > x.Shape[0])
+        if (x.Shape.Rank != 2 || rows.Shape.Rank != 2 || rows.Shape[1] != x.Shape[1]
+            || offset < 0 || offset + rows.Shape[0] > x.Shape[0])
             throw new ArgumentException($"replace_rows: {rows.Shape} at row {offset} does not fit inside {x.Shape}");
         x = x.Contiguous(); rows = rows.Contiguous();
         var y = TapeOf<T>().Node("replace_rows", x.Shape, x.Backend, x, rows);
@@ -27,18 +29,25 @@ public static partial class Ops
                 Tensor<T> x = y.A!, rows = y.B!, dy = y.Grad!;
                 int offset = y.I0, n = rows.Shape[0], after = x.Shape[0] - offset - n;
                 var be = y.Backend;
-                if (rows.RequiresGrad) be.CopyRows(RowWindow(Scratch<T>.A, dy, offset, n), rows.GradOrZeros(), accumulate: true);
+                if (rows.RequiresGrad)
+                    be.CopyRows(RowWindow(Scratch<T>.A, dy, offset, n), rows.GradOrZeros(), accumulate: true);
                 if (!x.RequiresGrad) return;
                 var dx = x.GradOrZeros();
-                if (offset > 0) be.CopyRows(RowWindow(Scratch<T>.A, dy, 0, offset), RowWindow(Scratch<T>.B, dx, 0, offset), accumulate: true);
+                if (offset > 0)
+                    be.CopyRows(RowWindow(Scratch<T>.A, dy, 0, offset), RowWindow(Scratch<T>.B, dx, 0, offset),
+                        accumulate: true);
                 if (after > 0)
-                    be.CopyRows(RowWindow(Scratch<T>.A, dy, offset + n, after), RowWindow(Scratch<T>.B, dx, offset + n, after), accumulate: true);
+                {
+                    var from = RowWindow(Scratch<T>.A, dy, offset + n, after);
+                    be.CopyRows(from, RowWindow(Scratch<T>.B, dx, offset + n, after), accumulate: true);
+                }
             };
         return y;
     }
 
     /// <summary>Rows [first, first + count) of a contiguous (N, C) tensor, as a throwaway window.</summary>
-    static Tensor<T> RowWindow<T>(Tensor<T> scratch, Tensor<T> t, int first, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    static Tensor<T> RowWindow<T>(Tensor<T> scratch, Tensor<T> t, int first, int count)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         int c = t.Shape[1];
         return Window(scratch, t.Storage, t.Backend, t.Offset + first * c, new Shape(count, c), c);

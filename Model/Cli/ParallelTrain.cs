@@ -26,7 +26,9 @@ public static class ParallelTrain
             Console.SetOut(TextWriter.Null);
             AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
             {
-                Out = new AnsiConsoleOutput(TextWriter.Null), Interactive = InteractionSupport.No, Ansi = AnsiSupport.No,
+                Out = new AnsiConsoleOutput(TextWriter.Null),
+                Interactive = InteractionSupport.No,
+                Ansi = AnsiSupport.No,
             });
         }
         ICommunicator comm = mpi.Size > 1 ? mpi : SingleProcess.Instance;

@@ -24,7 +24,8 @@ public static class TrainCommand
         return cmd;
     }
 
-    static int Run(TrainOptions o, ParseResult r) => Launch.IsParallel() ? ParallelTrain.Run(o, r) : Train(o, r, SingleProcess.Instance, null);
+    static int Run(TrainOptions o, ParseResult r) =>
+        Launch.IsParallel() ? ParallelTrain.Run(o, r) : Train(o, r, SingleProcess.Instance, null);
 
     /// <summary>
     /// The whole command on one rank. With several ranks (<paramref name="mpi"/> given), each step of the setup that
@@ -36,10 +37,11 @@ public static class TrainCommand
     {
         bool writer = comm.Rank == 0, parallel = comm.Size > 1;
         bool Given(Option opt) => r.GetResult(opt) is OptionResult { Implicit: false };
+        string Tokens(Option opt) => string.Join(" ", r.GetResult(opt)!.Tokens.Select(t => t.Value));
         // Every flag but --threads (each rank's own) and --data (a path on each node; its contents are compared below).
         if (parallel)
             comm.Same(o.All.Where(opt => opt != o.Threads && opt != o.Data)
-                .Select(opt => (opt.Name, Given(opt) ? string.Join(" ", r.GetResult(opt)!.Tokens.Select(t => t.Value)) is { Length: > 0 } v ? v : "given" : "not given"))
+                .Select(opt => (opt.Name, Given(opt) ? Tokens(opt) is { Length: > 0 } v ? v : "given" : "not given"))
                 .ToList(),
                 "start every rank with the same flags (one mpirun command line)");
         int threads = mpi != null && !Given(o.Threads) ? mpi.DefaultThreads : r.GetValue(o.Threads);
@@ -63,7 +65,11 @@ public static class TrainCommand
                 saved.Validate();
                 return saved;
             });
-            if (parallel) config = JsonSerializer.Deserialize<TrainConfig>(comm.ShareText(writer ? JsonSerializer.Serialize(config, RunFolder.Json) : ""), RunFolder.Json)!;
+            if (parallel)
+            {
+                var shared = comm.ShareText(writer ? JsonSerializer.Serialize(config, RunFolder.Json) : "");
+                config = JsonSerializer.Deserialize<TrainConfig>(shared, RunFolder.Json)!;
+            }
             comm.Agree(() =>
             {
                 data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
@@ -105,7 +111,9 @@ public static class TrainCommand
         if (writer && (resume == null || run.ReadWorldSize() != comm.Size)) run.WriteConfig(config, comm.Size);
 
         string ranks = parallel ? $", {comm.Size} ranks × {config.Batch / comm.Size} rows of each batch" : "";
-        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, device {backend.Name}, {Workers.MaxThreads} thread(s){(parallel ? " per rank" : "")}{ranks}");
+        string threadsShown = $"{Workers.MaxThreads} thread(s){(parallel ? " per rank" : "")}{ranks}";
+        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test "
+            + $"images of {data.Train.Rows}×{data.Train.Cols}, device {backend.Name}, {threadsShown}");
         AnsiConsole.MarkupLineInterpolated($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {config.MmdWeight:G4}·MMD²  ({config.Kernel.ToString().ToLowerInvariant()}, {(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})");
         AnsiConsole.MarkupLineInterpolated($"  {config.Describe()}, {trainer.Net.Params.Count:N0} parameters, Adam lr {config.LearningRate:G3}, batch {config.Batch}, {config.Epochs} epochs, seed {config.Seed}");
         AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");
@@ -136,13 +144,16 @@ public static class TrainCommand
         {
             int near = Math.Max(ranks, (int)Math.Round((double)c.Batch / ranks) * ranks);
             throw new UserError(resuming
-                ? $"the run's batch of {c.Batch} does not split evenly over {ranks} ranks; resume it with a number of ranks that divides {c.Batch}"
-                : $"--batch {c.Batch} does not split evenly over {ranks} ranks; use a multiple of {ranks} such as --batch {near}, or a number of ranks that divides {c.Batch}");
+                ? $"the run's batch of {c.Batch} does not split evenly over {ranks} ranks; "
+                    + $"resume it with a number of ranks that divides {c.Batch}"
+                : $"--batch {c.Batch} does not split evenly over {ranks} ranks; use a multiple of {ranks} such as --batch {near}, "
+                    + $"or a number of ranks that divides {c.Batch}");
         }
         int last = images % c.Batch;
         if (images < c.Batch) last = images;
         if (last != 0 && last < ranks)
-            throw new UserError($"the last batch of each epoch holds {last} image(s) ({images} training images in batches of {c.Batch}), fewer than the "
+            throw new UserError($"the last batch of each epoch holds {last} image(s) ({images} training images in batches of "
+                + $"{c.Batch}), fewer than the "
                 + $"{ranks} ranks; use a --limit that leaves at least {ranks} over (or none), or fewer ranks");
     }
 }

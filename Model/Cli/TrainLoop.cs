@@ -40,7 +40,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
         RankLostException Lost(RankLostException e)
         {
             string last = savedStep is long at ? $"{run.CheckpointPath} (step {at}) is whole" : "none was written yet";
-            return new RankLostException($"training stopped at step {t.Step + 1} (epoch {t.Epoch + 1}): {e.Message}; the last checkpoint: {last}. "
+            return new RankLostException($"training stopped at step {t.Step + 1} (epoch {t.Epoch + 1}): {e.Message}; "
+                + $"the last checkpoint: {last}. "
                 + $"Continue with any number of ranks: infovae train --resume {run.Path}", e.Lost, e.Printer);
         }
 
@@ -71,7 +72,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                     catch (NonFiniteException e) { throw Stopped(e.Message); }
                     catch (RankLostException e) { throw Lost(e); }
                     if (!m.IsFinite)
-                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", "; run it again with --detect-anomaly to find the op that made it", everyRank: true);
+                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})",
+                            "; run it again with --detect-anomaly to find the op that made it", everyRank: true);
                     sTotal += m.Total; sRecon += m.Recon; sKl += m.Kl; sMmd += m.Mmd; sN++;
                     eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;
                     imagesSince += b;

@@ -152,7 +152,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// the MMD² is one batch-level estimate between the sampled z (not mu) and fresh N(0, I) samples, added once.
     /// eps (B, Z) and prior (M, Z) are the caller's draws, so a test can inject PyTorch's.
     /// </summary>
-    public LossTerms<T> Loss(Tensor<T> x, Tensor<T> eps, Tensor<T> prior) => Loss(x, eps, prior, BatchShare.Whole(x.Shape[0]));
+    public LossTerms<T> Loss(Tensor<T> x, Tensor<T> eps, Tensor<T> prior) =>
+        Loss(x, eps, prior, BatchShare.Whole(x.Shape[0]));
 
     /// <summary>
     /// The loss of this rank's <paramref name="share"/> of a batch spread over <see cref="Replicas"/>: x and eps hold
@@ -185,7 +186,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         return new LossTerms<T>(total, recon, kl, mmd, logits, mu, logvar, z);
     }
 
-    /// <summary>The whole batch's z (B, Z): every rank's rows gathered, with this rank's own z tensor in its place.</summary>
+    /// <summary>The whole batch's z (B, Z): every rank's rows gathered, this rank's own z tensor in its place.</summary>
     Tensor<T> Gathered(Tensor<T> z, BatchShare share)
     {
         int latent = Config.Latent, ranks = Replicas.Size;

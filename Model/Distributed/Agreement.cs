@@ -25,7 +25,8 @@ public static class Agreement
         catch (UserError e) { error = e.Message; }
         var all = c.GatherText(error == null ? "" : "!" + error);
         for (int r = 0; r < all.Length; r++)
-            if (all[r].StartsWith('!')) throw new UserError((r == 0 ? "" : $"rank {r}: ") + all[r][1..]) { PrintedBy = 0 };
+            if (all[r].StartsWith('!'))
+                throw new UserError((r == 0 ? "" : $"rank {r}: ") + all[r][1..]) { PrintedBy = 0 };
         return result;
     }
 
@@ -51,7 +52,8 @@ public static class Agreement
                 var b = i < other.Length ? other[i] : ("", "");
                 if (a == b) continue;
                 string what = a.Item1.Length > 0 ? a.Item1 : b.Item1;
-                throw new UserError($"rank {r}'s {what} is {Show(b.Item2)} but rank 0's is {Show(a.Item2)}; {fix}") { PrintedBy = 0 };
+                throw new UserError($"rank {r}'s {what} is {Show(b.Item2)} but rank 0's is {Show(a.Item2)}; {fix}")
+                    { PrintedBy = 0 };
             }
         }
     }
@@ -67,7 +69,8 @@ public static class Agreement
         var all = new byte[lengths.Sum()];
         c.Allgather<byte>(bytes, all, lengths);
         var texts = new string[c.Size];
-        for (int r = 0, at = 0; r < c.Size; at += lengths[r], r++) texts[r] = Encoding.UTF8.GetString(all, at, lengths[r]);
+        for (int r = 0, at = 0; r < c.Size; at += lengths[r], r++)
+            texts[r] = Encoding.UTF8.GetString(all, at, lengths[r]);
         return texts;
     }
 
@@ -83,7 +86,10 @@ public static class Agreement
         return Encoding.UTF8.GetString(bytes);
     }
 
-    /// <summary>A data set in a few words and a checksum of its pixels and labels: ranks that read different files differ here.</summary>
-    public static string Describe(LabeledImages d) =>
-        $"{d.Count} images of {d.Rows}×{d.Cols} (checksum {XxHash3.HashToUInt64(MemoryMarshal.AsBytes(d.Pixels.AsSpan())) ^ XxHash3.HashToUInt64(d.Labels):x16})";
+    /// <summary>A data set in a few words and a checksum of its pixels and labels (other files differ).</summary>
+    public static string Describe(LabeledImages d)
+    {
+        ulong sum = XxHash3.HashToUInt64(MemoryMarshal.AsBytes(d.Pixels.AsSpan())) ^ XxHash3.HashToUInt64(d.Labels);
+        return $"{d.Count} images of {d.Rows}×{d.Cols} (checksum {sum:x16})";
+    }
 }

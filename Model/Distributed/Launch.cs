@@ -9,7 +9,7 @@ namespace InfoVae.Model.Distributed;
 /// </summary>
 public static class Launch
 {
-    /// <summary>The job's size as the launcher announced it: 1 for a lone process, 0 when a launcher is there but did not say (PMIx).</summary>
+    /// <summary>The job's size as the launcher announced it: 1 alone, 0 when a launcher did not say (PMIx).</summary>
     public static int Size(Func<string, string?>? env = null)
     {
         env ??= Environment.GetEnvironmentVariable;
@@ -18,7 +18,7 @@ public static class Launch
         return env("PMIX_RANK") != null ? 0 : 1;
     }
 
-    /// <summary>This process's rank as the launcher announced it (0 for a lone process): who prints when MPI cannot start.</summary>
+    /// <summary>This process's rank as the launcher announced it (0 alone): who prints when MPI cannot start.</summary>
     public static int Rank(Func<string, string?>? env = null)
     {
         env ??= Environment.GetEnvironmentVariable;

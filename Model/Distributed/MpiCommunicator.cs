@@ -20,18 +20,18 @@ namespace InfoVae.Model.Distributed;
 public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
 {
     const int NoticeTag = 7;
-    /// <summary>Up to this many elements over all ranks a sum is one allgather (latency); above, alltoall + allgather (bandwidth).</summary>
+    /// <summary>Up to this many elements over all ranks a sum is one allgather; above, alltoall + allgather.</summary>
     const int GatherSumLimit = 1 << 16;
 
     public int Rank { get; }
     public int Size { get; }
     /// <summary>Ranks on this node (the same host, boot and process-id namespace), this one included.</summary>
     public int LocalSize { get; }
-    /// <summary>CPU threads for this rank when --threads is not given: its cores divided by the ranks that share them.</summary>
+    /// <summary>CPU threads for this rank without --threads: its cores divided by the ranks that share them.</summary>
     public int DefaultThreads { get; }
-    /// <summary>Asked while waiting: true once this process got SIGINT or SIGTERM (the launcher stops a job with SIGTERM).</summary>
+    /// <summary>Asked while waiting: true once this process got SIGINT or SIGTERM.</summary>
     public Func<bool>? Interrupted { get; set; }
-    /// <summary>How long a collective may wait before the others are taken for lost (INFOVAE_MPI_TIMEOUT seconds; default 10 min).</summary>
+    /// <summary>How long a collective may wait before the others count as lost (INFOVAE_MPI_TIMEOUT, s).</summary>
     public TimeSpan Timeout { get; set; }
 
     readonly nint control;              // a duplicate of MPI_COMM_WORLD that carries failure notices
@@ -49,10 +49,12 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
     {
         Rank = rank; Size = size; this.control = control;
         byteCounts = new int[size]; byteOffsets = new int[size]; elementCounts = new int[size];
-        Timeout = TimeSpan.FromSeconds(double.TryParse(Environment.GetEnvironmentVariable("INFOVAE_MPI_TIMEOUT"), out var s) && s > 0 ? s : 600);
+        var limit = Environment.GetEnvironmentVariable("INFOVAE_MPI_TIMEOUT");
+        Timeout = TimeSpan.FromSeconds(double.TryParse(limit, out var s) && s > 0 ? s : 600);
         notice = (int*)NativeMemory.Alloc(sizeof(int));
         nint request;
-        Check(MpiNative.Irecv(notice, sizeof(int), MpiNative.Byte, MpiNative.AnySource, NoticeTag, control, &request), "MPI_Irecv");
+        Check(MpiNative.Irecv(notice, sizeof(int), MpiNative.Byte, MpiNative.AnySource, NoticeTag, control, &request),
+            "MPI_Irecv");
         noticeRequest = request;
         peers = new Peer[size];
         var me = new Peer(NodeKey(), Environment.ProcessId, Environment.ProcessorCount, AffinityMask());
@@ -66,8 +68,9 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
     public static MpiCommunicator Start()
     {
         if (MpiNative.Load() is { } why)
-            throw new UserError($"this process was started by mpirun or srun, but {why}; install Open MPI on every node "
-                + "(Debian: apt-get install openmpi-bin libopenmpi-dev), or run infovae without mpirun") { PrintedBy = 0 };
+            throw new UserError($"this process was started by mpirun or srun, but {why}; install Open MPI on every "
+                + "node (Debian: apt-get install openmpi-bin libopenmpi-dev), or run infovae without mpirun")
+                { PrintedBy = 0 };
         int provided, rank, size;
         nint control;
         Check(MpiNative.InitThread(null, null, MpiNative.ThreadFunneled, &provided), "MPI_Init_thread");
@@ -101,7 +104,9 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
         fixed (T* ps = send) fixed (T* pr = received)
         {
             nint request;
-            Check(MpiNative.Ialltoall(ps, bytes, MpiNative.Byte, pr, bytes, MpiNative.Byte, MpiNative.CommWorld, &request), "MPI_Ialltoall");
+            nint type = MpiNative.Byte;
+            Check(MpiNative.Ialltoall(ps, bytes, type, pr, bytes, type, MpiNative.CommWorld, &request),
+                "MPI_Ialltoall");
             Wait(&request, "MPI_Ialltoall");
         }
         AddRanks<T>(received, chunk, ranks, mine);       // received: (ranks, chunk), rank r's copy of this rank's chunk
@@ -114,7 +119,8 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
     /// destination[i] = Σ_r parts[r·n + i], added in rank order in double and rounded once. Floats go eight at a time
     /// (widened to two Vector256 of double: the same additions, in the same order, as the scalar loop).
     /// </summary>
-    static void AddRanks<T>(ReadOnlySpan<T> parts, int n, int ranks, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
+    static void AddRanks<T>(ReadOnlySpan<T> parts, int n, int ranks, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         int i = 0;
         if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated)
@@ -143,7 +149,8 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
     public void Allgather<T>(ReadOnlySpan<T> local, Span<T> all, ReadOnlySpan<int> counts) where T : unmanaged
     {
         if (counts.Length != Size) throw new ArgumentException($"{counts.Length} counts for {Size} ranks");
-        if (local.Length != counts[Rank]) throw new ArgumentException($"rank {Rank} holds {local.Length} values, not {counts[Rank]}");
+        if (local.Length != counts[Rank])
+            throw new ArgumentException($"rank {Rank} holds {local.Length} values, not {counts[Rank]}");
         long offset = 0;
         for (int r = 0; r < Size; r++)
         {
@@ -151,11 +158,14 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
             byteOffsets[r] = checked((int)offset);
             offset += byteCounts[r];
         }
-        if (all.Length * (long)sizeof(T) < offset) throw new ArgumentException($"{all.Length} values cannot hold the {offset / sizeof(T)} gathered");
+        if (all.Length * (long)sizeof(T) < offset)
+            throw new ArgumentException($"{all.Length} values cannot hold the {offset / sizeof(T)} gathered");
         fixed (T* pl = local) fixed (T* pa = all) fixed (int* pc = byteCounts) fixed (int* po = byteOffsets)
         {
             nint request;
-            Check(MpiNative.Iallgatherv(pl, byteCounts[Rank], MpiNative.Byte, pa, pc, po, MpiNative.Byte, MpiNative.CommWorld, &request), "MPI_Iallgatherv");
+            nint bytes = MpiNative.Byte;
+            Check(MpiNative.Iallgatherv(pl, byteCounts[Rank], bytes, pa, pc, po, bytes, MpiNative.CommWorld, &request),
+                "MPI_Iallgatherv");
             Wait(&request, "MPI_Iallgatherv");
         }
     }
@@ -165,7 +175,8 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
         fixed (T* p = data)
         {
             nint request;
-            Check(MpiNative.Ibcast(p, checked(data.Length * sizeof(T)), MpiNative.Byte, root, MpiNative.CommWorld, &request), "MPI_Ibcast");
+            int bytes = checked(data.Length * sizeof(T));
+            Check(MpiNative.Ibcast(p, bytes, MpiNative.Byte, root, MpiNative.CommWorld, &request), "MPI_Ibcast");
             Wait(&request, "MPI_Ibcast");
         }
     }
@@ -214,7 +225,7 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
     /// <summary>Leaves without MPI_Finalize, which would wait for ranks that are gone.</summary>
     public void Abandon() => finalized = true;
 
-    /// <summary>Polls a started collective until it completes, or until a rank is seen to be lost or to have failed.</summary>
+    /// <summary>Polls a started collective until it completes, or until a rank is seen lost or failed.</summary>
     void Wait(nint* request, string what)
     {
         long start = Stopwatch.GetTimestamp(), check = start + Stopwatch.Frequency / 20, interrupted = 0;
@@ -234,10 +245,12 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
                 CheckPeers();
                 check = now + Stopwatch.Frequency / 10;
                 if (interrupted != 0 && now - interrupted > 10 * Stopwatch.Frequency)
-                    throw new RankLostException("stopped by a signal while waiting for the other ranks, which did not come", null, 0);
+                    throw new RankLostException("stopped by a signal while waiting for the other ranks, which did not "
+                        + "come", lost: null, printer: 0);
                 if (waited > Timeout.TotalSeconds * Stopwatch.Frequency)
-                    throw new RankLostException($"no word from the other ranks for {Timeout.TotalSeconds:F0} s in {what} (a rank on another "
-                        + "node may have died or hung; INFOVAE_MPI_TIMEOUT sets the limit in seconds)", null, 0);
+                    throw new RankLostException($"no word from the other ranks for {Timeout.TotalSeconds:F0} s in "
+                        + $"{what} (a rank on another node may have died or hung; INFOVAE_MPI_TIMEOUT sets the "
+                        + "limit in seconds)", lost: null, printer: 0);
             }
             // Spin briefly (the common case: a rank a few microseconds behind), then yield the core, then sleep.
             if (waited < Stopwatch.Frequency / 1000) Thread.SpinWait(20);
@@ -254,7 +267,8 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
         for (int r = 0; r < Size; r++)
             if (r != Rank && peers[r].Node == me.Node && !Alive(peers[r].Pid)) { lost = r; break; }
         if (lost < 0) return;
-        int printer = Enumerable.Range(0, Size).First(r => r == Rank || peers[r].Node != me.Node || Alive(peers[r].Pid));
+        int printer = Enumerable.Range(0, Size)
+            .First(r => r == Rank || peers[r].Node != me.Node || Alive(peers[r].Pid));
         throw new RankLostException($"rank {lost} (process {peers[lost].Pid}) has died", lost, printer);
     }
 
@@ -270,20 +284,27 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
         catch (IOException) { return false; }
     }
 
-    /// <summary>One value per node: host name, boot and process-id namespace (process ids mean something only within one).</summary>
+    /// <summary>One value per node: host name, boot and process-id namespace (the space process ids live in).</summary>
     static ulong NodeKey()
     {
-        static string Read(string path) { try { return File.ReadAllText(path).Trim(); } catch (IOException) { return ""; } catch (UnauthorizedAccessException) { return ""; } }
-        string pidNamespace = "";
-        try { pidNamespace = new FileInfo("/proc/self/ns/pid").LinkTarget ?? ""; } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        return XxHash64.HashToUInt64(Encoding.UTF8.GetBytes($"{Environment.MachineName}|{Read("/proc/sys/kernel/random/boot_id")}|{pidNamespace}"));
+        static string Read(Func<string?> what)
+        {
+            try { return what() ?? ""; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return ""; }
+        }
+        string boot = Read(() => File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim());
+        string pidNamespace = Read(() => new FileInfo("/proc/self/ns/pid").LinkTarget);
+        return XxHash64.HashToUInt64(Encoding.UTF8.GetBytes($"{Environment.MachineName}|{boot}|{pidNamespace}"));
     }
 
     static ulong AffinityMask()
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsWindows()) return ulong.MaxValue;
         try { return (ulong)Process.GetCurrentProcess().ProcessorAffinity; }
-        catch (Exception e) when (e is PlatformNotSupportedException or InvalidOperationException) { return ulong.MaxValue; }
+        catch (Exception e) when (e is PlatformNotSupportedException or InvalidOperationException)
+        {
+            return ulong.MaxValue;
+        }
     }
 
     static Span<T> Scratch<T>(ref byte[] buffer, int count) where T : unmanaged

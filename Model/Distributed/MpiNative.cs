@@ -40,7 +40,7 @@ internal static unsafe partial class MpiNative
     public static delegate* unmanaged<void*, int, nint, int, nint, nint*, int> Ibcast;
     public static delegate* unmanaged<nint, nint*, int> Ibarrier;
     public static delegate* unmanaged<nint, nint*, int> CommDup;
-    // MPI_Isend(buf, count, datatype, dest, tag, comm, request); MPI_Irecv(buf, count, datatype, source, tag, comm, request)
+    // MPI_Isend(buf, count, datatype, dest, tag, comm, request); MPI_Irecv: the same with source for dest
     public static delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int> Isend;
     public static delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int> Irecv;
     public static delegate* unmanaged<nint*, int> Cancel;
@@ -58,7 +58,8 @@ internal static unsafe partial class MpiNative
         foreach (var name in chosen is { Length: > 0 } ? [chosen] : new[] { "libmpi.so.40", "libmpi.so" })
             if ((handle = dlopen(name, RtldNow | RtldGlobal)) != 0) break;
         if (handle == 0)
-            return chosen is { Length: > 0 } ? $"the MPI library {chosen} (INFOVAE_MPI_LIBRARY) could not be loaded" : "no MPI library (libmpi.so.40) could be loaded";
+            return chosen is { Length: > 0 } ? $"the MPI library {chosen} (INFOVAE_MPI_LIBRARY) could not be loaded"
+                : "no MPI library (libmpi.so.40) could be loaded";
         try
         {
             nint Get(string symbol) => NativeLibrary.TryGetExport(handle, symbol, out var p) ? p
@@ -76,7 +77,8 @@ internal static unsafe partial class MpiNative
             CommSetErrhandler = (delegate* unmanaged<nint, nint, int>)Get("MPI_Comm_set_errhandler");
             ErrorString = (delegate* unmanaged<int, byte*, int*, int>)Get("MPI_Error_string");
             Test = (delegate* unmanaged<nint*, int*, void*, int>)Get("MPI_Test");
-            Iallgatherv = (delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, nint*, int>)Get("MPI_Iallgatherv");
+            Iallgatherv = (delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, nint*, int>)
+                Get("MPI_Iallgatherv");
             Ialltoall = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, nint*, int>)Get("MPI_Ialltoall");
             Ibcast = (delegate* unmanaged<void*, int, nint, int, nint, nint*, int>)Get("MPI_Ibcast");
             Ibarrier = (delegate* unmanaged<nint, nint*, int>)Get("MPI_Ibarrier");
@@ -109,6 +111,8 @@ internal static unsafe partial class MpiNative
     public static void SetNativeEnvironment(string name, string value) => setenv(name, value, 1);
 
     const int RtldNow = 2, RtldGlobal = 0x100;
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)] private static partial nint dlopen(string file, int mode);
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)] private static partial int setenv(string name, string value, int overwrite);
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint dlopen(string file, int mode);
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int setenv(string name, string value, int overwrite);
 }

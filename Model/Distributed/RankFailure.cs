@@ -12,7 +12,10 @@ public sealed class RankLostException(string message, int? lost, int printer) : 
     public int Printer { get; } = printer;
 }
 
-/// <summary>Another rank failed and has printed why (<see cref="Engine.Distributed.ICommunicator"/> users call Abort): this one stops quietly.</summary>
+/// <summary>
+/// Another rank failed and has printed why (it called <see cref="Engine.Distributed.ICommunicator.Abort"/>): this one
+/// stops quietly.
+/// </summary>
 public sealed class RankFailedException(int rank) : Exception($"rank {rank} failed and said why")
 {
     public int Rank { get; } = rank;

@@ -37,7 +37,7 @@ public sealed class Trainer
 
     /// <summary>The ranks training together (<see cref="SingleProcess"/> for one process).</summary>
     public ICommunicator Replicas => Net.Replicas;
-    /// <summary>Asked once per step when several ranks train: whether this rank was asked to stop (Ctrl+C, SIGTERM).</summary>
+    /// <summary>Asked once per step when several ranks train: was this rank asked to stop (Ctrl+C, SIGTERM)?</summary>
     public Func<bool>? LocalStop { get; set; }
     /// <summary>Several ranks: true once any rank was asked to stop, agreed by all in the step just run.</summary>
     public bool StopAgreed { get; private set; }
@@ -126,7 +126,11 @@ public sealed class Trainer
         var p = Net.Params;
         p.MaterializeGrads();
         var g = p.AllGrad;
-        if (g.Storage is CpuStorage<float> cpu) { Replicas.SumInRankOrder(cpu.Data.AsSpan(g.Offset, g.Length)); return; }
+        if (g.Storage is CpuStorage<float> cpu)
+        {
+            Replicas.SumInRankOrder(cpu.Data.AsSpan(g.Offset, g.Length));
+            return;
+        }
         if (hostGrad.Length != g.Length) hostGrad = new float[g.Length];
         g.CopyTo(hostGrad);
         Replicas.SumInRankOrder<float>(hostGrad);
