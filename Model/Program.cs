@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using InfoVae.Model.Cli;
 using InfoVae.Model.Distributed;
 
@@ -11,7 +12,18 @@ public static class Program
         var root = new RootCommand("infovae: train and inspect InfoVAEs (Zhao, Song & Ermon, arXiv 1706.02262) on a from-scratch C# engine");
         root.Subcommands.Add(TrainCommand.Build());
         foreach (var c in RunCommands.Build()) root.Subcommands.Add(c);
+        root.Options.OfType<VersionOption>().Single().Action = new PrintVersion();
         return Run(root, args);
+    }
+
+    /// <summary>--version: the version and the commit (System.CommandLine's own prints the raw "0.1.0+sha").</summary>
+    sealed class PrintVersion : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            Console.WriteLine(BuildInfo.Describe());
+            return 0;
+        }
     }
 
     /// <summary>Runs a parsed command; bad input becomes one line on stderr and a non-zero exit, never a stack trace.</summary>

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Text.Json;
-using InfoVae.Engine.Cpu;
 using InfoVae.Model.IO;
 using Spectre.Console;
 
@@ -42,9 +41,37 @@ public static class RunCommands
         });
         yield return eval;
 
-        var run2 = RunOption(); var outOpt = new Option<string>("--out") { Description = "The .safetensors file to write", Required = true };
-        var export = new Command("export", "Write the weights under PyTorch names and layouts (encoder.0.weight, …; conv nets: NCHW, with BN running statistics) for load_state_dict") { run2, outOpt };
-        export.SetAction(r => { Export.Write(LoadNet(r.GetValue(run2)!), r.GetValue(outOpt)!); Console.WriteLine($"wrote {r.GetValue(outOpt)}"); return 0; });
+        var run2 = RunOption();
+        var outOpt = new Option<string>("--out")
+        {
+            Description = "The .safetensors file to write (--format onnx: the folder for the two .onnx files)",
+            Required = true,
+        };
+        var format = new Option<string>("--format")
+        {
+            Description = "safetensors (PyTorch state dict) or onnx (encoder.onnx and decoder.onnx)",
+            DefaultValueFactory = _ => "safetensors",
+        };
+        format.AcceptOnlyFromAmong("safetensors", "onnx");
+        var export = new Command("export", "Write the weights under PyTorch names and layouts (encoder.0.weight, …; "
+            + "conv nets: NCHW, with BN running statistics) for load_state_dict, or (--format onnx) the encoder and "
+            + "decoder as ONNX models")
+        {
+            run2, outOpt, format,
+        };
+        export.SetAction(r =>
+        {
+            string runPath = r.GetValue(run2)!, output = r.GetValue(outOpt)!;
+            var net = LoadNet(runPath);
+            if (r.GetValue(format) == "onnx")
+            {
+                string config = File.ReadAllText(RunFolder.Open(runPath).ConfigPath);
+                var (encoder, decoder) = OnnxExport.Write(net, output, config);
+                Console.WriteLine($"wrote {encoder} and {decoder}");
+            }
+            else { Export.Write(net, output); Console.WriteLine($"wrote {output}"); }
+            return 0;
+        });
         yield return export;
 
         foreach (var (name, what) in new[] { ("sample", "samples.png: decoded prior samples"), ("reconstruct", "reconstructions.png: test images above their reconstructions"),
@@ -74,13 +101,7 @@ public static class RunCommands
     }
 
     /// <summary>The net of a run folder with its checkpoint's weights, on the CPU.</summary>
-    public static InfoVaeNet<float> LoadNet(string runPath)
-    {
-        var folder = RunFolder.Open(runPath);
-        var net = new InfoVaeNet<float>(folder.ReadConfig(), CpuBackend<float>.Instance);
-        Checkpoint.Load(folder.CheckpointPath, net);
-        return net;
-    }
+    public static InfoVaeNet<float> LoadNet(string runPath) => TrainedModel.Load(runPath).Net;
 
     static DataSet LoadChecked(InfoVaeNet<float> net, string data)
     {

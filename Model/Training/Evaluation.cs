@@ -23,7 +23,10 @@ public static class Evaluation
         var mu = new float[n * z]; var lv = new float[n * z];
         Encode(net, test, mu, lv);
         progress?.Invoke("importance sampling");
-        double nll = IwNll(net, test, mu, lv, iwSamples);
+        var perImage = IwNll(net, test, mu, lv, iwSamples);
+        double nll = 0;
+        foreach (var v in perImage) nll += v;
+        nll /= n;
         int active = ActiveUnits(mu, n, z);
         double mi = MutualInformation(mu, lv, n, z, net.Config.Seed);
         return new EvalReport(n, loss.Total, loss.Recon, loss.Kl, loss.Mmd, -(loss.Recon + loss.Kl), iwSamples, nll, active, z, mi);
@@ -90,7 +93,19 @@ public static class Evaluation
         }
     }
 
-    static double IwNll(InfoVaeNet<float> net, LabeledImages data, float[] mu, float[] lv, int k)
+    /// <summary>
+    /// The importance-weighted bound on −log p(x) of each image (nats), with <paramref name="k"/> samples: the terms
+    /// whose mean <see cref="Run"/> reports as IW-NLL (the same draws, so the same numbers). An anomaly score.
+    /// </summary>
+    public static double[] IwNll(InfoVaeNet<float> net, LabeledImages data, int k)
+    {
+        int z = net.Config.Latent;
+        var mu = new float[data.Count * z]; var lv = new float[data.Count * z];
+        Encode(net, data, mu, lv);
+        return IwNll(net, data, mu, lv, k);
+    }
+
+    static double[] IwNll(InfoVaeNet<float> net, LabeledImages data, float[] mu, float[] lv, int k)
     {
         var tape = Tape<float>.Current;
         int z = net.Config.Latent, d = data.PixelsPerImage;
@@ -100,7 +115,7 @@ public static class Evaluation
         var zs = new float[chunk * k * z]; var xs = new float[chunk * k * d]; var logw = new double[k];
         var eps = new float[chunk * k * z];
         ulong key = RandomStreams.Key(net.Config.Seed, RandomStreams.Eval + 200);
-        double total = 0;
+        var nll = new double[data.Count];
         using var _ = tape.NoGrad();
         for (int s = 0; s < data.Count; s += chunk)
         {
@@ -138,10 +153,38 @@ public static class Evaluation
                     }
                     logw[j] = -nllPx[r] + logPz - logQ;
                 }
-                total -= LogSumExp(logw) - Math.Log(k);
+                nll[s + i] = -(LogSumExp(logw) - Math.Log(k));
             }
         }
-        return total / data.Count;
+        return nll;
+    }
+
+    /// <summary>
+    /// −log p(x | z = mu) of each image (nats): the reconstruction error of decoding the posterior mean, with no
+    /// sampling (Bernoulli: the summed binary cross-entropy; Gaussian: the unit-variance NLL with its constant).
+    /// </summary>
+    public static double[] ReconstructionErrors(InfoVaeNet<float> net, LabeledImages data)
+    {
+        var tape = Tape<float>.Current;
+        int d = data.PixelsPerImage;
+        var errors = new double[data.Count];
+        using var _ = tape.NoGrad();
+        for (int s = 0; s < data.Count; s += 1000)
+        {
+            int b = Math.Min(1000, data.Count - s);
+            try
+            {
+                var x = tape.Scratch(new Shape(b, d), net.Backend);
+                x.CopyFrom(data.Pixels.AsSpan(s * d, b * d));
+                var logits = net.Decode(net.Encode(x).Mu);
+                var rows = net.Config.Recon == ReconLoss.Bernoulli
+                    ? Ops.BceWithLogits(logits, x).Sum(1).ToArray()
+                    : GaussianNll(logits, x, d);
+                for (int i = 0; i < b; i++) errors[s + i] = rows[i];
+            }
+            finally { tape.Reset(); }
+        }
+        return errors;
     }
 
     // Unit-variance Gaussian NLL of x under mean σ(logits), including its constant, per row.

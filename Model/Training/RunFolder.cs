@@ -109,4 +109,11 @@ public static class AtomicFile
         File.WriteAllText(tmp, text);
         File.Move(tmp, path, overwrite: true);
     }
+
+    public static void WriteAllBytes(string path, byte[] bytes)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllBytes(tmp, bytes);
+        File.Move(tmp, path, overwrite: true);
+    }
 }
