@@ -183,9 +183,9 @@ public static partial class Ops
             for (int j = 0; j < c; j++)
             {
                 double sigma = Math.Sqrt(double.CreateTruncating(g[c + j]) + eps);
-                double s1 = double.CreateTruncating(host[j]), s2 = double.CreateTruncating(host[c + j]);
-                host[j] = T.CreateTruncating(s1 / total);                                                  // S1/n
-                host[c + j] = T.CreateTruncating(-double.CreateTruncating(g[j]) * s2 / (total * sigma));   // g2
+                double sumDy = double.CreateTruncating(host[j]), sumDyXhat = double.CreateTruncating(host[c + j]);
+                host[j] = T.CreateTruncating(sumDy / total);                                                       // S1/n
+                host[c + j] = T.CreateTruncating(-double.CreateTruncating(g[j]) * sumDyXhat / (total * sigma));   // g2
             }
             Window(Scratch<T>.F, sums, be, 0, new Shape(2 * c), 2 * c).CopyFrom(host);
             var zeros = Window(Scratch<T>.F, sums, be, 2 * c, new Shape(c), c);
