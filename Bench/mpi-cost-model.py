@@ -13,7 +13,8 @@ communication takes longer than the step's own compute (c0 + k*b).
 import math
 
 # Measured here: MLP step on 2 threads at batch 256 / 1024: 8.5 / 32.0 ms (M4); conv training 2,950 images/s
-# (86.8 ms per 256 rows, 10-epoch run); MMD^2 forward + backward, Z = 32, n = 256 / 1024 / 4096: 0.18 / 2.1 / 29 ms (M3).
+# (86.8 ms per 256 rows, 10-epoch run); MMD^2 forward + backward, Z = 32, n = 256 / 1024 / 4096: 0.18 / 2.1 / 29 ms
+# (M3).
 MODELS = {"MLP": dict(G=4.37e6, c0=8.5 - 256 * (32.0 - 8.5) / 768, k=(32.0 - 8.5) / 768, L=0),
           "conv": dict(G=1.65e6, c0=0.5, k=(86.8 - 0.5) / 256, L=14)}
 NETS = {"100 Gb/s Ethernet": dict(bw=12.5e9, a=10e-6), "200 Gb/s InfiniBand": dict(bw=25e9, a=1.5e-6)}
@@ -68,7 +69,8 @@ def main():
                     b += 1
                 cells.append(str(b - 1 if b > 1 else 0))
         print(f"| {n} | " + " | ".join(cells) + " |")
-    print("\nMMD^2 of the global batch, per step on every rank: " + ", ".join(f"B = {b}: {mmd(b):.1f} ms" for b in (256, 1024, 4096, 16384)))
+    sizes = ", ".join(f"B = {b}: {mmd(b):.1f} ms" for b in (256, 1024, 4096, 16384))
+    print("\nMMD^2 of the global batch, per step on every rank: " + sizes)
 
 
 if __name__ == "__main__":

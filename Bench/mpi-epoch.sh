@@ -14,8 +14,11 @@ trap 'rm -rf "$out"' EXIT
 wall() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
 for i in $(seq 1 "$repeats"); do
   for epochs in 1 2; do
-    one=$(wall dotnet "$dll" train --epochs "$epochs" --seed 0 --no-pictures --threads 2 --out "$out/one-$i-$epochs" "$@")
-    two=$(wall mpirun --allow-run-as-root --oversubscribe -np 2 dotnet "$dll" train --epochs "$epochs" --seed 0 --no-pictures --threads 1 --out "$out/two-$i-$epochs" "$@")
-    echo "repeat $i, $epochs epoch(s): 1 rank x 2 threads ${one} s, 2 ranks x 1 thread ${two} s (load $(cut -d' ' -f1 /proc/loadavg))"
+    flags=(train --epochs "$epochs" --seed 0 --no-pictures)
+    one=$(wall dotnet "$dll" "${flags[@]}" --threads 2 --out "$out/one-$i-$epochs" "$@")
+    two=$(wall mpirun --allow-run-as-root --oversubscribe -np 2 dotnet "$dll" "${flags[@]}" --threads 1 \
+      --out "$out/two-$i-$epochs" "$@")
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    echo "repeat $i, $epochs epoch(s): 1 rank x 2 threads ${one} s, 2 ranks x 1 thread ${two} s (load $load)"
   done
 done

@@ -30,6 +30,7 @@ public static class Program
     public static int Run(RootCommand root, string[] args)
     {
         bool trace = Environment.GetEnvironmentVariable("INFOVAE_TRACE") == "1";
+        Spectre.Console.AnsiConsole.Console = Terminal.Create();
         try
         {
             var parsed = root.Parse(args);

@@ -38,7 +38,8 @@ public static partial class Ops
         }
         if (!training && runningMean == null) throw new ArgumentException("batch_norm: evaluation mode needs the running mean and variance");
         if (training && !sync && rows < 2)
-            throw new ArgumentException($"batch_norm: training needs more than 1 value per channel, x {x.Shape} has {rows} row(s)");
+            throw new ArgumentException(
+                $"batch_norm: training needs more than 1 value per channel, x {x.Shape} has {rows} row(s)");
         if (!(eps > 0) || !double.IsFinite(eps)) throw new ArgumentException($"batch_norm: eps {eps} must be positive and finite");
         if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentException($"batch_norm: momentum {momentum} must be in [0, 1]");
         x = x.Contiguous(); gamma = gamma.Contiguous(); beta = beta.Contiguous();
@@ -52,10 +53,12 @@ public static partial class Ops
             be.BatchNormStats(x, mean, variance);
             int total = sync ? SyncStats(replicas!, rows, mean, variance) : rows;
             if (total < 2)
-                throw new ArgumentException($"batch_norm: training needs more than 1 value per channel, the ranks hold {total} row(s)");
+                throw new ArgumentException(
+                    $"batch_norm: training needs more than 1 value per channel, the ranks hold {total} row(s)");
             // The stats node is an input no op reads a State from: it carries what the backward needs to sync.
             if (sync) { stats.State = replicas; stats.I0 = total; }
-            if (runningMean != null) be.BatchNormUpdateRunning(mean, variance, total, momentum, runningMean, runningVar!);
+            if (runningMean != null)
+                be.BatchNormUpdateRunning(mean, variance, total, momentum, runningMean, runningVar!);
         }
         else
         {
@@ -184,8 +187,8 @@ public static partial class Ops
             {
                 double sigma = Math.Sqrt(double.CreateTruncating(g[c + j]) + eps);
                 double sumDy = double.CreateTruncating(host[j]), sumDyXhat = double.CreateTruncating(host[c + j]);
-                host[j] = T.CreateTruncating(sumDy / total);                                                       // S1/n
-                host[c + j] = T.CreateTruncating(-double.CreateTruncating(g[j]) * sumDyXhat / (total * sigma));   // g2
+                host[j] = T.CreateTruncating(sumDy / total);                                                    // S1/n
+                host[c + j] = T.CreateTruncating(-double.CreateTruncating(g[j]) * sumDyXhat / (total * sigma)); // g2
             }
             Window(Scratch<T>.F, sums, be, 0, new Shape(2 * c), 2 * c).CopyFrom(host);
             var zeros = Window(Scratch<T>.F, sums, be, 2 * c, new Shape(c), c);
@@ -202,7 +205,8 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Host buffers of sync batch norm, one set per thread, grown to the largest layer and kept: a step allocates nothing.
+    /// Host buffers of sync batch norm, one set per thread, grown to the largest layer and kept: a step allocates
+    /// nothing.
     /// </summary>
     sealed class SyncHost<T> where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -12,7 +12,7 @@ public static class RunCommands
 
     public static IEnumerable<Command> Build()
     {
-        var run = RunOption(); var data = new Option<string>("--data") { Description = "Folder with the IDX files", DefaultValueFactory = _ => DataSet.DefaultFolder };
+        var run = RunOption(); var data = DataOption();
         var iw = new Option<int>("--iw-samples") { Description = "Importance samples per image for the NLL bound", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print the report as one JSON object" };
         var eval = new Command("eval", "Test-set recon, KL, MMD², ELBO, importance-weighted NLL, active units and mutual information") { run, data, iw, json };
@@ -20,10 +20,9 @@ public static class RunCommands
         {
             if (r.GetValue(iw) < 1) throw new UserError($"--iw-samples must be at least 1, not {r.GetValue(iw)}; the default is 100");
             var net = LoadNet(r.GetValue(run)!);
-            var ds = DataSet.Load(r.GetValue(data)!);
-            CheckImageSize(net, ds);
+            var ds = LoadChecked(net, r.GetValue(data), r.GetValue(run)!);
             var rep = Evaluation.Run(net, ds.Test, r.GetValue(iw));
-            if (r.GetValue(json)) { Console.WriteLine(JsonSerializer.Serialize(rep, RunFolder.Json)); return 0; }
+            if (r.GetValue(json)) { Console.WriteLine(JsonSerializer.Serialize(rep, RunJson.Options)); return 0; }
             var table = new Table().AddColumn("metric").AddColumn(new TableColumn("value").RightAligned()).AddColumn("meaning");
             // Plain text cells: "E[z|x]" would otherwise be read as Spectre markup (a style named z|x) and throw.
             void Row(string metric, string value, string meaning) => table.AddRow(new Text(metric), new Text(value), new Text(meaning));
@@ -65,8 +64,8 @@ public static class RunCommands
             var net = LoadNet(runPath);
             if (r.GetValue(format) == "onnx")
             {
-                string config = File.ReadAllText(RunFolder.Open(runPath).ConfigPath);
-                var (encoder, decoder) = OnnxExport.Write(net, output, config);
+                // The config as read (an older run's upgraded to today's snake_case form), with the data's digests.
+                var (encoder, decoder) = OnnxExport.Write(net, output, RunJson.Write(net.Config));
                 Console.WriteLine($"wrote {encoder} and {decoder}");
             }
             else { Export.Write(net, output); Console.WriteLine($"wrote {output}"); }
@@ -77,7 +76,7 @@ public static class RunCommands
         foreach (var (name, what) in new[] { ("sample", "samples.png: decoded prior samples"), ("reconstruct", "reconstructions.png: test images above their reconstructions"),
                      ("interpolate", "interpolations.png: walks between test images in latent space, and traversal.png") })
         {
-            var r3 = RunOption(); var d3 = new Option<string>("--data") { Description = "Folder with the IDX files", DefaultValueFactory = _ => DataSet.DefaultFolder };
+            var r3 = RunOption(); var d3 = DataOption();
             var o3 = new Option<string?>("--out") { Description = "Output PNG (default: in the run folder)" };
             var c = new Command(name, $"Write {what}") { r3, o3 };
             if (name != "sample") c.Options.Add(d3);
@@ -85,14 +84,20 @@ public static class RunCommands
             {
                 var folder = RunFolder.Open(r.GetValue(r3)!);
                 var net = LoadNet(folder.Path);
+                // sample reads no data
+                var test = name == "sample" ? null : LoadChecked(net, r.GetValue(d3), folder.Path).Test;
                 var written = name switch
                 {
                     "sample" => RunPictures.Samples(net, r.GetValue(o3) ?? folder.Picture("samples.png")),
-                    "reconstruct" => RunPictures.Reconstructions(net, LoadChecked(net, r.GetValue(d3)!).Test, r.GetValue(o3) ?? folder.Picture("reconstructions.png")),
-                    _ => RunPictures.Interpolations(net, LoadChecked(net, r.GetValue(d3)!).Test, r.GetValue(o3) ?? folder.Picture("interpolations.png")),
+                    "reconstruct" => RunPictures.Reconstructions(net, test!,
+                        r.GetValue(o3) ?? folder.Picture("reconstructions.png")),
+                    _ => RunPictures.Interpolations(net, test!, r.GetValue(o3) ?? folder.Picture("interpolations.png")),
                 };
                 if (name == "interpolate")
-                    Console.WriteLine($"wrote {RunPictures.Traversal(net, LoadChecked(net, r.GetValue(d3)!).Test, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(written))!, "traversal.png"))}");
+                {
+                    var traversal = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(written))!, "traversal.png");
+                    Console.WriteLine($"wrote {RunPictures.Traversal(net, test!, traversal)}");
+                }
                 Console.WriteLine($"wrote {written}");
                 return 0;
             });
@@ -103,9 +108,16 @@ public static class RunCommands
     /// <summary>The net of a run folder with its checkpoint's weights, on the CPU.</summary>
     public static InfoVaeNet<float> LoadNet(string runPath) => TrainedModel.Load(runPath).Net;
 
-    static DataSet LoadChecked(InfoVaeNet<float> net, string data)
+    static Option<string?> DataOption() => new("--data")
     {
-        var ds = DataSet.Load(data);
+        Description = "Folder with the IDX files (default: the one the run was trained on; "
+            + $"{DataSet.DefaultFolder} for runs that do not record it)",
+    };
+
+    /// <summary>The run's data, or the folder given (a note when it differs), checked against the model.</summary>
+    static DataSet LoadChecked(InfoVaeNet<float> net, string? given, string runPath)
+    {
+        var ds = RunData.ForCommand(net.Config, given, runPath);
         CheckImageSize(net, ds);
         return ds;
     }

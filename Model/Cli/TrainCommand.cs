@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Diagnostics;
-using System.Text.Json;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using InfoVae.Engine;
@@ -45,40 +44,44 @@ public static class TrainCommand
                 .ToList(),
                 "start every rank with the same flags (one mpirun command line)");
         int threads = mpi != null && !Given(o.Threads) ? mpi.DefaultThreads : r.GetValue(o.Threads);
-        Workers.MaxThreads = threads >= 1 ? threads : throw new UserError($"--threads must be at least 1, not {threads}");
+        Workers.MaxThreads = threads >= 1 ? threads
+            : throw new UserError($"--threads must be at least 1, not {threads}");
         if (r.GetValue(o.CheckpointEvery) < 0) throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), not {r.GetValue(o.CheckpointEvery)}");
         if (r.GetValue(o.LogEvery) < 0) throw new UserError($"--log-every must be ≥ 0 (0 = no step lines), not {r.GetValue(o.LogEvery)}");
         var backend = comm.Agree(() => DeviceOption.Select(r.GetValue(o.Device)!));
         string? resume = r.GetValue(o.Resume);
         RunFolder run = null!;
-        TrainConfig config;
+        TrainConfig config, saved = null!;
         DataSet data = null!;
         // Everything that can be refused is checked before the run folder is created or anything in it is written.
+        // Several ranks: rank 0 alone reads the run folder (the others may not see it) and shares the config; every
+        // rank reads its own copy of the data (on resume held to the run's SHA-256, like one process's).
         if (resume != null)
         {
             config = comm.Agree(() =>
             {
                 if (!writer) return null!;
                 run = RunFolder.Open(resume);
-                var saved = run.ReadConfig();
-                saved = ResumeCheck.AgreesWithFlags(saved, o, r);
-                saved.Validate();
-                return saved;
+                saved = run.ReadConfig();
+                var c = ResumeCheck.AgreesWithFlags(saved, o, r);
+                c.Validate();
+                return c;
             });
-            if (parallel)
+            if (parallel) config = RunJson.ReadConfig(comm.ShareText(writer ? RunJson.Write(config) : ""));
+            config = comm.Agree(() =>
             {
-                var shared = comm.ShareText(writer ? JsonSerializer.Serialize(config, RunFolder.Json) : "");
-                config = JsonSerializer.Deserialize<TrainConfig>(shared, RunFolder.Json)!;
-            }
-            comm.Agree(() =>
-            {
-                data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
+                data = RunData.ForResume(config, r.GetValue(o.Data), resume);
                 if (data.Train.PixelsPerImage != config.InputSize)
-                    throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run in {resume} was trained on "
-                        + $"{config.InputSize} pixels per image; resume with the --data it was trained on");
+                    throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images "
+                        + $"but the run in {resume} was trained on {config.InputSize} pixels per image; "
+                        + "resume with the --data it was trained on");
                 config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-                config.CheckImageCounts(data.Train.Count, data.Test.Count);
-                CheckSplit(config, data.Train.Count, comm.Size, resuming: true);
+                // A run made before runs recorded their data records them now; and the ranks training from here on.
+                var c = config with { Data = config.Data ?? data.Fingerprint, WorldSize = comm.Size };
+                data = data.LimitTrain(c.Limit ?? 0);
+                c.CheckImageCounts(data.Train.Count, data.Test.Count);
+                CheckSplit(c, data.Train.Count, comm.Size, resuming: true);
+                return c;
             });
         }
         else
@@ -88,9 +91,10 @@ public static class TrainCommand
                 var c = o.ToConfig(r);
                 o.CheckArchFlags(r, c);
                 c.Validate();   // before loading anything: a bad flag costs nothing
-                data = DataSet.Load(r.GetValue(o.Data)!).LimitTrain(r.GetValue(o.Limit));
+                data = DataSet.Load(r.GetValue(o.Data) ?? DataSet.DefaultFolder);
                 c.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-                c = c with { InputSize = data.Train.PixelsPerImage };
+                c = c with { InputSize = data.Train.PixelsPerImage, Data = data.Fingerprint, WorldSize = comm.Size };
+                data = data.LimitTrain(c.Limit ?? 0);
                 c.Validate();
                 c.CheckImageCounts(data.Train.Count, data.Test.Count);
                 CheckSplit(c, data.Train.Count, comm.Size, resuming: false);
@@ -104,16 +108,36 @@ public static class TrainCommand
         if (!writer) run = RunFolder.Elsewhere(comm.ShareText(""));
         else if (parallel) comm.ShareText(run.Path);
 
+        // The ranks' data agree (above): rank 0's config, with its data's folder, is every rank's.
+        if (parallel) config = RunJson.ReadConfig(comm.ShareText(writer ? RunJson.Write(config) : ""));
+
         var trainer = new Trainer(config, data.Train, backend, comm);
-        if (resume != null) comm.Agree(() => { if (writer) Checkpoint.Load(run.CheckpointPath, trainer); });
+        Checkpoint.ComputedOn? was = null;
+        if (resume != null) comm.Agree(() => { if (writer) was = Checkpoint.Load(run.CheckpointPath, trainer); });
         else trainer.InitializeWeights();
         ReplicaState.Share(trainer, comm, fresh: resume == null);
-        if (writer && (resume == null || run.ReadWorldSize() != comm.Size)) run.WriteConfig(config, comm.Size);
+        if (writer && resume == null) run.WriteConfig(config);
+        else if (writer)
+        {
+            // --epochs extends the run, an older config gains its data, other ranks train it: config.json says so.
+            if (RunJson.Write(config) != RunJson.Write(saved)) run.WriteConfig(config);
+            var now = Checkpoint.ComputedOn.This(backend);
+            if (was is { } w && w != now)
+                Console.Error.WriteLine($"infovae: note: the checkpoint was computed on {w} and this continues on "
+                    + $"{now}, so the rest of the run will not be bit-identical to one that never stopped "
+                    + "(the rounding differs; see the README)");
+            if (saved.WorldSize != comm.Size)
+                Console.Error.WriteLine($"infovae: note: the run was trained on {saved.WorldSize} rank(s) and this "
+                    + $"continues on {comm.Size}, so the rest of the run will not be bit-identical to one that never "
+                    + "stopped (the gradients are summed in another order; see the README)");
+        }
 
         string ranks = parallel ? $", {comm.Size} ranks × {config.Batch / comm.Size} rows of each batch" : "";
         string threadsShown = $"{Workers.MaxThreads} thread(s){(parallel ? " per rank" : "")}{ranks}";
-        string images = $"{data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}";
-        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {images}, device {backend.Name}, {threadsShown}");
+        string images = $"{data.Train.Count:N0} train / {data.Test.Count:N0} test images of "
+            + $"{data.Train.Rows}×{data.Train.Cols}";
+        AnsiConsole.MarkupLineInterpolated(
+            $"[bold]InfoVAE[/] on {data.Folder}: {images}, device {backend.Name}, {threadsShown}");
         AnsiConsole.MarkupLineInterpolated($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {config.MmdWeight:G4}·MMD²  ({config.Kernel.ToString().ToLowerInvariant()}, {(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})");
         AnsiConsole.MarkupLineInterpolated($"  {config.Describe()}, {trainer.Net.Params.Count:N0} parameters, Adam lr {config.LearningRate:G3}, batch {config.Batch}, {config.Epochs} epochs, seed {config.Seed}");
         AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");
@@ -127,7 +151,7 @@ public static class TrainCommand
         tape.DetectAnomaly = anomaly;
         try
         {
-            var loop = new TrainLoop(trainer, data, run, r.GetValue(o.LogEvery), r.GetValue(o.CheckpointEvery), !r.GetValue(o.NoPictures), stop);
+            var loop = new TrainLoop(trainer, data, run, stop);
             return loop.Run();
         }
         finally { tape.DetectAnomaly = false; }
@@ -146,15 +170,15 @@ public static class TrainCommand
             throw new UserError(resuming
                 ? $"the run's batch of {c.Batch} does not split evenly over {ranks} ranks; "
                     + $"resume it with a number of ranks that divides {c.Batch}"
-                : $"--batch {c.Batch} does not split evenly over {ranks} ranks; use a multiple of {ranks} such as --batch {near}, "
-                    + $"or a number of ranks that divides {c.Batch}");
+                : $"--batch {c.Batch} does not split evenly over {ranks} ranks; use a multiple of {ranks} such as "
+                    + $"--batch {near}, or a number of ranks that divides {c.Batch}");
         }
         int last = images % c.Batch;
         if (images < c.Batch) last = images;
         if (last != 0 && last < ranks)
-            throw new UserError($"the last batch of each epoch holds {last} image(s) ({images} training images in batches of "
-                + $"{c.Batch}), fewer than the "
-                + $"{ranks} ranks; use a --limit that leaves at least {ranks} over (or none), or fewer ranks");
+            throw new UserError($"the last batch of each epoch holds {last} image(s) ({images} training images in "
+                + $"batches of {c.Batch}), fewer than the {ranks} ranks; use a --limit that leaves at least {ranks} "
+                + "over (or none), or fewer ranks");
     }
 }
 

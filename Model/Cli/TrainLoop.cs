@@ -9,11 +9,20 @@ namespace InfoVae.Model.Cli;
 /// The interactive part of training: progress bar, run.jsonl, per-epoch evaluation, checkpoints, pictures. With
 /// several ranks every rank runs the loop (the steps are collective) and rank 0 alone evaluates and writes.
 /// </summary>
-public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEvery, int checkpointEvery, bool pictures, StopSignal stop)
+public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal stop)
 {
+    /// <summary>
+    /// Tests simulate a kill -9 between two steps: called after each step and all it writes (log line, checkpoint,
+    /// the epoch's evaluation and pictures), on this thread;
+    /// whatever it throws ends the run with nothing more written.
+    /// </summary>
+    [ThreadStatic] internal static Action<long>? AfterStep;
+
     public int Run()
     {
         var cfg = t.Config;
+        int logEvery = cfg.LogEvery ?? 0, checkpointEvery = cfg.CheckpointEvery ?? 0;
+        bool pictures = cfg.Pictures;
         int bpe = t.BatchesPerEpoch, totalSteps = bpe * cfg.Epochs;
         int exit = 0;
         double sTotal = 0, sRecon = 0, sKl = 0, sMmd = 0; int sN = 0;   // running means since the last log line
@@ -33,7 +42,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
             string last = savedStep is long at ? $"{run.CheckpointPath} (step {at})" : "none (no checkpoint was written yet)";
             when ??= $"at step {t.Step + 1} (epoch {t.Epoch + 1})";
             // Several ranks meet a non-finite loss together (it is the whole batch's): rank 0 says it.
-            return new UserError($"training stopped {when}: {what}; last good checkpoint: {last}. Try a lower --lr{more}.")
+            return new UserError(
+                    $"training stopped {when}: {what}; last good checkpoint: {last}. Try a lower --lr{more}.")
                 { PrintedBy = everyRank && ranks.Size > 1 ? 0 : null };
         }
 
@@ -90,7 +100,13 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                     if (t.NextBatch == 0)
                     {
                         ReplicaState.Verify(t, ranks);
-                        if (!writer) { eTotal = eRecon = eKl = eMmd = 0; eN = 0; Save(); continue; }
+                        if (!writer)
+                        {
+                            eTotal = eRecon = eKl = eMmd = 0; eN = 0;
+                            Save();
+                            AfterStep?.Invoke(t.Step);
+                            continue;
+                        }
                         StepMetrics test;
                         try { test = t.Evaluate(data.Test); }
                         catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), evaluating the test set"); }
@@ -105,6 +121,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                             catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), drawing the pictures"); }
                         }
                     }
+                    AfterStep?.Invoke(t.Step);
                 }
                 task.Advance($"done: {cfg.Epochs} epochs, {t.Step} steps", 0);
             }
@@ -120,7 +137,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, int logEve
                     task.Value = done;
                     Body(new LiveProgress(task));
                 });
-        else Body(new LineProgress(done, totalSteps, Math.Max(1, logEvery)));
+        else Body(new LineProgress(done, totalSteps, logEvery > 0 ? logEvery : bpe));   // a line per log interval/epoch
         if (exit == 0 && writer)
         {
             AnsiConsole.MarkupLineInterpolated($"[green]finished.[/] Run folder: {run.Path} (run.jsonl, checkpoint.safetensors{(pictures ? ", samples.png, reconstructions.png, interpolations.png, traversal.png, latent.png, loss.png" : "")})");

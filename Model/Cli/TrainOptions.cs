@@ -5,12 +5,28 @@ using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Model.Cli;
 
-/// <summary>The options that define a run, shared by train (and checked against the saved config on resume).</summary>
+/// <summary>
+/// The flags of `infovae train`. Each is exactly one of three kinds (Tests/Model/ResumeMatrixTests.cs holds every
+/// flag to that, and runs a kill-and-resume case for each):
+/// - <see cref="Stored"/>: part of the run. Its value is in <see cref="TrainConfig"/> (config.json and every
+///   checkpoint); --resume restores it and refuses the flag given again with another value. --data is stored as
+///   its files' SHA-256 (<see cref="RunData"/>).
+/// - <see cref="ChangeableOnResume"/>: may differ on --resume, each for the reason given there (named in --help).
+/// - --out and --resume themselves.
+/// Adding a flag: the Option below and in <see cref="All"/>; its field in TrainConfig, set in <see cref="ToConfig"/>;
+/// its entry in <see cref="Stored"/> (or, with the reason, in <see cref="ChangeableOnResume"/>); its case in the
+/// resume matrix, which fails until it has one.
+/// </summary>
 public sealed class TrainOptions
 {
-    public readonly Option<string> Data = new("--data") { Description = "Folder with the four IDX files (gzipped or not): Fashion-MNIST, MNIST, ...", DefaultValueFactory = _ => DataSet.DefaultFolder };
+    public readonly Option<string?> Data = new("--data")
+    {
+        Description = "Folder with the four IDX files (gzipped or not): Fashion-MNIST, MNIST, ... "
+            + $"(default: {DataSet.DefaultFolder}; "
+            + "--resume: the run's own, checked by SHA-256)",
+    };
     public readonly Option<string?> Out = new("--out") { Description = "Run folder to create (default: runs/<date>-<time>)" };
-    public readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this folder from its last checkpoint" };
+    public readonly Option<string?> Resume = new("--resume");
     public readonly Option<string> Preset = new("--preset") { Description = "infovae | elbo | beta-vae | mmd-vae: sets α, λ (and β) to that special case", DefaultValueFactory = _ => "infovae" };
     public readonly Option<double?> Alpha = new("--alpha") { Description = "α: the KL weight is 1 − α (default 0)" };
     public readonly Option<double?> Lambda = new("--lambda") { Description = "λ: the MMD weight is α + λ − 1 (default 1000)" };
@@ -29,23 +45,89 @@ public sealed class TrainOptions
     public readonly Option<double> Beta1 = new("--beta1") { Description = "Adam β1", DefaultValueFactory = _ => 0.9 };
     public readonly Option<double> Beta2 = new("--beta2") { Description = "Adam β2", DefaultValueFactory = _ => 0.999 };
     public readonly Option<double> AdamEps = new("--adam-eps") { Description = "Adam ε", DefaultValueFactory = _ => 1e-8 };
-    public readonly Option<int> Epochs = new("--epochs") { Description = "Passes over the training set", DefaultValueFactory = _ => 10 };
+    public readonly Option<int> Epochs = new("--epochs")
+    {
+        Description = "Passes over the training set (--resume: may be raised to extend the run)",
+        DefaultValueFactory = _ => 10,
+    };
     public readonly Option<int> Batch = new("--batch") { Description = "Images per step (the last batch of an epoch may be smaller)", DefaultValueFactory = _ => 256 };
     public readonly Option<ulong> Seed = new("--seed") { Description = "Seed of every random draw (init, shuffle, noise)", DefaultValueFactory = _ => 0UL };
     public readonly Option<int> Limit = new("--limit") { Description = "Train on the first N training images only (0 = all)", DefaultValueFactory = _ => 0 };
     public readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Also checkpoint every N steps (0 = at the end of each epoch only)", DefaultValueFactory = _ => 0 };
-    public readonly Option<int> LogEvery = new("--log-every") { Description = "Write a run.jsonl line every N steps", DefaultValueFactory = _ => 50 };
-    public readonly Option<string> Device = new("--device") { Description = "auto | cpu | cuda | ilgpu-cpu", DefaultValueFactory = _ => "auto" };
+    public readonly Option<int> LogEvery = new("--log-every")
+    {
+        Description = "Write a run.jsonl line (and, when stdout is not a terminal, a progress line) every N steps "
+            + "(0 = none)",
+        DefaultValueFactory = _ => 50,
+    };
+    public readonly Option<string> Device = new("--device")
+    {
+        Description = "auto | cpu | cuda | ilgpu-cpu (--resume: may change; the rest of the run is then not "
+            + "bit-identical)",
+        DefaultValueFactory = _ => "auto",
+    };
     public readonly Option<int> Threads = new("--threads")
     {
-        Description = "CPU threads (default: all cores; under mpirun or srun, per rank: the node's cores divided by its ranks)",
+        Description = "CPU threads (default: all cores; under mpirun or srun, per rank: the node's cores divided by "
+            + "its ranks; --resume: may change)",
         DefaultValueFactory = _ => Environment.ProcessorCount,
     };
-    public readonly Option<bool> NoPictures = new("--no-pictures") { Description = "Skip the pictures after each epoch" };
-    public readonly Option<bool> DetectAnomaly = new("--detect-anomaly") { Description = "Check every op's output and gradient for NaN/∞ and stop at the first bad op (slow: for debugging)" };
+    public readonly Option<bool> NoPictures = new("--no-pictures")
+    {
+        Description = "Skip the pictures after each epoch (--resume: restored; --no-pictures false draws them again)",
+    };
+    public readonly Option<bool> DetectAnomaly = new("--detect-anomaly")
+    {
+        Description = "Check every op's output and gradient for NaN/∞ and stop at the first bad op "
+            + "(slow: for debugging; this invocation only)",
+    };
 
     public IEnumerable<Option> All => [Data, Out, Resume, Preset, Alpha, Lambda, Beta, Recon, Kernel, Scales, Bandwidth, Estimator, PriorSamples,
         Arch, Hidden, Channels, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery, LogEvery, Device, Threads, NoPictures, DetectAnomaly];
+
+    /// <summary>
+    /// The flags that are part of the run, each with how it reads back from a config in the flag's own syntax
+    /// ("--hidden 512,256", "--prior-samples 0"): --resume compares that with the flag's value, and restores the
+    /// config whole. --data is compared by its files' SHA-256 once they are read (<see cref="RunData"/>).
+    /// </summary>
+    public IReadOnlyDictionary<Option, Func<TrainConfig, string>> Stored { get; }
+
+    /// <summary>The flags that may differ on --resume, and why that leaves the run what it was.</summary>
+    public IReadOnlyDictionary<Option, string> ChangeableOnResume { get; }
+
+    public TrainOptions()
+    {
+        static string N(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        static string Lower(Enum e) => e.ToString().ToLowerInvariant();
+        Stored = new Dictionary<Option, Func<TrainConfig, string>>
+        {
+            [Data] = c => c.Data?.Folder ?? "",
+            [Preset] = c => $"α = {N(c.Alpha)}, λ = {N(c.Lambda)}, β = {N(c.Beta)}",
+            [Alpha] = c => N(c.Alpha), [Lambda] = c => N(c.Lambda), [Beta] = c => N(c.Beta),
+            [Recon] = c => Lower(c.Recon), [Kernel] = c => Lower(c.Kernel),
+            [Scales] = c => string.Join(",", c.Scales.Select(N)), [Bandwidth] = c => N(c.Bandwidth),
+            [Estimator] = c => c.UnbiasedMmd ? "unbiased" : "biased", [PriorSamples] = c => $"{c.PriorSamples ?? 0}",
+            [Arch] = c => Lower(c.Arch), [Hidden] = c => string.Join(",", c.Hidden),
+            [Channels] = c => string.Join(",", c.Channels), [Latent] = c => $"{c.Latent}",
+            [Lr] = c => N(c.LearningRate), [Beta1] = c => N(c.Beta1), [Beta2] = c => N(c.Beta2),
+            [AdamEps] = c => N(c.AdamEps), [Epochs] = c => $"{c.Epochs}", [Batch] = c => $"{c.Batch}",
+            [Seed] = c => $"{c.Seed}", [Limit] = c => $"{c.Limit ?? 0}",
+            [CheckpointEvery] = c => $"{c.CheckpointEvery ?? 0}", [LogEvery] = c => $"{c.LogEvery ?? 0}",
+            [NoPictures] = c => c.Pictures ? "false" : "true",
+        };
+        ChangeableOnResume = new Dictionary<Option, string>
+        {
+            [Epochs] = "a larger number extends the run (stored: a later --resume goes on to it)",
+            [Threads] = "the numbers are the same, bit for bit, on any number of threads",
+            [Device] = "the run is the same computation on another device, only rounded differently (a note says so)",
+            [NoPictures] = "pictures are output only: drawn from their own random streams, they change no weight, "
+                + "draw or checkpoint (stored: a later --resume keeps the choice)",
+            [DetectAnomaly] = "it only checks the numbers, and changes none of them",
+        };
+        Resume.Description = "Continue the run in this folder from its last checkpoint, with the flags and data it was "
+            + "started with (config.json); a flag given again must agree, except "
+            + string.Join(", ", ChangeableOnResume.Keys.Select(o => o.Name));
+    }
 
     /// <summary>The run's config from the flags (input size comes from the data later).</summary>
     public TrainConfig ToConfig(ParseResult r)
@@ -61,14 +143,20 @@ public sealed class TrainOptions
             Scales = scales != null ? ParseList(scales, "--scales", double.Parse) : kernel == MmdKernel.Imq ? MmdSpec.WaeScales : [1.0],
             Bandwidth = r.GetValue(Bandwidth),
             UnbiasedMmd = r.GetValue(Estimator) switch { "unbiased" => true, "biased" => false, var x => throw new UserError($"unknown --mmd-estimator '{x}': use unbiased or biased") },
-            PriorSamples = r.GetValue(PriorSamples),
+            PriorSamples = NoneIfZero(r.GetValue(PriorSamples)),
             Arch = r.GetValue(Arch) switch { "mlp" => Architecture.Mlp, "conv" => Architecture.Conv, var x => throw new UserError($"unknown --arch '{x}': use mlp or conv") },
             Hidden = ParseList(r.GetValue(Hidden)!, "--hidden", int.Parse),
             Channels = ParseList(r.GetValue(Channels)!, "--channels", int.Parse),
             Latent = r.GetValue(Latent), LearningRate = r.GetValue(Lr), Beta1 = r.GetValue(Beta1), Beta2 = r.GetValue(Beta2), AdamEps = r.GetValue(AdamEps),
             Epochs = r.GetValue(Epochs), Batch = r.GetValue(Batch), Seed = r.GetValue(Seed),
+            Limit = NoneIfZero(r.GetValue(Limit)), LogEvery = NoneIfZero(r.GetValue(LogEvery)),
+            CheckpointEvery = NoneIfZero(r.GetValue(CheckpointEvery)),
+            Pictures = !r.GetValue(NoPictures),
         };
     }
+
+    /// <summary>A flag's 0 ("none", "all", "the batch size") is null in the config.</summary>
+    static int? NoneIfZero(int value) => value == 0 ? null : value;
 
     /// <summary>A fresh run: --hidden shapes only the MLP and --channels only the conv net; giving the other one is a mistake.</summary>
     public void CheckArchFlags(ParseResult r, TrainConfig config)

@@ -186,7 +186,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         return new LossTerms<T>(total, recon, kl, mmd, logits, mu, logvar, z);
     }
 
-    /// <summary>The whole batch's z (B, Z): every rank's rows gathered, this rank's own z tensor in its place.</summary>
+    /// <summary>The whole batch's z (B, Z): every rank's rows gathered, this rank's own z in its place.</summary>
     Tensor<T> Gathered(Tensor<T> z, BatchShare share)
     {
         int latent = Config.Latent, ranks = Replicas.Size;

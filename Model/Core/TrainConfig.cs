@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using InfoVae.Kernels.Cpu;
 
 namespace InfoVae.Model;
@@ -9,9 +10,11 @@ public enum ReconLoss { Bernoulli, Gaussian }
 public enum Architecture { Mlp, Conv }
 
 /// <summary>
-/// Everything that defines a run: architecture, loss weights, MMD, optimiser, schedule. Saved in every checkpoint
-/// so a resumed run can refuse flags that disagree with it. Loss:
+/// Everything that defines a run: architecture, loss weights, MMD, optimiser, schedule, logging, and the data it
+/// trains on. Written to the run's config.json and into every checkpoint (snake_case keys, see <see cref="RunJson"/>);
+/// --resume restores it whole and refuses flags that disagree with it. Loss:
 /// β·recon + (1 − α)·KL(q(z|x) ‖ p(z)) + (α + λ − 1)·MMD²(q(z) ‖ p(z)), each term a per-example sum averaged over the batch.
+/// A flag's "0 = none / all / the batch size" is null here, so the file never writes a default as 0.
 /// </summary>
 public sealed record TrainConfig
 {
@@ -32,8 +35,8 @@ public sealed record TrainConfig
     public double[] Scales { get; init; } = MmdSpec.WaeScales;
     public double Bandwidth { get; init; } = 1;
     public bool UnbiasedMmd { get; init; } = true;
-    /// <summary>Prior samples drawn per step for the MMD; 0 means the batch size.</summary>
-    public int PriorSamples { get; init; }
+    /// <summary>Prior samples drawn per step for the MMD; null: as many as the step's batch has images.</summary>
+    public int? PriorSamples { get; init; }
     public double LearningRate { get; init; } = 1e-3;
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.999;
@@ -41,11 +44,29 @@ public sealed record TrainConfig
     public int Epochs { get; init; } = 10;
     public int Batch { get; init; } = 256;
     public ulong Seed { get; init; }
+    /// <summary>Train on the first N training images only; null: all of them.</summary>
+    public int? Limit { get; init; }
+    /// <summary>A run.jsonl line (and a progress line if stdout is not a terminal) every N steps; null: none.</summary>
+    public int? LogEvery { get; init; } = 50;
+    /// <summary>A checkpoint every N steps besides the one at each epoch's end; null: at epochs' ends only.</summary>
+    public int? CheckpointEvery { get; init; }
+    /// <summary>The six pictures after each epoch (output only: they change no weight, draw or checkpoint).</summary>
+    public bool Pictures { get; init; } = true;
+    /// <summary>The data the run trains on (folder, sizes, SHA-256 of each file); null in older runs.</summary>
+    public DataFingerprint? Data { get; init; }
+    /// <summary>
+    /// The ranks that trained the run last (mpirun -np N; 1 without MPI). Recorded, but not part of the run's
+    /// definition: N ranks compute what one process computes (only the summation order differs), so --resume may use
+    /// another N and then records that one. Absent from older configs: 1.
+    /// </summary>
+    public int WorldSize { get; init; } = 1;
+    /// <summary>The rows of each batch that each rank takes (for the reader; follows from the two above).</summary>
+    public int RowsPerRank => WorldSize > 0 ? Batch / WorldSize : 0;
 
-    public double KlWeight => 1 - Alpha;
-    public double MmdWeight => Alpha + Lambda - 1;
-    public MmdSpec Mmd => new(Kernel, Scales, Bandwidth, UnbiasedMmd);
-    public int PriorCount(int batch) => PriorSamples > 0 ? PriorSamples : batch;
+    [JsonIgnore] public double KlWeight => 1 - Alpha;
+    [JsonIgnore] public double MmdWeight => Alpha + Lambda - 1;
+    [JsonIgnore] public MmdSpec Mmd => new(Kernel, Scales, Bandwidth, UnbiasedMmd);
+    public int PriorCount(int batch) => PriorSamples ?? batch;
 
     /// <summary>"MLP 784-512-256-32" or "conv net 32-64-128-32 (28×28)": the model in a few words (banner, mismatch messages).</summary>
     public string Describe() => Arch == Architecture.Conv
@@ -95,7 +116,15 @@ public sealed record TrainConfig
             if (InputSize != ConvArch.Side * ConvArch.Side)
                 throw new UserError($"--arch conv takes {ConvArch.Side}×{ConvArch.Side} images ({ConvArch.Side * ConvArch.Side} pixels), not {InputSize} pixels per image; use --arch mlp for other sizes");
         }
-        if (PriorSamples < 0) throw new UserError($"--prior-samples must be ≥ 0 (0 = the batch size), not {PriorSamples}");
+        if (PriorSamples < 1)
+            throw new UserError($"--prior-samples must be ≥ 0 (0 = the batch size), not {PriorSamples}");
+        if (Limit < 1) throw new UserError($"--limit must be ≥ 0 (0 = all images), not {Limit}");
+        if (LogEvery < 1) throw new UserError($"--log-every must be ≥ 0 (0 = no step lines), not {LogEvery}");
+        if (CheckpointEvery < 1)
+            throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), "
+                + $"not {CheckpointEvery}");
+        if (WorldSize < 1)
+            throw new UserError($"world_size must be at least 1 (the ranks that train), not {WorldSize}");
         if (Scales.Length == 0 || Array.Exists(Scales, s => !(s > 0) || !double.IsFinite(s)))
             throw new UserError($"--scales must list positive numbers, not '{string.Join(",", Scales.Select(Num))}'; e.g. --scales 0.1,0.2,0.5,1,2,5,10");
         if (!(Bandwidth > 0)) throw new UserError($"--bandwidth must be > 0, not {Num(Bandwidth)}; the default is {Num(d.Bandwidth)}");

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace InfoVae.Model.Data;
 
 /// <summary>N labelled grayscale images of rows × cols pixels. Pixels: (N, rows·cols) floats in [0, 1], row-major.</summary>
@@ -58,16 +60,25 @@ public sealed record DataSet(LabeledImages Train, LabeledImages Test)
             throw new UserError($"data folder {folder} does not exist; install Fashion-MNIST with "
                 + "'apt-get install dataset-fashion-mnist' (it goes to " + DefaultFolder + ") or choose a folder that holds "
                 + $"{TrainImages}, {TrainLabels}, {TestImages} and {TestLabels} (plain or .gz).");
-        var train = LoadHalf(folder, TrainImages, TrainLabels, "training");
-        var test = LoadHalf(folder, TestImages, TestLabels, "test");
+        var sha256 = new Dictionary<string, string>();
+        var train = LoadHalf(folder, TrainImages, TrainLabels, "training", sha256);
+        var test = LoadHalf(folder, TestImages, TestLabels, "test", sha256);
         if (train.Rows != test.Rows || train.Cols != test.Cols)
             throw new UserError($"data folder {folder}: training images are {train.Rows} × {train.Cols} but test images are "
                 + $"{test.Rows} × {test.Cols}; the files come from different data sets: put the four files of one data set there.");
-        return new DataSet(train, test) { Folder = folder };
+        var fingerprint = new DataFingerprint
+        {
+            Folder = Path.GetFullPath(folder), Rows = train.Rows, Cols = train.Cols,
+            TrainImages = train.Count, TestImages = test.Count, Sha256 = sha256,
+        };
+        return new DataSet(train, test) { Folder = folder, Fingerprint = fingerprint };
     }
 
     /// <summary>The folder it was read from (for messages and the choice of class names).</summary>
     public string Folder { get; init; } = "";
+
+    /// <summary>The folder, sizes and SHA-256 of the files as read (before any <see cref="LimitTrain"/>).</summary>
+    public DataFingerprint? Fingerprint { get; init; }
 
     /// <summary>Fashion-MNIST's names when the folder's name says fashion, else the digits.</summary>
     public IReadOnlyList<string> ClassNames => Folder.Contains("fashion", StringComparison.OrdinalIgnoreCase) ? FashionClassNames : DigitClassNames;
@@ -79,11 +90,15 @@ public sealed record DataSet(LabeledImages Train, LabeledImages Test)
         return count == 0 || count >= Train.Count ? this : this with { Train = Train.Take(count) };
     }
 
-    static LabeledImages LoadHalf(string folder, string imageName, string labelName, string half)
+    static LabeledImages LoadHalf(string folder, string imageName, string labelName, string half,
+        Dictionary<string, string> sha256)
     {
         string imagePath = Find(folder, imageName), labelPath = Find(folder, labelName);
-        var (pixels, count, rows, cols) = Idx.ReadImages(imagePath);
-        var labels = Idx.ReadLabels(labelPath);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var (pixels, count, rows, cols) = Idx.ReadImages(imagePath, hash);
+        sha256[imageName] = Convert.ToHexStringLower(hash.GetHashAndReset());
+        var labels = Idx.ReadLabels(labelPath, hash);
+        sha256[labelName] = Convert.ToHexStringLower(hash.GetHashAndReset());
         if (labels.Length != count)
             throw new UserError($"data folder {folder}: {imagePath} holds {count} {half} images but {labelPath} holds "
                 + $"{labels.Length} labels; the files come from different data sets: put matching files there.");

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Security.Cryptography;
 
 namespace InfoVae.Model.Data;
 
@@ -26,9 +27,14 @@ public static class Idx
 
     /// <summary>Reads an image file (3 dimensions: N, rows, cols) as floats byte/255 in [0, 1].</summary>
     /// <returns>pixels (N, rows·cols) row-major in one array.</returns>
-    public static (float[] Pixels, int Count, int Rows, int Cols) ReadImages(string path)
+    public static (float[] Pixels, int Count, int Rows, int Cols) ReadImages(string path) => ReadImages(path, null);
+
+    /// <summary>
+    /// As <see cref="ReadImages(string)"/>, hashing the IDX bytes (gunzipped) into <paramref name="sha256"/>.
+    /// </summary>
+    public static (float[] Pixels, int Count, int Rows, int Cols) ReadImages(string path, IncrementalHash? sha256)
     {
-        using var idx = Open(path, rank: 3, "an image file (3 dimensions: count, rows, cols)");
+        using var idx = Open(path, rank: 3, "an image file (3 dimensions: count, rows, cols)", sha256);
         int n = idx.Dims[0], rows = idx.Dims[1], cols = idx.Dims[2];
         var pixels = idx.ReadUnitFloats();
         idx.ExpectEnd();
@@ -36,9 +42,14 @@ public static class Idx
     }
 
     /// <summary>Reads a label file (1 dimension: N).</summary>
-    public static byte[] ReadLabels(string path)
+    public static byte[] ReadLabels(string path) => ReadLabels(path, null);
+
+    /// <summary>
+    /// As <see cref="ReadLabels(string)"/>, hashing the IDX bytes (gunzipped) into <paramref name="sha256"/>.
+    /// </summary>
+    public static byte[] ReadLabels(string path, IncrementalHash? sha256)
     {
-        using var idx = Open(path, rank: 1, "a label file (1 dimension: count)");
+        using var idx = Open(path, rank: 1, "a label file (1 dimension: count)", sha256);
         var labels = idx.ReadBytes();
         idx.ExpectEnd();
         return labels;
@@ -52,7 +63,7 @@ public static class Idx
         return f.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     }
 
-    static Reader Open(string path, int rank, string expected)
+    static Reader Open(string path, int rank, string expected, IncrementalHash? sha256)
     {
         if (!File.Exists(path)) throw new UserError($"{path}: no such file; expected {expected} in IDX format.");
         bool gzip = IsGzip(path);
@@ -62,7 +73,7 @@ public static class Idx
         var file = File.OpenRead(path);
         long fileLength = file.Length;
         Stream stream = gzip ? new GZipStream(file, CompressionMode.Decompress) : file;
-        var r = new Reader(path, stream, gzip, fileLength);
+        var r = new Reader(path, stream, gzip, fileLength, sha256);
         try
         {
             Span<byte> head = stackalloc byte[4];
@@ -118,8 +129,10 @@ public static class Idx
         }
     }
 
-    /// <summary>A stream over one IDX file's bytes after decompression, with the header's sizes.</summary>
-    sealed class Reader(string path, Stream stream, bool gzip, long fileLength) : IDisposable
+    /// <summary>
+    /// One IDX file's bytes after decompression, with the header's sizes; each byte read goes to the hash.
+    /// </summary>
+    sealed class Reader(string path, Stream stream, bool gzip, long fileLength, IncrementalHash? sha256) : IDisposable
     {
         public int[] Dims = [];
         public int PayloadLength;
@@ -199,6 +212,7 @@ public static class Idx
                     + "install or download the file again.");
             }
             consumed += got;
+            sha256?.AppendData(destination[..got]);
             return got;
         }
     }

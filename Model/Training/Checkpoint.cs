@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using InfoVae.Engine;
+using InfoVae.Kernels.Cpu;
 using InfoVae.Model.IO;
 
 namespace InfoVae.Model;
@@ -19,6 +21,17 @@ public static class Checkpoint
 
     /// <summary>Where training stands: Adam steps taken, the epoch in progress and its next batch.</summary>
     public readonly record struct Position(long Step, int Epoch, int NextBatch);
+
+    /// <summary>
+    /// What the numbers were computed on (metadata "device" and "simd"): the backend (cpu, cuda, ilgpu-cpu) and the
+    /// CPU kernels' vector width (<see cref="SimdWidth"/>). A resume on another one goes on, but not bit for bit.
+    /// </summary>
+    public readonly record struct ComputedOn(string Device, string Simd)
+    {
+        public static ComputedOn This(IBackend<float> backend) => new(backend.Name, SimdWidth.Current);
+        public override string ToString() =>
+            $"{Device} ({Simd switch { "avx512" => "AVX-512", "avx2" => "AVX2", var other => other }})";
+    }
 
     public static void Save(string path, Trainer t) => Save(path, t.Net, new Position(t.Step, t.Epoch, t.NextBatch), t.Noise);
 
@@ -54,13 +67,18 @@ public static class Checkpoint
             ["step"] = at.Step.ToString(CultureInfo.InvariantCulture),
             ["epoch"] = at.Epoch.ToString(CultureInfo.InvariantCulture),
             ["next_batch"] = at.NextBatch.ToString(CultureInfo.InvariantCulture),
-            ["config"] = JsonSerializer.Serialize(net.Config, RunFolder.Json),
+            ["device"] = ComputedOn.This(net.Backend).Device,
+            ["simd"] = ComputedOn.This(net.Backend).Simd,
+            ["config"] = RunJson.Write(net.Config),
         };
         SafeTensors.Write(path, tensors, meta, WrapWrites ?? (s => s));
     }
 
-    /// <summary>Restores weights, moments and position into a trainer built with the same config.</summary>
-    public static void Load(string path, Trainer t)
+    /// <summary>
+    /// Restores weights, moments and position into a trainer built with the same config; returns what the
+    /// checkpoint was computed on (null for checkpoints that do not say).
+    /// </summary>
+    public static ComputedOn? Load(string path, Trainer t)
     {
         var at = Load(path, t.Net, out var file);
         if (file.Metadata["version"] != Version)
@@ -72,6 +90,8 @@ public static class Checkpoint
         catch (ArgumentException e) { throw new UserError($"{path}: {GeneratorName} is not a generator state ({e.Message}); {Fix}"); }
         if (t.NextBatch < 0 || t.NextBatch >= t.BatchesPerEpoch || t.Epoch < 0 || t.Step < 0)
             throw new UserError($"{path}: position epoch {t.Epoch}, batch {t.NextBatch} does not fit this data set ({t.BatchesPerEpoch} batches per epoch); resume with the --data and --limit the run was started with");
+        return file.Metadata.TryGetValue("device", out var device) && file.Metadata.TryGetValue("simd", out var simd)
+            ? new ComputedOn(device, simd) : null;
     }
 
     /// <summary>Restores weights and Adam moments into a net built with the checkpoint's config; returns the position.</summary>
@@ -112,7 +132,7 @@ public static class Checkpoint
     {
         if (!file.Metadata.TryGetValue("config", out var json)) return;      // the tensors' shapes are checked one by one anyway
         TrainConfig? saved;
-        try { saved = JsonSerializer.Deserialize<TrainConfig>(json, RunFolder.Json); }
+        try { saved = RunJson.ReadConfig(json); }
         catch (JsonException) { return; }
         if (saved?.Hidden == null) return;
         static string Named(TrainConfig c) => (c.Arch == Architecture.Mlp ? "an " : "a ") + c.Describe();

@@ -1,6 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 
 namespace InfoVae.Model;
 
@@ -10,9 +8,6 @@ namespace InfoVae.Model;
 /// </summary>
 public sealed class RunFolder
 {
-    public static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) } };
-    static readonly JsonSerializerOptions Indented = new(Json) { WriteIndented = true };
-
     public string Path { get; }
     public string ConfigPath => System.IO.Path.Combine(Path, "config.json");
     public string LogPath => System.IO.Path.Combine(Path, "run.jsonl");
@@ -59,33 +54,18 @@ public sealed class RunFolder
         return f;
     }
 
-    /// <summary>
-    /// The config, plus the ranks that train it (world_size) and the rows of each batch that each rank takes
-    /// (rows_per_rank). Those two are not part of the run's definition: a resume may use another number of ranks
-    /// (and then rewrites them), and checkpoints do not record them.
-    /// </summary>
-    public void WriteConfig(TrainConfig config, int worldSize = 1)
-    {
-        var json = JsonSerializer.SerializeToNode(config, Json)!.AsObject();
-        json["world_size"] = worldSize;
-        json["rows_per_rank"] = config.Batch / worldSize;
-        AtomicFile.WriteAllText(ConfigPath, json.ToJsonString(Indented));
-    }
+    public void WriteConfig(TrainConfig config) =>
+        AtomicFile.WriteAllText(ConfigPath, RunJson.Write(config, indented: true) + "\n");
 
-    /// <summary>The number of ranks config.json says trained the run last (1 when it does not say).</summary>
-    public int ReadWorldSize()
-    {
-        try { return JsonNode.Parse(File.ReadAllText(ConfigPath))?["world_size"]?.GetValue<int>() ?? 1; }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException) { return 1; }
-    }
-
+    /// <summary>The run's config.json, in today's form or an older one (see <see cref="RunJson"/>).</summary>
     public TrainConfig ReadConfig()
     {
         const string fix = "restore the run's config.json (the checkpoint's metadata holds a copy under \"config\") or start a new run";
         TrainConfig config;
-        try { config = JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(ConfigPath), Json) ?? throw new JsonException("it is empty"); }
+        try { config = RunJson.ReadConfig(File.ReadAllText(ConfigPath)); }
         catch (JsonException e) { throw new UserError($"{ConfigPath} is not a valid run config ({e.Message.TrimEnd('.')}); {fix}"); }
-        if (config.Hidden is null || config.Scales is null || config.Channels is null) throw new UserError($"{ConfigPath} has no Hidden, Channels or Scales list; {fix}");
+        if (config.Hidden is null || config.Scales is null || config.Channels is null)
+            throw new UserError($"{ConfigPath} has no hidden, channels or scales list; {fix}");
         try { config.Validate(); }
         catch (UserError e) { throw new UserError($"{ConfigPath} holds settings that cannot train ({e.Message}); {fix}"); }
         return config;
@@ -96,7 +76,7 @@ public sealed class RunFolder
     {
         using var s = new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.Read);
         using var w = new StreamWriter(s);
-        w.WriteLine(JsonSerializer.Serialize(record, Json));
+        w.WriteLine(JsonSerializer.Serialize(record, RunJson.Options));
     }
 }
 

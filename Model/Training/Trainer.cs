@@ -93,8 +93,8 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// torch.randn(shape) from <see cref="Noise"/>, in the order the twin draws: eps in the forward pass, then the prior
-    /// in the loss. Every rank draws the whole batch's values and keeps the rows of its <paramref name="share"/>.
+    /// torch.randn(shape) from <see cref="Noise"/>, in the order the twin draws: eps in the forward pass, then the
+    /// prior in the loss. Every rank draws the whole batch's values and keeps the rows of its <paramref name="share"/>.
     /// </summary>
     Tensor<float> Draw(Shape shape, float[] host, BatchShare share)
     {

@@ -35,9 +35,13 @@ public class DataParallelOpTests
     }
 
     /// <summary>Images per rank (uneven on purpose).</summary>
-    static IEnumerable<TestCaseData> Splits() { yield return new TestCaseData(new[] { 2, 3 }); yield return new TestCaseData(new[] { 1, 2, 2 }); }
+    static IEnumerable<TestCaseData> Splits()
+    {
+        yield return new TestCaseData(new[] { 2, 3 });
+        yield return new TestCaseData(new[] { 1, 2, 2 });
+    }
 
-    /// <summary>One batch norm on the whole batch against the ranks', each on its images; returns nothing, asserts all.</summary>
+    /// <summary>One batch norm on the whole batch against the ranks', each on its images.</summary>
     [TestCaseSource(nameof(Splits))]
     public void Sync_batch_norm_over_ranks_equals_batch_norm_over_the_whole_batch(int[] images)
     {
@@ -50,7 +54,8 @@ public class DataParallelOpTests
         var ranks = ThreadRanks.Run(images.Length, comm =>
         {
             int first = images.Take(comm.Rank).Sum(), mine = images[comm.Rank];
-            return Forward(comm, x[(first * each)..((first + mine) * each)], mine, dy[(first * each)..((first + mine) * each)], gamma, beta, rm0, rv0);
+            var rows = (first * each)..((first + mine) * each);
+            return Forward(comm, x[rows], mine, dy[rows], gamma, beta, rm0, rv0);
         });
         Close.Assert(whole.Y, ranks.SelectMany(r => r.Y).ToArray(), 1e-13, 1e-12, "y");
         Close.Assert(whole.Dx, ranks.SelectMany(r => r.Dx).ToArray(), 1e-13, 1e-12, "dx");
@@ -63,7 +68,9 @@ public class DataParallelOpTests
         }
     }
 
-    /// <summary>Central differences of L = Σ_ranks Σ y_r ⊙ dy_r in every element of x (all ranks' rows), gamma and beta.</summary>
+    /// <summary>
+    /// Central differences of L = Σ_ranks Σ y_r ⊙ dy_r in every element of x (all ranks' rows), gamma and beta.
+    /// </summary>
     [Test]
     public void Sync_batch_norm_gradient_check_over_two_ranks()
     {
@@ -74,7 +81,8 @@ public class DataParallelOpTests
         Result[] Ranks(double[] xs, double[] g, double[] b) => ThreadRanks.Run(images.Length, comm =>
         {
             int first = images.Take(comm.Rank).Sum(), mine = images[comm.Rank];
-            return Forward(comm, xs[(first * each)..((first + mine) * each)], mine, dy[(first * each)..((first + mine) * each)], g, b, null, null);
+            var rows = (first * each)..((first + mine) * each);
+            return Forward(comm, xs[rows], mine, dy[rows], g, b, null, null);
         });
         double Loss(double[] xs, double[] g, double[] b)
         {
@@ -104,8 +112,11 @@ public class DataParallelOpTests
 
     sealed record Result(double[] Y, double[] Dx, double[] DGamma, double[] DBeta, double[] Rm, double[] Rv);
 
-    /// <summary>One rank's batch norm in training mode on its images (n, 2, 3, 4 or as given), backward seeded with dy.</summary>
-    static Result Forward(ICommunicator comm, double[] x, int n, double[] dy, double[] gamma, double[] beta, double[]? rm0, double[]? rv0)
+    /// <summary>
+    /// One rank's batch norm in training mode on its images (n, 2, 3, 4 or as given), backward seeded with dy.
+    /// </summary>
+    static Result Forward(ICommunicator comm, double[] x, int n, double[] dy, double[] gamma, double[] beta,
+        double[]? rm0, double[]? rv0)
     {
         int c = gamma.Length, hwc = x.Length / n;
         var tape = Tape<double>.Current;
@@ -118,7 +129,8 @@ public class DataParallelOpTests
         var y = Ops.BatchNorm(xt, g, b, rm, rv, training: true, replicas: comm);
         var ys = y.ToArray();
         y.Backward(Tensor<double>.From(dy, y.Shape));
-        var r = new Result(ys, xt.Grad!.ToArray(), g.Grad!.ToArray(), b.Grad!.ToArray(), rm?.ToArray() ?? [], rv?.ToArray() ?? []);
+        var r = new Result(ys, xt.Grad!.ToArray(), g.Grad!.ToArray(), b.Grad!.ToArray(),
+            rm?.ToArray() ?? [], rv?.ToArray() ?? []);
         tape.Reset();
         return r;
     }

@@ -179,7 +179,7 @@ public class BadInputTests
         Assert.That(ckpt.Tensors.First(t => t.Name == "encoder.0.weight").Shape, Is.EqualTo(new[] { 16, 120 }), "encoder input = 10·12 pixels");
         Assert.That(ckpt.Tensors.Where(t => t.Name.StartsWith("decoder.")).Last().Shape, Is.EqualTo(new[] { 120 }), "decoder output bias");
         Assert.That(ckpt.Metadata["epoch"], Is.EqualTo("1"), "one epoch done");
-        Assert.That(File.ReadAllText(Path.Combine(outDir, "config.json")), Does.Contain("\"InputSize\": 120"));
+        Assert.That(File.ReadAllText(Path.Combine(outDir, "config.json")), Does.Contain("\"input_size\": 120"));
     }
 
     // ---- batch size against the data ----
@@ -228,7 +228,7 @@ public class BadInputTests
         WriteDataSet(data, train: 8, test: 1001, Rows, Cols);
         var r = Cli.Run("eval", "--run", run, "--data", data, "--iw-samples", "2", "--json");
         Assert.That(r.Code, Is.Zero, r.Err);
-        Assert.That(r.Out, Does.Contain("\"Images\":1001"));
+        Assert.That(r.Out, Does.Contain("\"images\":1001"));
     }
 
     [Test]
@@ -333,7 +333,10 @@ public class BadInputTests
         var other = root["other-size"];
         WriteDataSet(other, train: 40, test: 10, rows: 7, cols: 5);
         var before = Snapshot(run);
-        Refused(["train", "--resume", run, "--data", other, "--no-pictures"], "7×5 images", $"{Rows * Cols} pixels", "resume with the --data it was trained on");
+        Refused(["train", "--resume", run, "--data", other, "--no-pictures"],
+            $"the data in {other} are not those the run in {run} was trained on ({ok})",
+            "40 training and 10 test images of 7×5, not 40 training and 10 test images of 6×5",
+            "resume with the same files");
         AssertUnchanged(run, before);
     }
 

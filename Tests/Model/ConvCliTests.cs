@@ -30,7 +30,7 @@ public class ConvCliTests
     public void The_run_folder_holds_a_conv_config_a_checkpoint_with_running_statistics_and_the_pictures()
     {
         var config = File.ReadAllText(Path.Combine(run, "config.json"));
-        Assert.That(config, Does.Contain("\"Arch\": \"conv\""));
+        Assert.That(config, Does.Contain("\"arch\": \"conv\""));
         var ckpt = SafeTensors.Read(Path.Combine(run, "checkpoint.safetensors"));
         Assert.That(ckpt.Get("encoder.3.weight", DType.F32, 3, 4, 4, 2), Is.Not.Null, "channels-last (OC, KH, KW, C)");
         Assert.That(ckpt.Get("decoder.2.running_var", DType.F32, 4).As<float>(), Has.Some.Not.EqualTo(1f), "running variance moved");
@@ -46,10 +46,11 @@ public class ConvCliTests
         Assert.That(r.Code, Is.Zero, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
         var e = doc.RootElement;
-        double recon = e.GetProperty("Recon").GetDouble(), kl = e.GetProperty("Kl").GetDouble(), mmd = e.GetProperty("Mmd").GetDouble();
-        Assert.That(e.GetProperty("Total").GetDouble(), Is.EqualTo(recon + kl + 999 * mmd).Within(1e-6 * Math.Abs(recon)));
-        Assert.That(double.IsFinite(e.GetProperty("IwNll").GetDouble()));
-        Assert.That(e.GetProperty("Images").GetInt32(), Is.EqualTo(10));
+        double recon = e.GetProperty("recon").GetDouble(), kl = e.GetProperty("kl").GetDouble();
+        double mmd = e.GetProperty("mmd").GetDouble(), total = e.GetProperty("total").GetDouble();
+        Assert.That(total, Is.EqualTo(recon + kl + 999 * mmd).Within(1e-6 * Math.Abs(recon)));
+        Assert.That(double.IsFinite(e.GetProperty("iw_nll").GetDouble()));
+        Assert.That(e.GetProperty("images").GetInt32(), Is.EqualTo(10));
     }
 
     [Test]

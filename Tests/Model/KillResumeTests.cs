@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using InfoVae.Model.IO;
 using InfoVae.Tests.Support;
 
@@ -7,9 +8,11 @@ namespace InfoVae.Tests.Model;
 
 /// <summary>
 /// `infovae train` as a child process, stopped from outside at a random moment (a fixed seed picks it) after its
-/// first checkpoint, then resumed with --resume: the final checkpoint must equal, byte for byte, that of an
-/// uninterrupted run with the same seed. SIGKILL tests --checkpoint-every (the run dies wherever it is; the
-/// atomic write leaves the last whole checkpoint); SIGINT tests Ctrl+C (the run saves where it is and exits 130).
+/// first checkpoint, then resumed with --resume and no other flag that shapes the run (the data, --limit,
+/// --prior-samples, --log-every and --checkpoint-every come back from the run folder): the final checkpoint must
+/// equal, byte for byte, that of an uninterrupted run with the same seed. SIGKILL tests --checkpoint-every (the run
+/// dies wherever it is; the atomic write leaves the last whole checkpoint); SIGINT tests Ctrl+C (the run saves where
+/// it is and exits 130). ResumeMatrixTests does this in-process for every flag.
 /// </summary>
 [Platform("Linux,MacOsX")]
 public class KillResumeTests
@@ -21,11 +24,13 @@ public class KillResumeTests
 
     static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
-    // 192 images in batches of 8, 5 epochs: 120 steps and 40 checkpoints (each flushed to disk), 1-3 s here.
-    const int Steps = 120;
+    // The first 160 of 192 images in batches of 8, 5 epochs: 100 steps and about 40 checkpoints (each flushed to disk),
+    // 1-3 s here.
+    const int Steps = 100, PerEpoch = 20;
     string[] Train(string outDir) =>
         ["train", "--data", data, "--out", outDir, "--hidden", "16", "--latent", "2", "--batch", "8", "--epochs", "5", "--seed", "5",
-         "--checkpoint-every", "3", "--threads", "1", "--no-pictures"];
+         "--limit", "160", "--prior-samples", "6", "--log-every", "7", "--checkpoint-every", "3", "--threads", "1",
+         "--no-pictures"];
 
     [OneTimeSetUp]
     public void Up()
@@ -74,7 +79,7 @@ public class KillResumeTests
 
     void ResumeAndCompare(string run)
     {
-        using var resumed = new Cli.Child("train", "--resume", run, "--data", data, "--threads", "1", "--no-pictures");
+        using var resumed = new Cli.Child("train", "--resume", run, "--threads", "1", "--no-pictures");
         Assert.That(resumed.Wait(Limit), Is.Zero, resumed.Output);
         var final = File.ReadAllBytes(Path.Combine(run, "checkpoint.safetensors"));
         var a = SafeTensors.Read(Path.Combine(root["reference"], "checkpoint.safetensors"));
@@ -96,7 +101,8 @@ public class KillResumeTests
             if (child == null) continue;
             child.Process.WaitForExit();
             long step = long.Parse(SafeTensors.Read(Path.Combine(run, "checkpoint.safetensors")).Metadata["step"]);
-            Assert.That(step % 3 == 0 || step % 24 == 0, $"checkpoints come every 3 steps and at epoch ends, not at step {step}");
+            Assert.That(step % 3 == 0 || step % PerEpoch == 0,
+                $"checkpoints come every 3 steps and at epoch ends, not at step {step}");
             if (step == Steps) continue;     // killed after the last checkpoint, while exiting: nothing left to resume
             TestContext.Progress.WriteLine($"SIGKILL: last checkpoint at step {step} of {Steps}");
             ResumeAndCompare(run);
@@ -130,5 +136,74 @@ public class KillResumeTests
             return;
         }
         Assert.Fail("every run finished before the signal");
+    }
+
+    /// <summary>
+    /// Issue #19's three commands, on generated 28 × 28 data (1,500 images, --limit 1,200: 5 batches of 256 per epoch)
+    /// with every other flag as the issue gives it: `full` runs alone; `killed` gets SIGKILL in its second epoch; a
+    /// bare `train --resume killed` must restore --limit and the data, count its progress to the same total, and end
+    /// at the same step with the same bytes as `full`.
+    /// </summary>
+    [Test]
+    public void The_commands_of_issue_19_end_at_the_same_step_with_the_same_bytes()
+    {
+        string d = root["issue19-data"];
+        IdxFiles.WriteDataSet(d, train: 1500, test: 100, seed: 19);
+        string[] Command(string outDir) =>
+            ["train", "--epochs", "3", "--limit", "1200", "--seed", "7", "--no-pictures", "--checkpoint-every", "10",
+             "--out", outDir, "--data", d];
+        const int Total = 15;
+        string full = root["issue19-full"];
+        var clock = Stopwatch.StartNew();
+        using (var child = new Cli.Child(Command(full)))
+            Assert.That(child.Wait(Limit), Is.Zero, child.Output);
+        var epoch = clock.Elapsed / 3;
+        var fullCheckpoint = SafeTensors.Read(Path.Combine(full, "checkpoint.safetensors"));
+        Assert.That(fullCheckpoint.Metadata["step"], Is.EqualTo($"{Total}"));
+
+        var rnd = new Random(19);
+        for (int attempt = 0; attempt < 4; attempt++)
+        {
+            string killed = root[$"issue19-killed-{attempt}"];
+            var ckpt = Path.Combine(killed, "checkpoint.safetensors");
+            using (var child = new Cli.Child(Command(killed)))
+            {
+                var wait = Stopwatch.StartNew();
+                while (!File.Exists(ckpt))       // the first checkpoint: the end of epoch 1
+                {
+                    if (child.Process.HasExited) Assert.Fail($"the run ended before its checkpoint:\n{child.Output}");
+                    if (wait.Elapsed > Limit) Assert.Fail("no checkpoint appeared");
+                    Thread.Sleep(2);
+                }
+                Thread.Sleep(epoch * (rnd.NextDouble() / (1 << attempt)));
+                if (child.Process.HasExited) continue;
+                child.Process.Kill();
+                child.Process.WaitForExit();
+            }
+            long step = long.Parse(SafeTensors.Read(ckpt).Metadata["step"]);
+            if (step == Total) continue;
+            using var resumed = new Cli.Child("train", "--resume", killed);
+            Assert.That(resumed.Wait(Limit), Is.Zero, resumed.Output);
+            var output = resumed.StandardOutput;
+            TestContext.Out.WriteLine($"SIGKILL left the checkpoint of step {step}; the resume printed:\n{output}");
+            Assert.That(output, Does.Contain($"InfoVAE on {d}: 1,200 train / 100 test images of 28×28"));
+            Assert.That(output, Does.Contain($"(resuming at epoch {step / 5 + 1}, step {step})"));
+            var progress = Regex.Matches(output, @"^\[(\d+)/(\d+) ", RegexOptions.Multiline);
+            Assert.That(progress, Is.Not.Empty);
+            foreach (Match m in progress)
+            {
+                Assert.That(m.Groups[2].Value, Is.EqualTo($"{Total}"), "the same total as the run left alone");
+                long done = long.Parse(m.Groups[1].Value);
+                Assert.That(done, Is.GreaterThan(step).And.AtMost(Total), "counted from the resumed step");
+            }
+            Assert.That(output, Does.Contain($"done: 3 epochs, {Total} steps"));
+            Assert.That(Directory.GetFiles(killed, "*.png"), Is.Empty, "--no-pictures restored too");
+            var b = SafeTensors.Read(ckpt);
+            foreach (var t in fullCheckpoint.Tensors)
+                Assert.That(b.Tensors.Single(u => u.Name == t.Name).Data, Is.EqualTo(t.Data), $"{t.Name} vs full");
+            Assert.That(b.Metadata, Is.EquivalentTo(fullCheckpoint.Metadata), "position and config");
+            return;
+        }
+        Assert.Fail("every run finished before the kill");
     }
 }

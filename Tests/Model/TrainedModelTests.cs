@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using InfoVae.Engine;
 using InfoVae.Model;
@@ -94,8 +95,11 @@ public class TrainedModelTests
         float[] Output(string name) => outputs.Single(o => o.Name == name).AsEnumerable<float>().ToArray();
         Close.Assert(mu, Output("mu"), 1e-6, 1e-5, "mu");
         Close.Assert(logvar, Output("logvar"), 1e-6, 1e-5, "logvar");
-        string config = File.ReadAllText(Path.Combine(run, "config.json"));
-        Assert.That(session.ModelMetadata.CustomMetadataMap["config"], Is.EqualTo(config));
+        // The run's config (config.json's content, compact), with the data's folder and SHA-256.
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "config.json")));
+        var stored = JsonNode.Parse(session.ModelMetadata.CustomMetadataMap["config"]);
+        Assert.That(JsonNode.DeepEquals(stored, config), session.ModelMetadata.CustomMetadataMap["config"]);
+        Assert.That(stored!["data"]!["sha256"]!.AsObject(), Has.Count.EqualTo(4));
     }
 
     [Test]

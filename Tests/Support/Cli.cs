@@ -43,25 +43,39 @@ public static class Cli
     public sealed class Child : IDisposable
     {
         public Process Process { get; }
-        readonly StringBuilder output = new();
+        readonly StringBuilder output = new(), stdout = new();
 
-        public Child(params string[] args) : this("dotnet", [Dll, .. args]) { }
+        public Child(params string[] args) : this((IReadOnlyDictionary<string, string>?)null, args) { }
+
+        /// <summary>With <paramref name="environment"/> added to this process's (DOTNET_EnableAVX512=0, ...).</summary>
+        public Child(IReadOnlyDictionary<string, string>? environment, params string[] args)
+            : this("dotnet", [Dll, .. args], environment) { }
 
         /// <summary>Any program (mpirun) with its arguments; <paramref name="env"/> adds to the environment.</summary>
         public Child(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string>? env = null)
         {
-            var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            var psi = new ProcessStartInfo(program)
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
             foreach (var a in args) psi.ArgumentList.Add(a);
             foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
             Process = new Process { StartInfo = psi };
-            Process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
+            Process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data != null) lock (output) { output.AppendLine(e.Data); stdout.AppendLine(e.Data); }
+            };
             Process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
             Process.Start();
             Process.BeginOutputReadLine();
             Process.BeginErrorReadLine();
         }
 
+        /// <summary>stdout and stderr, interleaved as they came.</summary>
         public string Output { get { lock (output) return output.ToString(); } }
+
+        /// <summary>stdout alone.</summary>
+        public string StandardOutput { get { lock (output) return stdout.ToString(); } }
 
         /// <summary>Waits for the exit (failing after <paramref name="timeout"/>) and returns the exit code.</summary>
         public int Wait(TimeSpan timeout)

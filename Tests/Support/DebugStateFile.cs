@@ -29,7 +29,8 @@ public static class DebugStateFile
     public static (Tensor<T> X, Tensor<T> Eps, Tensor<T> Prior) Inputs<T>(SafeTensorsFile f, TrainConfig cfg) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Tensor<T> Read(string name, int rows, int cols) => Tensor<T>.From(Convert<T>(f.Get(name, DType.F32, rows, cols).As<float>()), new Shape(rows, cols));
-        return (Read("x", cfg.Batch, 784), Read("eps", cfg.Batch, cfg.Latent), Read("prior", cfg.PriorSamples, cfg.Latent));
+        return (Read("x", cfg.Batch, 784), Read("eps", cfg.Batch, cfg.Latent),
+            Read("prior", cfg.PriorCount(cfg.Batch), cfg.Latent));
     }
 
     public static double[] F64(SafeTensorsFile f, string name) =>

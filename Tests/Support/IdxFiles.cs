@@ -56,14 +56,17 @@ public static class IdxFiles
                 for (int x = 0; x < 28; x++)
                 {
                     double u = (x - cx) * cos + (y - cy) * sin, v = -(x - cx) * sin + (y - cy) * cos;
-                    double value = 1 / (1 + Math.Exp(2 * (Math.Abs(u) - w))) / (1 + Math.Exp(2 * (Math.Abs(v) - h))) + r.NextDouble() * 0.1 - 0.05;
+                    double value = 1 / (1 + Math.Exp(2 * (Math.Abs(u) - w))) / (1 + Math.Exp(2 * (Math.Abs(v) - h)))
+                        + r.NextDouble() * 0.1 - 0.05;
                     px[i * 784 + y * 28 + x] = (byte)(Math.Clamp(value, 0, 1) * 255);
                 }
         }
         return px;
     }
 
-    /// <summary>The four files of a data set of <see cref="Shapes"/> (28×28): train with seed, test with seed + 1.</summary>
+    /// <summary>
+    /// The four files of a data set of <see cref="Shapes"/> (28×28): train with seed, test with seed + 1.
+    /// </summary>
     public static void WriteShapes(string folder, int train, int test, int seed = 1)
     {
         Directory.CreateDirectory(folder);

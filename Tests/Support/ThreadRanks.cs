@@ -16,7 +16,9 @@ public sealed class ThreadRanks
 
     ThreadRanks(int size) { Size = size; slots = new object?[size]; barrier = new Barrier(size); }
 
-    /// <summary>Runs body(rank communicator) on <paramref name="size"/> threads at once; returns their results in rank order.</summary>
+    /// <summary>
+    /// Runs body(rank communicator) on <paramref name="size"/> threads at once; returns their results in rank order.
+    /// </summary>
     public static TR[] Run<TR>(int size, Func<ICommunicator, TR> body)
     {
         var ranks = new ThreadRanks(size);
@@ -29,7 +31,8 @@ public sealed class ThreadRanks
         }, 16 << 20)).ToArray();
         foreach (var t in threads) t.Start();
         foreach (var t in threads) t.Join();
-        if (errors.FirstOrDefault(e => e != null) is { } first) throw new AggregateException($"a rank failed: {first.Message}", errors.Where(e => e != null)!);
+        if (errors.FirstOrDefault(e => e != null) is { } first)
+            throw new AggregateException($"a rank failed: {first.Message}", errors.Where(e => e != null)!);
         return results;
     }
 
@@ -58,7 +61,8 @@ public sealed class ThreadRanks
             }
         }
 
-        public void Allgather<T>(ReadOnlySpan<T> local, Span<T> destination, ReadOnlySpan<int> counts) where T : unmanaged
+        public void Allgather<T>(ReadOnlySpan<T> local, Span<T> destination, ReadOnlySpan<int> counts)
+            where T : unmanaged
         {
             Assert.That(local.Length, Is.EqualTo(counts[rank]), "this rank's count");
             var got = Exchange(local.ToArray());
@@ -71,7 +75,8 @@ public sealed class ThreadRanks
             }
         }
 
-        public void Broadcast<T>(Span<T> data, int root) where T : unmanaged => Exchange(data.ToArray())[root].CopyTo(data);
+        public void Broadcast<T>(Span<T> data, int root) where T : unmanaged =>
+            Exchange(data.ToArray())[root].CopyTo(data);
         public void Barrier() => all.barrier.SignalAndWait();
         public void Abort() => throw new InvalidOperationException($"rank {rank} aborted");
     }

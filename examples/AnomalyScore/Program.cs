@@ -4,7 +4,8 @@
 //
 //   dotnet run -c Release --project examples/AnomalyScore -- RUN [DATA] [--recon] [--iw-samples K]
 //
-// RUN is a folder written by `infovae train`; DATA a folder of the four IDX files (default: Fashion-MNIST).
+// RUN is a folder written by `infovae train`; DATA a folder of the four IDX files (default: the one the run was
+// trained on, as its config.json records it; Fashion-MNIST for runs that do not record it).
 using InfoVae.Model;
 using InfoVae.Model.Data;
 
@@ -27,7 +28,7 @@ if (bad || paths.Count is < 1 or > 2)
 try
 {
     var model = TrainedModel.Load(paths[0]);
-    var data = DataSet.Load(paths.Count > 1 ? paths[1] : DataSet.DefaultFolder);
+    var data = DataSet.Load(paths.Count > 1 ? paths[1] : model.Config.Data?.Folder ?? DataSet.DefaultFolder);
     var test = data.Test;
     Console.WriteLine($"{model.Config.Describe()} from {paths[0]}; {test.Count:N0} test images from {data.Folder}");
 
