@@ -30,7 +30,9 @@ public static class Program
     public static int Run(RootCommand root, string[] args)
     {
         bool trace = Environment.GetEnvironmentVariable("INFOVAE_TRACE") == "1";
-        Spectre.Console.AnsiConsole.Console = Terminal.Create();
+        // Under mpirun or srun a rank's stdout is a pseudo-terminal of the launcher's, whatever the launcher's own
+        // output is (a log file, as often as not): plain lines, as when redirected.
+        Spectre.Console.AnsiConsole.Console = Terminal.Create(plain: Launch.IsParallel());
         try
         {
             var parsed = root.Parse(args);

@@ -103,6 +103,8 @@ public class MpiTests
         Assert.That(two.Code, Is.Zero, two.Output);
         Assert.That(Regex.Matches(two.Output, "InfoVAE").Count, Is.EqualTo(1), "only rank 0 prints\n" + two.Output);
         Assert.That(two.Output, Does.Contain("2 ranks"), "the banner says how many ranks train");
+        Assert.That(two.Output, Does.Not.Contain("\u001b"), "plain lines under mpirun: no colour codes");
+        Assert.That(two.Output, Does.Match(@"InfoVAE on .*, 2 ranks × \d+ rows of each batch\n"), "nothing wrapped");
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(root[name + "-2"], "config.json")))!;
         Assert.That(config["world_size"]!.GetValue<int>(), Is.EqualTo(2));
         int batch = int.Parse(flags[Array.IndexOf(flags, "--batch") + 1]);
