@@ -4,22 +4,25 @@ using InfoVae.Model;
 namespace InfoVae.Bench;
 
 /// <summary>
-/// `dotnet run -c Release --project Bench -- --alloc [batch]`: managed bytes allocated per training step after
-/// 20 warm-up steps, over 100 steps, on the calling thread and in the whole process (the workers' share).
-/// A quicker answer than the MemoryDiagnoser when hunting an allocation.
+/// `dotnet run -c Release --project Bench -- --alloc [batch] [mmd|adversarial]`: managed bytes allocated per
+/// training step after 20 warm-up steps, over 100 steps, on the calling thread and in the whole process (the
+/// workers' share). A quicker answer than the MemoryDiagnoser when hunting an allocation.
 /// </summary>
 static class AllocProbe
 {
-    public static void Run(int batch)
+    public static void Run(int batch, Divergence divergence = Divergence.Mmd)
     {
         Workers.MaxThreads = 2;
-        var t = new Trainer(new TrainConfig { Batch = batch, Epochs = int.MaxValue }, ModelData.Data.Train.Take(20 * batch), BenchDevice.Backend);
+        var config = new TrainConfig { Batch = batch, Epochs = int.MaxValue, Divergence = divergence };
+        var t = new Trainer(config, ModelData.Data.Train.Take(20 * batch), BenchDevice.Backend);
         t.InitializeWeights();
         for (int i = 0; i < 20; i++) t.TrainStep();
         long thread0 = GC.GetAllocatedBytesForCurrentThread(), total0 = GC.GetTotalAllocatedBytes(true);
         const int steps = 100;
         for (int i = 0; i < steps; i++) t.TrainStep();
         long thread = GC.GetAllocatedBytesForCurrentThread() - thread0, total = GC.GetTotalAllocatedBytes(true) - total0;
-        Console.WriteLine($"batch {batch} on {BenchDevice.Name}: {thread / (double)steps:F1} B/step on this thread, {total / (double)steps:F1} B/step in the process");
+        string what = $"batch {batch}, divergence {divergence.ToString().ToLowerInvariant()} on {BenchDevice.Name}";
+        Console.WriteLine($"{what}: "
+            + $"{thread / (double)steps:F1} B/step on this thread, {total / (double)steps:F1} B/step in the process");
     }
 }

@@ -115,6 +115,11 @@ sealed class TimingBackend(IBackend<float> inner) : IBackend<float>
     public void BceWithLogits(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) => inner.BceWithLogits(logits, target, loss);
     public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss, Tensor<float>? dLogits, Tensor<float>? dTarget) =>
         inner.BceWithLogitsBackward(logits, target, dLoss, dLogits, dTarget);
+    public void SoftmaxCrossEntropy(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>
+        inner.SoftmaxCrossEntropy(logits, target, loss);
+    public void SoftmaxCrossEntropyBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss,
+        Tensor<float>? dLogits, Tensor<float>? dTarget) =>
+        inner.SoftmaxCrossEntropyBackward(logits, target, dLoss, dLogits, dTarget);
     public void GaussianKl(Tensor<float> mu, Tensor<float> logvar, Tensor<float> kl) => inner.GaussianKl(mu, logvar, kl);
     public void GaussianKlBackward(Tensor<float> mu, Tensor<float> logvar, Tensor<float> dKl, Tensor<float>? dMu, Tensor<float>? dLogvar) =>
         inner.GaussianKlBackward(mu, logvar, dKl, dMu, dLogvar);

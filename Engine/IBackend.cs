@@ -11,8 +11,10 @@ public enum BinaryOp { Add, Sub, Mul, Div }
 /// <summary>
 /// Where tensors live and how the primitives run on them. Ops (Engine/Ops) are written once against this
 /// interface; the CPU backend runs them on Kernels/Cpu, a GPU backend on Kernels/Gpu. Tensors handed to a
-/// backend are contiguous unless a method says otherwise, and every method that takes a gradient destination
-/// accumulates into it (+=).
+/// backend are contiguous unless a method says otherwise. A method that takes a gradient destination adds into it
+/// (+=) unless it has an accumulate flag or a beta (Sum, CopyRows, Transpose, Matmul): with accumulate false or
+/// beta 0 it overwrites, which ops use for a gradient that is logically zero but never cleared
+/// (<see cref="Tensor{T}.GradForWrite"/>).
 /// </summary>
 public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -59,6 +61,14 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>kl[r] = −½ Σ_j (1 + lv − mu² − exp(lv)) over the last axis of (rows, Z) mu and logvar.</summary>
     void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl);
     void GaussianKlBackward(Tensor<T> mu, Tensor<T> logvar, Tensor<T> dKl, Tensor<T>? dMu, Tensor<T>? dLogvar);
+
+    /// <summary>
+    /// loss[r] = Σ_c t[r,c]·(log Σ_k exp(z[r,k]) − z[r,c]) over the last axis of (rows, C) logits z and target
+    /// weights t: the cross-entropy of t under softmax(z).
+    /// </summary>
+    void SoftmaxCrossEntropy(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
+    void SoftmaxCrossEntropyBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits,
+        Tensor<T>? dTarget);
 
     void SquaredDistance(Tensor<T> a, Tensor<T> b, Tensor<T> d);
     void SquaredDistanceBackward(Tensor<T> a, Tensor<T> b, Tensor<T> d, Tensor<T> dD, Tensor<T>? da, Tensor<T>? db);

@@ -1,10 +1,16 @@
+using InfoVae.Kernels;
+
 namespace InfoVae.Engine;
 
-/// <summary>A tensor shape of rank 0-4, as a value (no allocation per op).</summary>
+/// <summary>
+/// A tensor shape of rank 0-4, as a value (no allocation per op). Its element count is checked when it is made: a
+/// shape of 2³¹ elements or more throws a <see cref="TensorTooLargeException"/> instead of wrapping around.
+/// </summary>
 public readonly struct Shape : IEquatable<Shape>
 {
     public const int MaxRank = 4;
     readonly int d0, d1, d2, d3;
+    readonly int length;   // the checked product of the dimensions; default(Shape) is the scalar, length 1
     public int Rank { get; }
 
     public Shape(params ReadOnlySpan<int> dims)
@@ -13,6 +19,7 @@ public readonly struct Shape : IEquatable<Shape>
         foreach (var d in dims) if (d < 0) throw new ArgumentException($"negative dimension in ({string.Join(", ", dims.ToArray())})");
         Rank = dims.Length;
         d0 = Rank > 0 ? dims[0] : 0; d1 = Rank > 1 ? dims[1] : 0; d2 = Rank > 2 ? dims[2] : 0; d3 = Rank > 3 ? dims[3] : 0;
+        length = Sizes.Product("a tensor of shape", dims);
     }
 
     public static Shape Scalar => default;
@@ -23,7 +30,7 @@ public readonly struct Shape : IEquatable<Shape>
         _ => throw new ArgumentOutOfRangeException(nameof(axis), $"axis {axis} of a rank-{Rank} shape"),
     };
 
-    public int Length { get { int n = 1; for (int i = 0; i < Rank; i++) n *= this[i]; return n; } }
+    public int Length => Rank == 0 ? 1 : length;
 
     /// <summary>The last dimension (1 for a scalar): the row length of the row-major layout.</summary>
     public int Last => Rank == 0 ? 1 : this[Rank - 1];

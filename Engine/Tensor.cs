@@ -138,8 +138,18 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         Grad = null;
     }
 
-    /// <summary>A tensor sharing this one's data with no gradient history.</summary>
-    public Tensor<T> Detach() => new() { Shape = Shape, Backend = Backend, Storage = Storage, Offset = Offset, RowStride = RowStride, Op = "detach" };
+    /// <summary>
+    /// A caller-owned copy of this tensor's values with no gradient history (dispose it to return its buffer). A copy,
+    /// unlike PyTorch's detach: a tape node's storage goes back to the pool at <see cref="Tape{T}.Reset"/> and the
+    /// next step writes into it, so a view that outlived the reset would silently change.
+    /// </summary>
+    public Tensor<T> Detach()
+    {
+        var copy = Zeros(Shape, Backend);
+        copy.Op = "detach";
+        if (Length > 0) Backend.CopyRows(this, copy, accumulate: false);
+        return copy;
+    }
 
     /// <summary>Zeroes a leaf's accumulated gradient.</summary>
     public void ZeroGrad() { if (Grad != null) Backend.Fill(Grad, T.Zero); gradDeferredZero = false; }

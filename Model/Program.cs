@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using InfoVae.Kernels;
 using InfoVae.Model.Cli;
 using InfoVae.Model.Distributed;
 
@@ -11,7 +12,9 @@ public static class Program
     {
         var root = new RootCommand("infovae: train and inspect InfoVAEs (Zhao, Song & Ermon, arXiv 1706.02262) on a from-scratch C# engine");
         root.Subcommands.Add(TrainCommand.Build());
+        root.Subcommands.Add(SweepCommand.Build());
         foreach (var c in RunCommands.Build()) root.Subcommands.Add(c);
+        root.Subcommands.Add(ClassifierCommand.Build());
         root.Options.OfType<VersionOption>().Single().Action = new PrintVersion();
         return Run(root, args);
     }
@@ -51,6 +54,12 @@ public static class Program
         catch (UserError e)
         {
             return Fail(e.Message, 1);
+        }
+        catch (TensorTooLargeException e) when (!trace)
+        {
+            // Sizes from flags whose product no buffer can hold (2³¹ elements or more): bad input, not a bug.
+            return Fail($"{e.Message}; use smaller sizes "
+                + "(--batch, --hidden, --channels, --latent, --prior-samples, --iw-samples)", 1);
         }
         catch (Exception e) when (!trace && e is IOException or UnauthorizedAccessException)
         {

@@ -63,6 +63,7 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void Unary(UnaryOp op, Tensor<T> x, Tensor<T> y, T p)
     {
         var xs = Span(x); var ys = Span(y);
+        if (xs.IsEmpty) return;                   // TensorPrimitives.Sigmoid throws on an empty span
         switch (op)
         {
             case UnaryOp.Neg: TensorPrimitives.Negate(xs, ys); break;
@@ -72,7 +73,12 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
             case UnaryOp.Relu: Simd.Map<T, ReluOp<T>>(xs, ys); break;
             case UnaryOp.LeakyRelu: Simd.Map<T, LeakyReluOp<T>>(xs, p, ys); break;
             case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(xs, ys); break;
-            case UnaryOp.Tanh: TensorPrimitives.Tanh(xs, ys); break;
+            case UnaryOp.Tanh:
+                // Not TensorPrimitives.Tanh (System.Numerics.Tensors 10.0.0): near 0 it is far off (tanh(0) = −6e-8 in
+                // float, tanh of a tiny double is −0; Tests/Engine/UnaryForwardTests). No model uses tanh, so the C
+                // library's, element by element, within an ulp.
+                for (int i = 0; i < xs.Length; i++) ys[i] = T.Tanh(xs[i]);
+                break;
             case UnaryOp.AddScalar: Simd.Map<T, AddScalarOp<T>>(xs, p, ys); break;
             case UnaryOp.MulScalar: Simd.Map<T, MulScalarOp<T>>(xs, p, ys); break;
             case UnaryOp.Softplus: Losses.Softplus<T>(xs, ys); break;
@@ -259,6 +265,14 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void GaussianKlBackward(Tensor<T> mu, Tensor<T> logvar, Tensor<T> dKl, Tensor<T>? dMu, Tensor<T>? dLogvar) =>
         Losses.GaussianKlBackward<T>(Span(mu), Span(logvar), Span(dKl), mu.Rows, mu.Shape.Last,
             dMu == null ? default : Span(dMu), dLogvar == null ? default : Span(dLogvar));
+
+    public void SoftmaxCrossEntropy(Tensor<T> logits, Tensor<T> target, Tensor<T> loss) =>
+        Losses.SoftmaxCrossEntropy<T>(Span(logits), Span(target), logits.Rows, logits.Shape.Last, Span(loss));
+
+    public void SoftmaxCrossEntropyBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits,
+        Tensor<T>? dTarget) =>
+        Losses.SoftmaxCrossEntropyBackward<T>(Span(logits), Span(target), Span(dLoss), logits.Rows, logits.Shape.Last,
+            dLogits == null ? default : Span(dLogits), dTarget == null ? default : Span(dTarget));
 
     public void SquaredDistance(Tensor<T> a, Tensor<T> b, Tensor<T> d) =>
         PairwiseDistance.Forward<T>(Span(a), a.Shape[0], Span(b), b.Shape[0], a.Shape[1], Span(d));

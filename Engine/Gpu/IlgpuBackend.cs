@@ -227,6 +227,14 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     public void GaussianKlBackward(Tensor<float> mu, Tensor<float> logvar, Tensor<float> dKl, Tensor<float>? dMu, Tensor<float>? dLogvar) =>
         Kernels.GaussianKlBackward(View(mu), View(logvar), View(dKl), mu.Rows, mu.Shape.Last, ViewOrEmpty(dMu), ViewOrEmpty(dLogvar));
 
+    public void SoftmaxCrossEntropy(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>
+        Kernels.SoftmaxCrossEntropy(View(logits), View(target), logits.Rows, logits.Shape.Last, View(loss));
+
+    public void SoftmaxCrossEntropyBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss,
+        Tensor<float>? dLogits, Tensor<float>? dTarget) =>
+        Kernels.SoftmaxCrossEntropyBackward(View(logits), View(target), View(dLoss), logits.Rows, logits.Shape.Last,
+            ViewOrEmpty(dLogits), ViewOrEmpty(dTarget));
+
     public void SquaredDistance(Tensor<float> a, Tensor<float> b, Tensor<float> d) =>
         Kernels.SquaredDistance(View(a), a.Shape[0], View(b), b.Shape[0], a.Shape[1], View(d));
 

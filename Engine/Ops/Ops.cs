@@ -5,7 +5,10 @@ namespace InfoVae.Engine;
 /// <summary>
 /// The ops. Each file under Engine/Ops holds one op: its forward (which records a node on the tape) and the
 /// backward function that node runs, side by side. Backward functions are static lambdas, so recording an op
-/// allocates nothing, and they always accumulate (+=) into their inputs' gradients.
+/// allocates nothing. They add (+=) into their inputs' gradients, so a tensor used twice gets both contributions,
+/// except where a gradient is logically zero but was never cleared (freshly rented, or after
+/// <see cref="Tensor{T}.ZeroGradDeferred"/>): ops that can write every element in one pass (matmul, linear, the
+/// convolutions) then overwrite it through <see cref="Tensor{T}.GradForWrite"/>, which saves clearing it first.
 /// </summary>
 public static partial class Ops
 {

@@ -4,10 +4,10 @@ using System.Numerics.Tensors;
 namespace InfoVae.Kernels.Cpu;
 
 /// <summary>
-/// Softplus and the fused loss terms: the Bernoulli negative log-likelihood from logits, and the Gaussian KL
-/// against N(0, I). The elementwise ones work through a stack chunk of <see cref="Chunk"/> elements, so they need
-/// no scratch from the caller, allocate nothing, and work in place (destination = an input).
-/// Correctness: Tests/Kernels/LossKernelTests.cs against Kernels/Reference/LossReference.cs.
+/// Softplus and the fused loss terms: the Bernoulli negative log-likelihood from logits, the Gaussian KL against N(0,
+/// I), and softmax cross-entropy (the classifiers of the metrics). The elementwise ones work through a stack chunk of
+/// <see cref="Chunk"/> elements, so they need no scratch from the caller, allocate nothing, and work in place
+/// (destination = an input). Correctness: Tests/Kernels/LossKernelTests.cs against Kernels/Reference/LossReference.cs.
 /// </summary>
 public static class Losses
 {
@@ -117,6 +117,74 @@ public static class Losses
                 if (!dlogvar.IsEmpty) dlogvar[j] += g * half * (T.Exp(logvar[j]) - T.One);
             }
         }
+    }
+
+    /// <summary>
+    /// destination[r] = Σ_c t[r,c]·(lse_r − z[r,c]), lse_r = log Σ_c exp(z[r,c]): the cross-entropy of the target
+    /// distribution t under softmax(z) (with one-hot t, −log softmax(z)[label]). z, t: (rows, classes); destination:
+    /// rows. lse is max + log Σ exp(z − max), so it never exponentiates a positive number; a zero weight contributes 0.
+    /// </summary>
+    public static void SoftmaxCrossEntropy<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, int rows, int classes,
+        Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckSoftmaxShapes(z.Length, t.Length, rows, classes);
+        if (destination.Length < rows) Simd.ThrowDestinationTooShort();
+        for (int r = 0; r < rows; r++)
+        {
+            var zr = z.Slice(r * classes, classes); var tr = t.Slice(r * classes, classes);
+            T lse = LogSumExp(zr), s = T.Zero;
+            for (int c = 0; c < classes; c++)
+                if (tr[c] != T.Zero) s += tr[c] * (lse - zr[c]);
+            destination[r] = s;
+        }
+    }
+
+    /// <summary>
+    /// dz[r,c] += dl[r]·(softmax(z)[r,c]·Σ_k t[r,k] − t[r,c]); dt[r,c] += dl[r]·(lse_r − z[r,c]). Either gradient
+    /// may be empty (not wanted).
+    /// </summary>
+    public static void SoftmaxCrossEntropyBackward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, ReadOnlySpan<T> dl,
+        int rows, int classes, Span<T> dz, Span<T> dt) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckSoftmaxShapes(z.Length, t.Length, rows, classes);
+        if (dl.Length < rows) throw new ArgumentException("dl is shorter than rows", nameof(dl));
+        if (!dz.IsEmpty && dz.Length < rows * classes) throw new ArgumentException("Destination is too short.",
+            nameof(dz));
+        if (!dt.IsEmpty && dt.Length < rows * classes) throw new ArgumentException("Destination is too short.",
+            nameof(dt));
+        for (int r = 0; r < rows; r++)
+        {
+            var zr = z.Slice(r * classes, classes); var tr = t.Slice(r * classes, classes);
+            T lse = LogSumExp(zr), g = dl[r], mass = T.Zero;
+            for (int c = 0; c < classes; c++) mass += tr[c];
+            for (int c = 0; c < classes; c++)
+            {
+                int i = r * classes + c;
+                if (!dz.IsEmpty) dz[i] += g * (T.Exp(zr[c] - lse) * mass - tr[c]);
+                if (!dt.IsEmpty) dt[i] += g * (lse - zr[c]);
+            }
+        }
+    }
+
+    /// <summary>log Σ exp(x), shifted by the maximum; −∞ for an empty row.</summary>
+    static T LogSumExp<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T max = T.NegativeInfinity;
+        foreach (var v in x) max = T.MaxNumber(max, v);
+        if (!T.IsFinite(max)) return max;
+        T s = T.Zero;
+        foreach (var v in x) s += T.Exp(v - max);
+        return max + T.Log(s);
+    }
+
+    static void CheckSoftmaxShapes(int zLength, int tLength, int rows, int classes)
+    {
+        if (rows < 0 || classes < 1) throw new ArgumentException($"softmax cross-entropy shape ({rows}, {classes}) "
+            + $"needs rows ≥ 0 and classes ≥ 1");
+        if (zLength != rows * classes || tLength != rows * classes)
+            throw new ArgumentException($"logits ({zLength}) and targets ({tLength}) must hold rows·classes = "
+                + $"{rows * classes} elements");
     }
 
     static void CheckKlShapes(int muLength, int logvarLength, int rows, int z)

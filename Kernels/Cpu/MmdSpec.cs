@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace InfoVae.Kernels.Cpu;
 
 public enum MmdKernel { Imq, Rbf }
@@ -10,9 +12,11 @@ public enum MmdKernel { Imq, Rbf }
 /// </summary>
 public sealed record MmdSpec(MmdKernel Kernel, double[] Scales, double Bandwidth = 1.0, bool Unbiased = true)
 {
-    public static readonly double[] WaeScales = [0.1, 0.2, 0.5, 1, 2, 5, 10];
+    /// <summary>The WAE paper's IMQ scales, read-only: configs and specs take a copy (<c>[.. WaeScales]</c>).</summary>
+    public static ImmutableArray<double> WaeScales { get; } = [0.1, 0.2, 0.5, 1, 2, 5, 10];
 
-    public static MmdSpec Default { get; } = new(MmdKernel.Imq, WaeScales);
+    /// <summary>IMQ with <see cref="WaeScales"/>, a new spec and array on every read.</summary>
+    public static MmdSpec Default => new(MmdKernel.Imq, [.. WaeScales]);
 
     /// <summary>The per-scale constants s·C for latent size d.</summary>
     public double[] ScaledC(int d) => Array.ConvertAll(Scales, s => s * 2.0 * d * Bandwidth * Bandwidth);

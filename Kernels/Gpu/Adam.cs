@@ -45,6 +45,6 @@ public sealed partial class GpuKernels
     public void Adam(ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, AdamArgs s)
     {
         if (param.Length == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(AdamKernels.AdamKernel)(Stream, (int)param.Length, param, grad, m, v, s);
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(AdamKernels.AdamKernel)(Stream, Threads(param), param, grad, m, v, s);
     }
 }

@@ -22,7 +22,7 @@ public struct BatchNormArgs
     public float Eps;
     public int DoGamma, DoBeta;   // 0/1 (backward)
 
-    public readonly int Chunks => (Rows + Chunk - 1) / Chunk;
+    public readonly int Chunks => (int)(((long)Rows + Chunk - 1) / Chunk);
 }
 
 public static class BatchNormKernels
@@ -142,7 +142,8 @@ public sealed partial class GpuKernels
     public const int BatchNormChunk = 64;
 
     /// <summary>Floats of scratch the batch-norm calls need for (rows, c): 2·P·C partials and 2·C sums.</summary>
-    public static int BatchNormScratchLength(int rows, int c, int chunk = BatchNormChunk) => 2 * ((rows + chunk - 1) / chunk) * c + 2 * c;
+    public static int BatchNormScratchLength(int rows, int c, int chunk = BatchNormChunk) =>
+        Sizes.Checked(2 * (((long)rows + chunk - 1) / chunk) * c + 2L * c, "the batch-norm scratch");
 
     static BatchNormArgs BnArgs(int rows, int c, int chunk, float eps = 0f) =>
         chunk < 1 ? throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "chunk must be positive")
@@ -150,7 +151,7 @@ public sealed partial class GpuKernels
 
     void ColumnTotals(ArrayView<float> partials, int chunks, int columns, int slots, ArrayView<float> totals, float scale) =>
         Grouped<ArrayView<float>, ArrayView<float>, int, int, float>(BatchNormKernels.ColumnTotalKernel)(
-            Stream, new KernelConfig(slots * columns, Math.Min(ReduceGroup, BatchNormKernels.MaxGroup)), partials, totals, chunks, columns, scale);
+            Stream, new KernelConfig(Threads(slots, columns), Math.Min(ReduceGroup, BatchNormKernels.MaxGroup)), partials, totals, chunks, columns, scale);
 
     /// <summary>x (rows, c) → batch mean and biased variance per column; scratch: <see cref="BatchNormScratchLength"/> floats.</summary>
     public void BatchNormStats(ArrayView<float> x, int rows, int c, ArrayView<float> mean, ArrayView<float> var, ArrayView<float> scratch, int chunk = BatchNormChunk)
@@ -158,7 +159,7 @@ public sealed partial class GpuKernels
         if (c == 0) return;
         if (rows == 0) throw new ArgumentException("batch norm statistics of zero rows");
         var a = BnArgs(rows, c, chunk);
-        int n = a.Chunks * c;
+        int n = Threads(a.Chunks, c);
         var partials = scratch.SubView(0, n);
         Auto<ArrayView<float>, ArrayView<float>, BatchNormArgs>(BatchNormKernels.SumPartialsKernel)(Stream, n, x, partials, a);
         ColumnTotals(partials, a.Chunks, c, 1, mean, 1f / rows);
@@ -170,9 +171,9 @@ public sealed partial class GpuKernels
     public void BatchNormApply(ArrayView<float> x, int rows, int c, ArrayView<float> mean, ArrayView<float> var, float eps,
         ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y)
     {
-        if (rows * c == 0) return;
+        if (Threads(rows, c) == 0) return;
         Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BatchNormArgs>(BatchNormKernels.ApplyKernel)(
-            Stream, rows * c, x, mean, var, gamma, beta, y, BnArgs(rows, c, BatchNormChunk, eps));
+            Stream, Threads(rows, c), x, mean, var, gamma, beta, y, BnArgs(rows, c, BatchNormChunk, eps));
     }
 
     /// <summary>
@@ -183,11 +184,11 @@ public sealed partial class GpuKernels
         ArrayView<float> gamma, ArrayView<float> dy, ArrayView<float> dx, ArrayView<float> dGamma, ArrayView<float> dBeta,
         ArrayView<float> scratch, int chunk = BatchNormChunk)
     {
-        if (rows * c == 0 || (dx.Length == 0 && dGamma.Length == 0 && dBeta.Length == 0)) return;
+        if (Threads(rows, c) == 0 || (dx.Length == 0 && dGamma.Length == 0 && dBeta.Length == 0)) return;
         var a = BnArgs(rows, c, chunk, eps);
         a.DoGamma = dGamma.Length > 0 ? 1 : 0;
         a.DoBeta = dBeta.Length > 0 ? 1 : 0;
-        int n = a.Chunks * c;
+        int n = Threads(a.Chunks, c);
         var partials = scratch.SubView(0, 2 * n);
         var sums = scratch.SubView(2 * n, 2 * c);
         Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BatchNormArgs>(BatchNormKernels.BackwardPartialsKernel)(
@@ -197,13 +198,13 @@ public sealed partial class GpuKernels
             Stream, c, var, sums, dGamma, dBeta, a);
         if (dx.Length > 0)
             Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BatchNormArgs>(
-                BatchNormKernels.BackwardDxKernel)(Stream, rows * c, x, dy, mean, var, gamma, sums, dx, a);
+                BatchNormKernels.BackwardDxKernel)(Stream, Threads(rows, c), x, dy, mean, var, gamma, sums, dx, a);
     }
 
     /// <summary>Running statistics after a training batch of <paramref name="rows"/> rows (PyTorch's rule, unbiased variance).</summary>
     public void BatchNormUpdateRunning(ArrayView<float> mean, ArrayView<float> var, int rows, float momentum, ArrayView<float> runningMean, ArrayView<float> runningVar)
     {
-        int c = (int)mean.Length;
+        int c = Threads(mean);
         if (c == 0) return;
         float unbias = rows > 1 ? (float)(rows / (rows - 1.0)) : float.PositiveInfinity;
         Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float>(BatchNormKernels.UpdateRunningKernel)(

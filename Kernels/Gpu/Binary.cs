@@ -49,7 +49,7 @@ public struct Broadcast4
         }
     }
 
-    public readonly int Length => D0 * D1 * D2 * D3;
+    public readonly int Length => Sizes.Product("a broadcast output", D0, D1, D2, D3);
 }
 
 /// <summary>
@@ -146,7 +146,7 @@ public sealed partial class GpuKernels
     public void Binary<TOp>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c) where TOp : struct, IGpuBinaryOp
     {
         if (c.Length == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(BinaryKernels.BinaryKernel<TOp>)(Stream, (int)c.Length, a, b, c);
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(BinaryKernels.BinaryKernel<TOp>)(Stream, Threads(c), a, b, c);
     }
 
     /// <summary>c = a ∘ b with broadcasting; c holds <see cref="Broadcast4.Length"/> elements.</summary>
@@ -160,9 +160,9 @@ public sealed partial class GpuKernels
     public void BinaryBackward<TOp>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> dy, ArrayView<float> da, ArrayView<float> db) where TOp : struct, IGpuBinaryOp
     {
         if (da.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BinaryKernels.GradAKernel<TOp>)(Stream, (int)da.Length, a, b, dy, da);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BinaryKernels.GradAKernel<TOp>)(Stream, Threads(da), a, b, dy, da);
         if (db.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BinaryKernels.GradBKernel<TOp>)(Stream, (int)db.Length, a, b, dy, db);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BinaryKernels.GradBKernel<TOp>)(Stream, Threads(db), a, b, dy, db);
     }
 
     /// <summary>The broadcast backward: each operand's gradient summed over the axes it was repeated along.</summary>
@@ -170,8 +170,8 @@ public sealed partial class GpuKernels
         where TOp : struct, IGpuBinaryOp
     {
         if (da.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Broadcast4>(BinaryKernels.BroadcastGradAKernel<TOp>)(Stream, (int)da.Length, a, b, dy, da, s);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Broadcast4>(BinaryKernels.BroadcastGradAKernel<TOp>)(Stream, Threads(da), a, b, dy, da, s);
         if (db.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Broadcast4>(BinaryKernels.BroadcastGradBKernel<TOp>)(Stream, (int)db.Length, a, b, dy, db, s);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Broadcast4>(BinaryKernels.BroadcastGradBKernel<TOp>)(Stream, Threads(db), a, b, dy, db, s);
     }
 }

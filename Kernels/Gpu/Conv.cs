@@ -74,7 +74,7 @@ public sealed partial class GpuKernels
     public void Im2Col(ArrayView<float> image, ConvGeometry geometry, ArrayView<float> cols)
     {
         var g = ConvArgs.Of(geometry);
-        int n = g.Rows * g.PatchLength;
+        int n = Threads(g.N, g.OH, g.OW, g.KH, g.KW, g.C);
         if (n == 0) return;
         Auto<ArrayView<float>, ArrayView<float>, ConvArgs>(ConvKernels.Im2ColKernel)(Stream, n, image, cols, g);
     }
@@ -83,7 +83,7 @@ public sealed partial class GpuKernels
     public void Col2Im(ArrayView<float> cols, ConvGeometry geometry, ArrayView<float> image)
     {
         var g = ConvArgs.Of(geometry);
-        int n = g.ImageLength;
+        int n = Threads(g.N, g.H, g.W, g.C);
         if (n == 0) return;
         Auto<ArrayView<float>, ArrayView<float>, ConvArgs>(ConvKernels.Col2ImKernel)(Stream, n, cols, image, g);
     }

@@ -23,6 +23,6 @@ public sealed partial class GpuKernels
     public void FlagNonFinite(ArrayView<float> x, ArrayView<int> flag)
     {
         if (x.Length == 0) return;
-        Auto<ArrayView<float>, ArrayView<int>>(FiniteKernels.FlagNonFiniteKernel)(Stream, (int)x.Length, x, flag);
+        Auto<ArrayView<float>, ArrayView<int>>(FiniteKernels.FlagNonFiniteKernel)(Stream, Threads(x), x, flag);
     }
 }

@@ -48,6 +48,15 @@ public sealed partial class GpuKernels
         }
     }
 
+    /// <summary>
+    /// Threads of a 1-D launch over (a × b × ...) elements: ILGPU's Index1D and the kernels' flat indices are ints,
+    /// so a product of 2³¹ or more is refused (<see cref="TensorTooLargeException"/>) rather than launched wrapped.
+    /// </summary>
+    static int Threads(params ReadOnlySpan<int> dims) => Sizes.Product("a kernel launch over", dims);
+
+    /// <summary>Threads of a 1-D launch over all of <paramref name="v"/> (a view's length is a long).</summary>
+    static int Threads(ArrayView<float> v) => Sizes.Checked(v.Length, "a kernel launch over a view");
+
     /// <summary>Number of kernels compiled so far (each is compiled once).</summary>
     public int LoadedCount { get { lock (gate) return loaded.Count; } }
 

@@ -31,7 +31,7 @@ public sealed partial class GpuKernels
     public void Fill(ArrayView<float> y, float value)
     {
         if (y.Length == 0) return;
-        Auto<ArrayView<float>, float>(LayoutKernels.FillKernel)(Stream, (int)y.Length, y, value);
+        Auto<ArrayView<float>, float>(LayoutKernels.FillKernel)(Stream, Threads(y), y, value);
     }
 
     /// <summary>
@@ -40,14 +40,16 @@ public sealed partial class GpuKernels
     /// </summary>
     public void CopyRows(ArrayView<float> src, int srcStride, ArrayView<float> dst, int dstStride, int rows, int cols, bool accumulate)
     {
-        if (rows * cols == 0) return;
+        int n = Threads(rows, cols);
+        if (n == 0) return;
         Auto<ArrayView<float>, int, ArrayView<float>, int, int, int>(LayoutKernels.CopyRowsKernel)(
-            Stream, rows * cols, src, srcStride, dst, dstStride, cols, accumulate ? 1 : 0);
+            Stream, n, src, srcStride, dst, dstStride, cols, accumulate ? 1 : 0);
     }
 
     public void Transpose(ArrayView<float> x, int rows, int cols, ArrayView<float> y, bool accumulate)
     {
-        if (rows * cols == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, int, int, int>(LayoutKernels.TransposeKernel)(Stream, rows * cols, x, y, rows, cols, accumulate ? 1 : 0);
+        int n = Threads(rows, cols);
+        if (n == 0) return;
+        Auto<ArrayView<float>, ArrayView<float>, int, int, int>(LayoutKernels.TransposeKernel)(Stream, n, x, y, rows, cols, accumulate ? 1 : 0);
     }
 }

@@ -195,8 +195,9 @@ public sealed partial class GpuKernels
     /// <summary>Scratch floats <see cref="Mmd"/> needs for its partial sums.</summary>
     public int MmdPartialCount(int n, int m)
     {
-        int tn = GpuMath.CeilDiv(n, Tile), tm = GpuMath.CeilDiv(m, Tile);
-        return tn * tn + tm * tm + tn * tm;
+        long tn = GpuMath.CeilDiv(n, Tile), tm = GpuMath.CeilDiv(m, Tile);
+        // One partial per tile pair: the kernels index them with ints, so the count must fit one.
+        return Sizes.Checked(tn * tn + tm * tm + tn * tm, $"the MMD of {n} and {m} samples (its tile partial sums)");
     }
 
     /// <summary>The per-scale constants s·C as floats, for a device buffer that <see cref="Mmd"/> reads.</summary>

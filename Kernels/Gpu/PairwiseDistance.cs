@@ -45,19 +45,20 @@ public sealed partial class GpuKernels
 {
     public void SquaredDistance(ArrayView<float> a, int n, ArrayView<float> b, int m, int d, ArrayView<float> dist)
     {
-        if (n * m == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(PairwiseDistanceKernels.SquaredDistanceKernel)(Stream, n * m, a, b, dist, m, d);
+        int pairs = Threads(n, m);
+        if (pairs == 0) return;
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(PairwiseDistanceKernels.SquaredDistanceKernel)(Stream, pairs, a, b, dist, m, d);
     }
 
     /// <summary>da += ∂/∂A Σ dD ⊙ D, db likewise; an empty view skips that side.</summary>
     public void SquaredDistanceBackward(ArrayView<float> a, int n, ArrayView<float> b, int m, int d, ArrayView<float> dist, ArrayView<float> dDist,
         ArrayView<float> da, ArrayView<float> db)
     {
-        if (da.Length > 0 && n * d > 0)
+        if (da.Length > 0 && Threads(n, d) > 0)
             Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(PairwiseDistanceKernels.SquaredDistanceGradAKernel)(
-                Stream, n * d, a, b, dist, dDist, da, m, d);
-        if (db.Length > 0 && m * d > 0)
+                Stream, Threads(n, d), a, b, dist, dDist, da, m, d);
+        if (db.Length > 0 && Threads(m, d) > 0)
             Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(PairwiseDistanceKernels.SquaredDistanceGradBKernel)(
-                Stream, m * d, a, b, dist, dDist, db, n, m, d);
+                Stream, Threads(m, d), a, b, dist, dDist, db, n, m, d);
     }
 }

@@ -58,12 +58,14 @@ public sealed partial class GpuKernels
     public void Uniform(ArrayView<float> y, ulong key, ulong counter)
     {
         if (y.Length == 0) return;
-        Auto<ArrayView<float>, ulong, ulong>(PhiloxKernels.UniformKernel)(Stream, (int)((y.Length + 3) / 4), y, key, counter);
+        int threads = Sizes.Checked((y.Length + 3) / 4, "a Philox launch");
+        Auto<ArrayView<float>, ulong, ulong>(PhiloxKernels.UniformKernel)(Stream, threads, y, key, counter);
     }
 
     public void Normal(ArrayView<float> y, ulong key, ulong counter)
     {
         if (y.Length == 0) return;
-        Auto<ArrayView<float>, ulong, ulong>(PhiloxKernels.NormalKernel)(Stream, (int)((y.Length + 3) / 4), y, key, counter);
+        int threads = Sizes.Checked((y.Length + 3) / 4, "a Philox launch");
+        Auto<ArrayView<float>, ulong, ulong>(PhiloxKernels.NormalKernel)(Stream, threads, y, key, counter);
     }
 }

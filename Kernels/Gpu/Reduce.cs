@@ -60,19 +60,19 @@ public sealed partial class GpuKernels
     /// <summary>y (=|+=) scale · Σ_a x[o, a, i].</summary>
     public void SumAxis(ArrayView<float> x, int outer, int axis, int inner, ArrayView<float> y, float scale, bool accumulate)
     {
-        if (outer * inner == 0) return;
+        if (Threads(outer, inner) == 0) return;
         if (inner == 1)
             Grouped<ArrayView<float>, ArrayView<float>, int, float, int>(ReduceKernels.SumRowsKernel)(
                 Stream, new KernelConfig(outer, ReduceGroup), x, y, axis, scale, accumulate ? 1 : 0);
         else
             Auto<ArrayView<float>, ArrayView<float>, int, int, float, int>(ReduceKernels.SumStridedKernel)(
-                Stream, outer * inner, x, y, axis, inner, scale, accumulate ? 1 : 0);
+                Stream, Threads(outer, inner), x, y, axis, inner, scale, accumulate ? 1 : 0);
     }
 
     /// <summary>dx[o, a, i] += scale · dy[o, i].</summary>
     public void BroadcastAxis(ArrayView<float> dy, int outer, int axis, int inner, ArrayView<float> dx, float scale)
     {
-        int n = outer * axis * inner;
+        int n = Threads(outer, axis, inner);
         if (n == 0) return;
         Auto<ArrayView<float>, ArrayView<float>, int, int, float>(ReduceKernels.BroadcastAxisKernel)(Stream, n, dy, dx, axis, inner, scale);
     }

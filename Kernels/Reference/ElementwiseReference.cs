@@ -17,8 +17,35 @@ public static partial class Reference
     /// <summary>d leaky_relu/dx: 1 for x > 0, else the slope (the slope at the kink).</summary>
     public static double LeakyReluGrad(double x, double slope) => x > 0 ? 1 : slope;
 
-    /// <summary>σ(x) = 1 / (1 + e^−x).</summary>
-    public static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
+    /// <summary>
+    /// σ(x) = 1 / (1 + e^−x) for x ≥ 0, and e^x / (1 + e^x) below, so that no e^−x overflows while σ(x) is still a
+    /// (subnormal) double: x in (−745, −709]. NaN stays NaN; σ(+∞) = 1, σ(−∞) = +0.
+    /// </summary>
+    public static double Sigmoid(double x)
+    {
+        if (x >= 0) return 1 / (1 + Math.Exp(-x));
+        double e = Math.Exp(x);
+        return e / (1 + e);
+    }
+
+    // The forwards that the CPU backend takes from TensorPrimitives (vectorised, after AMD's AOCL-LibM), as the C
+    // library computes them in double: within an ulp of double, so 2⁻²⁹ of a float's ulp once rounded to float.
+    // Their IEEE 754 special cases are the ones the forwards must keep: log(−0) = −∞, sqrt(−0) = −0, tanh(−0) = −0, ...
+
+    /// <summary>e^x.</summary>
+    public static double Exp(double x) => Math.Exp(x);
+
+    /// <summary>ln x: −∞ at ±0, NaN below 0.</summary>
+    public static double Log(double x) => Math.Log(x);
+
+    /// <summary>√x: −0 at −0, NaN below 0.</summary>
+    public static double Sqrt(double x) => Math.Sqrt(x);
+
+    /// <summary>tanh x, odd: ±0 keeps its sign, ±∞ gives ±1.</summary>
+    public static double Tanh(double x) => Math.Tanh(x);
+
+    /// <summary>−x: flips the sign bit of every value, zeros and NaN included.</summary>
+    public static double Neg(double x) => -x;
 
     /// <summary>σ'(x) = σ(x)·(1 − σ(x)).</summary>
     public static double SigmoidGrad(double x) { double s = Sigmoid(x); return s * (1 - s); }

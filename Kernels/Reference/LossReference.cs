@@ -44,4 +44,35 @@ public static partial class Reference
 
     /// <summary>∂KL/∂lv = ½ (exp(lv) − 1).</summary>
     public static double GaussianKlGradLogvar(double lv) => 0.5 * (Math.Exp(lv) - 1);
+
+    /// <summary>
+    /// Cross-entropy of the target weights t under softmax(z) for one row, from the definition
+    /// −Σ_c t_c·log softmax(z)_c with log softmax(z)_c = z_c − log Σ_k exp(z_k) (shifted by the maximum); a zero
+    /// weight contributes 0.
+    /// </summary>
+    public static double SoftmaxCrossEntropy(ReadOnlySpan<double> z, ReadOnlySpan<double> t)
+    {
+        double lse = LogSumExp(z), s = 0;
+        for (int c = 0; c < z.Length; c++) s += Weighted(t[c], lse - z[c]);
+        return s;
+    }
+
+    /// <summary>∂/∂z_c = softmax(z)_c·Σ_k t_k − t_c.</summary>
+    public static double SoftmaxCrossEntropyGradZ(ReadOnlySpan<double> z, ReadOnlySpan<double> t, int c)
+    {
+        double mass = 0;
+        foreach (var v in t) mass += v;
+        return Math.Exp(z[c] - LogSumExp(z)) * mass - t[c];
+    }
+
+    /// <summary>∂/∂t_c = −log softmax(z)_c.</summary>
+    public static double SoftmaxCrossEntropyGradT(ReadOnlySpan<double> z, int c) => LogSumExp(z) - z[c];
+
+    static double LogSumExp(ReadOnlySpan<double> z)
+    {
+        double max = double.NegativeInfinity, s = 0;
+        foreach (var v in z) max = Math.Max(max, v);
+        foreach (var v in z) s += Math.Exp(v - max);
+        return max + Math.Log(s);
+    }
 }

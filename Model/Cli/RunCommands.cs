@@ -15,14 +15,31 @@ public static class RunCommands
         var run = RunOption(); var data = DataOption();
         var iw = new Option<int>("--iw-samples") { Description = "Importance samples per image for the NLL bound", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print the report as one JSON object" };
-        var eval = new Command("eval", "Test-set recon, KL, MMD², ELBO, importance-weighted NLL, active units and mutual information") { run, data, iw, json };
+        var classifier = new Option<string?>("--classifier") { Description = "Classifier whose features FID, KID and "
+            + "IS use (default: the shipped Fashion-MNIST one)" };
+        var semi = new Option<bool>("--semi-supervised") { Description = "Also classifiers on the posterior means "
+            + "trained with 100, 1,000 and all labels (5 draws)" };
+        var eval = new Command("eval", "Test-set recon, KL, MMD², ELBO, IW-NLL, active units, mutual information; "
+            + "FID, KID and IS of samples; semi-supervised accuracy")
+            { run, data, iw, json, classifier, semi };
         eval.SetAction(r =>
         {
             if (r.GetValue(iw) < 1) throw new UserError($"--iw-samples must be at least 1, not {r.GetValue(iw)}; the default is 100");
             var net = LoadNet(r.GetValue(run)!);
             var ds = LoadChecked(net, r.GetValue(data), r.GetValue(run)!);
+            var (cnet, cinfo) = ClassifierCommand.Load(r.GetValue(classifier));
             var rep = Evaluation.Run(net, ds.Test, r.GetValue(iw));
-            if (r.GetValue(json)) { Console.WriteLine(JsonSerializer.Serialize(rep, RunJson.Options)); return 0; }
+            var quality = SampleQuality.TryCreate(cnet, cinfo, ds.Test, ds.Folder, out var skipped)?.Measure(net);
+            var semiRep = r.GetValue(semi) ? LatentProbe.Measure(net, ds) : null;
+            if (r.GetValue(json))
+            {
+                var o = JsonSerializer.SerializeToNode(rep, RunJson.Options)!.AsObject();
+                MetricsJson.Add(o, quality, skipped, semiRep);
+                // Why the metrics are left out is the JSON's sample_quality_skipped: stderr stays for the notes
+                // about the data (RunData), empty when there is nothing to note.
+                Console.WriteLine(o.ToJsonString());
+                return 0;
+            }
             var table = new Table().AddColumn("metric").AddColumn(new TableColumn("value").RightAligned()).AddColumn("meaning");
             // Plain text cells: "E[z|x]" would otherwise be read as Spectre markup (a style named z|x) and throw.
             void Row(string metric, string value, string meaning) => table.AddRow(new Text(metric), new Text(value), new Text(meaning));
@@ -35,7 +52,23 @@ public static class RunCommands
             Row($"IW-NLL (K={rep.IwSamples})", $"{rep.IwNll:F3}", "importance-weighted bound on −log p(x)");
             Row("active units", $"{rep.ActiveUnits}/{rep.Latent}", "Var_x(E[z|x]) > 0.01");
             Row("mutual information", $"{rep.MutualInformation:F3}", "I_q(x; z), nats");
+            if (quality is { } q)
+            {
+                Row($"FID ({q.Features})", $"{q.Fid:F3}", $"Fréchet distance, {q.Samples:N0} decoded prior samples vs "
+                    + $"{q.Reference:N0} test images");
+                Row($"KID ({q.Features})", $"{q.Kid:F5} ± {q.KidStd:F5}",
+                    $"unbiased MMD², cubic kernel; mean ± std over {q.KidSubsets} subsets of {q.KidSubsetSize}");
+                Row("Inception Score (classifier)", $"{q.InceptionScore:F3}",
+                    $"exp E KL(p(y|x) ‖ p(y)) of the samples; the test images score {q.TestInceptionScore:F3}");
+            }
+            string Method(ProbeAccuracy p) => p.Method == "knn" ? $"{semiRep!.KNeighbours}-NN" : "LR";
+            if (semiRep != null)
+                foreach (var g in semiRep.Results.GroupBy(x => x.Labels))
+                    Row($"semi-supervised, {g.Key:N0} labels", string.Join(", ", g.Select(x =>
+                        $"{Method(x)} {100 * x.Mean:F1} ± {100 * x.Std:F1} %")),
+                        $"test accuracy on E[z|x], mean ± std over {semiRep.Draws} label draws");
             AnsiConsole.Write(table);
+            if (skipped != null) Console.WriteLine(skipped);
             return 0;
         });
         yield return eval;

@@ -16,11 +16,97 @@ public static class TrainCommand
 {
     public static Command Build()
     {
-        var o = new TrainOptions();
-        var cmd = new Command("train", "Train an InfoVAE (defaults: Fashion-MNIST, MLP 784-512-256-32 or --arch conv, α = 0, λ = 1000, IMQ MMD, 10 epochs)");
-        foreach (var opt in o.All) cmd.Options.Add(opt);
+        var (cmd, o) = Create();
         cmd.SetAction(r => Run(o, r));
         return cmd;
+    }
+
+    static (Command, TrainOptions) Create()
+    {
+        var o = new TrainOptions();
+        var cmd = new Command("train", "Train an InfoVAE (defaults: Fashion-MNIST, MLP 784-512-256-32 or --arch conv, "
+            + "α = 0, λ = 1000, IMQ MMD, 10 epochs)");
+        foreach (var opt in o.All) cmd.Options.Add(opt);
+        return (cmd, o);
+    }
+
+    /// <summary>
+    /// A `train` command line (without the word train) parsed as train parses it, for the sweep to check its runs'
+    /// flags.
+    /// </summary>
+    internal static (TrainOptions Options, ParseResult Result) Parse(IReadOnlyList<string> args)
+    {
+        var (cmd, o) = Create();
+        var r = cmd.Parse(args);
+        if (r.Errors.Count > 0)
+            throw new UserError(string.Join(" ", r.Errors.Select(e => e.Message.TrimEnd('.') + "."))
+                + " Run 'infovae train --help' for the options.");
+        return (o, r);
+    }
+
+    /// <summary>A fresh run's config from its flags, checked before any data is loaded (a bad flag is cheap).</summary>
+    internal static TrainConfig FreshConfig(TrainOptions o, ParseResult r)
+    {
+        var config = o.ToConfig(r);
+        o.CheckArchFlags(r, config);
+        o.CheckDivergenceFlags(r, config.Divergence);
+        config.Validate();
+        return config;
+    }
+
+    /// <summary>
+    /// A fresh run's config fitted to its data (all of it, as loaded: the input size and fingerprint come from the
+    /// images) and checked against it; returns it with the training images the run will use (--limit).
+    /// </summary>
+    internal static (TrainConfig Config, DataSet Data) FitData(TrainConfig config, DataSet data)
+    {
+        config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
+        config = config with { InputSize = data.Train.PixelsPerImage, Data = data.Fingerprint };
+        data = data.LimitTrain(config.Limit ?? 0);
+        config.Validate();
+        config.CheckImageCounts(data.Train.Count, data.Test.Count);
+        return (config, data);
+    }
+
+    /// <summary>
+    /// A run being resumed: its saved config, the config to continue with (checked against the flags given again)
+    /// and the run's own data, found and checked by its fingerprint, with the training images it uses.
+    /// </summary>
+    internal static (TrainConfig Saved, TrainConfig Config, DataSet Data) Resumed(RunFolder run, TrainOptions o,
+        ParseResult r)
+    {
+        var (saved, config) = ResumedConfig(run, o, r);
+        (config, var data) = ResumedData(config, o, r, run.Path);
+        return (saved, config, data);
+    }
+
+    /// <summary>A resumed run's saved config and the config to continue with, checked against the flags.</summary>
+    static (TrainConfig Saved, TrainConfig Config) ResumedConfig(RunFolder run, TrainOptions o, ParseResult r)
+    {
+        var saved = run.ReadConfig();
+        var config = ResumeCheck.AgreesWithFlags(saved, o, r);
+        config.Validate();
+        return (saved, config);
+    }
+
+    /// <summary>
+    /// A resumed run's own data, found and checked by its fingerprint, with the training images it uses. Several
+    /// ranks: each reads its own copy (the run folder <paramref name="runPath"/> may be rank 0's alone).
+    /// </summary>
+    static (TrainConfig Config, DataSet Data) ResumedData(TrainConfig config, TrainOptions o, ParseResult r,
+        string runPath)
+    {
+        var data = RunData.ForResume(config, r.GetValue(o.Data), runPath);
+        if (data.Train.PixelsPerImage != config.InputSize)
+            throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run "
+                + $"in {runPath} was trained on {config.InputSize} pixels per image; resume with the --data it was "
+                + "trained on");
+        config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
+        // A run made before runs recorded their data records them now.
+        config = config with { Data = config.Data ?? data.Fingerprint };
+        data = data.LimitTrain(config.Limit ?? 0);
+        config.CheckImageCounts(data.Train.Count, data.Test.Count);
+        return (config, data);
     }
 
     static int Run(TrainOptions o, ParseResult r) =>
@@ -62,24 +148,14 @@ public static class TrainCommand
             {
                 if (!writer) return null!;
                 run = RunFolder.Open(resume);
-                saved = run.ReadConfig();
-                var c = ResumeCheck.AgreesWithFlags(saved, o, r);
-                c.Validate();
+                (saved, var c) = ResumedConfig(run, o, r);
                 return c;
             });
             if (parallel) config = RunJson.ReadConfig(comm.ShareText(writer ? RunJson.Write(config) : ""));
             config = comm.Agree(() =>
             {
-                data = RunData.ForResume(config, r.GetValue(o.Data), resume);
-                if (data.Train.PixelsPerImage != config.InputSize)
-                    throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images "
-                        + $"but the run in {resume} was trained on {config.InputSize} pixels per image; "
-                        + "resume with the --data it was trained on");
-                config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-                // A run made before runs recorded their data records them now; and the ranks training from here on.
-                var c = config with { Data = config.Data ?? data.Fingerprint, WorldSize = comm.Size };
-                data = data.LimitTrain(c.Limit ?? 0);
-                c.CheckImageCounts(data.Train.Count, data.Test.Count);
+                (var c, data) = ResumedData(config, o, r, writer ? run.Path : resume);
+                c = c with { WorldSize = comm.Size };   // the ranks training from here on
                 CheckSplit(c, data.Train.Count, comm.Size, resuming: true);
                 return c;
             });
@@ -88,15 +164,8 @@ public static class TrainCommand
         {
             config = comm.Agree(() =>
             {
-                var c = o.ToConfig(r);
-                o.CheckArchFlags(r, c);
-                c.Validate();   // before loading anything: a bad flag costs nothing
-                data = DataSet.Load(r.GetValue(o.Data) ?? DataSet.DefaultFolder);
-                c.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
-                c = c with { InputSize = data.Train.PixelsPerImage, Data = data.Fingerprint, WorldSize = comm.Size };
-                data = data.LimitTrain(c.Limit ?? 0);
-                c.Validate();
-                c.CheckImageCounts(data.Train.Count, data.Test.Count);
+                var c = FreshConfig(o, r) with { WorldSize = comm.Size };
+                (c, data) = FitData(c, DataSet.Load(r.GetValue(o.Data) ?? DataSet.DefaultFolder));
                 CheckSplit(c, data.Train.Count, comm.Size, resuming: false);
                 return c;
             });
@@ -138,13 +207,20 @@ public static class TrainCommand
             + $"{data.Train.Rows}×{data.Train.Cols}";
         AnsiConsole.MarkupLineInterpolated(
             $"[bold]InfoVAE[/] on {data.Folder}: {images}, device {backend.Name}, {threadsShown}");
-        AnsiConsole.MarkupLineInterpolated($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {config.MmdWeight:G4}·MMD²  ({config.Kernel.ToString().ToLowerInvariant()}, {(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})");
+        string divergence = config.Divergence == Divergence.Adversarial
+            ? $"{config.AdversarialWeight:G4}·adversarial  "
+              + $"(discriminator {config.Latent}-{string.Join("-", config.DiscHidden)}-1, "
+              + $"{trainer.Net.Disc!.Params.Count:N0} parameters, "
+              + $"Adam lr {config.DiscLearningRate:G3})"
+            : $"{config.MmdWeight:G4}·MMD²  ({config.Kernel.ToString().ToLowerInvariant()}, "
+              + $"{(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})";
+        AnsiConsole.WriteLine($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  "
+            + $"loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {divergence}");
         AnsiConsole.MarkupLineInterpolated($"  {config.Describe()}, {trainer.Net.Params.Count:N0} parameters, Adam lr {config.LearningRate:G3}, batch {config.Batch}, {config.Epochs} epochs, seed {config.Seed}");
         AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");
 
         using var stop = new StopSignal();
-        trainer.LocalStop = () => stop.Requested;
-        if (mpi != null) mpi.Interrupted = () => stop.Requested;
+        if (writer && r.GetValue(o.StopWhenStdinCloses)) stop.RequestWhenStdinCloses();
         var tape = Tape<float>.Current;
         bool anomaly = r.GetValue(o.DetectAnomaly);
         if (anomaly) AnsiConsole.MarkupLine("  [yellow]anomaly detection on: every op is checked for NaN and ∞ (slow)[/]");
@@ -159,11 +235,16 @@ public static class TrainCommand
 
     /// <summary>
     /// Several ranks: each takes B/N rows of every batch, so N must divide --batch, and an epoch's smaller last batch
-    /// must leave each rank at least one row.
+    /// must leave each rank at least one row. The adversarial divergence trains on one process only: its
+    /// discriminator's gradients, Adam state and batch are not shared out over ranks.
     /// </summary>
     internal static void CheckSplit(TrainConfig c, int images, int ranks, bool resuming)
     {
         if (ranks == 1) return;
+        if (c.Divergence == Divergence.Adversarial)
+            throw new UserError($"--divergence adversarial does not train on several ranks yet (its discriminator is "
+                + $"not shared between them); {(resuming ? "resume" : "train")} this run as one process, "
+                + "without mpirun");
         if (c.Batch % ranks != 0)
         {
             int near = Math.Max(ranks, (int)Math.Round((double)c.Batch / ranks) * ranks);
@@ -211,6 +292,34 @@ public sealed class StopSignal : IDisposable
 
     void OnCancel(object? s, ConsoleCancelEventArgs e) { e.Cancel = signal == 0; if (signal == 0) signal = 2; }
     public void Request() => signal = 2;
+
+    /// <summary>
+    /// Tests: the stream <see cref="RequestWhenStdinCloses"/> watches instead of standard input (a test host's own
+    /// stdin may be closed from the start).
+    /// </summary>
+    [ThreadStatic] internal static Func<Stream>? OpenStdin;
+
+    /// <summary>
+    /// Stops the run as Ctrl+C would once standard input reaches its end: `infovae sweep` holds its trainings' stdin
+    /// open and closes it to stop them (or it closes when the sweep dies), which, unlike a signal, they cannot
+    /// receive twice.
+    /// </summary>
+    public void RequestWhenStdinCloses()
+    {
+        var open = OpenStdin ?? Console.OpenStandardInput;
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                using var stdin = open();
+                var buffer = new byte[256];
+                while (stdin.Read(buffer) > 0) { }
+            }
+            catch (IOException) { }
+            if (signal == 0) signal = 2;
+        }) { IsBackground = true, Name = "stdin watch" };
+        reader.Start();
+    }
 
     public void Dispose()
     {

@@ -25,8 +25,11 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
         bool pictures = cfg.Pictures;
         int bpe = t.BatchesPerEpoch, totalSteps = bpe * cfg.Epochs;
         int exit = 0;
-        double sTotal = 0, sRecon = 0, sKl = 0, sMmd = 0; int sN = 0;   // running means since the last log line
-        double eTotal = 0, eRecon = 0, eKl = 0, eMmd = 0; int eN = 0;   // running means over the epoch
+        // Running means since the last log line (s) and over the epoch (e).
+        double sTotal = 0, sRecon = 0, sKl = 0, sMmd = 0, sAdv = 0, sDisc = 0; int sN = 0;
+        double eTotal = 0, eRecon = 0, eKl = 0, eMmd = 0, eAdv = 0, eDisc = 0; int eN = 0;
+        bool adversarial = cfg.Divergence == Divergence.Adversarial;
+        double? IfAdversarial(double v) => adversarial ? v : null;     // run.jsonl leaves the keys out of MMD runs
         var clock = Stopwatch.StartNew();
         long imagesSince = 0;
         double rate = 0;
@@ -55,6 +58,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                 + $"Continue with any number of ranks: infovae train --resume {run.Path}", e.Lost, e.Printer);
         }
 
+        const string Anomaly = "; run it again with --detect-anomaly to find the op that made it";
+
         void Save()
         {
             if (!writer) { savedStep = t.Step; return; }
@@ -79,22 +84,34 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                     int b = Math.Min(cfg.Batch, t.Train.Count - t.NextBatch * cfg.Batch);
                     StepMetrics m;
                     try { m = t.TrainStep(); }
-                    catch (NonFiniteException e) { throw Stopped(e.Message); }
+                    catch (NonFiniteException e)
+                    {
+                        throw Stopped(e.Message, e.Parameter != null ? Anomaly : "", everyRank: e.Parameter != null);
+                    }
                     catch (RankLostException e) { throw Lost(e); }
                     if (!m.IsFinite)
-                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})",
-                            "; run it again with --detect-anomaly to find the op that made it", everyRank: true);
+                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", Anomaly,
+                            everyRank: true);
                     sTotal += m.Total; sRecon += m.Recon; sKl += m.Kl; sMmd += m.Mmd; sN++;
+                    sAdv += m.Adversarial; sDisc += m.Discriminator;
                     eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;
+                    eAdv += m.Adversarial * b; eDisc += m.Discriminator * b;
                     imagesSince += b;
                     if (clock.Elapsed.TotalSeconds >= 0.5) { rate = imagesSince / clock.Elapsed.TotalSeconds; imagesSince = 0; clock.Restart(); }
                     int epochShown = t.NextBatch == 0 ? t.Epoch : t.Epoch + 1;
-                    task.Advance($"epoch {epochShown}/{cfg.Epochs}  loss {m.Total,7:F2}  recon {m.Recon,7:F2}  kl {m.Kl,6:F2}  mmd {m.Mmd,9:F6}  {rate,7:N0} img/s");
+                    string divergence = adversarial
+                        ? $"adv {m.Adversarial,6:F3}  disc {m.Discriminator,6:F3}"
+                        : $"mmd {m.Mmd,9:F6}";
+                    task.Advance($"epoch {epochShown}/{cfg.Epochs}  loss {m.Total,7:F2}  recon {m.Recon,7:F2}  "
+                        + $"kl {m.Kl,6:F2}  {divergence}  {rate,7:N0} img/s");
 
                     if (writer && logEvery > 0 && t.Step % logEvery == 0)
                     {
-                        run.Log(new { kind = "step", step = t.Step, epoch = epochShown, loss = sTotal / sN, recon = sRecon / sN, kl = sKl / sN, mmd = sMmd / sN, images_per_s = Math.Round(rate) });
-                        sTotal = sRecon = sKl = sMmd = 0; sN = 0;
+                        run.Log(new { kind = "step", step = t.Step, epoch = epochShown, loss = sTotal / sN,
+                            recon = sRecon / sN, kl = sKl / sN, mmd = sMmd / sN,
+                            adversarial = IfAdversarial(sAdv / sN), discriminator = IfAdversarial(sDisc / sN),
+                            images_per_s = Math.Round(rate) });
+                        sTotal = sRecon = sKl = sMmd = sAdv = sDisc = 0; sN = 0;
                     }
                     if (checkpointEvery > 0 && t.Step % checkpointEvery == 0) Save();
                     if (t.NextBatch == 0)
@@ -110,10 +127,20 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                         StepMetrics test;
                         try { test = t.Evaluate(data.Test); }
                         catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), evaluating the test set"); }
-                        run.Log(new { kind = "epoch", epoch = t.Epoch, step = t.Step, train_loss = eTotal / eN, train_recon = eRecon / eN, train_kl = eKl / eN, train_mmd = eMmd / eN,
-                            test_loss = test.Total, test_recon = test.Recon, test_kl = test.Kl, test_mmd = test.Mmd });
-                        AnsiConsole.MarkupLineInterpolated($"epoch {t.Epoch,3}: train {eTotal / eN,8:F3}   test {test.Total,8:F3} = recon {test.Recon:F3} + kl {test.Kl:F3} (×{cfg.KlWeight:G3}) + mmd {test.Mmd:F6} (×{cfg.MmdWeight:G4})");
-                        eTotal = eRecon = eKl = eMmd = 0; eN = 0;
+                        run.Log(new { kind = "epoch", epoch = t.Epoch, step = t.Step, train_loss = eTotal / eN,
+                            train_recon = eRecon / eN, train_kl = eKl / eN, train_mmd = eMmd / eN,
+                            train_adversarial = IfAdversarial(eAdv / eN),
+                            train_discriminator = IfAdversarial(eDisc / eN),
+                            test_loss = test.Total, test_recon = test.Recon, test_kl = test.Kl, test_mmd = test.Mmd,
+                            test_adversarial = IfAdversarial(test.Adversarial),
+                            test_discriminator = IfAdversarial(test.Discriminator) });
+                        string testDivergence = adversarial
+                            ? $"adversarial {test.Adversarial:F4} (×{cfg.AdversarialWeight:G4}); "
+                              + $"discriminator {test.Discriminator:F4}, mmd {test.Mmd:F6}"
+                            : $"mmd {test.Mmd:F6} (×{cfg.MmdWeight:G4})";
+                        AnsiConsole.WriteLine($"epoch {t.Epoch,3}: train {eTotal / eN,8:F3}   test {test.Total,8:F3} = "
+                            + $"recon {test.Recon:F3} + kl {test.Kl:F3} (×{cfg.KlWeight:G3}) + {testDivergence}");
+                        eTotal = eRecon = eKl = eMmd = eAdv = eDisc = 0; eN = 0;
                         Save();
                         if (pictures)
                         {

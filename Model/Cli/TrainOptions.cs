@@ -31,6 +31,21 @@ public sealed class TrainOptions
     public readonly Option<double?> Alpha = new("--alpha") { Description = "α: the KL weight is 1 − α (default 0)" };
     public readonly Option<double?> Lambda = new("--lambda") { Description = "λ: the MMD weight is α + λ − 1 (default 1000)" };
     public readonly Option<double?> Beta = new("--beta") { Description = "β: the reconstruction weight (default 1)" };
+    public readonly Option<string> Divergence = new("--divergence")
+    {
+        Description = "D(q(z) ‖ p(z)) in the loss: mmd | adversarial (a latent discriminator, Jensen-Shannon)",
+        DefaultValueFactory = _ => "mmd",
+    };
+    public readonly Option<string> DiscHidden = new("--disc-hidden")
+    {
+        Description = "--divergence adversarial: the discriminator's hidden layer sizes",
+        DefaultValueFactory = _ => "512,512",
+    };
+    public readonly Option<double> DiscLr = new("--disc-lr")
+    {
+        Description = "--divergence adversarial: the discriminator's Adam learning rate",
+        DefaultValueFactory = _ => 1e-3,
+    };
     public readonly Option<string> Recon = new("--recon") { Description = "bernoulli (BCE with logits) | gaussian (MSE)", DefaultValueFactory = _ => "bernoulli" };
     public readonly Option<string> Kernel = new("--kernel") { Description = "MMD kernel: imq | rbf", DefaultValueFactory = _ => "imq" };
     public readonly Option<string?> Scales = new("--scales") { Description = "MMD kernel scales (default 0.1,0.2,0.5,1,2,5,10 for imq, 1 for rbf)" };
@@ -81,9 +96,16 @@ public sealed class TrainOptions
         Description = "Check every op's output and gradient for NaN/∞ and stop at the first bad op "
             + "(slow: for debugging; this invocation only)",
     };
+    /// <summary>For `infovae sweep`: stop (save and exit 130, as on Ctrl+C) when standard input closes.</summary>
+    public readonly Option<bool> StopWhenStdinCloses = new("--stop-when-stdin-closes")
+    {
+        Description = "Save and stop when standard input closes (used by infovae sweep)", Hidden = true,
+    };
 
-    public IEnumerable<Option> All => [Data, Out, Resume, Preset, Alpha, Lambda, Beta, Recon, Kernel, Scales, Bandwidth, Estimator, PriorSamples,
-        Arch, Hidden, Channels, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery, LogEvery, Device, Threads, NoPictures, DetectAnomaly];
+    public IEnumerable<Option> All => [Data, Out, Resume, Preset, Alpha, Lambda, Beta, Divergence, DiscHidden, DiscLr,
+        Recon, Kernel, Scales, Bandwidth, Estimator, PriorSamples,
+        Arch, Hidden, Channels, Latent, Lr, Beta1, Beta2, AdamEps, Epochs, Batch, Seed, Limit, CheckpointEvery,
+        LogEvery, Device, Threads, NoPictures, DetectAnomaly, StopWhenStdinCloses];
 
     /// <summary>
     /// The flags that are part of the run, each with how it reads back from a config in the flag's own syntax
@@ -114,6 +136,8 @@ public sealed class TrainOptions
             [Seed] = c => $"{c.Seed}", [Limit] = c => $"{c.Limit ?? 0}",
             [CheckpointEvery] = c => $"{c.CheckpointEvery ?? 0}", [LogEvery] = c => $"{c.LogEvery ?? 0}",
             [NoPictures] = c => c.Pictures ? "false" : "true",
+            [Divergence] = c => c.Divergence == Model.Divergence.Adversarial ? "adversarial" : "mmd",
+            [DiscHidden] = c => string.Join(",", c.DiscHidden), [DiscLr] = c => N(c.DiscLearningRate),
         };
         ChangeableOnResume = new Dictionary<Option, string>
         {
@@ -123,6 +147,7 @@ public sealed class TrainOptions
             [NoPictures] = "pictures are output only: drawn from their own random streams, they change no weight, "
                 + "draw or checkpoint (stored: a later --resume keeps the choice)",
             [DetectAnomaly] = "it only checks the numbers, and changes none of them",
+            [StopWhenStdinCloses] = "it only says when to stop, as Ctrl+C would (infovae sweep's own flag)",
         };
         Resume.Description = "Continue the run in this folder from its last checkpoint, with the flags and data it was "
             + "started with (config.json); a flag given again must agree, except "
@@ -139,8 +164,11 @@ public sealed class TrainOptions
         {
             Alpha = r.GetValue(Alpha) ?? a, Lambda = r.GetValue(Lambda) ?? l, Beta = r.GetValue(Beta) ?? b,
             Recon = r.GetValue(Recon) switch { "bernoulli" => ReconLoss.Bernoulli, "gaussian" => ReconLoss.Gaussian, var x => throw new UserError($"unknown --recon '{x}': use bernoulli or gaussian") },
+            Divergence = ParseDivergence(r.GetValue(Divergence)!),
+            DiscHidden = ParseList(r.GetValue(DiscHidden)!, "--disc-hidden", int.Parse),
+            DiscLearningRate = r.GetValue(DiscLr),
             Kernel = kernel,
-            Scales = scales != null ? ParseList(scales, "--scales", double.Parse) : kernel == MmdKernel.Imq ? MmdSpec.WaeScales : [1.0],
+            Scales = scales != null ? ParseList(scales, "--scales", double.Parse) : kernel == MmdKernel.Imq ? [.. MmdSpec.WaeScales] : [1.0],
             Bandwidth = r.GetValue(Bandwidth),
             UnbiasedMmd = r.GetValue(Estimator) switch { "unbiased" => true, "biased" => false, var x => throw new UserError($"unknown --mmd-estimator '{x}': use unbiased or biased") },
             PriorSamples = NoneIfZero(r.GetValue(PriorSamples)),
@@ -168,7 +196,39 @@ public sealed class TrainOptions
             throw new UserError("--channels sets the conv net's layers, but this is --arch mlp (the default): add --arch conv, or drop --channels");
     }
 
-    static TV[] ParseList<TV>(string text, string flag, Func<string, IFormatProvider, TV> parse)
+    public static Model.Divergence ParseDivergence(string name) => name switch
+    {
+        "mmd" => Model.Divergence.Mmd, "adversarial" => Model.Divergence.Adversarial,
+        _ => throw new UserError($"unknown --divergence '{name}': use mmd or adversarial"),
+    };
+
+    /// <summary>
+    /// The MMD's flags shape nothing with the adversarial divergence, and the discriminator's nothing with the MMD:
+    /// giving one of them is a mistake (checked on a fresh run against the flags, on resume against the saved run).
+    /// </summary>
+    public void CheckDivergenceFlags(ParseResult r, Model.Divergence divergence, bool resuming = false)
+    {
+        bool Given(Option opt) => r.GetResult(opt) is OptionResult { Implicit: false };
+        string run = resuming ? "the run being resumed" : "this run";
+        if (divergence == Model.Divergence.Adversarial)
+        {
+            foreach (var opt in new Option[] { Kernel, Scales, Bandwidth, Estimator })
+                if (Given(opt))
+                    throw new UserError($"{opt.Name} is a setting of the MMD, but {run} uses --divergence adversarial "
+                        + $"(a discriminator, no kernel); drop {opt.Name}"
+                        + (resuming ? "" : ", or use --divergence mmd"));
+        }
+        else
+        {
+            foreach (var opt in new Option[] { DiscHidden, DiscLr })
+                if (Given(opt))
+                    throw new UserError($"{opt.Name} is a setting of the adversarial divergence's discriminator, "
+                        + $"but {run} uses the MMD (--divergence mmd, the default); "
+                        + $"{(resuming ? "" : "add --divergence adversarial, or ")}drop {opt.Name}");
+        }
+    }
+
+    internal static TV[] ParseList<TV>(string text, string flag, Func<string, IFormatProvider, TV> parse)
     {
         try { return text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(s => parse(s, CultureInfo.InvariantCulture)).ToArray(); }
         catch (FormatException) { throw new UserError($"{flag} '{text}' is not a comma-separated list of numbers"); }

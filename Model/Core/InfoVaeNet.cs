@@ -4,9 +4,15 @@ using InfoVae.Engine.Distributed;
 
 namespace InfoVae.Model;
 
-/// <summary>The loss terms of one batch (scalars on the tape) and the tensors a caller may want to look at.</summary>
+/// <summary>
+/// The loss terms of one batch (scalars on the tape) and the tensors a caller may want to look at. With the
+/// adversarial divergence, <see cref="Adversarial"/> is the generator loss (in <see cref="Total"/>) and
+/// <see cref="Discriminator"/> the discriminator's own loss (not in Total: backward from Total + Discriminator).
+/// </summary>
 public readonly record struct LossTerms<T>(Tensor<T> Total, Tensor<T> Recon, Tensor<T> Kl, Tensor<T> Mmd,
-    Tensor<T> Logits, Tensor<T> Mu, Tensor<T> Logvar, Tensor<T> Z) where T : unmanaged, IFloatingPointIeee754<T>;
+    Tensor<T> Logits, Tensor<T> Mu, Tensor<T> Logvar, Tensor<T> Z,
+    Tensor<T>? Adversarial = null, Tensor<T>? Discriminator = null)
+    where T : unmanaged, IFloatingPointIeee754<T>;
 
 /// <summary>
 /// The InfoVAE: an encoder whose output (B, 2Z) splits into mu and logvar, the reparameterised
@@ -18,6 +24,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public TrainConfig Config { get; }
     public Parameters<T> Params { get; }
+    /// <summary>The latent discriminator of <see cref="Divergence.Adversarial"/>; null with the MMD.</summary>
+    public Discriminator<T>? Disc { get; }
     public IBackend<T> Backend { get; }
     readonly int encoderLayers, decoderLayers;
     /// <summary>Config.Mmd builds a new record on every read: kept once so that a training step allocates nothing.</summary>
@@ -48,6 +56,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         Config = config; Backend = backend;
         Params = new Parameters<T>(config, backend);
+        if (config.Divergence == Divergence.Adversarial)
+            Disc = new Discriminator<T>(config.Latent, config.DiscHidden, backend);
         encoderLayers = config.Hidden.Length + 1;
         decoderLayers = config.Hidden.Length + 1;
         mmdSpec = config.Mmd;
@@ -151,6 +161,13 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// β·recon + (1 − α)·KL + (α + λ − 1)·MMD²(z, prior): recon and KL are per-example sums averaged over the batch;
     /// the MMD² is one batch-level estimate between the sampled z (not mu) and fresh N(0, I) samples, added once.
     /// eps (B, Z) and prior (M, Z) are the caller's draws, so a test can inject PyTorch's.
+    /// <para>
+    /// With the adversarial divergence the last term is (α + λ − 1)·(generator loss of z), through the discriminator
+    /// frozen, and the MMD² is only reported. The discriminator's loss on a detached copy of z and on the prior
+    /// samples comes back separately: one backward from Total + Discriminator gives the VAE the gradient of Total
+    /// alone and the discriminator that of its loss alone, which is PyTorch's "VAE step with D frozen, then D step
+    /// on z.detach()" (the discriminator's step sees the z of the encoder before its update).
+    /// </para>
     /// </summary>
     public LossTerms<T> Loss(Tensor<T> x, Tensor<T> eps, Tensor<T> prior) =>
         Loss(x, eps, prior, BatchShare.Whole(x.Shape[0]));
@@ -183,7 +200,13 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (Config.MmdWeight != 0) total = total + mmd * T.CreateTruncating(Config.MmdWeight);
         }
         else mmd = kl * T.Zero;   // an ELBO run on batch 1: no unbiased estimate exists, and none is needed
-        return new LossTerms<T>(total, recon, kl, mmd, logits, mu, logvar, z);
+        if (Disc is null) return new LossTerms<T>(total, recon, kl, mmd, logits, mu, logvar, z);
+        var generator = Disc.GeneratorLoss(z);
+        total = total + generator * T.CreateTruncating(Config.AdversarialWeight);
+        var detached = Tape<T>.Current.Scratch(z.Shape, Backend);
+        Backend.CopyRows(z, detached, accumulate: false);
+        var discriminator = Disc.Loss(detached, prior);
+        return new LossTerms<T>(total, recon, kl, mmd, logits, mu, logvar, z, generator, discriminator);
     }
 
     /// <summary>The whole batch's z (B, Z): every rank's rows gathered, this rank's own z in its place.</summary>
@@ -210,10 +233,25 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         return (d * d).Sum() * T.CreateTruncating(0.5);
     }
 
-    /// <summary>Adam over the flat buffers (one call for all parameters); <paramref name="step"/> counts from 1.</summary>
+    /// <summary>Zeroes the gradients (lazily) of the VAE and of the discriminator, if any.</summary>
+    public void ZeroGrad()
+    {
+        Params.ZeroGrad();
+        Disc?.Params.ZeroGrad();
+    }
+
+    /// <summary>
+    /// Adam over the flat buffers (one call for all parameters), then the discriminator's own Adam, if any;
+    /// <paramref name="step"/> counts from 1 (both take a step every training step). A gradient that holds a NaN or
+    /// ±∞ (a loss can be finite while its gradient is not) throws a <see cref="NonFiniteException"/> naming the
+    /// parameter before Adam writes anything, so no NaN reaches the weights or the moments.
+    /// </summary>
     public void AdamStep(long step)
     {
-        Params.MaterializeGrads();
+        // Both nets are checked before either steps, so a failing check leaves every weight as it was.
+        Params.ThrowIfNonFiniteGradient();
+        Disc?.Params.ThrowIfNonFiniteGradient();
         Backend.Adam(Params.All, Params.AllGrad, Params.AllM, Params.AllV, Config.LearningRate, Config.Beta1, Config.Beta2, Config.AdamEps, step);
+        Disc?.AdamStep(step, Config);
     }
 }

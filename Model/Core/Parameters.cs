@@ -11,20 +11,17 @@ public enum InitKind { KaimingUniform, FanInUniform, Ones, Zeros }
 public readonly record struct NormIndex(int Layer, int Gamma, int Beta, int RunningMean, int RunningVar);
 
 /// <summary>
-/// All parameters in one flat buffer with named views, and their shapes in one layout table (llm.c's
-/// ParameterTensors). Gradients and Adam's two moments share the layout, so the optimiser is one loop over
-/// <see cref="Count"/>, zeroing is one fill, and a checkpoint is one write per buffer. Names follow the PyTorch
-/// twin's state dict (encoder.0.weight, ...). MLP weights are stored (out, in) as PyTorch stores them; conv
-/// weights are channels-last (CONV-SPEC.md), and each entry's <see cref="Entry.Order"/> says how to reach PyTorch's
-/// layout. Batch norm's running statistics are buffers (PyTorch's word): a second flat buffer without gradients
-/// or moments, plus one num_batches_tracked counter per batch-norm layer.
+/// All parameters in one flat buffer with named views, and their shapes in one layout table (llm.c's ParameterTensors).
+/// Gradients and Adam's two moments share the layout, so the optimiser is one loop over <see cref="Count"/>, zeroing is
+/// one fill, and a checkpoint is one write per buffer. Names follow the PyTorch twin's state dict (encoder.0.weight,
+/// ...). MLP weights are stored (out, in) as PyTorch stores them; conv weights are channels-last (CONV-SPEC.md), and
+/// each entry's <see cref="ParameterEntry.Order"/> says how to reach PyTorch's layout. Batch norm's running statistics
+/// are buffers (PyTorch's word): a second flat buffer without gradients or moments, plus one num_batches_tracked
+/// counter per batch-norm layer.
 /// </summary>
 public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>A named tensor: our shape, where it lies, how PyTorch initialises it and PyTorch's shape and layout.</summary>
-    public sealed record Entry(string Name, Shape Shape, int Offset, int FanIn, InitKind Init, int[] TorchShape, TorchOrder Order);
-
-    public IReadOnlyList<Entry> Layout { get; }
+    public IReadOnlyList<ParameterEntry> Layout { get; }
     public int Count { get; }
     public Storage<T> Values { get; }
     public Storage<T> Grads { get; }
@@ -34,7 +31,7 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Tensor<T>[] Tensors { get; }
 
     /// <summary>Running means and variances of the batch-norm layers (empty for the MLP).</summary>
-    public IReadOnlyList<Entry> BufferLayout { get; }
+    public IReadOnlyList<ParameterEntry> BufferLayout { get; }
     public int BufferCount { get; }
     public Tensor<T>[] Buffers { get; }
     /// <summary>Batch-norm layers: their module names (encoder.1, ...) and tensors, in layout order.</summary>
@@ -46,74 +43,25 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     readonly Tensor<T> all, allGrad, allM, allV, allBuffers;
     readonly Storage<T>? bufferStorage;
 
-    public Parameters(TrainConfig config, IBackend<T> backend)
-    {
-        var layout = new List<Entry>(); var buffers = new List<Entry>(); var normNames = new List<string>();
-        int offset = 0, bufferOffset = 0;
-        void Add(string name, int[] shape, int fanIn, InitKind init, int[]? torchShape = null, TorchOrder? order = null)
-        {
-            var s = new Shape(shape);
-            layout.Add(new Entry(name, s, offset, fanIn, init, torchShape ?? shape, order ?? TorchOrder.Same(s.Length)));
-            offset += s.Length;
-        }
-        void Linear(string prefix, int inSize, int outSize, bool bias = true, TorchOrder? order = null)
-        {
-            Add(prefix + ".weight", [outSize, inSize], inSize, InitKind.KaimingUniform, order: order);
-            if (bias) Add(prefix + ".bias", [outSize], inSize, InitKind.FanInUniform);
-        }
+    /// <summary>The InfoVAE's parameters (<see cref="ParameterLayout.For(TrainConfig)"/>).</summary>
+    public Parameters(TrainConfig config, IBackend<T> backend) : this(ParameterLayout.For(config), backend) { }
 
-        if (config.Arch == Architecture.Conv)
-        {
-            var c = config.Channels; int flat = ConvArch.Flat(c), hw = ConvArch.Bottom * ConvArch.Bottom, z = config.Latent;
-            // (OC, KH, KW, C) is PyTorch's (OC, C, KH, KW); fan_in = C·KH·KW.
-            void Conv(string prefix, ConvLayer l, bool bias)
-            {
-                int k = l.Kernel;
-                Add(prefix + ".weight", [l.Out, k, k, l.In], l.In * k * k, InitKind.KaimingUniform, [l.Out, l.In, k, k], new TorchOrder(l.Out, k * k, l.In, 1));
-                if (bias) Add(prefix + ".bias", [l.Out], l.In * k * k, InitKind.FanInUniform);
-            }
-            // (Cin, KH, KW, Cout) is PyTorch's (Cin, Cout, KH, KW); PyTorch's fan_in is weight.size(1)·KH·KW = Cout·KH·KW.
-            void ConvT(string prefix, ConvLayer l, bool bias)
-            {
-                int k = l.Kernel;
-                Add(prefix + ".weight", [l.In, k, k, l.Out], l.Out * k * k, InitKind.KaimingUniform, [l.In, l.Out, k, k], new TorchOrder(l.In, k * k, l.Out, 1));
-                if (bias) Add(prefix + ".bias", [l.Out], l.Out * k * k, InitKind.FanInUniform);
-            }
-            void Norm(string prefix, int channels)
-            {
-                Add(prefix + ".weight", [channels], 0, InitKind.Ones);
-                Add(prefix + ".bias", [channels], 0, InitKind.Zeros);
-                foreach (var (name, init) in new[] { ("running_mean", InitKind.Zeros), ("running_var", InitKind.Ones) })
-                {
-                    buffers.Add(new Entry($"{prefix}.{name}", new Shape(channels), bufferOffset, 0, init, [channels], TorchOrder.Same(channels)));
-                    bufferOffset += channels;
-                }
-                normNames.Add(prefix);
-            }
-            var enc = ConvArch.Encoder(c); var dec = ConvArch.Decoder(c);
-            for (int i = 0; i < enc.Length; i++) { Conv(ConvArch.EncoderConv(i), enc[i], bias: false); Norm(ConvArch.EncoderNorm(i), enc[i].Out); }
-            // PyTorch flattens (N, c3, 4, 4): its input column c·HW + p is our column p·c3 + c.
-            Linear(ConvArch.EncoderLinear, flat, 2 * z, order: new TorchOrder(2 * z, hw, c[2], 1));
-            // PyTorch unflattens the output row c·HW + p into (c, p); ours is row p·c3 + c.
-            Linear(ConvArch.DecoderLinear, z, flat, bias: false, order: new TorchOrder(1, hw, c[2], z));
-            Norm(ConvArch.DecoderLinearNorm, c[2]);
-            for (int i = 0; i < dec.Length; i++)
-            {
-                bool last = i == dec.Length - 1;
-                ConvT(ConvArch.DecoderConv(i), dec[i], bias: last);
-                if (!last) Norm(ConvArch.DecoderNorm(i), dec[i].Out);
-            }
-        }
-        else
-        {
-            // Encoder D → H1 → … → 2Z, decoder Z → …reversed… → D; ReLU modules sit at the odd Sequential indices.
-            int[] enc = [config.InputSize, .. config.Hidden, 2 * config.Latent];
-            for (int i = 0; i + 1 < enc.Length; i++) Linear($"encoder.{2 * i}", enc[i], enc[i + 1]);
-            int[] dec = [config.Latent, .. config.Hidden.Reverse(), config.InputSize];
-            for (int i = 0; i + 1 < dec.Length; i++) Linear($"decoder.{2 * i}", dec[i], dec[i + 1]);
-        }
+    /// <summary>
+    /// A plain MLP sizes[0] → sizes[1] → … → sizes[^1] named like an nn.Sequential of Linear and ReLU modules:
+    /// prefix.0, prefix.2, … (the adversarial divergence's discriminator).
+    /// </summary>
+    public static Parameters<T> Mlp(string prefix, int[] sizes, IBackend<T> backend)
+    {
+        var layout = new ParameterLayout();
+        for (int i = 0; i + 1 < sizes.Length; i++) layout.Linear($"{prefix}.{2 * i}", sizes[i], sizes[i + 1]);
+        return new Parameters<T>(layout, backend);
+    }
+
+    public Parameters(ParameterLayout layoutTable, IBackend<T> backend)
+    {
+        var layout = layoutTable.Entries; var buffers = layoutTable.Buffers; var normNames = layoutTable.NormNames;
         Layout = layout;
-        Count = offset;
+        Count = layoutTable.Count;
         Values = backend.Rent(Count); Grads = backend.Rent(Count); AdamM = backend.Rent(Count); AdamV = backend.Rent(Count);
         all = Tensor<T>.View(Values, 0, new Shape(Count));
         allGrad = Tensor<T>.View(Grads, 0, new Shape(Count));
@@ -123,7 +71,7 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         Tensors = layout.Select(e => Tensor<T>.View(Values, e.Offset, e.Shape, Tensor<T>.View(Grads, e.Offset, e.Shape), requiresGrad: true)).ToArray();
 
         BufferLayout = buffers;
-        BufferCount = bufferOffset;
+        BufferCount = layoutTable.BufferCount;
         NormNames = normNames;
         BatchesTracked = new long[normNames.Count];
         if (BufferCount > 0)
@@ -240,6 +188,33 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Clears the gradients that backward did not reach (a parameter outside the loss's graph), so all of <see cref="AllGrad"/> is meaningful.</summary>
     public void MaterializeGrads() { foreach (var t in Tensors) t.MaterializeGrad(); }
+
+    /// <summary>
+    /// The first parameter tensor (layout order) whose gradient holds a NaN or ±∞, with the element and its value;
+    /// null when every gradient is finite. Materialises deferred zeros first. One vectorised pass over the flat
+    /// gradient buffer (one kernel and one flag read on a GPU) in the usual all-finite case; only a failing check
+    /// copies the gradients to the host to find the tensor.
+    /// </summary>
+    public (int Tensor, int Index, T Value)? FirstNonFiniteGradient()
+    {
+        MaterializeGrads();
+        if (all.Backend.AllFinite(allGrad)) return null;
+        var g = allGrad.ToArray();
+        int at = Array.FindIndex(g, v => !T.IsFinite(v));
+        int k = Layout.Count - 1;
+        while (Layout[k].Offset > at) k--;
+        return (k, at - Layout[k].Offset, g[at]);
+    }
+
+    /// <summary>
+    /// Throws a <see cref="NonFiniteException"/> naming the first parameter whose gradient holds a NaN or ±∞.
+    /// </summary>
+    public void ThrowIfNonFiniteGradient()
+    {
+        if (FirstNonFiniteGradient() is not { } bad) return;
+        var e = Layout[bad.Tensor];
+        throw NonFiniteException.InGradientOf(e.Name, e.Shape, bad.Index, double.CreateTruncating(bad.Value));
+    }
 
     public Tensor<T> All => all;
     public Tensor<T> AllGrad => allGrad;

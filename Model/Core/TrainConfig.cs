@@ -10,10 +10,17 @@ public enum ReconLoss { Bernoulli, Gaussian }
 public enum Architecture { Mlp, Conv }
 
 /// <summary>
-/// Everything that defines a run: architecture, loss weights, MMD, optimiser, schedule, logging, and the data it
-/// trains on. Written to the run's config.json and into every checkpoint (snake_case keys, see <see cref="RunJson"/>);
-/// --resume restores it whole and refuses flags that disagree with it. Loss:
-/// β·recon + (1 − α)·KL(q(z|x) ‖ p(z)) + (α + λ − 1)·MMD²(q(z) ‖ p(z)), each term a per-example sum averaged over the batch.
+/// D(q(z) ‖ p(z)) in the loss: the MMD², or the Jensen-Shannon divergence through a latent discriminator trained
+/// alongside (adversarial autoencoders; the InfoVAE paper's adversarial variant).
+/// </summary>
+public enum Divergence { Mmd, Adversarial }
+
+/// <summary>
+/// Everything that defines a run: architecture, loss weights, divergence, optimiser, schedule, logging, and the data
+/// it trains on. Written to the run's config.json and into every checkpoint (snake_case keys, see
+/// <see cref="RunJson"/>); --resume restores it whole and refuses flags that disagree with it. Loss:
+/// β·recon + (1 − α)·KL(q(z|x) ‖ p(z)) + (α + λ − 1)·D(q(z) ‖ p(z)), each term a per-example sum averaged over the
+/// batch; D is the MMD² or, with <see cref="Divergence.Adversarial"/>, the discriminator's generator loss.
 /// A flag's "0 = none / all / the batch size" is null here, so the file never writes a default as 0.
 /// </summary>
 public sealed record TrainConfig
@@ -32,11 +39,16 @@ public sealed record TrainConfig
     public double Beta { get; init; } = 1;
     public ReconLoss Recon { get; init; } = ReconLoss.Bernoulli;
     public MmdKernel Kernel { get; init; } = MmdKernel.Imq;
-    public double[] Scales { get; init; } = MmdSpec.WaeScales;
+    public double[] Scales { get; init; } = [.. MmdSpec.WaeScales];
     public double Bandwidth { get; init; } = 1;
     public bool UnbiasedMmd { get; init; } = true;
     /// <summary>Prior samples drawn per step for the MMD; null: as many as the step's batch has images.</summary>
     public int? PriorSamples { get; init; }
+    public Divergence Divergence { get; init; } = Divergence.Mmd;
+    /// <summary>The discriminator's hidden layer sizes (adversarial divergence): Z → 512 → 512 → 1.</summary>
+    public int[] DiscHidden { get; init; } = [512, 512];
+    /// <summary>The discriminator's Adam learning rate (it shares β1, β2 and ε with the VAE's Adam).</summary>
+    public double DiscLearningRate { get; init; } = 1e-3;
     public double LearningRate { get; init; } = 1e-3;
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.999;
@@ -64,7 +76,12 @@ public sealed record TrainConfig
     public int RowsPerRank => WorldSize > 0 ? Batch / WorldSize : 0;
 
     [JsonIgnore] public double KlWeight => 1 - Alpha;
-    [JsonIgnore] public double MmdWeight => Alpha + Lambda - 1;
+    /// <summary>α + λ − 1: the weight of the divergence term, whichever divergence it is.</summary>
+    [JsonIgnore] public double DivergenceWeight => Alpha + Lambda - 1;
+    /// <summary>The MMD²'s weight in the loss: 0 with the adversarial divergence (the MMD² only reported).</summary>
+    [JsonIgnore] public double MmdWeight => Divergence == Divergence.Mmd ? DivergenceWeight : 0;
+    /// <summary>The generator loss's weight in the loss: 0 with the MMD divergence.</summary>
+    [JsonIgnore] public double AdversarialWeight => Divergence == Divergence.Adversarial ? DivergenceWeight : 0;
     [JsonIgnore] public MmdSpec Mmd => new(Kernel, Scales, Bandwidth, UnbiasedMmd);
     public int PriorCount(int batch) => PriorSamples ?? batch;
 
@@ -96,8 +113,26 @@ public sealed record TrainConfig
         Finite(Alpha, "--alpha", d.Alpha); Finite(Lambda, "--lambda", d.Lambda); Finite(Beta, "--beta", d.Beta); Finite(LearningRate, "--lr", d.LearningRate);
         Finite(Beta1, "--beta1", d.Beta1); Finite(Beta2, "--beta2", d.Beta2); Finite(AdamEps, "--adam-eps", d.AdamEps); Finite(Bandwidth, "--bandwidth", d.Bandwidth);
         if (!(Lambda > 0)) throw new UserError($"--lambda must be > 0 (got {Num(Lambda)}); the InfoVAE paper's MNIST setting is --lambda 1000");
-        if (MmdWeight < 0)
-            throw new UserError($"the MMD weight α + λ − 1 = {MmdWeight:G4} is negative, which would maximise the divergence between q(z) and p(z); raise --lambda or --alpha so that α + λ ≥ 1");
+        string divergence = Divergence == Divergence.Mmd ? "MMD" : "divergence";
+        if (DivergenceWeight < 0)
+            throw new UserError($"the {divergence} weight α + λ − 1 = {DivergenceWeight:G4} is negative, which would "
+                + "maximise the divergence between q(z) and p(z); raise --lambda or --alpha so that α + λ ≥ 1");
+        if (!Enum.IsDefined(Divergence))
+            throw new UserError($"unknown divergence '{Divergence}': use --divergence mmd or --divergence adversarial");
+        if (Divergence == Divergence.Adversarial)
+        {
+            if (DivergenceWeight == 0)
+                throw new UserError("--divergence adversarial with the divergence weight α + λ − 1 = 0 "
+                    + $"(α = {Num(Alpha)}, λ = {Num(Lambda)}) trains a discriminator that never reaches the encoder; "
+                    + "raise --lambda (e.g. --lambda 10) or drop --divergence adversarial");
+            if (DiscHidden is null || DiscHidden.Length == 0 || Array.Exists(DiscHidden, h => h <= 0))
+                throw new UserError("--disc-hidden must list one or more positive layer sizes, "
+                    + $"not '{string.Join(",", DiscHidden ?? [])}'; e.g. --disc-hidden 512,512");
+            Finite(DiscLearningRate, "--disc-lr", d.DiscLearningRate);
+            if (!(DiscLearningRate > 0))
+                throw new UserError($"--disc-lr must be > 0, not {Num(DiscLearningRate)}; "
+                    + $"the default is {Num(d.DiscLearningRate)}");
+        }
         if (!(Beta > 0)) throw new UserError($"--beta (the reconstruction weight) must be > 0, not {Num(Beta)}; the default is {Num(d.Beta)}");
         if (!(LearningRate > 0)) throw new UserError($"--lr must be > 0, not {Num(LearningRate)}; the default is {Num(d.LearningRate)}");
         if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1))

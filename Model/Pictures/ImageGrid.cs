@@ -33,6 +33,9 @@ public static class ImageGrid
         int titleHeight = title is null ? 0 : 22;
         int cellW = cols * scale, cellH = rows * scale;
         int width = labelWidth + Gap + columns * (cellW + Gap), height = titleHeight + Gap + gridRows * (cellH + Gap);
+        if (title is not null)
+            using (var titleFont = Png.Font(15))
+                width = Math.Max(width, (int)Math.Ceiling(titleFont.MeasureText(title)) + 12);   // room for it
 
         using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         bitmap.Erase(Background);

@@ -9,7 +9,8 @@ namespace InfoVae.Model;
 /// <summary>
 /// A training checkpoint in safetensors: every parameter under its PyTorch name (in our layout: conv weights are
 /// channels-last), Adam's moments under adam.m.* and adam.v.*, batch norm's running statistics and
-/// num_batches_tracked (conv net only; resuming needs them bit for bit), the noise generator's state under
+/// num_batches_tracked (conv net only; resuming needs them bit for bit), the adversarial divergence's discriminator
+/// (discriminator.0.weight, …) and its Adam moments under the same prefixes, the noise generator's state under
 /// rng.torch_generator (the epoch order is recomputed from the epoch number), and in the metadata the position
 /// (step, epoch, next batch) and the config. Written to a temporary file and renamed, so a crash mid-write leaves
 /// the previous checkpoint whole.
@@ -44,11 +45,17 @@ public static class Checkpoint
     public static void Save(string path, InfoVaeNet<float> net, Position at, TorchGenerator? noise = null)
     {
         var p = net.Params;
-        float[] values = p.All.ToArray(), m = p.AllM.ToArray(), v = p.AllV.ToArray();
         var tensors = new List<SafeTensor>(3 * p.Layout.Count);
-        foreach (var (prefix, data) in new[] { ("", values), ("adam.m.", m), ("adam.v.", v) })
-            foreach (var e in p.Layout)
-                tensors.Add(SafeTensor.From<float>(prefix + e.Name, data.AsSpan(e.Offset, e.Shape.Length), e.Shape.ToArray()));
+        foreach (var ps in net.Disc is { } disc ? [p, disc.Params] : new[] { p })
+        {
+            float[] values = ps.All.ToArray(), m = ps.AllM.ToArray(), v = ps.AllV.ToArray();
+            foreach (var (prefix, data) in new[] { ("", values), ("adam.m.", m), ("adam.v.", v) })
+                foreach (var e in ps.Layout)
+                {
+                    var span = data.AsSpan(e.Offset, e.Shape.Length);
+                    tensors.Add(SafeTensor.From<float>(prefix + e.Name, span, e.Shape.ToArray()));
+                }
+        }
         if (noise != null)
         {
             var state = new uint[TorchGenerator.StateLength];
@@ -108,11 +115,17 @@ public static class Checkpoint
             throw new UserError($"{path} is an infovae checkpoint of version {version ?? "(none)"}, which this infovae (version {Version}) does not read; {Fix}");
         CheckModelSize(file, net.Config, path);
         var p = net.Params;
-        float[] values = new float[p.Count], m = new float[p.Count], v = new float[p.Count];
-        foreach (var (prefix, data) in new[] { ("", values), ("adam.m.", m), ("adam.v.", v) })
-            foreach (var e in p.Layout)
-                file.Get(prefix + e.Name, DType.F32, e.Shape.ToArray()).CopyTo<float>(data.AsSpan(e.Offset, e.Shape.Length));
-        p.All.CopyFrom(values); p.AllM.CopyFrom(m); p.AllV.CopyFrom(v);
+        foreach (var ps in net.Disc is { } disc ? [p, disc.Params] : new[] { p })
+        {
+            float[] values = new float[ps.Count], m = new float[ps.Count], v = new float[ps.Count];
+            foreach (var (prefix, data) in new[] { ("", values), ("adam.m.", m), ("adam.v.", v) })
+                foreach (var e in ps.Layout)
+                {
+                    var tensor = file.Get(prefix + e.Name, DType.F32, e.Shape.ToArray());
+                    tensor.CopyTo<float>(data.AsSpan(e.Offset, e.Shape.Length));
+                }
+            ps.All.CopyFrom(values); ps.AllM.CopyFrom(m); ps.AllV.CopyFrom(v);
+        }
         if (p.AllBuffers is { } all)
         {
             var buffers = new float[p.BufferCount];

@@ -20,7 +20,7 @@ public static class Evaluation
     {
         var loss = LossTerms(net, test);
         int z = net.Config.Latent, n = test.Count;
-        var mu = new float[n * z]; var lv = new float[n * z];
+        var mu = new float[new Shape(n, z).Length]; var lv = new float[mu.Length];
         Encode(net, test, mu, lv);
         progress?.Invoke("importance sampling");
         var perImage = IwNll(net, test, mu, lv, iwSamples);
@@ -34,15 +34,16 @@ public static class Evaluation
 
     /// <summary>
     /// Test-set loss terms in batches of <paramref name="batch"/> with noise fixed by the seed (the same numbers every
-    /// evaluation), each a per-image mean; the MMD² is the mean of the per-batch estimates. The noise is the PyTorch
+    /// evaluation), each a per-image mean; the MMD² (and the discriminator's loss) is the mean of the per-batch
+    /// estimates. The noise is the PyTorch
     /// twin's: a generator seeded with the seed, eps then prior samples for each batch in turn.
     /// </summary>
     public static StepMetrics LossTerms(InfoVaeNet<float> net, LabeledImages data, int batch = 1000)
     {
-        double recon = 0, kl = 0, mmd = 0; int batches = 0;
+        double recon = 0, kl = 0, mmd = 0, adversarial = 0, discriminator = 0; int batches = 0;
         var tape = Tape<float>.Current;
         var noise = new TorchGenerator(net.Config.Seed);
-        var host = new float[Math.Max(batch, net.Config.PriorCount(batch)) * net.Config.Latent];
+        var host = new float[new Shape(Math.Max(batch, net.Config.PriorCount(batch)), net.Config.Latent).Length];
         using (tape.NoGrad())
         {
             for (int start = 0, b; start < data.Count; start += b, batches++)
@@ -67,12 +68,15 @@ public static class Evaluation
                     tape.CheckAnomalies();
                     var t = Trainer.Read(terms);
                     recon += t.Recon * b; kl += t.Kl * b; mmd += t.Mmd;
+                    adversarial += t.Adversarial * b; discriminator += t.Discriminator;
                 }
                 finally { tape.Reset(); }
             }
         }
-        recon /= data.Count; kl /= data.Count; mmd /= batches;
-        return new StepMetrics(net.Config.Beta * recon + net.Config.KlWeight * kl + net.Config.MmdWeight * mmd, recon, kl, mmd);
+        recon /= data.Count; kl /= data.Count; mmd /= batches; adversarial /= data.Count; discriminator /= batches;
+        var c = net.Config;
+        double total = c.Beta * recon + c.KlWeight * kl + c.MmdWeight * mmd + c.AdversarialWeight * adversarial;
+        return new StepMetrics(total, recon, kl, mmd, adversarial, discriminator);
     }
 
     /// <summary>mu and logvar (N, Z) of every image, in chunks of 1000, without gradients.</summary>
@@ -112,8 +116,9 @@ public static class Evaluation
         // Images per decoder call: chunk·K rows. The conv decoder's largest scratch is its (rows·49, 16·c1) column
         // matrix (200 MB at 2000 rows and c1 = 32), so it takes fewer rows at a time.
         int chunk = Math.Max(1, (net.Config.Arch == Architecture.Conv ? 500 : 2000) / k);
-        var zs = new float[chunk * k * z]; var xs = new float[chunk * k * d]; var logw = new double[k];
-        var eps = new float[chunk * k * z];
+        var zs = new float[new Shape(chunk * k, z).Length]; var xs = new float[new Shape(chunk * k, d).Length];
+        var logw = new double[k];
+        var eps = new float[zs.Length];
         ulong key = RandomStreams.Key(net.Config.Seed, RandomStreams.Eval + 200);
         var nll = new double[data.Count];
         using var _ = tape.NoGrad();
@@ -216,7 +221,7 @@ public static class Evaluation
     {
         const int batch = 1000;
         double sum = 0; int batches = 0;
-        var eps = new double[batch * z];
+        var eps = new double[new Shape(batch, z).Length];
         for (int s = 0; s < n; s += batch, batches++)
         {
             int b = Math.Min(batch, n - s);

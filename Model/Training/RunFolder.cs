@@ -76,7 +76,7 @@ public sealed class RunFolder
     {
         using var s = new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.Read);
         using var w = new StreamWriter(s);
-        w.WriteLine(JsonSerializer.Serialize(record, RunJson.Options));
+        w.WriteLine(JsonSerializer.Serialize(record, RunJson.Lines));
     }
 }
 

@@ -21,6 +21,13 @@ public static class RunJson
 
     static readonly JsonSerializerOptions Indented = new(Options) { WriteIndented = true };
 
+    /// <summary>run.jsonl's lines leave out the keys that do not apply to the run (null): an MMD run's
+    /// adversarial terms.</summary>
+    public static readonly JsonSerializerOptions Lines = new(Options)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
     // A key this infovae does not know is a setting it would silently drop (a config from a newer version, a typo):
     // refused rather than ignored.
     static readonly JsonSerializerOptions Strict = new(Options)
@@ -43,7 +50,8 @@ public static class RunJson
 
     /// <summary>
     /// The PascalCase config of older versions in today's form: keys to snake_case, the derived fields it also wrote
-    /// (KlWeight, MmdWeight and the Mmd object, a second copy of the kernel, scales, bandwidth and estimator)
+    /// (KlWeight, MmdWeight and the Mmd object, a second copy of the kernel, scales, bandwidth and estimator; the
+    /// adversarial divergence's first builds also wrote DivergenceWeight and AdversarialWeight)
     /// dropped, and PriorSamples 0 ("the batch size") as null.
     /// </summary>
     static JsonObject Upgrade(JsonObject config)
@@ -52,7 +60,7 @@ public static class RunJson
         var upgraded = new JsonObject();
         foreach (var (key, value) in config)
         {
-            if (key is "KlWeight" or "MmdWeight" or "Mmd") continue;
+            if (key is "KlWeight" or "MmdWeight" or "Mmd" or "DivergenceWeight" or "AdversarialWeight") continue;
             upgraded[JsonNamingPolicy.SnakeCaseLower.ConvertName(key)] = value?.DeepClone();
         }
         if (upgraded["prior_samples"] is JsonValue v && v.TryGetValue(out int m) && m == 0)

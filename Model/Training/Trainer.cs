@@ -48,14 +48,22 @@ public sealed class Trainer
         Net = new InfoVaeNet<float>(config, backend) { Replicas = replicas ?? SingleProcess.Instance };
         order = new int[train.Count];
         int b = Math.Min(config.Batch, train.Count);
-        hostBatch = new float[b * train.PixelsPerImage];
-        hostEps = new float[b * config.Latent];
-        hostPrior = new float[config.PriorCount(b) * config.Latent];
+        hostBatch = new float[new Shape(b, train.PixelsPerImage).Length];
+        hostEps = new float[new Shape(b, config.Latent).Length];
+        hostPrior = new float[new Shape(config.PriorCount(b), config.Latent).Length];
         Noise = new TorchGenerator(config.Seed);
     }
 
-    /// <summary>A fresh run's weights: PyTorch's default init from the seed, drawn from <see cref="Noise"/>.</summary>
-    public void InitializeWeights() => Net.Params.Initialize(Noise);
+    /// <summary>
+    /// A fresh run's weights: PyTorch's default init from the seed, drawn from <see cref="Noise"/>: the VAE's, then
+    /// the discriminator's (as a twin that builds the discriminator after the VAE would), so an MMD run's draws are
+    /// the same with or without this code.
+    /// </summary>
+    public void InitializeWeights()
+    {
+        Net.Params.Initialize(Noise);
+        Net.Disc?.Params.Initialize(Noise);
+    }
 
     public int BatchesPerEpoch => Batches.Count(Train.Count, Config.Batch);
     public bool Finished => Epoch >= Config.Epochs;
@@ -73,14 +81,14 @@ public sealed class Trainer
         {
             var eps = Draw(new Shape(b, z), hostEps, share);
             var prior = Draw(new Shape(m, z), hostPrior, BatchShare.Whole(m));
-            Net.Params.ZeroGrad();
+            Net.ZeroGrad();
             Net.Training = true;                      // batch norm: batch statistics, running averages updated
             var terms = Net.Loss(x, eps, prior, share);
             Tape<float>.Current.CheckAnomalies();     // anomaly mode: the last ops too, before the loss is read
             metrics = Replicas.Size == 1 ? Read(terms) : ReadAll(terms);
             if (metrics.IsFinite)
             {
-                terms.Total.Backward();
+                (terms.Discriminator is { } d ? terms.Total + d : terms.Total).Backward();
                 if (Replicas.Size > 1) SumGradients();
                 Net.AdamStep(Step + 1);
                 Step++;
@@ -137,7 +145,9 @@ public sealed class Trainer
         g.CopyFrom(hostGrad);
     }
 
-    internal static StepMetrics Read(LossTerms<float> t) => new(t.Total.Item(), t.Recon.Item(), t.Kl.Item(), t.Mmd.Item());
+    internal static StepMetrics Read(LossTerms<float> t) =>
+        new(t.Total.Item(), t.Recon.Item(), t.Kl.Item(), t.Mmd.Item(),
+        t.Adversarial?.Item() ?? 0, t.Discriminator?.Item() ?? 0);
 
     /// <summary>Copies the chosen images into a batch tensor kept per batch size (a step allocates nothing).</summary>
     Tensor<float> Gather(ReadOnlySpan<int> rows, LabeledImages data)

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """PyTorch's own draws, for Tests/Model/TorchGeneratorTests.cs: uniform_, randn (a multiple of 16 and a length with
-a tail) and two randperms in a row, from known seeds. Run with Debian's python3-torch, forcing ATen's scalar kernels
-(the AVX2 randn differs in the last bits, see Model/Core/TorchGenerator.cs):
+a tail) and two randperms in a row, from known seeds. Run with Debian's python3-torch, forcing ATen's AVX2 kernels
+(the ones Model/Core/TorchGenerator.cs reproduces; the scalar "default" randn differs from them in the last bits, and
+a machine with AVX-512 would otherwise pick its own):
 
-    ATEN_CPU_CAPABILITY=default /usr/bin/python3 Tests/Data/make_torch_rng.py
+    ATEN_CPU_CAPABILITY=avx2 /usr/bin/python3 Tests/Data/make_torch_rng.py
 
 Writes torch_rng.safetensors next to this script."""
 import os

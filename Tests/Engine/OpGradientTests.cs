@@ -56,6 +56,11 @@ public class OpGradientTests
     [Test] public void Concat_middle_axis() => Check(t => Ops.Concat(1, t[0], t[1]), In(U(12, 35), 2, 2, 3), In(U(6, 36), 2, 1, 3));
     [Test] public void Bce_with_logits() => Check(t => Ops.BceWithLogits(t[0], t[1]), In(U(23, 37, -6, 6), 23), In(U(23, 38, 0, 1), 23));
     [Test] public void Gaussian_kl() => Check(t => Ops.GaussianKl(t[0], t[1]), In(U(15, 39), 3, 5), In(U(15, 40, -2, 1), 3, 5));
+    [Test] public void Softmax_cross_entropy_soft_targets() =>
+        Check(t => Ops.SoftmaxCrossEntropy(t[0], t[1]), In(U(4 * 5, 50, -3, 3), 4, 5), In(U(4 * 5, 51, 0, 1), 4, 5));
+    [Test] public void Softmax_cross_entropy_one_hot_labels() =>
+        Check(t => Ops.SoftmaxCrossEntropy(t[0], t[1]), In(U(3 * 10, 52, -3, 3), 3, 10),
+            Const([.. Enumerable.Range(0, 30).Select(i => i % 10 == (i / 10) * 3 ? 1.0 : 0.0)], 3, 10));
     [Test] public void Squared_distance() => Check(t => Ops.SquaredDistance(t[0], t[1]), In(U(15, 41), 5, 3), In(U(21, 42), 7, 3));
     [Test] public void Squared_distance_self() => Check(t => Ops.SquaredDistance(t[0], t[0]), In(U(15, 43), 5, 3));
 

@@ -5,7 +5,10 @@ using static InfoVae.Tests.Kernels.KernelCheck;
 
 namespace InfoVae.Tests.Kernels;
 
-/// <summary>Losses.Softplus, BceWithLogits and GaussianKl (forward and backward) against Reference in double.</summary>
+/// <summary>
+/// Losses.Softplus, BceWithLogits, GaussianKl and SoftmaxCrossEntropy (forward and backward) against Reference in
+/// double.
+/// </summary>
 [TestFixture(typeof(float))]
 [TestFixture(typeof(double))]
 public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -200,6 +203,92 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         ex = Assert.Throws<ArgumentException>(() => Losses.BceWithLogitsBackward<T>(new T[9], new T[9], new T[9], Span<T>.Empty, new T[8]));
         Assert.That(ex!.ParamName, Is.EqualTo("dt"));
         Assert.Throws<ArgumentException>(() => Losses.BceWithLogitsBackward<T>(new T[9], new T[9], new T[8], new T[9], new T[9]));
+    }
+
+    // ---- softmax cross-entropy ----
+
+    /// <summary>(rows, classes) around the model's (B, 10), with soft and one-hot targets and logits far out.</summary>
+    [TestCase(1, 1)] [TestCase(1, 10)] [TestCase(3, 10)] [TestCase(7, 13)] [TestCase(17, 2)] [TestCase(0, 10)]
+    public void Softmax_cross_entropy(int rows, int classes)
+    {
+        int n = rows * classes;
+        var z = Uniform<T>(n, 300 + n, -8, 8);
+        // Far-out logits in some rows: the max shift must keep them finite.
+        for (int i = 3; i < n; i += 11) z[i] = P(i % 2 == 0 ? 1e4 : -1e4);
+        var soft = Uniform<T>(n, 310 + n, 0, 1);
+        var oneHot = new T[n];
+        for (int r = 0; r < rows; r++) oneHot[r * classes + (r * 7) % classes] = T.One;
+        foreach (var (t, kind) in new[] { (soft, "soft"), (oneHot, "one-hot") })
+        {
+            string label = $"softmax ce ({rows}, {classes}) {kind}";
+            double[] zd = ToDouble<T>(z), td = ToDouble<T>(t);
+            var e = new double[rows]; var scale = new double[rows];
+            for (int r = 0; r < rows; r++)
+            {
+                var zr = zd.AsSpan(r * classes, classes); var tr = td.AsSpan(r * classes, classes);
+                e[r] = Reference.SoftmaxCrossEntropy(zr, tr);
+                // Each term t·(lse − z) is good to units of |lse| + |z|, and lse to units of the row's largest |z|.
+                double big = 0;
+                foreach (var v in zr) big = Math.Max(big, Math.Abs(v));
+                for (int c = 0; c < classes; c++) scale[r] += tr[c] * (big + Math.Abs(zr[c]) + 1);
+                scale[r] += 1;
+            }
+            var d = Guarded<T>(rows);
+            Losses.SoftmaxCrossEntropy<T>(z, t, rows, classes, d);
+            Close<T>(e, d.AsSpan(0, rows), scale, SumTolerance<T>(2 * classes), label);
+            GuardIntact(d, rows, label);
+
+            var dl = Uniform<T>(rows, 320 + n, -2, 2);
+            var dz0 = Uniform<T>(n, 330 + n, -1, 1); var dt0 = Uniform<T>(n, 340 + n, -1, 1);
+            double[] gd = ToDouble<T>(dl), dz0d = ToDouble<T>(dz0), dt0d = ToDouble<T>(dt0);
+            double[] ez = new double[n], sz = new double[n], et = new double[n], st = new double[n];
+            for (int i = 0; i < n; i++)
+            {
+                int r = i / classes, c = i % classes;
+                var zr = zd.AsSpan(r * classes, classes); var tr = td.AsSpan(r * classes, classes);
+                double gz = gd[r] * Reference.SoftmaxCrossEntropyGradZ(zr, tr, c);
+                double gt = gd[r] * Reference.SoftmaxCrossEntropyGradT(zr, c);
+                ez[i] = dz0d[i] + gz; sz[i] = Math.Abs(dz0d[i]) + Math.Abs(gd[r]) * (classes + 1);
+                et[i] = dt0d[i] + gt; st[i] = Math.Abs(dt0d[i]) + Math.Abs(gt) + Math.Abs(gd[r]);
+            }
+            var dz = Guarded<T>(n, dz0); var dt = Guarded<T>(n, dt0);
+            Losses.SoftmaxCrossEntropyBackward<T>(z, t, dl, rows, classes, dz, dt);
+            Close<T>(ez, dz.AsSpan(0, n), sz, SumTolerance<T>(2 * classes), label + " dz");
+            Close<T>(et, dt.AsSpan(0, n), st, SumTolerance<T>(2 * classes), label + " dt");
+            GuardIntact(dz, n, label + " dz"); GuardIntact(dt, n, label + " dt");
+
+            var dzOnly = (T[])dz0.Clone(); var dtOnly = (T[])dt0.Clone();
+            Losses.SoftmaxCrossEntropyBackward<T>(z, t, dl, rows, classes, dzOnly, Span<T>.Empty);
+            Losses.SoftmaxCrossEntropyBackward<T>(z, t, dl, rows, classes, Span<T>.Empty, dtOnly);
+            Identical<T>(dz.AsSpan(0, n), dzOnly, label + " dz alone");
+            Identical<T>(dt.AsSpan(0, n), dtOnly, label + " dt alone");
+        }
+    }
+
+    [Test]
+    public void Softmax_cross_entropy_of_a_confident_right_answer_is_zero_and_of_uniform_logits_is_log_c()
+    {
+        // Row 0: the label's logit 1e4 above the rest (−log softmax = 0 in any precision); row 1: all logits equal.
+        T[] z = [P(1e4), P(0), P(0), P(0), P(3), P(3), P(3), P(3)];
+        T[] t = [T.One, T.Zero, T.Zero, T.Zero, T.Zero, T.Zero, T.One, T.Zero];
+        var d = new T[2];
+        Losses.SoftmaxCrossEntropy<T>(z, t, 2, 4, d);
+        Assert.That(double.CreateTruncating(d[0]), Is.EqualTo(0.0));
+        Assert.That(double.CreateTruncating(d[1]), Is.EqualTo(Math.Log(4)).Within(4 * Unit<T>()));
+    }
+
+    [Test]
+    public void Softmax_cross_entropy_throws_for_bad_shapes()
+    {
+        Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropy<T>(new T[10], new T[10], 2, 5, new T[1]));
+        Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropy<T>(new T[10], new T[9], 2, 5, new T[2]));
+        Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropy<T>(new T[0], new T[0], 0, 0, new T[0]));
+        var ex = Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropyBackward<T>(new T[10], new T[10],
+            new T[2], 2, 5, new T[9], Span<T>.Empty));
+        Assert.That(ex!.ParamName, Is.EqualTo("dz"));
+        ex = Assert.Throws<ArgumentException>(() => Losses.SoftmaxCrossEntropyBackward<T>(new T[10], new T[10],
+            new T[2], 2, 5, Span<T>.Empty, new T[9]));
+        Assert.That(ex!.ParamName, Is.EqualTo("dt"));
     }
 
     // ---- Gaussian KL ----

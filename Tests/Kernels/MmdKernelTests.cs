@@ -17,7 +17,7 @@ public class MmdKernelTests
         (64, 2, 32), (129, 97, 32),
     ];
 
-    static readonly double[][] ScaleSets = [MmdSpec.WaeScales, [1.0], [0.5, 3.0]];
+    static readonly double[][] ScaleSets = [[.. MmdSpec.WaeScales], [1.0], [0.5, 3.0]];
 
     static IEnumerable<TestCaseData> Cases()
     {
@@ -110,7 +110,7 @@ public class MmdKernelTests
         for (int k = 0; k < d; k++) { xd[d + k] = xd[k]; yd[k] = xd[k]; }
         foreach (var kernel in new[] { MmdKernel.Imq, MmdKernel.Rbf })
         {
-            var spec = new MmdSpec(kernel, MmdSpec.WaeScales);
+            var spec = new MmdSpec(kernel, [.. MmdSpec.WaeScales]);
             var x = To<float>(xd); var y = To<float>(yd);
             float v = Mmd.Forward<float>(x, n, y, m, d, spec);
             Assert.That(float.IsFinite(v), $"{kernel}: MMD² = {v}");
@@ -132,7 +132,7 @@ public class MmdKernelTests
         double[] xd = SampleX(n, d, 15), yd = Array.ConvertAll(SampleX(m, d, 16), v => 1e9 * v);
         foreach (var kernel in new[] { MmdKernel.Imq, MmdKernel.Rbf })
         {
-            var spec = new MmdSpec(kernel, MmdSpec.WaeScales);
+            var spec = new MmdSpec(kernel, [.. MmdSpec.WaeScales]);
             var x = To<float>(xd); var y = To<float>(yd);
             Close.Assert([Ref.Mmd(Wide(x), n, Wide(y), m, d, spec)], [Mmd.Forward<float>(x, n, y, m, d, spec)], 1e-5, 1e-4, $"{kernel} mmd²");
             var dx = new float[n * d]; var dy = new float[m * d];
@@ -212,7 +212,7 @@ public class MmdKernelTests
                 float f = Mmd.Forward<float>(x, n, y, m, d, spec);
                 var dx = new float[n * d]; var dy = new float[m * d];
                 Mmd.Backward<float>(x, n, y, m, d, spec, 1f, dx, dy);
-                var rbf = new MmdSpec(MmdKernel.Rbf, MmdSpec.WaeScales, Unbiased: false);
+                var rbf = new MmdSpec(MmdKernel.Rbf, [.. MmdSpec.WaeScales], Unbiased: false);
                 double fd = Mmd.Forward<double>(xd, n, yd, m, d, rbf);
                 var dxd = new double[n * d];
                 Mmd.Backward<double>(xd, n, yd, m, d, rbf, 1.0, dxd, default);

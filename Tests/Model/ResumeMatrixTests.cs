@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.IO.Pipes;
 using System.Text.Json.Nodes;
 using InfoVae.Model.Cli;
 using InfoVae.Model.IO;
@@ -70,6 +71,9 @@ public class ResumeMatrixTests
         S("--limit", "24", "0"),
         S("--checkpoint-every", "3", "2"),
         S("--log-every", "2", "1"),
+        S("--divergence", "adversarial", "mmd", "--lambda", "10"),
+        S("--disc-hidden", "6,4", "8", "--divergence", "adversarial", "--lambda", "10"),
+        S("--disc-lr", "0.01", "0.001", "--divergence", "adversarial", "--lambda", "10"),
         // Changeable on resume: the killed run is resumed with another value and must still end where the run left
         // alone does. Those also stored (--epochs, --no-pictures) start with the base value and get the case's on the
         // first resume: a 2-epoch run extended to 3; a run without pictures that draws them from the resume on.
@@ -78,6 +82,7 @@ public class ResumeMatrixTests
         new("--threads", ["--threads", "1"], null, OnResume: ["--threads", "2"]),
         new("--device", ["--device", "cpu"], null, OnResume: ["--device", "auto"]),
         new("--detect-anomaly", [], null, OnResume: ["--detect-anomaly"]),
+        new("--stop-when-stdin-closes", [], null, OnResume: ["--stop-when-stdin-closes"]),
     ];
 
     [OneTimeSetUp]
@@ -125,12 +130,17 @@ public class ResumeMatrixTests
 
     sealed class SimulatedKill(long step) : Exception($"simulated kill -9 after step {step}");
 
-    /// <summary>`train` in this process, ended without a word after step <paramref name="killAfter"/>.</summary>
+    /// <summary>
+    /// `train` in this process, ended without a word after step <paramref name="killAfter"/>. Its "standard input"
+    /// (--stop-when-stdin-closes) is a pipe that stays open until it returns, as the sweep's is while a run trains.
+    /// </summary>
     static Cli.Result Train(string[] args, long? killAfter = null)
     {
         TrainLoop.AfterStep = killAfter is long k ? step => { if (step == k) throw new SimulatedKill(step); } : null;
+        using var stdin = new AnonymousPipeServerStream(PipeDirection.Out);
+        StopSignal.OpenStdin = () => new AnonymousPipeClientStream(PipeDirection.In, stdin.ClientSafePipeHandle);
         try { return Cli.Run(["train", .. args]); }
-        finally { TrainLoop.AfterStep = null; }
+        finally { TrainLoop.AfterStep = null; StopSignal.OpenStdin = null; }
     }
 
     static string Checkpoint(string run) => Path.Combine(run, "checkpoint.safetensors");
@@ -239,7 +249,7 @@ public class ResumeMatrixTests
         TestContext.Out.WriteLine($"{c.Flag}: {total} steps, killed after step {kill} (checkpoint at {saved}), "
             + $"then after step {kill2} (checkpoint at {StepOf(killed)})");
 
-        var resumed = Cli.Run(["train", "--resume", killed, .. onResume]);
+        var resumed = Train(["--resume", killed, .. onResume]);
         Assert.That(resumed.Code, Is.Zero, resumed.Err);
         Assert.That(Config(killed), Is.EqualTo(Config(alone)), "config.json");
         Assert.That(LoggedSteps(killed), Is.EqualTo(LoggedSteps(alone)), "steps with a run.jsonl line (log_every)");

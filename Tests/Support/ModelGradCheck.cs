@@ -6,6 +6,9 @@ namespace InfoVae.Tests.Support;
 /// <summary>
 /// The whole model's float64 gradient check: every parameter's ∂total/∂p from backward against central
 /// differences of the loss (GradCheck's eps and tolerances), with the given inputs and noise held fixed.
+/// With the adversarial divergence the training step's one backward runs from total + discriminator loss: the
+/// VAE's gradients must still be those of the total alone (the discriminator's loss sees z detached) and the
+/// discriminator's those of its own loss alone (the total sees it frozen).
 /// </summary>
 public static class ModelGradCheck
 {
@@ -13,29 +16,44 @@ public static class ModelGradCheck
     {
         var tape = Tape<double>.Current;
         tape.Reset();
-        net.Params.ZeroGrad();
-        net.Loss(x, eps, prior).Total.Backward();
+        net.ZeroGrad();
+        var terms = net.Loss(x, eps, prior);
+        (terms.Discriminator is { } d ? terms.Total + d : terms.Total).Backward();
         tape.Reset();
         net.Params.MaterializeGrads();
-        var analytic = net.Params.AllGrad.ToArray();
+        Compare(net.Params, net.Params.AllGrad.ToArray(), () => net.Loss(x, eps, prior).Total, "dLoss/dParams");
+        if (net.Disc is { } disc)
+        {
+            disc.Params.MaterializeGrads();
+            Compare(disc.Params, disc.Params.AllGrad.ToArray(), () => net.Loss(x, eps, prior).Discriminator!,
+                "dDiscriminatorLoss/dDiscriminatorParams");
+        }
+    }
 
-        var p = net.Params.All.ToArray();
+    /// <summary>
+    /// Central differences of <paramref name="loss"/> over every element of <paramref name="ps"/> against
+    /// <paramref name="analytic"/>.
+    /// </summary>
+    public static void Compare(Parameters<double> ps, double[] analytic, Func<Tensor<double>> loss, string label)
+    {
+        var tape = Tape<double>.Current;
+        var p = ps.All.ToArray();
         var numeric = new double[p.Length];
         double L()
         {
             using var _ = tape.NoGrad();
-            double v = net.Loss(x, eps, prior).Total.Item();
+            double v = loss().Item();
             tape.Reset();
             return v;
         }
         for (int i = 0; i < p.Length; i++)
         {
             double o = p[i];
-            p[i] = o + GradCheck.Eps; net.Params.All.CopyFrom(p); double up = L();
-            p[i] = o - GradCheck.Eps; net.Params.All.CopyFrom(p); double down = L();
-            p[i] = o; net.Params.All.CopyFrom(p);
+            p[i] = o + GradCheck.Eps; ps.All.CopyFrom(p); double up = L();
+            p[i] = o - GradCheck.Eps; ps.All.CopyFrom(p); double down = L();
+            p[i] = o; ps.All.CopyFrom(p);
             numeric[i] = (up - down) / (2 * GradCheck.Eps);
         }
-        Close.Assert<double, double>(numeric, analytic, GradCheck.Atol, GradCheck.Rtol, "dLoss/dParams");
+        Close.Assert<double, double>(numeric, analytic, GradCheck.Atol, GradCheck.Rtol, label);
     }
 }

@@ -99,6 +99,8 @@ public class IlgpuBackendTests
         yield return C("concat middle axis", t => InfoVae.Engine.Ops.Concat(1, t[0], t[1]), U(35, 2, 2, 3), U(36, 2, 1, 3));
         yield return C("bce with logits", t => InfoVae.Engine.Ops.BceWithLogits(t[0], t[1]), R(37, -6, 6, 23), R(38, 0, 1, 23));
         yield return C("gaussian kl", t => InfoVae.Engine.Ops.GaussianKl(t[0], t[1]), U(39, 3, 5), R(40, -2, 1, 3, 5));
+        yield return C("softmax cross-entropy", t => InfoVae.Engine.Ops.SoftmaxCrossEntropy(t[0], t[1]),
+            R(48, -3, 3, 4, 10), R(49, 0, 1, 4, 10));
         yield return C("squared distance", t => InfoVae.Engine.Ops.SquaredDistance(t[0], t[1]), U(41, 5, 3), U(42, 7, 3));
         yield return C("mmd imq unbiased", t => InfoVae.Engine.Ops.Mmd(t[0], t[1], MmdSpec.Default), R(44, -2, 2, 6, 3), U(45, 7, 3));
         yield return C("mmd rbf biased", t => InfoVae.Engine.Ops.Mmd(t[0], t[1], new MmdSpec(MmdKernel.Rbf, [0.5, 2], Unbiased: false)), R(46, -2, 2, 5, 4), U(47, 3, 4));

@@ -4,7 +4,9 @@ using static InfoVae.Tests.Kernels.Gpu.GpuTestAccelerator;
 
 namespace InfoVae.Tests.Kernels.Gpu;
 
-/// <summary>Fused BCE-with-logits and Gaussian KL kernels against Kernels/Cpu/Losses in double.</summary>
+/// <summary>
+/// Fused BCE-with-logits, Gaussian KL and softmax cross-entropy kernels against Kernels/Cpu/Losses in double.
+/// </summary>
 public class LossKernelTests
 {
     const double Atol = 1e-6, Rtol = 1e-5;
@@ -59,5 +61,29 @@ public class LossKernelTests
         Close.Assert(kl, Host(gkl), 1e-5, Rtol, "kl");
         Close.Assert(dmu, Host(gdmu), Atol, Rtol, "dmu");
         Close.Assert(dlv, Host(gdlv), Atol, Rtol, "dlogvar");
+    }
+
+    [TestCase(1, 1)] [TestCase(3, 10)] [TestCase(33, 7)] [TestCase(5, 31)]
+    public void Softmax_cross_entropy_forward_and_backward(int rows, int classes)
+    {
+        int n = rows * classes;
+        var z = F(Rand.Uniform(n, 41, -30, 30));
+        z[0] = 1e4f;                                    // the max shift must hold far out
+        var t = F(Rand.Uniform(n, 42, 0, 1));
+        var dl = F(Rand.Uniform(rows, 43));
+        var dz0 = F(Rand.Uniform(n, 44)); var dt0 = F(Rand.Uniform(n, 45));
+
+        var loss = new double[rows]; var dz = (double[])dz0.Clone(); var dt = (double[])dt0.Clone();
+        Losses.SoftmaxCrossEntropy<double>(z, t, rows, classes, loss);
+        Losses.SoftmaxCrossEntropyBackward<double>(z, t, dl, rows, classes, dz, dt);
+
+        using var gz = Dev(z); using var gt = Dev(t); using var gl = Zeros(rows); using var gdl = Dev(dl);
+        using var gdz = Dev(dz0); using var gdt = Dev(dt0);
+        K.SoftmaxCrossEntropy(gz.View, gt.View, rows, classes, gl.View);
+        K.SoftmaxCrossEntropyBackward(gz.View, gt.View, gdl.View, rows, classes, gdz.View, gdt.View);
+        // Losses reach 1e4 where a row holds the far-out logit: the tolerance scales with them.
+        Close.Assert(loss, Host(gl), 1e-5 * loss.Max(Math.Abs), Rtol, "softmax ce");
+        Close.Assert(dz, Host(gdz), Atol, Rtol, "dz");
+        Close.Assert(dt, Host(gdt), 1e-5 * dt.Max(Math.Abs), Rtol, "dt");
     }
 }

@@ -18,13 +18,13 @@ public class MmdKernelTests
     {
         foreach (var kernel in new[] { MmdKernel.Imq, MmdKernel.Rbf })
             foreach (bool unbiased in new[] { true, false })
-                foreach (var scales in new[] { new[] { 1.0 }, MmdSpec.WaeScales })
+                foreach (var scales in new double[][] { [1.0], [.. MmdSpec.WaeScales] })
                     yield return Case(kernel, unbiased, scales, 7, 10, 5);
-        yield return Case(MmdKernel.Imq, true, MmdSpec.WaeScales, 17, 31, 3);
+        yield return Case(MmdKernel.Imq, true, [.. MmdSpec.WaeScales], 17, 31, 3);
         yield return Case(MmdKernel.Rbf, false, [0.5, 2.0], 31, 17, 3);
-        yield return Case(MmdKernel.Rbf, true, MmdSpec.WaeScales, 5, 3, 33);
+        yield return Case(MmdKernel.Rbf, true, [.. MmdSpec.WaeScales], 5, 3, 33);
         yield return Case(MmdKernel.Imq, true, [1.0], 2, 3, 1);
-        yield return Case(MmdKernel.Imq, false, MmdSpec.WaeScales, 1, 3, 2);
+        yield return Case(MmdKernel.Imq, false, [.. MmdSpec.WaeScales], 1, 3, 2);
     }
 
     static TestCaseData Case(MmdKernel kernel, bool unbiased, double[] scales, int n, int m, int d) =>
@@ -37,7 +37,7 @@ public class MmdKernelTests
 
     [Test]
     public void Forward_and_backward_match_the_cpu_with_2x2_groups() =>
-        Check(Tile2, new MmdSpec(MmdKernel.Imq, MmdSpec.WaeScales, Bandwidth: 0.7), 7, 10, 5);
+        Check(Tile2, new MmdSpec(MmdKernel.Imq, [.. MmdSpec.WaeScales], Bandwidth: 0.7), 7, 10, 5);
 
     static void Check(GpuKernels grid, MmdSpec spec, int n, int m, int d)
     {
