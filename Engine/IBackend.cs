@@ -24,8 +24,25 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     Storage<T> Rent(int length);
     void Return(Storage<T> storage);
 
+    /// <summary>destination = source; the caller may reuse <paramref name="source"/> as soon as this returns.</summary>
     void Upload(ReadOnlySpan<T> source, Tensor<T> destination);
     void Download(Tensor<T> source, Span<T> destination);
+
+    /// <summary>
+    /// values[i] = scalars[i]'s one element, in one transfer: a GPU backend waits for the device once, not once per
+    /// value (the training step's loss terms). The default reads them one by one.
+    /// </summary>
+    void ReadScalars(ReadOnlySpan<Tensor<T>> scalars, Span<T> values)
+    {
+        for (int i = 0; i < scalars.Length; i++) values[i] = scalars[i].Item();
+    }
+
+    /// <summary>
+    /// A data set of rows of <paramref name="rowLength"/> kept where this backend computes, for batches gathered by
+    /// index (<see cref="IRowGather{T}"/>). The default gathers on the host and uploads each batch; a GPU backend
+    /// uploads the data once. The caller must not change <paramref name="data"/> afterwards.
+    /// </summary>
+    IRowGather<T> KeepRows(T[] data, int rowLength) => new HostRows<T>(data, rowLength);
     void Fill(Tensor<T> t, T value);
 
     /// <summary>False when some element is NaN or ±∞ (the tape's anomaly mode asks after every op); waits for the device.</summary>

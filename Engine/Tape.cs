@@ -120,8 +120,9 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (seed != null && seed.Shape != loss.Shape) throw new ArgumentException($"gradient {seed.Shape} does not match {loss.Shape}");
         CheckAnomalies();
         for (int i = 0; i < count; i++) nodes[i].ReleaseGrad();
-        if (seed == null) loss.Backend.Fill(loss.GradOrZeros(), T.One);
-        else loss.Backend.CopyRows(seed, loss.GradOrZeros(), accumulate: false);
+        // The seed overwrites every element: a fresh gradient buffer needs no zero fill first (one launch on a GPU).
+        if (seed == null) loss.Backend.Fill(loss.GradForWrite(out _), T.One);
+        else loss.Backend.CopyRows(seed, loss.GradForWrite(out _), accumulate: false);
         for (int i = count - 1; i >= 0; i--)
         {
             var t = nodes[i];

@@ -15,6 +15,8 @@ public static class Program
         root.Subcommands.Add(SweepCommand.Build());
         foreach (var c in RunCommands.Build()) root.Subcommands.Add(c);
         root.Subcommands.Add(ClassifierCommand.Build());
+        root.Subcommands.Add(Doctor.DoctorCommand.Build());
+        root.Subcommands.Add(Doctor.BenchCommand.Build());
         root.Options.OfType<VersionOption>().Single().Action = new PrintVersion();
         return Run(root, args);
     }

@@ -10,8 +10,23 @@ namespace InfoVae.Engine.Gpu;
 /// <summary>Where the float32 training runs: auto (CUDA if it starts, else the SIMD CPU), cpu, cuda, or ilgpu-cpu (ILGPU's CPU accelerator, for tests).</summary>
 public enum DeviceKind { Auto, Cpu, Cuda, IlgpuCpu }
 
-/// <summary>A device that was asked for and cannot start; the message is one line, meant to be shown as it is.</summary>
-public sealed class DeviceUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>Why CUDA did not start: the three cases `--device auto` names when it falls back to the CPU.</summary>
+public enum CudaFailure { NoDriver, NoDevice, ContextFailure }
+
+/// <summary>
+/// A device that was asked for and cannot start. <see cref="Detail"/> says why in a few words ("no NVIDIA driver
+/// (libcuda.so.1 not found)"); the message is "cuda: " + that, one line, meant to be shown as it is.
+/// </summary>
+public sealed class DeviceUnavailableException(CudaFailure reason, string detail, Exception? inner = null)
+    : Exception("cuda: " + detail, inner)
+{
+    public CudaFailure Reason { get; } = reason;
+    public string Detail { get; } = detail;
+}
+
+/// <summary>The backend a device choice gave, and for `auto` that fell back to the CPU, why CUDA did not start.
+/// </summary>
+public sealed record DeviceChoice(IBackend<float> Backend, DeviceUnavailableException? Fallback);
 
 /// <summary>
 /// The one place that picks and starts a device. CUDA is always chosen explicitly (a context built with only
@@ -33,16 +48,25 @@ public static class Devices
     public static IBackend<float> Create(string name) => Create(Parse(name));
 
     /// <summary>The backend for <paramref name="kind"/>; cuda throws <see cref="DeviceUnavailableException"/> when CUDA cannot start, auto falls back to cpu.</summary>
-    public static IBackend<float> Create(DeviceKind kind)
+    public static IBackend<float> Create(DeviceKind kind) => Choose(kind).Backend;
+
+    /// <summary>
+    /// The backend for <paramref name="kind"/>, and when auto fell back to the CPU, the reason (kept so that the
+    /// caller can say it: a silent fallback looks like a slow GPU). cuda throws
+    /// <see cref="DeviceUnavailableException"/>.
+    /// <paramref name="startCuda"/> replaces <see cref="StartCuda"/> (tests simulate each failure with it).
+    /// </summary>
+    public static DeviceChoice Choose(DeviceKind kind, Func<IlgpuBackend>? startCuda = null)
     {
+        startCuda ??= StartCuda;
         switch (kind)
         {
-            case DeviceKind.Cpu: return CpuBackend<float>.Instance;
-            case DeviceKind.Cuda: return StartCuda();
-            case DeviceKind.IlgpuCpu: return StartIlgpuCpu();
+            case DeviceKind.Cpu: return new(CpuBackend<float>.Instance, null);
+            case DeviceKind.Cuda: return new(startCuda(), null);
+            case DeviceKind.IlgpuCpu: return new(StartIlgpuCpu(), null);
             case DeviceKind.Auto:
-                try { return StartCuda(); }
-                catch (DeviceUnavailableException) { return CpuBackend<float>.Instance; }
+                try { return new(startCuda(), null); }
+                catch (DeviceUnavailableException e) { return new(CpuBackend<float>.Instance, e); }
             default: throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
         }
     }
@@ -63,9 +87,11 @@ public static class Devices
         {
             context = Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O2));
             if (context.GetCudaDevices().Count == 0)
-                throw new DeviceUnavailableException(NativeLibrary.TryLoad("libcuda.so.1", out _) || NativeLibrary.TryLoad("libcuda.so", out _)
-                    ? "cuda: the NVIDIA driver library loads but ILGPU 1.5.3 found no GPU it supports (no device, or a driver newer than its version table)"
-                    : "cuda: no NVIDIA driver (libcuda.so.1 not found); run with --device cpu");
+                throw NativeLibrary.TryLoad("libcuda.so.1", out _) || NativeLibrary.TryLoad("libcuda.so", out _)
+                    ? new DeviceUnavailableException(CudaFailure.NoDevice, "no CUDA device: the NVIDIA driver library "
+                        + $"loads but ILGPU {IlgpuVersion} finds no GPU it supports (none present, or a driver newer "
+                        + "than its version table)")
+                    : new DeviceUnavailableException(CudaFailure.NoDriver, "no NVIDIA driver (libcuda.so.1 not found)");
             var accelerator = context.GetCudaDevice(0).CreateCudaAccelerator(context);
             return new IlgpuBackend(context, accelerator, "cuda");
         }
@@ -73,9 +99,18 @@ public static class Devices
         catch (Exception e)
         {
             context?.Dispose();
-            throw new DeviceUnavailableException($"cuda: could not start ({e.GetType().Name}: {FirstLine(e.Message)})", e);
+            throw ContextFailure(e);
         }
     }
+
+    /// <summary>Any other failure while starting: a missing driver symbol, an out-of-memory context, a driver error.
+    /// </summary>
+    public static DeviceUnavailableException ContextFailure(Exception e) => new(CudaFailure.ContextFailure,
+        $"the CUDA context could not be created ({e.GetType().Name}: {FirstLine(e.Message)})", e);
+
+    /// <summary>ILGPU's version, as the doctor and the failure messages name it ("1.5.3").</summary>
+    public static string IlgpuVersion =>
+        typeof(Context).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "?";
 
     static string FirstLine(string s) { int i = s.IndexOfAny(['\r', '\n']); return i < 0 ? s : s[..i]; }
 

@@ -8,9 +8,12 @@ namespace InfoVae.Engine.Gpu;
 
 /// <summary>
 /// The float32 GPU backend: tensors live in pooled accelerator buffers, primitives run on Kernels/Gpu through one
-/// <see cref="GpuKernels"/> (each kernel compiled once, on first use). Every launch goes to one stream and nothing
-/// waits for it except <see cref="Download"/>; scalars such as the MMD result and its upstream gradient stay on the
-/// device. Start one with <see cref="Devices"/>.
+/// <see cref="GpuKernels"/> (each kernel compiled once, on first use). Every launch and copy goes to one stream;
+/// small uploads are asynchronous (through <see cref="HostStaging{T}"/>), and nothing waits for the device except
+/// reading back (<see cref="Download"/>, <see cref="ReadScalars"/>, <see cref="AllFinite"/>) and one-off large
+/// uploads. A training step waits once: for its loss scalars. Scalars such as the MMD result and its upstream
+/// gradient stay on the device; the training set can too (<see cref="KeepRows"/>). Start one with <see
+/// cref="Devices"/>.
 /// </summary>
 public sealed class IlgpuBackend : IBackend<float>, IDisposable
 {
@@ -18,6 +21,17 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     readonly DeviceBufferPool pool;
     MemoryBuffer1D<int, Stride1D.Dense>? nonFiniteFlag;
     readonly List<(int D, double Bandwidth, double[] Scales, MemoryBuffer1D<float, Stride1D.Dense> Buffer)> scaledC = [];
+    readonly HostStaging<float> stagedFloats;
+    readonly HostStaging<int> stagedInts;
+    readonly Action synchronize;
+    readonly List<DeviceRows> keptRows = [];
+    MemoryBuffer1D<float, Stride1D.Dense>? scalars;
+
+    /// <summary>
+    /// Uploads up to this many floats go through page-locked staging (asynchronous); larger ones, rare (weights at
+    /// start), wait.
+    /// </summary>
+    public const int StagedUploadLimit = 1 << 20;
 
     internal IlgpuBackend(Context context, Accelerator accelerator, string name)
     {
@@ -26,17 +40,29 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Name = name;
         Kernels = new GpuKernels(accelerator, accelerator.CreateStream());
         pool = new DeviceBufferPool(accelerator, this);
+        stagedFloats = new HostStaging<float>(accelerator, 1 << 16);
+        stagedInts = new HostStaging<int>(accelerator, 1 << 12);
+        synchronize = Synchronize;
     }
 
     public string Name { get; }
     public Accelerator Accelerator { get; }
     public GpuKernels Kernels { get; }
     public DeviceBufferPool Pool => pool;
+    /// <summary>
+    /// Blocking waits for the device so far (reads, large uploads, the anomaly check): a training step makes one.
+    /// </summary>
+    public long Syncs { get; private set; }
+    /// <summary>Bytes copied from the host so far (uploads, gather indices, kept data sets).</summary>
+    public long UploadedBytes { get; private set; }
 
     public Storage<float> Rent(int length) => pool.Rent(length);
     public void Return(Storage<float> storage) => pool.Return((IlgpuStorage)storage);
 
-    /// <summary>The tensor's elements on the device; the tensor must be contiguous (ops make views contiguous before calling in).</summary>
+    /// <summary>
+    /// The tensor's elements on the device; the tensor must be contiguous (ops make views contiguous before calling
+    /// in).
+    /// </summary>
     public static ArrayView<float> View(Tensor<float> t)
     {
         if (!t.IsContiguous) throw new InvalidOperationException($"{t} is a strided view; make it contiguous first");
@@ -58,20 +84,104 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         return ((IlgpuStorage)t.Storage).Buffer.View.SubView(t.Offset, extent);
     }
 
+    /// <summary>
+    /// Waits for everything queued on the stream. Afterwards every staged upload is done, so the staging blocks may
+    /// be written again. The only blocking wait of this backend besides ILGPU's own synchronous copies.
+    /// </summary>
+    internal void Synchronize()
+    {
+        Kernels.Stream.Synchronize();
+        Syncs++;
+        stagedFloats.Reset();
+        stagedInts.Reset();
+    }
+
+    /// <summary>
+    /// Small uploads are queued asynchronously from page-locked staging (the span is copied there first, so the
+    /// caller may reuse it on return). Larger ones use ILGPU's CopyFromCPU, which waits for the stream before it
+    /// returns; that wait is what frees the caller's span, and it drains the queue (once per large upload).
+    /// </summary>
     public void Upload(ReadOnlySpan<float> source, Tensor<float> destination)
     {
         if (source.Length != destination.Length) throw new ArgumentException($"{source.Length} values for {destination}");
         if (source.Length == 0) return;
-        // From pageable memory the copy has taken the data by the time it returns, so the caller may reuse its span.
+        UploadedBytes += (long)source.Length * sizeof(float);
+        if (source.Length <= StagedUploadLimit)
+        {
+            stagedFloats.Upload(Kernels.Stream, source, View(destination), synchronize);
+            return;
+        }
         DenseView(destination).CopyFromCPU(Kernels.Stream, source);
+        AfterSynchronousCopy();
     }
 
-    /// <summary>The one synchronising call: waits for everything queued, then copies back.</summary>
+    /// <summary>Row indices for a gather, through the page-locked staging like a small upload.</summary>
+    internal void UploadIndices(ReadOnlySpan<int> rows, ArrayView<int> destination)
+    {
+        UploadedBytes += (long)rows.Length * sizeof(int);
+        stagedInts.Upload(Kernels.Stream, rows, destination, synchronize);
+    }
+
+    /// <summary>
+    /// ILGPU's CopyToCPU/CopyFromCPU synchronised the stream: count it, and the staging is free again.
+    /// </summary>
+    void AfterSynchronousCopy()
+    {
+        Syncs++;
+        stagedFloats.Reset();
+        stagedInts.Reset();
+    }
+
+    /// <summary>
+    /// Waits for everything queued (ILGPU's CopyToCPU synchronises the stream after its copy), then returns.
+    /// </summary>
     public void Download(Tensor<float> source, Span<float> destination)
     {
         if (destination.Length < source.Length) throw new ArgumentException($"destination of {destination.Length} for {source}");
-        if (source.Length > 0) DenseView(source).CopyToCPU(Kernels.Stream, destination[..source.Length]);
-        Kernels.Stream.Synchronize();
+        if (source.Length == 0) { Synchronize(); return; }
+        DenseView(source).CopyToCPU(Kernels.Stream, destination[..source.Length]);
+        AfterSynchronousCopy();
+    }
+
+    /// <summary>The scalars gathered on the device by one kernel per four, then one copy back and one wait.</summary>
+    public void ReadScalars(ReadOnlySpan<Tensor<float>> values, Span<float> destination)
+    {
+        int n = values.Length;
+        if (destination.Length < n) throw new ArgumentException($"destination of {destination.Length} for {n} scalars");
+        if (n == 0) return;
+        if (scalars == null || scalars.Length < n)
+        {
+            Synchronize();   // a queued gather may still write the old buffer
+            scalars?.Dispose();
+            scalars = Accelerator.Allocate1D<float>(Math.Max(n, 4));
+        }
+        for (int i = 0; i < n; i += 4)
+        {
+            int k = Math.Min(4, n - i);
+            ArrayView<float> a = Scalar(values[i]), b = k > 1 ? Scalar(values[i + 1]) : a;
+            ArrayView<float> c = k > 2 ? Scalar(values[i + 2]) : a, d = k > 3 ? Scalar(values[i + 3]) : a;
+            Kernels.GatherScalars(k, a, b, c, d, scalars.View.SubView(i, k));
+        }
+        scalars.View.SubView(0, n).CopyToCPU(Kernels.Stream, destination[..n]);
+        AfterSynchronousCopy();
+    }
+
+    static ArrayView<float> Scalar(Tensor<float> t) =>
+        t.Length == 1 ? View(t) : throw new ArgumentException($"ReadScalars reads one-element tensors, not {t.Shape}");
+
+    /// <summary>
+    /// Uploads <paramref name="data"/> once (waiting for it) and gathers batches on the device; the same array asked
+    /// for again gets the same device copy. Freed with this backend.
+    /// </summary>
+    public IRowGather<float> KeepRows(float[] data, int rowLength)
+    {
+        foreach (var r in keptRows)
+            if (ReferenceEquals(r.Source, data) && r.RowLength == rowLength) return r;
+        var rows = new DeviceRows(this, data, rowLength);
+        UploadedBytes += (long)data.Length * sizeof(float);
+        AfterSynchronousCopy();
+        keptRows.Add(rows);
+        return rows;
     }
 
     public void Fill(Tensor<float> t, float value) => Kernels.Fill(View(t), value);
@@ -84,7 +194,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.FlagNonFinite(View(t), flag.View);
         Span<int> one = stackalloc int[1];
         flag.View.CopyToCPU(Kernels.Stream, one);
-        Kernels.Stream.Synchronize();
+        AfterSynchronousCopy();
         return one[0] == 0;
     }
 
@@ -200,9 +310,13 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
 
     public void Sum(Tensor<float> x, int axis, Tensor<float> y, float scale, bool accumulate)
     {
-        if (axis < 0) { Kernels.SumAxis(View(x), 1, x.Length, 1, View(y), scale, accumulate); return; }
-        var (outer, inner) = x.Shape.Around(axis);
-        Kernels.SumAxis(View(x), outer, x.Shape[axis], inner, View(y), scale, accumulate);
+        int outer = 1, length = x.Length, inner = 1;
+        if (axis >= 0) { (outer, inner) = x.Shape.Around(axis); length = x.Shape[axis]; }
+        int need = GpuKernels.SumScratchLength(outer, length, inner);
+        if (need == 0) { Kernels.SumAxis(View(x), outer, length, inner, View(y), scale, accumulate, default); return; }
+        var scratch = pool.Rent(need);
+        Kernels.SumAxis(View(x), outer, length, inner, View(y), scale, accumulate, scratch.Buffer.View);
+        pool.Return(scratch);   // safe while queued: see DeviceBufferPool
     }
 
     public void SumBackward(Tensor<float> dy, int axis, Tensor<float> dx, float scale)
@@ -251,8 +365,12 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
 
     public void MmdBackward(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> dResult, Tensor<float>? dx, Tensor<float>? dy)
     {
-        int d = x.Shape[1];
-        Kernels.MmdBackward(View(x), x.Shape[0], View(y), y.Shape[0], d, spec, ScaledC(spec, d), View(dResult), ViewOrEmpty(dx), ViewOrEmpty(dy));
+        int n = x.Shape[0], m = y.Shape[0], d = x.Shape[1];
+        int need = Kernels.MmdBackwardScratchLength(n, m, d, dx != null, dy != null);
+        var scratch = need > 0 ? pool.Rent(need) : null;
+        Kernels.MmdBackward(View(x), n, View(y), m, d, spec, ScaledC(spec, d), View(dResult), ViewOrEmpty(dx),
+            ViewOrEmpty(dy), scratch?.Buffer.View ?? default);
+        if (scratch != null) pool.Return(scratch);   // safe while queued: see DeviceBufferPool
     }
 
     /// <summary>The spec's s·C constants on the device, uploaded once per (scales, bandwidth, d).</summary>
@@ -316,6 +434,11 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.Stream.Synchronize();
         foreach (var e in scaledC) e.Buffer.Dispose();
         scaledC.Clear();
+        foreach (var r in keptRows) r.Dispose();
+        keptRows.Clear();
+        scalars?.Dispose();
+        stagedFloats.Dispose();
+        stagedInts.Dispose();
         nonFiniteFlag?.Dispose();
         pool.Dispose();
         Kernels.Stream.Dispose();

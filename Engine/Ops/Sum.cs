@@ -7,6 +7,13 @@ public static partial class Ops
     /// <summary>Σ of every element (a scalar), or along <paramref name="axis"/> (that axis removed). ∂ = 1 broadcast back.</summary>
     public static Tensor<T> Sum<T>(this Tensor<T> x, int? axis = null) where T : unmanaged, IFloatingPointIeee754<T> => Reduction("sum", x, axis, T.One);
 
+    /// <summary>
+    /// scale · Σ of every element, one node: the float operations of Sum() * scale (Σ, then × scale; ∂ = scale
+    /// broadcast back), without the second node's launches, forward and backward, on a GPU.
+    /// </summary>
+    public static Tensor<T> ScaledSum<T>(this Tensor<T> x, T scale) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Reduction("scaled_sum", x, null, scale);
+
     /// <summary>The mean of every element, or along <paramref name="axis"/>. ∂ = 1/count broadcast back.</summary>
     public static Tensor<T> Mean<T>(this Tensor<T> x, int? axis = null) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -17,7 +17,24 @@ public static class LayoutKernels
         dst[d] = accumulate != 0 ? dst[d] + v : v;
     }
 
-    /// <summary>y (=|+=) xᵀ for x (rows, cols), y (cols, rows); one thread per element of y, so writes are coalesced.</summary>
+    /// <summary>batch[r, c] = data[rows[r], c] for a (rows.Length, rowLength) batch; idx = r·rowLength + c.</summary>
+    public static void GatherRowsKernel(Index1D idx, ArrayView<float> data, ArrayView<int> rows, ArrayView<float> batch,
+        int rowLength)
+    {
+        int r = idx / rowLength, c = idx - r * rowLength;
+        batch[idx] = data[rows[r] * rowLength + c];
+    }
+
+    /// <summary>
+    /// output[i] = the one element of the i-th of a, b, c, d (i &lt; 4): one launch gathers a step's loss scalars.
+    /// </summary>
+    public static void GatherScalarsKernel(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float> d, ArrayView<float> output) =>
+        output[i] = i == 0 ? a[0] : i == 1 ? b[0] : i == 2 ? c[0] : d[0];
+
+    /// <summary>
+    /// y (=|+=) xᵀ for x (rows, cols), y (cols, rows); one thread per element of y, so writes are coalesced.
+    /// </summary>
     public static void TransposeKernel(Index1D idx, ArrayView<float> x, ArrayView<float> y, int rows, int cols, int accumulate)
     {
         int j = idx / rows, i = idx - j * rows;
@@ -44,6 +61,28 @@ public sealed partial class GpuKernels
         if (n == 0) return;
         Auto<ArrayView<float>, int, ArrayView<float>, int, int, int>(LayoutKernels.CopyRowsKernel)(
             Stream, n, src, srcStride, dst, dstStride, cols, accumulate ? 1 : 0);
+    }
+
+    /// <summary>
+    /// batch (rows.Length, rowLength) = the rows of data (N, rowLength) that <paramref name="rows"/> names, in order.
+    /// </summary>
+    public void GatherRows(ArrayView<float> data, ArrayView<int> rows, ArrayView<float> batch, int rowLength)
+    {
+        int n = (int)rows.Length * rowLength;
+        if (n == 0) return;
+        Auto<ArrayView<float>, ArrayView<int>, ArrayView<float>, int>(LayoutKernels.GatherRowsKernel)(
+            Stream, n, data, rows, batch, rowLength);
+    }
+
+    /// <summary>
+    /// output[i] = scalars a, b, c, d in that order, the first <paramref name="count"/> (1 to 4) of them.
+    /// </summary>
+    public void GatherScalars(int count, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> d,
+        ArrayView<float> output)
+    {
+        if (count is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(count), count, "1 to 4 scalars a launch");
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
+            LayoutKernels.GatherScalarsKernel)(Stream, count, a, b, c, d, output);
     }
 
     public void Transpose(ArrayView<float> x, int rows, int cols, ArrayView<float> y, bool accumulate)

@@ -11,9 +11,16 @@ namespace InfoVae.Kernels.Gpu;
 /// </summary>
 public static class LossKernels
 {
-    /// <summary>loss = max(z, 0) − t·z + log1p(exp(−|z|)) (PyTorch's BCEWithLogits form).</summary>
-    public static void BceWithLogitsKernel(Index1D i, ArrayView<float> z, ArrayView<float> t, ArrayView<float> loss) =>
-        loss[i] = GpuMath.Softplus(z[i]) - t[i] * z[i];
+    /// <summary>
+    /// loss = log1p(exp(−|z|)) + (z &gt; 0 ? (1 − t)·z : −t·z), the form of Kernels/Cpu/Losses (BceLinearOp): no ∞ − ∞
+    /// at z = ±∞ (+∞ for 0 &lt; t &lt; 1; 0 when the side's weight is exactly 0), and no cancellation of z − t·z at
+    /// |z| ≥ 1e4. (max(z, 0) − t·z, PyTorch's way of writing it, gives NaN at z = +∞.)
+    /// </summary>
+    public static void BceWithLogitsKernel(Index1D i, ArrayView<float> z, ArrayView<float> t, ArrayView<float> loss)
+    {
+        float zi = z[i], w = zi > 0f ? 1f - t[i] : -t[i];
+        loss[i] = GpuMath.Log1p(XMath.Exp(-XMath.Abs(zi))) + (w == 0f ? 0f : w * zi);
+    }
 
     /// <summary>dz += dl · (σ(z) − t).</summary>
     public static void BceWithLogitsGradZKernel(Index1D i, ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl, ArrayView<float> dz) =>

@@ -142,8 +142,17 @@ public sealed partial class GpuKernels
         {
             case MatmulNaive:
                 Get(((Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>)MatmulKernels.MatmulNaiveKernel).Method,
-                    () => Accelerator.LoadAutoGroupedKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(MatmulKernels.MatmulNaiveKernel))(
-                    Stream, new Index2D(n, m), a, b, c, g);
+                    () =>
+                    {
+                        var l = Accelerator.LoadAutoGroupedKernel<Index2D, ArrayView<float>, ArrayView<float>,
+                            ArrayView<float>, GemmArgs>(MatmulKernels.MatmulNaiveKernel);
+                        return (Action<AcceleratorStream, Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                            GemmArgs>)((s, i, a1, b1, c1, g1) =>
+                        {
+                            Launched(nameof(MatmulKernels.MatmulNaiveKernel), i.Size, 0);
+                            l(s, i, a1, b1, c1, g1);
+                        });
+                    })(Stream, new Index2D(n, m), a, b, c, g);
                 break;
             case MatmulTiled:
                 int t = Tile;

@@ -1,50 +1,96 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
 namespace InfoVae.Kernels.Gpu;
 
 /// <summary>
 /// Sums along one axis of a row-major block seen as (outer, axis, inner), and the broadcast that is its backward.
-/// x: outer·axis·inner elements, y: outer·inner. Deterministic: every sum has a fixed shape (a thread's loop or a
-/// fixed-size tree in shared memory), never an atomic. Semantics mirror Kernels/Cpu/Reduce.
+/// x: outer·axis·inner elements, y: outer·inner. Semantics mirror Kernels/Cpu/Reduce.
+/// Deterministic and two-stage, never an atomic: the axis is cut into chunks of a fixed length (constants here, so
+/// the order of additions depends on the sizes and the group size only, and repeats bit for bit):
+///   1. inner = 1 (row sums, the full sum): one group per (row, chunk of <see cref="RowChunk"/> elements), each thread
+/// a strided slice, then a fixed tree in shared memory; inner &gt; 1 (column sums, a bias gradient): one thread per
+///      (row, chunk of <see cref="ColumnChunk"/> rows, column), neighbouring threads on neighbouring addresses;
+///   2. when the axis took more than one chunk, <see cref="SumPartialsKernel"/>: one group per output sums its
+///      chunks' partials (a strided loop, then the tree). One chunk: stage 1 writes the output itself.
+/// So a full sum of 200,704 floats (the BCE of a batch of 256) runs on 49 groups, not one, and a conv bias gradient
+/// over 50,176 rows gives each thread 256 rows, not all of them.
 /// </summary>
 public static class ReduceKernels
 {
-    /// <summary>Largest group of <see cref="SumRowsKernel"/> (its shared array is this long).</summary>
+    /// <summary>Largest group of the grouped sums (their shared array is this long).</summary>
     public const int MaxGroup = 256;
 
-    /// <summary>inner > 1: one thread per output (o, i) walks the axis; neighbouring threads read neighbouring addresses.</summary>
-    public static void SumStridedKernel(Index1D idx, ArrayView<float> x, ArrayView<float> y, int axis, int inner, float scale, int accumulate)
+    /// <summary>Elements of a row one group sums in stage 1 (16 per thread at 256 threads).</summary>
+    public const int RowChunk = 4096;
+
+    /// <summary>Rows one thread sums in stage 1 of a column sum.</summary>
+    public const int ColumnChunk = 256;
+
+    /// <summary>
+    /// inner = 1, stage 1: group Grid.IdxX = o·chunks + c sums x[o, c·chunkLength ..] (at most chunkLength elements of
+    /// row o) into y[Grid.IdxX], as y (=|+=) scale·Σ (the final stage: chunks = 1) or as a raw partial (scale 1).
+    /// </summary>
+    public static void SumRowChunksKernel(ArrayView<float> x, ArrayView<float> y, int axis, int chunkLength, int chunks,
+        float scale, int accumulate)
     {
-        int o = idx / inner, i = idx - o * inner;
+        var sh = SharedMemory.Allocate<float>(MaxGroup);
+        int j = Grid.IdxX, o = j / chunks, c = j - o * chunks;
+        int t = Group.IdxX, g = Group.DimX;
+        int start = c * chunkLength, end = XMath.Min(axis, start + chunkLength);
         float s = 0f;
-        for (int a = 0; a < axis; a++) s += x[(o * axis + a) * inner + i];
-        s *= scale;
-        y[idx] = accumulate != 0 ? y[idx] + s : s;
+        for (int a = start + t; a < end; a += g) s += x[o * axis + a];
+        float r = Tree(s, sh);
+        if (t == 0) y[j] = accumulate != 0 ? y[j] + r * scale : r * scale;
     }
 
     /// <summary>
-    /// inner == 1: one group per row o (Grid.IdxX). Each thread sums a strided slice of the row, then a tree of
-    /// fixed shape (group size, a power of two) halves the partials in shared memory.
+    /// inner &gt; 1, stage 1: thread idx = (o·chunks + c)·inner + i sums x[o, a, i] over the rows a of chunk c into
+    /// y[idx], as y (=|+=) scale·Σ when chunks = 1 (then idx is the output's index), else as a raw partial.
     /// </summary>
-    public static void SumRowsKernel(ArrayView<float> x, ArrayView<float> y, int axis, float scale, int accumulate)
+    public static void SumColumnChunksKernel(Index1D idx, ArrayView<float> x, ArrayView<float> y, int axis, int inner,
+        int chunks, float scale, int accumulate)
     {
-        var partial = SharedMemory.Allocate<float>(MaxGroup);
-        int o = Grid.IdxX, t = Group.IdxX, g = Group.DimX;
+        int oc = idx / inner, i = idx - oc * inner;
+        int o = oc / chunks, c = oc - o * chunks;
+        int start = c * ColumnChunk, end = XMath.Min(axis, start + ColumnChunk);
         float s = 0f;
-        for (int a = t; a < axis; a += g) s += x[o * axis + a];
-        partial[t] = s;
+        for (int a = start; a < end; a++) s += x[(o * axis + a) * inner + i];
+        y[idx] = accumulate != 0 ? y[idx] + s * scale : s * scale;
+    }
+
+    /// <summary>
+    /// Stage 2: group j = o·inner + i: y[j] (=|+=) scale · Σ_c partials[(o·chunks + c)·inner + i], each thread a
+    /// strided
+    /// slice of the chunks, then the fixed tree.
+    /// </summary>
+    public static void SumPartialsKernel(ArrayView<float> partials, ArrayView<float> y, int chunks, int inner,
+        float scale, int accumulate)
+    {
+        var sh = SharedMemory.Allocate<float>(MaxGroup);
+        int j = Grid.IdxX, o = j / inner, i = j - o * inner;
+        int t = Group.IdxX, g = Group.DimX;
+        float s = 0f;
+        for (int c = t; c < chunks; c += g) s += partials[(o * chunks + c) * inner + i];
+        float r = Tree(s, sh);
+        if (t == 0) y[j] = accumulate != 0 ? y[j] + r * scale : r * scale;
+    }
+
+    /// <summary>
+    /// Σ of every thread's value by halving in shared memory (group size a power of two); valid in thread 0.
+    /// </summary>
+    static float Tree(float v, ArrayView<float> sh)
+    {
+        int t = Group.IdxX;
+        sh[t] = v;
         Group.Barrier();
-        for (int half = g / 2; half > 0; half /= 2)
+        for (int half = Group.DimX / 2; half > 0; half /= 2)
         {
-            if (t < half) partial[t] += partial[t + half];
+            if (t < half) sh[t] += sh[t + half];
             Group.Barrier();
         }
-        if (t == 0)
-        {
-            float r = partial[0] * scale;
-            y[o] = accumulate != 0 ? y[o] + r : r;
-        }
+        return sh[0];
     }
 
     /// <summary>dx[o, a, i] += scale · dy[o, i], one thread per element of dx.</summary>
@@ -57,16 +103,45 @@ public static class ReduceKernels
 
 public sealed partial class GpuKernels
 {
-    /// <summary>y (=|+=) scale · Σ_a x[o, a, i].</summary>
-    public void SumAxis(ArrayView<float> x, int outer, int axis, int inner, ArrayView<float> y, float scale, bool accumulate)
+    static int SumChunks(int axis, int inner) =>
+        GpuMath.CeilDiv(Math.Max(axis, 1), inner == 1 ? ReduceKernels.RowChunk : ReduceKernels.ColumnChunk);
+
+    /// <summary>
+    /// Scratch floats <see cref="SumAxis"/> needs: outer · chunks · inner partials, or 0 when one chunk covers the
+    /// axis.
+    /// </summary>
+    public static int SumScratchLength(int outer, int axis, int inner)
+    {
+        int chunks = SumChunks(axis, inner);
+        return chunks == 1 ? 0 : Sizes.Product("a sum's chunk partials", outer, chunks, inner);
+    }
+
+    /// <summary>
+    /// y (=|+=) scale · Σ_a x[o, a, i]; scratch holds <see cref="SumScratchLength"/> floats (may be empty when that is
+    /// 0).
+    /// </summary>
+    public void SumAxis(ArrayView<float> x, int outer, int axis, int inner, ArrayView<float> y, float scale,
+        bool accumulate, ArrayView<float> scratch)
     {
         if (Threads(outer, inner) == 0) return;
+        int chunks = SumChunks(axis, inner), acc = accumulate ? 1 : 0;
+        bool oneStage = chunks == 1;
+        if (!oneStage && scratch.Length < (long)outer * chunks * inner)
+            throw new ArgumentException($"a sum over {axis} needs {outer * chunks * inner} scratch floats, " +
+                $"not {scratch.Length}");
+        var stage1 = oneStage ? y : scratch;
+        float s1 = oneStage ? scale : 1f;
+        int a1 = oneStage ? acc : 0;
         if (inner == 1)
-            Grouped<ArrayView<float>, ArrayView<float>, int, float, int>(ReduceKernels.SumRowsKernel)(
-                Stream, new KernelConfig(outer, ReduceGroup), x, y, axis, scale, accumulate ? 1 : 0);
+            Grouped<ArrayView<float>, ArrayView<float>, int, int, int, float, int>(ReduceKernels.SumRowChunksKernel)(
+                Stream, new KernelConfig(Threads(outer, chunks), ReduceGroup), x, stage1, axis, ReduceKernels.RowChunk, chunks,
+                s1, a1);
         else
-            Auto<ArrayView<float>, ArrayView<float>, int, int, float, int>(ReduceKernels.SumStridedKernel)(
-                Stream, Threads(outer, inner), x, y, axis, inner, scale, accumulate ? 1 : 0);
+            Auto<ArrayView<float>, ArrayView<float>, int, int, int, float, int>(ReduceKernels.SumColumnChunksKernel)(
+                Stream, Threads(outer, chunks, inner), x, stage1, axis, inner, chunks, s1, a1);
+        if (!oneStage)
+            Grouped<ArrayView<float>, ArrayView<float>, int, int, float, int>(ReduceKernels.SumPartialsKernel)(
+                Stream, new KernelConfig(Threads(outer, inner), ReduceGroup), scratch, y, chunks, inner, scale, acc);
     }
 
     /// <summary>dx[o, a, i] += scale · dy[o, i].</summary>

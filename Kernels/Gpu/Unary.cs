@@ -50,11 +50,16 @@ public static class UnaryKernels
         public static float Backward(float x, float y, float dy, float p) => 0.5f * dy / y;
     }
 
-    /// <summary>x > 0 ? x : 0, NaN kept. The gradient at x = 0 is 0.</summary>
+    /// <summary>
+    /// x > 0 ? x : 0, NaN kept. The gradient at x = 0 is 0. Backward: x > 0 ? dy : 0·dy, as the CPU's
+    /// LeakyReluGradOp with slope 0: a NaN upstream gradient stays NaN where x ≤ 0 (so anomaly checks see it; PyTorch's
+    /// threshold_backward would give 0), and 0·dy keeps the CPU's sign of zero. Neither RyuJIT nor ILGPU's IR builder
+    /// folds a float 0·dy to 0 (the builder folds integer ×0 only); the PTX compile test checks the multiply is there.
+    /// </summary>
     public readonly struct Relu : IGpuUnaryOp
     {
         public static float Forward(float x, float p) => x > 0f || XMath.IsNaN(x) ? x : 0f;
-        public static float Backward(float x, float y, float dy, float p) => x > 0f ? dy : 0f;
+        public static float Backward(float x, float y, float dy, float p) => x > 0f ? dy : 0f * dy;
     }
 
     /// <summary>x > 0 ? x : p·x, NaN kept. The gradient at x = 0 is p.</summary>
@@ -72,7 +77,7 @@ public static class UnaryKernels
 
     public readonly struct Tanh : IGpuUnaryOp
     {
-        public static float Forward(float x, float p) => XMath.Tanh(x);
+        public static float Forward(float x, float p) => GpuMath.Tanh(x);
         public static float Backward(float x, float y, float dy, float p) => dy * (1f - y * y);
     }
 

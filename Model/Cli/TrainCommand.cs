@@ -134,7 +134,8 @@ public static class TrainCommand
             : throw new UserError($"--threads must be at least 1, not {threads}");
         if (r.GetValue(o.CheckpointEvery) < 0) throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), not {r.GetValue(o.CheckpointEvery)}");
         if (r.GetValue(o.LogEvery) < 0) throw new UserError($"--log-every must be ≥ 0 (0 = no step lines), not {r.GetValue(o.LogEvery)}");
-        var backend = comm.Agree(() => DeviceOption.Select(r.GetValue(o.Device)!));
+        var device = comm.Agree(() => DeviceOption.Select(r.GetValue(o.Device)!));
+        var backend = device.Backend;
         string? resume = r.GetValue(o.Resume);
         RunFolder run = null!;
         TrainConfig config, saved = null!;
@@ -205,8 +206,9 @@ public static class TrainCommand
         string threadsShown = $"{Workers.MaxThreads} thread(s){(parallel ? " per rank" : "")}{ranks}";
         string images = $"{data.Train.Count:N0} train / {data.Test.Count:N0} test images of "
             + $"{data.Train.Rows}×{data.Train.Cols}";
-        AnsiConsole.MarkupLineInterpolated(
-            $"[bold]InfoVAE[/] on {data.Folder}: {images}, device {backend.Name}, {threadsShown}");
+        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {images}, {threadsShown}");
+        if (device.Description.Fallback != null) AnsiConsole.MarkupLineInterpolated($"  [yellow]{device.Line}[/]");
+        else AnsiConsole.MarkupLineInterpolated($"  {device.Line}");
         string divergence = config.Divergence == Divergence.Adversarial
             ? $"{config.AdversarialWeight:G4}·adversarial  "
               + $"(discriminator {config.Latent}-{string.Join("-", config.DiscHidden)}-1, "

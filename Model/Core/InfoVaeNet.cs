@@ -28,7 +28,9 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Discriminator<T>? Disc { get; }
     public IBackend<T> Backend { get; }
     readonly int encoderLayers, decoderLayers;
-    /// <summary>Config.Mmd builds a new record on every read: kept once so that a training step allocates nothing.</summary>
+    /// <summary>
+    /// Config.Mmd builds a new record on every read: kept once so that a training step allocates nothing.
+    /// </summary>
     readonly Kernels.Cpu.MmdSpec mmdSpec;
     // The conv net's layers (null for the MLP), looked up by name once.
     readonly ConvLayer[]? encConv, decConv;
@@ -130,7 +132,9 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         return h.Reshape(b, ConvArch.Side * ConvArch.Side);                    // C = 1: NHWC is the (B, D) image
     }
 
-    /// <summary>Batch norm over the channels (training or running statistics, as <see cref="Training"/> says), then leaky ReLU.</summary>
+    /// <summary>
+    /// Batch norm over the channels (training or running statistics, as <see cref="Training"/> says), then leaky ReLU.
+    /// </summary>
     Tensor<T> NormAndActivate(Tensor<T> h, NormIndex n)
     {
         var p = Params;
@@ -140,7 +144,9 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         return h.LeakyRelu(ConvArch.LeakySlope);
     }
 
-    /// <summary>z (B, Z) → logits (B, D) of the Bernoulli (or, through a sigmoid, the Gaussian mean) over pixels.</summary>
+    /// <summary>
+    /// z (B, Z) → logits (B, D) of the Bernoulli (or, through a sigmoid, the Gaussian mean) over pixels.
+    /// </summary>
     public Tensor<T> Decode(Tensor<T> z)
     {
         if (decConv != null) return DecodeConv(z);
@@ -188,10 +194,10 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         var z = Reparameterize(mu, logvar, eps);
         var logits = Decode(z);
         Tensor<T> recon = Config.Recon == ReconLoss.Bernoulli
-            ? Ops.BceWithLogits(logits, x).Sum() * invB
+            ? Ops.BceWithLogits(logits, x).ScaledSum(invB)
             : GaussianRecon(logits, x) * invB;
-        var kl = Ops.GaussianKl(mu, logvar).Sum() * invB;
-        var total = recon * T.CreateTruncating(Config.Beta) + kl * T.CreateTruncating(Config.KlWeight);
+        var kl = Ops.GaussianKl(mu, logvar).ScaledSum(invB);
+        var total = Weighted(recon, Config.Beta) + Weighted(kl, Config.KlWeight);
         var spec = mmdSpec;
         Tensor<T> mmd;
         if (Config.MmdWeight > 0 || (b >= 2 && prior.Shape[0] >= 2) || !spec.Unbiased)
@@ -225,6 +231,11 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         others.CopyFrom(all);
         return Ops.ReplaceRows(others, z, share.Offset);
     }
+
+    /// <summary>
+    /// w·t, or t itself when w = 1 (the defaults' β and 1 − α): ×1 is exact, so only the launches go.
+    /// </summary>
+    static Tensor<T> Weighted(Tensor<T> t, double w) => w == 1 ? t : t * T.CreateTruncating(w);
 
     /// <summary>½ Σ (x − σ(logits))² over everything: a unit-variance Gaussian NLL without its constant.</summary>
     static Tensor<T> GaussianRecon(Tensor<T> logits, Tensor<T> x)

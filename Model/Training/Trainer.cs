@@ -30,10 +30,11 @@ public sealed class Trainer
     public TorchGenerator Noise { get; }
     readonly int[] order;
     int orderEpoch = -1;
-    readonly float[] hostBatch, hostEps, hostPrior;
+    readonly float[] hostEps, hostPrior;
     readonly Dictionary<int, Tensor<float>> batchTensors = [];
     readonly double[] reduced = new double[3];
     float[] hostGrad = [];
+    IRowGather<float>? trainRows;   // the training images where the backend computes (on a GPU: uploaded once)
 
     /// <summary>The ranks training together (<see cref="SingleProcess"/> for one process).</summary>
     public ICommunicator Replicas => Net.Replicas;
@@ -48,7 +49,6 @@ public sealed class Trainer
         Net = new InfoVaeNet<float>(config, backend) { Replicas = replicas ?? SingleProcess.Instance };
         order = new int[train.Count];
         int b = Math.Min(config.Batch, train.Count);
-        hostBatch = new float[new Shape(b, train.PixelsPerImage).Length];
         hostEps = new float[new Shape(b, config.Latent).Length];
         hostPrior = new float[new Shape(config.PriorCount(b), config.Latent).Length];
         Noise = new TorchGenerator(config.Seed);
@@ -74,7 +74,7 @@ public sealed class Trainer
         if (orderEpoch != Epoch) { Batches.Shuffle(order, Config.Seed, Epoch); orderEpoch = Epoch; }
         int start = NextBatch * Config.Batch, b = Math.Min(Config.Batch, Train.Count - start);
         var share = BatchShare.Of(b, Replicas.Rank, Replicas.Size);
-        var x = Gather(order.AsSpan(start + share.Offset, share.Count), Train);
+        var x = Gather(order.AsSpan(start + share.Offset, share.Count));
         int z = Config.Latent, m = Config.PriorCount(b);
         StepMetrics metrics;
         try
@@ -116,14 +116,17 @@ public sealed class Trainer
 
     /// <summary>
     /// Several ranks: the batch's terms from this rank's shares of recon and KL (summed in rank order) and the MMD²
-    /// every rank computed alike. The stop request rides along, so that every rank stops after the same step.
+    /// every rank computed alike, read in one call. The stop request rides along, so that every rank stops after the
+    /// same step.
     /// </summary>
     StepMetrics ReadAll(LossTerms<float> t)
     {
-        reduced[0] = t.Recon.Item(); reduced[1] = t.Kl.Item(); reduced[2] = LocalStop?.Invoke() == true ? 1 : 0;
+        Span<float> v = stackalloc float[3];
+        t.Recon.Backend.ReadScalars([t.Recon, t.Kl, t.Mmd], v);
+        reduced[0] = v[0]; reduced[1] = v[1]; reduced[2] = LocalStop?.Invoke() == true ? 1 : 0;
         Replicas.SumInRankOrder<double>(reduced);
         StopAgreed = reduced[2] > 0;
-        double recon = reduced[0], kl = reduced[1], mmd = t.Mmd.Item(), c = Config.MmdWeight;
+        double recon = reduced[0], kl = reduced[1], mmd = v[2], c = Config.MmdWeight;
         double total = Config.Beta * recon + Config.KlWeight * kl + (c != 0 ? c * mmd : 0);
         return new StepMetrics(total, recon, kl, mmd);
     }
@@ -145,19 +148,26 @@ public sealed class Trainer
         g.CopyFrom(hostGrad);
     }
 
-    internal static StepMetrics Read(LossTerms<float> t) =>
-        new(t.Total.Item(), t.Recon.Item(), t.Kl.Item(), t.Mmd.Item(),
-        t.Adversarial?.Item() ?? 0, t.Discriminator?.Item() ?? 0);
-
-    /// <summary>Copies the chosen images into a batch tensor kept per batch size (a step allocates nothing).</summary>
-    Tensor<float> Gather(ReadOnlySpan<int> rows, LabeledImages data)
+    /// <summary>The loss terms in one read (on a GPU: one transfer and one wait, not four or six).</summary>
+    internal static StepMetrics Read(LossTerms<float> t)
     {
-        int p = data.PixelsPerImage, b = rows.Length;
+        Span<float> v = stackalloc float[6];
+        var backend = t.Total.Backend;
+        if (t.Adversarial is { } g && t.Discriminator is { } d)
+            backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd, g, d], v);
+        else backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd], v);
+        return new(v[0], v[1], v[2], v[3], v[4], v[5]);
+    }
+
+    /// <summary>
+    /// The chosen images in a batch tensor kept per batch size, gathered by the backend (a step allocates nothing).
+    /// </summary>
+    Tensor<float> Gather(ReadOnlySpan<int> rows)
+    {
+        int b = rows.Length;
         if (!batchTensors.TryGetValue(b, out var x))
-            batchTensors[b] = x = Tensor<float>.Zeros(new Shape(b, p), Net.Backend);
-        var host = b * p <= hostBatch.Length ? hostBatch.AsSpan(0, b * p) : new float[b * p];
-        for (int i = 0; i < b; i++) data.Image(rows[i]).CopyTo(host.Slice(i * p, p));
-        x.CopyFrom(host);
+            batchTensors[b] = x = Tensor<float>.Zeros(new Shape(b, Train.PixelsPerImage), Net.Backend);
+        (trainRows ??= Net.Backend.KeepRows(Train.Pixels, Train.PixelsPerImage)).Gather(rows, x);
         return x;
     }
 

@@ -79,6 +79,39 @@ public class NonFiniteGradientTests(string device)
         finally { tape.Reset(); }
     }
 
+    [Test]
+    public void A_nan_in_the_discriminators_gradient_stops_both_nets_adam()
+    {
+        var cfg = Tiny with { Divergence = Divergence.Adversarial, DiscHidden = [5] };
+        var t = new Trainer(cfg, Images(12), backend);
+        t.InitializeWeights();
+        t.TrainStep();
+        var net = t.Net; var p = net.Params; var d = net.Disc!.Params;
+        var tape = Tape<float>.Current;
+        try
+        {
+            var x = Tensor<float>.From(Rand.UniformF(6 * 16, 31, 0, 1), new Shape(6, 16), backend);
+            var eps = Tensor<float>.From(Rand.UniformF(6 * 2, 32, -1, 1), new Shape(6, 2), backend);
+            var prior = Tensor<float>.From(Rand.UniformF(6 * 2, 33, -1, 1), new Shape(6, 2), backend);
+            net.ZeroGrad();
+            var terms = net.Loss(x, eps, prior);
+            (terms.Total + terms.Discriminator!).Backward();
+            var grad = d["discriminator.2.weight"].Grad!;
+            var g = grad.ToArray();
+            g[3] = float.NaN;
+            grad.CopyFrom(g);
+
+            int[] values = Bits(p.All), m = Bits(p.AllM), dValues = Bits(d.All), dm = Bits(d.AllM);
+            var e = Assert.Throws<NonFiniteException>(() => net.AdamStep(2))!;
+            Assert.That((e.Parameter, e.Index), Is.EqualTo(("discriminator.2.weight", 3)));
+            Assert.That(Bits(p.All), Is.EqualTo(values), "the VAE's weights: checked before the VAE's Adam runs");
+            Assert.That(Bits(p.AllM), Is.EqualTo(m), "the VAE's Adam m");
+            Assert.That(Bits(d.All), Is.EqualTo(dValues), "the discriminator's weights");
+            Assert.That(Bits(d.AllM), Is.EqualTo(dm), "the discriminator's Adam m");
+        }
+        finally { tape.Reset(); }
+    }
+
     /// <summary>
     /// A finite loss with an infinite gradient, from weights alone: encoder.0's bias 1e30 makes every hidden unit
     /// 1e30, encoder.2's zero weight keeps mu = 0 and logvar = 30 (its bias), so the KL is about 1e13, finite; but

@@ -92,16 +92,35 @@ public class IlgpuBackendTests
                 yield return C($"matmul {(ta ? "Aᵀ" : "A")}{(tb ? "Bᵀ" : "B")}", t => InfoVae.Engine.Ops.Matmul(t[0], t[1], ta, tb),
                     U(23, ta ? [7, 5] : [5, 7]), U(24, tb ? [3, 7] : [7, 3]));
         yield return C("linear", t => InfoVae.Engine.Ops.Linear(t[0], t[1], t[2]), U(25, 4, 9), U(26, 5, 9), U(27, 5));
+        yield return C("linear without bias", t => InfoVae.Engine.Ops.Linear(t[0], t[1], null),
+            U(25, 4, 9), U(26, 5, 9));
+        // (N, H, W, C) images, channels-last weights: conv (OC, KH, KW, C), conv-transpose (C, KH, KW, OC).
+        yield return C("conv without bias", t => InfoVae.Engine.Ops.Conv2d(t[0], t[1], null, stride: 2, pad: 1),
+            U(48, 2, 7, 6, 3), U(49, 4, 3, 3, 3));
+        yield return C("conv with bias", t => InfoVae.Engine.Ops.Conv2d(t[0], t[1], t[2], stride: 1, pad: 0),
+            U(48, 2, 5, 4, 3), U(49, 2, 2, 2, 3), U(50, 2));
+        yield return C("conv transpose without bias", t => InfoVae.Engine.Ops.ConvTranspose2d(t[0], t[1], null,
+            stride: 2, pad: 1, outputPad: 1),
+            U(51, 2, 3, 4, 4), U(52, 4, 4, 4, 2));
         yield return C("transpose", t => t[0].Transpose(), U(28, 3, 5));
         yield return C("reshape", t => t[0].Reshape(5, 3) * t[1], U(29, 3, 5), U(30, 5, 3));
         yield return C("slice", t => t[0].Slice(2, 3) * t[0].Slice(0, 3), U(31, 4, 5));
         yield return C("concat last axis", t => InfoVae.Engine.Ops.Concat(-1, t[0], t[1], t[2]), U(32, 3, 2), U(33, 3, 1), U(34, 3, 4));
         yield return C("concat middle axis", t => InfoVae.Engine.Ops.Concat(1, t[0], t[1]), U(35, 2, 2, 3), U(36, 2, 1, 3));
+        yield return C("concat axis 0", t => InfoVae.Engine.Ops.Concat(0, t[0], t[1], t[2]),
+            U(35, 2, 3), U(36, 1, 3), U(37, 3, 3));
+        yield return C("concat axis 0 of one tensor with itself", t => InfoVae.Engine.Ops.Concat(0, t[0], t[0]),
+            U(38, 2, 3));
         yield return C("bce with logits", t => InfoVae.Engine.Ops.BceWithLogits(t[0], t[1]), R(37, -6, 6, 23), R(38, 0, 1, 23));
         yield return C("gaussian kl", t => InfoVae.Engine.Ops.GaussianKl(t[0], t[1]), U(39, 3, 5), R(40, -2, 1, 3, 5));
         yield return C("softmax cross-entropy", t => InfoVae.Engine.Ops.SoftmaxCrossEntropy(t[0], t[1]),
             R(48, -3, 3, 4, 10), R(49, 0, 1, 4, 10));
         yield return C("squared distance", t => InfoVae.Engine.Ops.SquaredDistance(t[0], t[1]), U(41, 5, 3), U(42, 7, 3));
+        yield return C("squared distance to itself", t => InfoVae.Engine.Ops.SquaredDistance(t[0], t[0]), U(43, 6, 3));
+        yield return C("mmd of a tensor with itself plus a shift",
+            t => InfoVae.Engine.Ops.Mmd(t[0], t[0] + t[1], MmdSpec.Default), R(44, -2, 2, 6, 3), U(45, 6, 3));
+        yield return C("mmd of a tensor with itself (unbiased: not 0)",
+            t => InfoVae.Engine.Ops.Mmd(t[0], t[0], MmdSpec.Default), R(44, -2, 2, 6, 3));
         yield return C("mmd imq unbiased", t => InfoVae.Engine.Ops.Mmd(t[0], t[1], MmdSpec.Default), R(44, -2, 2, 6, 3), U(45, 7, 3));
         yield return C("mmd rbf biased", t => InfoVae.Engine.Ops.Mmd(t[0], t[1], new MmdSpec(MmdKernel.Rbf, [0.5, 2], Unbiased: false)), R(46, -2, 2, 5, 4), U(47, 3, 4));
     }
@@ -169,6 +188,59 @@ public class IlgpuBackendTests
         Assert.That(gpu.Kernels.LoadedCount, Is.EqualTo(compiled), "a kernel was compiled again");
         Assert.That(second.Loss, Is.EqualTo(first.Loss));
         for (int k = 0; k < first.Grads.Length; k++) Assert.That(second.Grads[k], Is.EqualTo(first.Grads[k]), $"gradient {k}");
+    }
+
+    [Test]
+    public void Small_uploads_queue_without_waiting_until_the_staging_is_full_and_the_caller_may_reuse_its_array()
+    {
+        // Eight uploads of 10,000 floats from one reused array, no read in between: the first six fit the 65,536
+        // floats of page-locked staging without a wait; the seventh must wait (the staging is reused only after the
+        // stream is synchronised), and it waits once. Every tensor holds what the array held at its upload.
+        var host = new float[10_000];
+        var tensors = new Tensor<float>[8];
+        for (int i = 0; i < tensors.Length; i++) tensors[i] = Tensor<float>.Zeros(new Shape(host.Length), gpu);
+        gpu.Download(tensors[0], host);   // start from a synchronised, empty staging
+        long syncs = gpu.Syncs;
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            Array.Fill(host, i + 0.5f);
+            tensors[i].CopyFrom(host);
+            if (i < 6) Assert.That(gpu.Syncs, Is.EqualTo(syncs), $"upload {i} waited");
+        }
+        Assert.That(gpu.Syncs, Is.EqualTo(syncs + 1), "one wait when the staging wrapped");
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            Assert.That(tensors[i].ToArray(), Is.All.EqualTo(i + 0.5f), $"tensor {i}");
+            tensors[i].Dispose();
+        }
+    }
+
+    [Test]
+    public void Kept_rows_are_uploaded_once_and_gathered_by_index()
+    {
+        var data = Rand.UniformF(9 * 5, 77);
+        var rows = gpu.KeepRows(data, 5);
+        Assert.That(gpu.KeepRows(data, 5), Is.SameAs(rows), "the same array is kept once");
+        var batch = Tensor<float>.Zeros(new Shape(4, 5), gpu);
+        long bytes = gpu.UploadedBytes;
+        rows.Gather([8, 0, 8, 3], batch);
+        Assert.That(gpu.UploadedBytes - bytes, Is.EqualTo(4 * sizeof(int)), "a gather uploads its indices only");
+        var expected = new[] { 8, 0, 8, 3 }.SelectMany(r => data.Skip(r * 5).Take(5)).ToArray();
+        Assert.That(batch.ToArray(), Is.EqualTo(expected));
+        Assert.That(() => rows.Gather([9], Tensor<float>.Zeros(new Shape(1, 5), gpu)),
+            Throws.InstanceOf<ArgumentOutOfRangeException>());
+        batch.Dispose();
+    }
+
+    [Test]
+    public void A_nan_gradient_flows_through_relu_the_same_on_both_backends()
+    {
+        // relu(x) · w with w = NaN where x < 0: dx is 0·NaN = NaN there on the CPU, and now on the GPU too.
+        In x = new([-1f, 2f, -3f, 0.5f], [4]), w = new([float.NaN, 1f, float.NaN, 2f], [4]);
+        var (_, gc) = Run(Cpu, t => t[0].Relu() * t[1], [x, w]);
+        var (_, gg) = Run(gpu, t => t[0].Relu() * t[1], [x, w]);
+        Assert.That(gc[0].Select(float.IsNaN), Is.EqualTo(new[] { true, false, true, false }), "CPU");
+        Assert.That(gg[0].Select(float.IsNaN), Is.EqualTo(gc[0].Select(float.IsNaN)), "GPU like the CPU");
     }
 
     [Test]

@@ -71,7 +71,16 @@ public class ElementwiseKernelTests
     }
 
     [TestCaseSource(nameof(UnaryCases))]
-    public void Unary_forward_and_backward_match_the_cpu_backend(UnaryOp op, int n)
+    public void Unary_forward_and_backward_match_the_cpu_backend(UnaryOp op, int n) => UnaryMatches(K, op, n);
+
+    [Test]
+    public void Unary_forward_and_backward_match_the_cpu_backend_with_production_groups()
+    {
+        // Warps of 32 on 4 multiprocessors; 300 elements = 9 full groups and a ragged one.
+        foreach (var op in Enum.GetValues<UnaryOp>()) UnaryMatches(Production, op, 300);
+    }
+
+    static void UnaryMatches(GpuKernels k, UnaryOp op, int n)
     {
         float p = op switch { UnaryOp.LeakyRelu => 0.2f, UnaryOp.AddScalar => 1.75f, UnaryOp.MulScalar => -0.625f, _ => 0f };
         var x = InputsFor(op, n, 100 + n);
@@ -83,11 +92,11 @@ public class ElementwiseKernelTests
         Cpu.UnaryBackward(op, cx, cy, T(dy, n), cdx, p);
 
         using var gx = Dev(x); using var gy = Zeros(n); using var gdy = Dev(dy); using var gdx = Dev(dx0);
-        Map(K, op, gx.View, gy.View, p);
+        Map(k, op, gx.View, gy.View, p);
         var y = Host(gy);
         // Backward from the CPU's y, so that only the derivative is under test here.
         using var gyRef = Dev(cy.ToArray());
-        MapBackward(K, op, gx.View, gyRef.View, gdy.View, gdx.View, p);
+        MapBackward(k, op, gx.View, gyRef.View, gdy.View, gdx.View, p);
         Close.Assert(cy.ToArray(), y, Atol, Rtol, $"{op} forward");
         Close.Assert(cdx.ToArray(), Host(gdx), Atol, Rtol, $"{op} backward");
     }
@@ -101,6 +110,46 @@ public class ElementwiseKernelTests
         K.MapBackward<UnaryKernels.LeakyRelu>(x.View, y.View, dy.View, dLeaky.View, 0.25f);
         Assert.That(Host(dRelu), Is.EqualTo(new[] { 0f, 0f, 1f }));
         Assert.That(Host(dLeaky), Is.EqualTo(new[] { 0.25f, 0.25f, 1f }));
+    }
+
+    [Test]
+    public void A_nan_upstream_gradient_stays_nan_through_relu_as_on_the_cpu()
+    {
+        // x ≤ 0 with dy = NaN: the CPU's dx += 0·dy is NaN (a NaN gradient must not vanish before the anomaly check
+        // sees it); the GPU gave 0. x > 0 passes NaN on both. Also the sign of a zero: 0·(−2) = −0 on both.
+        float[] xs = [-1f, 0f, 2f, -3f], dys = [float.NaN, float.NaN, float.NaN, -2f];
+        var cpuF = CpuBackend<float>.Instance;
+        var fx = Tensor<float>.From(xs, new Shape(4)); var fdy = Tensor<float>.From(dys, new Shape(4));
+        var fdx = Tensor<float>.From([-0f, 0f, 0f, -0f], new Shape(4));
+        cpuF.UnaryBackward(UnaryOp.Relu, fx, fx, fdy, fdx, 0f);
+        var expected = fdx.ToArray();
+        using var x = Dev(xs); using var dy = Dev(dys); using var dx = Dev(new[] { -0f, 0f, 0f, -0f });
+        K.MapBackward<UnaryKernels.Relu>(x.View, x.View, dy.View, dx.View, 0f);
+        var got = Host(dx);
+        Assert.That(got.Take(3).All(float.IsNaN) && expected.Take(3).All(float.IsNaN),
+            $"NaN in: CPU {string.Join(", ", expected)}, GPU {string.Join(", ", got)}");
+        Assert.That(BitConverter.SingleToInt32Bits(got[3]), Is.EqualTo(BitConverter.SingleToInt32Bits(expected[3])),
+            "−0 + 0·(−2)");
+    }
+
+    [Test]
+    public void Tanh_is_within_its_stated_tolerance_everywhere()
+    {
+        // GpuMath.Tanh (from Exp; XMath.Tanh is tanh.approx on a GPU): both sides of the series switch at 1/8, small,
+        // saturated, ±0 and NaN, against double, to GpuTolerances.Tanh (measured here with the CPU's Exp).
+        var xs = new List<float> { 0f, -0f, 1e-30f, 1e-8f, 0.1f, 0.12499f, 0.125f, 0.12501f, 0.3f, 1f, 3f, 8.9f,
+            9.1f, 20f, 88f, 1e30f, float.PositiveInfinity };
+        xs.AddRange(xs.Select(v => -v).ToList());
+        xs.AddRange(Rand.UniformF(200, 62, -6, 6));
+        foreach (float x in xs)
+        {
+            float t = GpuMath.Tanh(x);
+            double e = Math.Tanh(x);
+            Assert.That(t, Is.EqualTo(e).Within(GpuTolerances.Tanh * Math.Abs(e) + 1e-45), $"tanh({x:R})");
+        }
+        Assert.That(float.IsNaN(GpuMath.Tanh(float.NaN)));
+        Assert.That(BitConverter.SingleToInt32Bits(GpuMath.Tanh(-0f)),
+            Is.EqualTo(BitConverter.SingleToInt32Bits(-0f)), "tanh(−0) = −0");
     }
 
     [Test]

@@ -86,4 +86,38 @@ public class LossKernelTests
         Close.Assert(dz, Host(gdz), Atol, Rtol, "dz");
         Close.Assert(dt, Host(gdt), 1e-5 * dt.Max(Math.Abs), Rtol, "dt");
     }
+
+    [Test]
+    public void Bce_at_infinite_and_huge_logits_with_soft_targets_matches_the_cpu()
+    {
+        // Targets strictly between 0 and 1 with z = ±∞: the loss is +∞ (the CPU's (1 − t)·z form), where
+        // max(z, 0) − t·z gave ∞ − ∞ = NaN; |z| ≥ 1e4 is finite and linear in z on both sides. And the hard targets.
+        float[] zs = [float.PositiveInfinity, float.NegativeInfinity, 1e4f, -1e4f, 3e4f, -2.5e5f, 1e6f];
+        float[] ts = [0.3f, 0.7f, 0.5f, 1e-3f, 0f, 1f];
+        var z = zs.SelectMany(v => ts.Select(_ => v)).ToArray();
+        var t = zs.SelectMany(_ => ts).ToArray();
+        int n = z.Length;
+        var cpu = new float[n];
+        Losses.BceWithLogits<float>(z, t, cpu);
+        using var gz = Dev(z); using var gt = Dev(t); using var gl = Zeros(n);
+        K.BceWithLogits(gz.View, gt.View, gl.View);
+        var gpu = Host(gl);
+        for (int i = 0; i < n; i++)
+        {
+            string at = $"z = {z[i]}, t = {t[i]}";
+            if (float.IsInfinity(cpu[i]) || cpu[i] == 0f) Assert.That(gpu[i], Is.EqualTo(cpu[i]), at);
+            else Assert.That(gpu[i], Is.EqualTo(cpu[i]).Within(2e-7 * Math.Abs(cpu[i])), at);
+            Assert.That(float.IsNaN(gpu[i]), Is.False, at);
+        }
+        Assert.That(gpu[0], Is.EqualTo(float.PositiveInfinity), "z = +∞, t = 0.3");
+
+        // The gradient σ(z) − t is finite everywhere here, and dt = −z is ∓∞ at z = ±∞ on both.
+        var dl = Enumerable.Repeat(1f, n).ToArray();
+        var dz = new float[n]; var dt = new float[n];
+        Losses.BceWithLogitsBackward<float>(z, t, dl, dz, dt);
+        using var gdl = Dev(dl); using var gdz = Zeros(n); using var gdt = Zeros(n);
+        K.BceWithLogitsBackward(gz.View, gt.View, gdl.View, gdz.View, gdt.View);
+        Close.Assert<float, float>(dz, Host(gdz), 1e-7, 1e-6, "dz");
+        Assert.That(Host(gdt), Is.EqualTo(dt), "dt");
+    }
 }
