@@ -4,16 +4,16 @@ using InfoVae.Model;
 namespace InfoVae.Bench;
 
 /// <summary>
-/// `dotnet run -c Release --project Bench -- --alloc [batch] [mmd|adversarial]`: managed bytes allocated per
-/// training step after 20 warm-up steps, over 100 steps, on the calling thread and in the whole process (the
-/// workers' share). A quicker answer than the MemoryDiagnoser when hunting an allocation.
+/// `dotnet run -c Release --project Bench -- --alloc [batch] [--arch conv] [mmd|adversarial]`: managed bytes
+/// allocated per training step after 20 warm-up steps, over 100 steps, on the calling thread and in the whole process
+/// (the workers' share). A quicker answer than the MemoryDiagnoser when hunting an allocation.
 /// </summary>
 static class AllocProbe
 {
-    public static void Run(int batch, Divergence divergence = Divergence.Mmd)
+    public static void Run(int batch, Architecture arch, Divergence divergence = Divergence.Mmd)
     {
         Workers.MaxThreads = 2;
-        var config = new TrainConfig { Batch = batch, Epochs = int.MaxValue, Divergence = divergence };
+        var config = new TrainConfig { Batch = batch, Epochs = int.MaxValue, Arch = arch, Divergence = divergence };
         var t = new Trainer(config, ModelData.Data.Train.Take(20 * batch), BenchDevice.Backend);
         t.InitializeWeights();
         for (int i = 0; i < 20; i++) t.TrainStep();
@@ -21,7 +21,8 @@ static class AllocProbe
         const int steps = 100;
         for (int i = 0; i < steps; i++) t.TrainStep();
         long thread = GC.GetAllocatedBytesForCurrentThread() - thread0, total = GC.GetTotalAllocatedBytes(true) - total0;
-        string what = $"batch {batch}, divergence {divergence.ToString().ToLowerInvariant()} on {BenchDevice.Name}";
+        string what = $"{arch}, batch {batch}, divergence {divergence.ToString().ToLowerInvariant()} "
+                      + $"on {BenchDevice.Name}";
         Console.WriteLine($"{what}: "
             + $"{thread / (double)steps:F1} B/step on this thread, {total / (double)steps:F1} B/step in the process");
     }

@@ -185,7 +185,8 @@ public class ConvBench
             bool last = l == Layers.Length - 1;
             h = L.T ? EngineOps.ConvTranspose2d(h, w[l], last ? lastBias : null, L.S, L.P)
                     : EngineOps.Conv2d(h, w[l], null, L.S, L.P);
-            if (!last) h = EngineOps.BatchNorm(h, gamma[l], beta[l], runMean[l], runVar[l], training: true).LeakyRelu(Slope);
+            if (!last) h = EngineOps.BatchNorm(h, gamma[l], beta[l], runMean[l], runVar[l], training: true,
+                leakySlope: Slope);
         }
         return h;
     }

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace InfoVae.Bench;
 
 /// <summary>
-/// M1 (BENCHMARKS.md): C = A·B, square, float32, row-major, 2 threads, against TorchSharp (libtorch 2.10, oneMKL).
+/// M1 (docs/benchmarks.md): C = A·B, square, float32, row-major, 2 threads, against TorchSharp (libtorch 2.10, oneMKL).
 /// Napkin math: 2·N³ FLOP per call: N = 256: 33.6 MFLOP, 512: 268 MFLOP, 1024: 2.15 GFLOP, 2048: 17.2 GFLOP.
 /// At the 185 GFLOP/s target (FMA peak here ≈ 207 with two threads) N = 1024 takes 11.6 ms.
 /// The GFLOP/s column is 2·N³ / mean. Inputs are uniform in [-1, 1); C is preallocated for both.

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace InfoVae.Bench;
 
 /// <summary>
-/// M3 (BENCHMARKS.md): unbiased IMQ MMD² (7 scales) of z (n×d) against prior samples p (n×d), forward plus the
+/// M3 (docs/benchmarks.md): unbiased IMQ MMD² (7 scales) of z (n×d) against prior samples p (n×d), forward plus the
 /// gradient with respect to z, float32, 2 threads. Ours: the fused <see cref="Mmd"/> kernels (no n×n matrix stored,
 /// the backward recomputes distances); the peer: the anchor's Mmd (three n×n SqDist + Kernel in dispose scopes) and
 /// autograd.grad w.r.t. z.

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace InfoVae.Bench;
 
 /// <summary>
-/// M2 (BENCHMARKS.md): D (n×n) = max(0, ‖a_i‖² + ‖b_j‖² − 2 a_i·b_j) for A, B (n×d), float32, 2 threads.
+/// M2 (docs/benchmarks.md): D (n×n) = max(0, ‖a_i‖² + ‖b_j‖² − 2 a_i·b_j) for A, B (n×d), float32, 2 threads.
 /// Napkin math: the cross term is a GEMM, 2·n²·d FLOP (n = 1024, d = 32: 67 MFLOP; n = 4096, d = 128: 4.3 GFLOP),
 /// and D is 4·n² bytes written (n = 1024: 4 MiB; n = 4096: 64 MiB, 16,384 pages). At d = 32 the write dominates:
 /// at ~10 GB/s, 64 MiB take 6.7 ms, while a fresh 64 MiB costs the peer 110–220 ms of page faults.

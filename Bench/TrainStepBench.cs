@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace InfoVae.Bench;
 
 /// <summary>
-/// M4 (BENCHMARKS.md): one training step (forward, loss, backward, Adam) of the canonical InfoVAE on real
+/// M4 (docs/benchmarks.md): one training step (forward, loss, backward, Adam) of the canonical InfoVAE on real
 /// Fashion-MNIST batches, 2 threads. Both sides cycle over the same 20 batches' worth of images (ours: a Trainer on
 /// the first 20·B images, reshuffled each 20 steps; the peer: 20 batches drawn with randperm, as the anchor does).
 /// Ours runs on INFOVAE_BENCH_DEVICE (cpu by default, see <see cref="BenchDevice"/>).

@@ -47,21 +47,32 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>False when some element is NaN or ±∞ (the tape's anomaly mode asks after every op); waits for the device.</summary>
     bool AllFinite(Tensor<T> t);
+    /// <summary>
+    /// flag (one element) = 1 when some element of x is NaN or ±∞, else 0, queued like any op so that it can be read
+    /// with other scalars (<see cref="ReadScalars"/>: one wait on a GPU). The default waits, as <see cref="AllFinite"/>.
+    /// </summary>
+    void FlagNonFinite(Tensor<T> x, Tensor<T> flag) => Fill(flag, AllFinite(x) ? T.Zero : T.One);
 
     /// <summary>dst (=|+=) src, both of the same rows × last-axis shape, each with its own row stride (views allowed).</summary>
     void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate);
 
     void Unary(UnaryOp op, Tensor<T> x, Tensor<T> y, T p);
-    /// <summary>dx += dy · f'(x) for y = f(x); y is the saved forward output.</summary>
-    void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p);
+    /// <summary>dx += dy · f'(x) for y = f(x); y is the saved forward output. accumulate false writes dx
+    /// instead.</summary>
+    void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p, bool accumulate = true);
 
     /// <summary>c = a ∘ b with NumPy broadcasting to c's shape.</summary>
     void Binary(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> c);
     /// <summary>da += reduce(dy · ∂c/∂a), db likewise, summing over the axes each input was broadcast along.</summary>
     void BinaryBackward(BinaryOp op, Tensor<T> a, Tensor<T> b, Tensor<T> dy, Tensor<T>? da, Tensor<T>? db);
 
-    /// <summary>c = alpha · op(a) · op(b) + beta · c for 2-D tensors.</summary>
-    void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta);
+    /// <summary>
+    /// c = alpha · op(a) · op(b) + beta · c for 2-D tensors; with a <paramref name="bias"/> (one value per column of c)
+    /// c = alpha · op(a) · op(b) + (beta · c + bias), then with <paramref name="relu"/> max(c, 0): a linear layer's
+    /// epilogue.
+    /// </summary>
+    void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta,
+        Tensor<T>? bias = null, bool relu = false);
 
     /// <summary>y (=|+=) scale · Σ over <paramref name="axis"/> of x (axis = -1 with y a scalar: over everything).</summary>
     void Sum(Tensor<T> x, int axis, Tensor<T> y, T scale, bool accumulate);
@@ -74,6 +85,14 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>loss[i] = softplus(z[i]) − t[i]·z[i], computed stably.</summary>
     void BceWithLogits(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
     void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget);
+
+    /// <summary>sum (a scalar) = scale · Σ_i softplus(z) − t·z over every element (Σ, then × scale):
+    /// <see cref="BceWithLogits"/> summed, with no elementwise tensor.</summary>
+    void BceWithLogitsSum(Tensor<T> logits, Tensor<T> target, Tensor<T> sum, T scale);
+    /// <summary>With g = dSum·scale: dLogits (+)= g·(σ(z) − t) (accumulateLogits false writes it), dTarget += −g·z;
+    /// dSum is the scalar upstream gradient.</summary>
+    void BceWithLogitsSumBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dSum, T scale, Tensor<T>? dLogits,
+        bool accumulateLogits, Tensor<T>? dTarget);
 
     /// <summary>kl[r] = −½ Σ_j (1 + lv − mu² − exp(lv)) over the last axis of (rows, Z) mu and logvar.</summary>
     void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl);
@@ -99,16 +118,38 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>image (N, H, W, C) += col2im(cols (Rows, KH·KW·C)), the adjoint of <see cref="Im2Col"/>; deterministic (a gather, no atomics).</summary>
     void Col2Im(Tensor<T> cols, ConvGeometry g, Tensor<T> image);
 
+    /// <summary>
+    /// y (Rows, M) = im2col(image)·wᵀ + beta·y with w (M, KH·KW·C) (any shape of that many elements): the GEMM of
+    /// conv2d's forward and of conv-transpose2d's input gradient. The CPU fuses the im2col into it, chunk by chunk.
+    /// </summary>
+    void ConvForward(Tensor<T> image, ConvGeometry g, Tensor<T> w, Tensor<T> y, T beta);
+    /// <summary>
+    /// image (N, H, W, C) (=|+=) col2im(a·w) with a (Rows, K), w (K, KH·KW·C): conv2d's input gradient and
+    /// conv-transpose2d's forward; accumulate false overwrites the image.
+    /// </summary>
+    void ConvBackwardData(Tensor<T> a, Tensor<T> w, ConvGeometry g, Tensor<T> image, bool accumulate);
+    /// <summary>dw (M, KH·KW·C) (=|+=) dyᵀ·im2col(image) with dy (Rows, M): the weight gradient of conv2d and
+    /// conv-transpose2d.</summary>
+    void ConvWeightGrad(Tensor<T> image, ConvGeometry g, Tensor<T> dy, Tensor<T> dw, bool accumulate);
+
     /// <summary>Per-column batch mean and biased variance (÷ R) of x seen as (R, C) with C = the last axis; mean, var: (C).</summary>
     void BatchNormStats(Tensor<T> x, Tensor<T> mean, Tensor<T> var);
-    /// <summary>y = (x − mean)·gamma/√(var + eps) + beta per column of x seen as (R, C); y has x's shape.</summary>
-    void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta, Tensor<T> y);
     /// <summary>
-    /// Training-mode batch-norm backward, all accumulating: with xhat = (x − mean)/√(var + eps), dBeta += Σ_r dy,
-    /// dGamma += Σ_r dy·xhat, dx += gamma/√(var + eps)·(dy − mean_r(dy) − xhat·mean_r(dy·xhat)).
+    /// y = (x − mean)·gamma/√(var + eps) + beta per column of x seen as (R, C); y has x's shape. With a
+    /// <paramref name="leakySlope"/> (≥ 0) the leaky ReLU that follows is fused in: y = z > 0 ? z : slope·z.
+    /// </summary>
+    void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta,
+        Tensor<T> y,
+                        T? leakySlope = null);
+    /// <summary>
+    /// Training-mode batch-norm backward: with xhat = (x − mean)/√(var + eps), dBeta += Σ_r g, dGamma += Σ_r g·xhat,
+    /// dx (+)= gamma/√(var + eps)·(g − mean_r(g) − xhat·mean_r(g·xhat)) (accumulateDx false overwrites dx), where g =
+    /// dy, or with a fused leaky ReLU (<paramref name="leakySlope"/>, its output <paramref name="y"/>), g = y > 0 ? dy
+    /// : slope·dy.
     /// </summary>
     void BatchNormBackward(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> dy,
-                           Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta);
+                           Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta, bool accumulateDx = true,
+                               Tensor<T>? y = null, T? leakySlope = null);
     /// <summary>PyTorch's running statistics: rm = (1 − m)·rm + m·mean; rv = (1 − m)·rv + m·var·R/(R − 1).</summary>
     void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar);
 

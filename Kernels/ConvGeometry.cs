@@ -8,7 +8,7 @@ namespace InfoVae.Kernels;
 /// Conv2d: image = its input, grid = its output positions (<see cref="Conv"/>).
 /// ConvTranspose2d is the adjoint: image = its OUTPUT, grid = its INPUT positions (<see cref="Transposed"/>).
 /// Either way OH = (H + 2·Pad − KH) / Stride + 1 (floor), which <see cref="Validate"/> checks.
-/// Spec: /work/wt/CONV-SPEC.md (issue #8).
+/// Spec: docs/conv.md (issue #8).
 /// </summary>
 public readonly record struct ConvGeometry(int N, int H, int W, int C, int KH, int KW, int Stride, int Pad, int OH, int OW)
 {

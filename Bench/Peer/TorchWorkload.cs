@@ -1,5 +1,5 @@
-// The peer's InfoVAE model, loss and training step, copied from ../shared/anchors/torchsharp/Workload.cs
-// (the TorchSharp anchor, itself a mirror of ../shared/anchors/pytorch/infovae_anchor.py) with only what the
+// The peer's InfoVAE model, loss and training step, copied from anchors/torchsharp/Workload.cs
+// (the TorchSharp anchor, itself a mirror of anchors/pytorch/infovae_anchor.py) with only what the
 // benchmarks need: same ops, same dispose scopes, so the timed work is exactly the anchor's.
 using TorchSharp;
 using TorchSharp.Modules;
@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace InfoVae.Bench.Peer;
 
-/// <summary>The anchor's settings that the loss and the optimiser read (BENCHMARKS.md's canonical values).</summary>
+/// <summary>The anchor's settings that the loss and the optimiser read (docs/benchmarks.md: the canonical values).</summary>
 sealed class PeerConfig
 {
     public int Seed { get; init; }

@@ -86,9 +86,19 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         }
     }
 
-    public void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p)
+    public void UnaryBackward(UnaryOp op, Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx, T p,
+        bool accumulate = true)
     {
         var xs = Span(x); var ys = Span(y); var g = Span(dy); var d = Span(dx);
+        if (!accumulate)
+        {
+            if (op is UnaryOp.Relu or UnaryOp.LeakyRelu)
+            {
+                Simd.Apply<T, LeakyReluGradOp<T>>(xs, xs, g, op == UnaryOp.Relu ? T.Zero : p, d);
+                return;
+            }
+            d.Clear();
+        }
         T half = T.CreateTruncating(0.5);
         switch (op)
         {
@@ -223,10 +233,12 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         }
     }
 
-    public void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta)
+    public void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta,
+        Tensor<T>? bias = null, bool relu = false)
     {
         int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
-        Gemm.Multiply(transA, transB, m, n, k, alpha, Span(a), a.Shape[1], Span(b), b.Shape[1], beta, Span(c), n);
+        Gemm.Multiply(transA, transB, m, n, k, alpha, Span(a), a.Shape[1], Span(b), b.Shape[1], beta, Span(c), n,
+            bias == null ? default : Span(bias), relu);
     }
 
     public void Sum(Tensor<T> x, int axis, Tensor<T> y, T scale, bool accumulate)
@@ -258,6 +270,14 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget) =>
         Losses.BceWithLogitsBackward<T>(Span(logits), Span(target), Span(dLoss), dLogits == null ? default : Span(dLogits),
             dTarget == null ? default : Span(dTarget));
+
+    public void BceWithLogitsSum(Tensor<T> logits, Tensor<T> target, Tensor<T> sum, T scale) =>
+        Span(sum)[0] = Losses.BceWithLogitsSum<T>(Span(logits), Span(target)) * scale;
+
+    public void BceWithLogitsSumBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dSum, T scale,
+        Tensor<T>? dLogits, bool accumulateLogits, Tensor<T>? dTarget) =>
+        Losses.BceWithLogitsSumBackward<T>(Span(logits), Span(target), Span(dSum)[0] * scale,
+            dLogits == null ? default : Span(dLogits), accumulateLogits, dTarget == null ? default : Span(dTarget));
 
     public void GaussianKl(Tensor<T> mu, Tensor<T> logvar, Tensor<T> kl) =>
         Losses.GaussianKl<T>(Span(mu), Span(logvar), mu.Rows, mu.Shape.Last, Span(kl));
@@ -291,16 +311,43 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void Im2Col(Tensor<T> image, ConvGeometry g, Tensor<T> cols) => Kernels.Cpu.Im2Col.Copy<T>(Span(image), g, Span(cols));
     public void Col2Im(Tensor<T> cols, ConvGeometry g, Tensor<T> image) => Kernels.Cpu.Col2Im.Accumulate<T>(Span(cols), g, Span(image));
 
+    public void ConvForward(Tensor<T> image, ConvGeometry g, Tensor<T> w, Tensor<T> y, T beta) =>
+        ConvGemm.Forward<T>(Span(image), g, Span(w), w.Length / g.PatchLength, beta, Span(y));
+
+    public void ConvBackwardData(Tensor<T> a, Tensor<T> w, ConvGeometry g, Tensor<T> image, bool accumulate) =>
+        ConvGemm.BackwardData<T>(Span(a), w.Length / g.PatchLength, Span(w), g, accumulate, Span(image));
+
+    public void ConvWeightGrad(Tensor<T> image, ConvGeometry g, Tensor<T> dy, Tensor<T> dw, bool accumulate) =>
+        ConvGemm.WeightGrad<T>(Span(image), g, Span(dy), dw.Length / g.PatchLength, accumulate, Span(dw));
+
     public void BatchNormStats(Tensor<T> x, Tensor<T> mean, Tensor<T> var) =>
         BatchNorm.Stats<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var));
 
-    public void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta, Tensor<T> y) =>
-        BatchNorm.Apply<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(beta), Span(y));
+    public void BatchNormApply(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> beta,
+        Tensor<T> y,
+        T? leakySlope = null)
+    {
+        if (leakySlope is { } slope)
+            BatchNorm.ApplyLeakyRelu<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma),
+                Span(beta), slope, Span(y));
+        else BatchNorm.Apply<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(beta),
+            Span(y));
+    }
 
     public void BatchNormBackward(Tensor<T> x, Tensor<T> mean, Tensor<T> var, double eps, Tensor<T> gamma, Tensor<T> dy,
-        Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta) =>
-        BatchNorm.Backward<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(dy),
-            dx == null ? default : Span(dx), dGamma == null ? default : Span(dGamma), dBeta == null ? default : Span(dBeta));
+        Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta, bool accumulateDx = true, Tensor<T>? y = null,
+            T? leakySlope = null)
+    {
+        Span<T> sdx = dx == null ? default : Span(dx), sdg = dGamma == null ? default : Span(dGamma),
+            sdb = dBeta == null ? default : Span(dBeta);
+        if (leakySlope is { } slope)
+            BatchNorm.BackwardLeakyRelu<T>(Span(x),
+                Span(y ?? throw new ArgumentNullException(nameof(y), "a fused leaky ReLU's backward needs its output")),
+                x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), slope, Span(dy), sdx, sdg, sdb,
+                    accumulateDx);
+        else BatchNorm.Backward<T>(Span(x), x.Rows, x.Shape.Last, Span(mean), Span(var), eps, Span(gamma), Span(dy),
+            sdx, sdg, sdb, accumulateDx);
+    }
 
     public void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar) =>
         BatchNorm.UpdateRunning<T>(Span(mean), Span(var), rows, momentum, Span(runningMean), Span(runningVar));

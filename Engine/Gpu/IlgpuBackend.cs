@@ -19,7 +19,7 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
 {
     readonly Context context;
     readonly DeviceBufferPool pool;
-    MemoryBuffer1D<int, Stride1D.Dense>? nonFiniteFlag;
+    MemoryBuffer1D<float, Stride1D.Dense>? nonFiniteFlag;
     readonly List<(int D, double Bandwidth, double[] Scales, MemoryBuffer1D<float, Stride1D.Dense> Buffer)> scaledC = [];
     readonly HostStaging<float> stagedFloats;
     readonly HostStaging<int> stagedInts;
@@ -189,13 +189,21 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     /// <summary>One flag on the device, zeroed, set by the kernel, read back (the read synchronises).</summary>
     public bool AllFinite(Tensor<float> t)
     {
-        var flag = nonFiniteFlag ??= Accelerator.Allocate1D<int>(1);
+        var flag = nonFiniteFlag ??= Accelerator.Allocate1D<float>(1);
         flag.View.MemSetToZero(Kernels.Stream);
         Kernels.FlagNonFinite(View(t), flag.View);
-        Span<int> one = stackalloc int[1];
+        Span<float> one = stackalloc float[1];
         flag.View.CopyToCPU(Kernels.Stream, one);
         AfterSynchronousCopy();
         return one[0] == 0;
+    }
+
+    /// <summary>Zeroes the flag and queues the check: nothing waits until the flag is read.</summary>
+    public void FlagNonFinite(Tensor<float> x, Tensor<float> flag)
+    {
+        var f = Scalar(flag);
+        f.MemSetToZero(Kernels.Stream);
+        Kernels.FlagNonFinite(View(x), f);
     }
 
     public void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate)
@@ -225,9 +233,11 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         }
     }
 
-    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p)
+    public void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy, Tensor<float> dx, float p,
+        bool accumulate = true)
     {
         ArrayView<float> xs = View(x), ys = View(y), g = View(dy), d = View(dx);
+        if (!accumulate) Kernels.Fill(d, 0f);
         switch (op)
         {
             case UnaryOp.Neg: Kernels.MapBackward<UnaryKernels.Neg>(xs, ys, g, d, p); break;
@@ -302,10 +312,21 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
             }
     }
 
-    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha, float beta)
+    // The linear epilogue as separate kernels here: c = beta·c + bias first (beta = 1 in the GEMM), the ReLU after.
+    public void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c, float alpha,
+        float beta,
+        Tensor<float>? bias = null, bool relu = false)
     {
         int m = c.Shape[0], n = c.Shape[1], k = transA ? a.Shape[0] : a.Shape[1];
+        if (bias != null)
+        {
+            if (beta != 0f) Kernels.Map<UnaryKernels.MulScalar>(View(c), View(c), beta);
+            var row = ((IlgpuStorage)bias.Storage).Buffer.View.SubView(bias.Offset, n);
+            Kernels.CopyRows(row, 0, View(c), n, m, n, beta != 0f);
+            beta = 1f;
+        }
         Kernels.Matmul(transA, transB, m, n, k, alpha, View(a), a.Shape[1], View(b), b.Shape[1], beta, View(c), n);
+        if (relu) Kernels.Map<UnaryKernels.Relu>(View(c), View(c), 0f);
     }
 
     public void Sum(Tensor<float> x, int axis, Tensor<float> y, float scale, bool accumulate)
@@ -334,6 +355,33 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
 
     public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss, Tensor<float>? dLogits, Tensor<float>? dTarget) =>
         Kernels.BceWithLogitsBackward(View(logits), View(target), View(dLoss), ViewOrEmpty(dLogits), ViewOrEmpty(dTarget));
+
+    // The summed BCE as the elementwise kernels and a sum (and a broadcast of the scalar gradient) through pooled
+    // scratch.
+    public void BceWithLogitsSum(Tensor<float> logits, Tensor<float> target, Tensor<float> sum, float scale)
+    {
+        int n = logits.Length, need = GpuKernels.SumScratchLength(1, n, 1);
+        var loss = pool.Rent(n);
+        var l = loss.Buffer.View.SubView(0, n);
+        Kernels.BceWithLogits(View(logits), View(target), l);
+        var scratch = need == 0 ? null : pool.Rent(need);
+        Kernels.SumAxis(l, 1, n, 1, View(sum), scale, false, scratch?.Buffer.View ?? default);
+        if (scratch != null) pool.Return(scratch);   // safe while queued: see DeviceBufferPool
+        pool.Return(loss);
+    }
+
+    public void BceWithLogitsSumBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dSum, float scale,
+        Tensor<float>? dLogits, bool accumulateLogits, Tensor<float>? dTarget)
+    {
+        int n = logits.Length;
+        var grad = pool.Rent(n);
+        var dl = grad.Buffer.View.SubView(0, n);
+        Kernels.Fill(dl, 0f);
+        Kernels.BroadcastAxis(View(dSum), 1, n, 1, dl, scale);
+        if (dLogits != null && !accumulateLogits) Fill(dLogits, 0f);
+        Kernels.BceWithLogitsBackward(View(logits), View(target), dl, ViewOrEmpty(dLogits), ViewOrEmpty(dTarget));
+        pool.Return(grad);
+    }
 
     public void GaussianKl(Tensor<float> mu, Tensor<float> logvar, Tensor<float> kl) =>
         Kernels.GaussianKl(View(mu), View(logvar), mu.Rows, mu.Shape.Last, View(kl));
@@ -397,6 +445,49 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.Col2Im(View(cols), g, View(image));
     }
 
+    // The conv GEMMs as im2col / col2im kernels around the GEMM, through a pooled cols buffer (returned at once: safe
+    // while the kernels are queued, see DeviceBufferPool).
+    public void ConvForward(Tensor<float> image, ConvGeometry g, Tensor<float> w, Tensor<float> y, float beta)
+    {
+        int m = w.Length / g.PatchLength;
+        if (image.Length != g.ImageLength || w.Length != m * g.PatchLength || y.Length != g.Rows * m)
+            throw new ArgumentException($"conv forward: image {image.Shape}, w {w.Shape}, y {y.Shape} do not fit {g}");
+        var cols = pool.Rent(g.ColsLength);
+        var c = cols.Buffer.View.SubView(0, g.ColsLength);
+        Kernels.Im2Col(View(image), g, c);
+        Kernels.Matmul(false, true, g.Rows, m, g.PatchLength, 1f, c, g.PatchLength, View(w), g.PatchLength, beta,
+            View(y), m);
+        pool.Return(cols);
+    }
+
+    public void ConvBackwardData(Tensor<float> a, Tensor<float> w, ConvGeometry g, Tensor<float> image, bool accumulate)
+    {
+        int k = w.Length / g.PatchLength;
+        if (image.Length != g.ImageLength || w.Length != k * g.PatchLength || a.Length != g.Rows * k)
+            throw new ArgumentException($"conv backward data: a {a.Shape}, w {w.Shape}, image {image.Shape}: not {g}");
+        var cols = pool.Rent(g.ColsLength);
+        var c = cols.Buffer.View.SubView(0, g.ColsLength);
+        Kernels.Matmul(false, false, g.Rows, g.PatchLength, k, 1f, View(a), k, View(w), g.PatchLength, 0f, c,
+            g.PatchLength);
+        if (!accumulate) Fill(image, 0f);
+        Kernels.Col2Im(c, g, View(image));
+        pool.Return(cols);
+    }
+
+    public void ConvWeightGrad(Tensor<float> image, ConvGeometry g, Tensor<float> dy, Tensor<float> dw, bool accumulate)
+    {
+        int m = dw.Length / g.PatchLength;
+        if (image.Length != g.ImageLength || dw.Length != m * g.PatchLength || dy.Length != g.Rows * m)
+            throw new ArgumentException(
+                $"conv weight gradient: image {image.Shape}, dy {dy.Shape} and dw {dw.Shape} do not fit {g}");
+        var cols = pool.Rent(g.ColsLength);
+        var c = cols.Buffer.View.SubView(0, g.ColsLength);
+        Kernels.Im2Col(View(image), g, c);
+        Kernels.Matmul(true, false, m, g.PatchLength, g.Rows, 1f, View(dy), m, c, g.PatchLength, accumulate ? 1f : 0f,
+            View(dw), g.PatchLength);
+        pool.Return(cols);
+    }
+
     // Batch norm: x seen as (rows, C), C = the last axis. The column sums need scratch (partials per row chunk),
     // rented from the pool and returned at once: safe while the kernels are queued (see DeviceBufferPool).
     public void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var)
@@ -407,16 +498,37 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         pool.Return(scratch);
     }
 
-    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> beta, Tensor<float> y) =>
+    // A fused leaky ReLU runs as its own kernel here: in place after the apply, and into a pooled gradient before the
+    // backward.
+    public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma,
+        Tensor<float> beta,
+        Tensor<float> y, float? leakySlope = null)
+    {
         Kernels.BatchNormApply(View(x), x.Rows, x.Shape.Last, View(mean), View(var), (float)eps, View(gamma), View(beta), View(y));
+        if (leakySlope is { } slope) Kernels.Map<UnaryKernels.LeakyRelu>(View(y), View(y), slope);
+    }
 
     public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
-        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta)
+        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta, bool accumulateDx = true,
+            Tensor<float>? y = null, float? leakySlope = null)
     {
         int rows = x.Rows, c = x.Shape.Last;
         var scratch = pool.Rent(GpuKernels.BatchNormScratchLength(rows, c));
-        Kernels.BatchNormBackward(View(x), rows, c, View(mean), View(var), (float)eps, View(gamma), View(dy),
+        IlgpuStorage? grad = null;
+        var g = View(dy);
+        if (leakySlope is { } slope)
+        {
+            // g = leaky'(z)·dy, read from y's sign (the same as z's for slope ≥ 0)
+            grad = pool.Rent(x.Length);
+            g = grad.Buffer.View.SubView(0, x.Length);
+            Kernels.Fill(g, 0f);
+            Kernels.MapBackward<UnaryKernels.LeakyRelu>(View(y ?? throw new ArgumentNullException(nameof(y))), View(y),
+                View(dy), g, slope);
+        }
+        if (dx != null && !accumulateDx) Fill(dx, 0f);
+        Kernels.BatchNormBackward(View(x), rows, c, View(mean), View(var), (float)eps, View(gamma), g,
             ViewOrEmpty(dx), ViewOrEmpty(dGamma), ViewOrEmpty(dBeta), scratch.Buffer.View);
+        if (grad != null) pool.Return(grad);
         pool.Return(scratch);
     }
 

@@ -17,12 +17,18 @@ public static partial class Ops
     /// With <paramref name="replicas"/> of more than one rank (training only), x is this rank's part of a batch spread
     /// over the ranks and the statistics are the whole batch's (sync batch norm, see <see cref="SyncStats"/>), so N
     /// ranks compute what one process would on the whole batch; gamma's and beta's gradients stay this rank's share.
+    /// With <paramref name="leakySlope"/> (≥ 0) it is batch norm followed by LeakyRelu(slope), fused into the same
+    /// passes forward and backward (the conv net's every norm): the same numbers as the two ops, without the
+    /// intermediate. Sync batch norm runs them as the two ops (its backward has no fused form).
     /// </summary>
     public static Tensor<T> BatchNorm<T>(Tensor<T> x, Tensor<T> gamma, Tensor<T> beta, Tensor<T>? runningMean, Tensor<T>? runningVar,
-        bool training, double momentum = 0.1, double eps = 1e-5, ICommunicator? replicas = null)
-        where T : unmanaged, IFloatingPointIeee754<T>
+        bool training, double momentum = 0.1, double eps = 1e-5, ICommunicator? replicas = null,
+        double? leakySlope = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool sync = training && replicas is { Size: > 1 };
+        if (sync && leakySlope is { } slope)
+            return BatchNorm(x, gamma, beta, runningMean, runningVar, training, momentum, eps, replicas)
+                .LeakyRelu(slope);
         SameBackend(x, gamma); SameBackend(x, beta);
         if (x.Shape.Rank < 2) throw new ArgumentException($"batch_norm: x {x.Shape} needs rank ≥ 2, (..., C)");
         int c = x.Shape.Last, rows = x.Rows;
@@ -42,6 +48,8 @@ public static partial class Ops
                 $"batch_norm: training needs more than 1 value per channel, x {x.Shape} has {rows} row(s)");
         if (!(eps > 0) || !double.IsFinite(eps)) throw new ArgumentException($"batch_norm: eps {eps} must be positive and finite");
         if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentException($"batch_norm: momentum {momentum} must be in [0, 1]");
+        if (leakySlope is { } ls && !(ls >= 0 && double.IsFinite(ls)))
+            throw new ArgumentException($"batch_norm: leaky ReLU slope {ls} must be finite and ≥ 0");
         x = x.Contiguous(); gamma = gamma.Contiguous(); beta = beta.Contiguous();
         var be = x.Backend;
         var tape = TapeOf<T>();
@@ -65,9 +73,10 @@ public static partial class Ops
             be.CopyRows(runningMean!, mean, accumulate: false);
             be.CopyRows(runningVar!, variance, accumulate: false);
         }
-        var y = tape.Node("batch_norm", x.Shape, be, x, gamma, beta);
+        var y = tape.Node(leakySlope == null ? "batch_norm" : "batch_norm+leaky_relu", x.Shape, be, x, gamma, beta);
         y.State = stats; y.F0 = training; y.D0 = eps;
-        be.BatchNormApply(x, mean, variance, eps, gamma, beta, y);
+        y.F1 = leakySlope != null; y.P = T.CreateTruncating(leakySlope ?? 0);
+        be.BatchNormApply(x, mean, variance, eps, gamma, beta, y, y.F1 ? y.P : null);
         if (y.RequiresGrad) y.BackwardFn = static y => BatchNormBackward(y);
         return y;
     }
@@ -85,36 +94,53 @@ public static partial class Ops
             SyncBackward(y, replicas, stats.I0, mean, variance);
             return;
         }
+        T? slope = y.F1 ? y.P : null;
         if (y.F0)
         {
-            be.BatchNormBackward(x, mean, variance, eps, gamma, dy, x.RequiresGrad ? x.GradOrZeros() : null,
-                gamma.RequiresGrad ? gamma.GradOrZeros() : null, beta.RequiresGrad ? beta.GradOrZeros() : null);
+            bool overwrite = false;
+            var dx = x.RequiresGrad ? x.GradForWrite(out overwrite) : null;
+            be.BatchNormBackward(x, mean, variance, eps, gamma, dy, dx, gamma.RequiresGrad ? gamma.GradOrZeros() : null,
+                beta.RequiresGrad ? beta.GradOrZeros() : null, accumulateDx: !overwrite, y: y.F1 ? y : null,
+                    leakySlope: slope);
             return;
         }
         // Evaluation: y = xhat·gamma + beta with constant statistics; each term through BatchNormApply with 0/1 vectors.
+        Storage<T>? act = null;
+        if (slope != null)
+        {
+            // the leaky ReLU's gradient first, from the sign of its output: dz = leaky'(y)·dy
+            act = be.Rent(x.Length);
+            var dz = Window(Scratch<T>.C, act, be, 0, x.Shape, x.Shape.Last);
+            be.Fill(dz, T.Zero);
+            be.UnaryBackward(UnaryOp.LeakyRelu, y, y, dy, dz, y.P);
+            dy = dz;
+        }
         var dy2 = AsMatrix(Scratch<T>.C, dy, rows, c);                        // (R, C)
         if (beta.RequiresGrad) be.Sum(dy2, 0, beta.GradOrZeros(), T.One, accumulate: true);
-        if (!gamma.RequiresGrad && !x.RequiresGrad) return;
-        var consts = be.Rent(2 * c);                                          // [zeros; ones], (2, C)
-        var zeros = Window(Scratch<T>.D, consts, be, 0, new Shape(c), c);
-        var ones = Window(Scratch<T>.E, consts, be, c, new Shape(c), c);
-        be.Fill(zeros, T.Zero);
-        be.Fill(ones, T.One);
-        var tmp = be.Rent(x.Length);
-        var t = Window(Scratch<T>.F, tmp, be, 0, new Shape(rows, c), c);      // (R, C)
-        if (gamma.RequiresGrad)
+        if (gamma.RequiresGrad || x.RequiresGrad)
         {
-            be.BatchNormApply(x, mean, variance, eps, ones, zeros, t);        // xhat
-            be.Binary(BinaryOp.Mul, t, dy2, t);
-            be.Sum(t, 0, gamma.GradOrZeros(), T.One, accumulate: true);       // dGamma += Σ_r dy·xhat
+            var consts = be.Rent(2 * c);                                      // [zeros; ones], (2, C)
+            var zeros = Window(Scratch<T>.D, consts, be, 0, new Shape(c), c);
+            var ones = Window(Scratch<T>.E, consts, be, c, new Shape(c), c);
+            be.Fill(zeros, T.Zero);
+            be.Fill(ones, T.One);
+            var tmp = be.Rent(x.Length);
+            var t = Window(Scratch<T>.F, tmp, be, 0, new Shape(rows, c), c);  // (R, C)
+            if (gamma.RequiresGrad)
+            {
+                be.BatchNormApply(x, mean, variance, eps, ones, zeros, t);    // xhat
+                be.Binary(BinaryOp.Mul, t, dy2, t);
+                be.Sum(t, 0, gamma.GradOrZeros(), T.One, accumulate: true);   // dGamma += Σ_r dy·xhat
+            }
+            if (x.RequiresGrad)
+            {
+                be.BatchNormApply(dy2, zeros, variance, eps, gamma, zeros, t); // dy·gamma/√(var + eps)
+                be.CopyRows(t, AsMatrix(Scratch<T>.C, x.GradOrZeros(), rows, c), accumulate: true);
+            }
+            be.Return(tmp);
+            be.Return(consts);
         }
-        if (x.RequiresGrad)
-        {
-            be.BatchNormApply(dy2, zeros, variance, eps, gamma, zeros, t);    // dy·gamma/√(var + eps)
-            be.CopyRows(t, AsMatrix(Scratch<T>.C, x.GradOrZeros(), rows, c), accumulate: true);
-        }
-        be.Return(tmp);
-        be.Return(consts);
+        if (act != null) be.Return(act);
     }
 
     /// <summary>

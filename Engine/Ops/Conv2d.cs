@@ -8,9 +8,10 @@ public static partial class Ops
     /// <summary>
     /// 2-D convolution in channels-last layout (PyTorch's Conv2d, dilation 1, groups 1, on channels_last memory):
     /// x (N, H, W, C), w (OC, KH, KW, C), b (OC) → y (N, OH, OW, OC) with OH = ⌊(H + 2·pad − KH)/stride⌋ + 1.
-    /// As one GEMM: cols (Rows, KH·KW·C) = im2col(x), y (Rows, OC) = bias rows + cols·Wᵀ with W seen as (OC, KH·KW·C)
-    /// and Rows = N·OH·OW. Backward: dW += dyᵀ·cols, db += Σ_rows dy, dx += col2im(dy·W).
-    /// cols is tape scratch (kept for dW, pooled, so a warm step allocates nothing).
+    /// As one GEMM: y (Rows, OC) = bias rows + cols·Wᵀ with cols = im2col(x) (Rows, KH·KW·C), W seen as
+    /// (OC, KH·KW·C) and Rows = N·OH·OW. Backward: dW += dyᵀ·cols, db += Σ_rows dy, dx += col2im(dy·W).
+    /// The backend fuses im2col and col2im into the GEMMs (<see cref="IBackend{T}.ConvForward"/>), so cols is never
+    /// kept: the backward builds it again, chunk by chunk.
     /// </summary>
     public static Tensor<T> Conv2d<T>(Tensor<T> x, Tensor<T> w, Tensor<T>? b, int stride, int pad) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -24,21 +25,18 @@ public static partial class Ops
         var g = ConvGeometry.Conv(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[1], w.Shape[2], stride, pad);
         x = x.Contiguous(); w = w.Contiguous();
         var be = x.Backend;
-        var tape = TapeOf<T>();
-        var cols = tape.Scratch(new Shape(g.Rows, g.PatchLength), be);     // (Rows, KH·KW·C)
-        be.Im2Col(x, g, cols);
-        var y = tape.Node("conv2d", new Shape(g.N, g.OH, g.OW, oc), be, x, w, b);
-        y.I0 = stride; y.I1 = pad; y.State = cols;
+        var y = TapeOf<T>().Node("conv2d", new Shape(g.N, g.OH, g.OW, oc), be, x, w, b);
+        y.I0 = stride; y.I1 = pad;
         var y2 = Window(Scratch<T>.A, y.Storage, be, y.Offset, new Shape(g.Rows, oc), oc);   // (Rows, OC)
         if (b != null) be.CopyRows(Window(Scratch<T>.B, b.Storage, be, b.Offset, y2.Shape, 0), y2, accumulate: false);
-        be.Matmul(cols, false, AsMatrix(Scratch<T>.B, w, oc, g.PatchLength), true, y2, T.One, b != null ? T.One : T.Zero);
+        be.ConvForward(x, g, w, y2, b != null ? T.One : T.Zero);
         if (y.RequiresGrad) y.BackwardFn = static y => Conv2dBackward(y);
         return y;
     }
 
     static void Conv2dBackward<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Tensor<T> x = y.A!, w = y.B!, cols = (Tensor<T>)y.State!;
+        Tensor<T> x = y.A!, w = y.B!;
         var be = y.Backend;
         int oc = w.Shape[0];
         var g = ConvGeometry.Conv(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[1], w.Shape[2], y.I0, y.I1);
@@ -46,15 +44,10 @@ public static partial class Ops
         if (w.RequiresGrad)
         {
             var dw = w.GradForWrite(out bool overwrite);
-            be.Matmul(dy, true, cols, false, AsMatrix(Scratch<T>.B, dw, oc, g.PatchLength), T.One, overwrite ? T.Zero : T.One);
+            be.ConvWeightGrad(x, g, dy, dw, accumulate: !overwrite);
         }
         if (y.C is { RequiresGrad: true } bias) be.Sum(dy, 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
-        if (!x.RequiresGrad) return;
-        var dcols = be.Rent(g.ColsLength);
-        var dc = Window(Scratch<T>.C, dcols, be, 0, new Shape(g.Rows, g.PatchLength), g.PatchLength);   // (Rows, KH·KW·C)
-        be.Matmul(dy, false, AsMatrix(Scratch<T>.B, w, oc, g.PatchLength), false, dc, T.One, T.Zero);
-        be.Col2Im(dc, g, x.GradOrZeros());
-        be.Return(dcols);
+        if (x.RequiresGrad) be.ConvBackwardData(dy, w, g, x.GradForWrite(out bool overwrite), accumulate: !overwrite);
     }
 
     /// <summary>A contiguous tensor's elements seen as a (rows, cols) matrix, through a throwaway window.</summary>

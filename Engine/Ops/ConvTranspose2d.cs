@@ -9,9 +9,9 @@ public static partial class Ops
     /// 2-D transposed convolution in channels-last layout (PyTorch's ConvTranspose2d, dilation 1, groups 1):
     /// x (N, IH, IW, Cin), w (Cin, KH, KW, Cout), b (Cout) → y (N, OH, OW, Cout) with
     /// OH = (IH − 1)·stride − 2·pad + KH + outputPad (0 ≤ outputPad &lt; stride). It is the adjoint of Conv2d with
-    /// the same weight: cols (N·IH·IW, KH·KW·Cout) = x·W with W seen as (Cin, KH·KW·Cout), y = bias + col2im(cols).
-    /// Backward: dcols = im2col(dy), dx += dcols·Wᵀ, dW += xᵀ·dcols, db += Σ_rows dy. cols is pooled and
-    /// handed back inside each call (the backward recomputes what it needs from dy).
+    /// the same weight: y = bias + col2im(x·W) with W seen as (Cin, KH·KW·Cout) and x as (N·IH·IW, Cin).
+    /// Backward, with dcols = im2col(dy): dx += dcols·Wᵀ, dW += xᵀ·dcols, db += Σ_rows dy. The backend fuses
+    /// im2col and col2im into the GEMMs (<see cref="IBackend{T}.ConvBackwardData"/>), so neither cols is ever whole.
     /// </summary>
     public static Tensor<T> ConvTranspose2d<T>(Tensor<T> x, Tensor<T> w, Tensor<T>? b, int stride, int pad, int outputPad = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -29,13 +29,8 @@ public static partial class Ops
         var be = x.Backend;
         var y = TapeOf<T>().Node("conv_transpose2d", new Shape(g.N, g.H, g.W, cout), be, x, w, b);
         y.I0 = stride; y.I1 = pad; y.I2 = outputPad;
-        var cols = be.Rent(g.ColsLength);
-        var c2 = Window(Scratch<T>.C, cols, be, 0, new Shape(g.Rows, g.PatchLength), g.PatchLength);   // (N·IH·IW, KH·KW·Cout)
-        be.Matmul(AsMatrix(Scratch<T>.A, x, g.Rows, cin), false, AsMatrix(Scratch<T>.B, w, cin, g.PatchLength), false, c2, T.One, T.Zero);
         if (b != null) be.CopyRows(Window(Scratch<T>.A, b.Storage, be, b.Offset, new Shape(g.N * g.H * g.W, cout), 0), y, accumulate: false);
-        else be.Fill(y, T.Zero);
-        be.Col2Im(c2, g, y);
-        be.Return(cols);
+        be.ConvBackwardData(AsMatrix(Scratch<T>.A, x, g.Rows, cin), w, g, y, accumulate: b != null);
         if (y.RequiresGrad) y.BackwardFn = static y => ConvTranspose2dBackward(y);
         return y;
     }
@@ -48,20 +43,15 @@ public static partial class Ops
         var g = ConvGeometry.Transposed(x.Shape[0], x.Shape[1], x.Shape[2], cout, w.Shape[1], w.Shape[2], y.I0, y.I1, y.I2);
         if (y.C is { RequiresGrad: true } bias)
             be.Sum(AsMatrix(Scratch<T>.A, y.Grad!, g.N * g.H * g.W, cout), 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
-        if (!x.RequiresGrad && !w.RequiresGrad) return;
-        var dcols = be.Rent(g.ColsLength);
-        var dc = Window(Scratch<T>.C, dcols, be, 0, new Shape(g.Rows, g.PatchLength), g.PatchLength);   // (N·IH·IW, KH·KW·Cout)
-        be.Im2Col(y.Grad!, g, dc);
         if (x.RequiresGrad)
         {
             var dx = x.GradForWrite(out bool overwrite);
-            be.Matmul(dc, false, AsMatrix(Scratch<T>.B, w, cin, g.PatchLength), true, AsMatrix(Scratch<T>.A, dx, g.Rows, cin), T.One, overwrite ? T.Zero : T.One);
+            be.ConvForward(y.Grad!, g, w, AsMatrix(Scratch<T>.A, dx, g.Rows, cin), overwrite ? T.Zero : T.One);
         }
         if (w.RequiresGrad)
         {
             var dw = w.GradForWrite(out bool overwrite);
-            be.Matmul(AsMatrix(Scratch<T>.A, x, g.Rows, cin), true, dc, false, AsMatrix(Scratch<T>.B, dw, cin, g.PatchLength), T.One, overwrite ? T.Zero : T.One);
+            be.ConvWeightGrad(y.Grad!, g, AsMatrix(Scratch<T>.A, x, g.Rows, cin), dw, accumulate: !overwrite);
         }
-        be.Return(dcols);
     }
 }

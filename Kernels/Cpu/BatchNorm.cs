@@ -46,7 +46,26 @@ public static unsafe class BatchNorm
 
     /// <summary>y[r, c] = (x[r, c] − mean[c]) · gamma[c] / √(var[c] + eps) + beta[c]. In place (y = x) is allowed.</summary>
     public static void Apply<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, double eps,
-        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Apply(x, rows, c, mean, variance, eps, gamma, beta, false, T.Zero, y);
+
+    /// <summary>
+    /// <see cref="Apply{T}(ReadOnlySpan{T}, int, int, ReadOnlySpan{T}, ReadOnlySpan{T}, double, ReadOnlySpan{T},
+    /// ReadOnlySpan{T}, Span{T})"/> followed by a leaky ReLU in the same pass: y = z > 0 ? z : slope·z (slope ≥ 0) with
+    /// z the batch norm's output, the bits <see cref="LeakyReluOp{T}"/> gives. One read of x and one write of y instead
+    /// of two of each.
+    /// </summary>
+    public static void ApplyLeakyRelu<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean,
+        ReadOnlySpan<T> variance, double eps,
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, T slope, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckSlope(slope);
+        Apply(x, rows, c, mean, variance, eps, gamma, beta, true, slope, y);
+    }
+
+    static void Apply<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, double eps,
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, bool leaky, T slope, Span<T> y) where T : unmanaged,
+            IFloatingPointIeee754<T>
     {
         Check(x.Length, rows, c);
         CheckParams(c, mean, variance, gamma, beta);
@@ -62,7 +81,11 @@ public static unsafe class BatchNorm
             }
             fixed (T* px = x) fixed (T* py = y)
             {
-                var body = new AffineBody<T> { X = px, Y = py, Rows = rows, C = c, ChunkRows = Plan(rows, c).ChunkRows, Coef = coef };
+                var body = new AffineBody<T>
+                {
+                    X = px, Y = py, Rows = rows, C = c, ChunkRows = Plan(rows, c).ChunkRows, Coef = coef, Leaky = leaky,
+                    Slope = slope
+                };
                 Run(Plan(rows, c), rows * c, ref body);
             }
         }
@@ -73,9 +96,34 @@ public static unsafe class BatchNorm
     /// Training-mode backward (accumulates; an empty span skips that output), xhat = (x − mean)/√(var + eps):
     /// dBeta += Σ_r dy; dGamma += Σ_r dy·xhat; dx += gamma/√(var + eps) · (dy − mean_r(dy) − xhat · mean_r(dy·xhat)),
     /// computed as dx += a·dy + (b·(x − mean) + k) with per-column a = gamma/σ, b = −a·mean_r(dy·xhat)/σ, k = −a·mean_r(dy).
+    /// accumulateDx false writes dx instead of adding to it.
     /// </summary>
     public static void Backward<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, double eps,
-        ReadOnlySpan<T> gamma, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dGamma, Span<T> dBeta) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dGamma, Span<T> dBeta, bool accumulateDx = true)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        Backward(x, default, rows, c, mean, variance, eps, gamma, false, T.Zero, dy, dx, dGamma, dBeta, accumulateDx);
+
+    /// <summary>
+    /// The backward of <see cref="ApplyLeakyRelu{T}"/>: dy is the gradient of its output y (saved, same shape as x),
+    /// and the batch norm's gradient g = y > 0 ? dy : slope·dy (what <see cref="LeakyReluGradOp{T}"/> gives from z,
+    /// as z and y have the same sign) is formed in both passes, never stored.
+    /// </summary>
+    public static void BackwardLeakyRelu<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, int rows, int c, ReadOnlySpan<T> mean,
+        ReadOnlySpan<T> variance,
+        double eps, ReadOnlySpan<T> gamma, T slope, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dGamma, Span<T> dBeta,
+            bool accumulateDx = true)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckSlope(slope);
+        if (y.Length != x.Length) throw new ArgumentException($"y holds {y.Length} elements, x {x.Length}", nameof(y));
+        Backward(x, y, rows, c, mean, variance, eps, gamma, true, slope, dy, dx, dGamma, dBeta, accumulateDx);
+    }
+
+    static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, int rows, int c, ReadOnlySpan<T> mean,
+        ReadOnlySpan<T> variance, double eps,
+        ReadOnlySpan<T> gamma, bool leaky, T slope, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dGamma, Span<T> dBeta,
+            bool accumulateDx)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(x.Length, rows, c);
         CheckParams(c, mean, variance, gamma, gamma);
@@ -83,7 +131,7 @@ public static unsafe class BatchNorm
         if ((!dx.IsEmpty && dx.Length < x.Length) || (!dGamma.IsEmpty && dGamma.Length < c) || (!dBeta.IsEmpty && dBeta.Length < c))
             Simd.ThrowDestinationTooShort();
         var plan = Plan(rows, c);
-        // partial: (chunks, 2C) of [Σ dy | Σ dy·(x − mean)]; m: mean in double (C); coef: [mean; a; b; k] in T (4, C).
+        // partial: (chunks, 2C) of [Σ g | Σ g·(x − mean)]; m: mean in double (C); coef: [mean; a; b; k] in T (4, C).
         nuint bytes = (nuint)((plan.Chunks * 2 + 1) * c) * sizeof(double) + (nuint)(4 * c) * (nuint)sizeof(T);
         double* buf = (double*)scratch.Rent(bytes);
         try
@@ -91,9 +139,13 @@ public static unsafe class BatchNorm
             double* partial = buf, m = buf + plan.Chunks * 2 * c;
             T* coef = (T*)(m + c);
             for (int j = 0; j < c; j++) m[j] = double.CreateTruncating(mean[j]);
-            fixed (T* px = x) fixed (T* pdy = dy) fixed (T* pdx = dx)
+            fixed (T* px = x) fixed (T* py = y) fixed (T* pdy = dy) fixed (T* pdx = dx)
             {
-                var sums = new GradSumsBody<T> { X = px, Dy = pdy, Rows = rows, C = c, ChunkRows = plan.ChunkRows, Partial = partial, Mean = m };
+                var g = new Grad<T> { Dy = pdy, Y = py, Leaky = leaky, Slope = slope };
+                var sums = new GradSumsBody<T>
+                {
+                    X = px, G = g, Rows = rows, C = c, ChunkRows = plan.ChunkRows, Partial = partial, Mean = m
+                };
                 Run(plan, rows * c, ref sums);
                 Combine(partial, plan.Chunks, 2 * c, partial);
                 for (int j = 0; j < c; j++)
@@ -108,11 +160,63 @@ public static unsafe class BatchNorm
                     coef[3 * c + j] = T.CreateTruncating(-a * sdy / rows);
                 }
                 if (dx.IsEmpty) return;
-                var body = new DxBody<T> { X = px, Dy = pdy, Dx = pdx, Rows = rows, C = c, ChunkRows = plan.ChunkRows, Coef = coef };
+                var body = new DxBody<T>
+                {
+                    X = px, G = g, Dx = pdx, Rows = rows, C = c, ChunkRows = plan.ChunkRows, Coef = coef,
+                    Accumulate = accumulateDx
+                };
                 Run(plan, rows * c, ref body);
             }
         }
         finally { scratch.Return((byte*)buf); }
+    }
+
+    static void CheckSlope<T>(T slope) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // y and the pre-activation z share their sign only for slope ≥ 0, and the backward reads the sign from y.
+        if (!(slope >= T.Zero) || !T.IsFinite(slope))
+            throw new ArgumentException($"leaky ReLU slope {slope} must be finite and ≥ 0", nameof(slope));
+    }
+
+    /// <summary>
+    /// The batch norm's output gradient, read from dy or, with a fused leaky ReLU, formed from dy and the saved
+    /// output y: g = y > 0 ? dy : slope·dy, in T (as the unfused leaky ReLU backward rounds it).
+    /// </summary>
+    struct Grad<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Dy, Y;
+        public bool Leaky;
+        public T Slope;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Vector512<T> Load512(long at) => Leaky
+            ? LeakyReluGradOp<T>.Invoke(Vector512.Load(Y + at), default, Vector512.Load(Dy + at),
+                Vector512.Create(Slope))
+            : Vector512.Load(Dy + at);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Vector256<T> Load256(long at) => Leaky
+            ? LeakyReluGradOp<T>.Invoke(Vector256.Load(Y + at), default, Vector256.Load(Dy + at),
+                Vector256.Create(Slope))
+            : Vector256.Load(Dy + at);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly T Load(long at) => Leaky ? LeakyReluGradOp<T>.Invoke(Y[at], default, Dy[at], Slope) : Dy[at];
+
+        /// <summary>Four consecutive gradients widened to double.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Vector256<double> Widen4(long at)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                var g = Vector128.Load((float*)Dy + at);
+                if (Leaky) g = Vector128.ConditionalSelect(Vector128.GreaterThan(Vector128.Load((float*)Y + at),
+                    Vector128<float>.Zero), g,
+                    Vector128.Create(float.CreateTruncating(Slope)) * g);
+                return Vector256.WidenLower(g.ToVector256Unsafe());
+            }
+            return Load256(at).AsDouble();
+        }
     }
 
     /// <summary>PyTorch's update: rm = (1 − m)·rm + m·mean; rv = (1 − m)·rv + m·var·R/(R − 1). R must be ≥ 2.</summary>
@@ -235,10 +339,12 @@ public static unsafe class BatchNorm
         }
     }
 
-    /// <summary>Per chunk: [Σ_r dy | Σ_r dy·(x − mean)] per column, in double, into Partial[chunk] (2C wide).</summary>
+    /// <summary>Per chunk: [Σ_r g | Σ_r g·(x − mean)] per column (g: the batch norm's output gradient), in double, into
+    /// Partial[chunk] (2C wide).</summary>
     struct GradSumsBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public T* X, Dy;
+        public T* X;
+        public Grad<T> G;
         public int Rows, C, ChunkRows;
         public double* Partial, Mean;
 
@@ -248,6 +354,7 @@ public static unsafe class BatchNorm
             int r0 = index * ChunkRows, r1 = Math.Min(r0 + ChunkRows, Rows), c = C;
             double* sdy = Partial + (long)index * 2 * c, sdyx = sdy + c;
             new Span<double>(sdy, 2 * c).Clear();
+            var grad = G;
             // Blocks of 16 columns with the accumulators in registers, the rest per row (same order per column).
             int jb = 0;
             if (Vector512.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
@@ -262,12 +369,12 @@ public static unsafe class BatchNorm
                         if (typeof(T) == typeof(float))
                         {
                             (x0, x1) = Vector512.Widen(Vector512.Load((float*)X + at));
-                            (g0, g1) = Vector512.Widen(Vector512.Load((float*)Dy + at));
+                            (g0, g1) = Vector512.Widen(grad.Load512(at).AsSingle());
                         }
                         else
                         {
                             x0 = Vector512.Load((double*)X + at); x1 = Vector512.Load((double*)X + at + 8);
-                            g0 = Vector512.Load((double*)Dy + at); g1 = Vector512.Load((double*)Dy + at + 8);
+                            g0 = grad.Load512(at).AsDouble(); g1 = grad.Load512(at + 8).AsDouble();
                         }
                         s0 += g0; s1 += g1;
                         q0 += g0 * (x0 - m0); q1 += g1 * (x1 - m1);
@@ -277,13 +384,14 @@ public static unsafe class BatchNorm
             if (jb == c) return;
             for (int r = r0; r < r1; r++)
             {
-                T* xr = X + (long)r * c, gr = Dy + (long)r * c;
+                T* xr = X + (long)r * c;
+                long row = (long)r * c;
                 int j = jb;
                 if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
                     for (; j <= c - 16; j += 16)
                     {
                         var (xl, xh) = Vector512.Widen(Vector512.Load((float*)xr + j));
-                        var (gl, gh) = Vector512.Widen(Vector512.Load((float*)gr + j));
+                        var (gl, gh) = Vector512.Widen(grad.Load512(row + j).AsSingle());
                         (Vector512.Load(sdy + j) + gl).Store(sdy + j);
                         (Vector512.Load(sdy + j + 8) + gh).Store(sdy + j + 8);
                         (Vector512.Load(sdyx + j) + gl * (xl - Vector512.Load(Mean + j))).Store(sdyx + j);
@@ -292,20 +400,20 @@ public static unsafe class BatchNorm
                 if (typeof(T) == typeof(double) && Vector512.IsHardwareAccelerated)
                     for (; j <= c - 8; j += 8)
                     {
-                        var xv = Vector512.Load((double*)xr + j); var gv = Vector512.Load((double*)gr + j);
+                        var xv = Vector512.Load((double*)xr + j); var gv = grad.Load512(row + j).AsDouble();
                         (Vector512.Load(sdy + j) + gv).Store(sdy + j);
                         (Vector512.Load(sdyx + j) + gv * (xv - Vector512.Load(Mean + j))).Store(sdyx + j);
                     }
                 if (Vector256.IsHardwareAccelerated)
                     for (; j <= c - 4; j += 4)
                     {
-                        var xv = Widen4(xr + j); var gv = Widen4(gr + j);
+                        var xv = Widen4(xr + j); var gv = grad.Widen4(row + j);
                         (Vector256.Load(sdy + j) + gv).Store(sdy + j);
                         (Vector256.Load(sdyx + j) + gv * (xv - Vector256.Load(Mean + j))).Store(sdyx + j);
                     }
                 for (; j < c; j++)
                 {
-                    double g = double.CreateTruncating(gr[j]);
+                    double g = double.CreateTruncating(grad.Load(row + j));
                     sdy[j] += g;
                     sdyx[j] += g * (double.CreateTruncating(xr[j]) - Mean[j]);
                 }
@@ -313,56 +421,91 @@ public static unsafe class BatchNorm
         }
     }
 
-    /// <summary>Per chunk of rows: y = (x − mean)·scale + beta with Coef = [mean; scale; beta] (3, C).</summary>
+    /// <summary>Per chunk of rows: y = (x − mean)·scale + beta with Coef = [mean; scale; beta] (3, C), then the leaky
+    /// ReLU if Leaky.</summary>
     struct AffineBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* X, Y, Coef;
         public int Rows, C, ChunkRows;
+        public bool Leaky;
+        public T Slope;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int index)
         {
             int r0 = index * ChunkRows, r1 = Math.Min(r0 + ChunkRows, Rows), c = C;
             T* m = Coef, s = Coef + c, b = Coef + 2 * c;
+            bool leaky = Leaky;
+            T p = Slope;
             for (int r = r0; r < r1; r++)
             {
                 T* xr = X + (long)r * c, yr = Y + (long)r * c;
                 int j = 0;
                 if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
                     for (; j <= c - Vector512<T>.Count; j += Vector512<T>.Count)
-                        ((Vector512.Load(xr + j) - Vector512.Load(m + j)) * Vector512.Load(s + j) + Vector512.Load(b + j)).Store(yr + j);
+                    {
+                        var z = (Vector512.Load(xr + j) - Vector512.Load(m + j)) * Vector512.Load(s + j)
+                            + Vector512.Load(b + j);
+                        (leaky ? LeakyReluOp<T>.Invoke(z, Vector512.Create(p)) : z).Store(yr + j);
+                    }
                 if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
                     for (; j <= c - Vector256<T>.Count; j += Vector256<T>.Count)
-                        ((Vector256.Load(xr + j) - Vector256.Load(m + j)) * Vector256.Load(s + j) + Vector256.Load(b + j)).Store(yr + j);
-                for (; j < c; j++) yr[j] = (xr[j] - m[j]) * s[j] + b[j];
+                    {
+                        var z = (Vector256.Load(xr + j) - Vector256.Load(m + j)) * Vector256.Load(s + j)
+                            + Vector256.Load(b + j);
+                        (leaky ? LeakyReluOp<T>.Invoke(z, Vector256.Create(p)) : z).Store(yr + j);
+                    }
+                for (; j < c; j++)
+                {
+                    T z = (xr[j] - m[j]) * s[j] + b[j];
+                    yr[j] = leaky ? LeakyReluOp<T>.Invoke(z, p) : z;
+                }
             }
         }
     }
 
-    /// <summary>Per chunk of rows: dx += a·dy + (b·(x − mean) + k) with Coef = [mean; a; b; k] (4, C).</summary>
+    /// <summary>Per chunk of rows: dx (+)= a·g + (b·(x − mean) + k) with Coef = [mean; a; b; k] (4, C), g the output
+    /// gradient.</summary>
     struct DxBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public T* X, Dy, Dx, Coef;
+        public T* X, Dx, Coef;
+        public Grad<T> G;
         public int Rows, C, ChunkRows;
+        public bool Accumulate;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int index)
         {
             int r0 = index * ChunkRows, r1 = Math.Min(r0 + ChunkRows, Rows), c = C;
             T* m = Coef, a = Coef + c, b = Coef + 2 * c, k = Coef + 3 * c;
+            var grad = G;
+            bool add = Accumulate;
             for (int r = r0; r < r1; r++)
             {
-                T* xr = X + (long)r * c, gr = Dy + (long)r * c, dr = Dx + (long)r * c;
+                long row = (long)r * c;
+                T* xr = X + row, dr = Dx + row;
                 int j = 0;
                 if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
                     for (; j <= c - Vector512<T>.Count; j += Vector512<T>.Count)
-                        (Vector512.Load(dr + j) + (Vector512.Load(a + j) * Vector512.Load(gr + j)
-                            + ((Vector512.Load(xr + j) - Vector512.Load(m + j)) * Vector512.Load(b + j) + Vector512.Load(k + j)))).Store(dr + j);
+                    {
+                        var v = Vector512.Load(a + j) * grad.Load512(row + j)
+                            + ((Vector512.Load(xr + j) - Vector512.Load(m + j)) * Vector512.Load(b + j)
+                            + Vector512.Load(k + j));
+                        (add ? Vector512.Load(dr + j) + v : v).Store(dr + j);
+                    }
                 if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
                     for (; j <= c - Vector256<T>.Count; j += Vector256<T>.Count)
-                        (Vector256.Load(dr + j) + (Vector256.Load(a + j) * Vector256.Load(gr + j)
-                            + ((Vector256.Load(xr + j) - Vector256.Load(m + j)) * Vector256.Load(b + j) + Vector256.Load(k + j)))).Store(dr + j);
-                for (; j < c; j++) dr[j] += a[j] * gr[j] + ((xr[j] - m[j]) * b[j] + k[j]);
+                    {
+                        var v = Vector256.Load(a + j) * grad.Load256(row + j)
+                            + ((Vector256.Load(xr + j) - Vector256.Load(m + j)) * Vector256.Load(b + j)
+                            + Vector256.Load(k + j));
+                        (add ? Vector256.Load(dr + j) + v : v).Store(dr + j);
+                    }
+                for (; j < c; j++)
+                {
+                    T v = a[j] * grad.Load(row + j) + ((xr[j] - m[j]) * b[j] + k[j]);
+                    dr[j] = add ? dr[j] + v : v;
+                }
             }
         }
     }

@@ -23,81 +23,115 @@ public static unsafe class Col2Im
     public static void Accumulate<T>(ReadOnlySpan<T> cols, ConvGeometry g, Span<T> image) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Im2Col.CheckLengths(image.Length, cols.Length, g);
-        // Per column iw of the image: how many kw taps cover it and, for each, its offset ow·PL + kw·C from the
-        // start of a grid row, so the pixel loop does no division.
-        int maxTaps = (g.KW + g.Stride - 1) / g.Stride, tableInts = g.W * (maxTaps + 1);
+        int tableInts = TableInts(g);
         int* onStack = stackalloc int[tableInts <= 4096 ? tableInts : 0];
         int* table = tableInts <= 4096 ? onStack : (int*)tables.Rent((nuint)tableInts * sizeof(int));
         try
         {
-            for (int iw = 0; iw < g.W; iw++)
-            {
-                int tw = iw + g.Pad, k = 0;
-                var (kw0, kw1) = Taps(tw, g.KW, g.Stride, g.OW);
-                for (int kw = kw0; kw <= kw1; kw += g.Stride) table[g.W + iw * maxTaps + k++] = (tw - kw) / g.Stride * g.PatchLength + kw * g.C;
-                table[iw] = k;
-            }
+            BuildTable(g, table);
             int bands = g.N * g.H, perChunk = Math.Max(1, ChunkElements / (g.W * g.C));
             fixed (T* pc = cols) fixed (T* pi = image)
             {
-                // Prefetch when the runs are several lines long and cols is too big to stay in cache (see Prefetch).
-                bool prefetch = g.KW * g.C * sizeof(T) >= 256 && (long)g.ColsLength * sizeof(T) >= PrefetchFrom;
-                var body = new Body<T> { Cols = pc, Image = pi, G = g, Table = table, MaxTaps = maxTaps, PerChunk = perChunk, Bands = bands, Prefetching = prefetch };
-                if (g.ImageLength < ParallelFrom || Workers.MaxThreads == 1) body.Range(0, bands);
+                var body = new Body<T>
+                {
+                    Cols = pc, Image = pi, G = g, Table = table, PerChunk = perChunk, Bands = bands,
+                    Prefetching = Prefetching<T>(g)
+                };
+                if (g.ImageLength < ParallelFrom || Workers.MaxThreads == 1) Range(pc, g, table, 0, bands, pi, true,
+                    body.Prefetching);
                 else Workers.For((bands + perChunk - 1) / perChunk, ref body);
             }
         }
         finally { if (tableInts > 4096) tables.Return((byte*)table); }
     }
 
+    /// <summary>Ints in the tap table that <see cref="BuildTable"/> writes.</summary>
+    internal static int TableInts(ConvGeometry g) => g.W * ((g.KW + g.Stride - 1) / g.Stride + 1);
+
+    /// <summary>
+    /// Per column iw of the image: how many kw taps cover it (table[iw]) and, for each, its offset ow·PL + kw·C from
+    /// the start of a grid row (table[W + iw·maxTaps + k]), so the pixel loop does no division.
+    /// </summary>
+    internal static void BuildTable(ConvGeometry g, int* table)
+    {
+        int maxTaps = (g.KW + g.Stride - 1) / g.Stride;
+        for (int iw = 0; iw < g.W; iw++)
+        {
+            int tw = iw + g.Pad, k = 0;
+            var (kw0, kw1) = Taps(tw, g.KW, g.Stride, g.OW);
+            for (int kw = kw0; kw <= kw1; kw += g.Stride)
+                table[g.W + iw * maxTaps + k++] = (tw - kw) / g.Stride * g.PatchLength + kw * g.C;
+            table[iw] = k;
+        }
+    }
+
+    /// <summary>Prefetch when the runs are several lines long and cols is too big to stay in cache (see
+    /// Prefetch).</summary>
+    static bool Prefetching<T>(ConvGeometry g) where T : unmanaged =>
+        g.KW * g.C * sizeof(T) >= 256 && (long)g.ColsLength * sizeof(T) >= PrefetchFrom;
+
     struct Body<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* Cols, Image;
         public ConvGeometry G;
         public int* Table;
-        public int MaxTaps, PerChunk, Bands;
+        public int PerChunk, Bands;
         public bool Prefetching;
 
         public readonly void Run(int index)
         {
             int first = index * PerChunk;
-            Range(first, Math.Min(first + PerChunk, Bands));
+            Range(Cols, G, Table, first, Math.Min(first + PerChunk, Bands), Image, true, Prefetching);
         }
+    }
 
-        /// <summary>Bands [first, end) of the image, a band being the W pixels of one (n, ih).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public readonly void Range(int first, int end)
+    /// <summary>
+    /// Bands [first, end) of the image, a band being the W pixels of one (n, ih): each pixel gets the sum of its taps
+    /// added (accumulate) or written (a pixel no patch covers gets 0). cols is indexed by absolute grid row, so a
+    /// caller holding only some images' rows passes a pointer moved back by the rows before them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Range<T>(T* cols, ConvGeometry g, int* table, int first, int end, T* image, bool accumulate,
+        bool prefetching)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int c = g.C, s = g.Stride, maxKh = (g.KH + s - 1) / s, maxTaps = (g.KW + s - 1) / s;
+        T** rows = stackalloc T*[maxKh];
+        T** src = stackalloc T*[maxKh * maxTaps];
+        int* count = table, offsets = table + g.W;
+        for (int band = first; band < end; band++)
         {
-            var g = G;
-            int c = g.C, s = g.Stride, maxKh = (g.KH + s - 1) / s;
-            T** rows = stackalloc T*[maxKh];
-            T** src = stackalloc T*[maxKh * MaxTaps];
-            int* count = Table, offsets = Table + g.W;
-            for (int band = first; band < end; band++)
+            int ih = band % g.H, n = band / g.H, th = ih + g.Pad, nkh = 0;
+            var (kh0, kh1) = Taps(th, g.KH, s, g.OH);
+            for (int kh = kh0; kh <= kh1; kh += s)
+                rows[nkh++] = cols + ((long)(n * g.OH + (th - kh) / s) * g.OW) * g.PatchLength + kh * g.KW * c;
+            T* pixel = image + (long)band * g.W * c;
+            if (nkh == 0)
             {
-                int ih = band % g.H, n = band / g.H, th = ih + g.Pad, nkh = 0;
-                var (kh0, kh1) = Taps(th, g.KH, s, g.OH);
-                for (int kh = kh0; kh <= kh1; kh += s)
-                    rows[nkh++] = Cols + ((long)(n * g.OH + (th - kh) / s) * g.OW) * g.PatchLength + kh * g.KW * c;
-                if (nkh == 0) continue;
-                if (Prefetching && band + 2 < end) Prefetch(Cols, g, band + 2);   // two bands ahead (measured: 1 ahead 2.7 ms, 2-4 ahead 2.0-2.4 ms)
-                T* pixel = Image + (long)band * g.W * c;
-                for (int iw = 0; iw < g.W; iw++, pixel += c)
+                if (!accumulate) new Span<T>(pixel, g.W * c).Clear();
+                continue;
+            }
+            // two bands ahead (measured: 1 ahead 2.7 ms, 2-4 ahead 2.0-2.4 ms)
+            if (prefetching && band + 2 < end) Prefetch(cols, g, band + 2);
+            for (int iw = 0; iw < g.W; iw++, pixel += c)
+            {
+                int nkw = count[iw];
+                int* off = offsets + iw * maxTaps;
+                if (nkw == 0)
                 {
-                    int nkw = count[iw];
-                    int* off = offsets + iw * MaxTaps;
-                    if (nkw == 0) continue;
-                    if (c == 1)
-                    {
-                        T acc = T.Zero;
-                        for (int a = 0; a < nkh; a++) for (int b = 0; b < nkw; b++) acc += rows[a][off[b]];
-                        *pixel += acc;
-                        continue;
-                    }
-                    int k = 0;
-                    for (int a = 0; a < nkh; a++) for (int b = 0; b < nkw; b++) src[k++] = rows[a] + off[b];
-                    Sum(src, k, c, pixel);
+                    if (!accumulate) new Span<T>(pixel, c).Clear();
+                    continue;
                 }
+                if (c == 1)
+                {
+                    T acc = T.Zero;
+                    for (int a = 0; a < nkh; a++) for (int b = 0; b < nkw; b++) acc += rows[a][off[b]];
+                    *pixel = accumulate ? *pixel + acc : acc;
+                    continue;
+                }
+                int k = 0;
+                for (int a = 0; a < nkh; a++) for (int b = 0; b < nkw; b++) src[k++] = rows[a] + off[b];
+                Sum(src, k, c, pixel, accumulate);
             }
         }
     }
@@ -128,9 +162,9 @@ public static unsafe class Col2Im
         return (lo + (t - lo) % stride, last);
     }
 
-    /// <summary>pixel[j] += ((0 + src[0][j]) + src[1][j]) + … for j &lt; c.</summary>
+    /// <summary>pixel[j] (+)= ((0 + src[0][j]) + src[1][j]) + … for j &lt; c.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Sum<T>(T** src, int k, int c, T* pixel) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Sum<T>(T** src, int k, int c, T* pixel, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int j = 0;
         if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
@@ -138,20 +172,20 @@ public static unsafe class Col2Im
             {
                 var acc = Vector512<T>.Zero;
                 for (int i = 0; i < k; i++) acc += Vector512.Load(src[i] + j);
-                (Vector512.Load(pixel + j) + acc).Store(pixel + j);
+                (accumulate ? Vector512.Load(pixel + j) + acc : acc).Store(pixel + j);
             }
         if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
             for (; j <= c - Vector256<T>.Count; j += Vector256<T>.Count)
             {
                 var acc = Vector256<T>.Zero;
                 for (int i = 0; i < k; i++) acc += Vector256.Load(src[i] + j);
-                (Vector256.Load(pixel + j) + acc).Store(pixel + j);
+                (accumulate ? Vector256.Load(pixel + j) + acc : acc).Store(pixel + j);
             }
         for (; j < c; j++)
         {
             T acc = T.Zero;
             for (int i = 0; i < k; i++) acc += src[i][j];
-            pixel[j] += acc;
+            pixel[j] = accumulate ? pixel[j] + acc : acc;
         }
     }
 }

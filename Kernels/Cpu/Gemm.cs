@@ -10,7 +10,7 @@ namespace InfoVae.Kernels.Cpu;
 /// alpha = 0 or K = 0 leaves C = beta · C without reading A or B, as BLAS does.
 /// </summary>
 /// <remarks>
-/// BLIS/GotoBLAS structure (ilgpu-and-simd.md section 4): for each NC-wide column block of C and each KC-deep
+/// BLIS/GotoBLAS structure (docs/cpu-kernels.md): for each NC-wide column block of C and each KC-deep
 /// slice of K, op(B) is packed once into KC×NR micro-panels (B̃, shared by all threads; a row-major op(B) is read
 /// in place when M is small), then each task packs MR×KC micro-panels of its rows of op(A) (Ã, its own) and runs
 /// the micro-kernel over every (Ã, B̃) micro-panel pair. Transposes live in the packing only (GemmPacking.cs);
@@ -52,34 +52,47 @@ public static unsafe partial class Gemm
 
     static readonly AlignedBuffers PackedA = new(), PackedB = new();
 
+    /// <summary>
+    /// As above, with a linear layer's epilogue fused into the last stores: c = alpha·op(A)·op(B) + (beta·c + bias[j])
+    /// for a bias of N values (empty: none), then max(c, 0) with <paramref name="relu"/> (NaN kept, as ReluOp). The
+    /// same bits as copying the bias into C and running beta = 1, then a ReLU pass: without two passes over C.
+    /// </summary>
     public static void Multiply<T>(bool transA, bool transB, int m, int n, int k, T alpha,
-        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc,
+            ReadOnlySpan<T> bias = default, bool relu = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (!bias.IsEmpty && bias.Length != n)
+            throw new ArgumentException($"bias holds {bias.Length} values, not N = {n}", nameof(bias));
         if (m == 0 || n == 0) return;
-        fixed (T* pa = a, pb = b, pc = c)
+        fixed (T* pa = a, pb = b, pc = c, pbias = bias)
         {
-            if (k == 0 || alpha == T.Zero) Scale(m, n, beta, pc, ldc);
-            else if ((long)m * n * k < SmallWork) Small(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-            else Blocked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            if (k == 0 || alpha == T.Zero) Scale(m, n, beta, pc, ldc, pbias, relu);
+            else if ((long)m * n * k < SmallWork) Small(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
+                pbias, relu);
+            else Blocked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pbias, relu);
         }
     }
 
-    static void Scale<T>(int m, int n, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Scale<T>(int m, int n, T beta, T* c, int ldc, T* bias = null, bool relu = false) where T : unmanaged,
+        IFloatingPointIeee754<T>
     {
         for (int i = 0; i < m; i++)
         {
             var row = new Span<T>(c + (nint)i * ldc, n);
             if (beta == T.Zero) row.Clear();
             else if (beta != T.One) for (int j = 0; j < n; j++) row[j] *= beta;
+            if (bias != null) for (int j = 0; j < n; j++) row[j] += bias[j];
+            if (relu) for (int j = 0; j < n; j++) row[j] = ReluOp<T>.Invoke(row[j], T.Zero);
         }
     }
 
     /// <summary>Tiny products: one dot product per element, no packing, no scratch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Small<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    static void Small<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta,
+        T* c, int ldc,
+        T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         nint aRow = transA ? 1 : lda, aCol = transA ? lda : 1, bRow = transB ? 1 : ldb, bCol = transB ? ldb : 1;
         for (int i = 0; i < m; i++)
@@ -89,20 +102,25 @@ public static unsafe partial class Gemm
                 T s = T.Zero;
                 for (int p = 0; p < k; p++, ap += aCol, bp += bRow) s = T.FusedMultiplyAdd(*ap, *bp, s);
                 T* cp = c + (nint)i * ldc + j;
-                *cp = beta == T.Zero ? alpha * s : T.FusedMultiplyAdd(s, alpha, *cp * beta);
+                T v = beta == T.Zero ? (bias == null ? alpha * s : T.FusedMultiplyAdd(s, alpha, bias[j]))
+                    : T.FusedMultiplyAdd(s, alpha, bias == null ? *cp * beta : *cp * beta + bias[j]);
+                *cp = relu ? ReluOp<T>.Invoke(v, T.Zero) : v;
             }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Blocked<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    static void Blocked<T>(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta,
+        T* c, int ldc,
+        T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int mr = MR, nr = NR<T>();
         int threads = (long)m * n * k >= ParallelWork ? Workers.MaxThreads : 1;
         int mPanels = (m + mr - 1) / mr;
         var job = new Job<T>
         {
-            TransA = transA, TransB = transB, M = m, A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc, Alpha = alpha,
+            TransA = transA, TransB = transB, M = m, K = k, A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc,
+            Alpha = alpha,
+            Bias = bias, Relu = relu,
             PackedB = (T*)PackedB.Rent((nuint)(KC * ((Math.Min(n, NC) + nr - 1) / nr * nr) * sizeof(T))),
         };
         // Tasks over rows of C: ranges of whole micro-panels, at most MC rows each, and with several threads at least
@@ -144,9 +162,9 @@ public static unsafe partial class Gemm
     /// <summary>One K slice of one column block: packing B̃ (split by micro-panels), or a task of Ã rows × B̃ columns.</summary>
     struct Job<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public bool TransA, TransB, Overwrite, Packing, DirectB;
-        public T* A, B, C, PackedB;
-        public int M, Lda, Ldb, Ldc, Jc, Nc, Pc, Kc, MPanels, NPanels, MTasks, NChunks, PackChunks;
+        public bool TransA, TransB, Overwrite, Packing, DirectB, Relu;
+        public T* A, B, C, PackedB, Bias;
+        public int M, K, Lda, Ldb, Ldc, Jc, Nc, Pc, Kc, MPanels, NPanels, MTasks, NChunks, PackChunks;
         public T Alpha, Beta;
 
         public readonly void Run(int index)
@@ -167,44 +185,153 @@ public static unsafe partial class Gemm
             {
                 T* packedA = (T*)scratch, tile = packedA + MC * KC;
                 PackA(TransA, A, Lda, ic, mc, Pc, Kc, packedA);
-                for (int q = q0; q < q1; q++)
-                {
-                    int cols = Math.Min(nr, Nc - q * nr);
-                    T* bp = PackedB + (nint)q * nr * Kc;
-                    nint ldbp = nr;
-                    if (DirectB && cols == nr) { bp = B + (nint)Pc * Ldb + Jc + q * nr; ldbp = Ldb; }
-                    for (int ir = 0; ir < mc; ir += mr)
-                    {
-                        int rows = Math.Min(mr, mc - ir);
-                        T* ap = packedA + ir * Kc, cp = C + (nint)(ic + ir) * Ldc + Jc + q * nr;
-                        if (rows == mr && cols == nr) MicroKernel(Kc, ap, bp, ldbp, cp, Ldc, Alpha, Beta, Overwrite);
-                        else EdgeTile(rows, cols, ap, bp, ldbp, cp, tile);
-                    }
-                }
+                // the bias joins in the first K slice, the ReLU in the last
+                Tiles(packedA, mc, PackedB, DirectB ? B + (nint)Pc * Ldb + Jc : null, Ldb, q0, q1, Nc, Kc,
+                    C + (nint)ic * Ldc + Jc, Ldc, Alpha, Beta, Overwrite, tile,
+                    Pc == 0 && Bias != null ? Bias + Jc : null, Relu && Pc + Kc == K);
             }
             finally { PackedA.Return(scratch); }
         }
+    }
 
-        /// <summary>A partial tile runs the same kernel on a full MR×NR copy, so its elements see the same operations.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        readonly void EdgeTile(int rows, int cols, T* ap, T* bp, nint ldbp, T* cp, T* tile)
+    /// <summary>
+    /// C block (mc rows from c, panels q0..q1 of nc columns) = alpha · Ã·B̃ + beta · C over one kc slice: Ã packed
+    /// (mc rows), B̃ packed (panel q at packedB + q·NR·kc) or, where directB is not null, read in place from it with
+    /// row stride ldb (full panels only; a partial last panel is still taken from packedB).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tiles<T>(T* packedA, int mc, T* packedB, T* directB, nint ldb, int q0, int q1, int nc, int kc,
+        T* c, nint ldc, T alpha, T beta, bool overwrite, T* tile, T* bias = null, bool relu = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mr = MR, nr = NR<T>();
+        for (int q = q0; q < q1; q++)
         {
-            int nr = NR<T>();
-            if (!Overwrite)
-                for (int i = 0; i < rows; i++)
-                    for (int j = 0; j < cols; j++) tile[i * nr + j] = cp[(nint)i * Ldc + j];
-            MicroKernel(Kc, ap, bp, ldbp, tile, nr, Alpha, Beta, Overwrite);
-            for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++) cp[(nint)i * Ldc + j] = tile[i * nr + j];
+            int cols = Math.Min(nr, nc - q * nr);
+            T* bp = packedB + (nint)q * nr * kc;
+            nint ldbp = nr;
+            if (directB != null && cols == nr) { bp = directB + q * nr; ldbp = ldb; }
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int rows = Math.Min(mr, mc - ir);
+                T* ap = packedA + ir * kc, cp = c + (nint)ir * ldc + q * nr;
+                T* bq = bias == null ? null : bias + q * nr;
+                if (rows == mr && cols == nr) MicroKernel(kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, bq, relu);
+                else if (rows == mr && 2 * cols == nr && Vector512.IsHardwareAccelerated) MicroKernel512Half(kc, ap, bp,
+                    ldbp, cp, ldc, alpha, beta, overwrite, bq, relu);
+                else EdgeTile(rows, cols, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, tile, bq, relu);
+            }
         }
     }
 
+    /// <summary>
+    /// A partial tile: with AVX-512 a last micro-panel of at most 4 or 8 rows runs the 4- or 8-row kernel, straight
+    /// into C when its rows and columns are whole; otherwise the kernel runs on a full copy in tile. Either way each
+    /// element sees the same operations as in a full tile. (A whole 12-row panel half NR wide has its own kernel, in
+    /// Tiles.)
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void EdgeTile<T>(int rows, int cols, int kc, T* ap, T* bp, nint ldbp, T* cp, nint ldc, T alpha, T beta,
+        bool overwrite, T* tile,
+        T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int nr = NR<T>(), kernelRows = !Vector512.IsHardwareAccelerated ? MR : rows <= 4 ? 4 : rows <= 8 ? 8 : 12;
+        if (rows == kernelRows && cols == nr)
+        {
+            EdgeKernel(kernelRows, kc, ap, bp, ldbp, cp, ldc, alpha, beta, overwrite, bias, relu);
+            return;
+        }
+        if (!overwrite)
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) tile[i * nr + j] = cp[i * ldc + j];
+        T* padded = stackalloc T[bias != null && cols < nr ? nr : 0];   // the kernel reads NR bias values
+        if (bias != null && cols < nr)
+        {
+            for (int j = 0; j < nr; j++) padded[j] = j < cols ? bias[j] : T.Zero;
+            bias = padded;
+        }
+        EdgeKernel(kernelRows, kc, ap, bp, ldbp, tile, nr, alpha, beta, overwrite, bias, relu);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) cp[i * ldc + j] = tile[i * nr + j];
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void MicroKernel<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite)
+    static void EdgeKernel<T>(int rows, int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
+        T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (Vector512.IsHardwareAccelerated) MicroKernel512(kc, a, b, ldb, c, ldc, alpha, beta, overwrite);
-        else MicroKernel256(kc, a, b, ldb, c, ldc, alpha, beta, overwrite);
+        if (rows == 4) MicroKernel512x4(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
+        else if (rows == 8) MicroKernel512x8(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
+        else MicroKernel(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
+    }
+
+    /// <summary>Elements of B̃ for a whole K×N op(B) as <see cref="PackAllB"/> lays it out.</summary>
+    internal static long PackedBLength<T>(int k, int n) where T : unmanaged
+        => (long)k * ((n + NR<T>() - 1) / NR<T>() * NR<T>());
+
+    /// <summary>
+    /// Packs all of op(B) (K×N) for <see cref="MultiplyPacked"/>: its KC slices one after another, slice pc at
+    /// dst + pc·⌈N/NR⌉·NR, each slice the NR-wide micro-panels of kc rows (zero-padded), as <see cref="Blocked"/> packs
+    /// them.
+    /// </summary>
+    internal static void PackAllB<T>(bool transB, T* b, int ldb, int k, int n, T* dst) where T : unmanaged,
+        IFloatingPointIeee754<T>
+    {
+        int nr = NR<T>(), panels = (n + nr - 1) / nr;
+        for (int pc = 0; pc < k; pc += KC)
+            PackB(transB, b, ldb, pc, Math.Min(KC, k - pc), 0, n, 0, panels, dst + (nint)pc * panels * nr);
+    }
+
+    /// <summary>Micro-panel width of B̃ (NR): N a multiple of it lets <see cref="MultiplyPacked"/> read a row-major B
+    /// in place.</summary>
+    internal static int PanelWidth<T>() where T : unmanaged => NR<T>();
+
+    /// <summary>
+    /// C (M×N, row stride ldc) = alpha · op(A) · op(B) + beta · C on the calling thread, with op(B) either packed by
+    /// <see cref="PackAllB"/> (packedB) or, when directB is not null, a row-major K×N matrix read in place (row stride
+    /// ldb, N a multiple of <see cref="PanelWidth"/>): for callers that multiply many row blocks by one B (the conv
+    /// kernels in ConvGemm.cs), so B is packed once, or not at all. Each C element sees the operations it would in
+    /// <see cref="Multiply{T}"/>'s blocked path: KC slices in order, one FMA per k, then c = alpha·acc + beta·c
+    /// (beta = 1 after the first slice).
+    /// </summary>
+    internal static void MultiplyPacked<T>(bool transA, int m, int n, int k, T alpha, T* a, int lda, T* packedB,
+        T* directB, int ldb,
+        T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (directB != null && n % NR<T>() != 0)
+            throw new ArgumentException($"B read in place needs N = {n} to be a multiple of {NR<T>()}");
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == T.Zero) { Scale(m, n, beta, c, ldc); return; }
+        int mr = MR, nr = NR<T>(), panels = (n + nr - 1) / nr;
+        byte* scratch = PackedA.Rent((nuint)((MC * KC + mr * nr) * sizeof(T)));
+        try
+        {
+            T* packedA = (T*)scratch, tile = packedA + MC * KC;
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                bool overwrite = pc == 0 && beta == T.Zero;
+                T sliceBeta = pc == 0 ? beta : T.One;
+                T* bs = packedB + (nint)pc * panels * nr;
+                for (int ic = 0; ic < m; ic += MC)
+                {
+                    int mc = Math.Min(MC, m - ic);
+                    PackA(transA, a, lda, ic, mc, pc, kc, packedA);
+                    Tiles(packedA, mc, bs, directB == null ? null : directB + (nint)pc * ldb, ldb, 0, panels, n, kc,
+                        c + (nint)ic * ldc, ldc, alpha, sliceBeta, overwrite, tile);
+                }
+            }
+        }
+        finally { PackedA.Return(scratch); }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void MicroKernel<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite, T* bias,
+        bool relu)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (Vector512.IsHardwareAccelerated) MicroKernel512(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
+        else MicroKernel256(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
     }
 
     internal static void Validate(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)

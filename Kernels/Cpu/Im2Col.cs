@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace InfoVae.Kernels.Cpu;
 
@@ -41,12 +42,23 @@ public static unsafe class Im2Col
         }
     }
 
-    /// <summary>Bands [first, end) of the grid, a band being the OW patches of one (n, oh).</summary>
+    /// <summary>
+    /// Bands [first, end) of the grid, a band being the OW patches of one (n, oh). cols is indexed by absolute grid
+    /// row, so a caller holding only some images' rows passes a pointer moved back by the rows before them.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Bands<T>(T* image, T* cols, ConvGeometry g, int first, int end) where T : unmanaged
+    internal static void Bands<T>(T* image, T* cols, ConvGeometry g, int first, int end) where T : unmanaged
     {
         nuint size = (nuint)sizeof(T), runBytes = (nuint)(g.KW * g.C) * size, pixelBytes = (nuint)g.C * size;
         int pl = g.PatchLength, kwc = g.KW * g.C;
+        // Short runs (the model's one-channel image: 4 floats) from a zero-padded copy of the image row.
+        int paddedPixels = Math.Max(g.W + g.Pad, (g.OW - 1) * g.Stride - g.Pad + g.KW) + g.Pad;
+        if (runBytes is 16 or 32 or 64 && (long)paddedPixels * g.C * sizeof(T) <= 4096)
+        {
+            byte* row = stackalloc byte[4096];
+            ShortRuns(image, cols, g, first, end, (T*)row, paddedPixels);
+            return;
+        }
         for (int band = first; band < end; band++)
         {
             int oh = band % g.OH, n = band / g.OH, ih0 = oh * g.Stride - g.Pad;
@@ -65,6 +77,42 @@ public static unsafe class Im2Col
                     Runs.Copy((byte*)src, d + (nuint)kwLo * pixelBytes, (nuint)(kwHi - kwLo) * pixelBytes);
                     if (kwHi < g.KW) Runs.Zero(d + (nuint)kwHi * pixelBytes, (nuint)(g.KW - kwHi) * pixelBytes);
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Bands{T}"/> for runs of 16, 32 or 64 bytes: per (n, oh, kh) the image row is copied once between zero
+    /// pads into <paramref name="row"/>, and each patch's run is then one vector load and store, with no clipping.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ShortRuns<T>(T* image, T* cols, ConvGeometry g, int first, int end, T* row, int paddedPixels) where T
+        : unmanaged
+    {
+        int c = g.C, pl = g.PatchLength, kwc = g.KW * c, runBytes = kwc * sizeof(T), step = g.Stride * c * sizeof(T);
+        int rowBytes = g.W * c * sizeof(T), padBytes = g.Pad * c * sizeof(T);
+        new Span<byte>(row, paddedPixels * c * sizeof(T)).Clear();
+        for (int band = first; band < end; band++)
+        {
+            int oh = band % g.OH, n = band / g.OH, ih0 = oh * g.Stride - g.Pad;
+            T* dst = cols + (long)band * g.OW * pl;
+            for (int kh = 0; kh < g.KH; kh++)
+            {
+                byte* d = (byte*)(dst + kh * kwc);
+                int ih = ih0 + kh;
+                if (ih < 0 || ih >= g.H)
+                {
+                    for (int ow = 0; ow < g.OW; ow++, d += pl * sizeof(T)) Runs.Zero(d, (nuint)runBytes);
+                    continue;
+                }
+                Runs.Copy((byte*)(image + (long)(n * g.H + ih) * g.W * c), (byte*)row + padBytes, (nuint)rowBytes);
+                byte* s = (byte*)row;
+                nint dstStep = pl * sizeof(T);
+                if (runBytes == 16) for (int ow = 0; ow < g.OW; ow++, d += dstStep,
+                    s += step) Vector128.Store(Vector128.Load(s), d);
+                else if (runBytes == 32) for (int ow = 0; ow < g.OW; ow++, d += dstStep,
+                    s += step) Vector256.Store(Vector256.Load(s), d);
+                else for (int ow = 0; ow < g.OW; ow++, d += dstStep, s += step) Vector512.Store(Vector512.Load(s), d);
             }
         }
     }

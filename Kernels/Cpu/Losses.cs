@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace InfoVae.Kernels.Cpu;
 
@@ -12,13 +14,28 @@ namespace InfoVae.Kernels.Cpu;
 public static class Losses
 {
     const int Chunk = 256;   // elements per stack chunk: 1 KiB of float, 2 KiB of double
+    const int ChunkBytes = Chunk * sizeof(double) + 64;   // a chunk of either type, and room to align it
+
+    /// <summary>
+    /// The first <paramref name="length"/> elements of <paramref name="raw"/> from its first 64-byte boundary.
+    /// TensorPrimitives lines its vectors up with the destination's address, and its double Sigmoid and Exp round a
+    /// lane next to a NaN or an argument beyond ±709 1 ulp differently when the two share a 16-byte pair: with the
+    /// chunk on the stack as it fell (8 or 16 bytes aligned, varying from run to run), the double BCE backward's bits
+    /// varied too (LossKernelTests' Bce_with_logits_sum(16385), about one run in three).
+    /// </summary>
+    static unsafe Span<T> Aligned<T>(Span<byte> raw, int length) where T : unmanaged
+    {
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(raw));
+        int skip = (int)(-address & 63);
+        return MemoryMarshal.Cast<byte, T>(raw[skip..])[..length];
+    }
 
     /// <summary>destination[i] = softplus(x[i]) = log(1 + exp(x)) = max(x, 0) + log(1 + exp(−|x|)), finite for finite x.</summary>
     public static void Softplus<T>(ReadOnlySpan<T> x, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = x.Length;
         if (destination.Length < n) Simd.ThrowDestinationTooShort();
-        Span<T> s = stackalloc T[Math.Min(n, Chunk)];
+        var s = Aligned<T>(stackalloc byte[ChunkBytes], Math.Min(n, Chunk));
         for (int i = 0; i < n; i += Chunk)
         {
             int m = Math.Min(Chunk, n - i);
@@ -41,7 +58,7 @@ public static class Losses
         int n = z.Length;
         if (t.Length != n) Simd.ThrowInputLengthsDiffer();
         if (destination.Length < n) Simd.ThrowDestinationTooShort();
-        Span<T> s = stackalloc T[Math.Min(n, Chunk)];
+        var s = Aligned<T>(stackalloc byte[ChunkBytes], Math.Min(n, Chunk));
         for (int i = 0; i < n; i += Chunk)
         {
             int m = Math.Min(Chunk, n - i);
@@ -62,7 +79,7 @@ public static class Losses
         if (!dt.IsEmpty && dt.Length < n) throw new ArgumentException("Destination is too short.", nameof(dt));
         if (!dz.IsEmpty)
         {
-            Span<T> s = stackalloc T[Math.Min(n, Chunk)];
+            var s = Aligned<T>(stackalloc byte[ChunkBytes], Math.Min(n, Chunk));
             for (int i = 0; i < n; i += Chunk)
             {
                 int m = Math.Min(Chunk, n - i);
@@ -73,6 +90,111 @@ public static class Losses
             }
         }
         if (!dt.IsEmpty) Simd.Accumulate<T, MulAccOp<T>>(z, z, dl, -T.One, dt);
+    }
+
+    /// <summary>Elements per task of the summed BCE; the tasks' partial sums are added in task order (thread-count
+    /// independent).</summary>
+    const int SumChunk = 1 << 14;
+
+    /// <summary>
+    /// Σ_i BCE(z[i], t[i]) (<see cref="BceWithLogits{T}"/>'s terms): each 256 terms summed by TensorPrimitives.Sum,
+    /// those sums added in double within each fixed chunk of <see cref="SumChunk"/> elements, the chunks added in
+    /// order: the reconstruction loss without its (B, D) tensor, on both cores for large inputs, and the same bits on
+    /// one thread or two.
+    /// </summary>
+    public static unsafe T BceWithLogitsSum<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t) where T : unmanaged,
+        IFloatingPointIeee754<T>
+    {
+        int n = z.Length;
+        if (t.Length != n) Simd.ThrowInputLengthsDiffer();
+        int chunks = (n + SumChunk - 1) / SumChunk;
+        double* partial = stackalloc double[Math.Min(chunks, 256)];
+        double[]? big = chunks > 256 ? new double[chunks] : null;   // inputs above 4 M elements only
+        fixed (T* pz = z) fixed (T* pt = t) fixed (double* pb = big)
+        {
+            var body = new BceSumBody<T> { Z = pz, T_ = pt, N = n, Partial = big == null ? partial : pb };
+            if (chunks < 2 || Workers.MaxThreads == 1) for (int i = 0; i < chunks; i++) body.Run(i);
+            else Workers.For(chunks, ref body);
+            double sum = 0;
+            for (int i = 0; i < chunks; i++) sum += body.Partial[i];
+            return T.CreateTruncating(sum);
+        }
+    }
+
+    unsafe struct BceSumBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Z, T_;
+        public int N;
+        public double* Partial;
+
+        public readonly void Run(int index)
+        {
+            int start = index * SumChunk, end = Math.Min(N, start + SumChunk);
+            var s = Aligned<T>(stackalloc byte[ChunkBytes], Chunk);
+            double sum = 0;
+            for (int i = start; i < end; i += Chunk)
+            {
+                int m = Math.Min(Chunk, end - i);
+                var sc = s[..m];
+                BceWithLogits<T>(new ReadOnlySpan<T>(Z + i, m), new ReadOnlySpan<T>(T_ + i, m), sc);
+                sum += double.CreateTruncating(TensorPrimitives.Sum<T>(sc));
+            }
+            Partial[index] = sum;
+        }
+    }
+
+    /// <summary>
+    /// The backward of <see cref="BceWithLogitsSum{T}"/> with upstream gradient g: dz (+)= g·(σ(z) − t) (accumulate
+    /// false writes dz), dt += −g·z; either gradient may be empty. Elementwise, split over both cores in fixed chunks.
+    /// </summary>
+    public static unsafe void BceWithLogitsSumBackward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, T g, Span<T> dz,
+        bool accumulate, Span<T> dt)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = z.Length;
+        if (t.Length != n) Simd.ThrowInputLengthsDiffer();
+        if (!dz.IsEmpty && dz.Length < n) throw new ArgumentException("Destination is too short.", nameof(dz));
+        if (!dt.IsEmpty && dt.Length < n) throw new ArgumentException("Destination is too short.", nameof(dt));
+        int chunks = (n + SumChunk - 1) / SumChunk;
+        fixed (T* pz = z) fixed (T* pt = t) fixed (T* pdz = dz) fixed (T* pdt = dt)
+        {
+            var body = new BceGradBody<T>
+            {
+                Z = pz, T_ = pt, Dz = dz.IsEmpty ? null : pdz, Dt = dt.IsEmpty ? null : pdt, G = g, N = n,
+                Accumulate = accumulate
+            };
+            if (chunks < 2 || Workers.MaxThreads == 1) for (int i = 0; i < chunks; i++) body.Run(i);
+            else Workers.For(chunks, ref body);
+        }
+    }
+
+    unsafe struct BceGradBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Z, T_, Dz, Dt;
+        public T G;
+        public int N;
+        public bool Accumulate;
+
+        public readonly void Run(int index)
+        {
+            int start = index * SumChunk, end = Math.Min(N, start + SumChunk);
+            var s = Aligned<T>(stackalloc byte[ChunkBytes], Chunk);
+            for (int i = start; i < end; i += Chunk)
+            {
+                int m = Math.Min(Chunk, end - i);
+                var sc = s[..m];
+                var zc = new ReadOnlySpan<T>(Z + i, m);
+                if (Dz != null)
+                {
+                    var dzc = new Span<T>(Dz + i, m);
+                    TensorPrimitives.Sigmoid(zc, sc);
+                    TensorPrimitives.Subtract(sc, new ReadOnlySpan<T>(T_ + i, m), sc);
+                    if (Accumulate) TensorPrimitives.MultiplyAdd(sc, G, dzc, dzc);
+                    else TensorPrimitives.Multiply(sc, G, dzc);
+                }
+                if (Dt != null) TensorPrimitives.MultiplyAdd(zc, -G, new Span<T>(Dt + i, m), new Span<T>(Dt + i, m));
+            }
+        }
     }
 
     /// <summary>

@@ -95,6 +95,40 @@ public static class Simd
             Unsafe.Add(ref dr, i) += TOp.Invoke(Unsafe.Add(ref ar, i), Unsafe.Add(ref br, i), Unsafe.Add(ref cr, i), p);
     }
 
+    /// <summary>destination[i] = TOp(a[i], b[i], c[i], p): a backward pass that writes a gradient nothing else adds
+    /// to.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Apply<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, T p, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T>
+    {
+        int n = a.Length;
+        if (b.Length != n || c.Length != n) ThrowInputLengthsDiffer();
+        if (destination.Length < n) ThrowDestinationTooShort();
+        int i = 0;
+        ref T ar = ref MemoryMarshal.GetReference(a);
+        ref T br = ref MemoryMarshal.GetReference(b);
+        ref T cr = ref MemoryMarshal.GetReference(c);
+        ref T dr = ref MemoryMarshal.GetReference(destination);
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            var pv = Vector512.Create(p);
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+                TOp.Invoke(Vector512.LoadUnsafe(ref ar, (nuint)i), Vector512.LoadUnsafe(ref br, (nuint)i),
+                    Vector512.LoadUnsafe(ref cr, (nuint)i), pv)
+                    .StoreUnsafe(ref dr, (nuint)i);
+        }
+        else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            var pv = Vector256.Create(p);
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+                TOp.Invoke(Vector256.LoadUnsafe(ref ar, (nuint)i), Vector256.LoadUnsafe(ref br, (nuint)i),
+                    Vector256.LoadUnsafe(ref cr, (nuint)i), pv)
+                    .StoreUnsafe(ref dr, (nuint)i);
+        }
+        for (; i < n; i++)
+            Unsafe.Add(ref dr, i) = TOp.Invoke(Unsafe.Add(ref ar, i), Unsafe.Add(ref br, i), Unsafe.Add(ref cr, i), p);
+    }
+
     // Throw helpers keep the throw sites out of the hot loops' code (the BCL's ThrowHelper pattern).
     [DoesNotReturn]
     internal static void ThrowDestinationTooShort() =>

@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 
 namespace InfoVae.Kernels.Gpu;
 
-// Batch norm over an (R, C) matrix x, statistics per column c over the R rows (CONV-SPEC.md; the semantics of
+// Batch norm over an (R, C) matrix x, statistics per column c over the R rows (docs/conv.md; the semantics of
 // Kernels/Reference). R = rows (N·OH·OW for a conv activation), C = channels, P = ⌈R / chunk⌉ row chunks.
 // Column sums are deterministic two-stage reductions, no atomics:
 //   1. a partials kernel, one thread per (chunk k, column c), idx = k·C + c, walks its chunk's rows in order, so

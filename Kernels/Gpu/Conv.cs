@@ -3,7 +3,7 @@ using ILGPU.Runtime;
 
 namespace InfoVae.Kernels.Gpu;
 
-// Im2Col and its adjoint Col2Im for channels-last convolutions (CONV-SPEC.md, the semantics of Kernels/Reference).
+// Im2Col and its adjoint Col2Im for channels-last convolutions (docs/conv.md, the semantics of Kernels/Reference).
 // Letters: N = batch, (H, W, C) = the image, (OH, OW) = the grid of patches, (KH, KW) = the kernel, S = stride,
 // P = padding; a patch is KH·KW·C long, cols is (N·OH·OW, KH·KW·C). For a transposed convolution the image is its
 // output and the grid its input (see Kernels/ConvGeometry).

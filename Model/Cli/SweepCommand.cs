@@ -65,7 +65,12 @@ public static class SweepCommand
             Description = "Importance samples per image for the IW-NLL", DefaultValueFactory = _ => 100,
         };
 
-        public IEnumerable<Option> All => [Out, Alphas, Lambdas, Divergences, Presets, Seeds, Jobs, IwSamples];
+        public readonly Option<string?> Classifier = new("--classifier")
+        {
+            Description = "Classifier whose features FID, KID and IS use (default: the shipped Fashion-MNIST one)",
+        };
+
+        public IEnumerable<Option> All => [Out, Alphas, Lambdas, Divergences, Presets, Seeds, Jobs, IwSamples, Classifier];
     }
 
     /// <summary>The train flags a sweep passes to every run (those it sets per run are its own options).</summary>
@@ -113,8 +118,11 @@ public static class SweepCommand
         var trained = done.Where(d => d.ExitCode == 0).Select(d => d.Job.Name).ToHashSet();
 
         Workers.MaxThreads = threads;
+        var (cnet, cinfo) = ClassifierCommand.Load(r.GetValue(o.Classifier));
+        var quality = SampleQuality.TryCreate(cnet, cinfo, data.Test, data.Folder, out var qualitySkipped);
         var results = points.Where(p => finished.Contains(p) || trained.Contains(p.Name))
-            .Select(p => RunResult.Evaluate(p, Path.Combine(outDir, p.Name), data, iw, Console.WriteLine)).ToList();
+            .Select(p => RunResult.Evaluate(p, Path.Combine(outDir, p.Name), data, iw, quality, qualitySkipped,
+                Console.WriteLine)).ToList();
         var notes = new List<string>
         {
             $"Data: {data.Folder}, {data.Train.Count:N0} training and {data.Test.Count:N0} test images; "

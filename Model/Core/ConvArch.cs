@@ -8,7 +8,7 @@ namespace InfoVae.Model;
 public readonly record struct ConvLayer(int In, int Out, int Kernel, int Stride, int Pad, int InSize, int OutSize);
 
 /// <summary>
-/// The conv InfoVAE for 28 × 28 × 1 images, channels (c1, c2, c3), activations NHWC (CONV-SPEC.md):
+/// The conv InfoVAE for 28 × 28 × 1 images, channels (c1, c2, c3), activations NHWC (docs/conv.md):
 /// <code>
 /// encoder: (N,28,28,1) conv k4 s2 p1 → (N,14,14,c1) BN LReLU(0.2) → conv k4 s2 p1 → (N,7,7,c2) BN LReLU
 ///          → conv k3 s2 p1 → (N,4,4,c3) BN LReLU → flatten (N, 16·c3) → linear → (N, 2Z) = [mu | logvar]

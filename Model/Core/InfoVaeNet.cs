@@ -88,10 +88,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
         var h = x;
         for (int i = 0; i < encoderLayers; i++)
-        {
-            h = Ops.Linear(h, Params.Tensors[2 * i], Params.Tensors[2 * i + 1]);
-            if (i < encoderLayers - 1) h = h.Relu();
-        }
+            h = Ops.Linear(h, Params.Tensors[2 * i], Params.Tensors[2 * i + 1], relu: i < encoderLayers - 1);
         return Split(h, z);
     }
 
@@ -133,15 +130,16 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>
-    /// Batch norm over the channels (training or running statistics, as <see cref="Training"/> says), then leaky ReLU.
+    /// Batch norm over the channels (training or running statistics, as <see cref="Training"/> says), then leaky ReLU,
+    /// as one fused op (the same numbers as the two in sequence, in half the passes over memory).
     /// </summary>
     Tensor<T> NormAndActivate(Tensor<T> h, NormIndex n)
     {
         var p = Params;
         h = Ops.BatchNorm(h, p.Tensors[n.Gamma], p.Tensors[n.Beta], p.Buffers[n.RunningMean], p.Buffers[n.RunningVar], Training,
-            ConvArch.Momentum, ConvArch.NormEps, Training ? Replicas : null);
+            ConvArch.Momentum, ConvArch.NormEps, Training ? Replicas : null, leakySlope: ConvArch.LeakySlope);
         if (Training) p.BatchesTracked[n.Layer]++;
-        return h.LeakyRelu(ConvArch.LeakySlope);
+        return h;
     }
 
     /// <summary>
@@ -153,10 +151,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         var h = z;
         int first = 2 * encoderLayers;
         for (int i = 0; i < decoderLayers; i++)
-        {
-            h = Ops.Linear(h, Params.Tensors[first + 2 * i], Params.Tensors[first + 2 * i + 1]);
-            if (i < decoderLayers - 1) h = h.Relu();
-        }
+            h = Ops.Linear(h, Params.Tensors[first + 2 * i], Params.Tensors[first + 2 * i + 1], relu: i < decoderLayers
+                - 1);
         return h;
     }
 
@@ -194,7 +190,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         var z = Reparameterize(mu, logvar, eps);
         var logits = Decode(z);
         Tensor<T> recon = Config.Recon == ReconLoss.Bernoulli
-            ? Ops.BceWithLogits(logits, x).ScaledSum(invB)
+            ? Ops.BceWithLogitsSum(logits, x, invB)
             : GaussianRecon(logits, x) * invB;
         var kl = Ops.GaussianKl(mu, logvar).ScaledSum(invB);
         var total = Weighted(recon, Config.Beta) + Weighted(kl, Config.KlWeight);
@@ -259,9 +255,26 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public void AdamStep(long step)
     {
-        // Both nets are checked before either steps, so a failing check leaves every weight as it was.
-        Params.ThrowIfNonFiniteGradient();
-        Disc?.Params.ThrowIfNonFiniteGradient();
+        Span<T> flags = stackalloc T[2];
+        if (Disc is { } d) Backend.ReadScalars([Params.FlagNonFiniteGradient(), d.Params.FlagNonFiniteGradient()], flags);
+        else Backend.ReadScalars([Params.FlagNonFiniteGradient()], flags);
+        AdamStep(step, gradientsFinite: T.IsZero(flags[0]) && T.IsZero(flags[1]));
+    }
+
+    /// <summary>
+    /// <see cref="AdamStep(long)"/> when the caller has already read both nets' <see
+    /// cref="Parameters{T}.FlagNonFiniteGradient"/> flags (the trainer reads them with the loss terms, so that a GPU
+    /// step waits once): <paramref name="gradientsFinite"/> is whether both were 0.
+    /// </summary>
+    public void AdamStep(long step, bool gradientsFinite)
+    {
+        if (!gradientsFinite)
+        {
+            // Both nets are checked before either steps, so a failing check leaves every weight as it was.
+            Params.ThrowIfNonFiniteGradient();
+            Disc?.Params.ThrowIfNonFiniteGradient();
+            throw new InvalidOperationException("a gradient flag was set, but every gradient reads back finite");
+        }
         Backend.Adam(Params.All, Params.AllGrad, Params.AllM, Params.AllV, Config.LearningRate, Config.Beta1, Config.Beta2, Config.AdamEps, step);
         Disc?.AdamStep(step, Config);
     }

@@ -14,7 +14,7 @@ public readonly record struct NormIndex(int Layer, int Gamma, int Beta, int Runn
 /// All parameters in one flat buffer with named views, and their shapes in one layout table (llm.c's ParameterTensors).
 /// Gradients and Adam's two moments share the layout, so the optimiser is one loop over <see cref="Count"/>, zeroing is
 /// one fill, and a checkpoint is one write per buffer. Names follow the PyTorch twin's state dict (encoder.0.weight,
-/// ...). MLP weights are stored (out, in) as PyTorch stores them; conv weights are channels-last (CONV-SPEC.md), and
+/// ...). MLP weights are stored (out, in) as PyTorch stores them; conv weights are channels-last (docs/conv.md), and
 /// each entry's <see cref="ParameterEntry.Order"/> says how to reach PyTorch's layout. Batch norm's running statistics
 /// are buffers (PyTorch's word): a second flat buffer without gradients or moments, plus one num_batches_tracked
 /// counter per batch-norm layer.
@@ -40,7 +40,7 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>PyTorch's num_batches_tracked per batch-norm layer: training forward passes so far.</summary>
     public long[] BatchesTracked { get; }
 
-    readonly Tensor<T> all, allGrad, allM, allV, allBuffers;
+    readonly Tensor<T> all, allGrad, allM, allV, allBuffers, gradFlag;
     readonly Storage<T>? bufferStorage;
 
     /// <summary>The InfoVAE's parameters (<see cref="ParameterLayout.For(TrainConfig)"/>).</summary>
@@ -68,6 +68,7 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         allM = Tensor<T>.View(AdamM, 0, new Shape(Count));
         allV = Tensor<T>.View(AdamV, 0, new Shape(Count));
         foreach (var t in new[] { all, allGrad, allM, allV }) backend.Fill(t, T.Zero);
+        gradFlag = Tensor<T>.Zeros(new Shape(1), backend);
         Tensors = layout.Select(e => Tensor<T>.View(Values, e.Offset, e.Shape, Tensor<T>.View(Grads, e.Offset, e.Shape), requiresGrad: true)).ToArray();
 
         BufferLayout = buffers;
@@ -204,6 +205,17 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         int k = Layout.Count - 1;
         while (Layout[k].Offset > at) k--;
         return (k, at - Layout[k].Offset, g[at]);
+    }
+
+    /// <summary>
+    /// Queues the check of <see cref="FirstNonFiniteGradient"/> without waiting: the returned scalar becomes 1 when
+    /// some gradient is NaN or ±∞, else 0. The trainer reads it with the loss terms (one wait per step on a GPU).
+    /// </summary>
+    public Tensor<T> FlagNonFiniteGradient()
+    {
+        MaterializeGrads();
+        all.Backend.FlagNonFinite(allGrad, gradFlag);
+        return gradFlag;
     }
 
     /// <summary>

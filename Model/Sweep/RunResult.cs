@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using InfoVae.Engine.Cpu;
@@ -50,10 +51,13 @@ public sealed record RunResult
 
     /// <summary>
     /// The run's metrics, read from &lt;run&gt;/eval.json when that was written for the same checkpoint step and
-    /// importance-sample count, computed (and saved there) otherwise: a sweep run again re-evaluates nothing.
+    /// importance-sample count with the same metrics, computed (and saved there) otherwise: a sweep run again
+    /// re-evaluates nothing. <paramref name="quality"/> (null: <paramref name="qualitySkipped"/> says why) gives FID,
+    /// KID and IS; the semi-supervised accuracy is logistic regression's mean over the draws (<see
+    /// cref="LatentProbe"/>), keyed "100", "1000" and "all".
     /// </summary>
     public static RunResult Evaluate(SweepPoint point, string folder, DataSet data, int iwSamples,
-        Action<string>? progress = null)
+        SampleQuality? quality, string? qualitySkipped, Action<string>? progress = null)
     {
         var run = RunFolder.Open(folder);
         var config = run.ReadConfig();
@@ -65,13 +69,19 @@ public sealed record RunResult
             try
             {
                 var saved = JsonSerializer.Deserialize<RunResult>(File.ReadAllText(cache), Json);
-                if (saved != null && saved.Step == at.Step && saved.IwSamples == iwSamples && saved.Run == point.Name)
+                if (saved != null && saved.Step == at.Step && saved.IwSamples == iwSamples && saved.Run == point.Name
+                    && (quality == null || saved.Fid != null) && saved.SemiSupervisedAccuracy != null)
                     return saved;
             }
             catch (JsonException) { }     // damaged or from another version: computed again below
         }
         progress?.Invoke($"evaluating {point.Name} (test set, IW-NLL with K = {iwSamples})");
         var rep = Evaluation.Run(net, data.Test, iwSamples);
+        progress?.Invoke($"evaluating {point.Name} (sample quality, semi-supervised accuracy)");
+        var q = quality?.Measure(net);
+        var semi = LatentProbe.Measure(net, data).Results.Where(p => p.Method == "logistic_regression")
+            .ToDictionary(p => p.Labels >= data.Train.Count ? "all" : p.Labels.ToString(CultureInfo.InvariantCulture),
+                p => p.Mean);
         var result = new RunResult
         {
             Run = point.Name, Setting = point.Setting, Preset = point.Preset,
@@ -81,8 +91,9 @@ public sealed record RunResult
             Recon = rep.Recon, Kl = rep.Kl, Mmd = rep.Mmd, Total = rep.Total, Elbo = rep.Elbo,
             IwNll = rep.IwNll, IwSamples = iwSamples,
             ActiveUnits = rep.ActiveUnits, Latent = rep.Latent, MutualInformation = rep.MutualInformation,
-            QualityNote = "FID, KID, Inception Score and semi-supervised accuracy are not computed by this version of "
-                + "infovae",
+            Fid = q?.Fid, Kid = q?.Kid, KidStd = q?.KidStd, InceptionScore = q?.InceptionScore,
+            SemiSupervisedAccuracy = semi,
+            QualityNote = q == null ? qualitySkipped : null,
         };
         AtomicFile.WriteAllText(cache, JsonSerializer.Serialize(result, Json));
         return result;

@@ -9,7 +9,7 @@ namespace InfoVae.Model;
 /// (<see cref="TorchGenerator"/>): the weights and then each step's eps and prior samples come from one generator
 /// seeded with the seed, as torch.manual_seed(seed) followed by the twin's init and training loop would draw them,
 /// and each epoch's order is the next torch.randperm of a second generator seeded with the seed. So a run follows
-/// its PyTorch twin (../shared/anchors) up to floating-point rounding. The noise generator's state is saved in
+/// its PyTorch twin (anchors/) up to floating-point rounding. The noise generator's state is saved in
 /// checkpoints; the order is recomputed from the epoch number; a resumed run continues bit for bit.
 /// Data-parallel (<see cref="Replicas"/> of N ranks): every rank shuffles the same order, draws the whole batch's
 /// noise from its own copy of the same generator and takes its rows (<see cref="BatchShare"/>), and the gradients
@@ -30,6 +30,7 @@ public sealed class Trainer
     public TorchGenerator Noise { get; }
     readonly int[] order;
     int orderEpoch = -1;
+    TorchGenerator? orderNoise;
     readonly float[] hostEps, hostPrior;
     readonly Dictionary<int, Tensor<float>> batchTensors = [];
     readonly double[] reduced = new double[3];
@@ -71,7 +72,18 @@ public sealed class Trainer
     /// <summary>Runs the next batch: forward, loss, backward, Adam. Returns the batch's loss terms.</summary>
     public StepMetrics TrainStep()
     {
-        if (orderEpoch != Epoch) { Batches.Shuffle(order, Config.Seed, Epoch); orderEpoch = Epoch; }
+        if (orderEpoch != Epoch)
+        {
+            // Batches.Shuffle's order: the next epoch continues the generator that made this one's (one randperm,
+            // nothing allocated); the first epoch and any jump (a resume) replay the earlier epochs from a fresh one.
+            if (orderNoise == null || orderEpoch != Epoch - 1)
+            {
+                orderNoise = new TorchGenerator(Config.Seed);
+                for (int e = 0; e < Epoch; e++) orderNoise.Randperm(order);
+            }
+            orderNoise.Randperm(order);
+            orderEpoch = Epoch;
+        }
         int start = NextBatch * Config.Batch, b = Math.Min(Config.Batch, Train.Count - start);
         var share = BatchShare.Of(b, Replicas.Rank, Replicas.Size);
         var x = Gather(order.AsSpan(start + share.Offset, share.Count));
@@ -85,12 +97,17 @@ public sealed class Trainer
             Net.Training = true;                      // batch norm: batch statistics, running averages updated
             var terms = Net.Loss(x, eps, prior, share);
             Tape<float>.Current.CheckAnomalies();     // anomaly mode: the last ops too, before the loss is read
-            metrics = Replicas.Size == 1 ? Read(terms) : ReadAll(terms);
+            // Backward before the loss is read, so that the loss terms and the gradients' finiteness come back in one
+            // read; a non-finite loss then only wastes the backward pass of a step that is not taken. Several ranks:
+            // the gradients are summed first, so that every rank checks the same sums and all take the step or none.
+            (terms.Discriminator is { } d ? terms.Total + d : terms.Total).Backward();
+            bool gradientsFinite;
+            if (Replicas.Size > 1) SumGradients();
+            metrics = Replicas.Size == 1 ? ReadWithGradientChecks(terms, out gradientsFinite)
+                : ReadAll(terms, out gradientsFinite);
             if (metrics.IsFinite)
             {
-                (terms.Discriminator is { } d ? terms.Total + d : terms.Total).Backward();
-                if (Replicas.Size > 1) SumGradients();
-                Net.AdamStep(Step + 1);
+                Net.AdamStep(Step + 1, gradientsFinite);
                 Step++;
             }
         }
@@ -117,12 +134,14 @@ public sealed class Trainer
     /// <summary>
     /// Several ranks: the batch's terms from this rank's shares of recon and KL (summed in rank order) and the MMD²
     /// every rank computed alike, read in one call. The stop request rides along, so that every rank stops after the
-    /// same step.
+    /// same step. <paramref name="gradientsFinite"/>: the check of the summed gradients, the same on every rank (the
+    /// adversarial divergence trains on one process only, so there is no discriminator here).
     /// </summary>
-    StepMetrics ReadAll(LossTerms<float> t)
+    StepMetrics ReadAll(LossTerms<float> t, out bool gradientsFinite)
     {
-        Span<float> v = stackalloc float[3];
-        t.Recon.Backend.ReadScalars([t.Recon, t.Kl, t.Mmd], v);
+        Span<float> v = stackalloc float[4];
+        Net.Backend.ReadScalars([t.Recon, t.Kl, t.Mmd, Net.Params.FlagNonFiniteGradient()], v);
+        gradientsFinite = v[3] == 0;
         reduced[0] = v[0]; reduced[1] = v[1]; reduced[2] = LocalStop?.Invoke() == true ? 1 : 0;
         Replicas.SumInRankOrder<double>(reduced);
         StopAgreed = reduced[2] > 0;
@@ -156,6 +175,24 @@ public sealed class Trainer
         if (t.Adversarial is { } g && t.Discriminator is { } d)
             backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd, g, d], v);
         else backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd], v);
+        return new(v[0], v[1], v[2], v[3], v[4], v[5]);
+    }
+
+    /// <summary>
+    /// The loss terms and both nets' gradient checks (<see cref="Parameters{T}.FlagNonFiniteGradient"/>) in one read.
+    /// </summary>
+    StepMetrics ReadWithGradientChecks(LossTerms<float> t, out bool gradientsFinite)
+    {
+        Span<float> v = stackalloc float[8];
+        var vae = Net.Params.FlagNonFiniteGradient();
+        if (t.Adversarial is { } g && t.Discriminator is { } d && Net.Disc is { } disc)
+            Net.Backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd, g, d, vae, disc.Params.FlagNonFiniteGradient()], v);
+        else
+        {
+            Net.Backend.ReadScalars([t.Total, t.Recon, t.Kl, t.Mmd, vae], v);
+            (v[6], v[4]) = (v[4], 0);
+        }
+        gradientsFinite = v[6] == 0 && v[7] == 0;
         return new(v[0], v[1], v[2], v[3], v[4], v[5]);
     }
 

@@ -51,6 +51,29 @@ public class AnomalyTests(string device)
     }
 
     [Test]
+    public void FlagNonFinite_queues_the_same_answer_into_a_scalar_that_reads_with_others()
+    {
+        // The trainer reads the gradients' flags with the loss terms in one ReadScalars (one wait per GPU step); a
+        // flag left over from an earlier check must be cleared, so a set flag is reused for a finite tensor.
+        var flag = Tensor<float>.From([7f], new Shape(1), be);
+        var other = Tensor<float>.From([2.5f], new Shape(1), be);
+        Span<float> read = stackalloc float[2];
+        foreach (int n in new[] { 1, 33, 1000 })
+            foreach (float bad in new[] { float.NaN, float.NegativeInfinity, 1f })
+            {
+                var values = Enumerable.Range(0, n).Select(i => (float)Math.Cos(i) * 1e30f).ToArray();
+                values[n / 2] = bad;
+                var t = Tensor<float>.From(values, new Shape(n), be);
+                be.FlagNonFinite(t, flag);
+                be.ReadScalars([other, flag], read);
+                Assert.That(read[1], Is.EqualTo(float.IsFinite(bad) ? 0f : 1f), $"n={n}: {bad} at {n / 2}");
+                Assert.That(read[0], Is.EqualTo(2.5f));
+                t.Dispose();
+            }
+        flag.Dispose(); other.Dispose();
+    }
+
+    [Test]
     public void The_first_op_whose_output_overflows_is_named_with_its_shape()
     {
         Tape.DetectAnomaly = true;

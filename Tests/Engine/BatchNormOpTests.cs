@@ -32,6 +32,57 @@ public class BatchNormOpTests
             In(U(5 * 4, 7), 5, 4), In(U(4, 8, 0.5, 1.5), 4), In(U(4, 9), 4));
     }
 
+    [TestCase(0.2)]
+    [TestCase(0.0)]
+    public void Training_gradients_with_the_fused_leaky_relu(double slope) =>
+        // x spread around the batch mean, so some outputs sit on each side of the kink (none on it: the check's ε is
+        // 1e-6)
+        Check(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, training: true, leakySlope: slope) * t[0],
+            In(U(3 * 2 * 2 * 5, 30, -2, 3), 3, 2, 2, 5), In(U(5, 31, 0.5, 1.5), 5), In(U(5, 32), 5));
+
+    [Test]
+    public void Evaluation_gradients_with_the_fused_leaky_relu()
+    {
+        var rm = Tensor<double>.From(U(5, 33), new Shape(5));
+        var rv = Tensor<double>.From(U(5, 34, 0.2, 2), new Shape(5));
+        Check(t => Ops.BatchNorm(t[0], t[1], t[2], rm, rv, training: false, leakySlope: 0.2),
+            In(U(2 * 3 * 2 * 5, 35, -2, 2), 2, 3, 2, 5), In(U(5, 36, 0.5, 1.5), 5), In(U(5, 37), 5));
+    }
+
+    [Test]
+    public void Fused_leaky_relu_gives_the_numbers_of_the_two_ops()
+    {
+        // Training and evaluation mode, forward and every gradient, in float (as the model runs it): the same bits.
+        foreach (bool training in new[] { true, false })
+        {
+            (float[] Y, float[] Dx, float[] Dg, float[] Db) Run(bool fused)
+            {
+                Tape<float>.Current.Reset();
+                var x = Tensor<float>.From(Array.ConvertAll(U(4 * 3 * 3 * 6, 40, -2, 3), v => (float)v),
+                    new Shape(4, 3, 3, 6), requiresGrad: true);
+                var g = Tensor<float>.From(Array.ConvertAll(U(6, 41, 0.5, 1.5), v => (float)v), new Shape(6),
+                    requiresGrad: true);
+                var b = Tensor<float>.From(Array.ConvertAll(U(6, 42), v => (float)v), new Shape(6), requiresGrad: true);
+                var rm = Tensor<float>.From(Array.ConvertAll(U(6, 43), v => (float)v), new Shape(6));
+                var rv = Tensor<float>.From(Array.ConvertAll(U(6, 44, 0.2, 2), v => (float)v), new Shape(6));
+                var seed = Tensor<float>.From(Array.ConvertAll(U(4 * 3 * 3 * 6, 45), v => (float)v),
+                    new Shape(4, 3, 3, 6));
+                var y = fused ? Ops.BatchNorm(x, g, b, rm, rv, training, leakySlope: 0.2)
+                              : Ops.BatchNorm(x, g, b, rm, rv, training).LeakyRelu(0.2);
+                y.Backward(seed);
+                var r = (y.ToArray(), x.Grad!.ToArray(), g.Grad!.ToArray(), b.Grad!.ToArray());
+                Tape<float>.Current.Reset();
+                return r;
+            }
+            var two = Run(false); var one = Run(true);
+            string mode = training ? "training" : "evaluation";
+            Assert.That(one.Y, Is.EqualTo(two.Y), $"{mode}: y");
+            Assert.That(one.Dx, Is.EqualTo(two.Dx), $"{mode}: dx");
+            Assert.That(one.Dg, Is.EqualTo(two.Dg), $"{mode}: dGamma");
+            Assert.That(one.Db, Is.EqualTo(two.Db), $"{mode}: dBeta");
+        }
+    }
+
     [Test]
     public void Evaluation_gradients()
     {

@@ -46,6 +46,12 @@ public class OpGradientTests
     }
 
     [Test] public void Linear() => Check(t => Ops.Linear(t[0], t[1], t[2]), In(U(4 * 9, 25), 4, 9), In(U(5 * 9, 26), 5, 9), In(U(5, 27), 5));
+    // x spread so that some of x·Wᵀ + b sit on each side of the ReLU's kink (none on it)
+    [Test] public void Linear_relu()
+        => Check(t => Ops.Linear(t[0], t[1], t[2], relu: true), In(U(4 * 9, 25, -2, 2), 4, 9), In(U(5 * 9, 26), 5, 9),
+        In(U(5, 27), 5));
+    [Test] public void Linear_relu_without_bias()
+        => Check(t => Ops.Linear(t[0], t[1], null, relu: true), In(U(3 * 6, 25, -2, 2), 3, 6), In(U(2 * 6, 26), 2, 6));
     [Test] public void Linear_without_bias() => Check(t => Ops.Linear(t[0], t[1], null), In(U(3 * 6, 25), 3, 6), In(U(2 * 6, 26), 2, 6));
     [Test] public void Transpose() => Check(t => t[0].Transpose(), In(U(15, 28), 3, 5));
     [Test] public void Reshape() => Check(t => t[0].Reshape(5, 3) * t[1], In(U(15, 29), 3, 5), In(U(15, 30), 5, 3));
@@ -55,6 +61,8 @@ public class OpGradientTests
     [Test] public void Concat_axis0() => Check(t => Ops.Concat(0, t[0], t[1]), In(U(6, 35), 2, 3), In(U(9, 36), 3, 3));
     [Test] public void Concat_middle_axis() => Check(t => Ops.Concat(1, t[0], t[1]), In(U(12, 35), 2, 2, 3), In(U(6, 36), 2, 1, 3));
     [Test] public void Bce_with_logits() => Check(t => Ops.BceWithLogits(t[0], t[1]), In(U(23, 37, -6, 6), 23), In(U(23, 38, 0, 1), 23));
+    [Test] public void Bce_with_logits_sum()
+        => Check(t => Ops.BceWithLogitsSum(t[0], t[1], 0.37), In(U(23, 37, -6, 6), 23), In(U(23, 38, 0, 1), 23));
     [Test] public void Gaussian_kl() => Check(t => Ops.GaussianKl(t[0], t[1]), In(U(15, 39), 3, 5), In(U(15, 40, -2, 1), 3, 5));
     [Test] public void Softmax_cross_entropy_soft_targets() =>
         Check(t => Ops.SoftmaxCrossEntropy(t[0], t[1]), In(U(4 * 5, 50, -3, 3), 4, 5), In(U(4 * 5, 51, 0, 1), 4, 5));

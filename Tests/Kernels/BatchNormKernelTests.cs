@@ -6,7 +6,8 @@ using static InfoVae.Tests.Kernels.KernelCheck;
 namespace InfoVae.Tests.Kernels;
 
 /// <summary>
-/// BatchNorm.Stats, Apply, Backward and UpdateRunning against the double references over (R, C) shapes with C off
+/// BatchNorm.Stats, Apply, Backward and UpdateRunning against the double references, the fused leaky ReLU against
+/// the two ops it replaces, over (R, C) shapes with C off
 /// the vector widths (1, 3, 17, 33) and on them (64), with NaN/±∞ planted, in place, guards past the end, 1 vs 2
 /// threads, and length errors.
 /// </summary>
@@ -121,6 +122,81 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
         }
     }
 
+    /// <summary>
+    /// The fused leaky ReLU gives the bits of batch norm and leaky ReLU run one after the other (Apply, then
+    /// LeakyReluOp; LeakyReluGradOp into a zeroed buffer, then Backward), at slopes 0.2 and 0 (ReLU), with NaN and ±∞
+    /// planted in x and dy; and overwriting dx (stale NaN in it) gives the values that adding to zeros gives.
+    /// </summary>
+    [TestCaseSource(nameof(Shapes))]
+    public void Fused_leaky_relu_gives_the_bits_of_the_two_ops(int rows, int c)
+    {
+        foreach (double slopeD in new[] { 0.2, 0.0 })
+        {
+            string label = $"fused leaky ReLU ({rows}, {c}) slope {slopeD}";
+            T slope = T.CreateTruncating(slopeD);
+            var (x, mean, variance, gamma, beta) = Inputs(rows, c, 17);
+            var dy = Uniform<T>(rows * c, rows + 7 * c, -1, 1);
+            Plant(x, rows * c + 2, [double.NaN, double.PositiveInfinity, double.NegativeInfinity]);
+            Plant(dy, rows * c + 3, [double.NaN, double.NegativeInfinity]);
+            int n = rows * c;
+
+            var z = new T[n];
+            BatchNorm.Apply<T>(x, rows, c, mean, variance, Eps, gamma, beta, z);
+            var expectedY = new T[n];
+            Simd.Map<T, LeakyReluOp<T>>(z, slope, expectedY);
+            var y = Guarded<T>(n);
+            BatchNorm.ApplyLeakyRelu<T>(x, rows, c, mean, variance, Eps, gamma, beta, slope, y.AsSpan(0, n));
+            Identical<T>(expectedY, y.AsSpan(0, n), label + " forward");
+            GuardIntact(y, n, label);
+
+            var dz = new T[n];
+            Simd.Accumulate<T, LeakyReluGradOp<T>>(z, z, dy, slope, dz);
+            var dx0 = Uniform<T>(n, 3, -1, 1); var dg0 = Uniform<T>(c, 4, -1, 1); var db0 = Uniform<T>(c, 5, -1, 1);
+            T[] edx = (T[])dx0.Clone(), edg = (T[])dg0.Clone(), edb = (T[])db0.Clone();
+            BatchNorm.Backward<T>(x, rows, c, mean, variance, Eps, gamma, dz, edx, edg, edb);
+            T[] dx = (T[])dx0.Clone(), dg = (T[])dg0.Clone(), db = (T[])db0.Clone();
+            BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, dx, dg,
+                db);
+            Identical<T>(edx, dx, label + " dx"); Identical<T>(edg, dg, label + " dGamma");
+                Identical<T>(edb, db, label + " dBeta");
+
+            var zeros = new T[n];
+            BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, zeros,
+                default, default);
+            var stale = Uniform<T>(n, 6, -1, 1);
+            Plant(stale, 7, [double.NaN, double.PositiveInfinity]);
+            BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, stale,
+                default, default, accumulateDx: false);
+            // The same values; only a zero's sign may differ (adding −0 to a +0 buffer gives +0, writing it keeps −0).
+            Close<T>(ToDouble<T>(zeros), stale, default, 0, label + " dx overwritten");
+            var plainStale = Uniform<T>(n, 8, -1, 1);
+            Plant(plainStale, 9, [double.NaN]);
+            var plainZeros = new T[n];
+            BatchNorm.Backward<T>(x, rows, c, mean, variance, Eps, gamma, dy, plainZeros, default, default);
+            BatchNorm.Backward<T>(x, rows, c, mean, variance, Eps, gamma, dy, plainStale, default, default,
+                accumulateDx: false);
+            Close<T>(ToDouble<T>(plainZeros), plainStale, default, 0, label + " plain dx overwritten");
+        }
+    }
+
+    [Test]
+    public void Fused_leaky_relu_refuses_a_negative_or_infinite_slope()
+    {
+        var (x, mean, variance, gamma, beta) = Inputs(4, 3, 1);
+        foreach (double bad in new[] { -0.1, double.PositiveInfinity, double.NaN })
+        {
+            T slope = T.CreateTruncating(bad);
+            Assert.Throws<ArgumentException>(()
+                => BatchNorm.ApplyLeakyRelu<T>(x, 4, 3, mean, variance, Eps, gamma, beta, slope, new T[12]));
+            Assert.Throws<ArgumentException>(()
+                => BatchNorm.BackwardLeakyRelu<T>(x, x, 4, 3, mean, variance, Eps, gamma, slope, x, new T[12], default,
+                default));
+        }
+        Assert.That(Assert.Throws<ArgumentException>(() =>
+            BatchNorm.BackwardLeakyRelu<T>(x, new T[11], 4, 3, mean, variance, Eps, gamma, T.One, x, new T[12], default,
+                default))!.ParamName, Is.EqualTo("y"));
+    }
+
     [Test]
     public void Update_running_matches_the_reference()
     {
@@ -143,17 +219,21 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
         {
             var (x, _, _, gamma, beta) = Inputs(rows, c, 13);
             var dy = Uniform<T>(rows * c, 14, -1, 1);
-            (T[] Mean, T[] Var, T[] Y, T[] Dx, T[] Dg, T[] Db) Run(int threads)
+            (T[] Mean, T[] Var, T[] Y, T[] Dx, T[] Dg, T[] Db, T[] Ly, T[] Ldx) Run(int threads)
             {
                 int saved = Workers.MaxThreads;
                 try
                 {
                     Workers.MaxThreads = threads;
                     T[] m = new T[c], v = new T[c], y = new T[rows * c], dx = new T[rows * c], dg = new T[c], db = new T[c];
+                    T[] ly = new T[rows * c], ldx = new T[rows * c];
                     BatchNorm.Stats<T>(x, rows, c, m, v);
                     BatchNorm.Apply<T>(x, rows, c, m, v, Eps, gamma, beta, y);
                     BatchNorm.Backward<T>(x, rows, c, m, v, Eps, gamma, dy, dx, dg, db);
-                    return (m, v, y, dx, dg, db);
+                    BatchNorm.ApplyLeakyRelu<T>(x, rows, c, m, v, Eps, gamma, beta, T.CreateTruncating(0.2), ly);
+                    BatchNorm.BackwardLeakyRelu<T>(x, ly, rows, c, m, v, Eps, gamma, T.CreateTruncating(0.2), dy, ldx,
+                        default, default, accumulateDx: false);
+                    return (m, v, y, dx, dg, db, ly, ldx);
                 }
                 finally { Workers.MaxThreads = saved; }
             }
@@ -162,6 +242,7 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
             Identical<T>(one.Mean, two.Mean, label + " mean"); Identical<T>(one.Var, two.Var, label + " var");
             Identical<T>(one.Y, two.Y, label + " y"); Identical<T>(one.Dx, two.Dx, label + " dx");
             Identical<T>(one.Dg, two.Dg, label + " dGamma"); Identical<T>(one.Db, two.Db, label + " dBeta");
+            Identical<T>(one.Ly, two.Ly, label + " fused y"); Identical<T>(one.Ldx, two.Ldx, label + " fused dx");
         }
     }
 

@@ -163,6 +163,23 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
         Check(xs, ws, dys, Uniform<T>(n, 300 + n, -1, 1), false, "specials");
     }
 
+    /// <summary>Simd.Apply writes what Simd.Accumulate adds to zeros, at every length (NaN planted in x and dy, stale
+    /// NaN in the destination).</summary>
+    [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
+    public void Apply_writes_what_accumulate_adds(int n)
+    {
+        var x = Uniform<T>(n, 400 + n, -2, 2); var dy = Uniform<T>(n, 500 + n, -2, 2);
+        Plant(x, n, [double.NaN, double.PositiveInfinity]); Plant(dy, n + 1, [double.NaN]);
+        var added = new T[n];
+        Simd.Accumulate<T, LeakyReluGradOp<T>>(x, x, dy, P(0.2), added);
+        var written = Guarded<T>(n, Enumerable.Repeat(T.NaN, n).ToArray());
+        Simd.Apply<T, LeakyReluGradOp<T>>(x, x, dy, P(0.2), written.AsSpan(0, n));
+        Close<T>(ToDouble<T>(added), written.AsSpan(0, n), default, 0, "apply vs accumulate");
+        GuardIntact(written, n, "apply");
+        if (n > 0) Assert.Throws<ArgumentException>(() => Simd.Apply<T,
+            LeakyReluGradOp<T>>(x, x, dy, P(0.2), new T[n - 1]), "short destination");
+    }
+
     [Test]
     public void Relu_grad_at_the_kink()
     {

@@ -9,7 +9,8 @@ namespace InfoVae.Tests.Kernels;
 /// <summary>
 /// Gemm.Multiply against Reference.Gemm (double). M, N, K: op(A) is M×K, op(B) is K×N. The shapes reach the
 /// plain small-product loop (M·N·K below 1024) and the packed path: partial 12-row and 32-column (16 for double)
-/// edge tiles, M·N·K above the parallel cut (512 Ki multiply-adds), K across the 512-deep K slices, B packed
+/// edge tiles (a last micro-panel of at most 4 or 8 rows takes the 4- or 8-row kernel, a half-wide last column panel
+/// the half-width one), M·N·K above the parallel cut (512 Ki multiply-adds), K across the 512-deep K slices, B packed
 /// (transposed, or M above 288) and read in place.
 /// </summary>
 public class GemmTests
@@ -18,6 +19,11 @@ public class GemmTests
     [
         (1, 1, 1), (7, 7, 7), (3, 5, 65), (1, 257, 65), (257, 1, 31), (31, 33, 65), (33, 31, 7), (65, 127, 257),
         (127, 65, 33), (257, 31, 127), (12, 32, 256), (24, 64, 513), (13, 37, 1100),
+        // last micro-panels of exactly 4 and 8 rows over whole 32-column panels: the 4- and 8-row kernels write C
+        // directly
+        (4, 64, 70), (8, 32, 600), (20, 96, 33), (16, 64, 520),
+        // last B̃ panels exactly half wide (16 float columns; 8 double): the half-width kernel
+        (36, 16, 40), (50, 48, 600), (24, 8, 33),
     ];
 
     static IEnumerable<TestCaseData> Cases() =>
@@ -104,6 +110,62 @@ public class GemmTests
                     Assert.Throws<ArgumentException>(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a, lda - 1, b, ldb, 0f, c, n), "lda");
                     Assert.DoesNotThrow(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n));
                 }
+    }
+
+    /// <summary>
+    /// The linear layer's epilogue: with beta = 0, a bias and a ReLU give the bits of the bias copied into C, beta = 1
+    /// and a ReLU pass (through the small loop, 4- and 8-row and half-width edges, padded bias columns, several K
+    /// slices, 1 and 2 threads); with beta ≠ 0, alpha·A·B + (beta·C + bias) against the reference.
+    /// </summary>
+    [Test]
+    public void Bias_and_relu_epilogue()
+    {
+        int saved = Workers.MaxThreads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+                foreach (var (m, n, k) in Shapes.Concat([(256, 512, 784), (256, 784, 512), (30, 50, 600)]))
+                    foreach (bool ta in new[] { false, true })
+                        foreach (bool tb in new[] { false, true })
+                        {
+                            Workers.MaxThreads = threads;
+                            Epilogue<float>(m, n, k, ta, tb);
+                            if (threads == 1) Epilogue<double>(m, n, k, ta, tb);
+                        }
+        }
+        finally { Workers.MaxThreads = saved; }
+    }
+
+    static void Epilogue<T>(int m, int n, int k, bool ta, bool tb) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        string label = $"{typeof(T).Name} {m}x{n}x{k} tA={ta} tB={tb}";
+        int lda = ta ? m : k, ldb = tb ? k : n;
+        T[] a = Convert<T>(Rand.Uniform(m * k, seed: 5 + m)), b = Convert<T>(Rand.Uniform(k * n, seed: 6 + n));
+        T[] bias = Convert<T>(Rand.Uniform(n, seed: 7 + k));
+        T alpha = T.CreateTruncating(0.75);
+        var expected = new T[m * n];
+        for (int i = 0; i < m; i++) bias.CopyTo(expected.AsSpan(i * n));
+        Gemm.Multiply(ta, tb, m, n, k, alpha, a, lda, b, ldb, T.One, expected, n);
+        var withBias = Enumerable.Repeat(T.NaN, m * n).ToArray();
+        Gemm.Multiply(ta, tb, m, n, k, alpha, a, lda, b, ldb, T.Zero, withBias, n, bias);
+        KernelCheck.Identical<T>(expected, withBias, label + " bias");
+        Simd.Map<T, ReluOp<T>>(expected, expected);
+        var withRelu = Enumerable.Repeat(T.NaN, m * n).ToArray();
+        Gemm.Multiply(ta, tb, m, n, k, alpha, a, lda, b, ldb, T.Zero, withRelu, n, bias, relu: true);
+        KernelCheck.Identical<T>(expected, withRelu, label + " bias + relu");
+
+        double[] c = Rand.Uniform(m * n, seed: 8);
+        var ct = Convert<T>(c);
+        Gemm.Multiply(ta, tb, m, n, k, alpha, a, lda, b, ldb, T.CreateTruncating(0.5), ct, n, bias, relu: true);
+        double[] ad = Array.ConvertAll(a, v => double.CreateTruncating(v)),
+            bd = Array.ConvertAll(b, v => double.CreateTruncating(v));
+        double[] cd = Array.ConvertAll(Convert<T>(c), v => double.CreateTruncating(v));
+        for (int i = 0; i < m * n; i++) cd[i] = 0.5 * cd[i] + double.CreateTruncating(bias[i % n]);
+        Reference.Gemm(ta, tb, m, n, k, 0.75, ad, lda, bd, ldb, 1, cd, n);
+        for (int i = 0; i < cd.Length; i++) cd[i] = Math.Max(cd[i], 0);
+        double atol = typeof(T) == typeof(float) ? 1e-5 * Math.Sqrt(k) : 1e-13 * Math.Sqrt(k),
+            rtol = typeof(T) == typeof(float) ? 1e-5 : 1e-13;
+        Close.Assert(cd, ct, atol, rtol, label + " beta 0.5");
     }
 
     /// <summary>Both shapes are far above the parallel cut; 5×3000 has one row panel, so its tasks split the columns.</summary>

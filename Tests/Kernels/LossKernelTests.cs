@@ -96,6 +96,58 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>
+    /// The summed BCE is the sum of the elementwise kernel's terms (to a float sum's error), at every length and
+    /// across several 16 Ki-element chunks; its backward is the elementwise backward with the scalar broadcast, bit for
+    /// bit (accumulating, and overwriting a destination with stale NaN); NaN planted; 1 vs 2 threads give the same
+    /// bits.
+    /// </summary>
+    [TestCaseSource(nameof(SumLengths))]
+    public void Bce_with_logits_sum(int n)
+    {
+        var z = Uniform<T>(n, 40 + n, -12, 12); var t = Uniform<T>(n, 50 + n, 0, 1);
+        foreach (bool specials in new[] { false, true })
+        {
+            if (specials) Plant(z, n + 7, [double.NaN]);
+            string label = $"bce sum n={n}{(specials ? " specials" : "")}";
+            var terms = new T[n];
+            Losses.BceWithLogits<T>(z, t, terms);
+            double e = 0, scale = 0;
+            foreach (var v in terms) { e += double.CreateTruncating(v); scale += Math.Abs(double.CreateTruncating(v)); }
+            T sum = Losses.BceWithLogitsSum<T>(z, t);
+            Close<T>([e], [sum], [scale], SumTolerance<T>(256) + SumTolerance<double>(n), label);
+
+            T g = P(-0.37);
+            var dl = Enumerable.Repeat(g, n).ToArray();
+            var dz0 = Uniform<T>(n, 60 + n, -1, 1); var dt0 = Uniform<T>(n, 70 + n, -1, 1);
+            T[] edz = (T[])dz0.Clone(), edt = (T[])dt0.Clone(), dz = (T[])dz0.Clone(), dt = (T[])dt0.Clone();
+            Losses.BceWithLogitsBackward<T>(z, t, dl, edz, edt);
+            Losses.BceWithLogitsSumBackward<T>(z, t, g, dz, true, dt);
+            Identical<T>(edz, dz, label + " dz"); Identical<T>(edt, dt, label + " dt");
+            var fresh = new T[n];
+            Losses.BceWithLogitsBackward<T>(z, t, dl, fresh, default);
+            var stale = Enumerable.Repeat(T.NaN, n).ToArray();
+            Losses.BceWithLogitsSumBackward<T>(z, t, g, stale, false, default);
+            Close<T>(ToDouble<T>(fresh), stale, default, 0, label + " dz overwritten");
+
+            int saved = Workers.MaxThreads;
+            try
+            {
+                Workers.MaxThreads = 1;
+                T one = Losses.BceWithLogitsSum<T>(z, t);
+                var d1 = new T[n]; Losses.BceWithLogitsSumBackward<T>(z, t, g, d1, false, default);
+                Workers.MaxThreads = 2;
+                T two = Losses.BceWithLogitsSum<T>(z, t);
+                var d2 = new T[n]; Losses.BceWithLogitsSumBackward<T>(z, t, g, d2, false, default);
+                Identical<T>([one], [two], label + " sum, 1 vs 2 threads");
+                    Identical<T>(d1, d2, label + " dz, 1 vs 2 threads");
+            }
+            finally { Workers.MaxThreads = saved; }
+        }
+    }
+
+    static IEnumerable<int> SumLengths() => KernelCheck.Lengths().Concat([16384, 16385, 200_704]);
+
+    /// <summary>
     /// The decided answers at infinite logits: the limit of the loss, +∞ when the target puts weight on the wrong
     /// side, 0 when it puts none there (0·log 0 = 0, not 0·∞ = NaN); NaN in either input gives NaN.
     /// </summary>

@@ -69,9 +69,9 @@ public class DoctorTests
     sealed class OffByOneElementGemm() : ForwardingBackend(CpuBackend<float>.Instance, "planted")
     {
         public override void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c,
-            float alpha, float beta)
+            float alpha, float beta, Tensor<float>? bias = null, bool relu = false)
         {
-            base.Matmul(a, transA, b, transB, c, alpha, beta);
+            base.Matmul(a, transA, b, transB, c, alpha, beta, bias, relu);
             var first = new float[c.Length];
             c.CopyTo(first);
             first[0] += 1e-3f * (1 + Math.Abs(first[0]));

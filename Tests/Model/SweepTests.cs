@@ -77,6 +77,18 @@ public class SweepTests
         Assert.That(rows.Select(e => e.GetProperty("pareto").GetBoolean()), Is.EqualTo(front));
         Assert.That(front, Has.Some.True);
         Assert.That(rows.Select(e => e.GetProperty("iw_samples").GetInt32()), Is.All.EqualTo(4));
+        // The latent probe ran for every run (logistic regression's accuracy, keyed by label count; the generated
+        // training set is smaller than 1,000, so "1000" is "all"), and FID, KID and IS were left out with the line
+        // that says why: the shipped classifier knows Fashion-MNIST's test set, not this one.
+        foreach (var e in rows)
+        {
+            var acc = e.GetProperty("semi_supervised_accuracy");
+            Assert.That(acc.ValueKind, Is.EqualTo(JsonValueKind.Object), "semi_supervised_accuracy measured");
+            Assert.That(acc.GetProperty("100").GetDouble(), Is.InRange(0.0, 1.0));
+            Assert.That(acc.GetProperty("all").GetDouble(), Is.InRange(0.0, 1.0));
+            Assert.That(e.GetProperty("fid").ValueKind, Is.EqualTo(JsonValueKind.Null));
+        }
+        Assert.That(md, Does.Contain("FID, KID and IS (LeNet features, Fashion-MNIST) are left out"));
 
         foreach (var picture in new[] { "pareto.png", "grid.png" })
         {

@@ -17,7 +17,7 @@ public class TorchInitTests
             Assert.That(t.ToArray(), Is.EqualTo(f.Get(e.Name, DType.F32, e.Shape.ToArray()).As<float>()), e.Name);
     }
 
-    // init_param_sum as the TorchSharp and PyTorch anchors print it for the canonical model (../shared/anchors).
+    // init_param_sum as the TorchSharp and PyTorch anchors print it for the canonical model (anchors/).
     [TestCase(0UL, 19.62928171971855)]
     [TestCase(1UL, 2.5446212522378104)]
     [TestCase(2UL, -13.121131101233015)]

@@ -24,16 +24,16 @@ public class ForwardingBackend(IBackend<float> inner, string name) : IBackend<fl
         inner.CopyRows(source, destination, accumulate);
     public virtual void Unary(UnaryOp op, Tensor<float> x, Tensor<float> y, float p) => inner.Unary(op, x, y, p);
     public virtual void UnaryBackward(UnaryOp op, Tensor<float> x, Tensor<float> y, Tensor<float> dy,
-        Tensor<float> dx, float p) =>
-        inner.UnaryBackward(op, x, y, dy, dx, p);
+        Tensor<float> dx, float p, bool accumulate = true) =>
+        inner.UnaryBackward(op, x, y, dy, dx, p, accumulate);
     public virtual void Binary(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> c) =>
         inner.Binary(op, a, b, c);
     public virtual void BinaryBackward(BinaryOp op, Tensor<float> a, Tensor<float> b, Tensor<float> dy,
         Tensor<float>? da, Tensor<float>? db) =>
         inner.BinaryBackward(op, a, b, dy, da, db);
     public virtual void Matmul(Tensor<float> a, bool transA, Tensor<float> b, bool transB, Tensor<float> c,
-        float alpha, float beta) =>
-        inner.Matmul(a, transA, b, transB, c, alpha, beta);
+        float alpha, float beta, Tensor<float>? bias = null, bool relu = false) =>
+        inner.Matmul(a, transA, b, transB, c, alpha, beta, bias, relu);
     public virtual void Sum(Tensor<float> x, int axis, Tensor<float> y, float scale, bool accumulate) =>
         inner.Sum(x, axis, y, scale, accumulate);
     public virtual void SumBackward(Tensor<float> dy, int axis, Tensor<float> dx, float scale) =>
@@ -45,6 +45,11 @@ public class ForwardingBackend(IBackend<float> inner, string name) : IBackend<fl
     public virtual void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss,
         Tensor<float>? dLogits, Tensor<float>? dTarget) =>
         inner.BceWithLogitsBackward(logits, target, dLoss, dLogits, dTarget);
+    public virtual void BceWithLogitsSum(Tensor<float> logits, Tensor<float> target, Tensor<float> sum, float scale) =>
+        inner.BceWithLogitsSum(logits, target, sum, scale);
+    public virtual void BceWithLogitsSumBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dSum,
+        float scale, Tensor<float>? dLogits, bool accumulateLogits, Tensor<float>? dTarget) =>
+        inner.BceWithLogitsSumBackward(logits, target, dSum, scale, dLogits, accumulateLogits, dTarget);
     public virtual void SoftmaxCrossEntropy(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>
         inner.SoftmaxCrossEntropy(logits, target, loss);
     public virtual void SoftmaxCrossEntropyBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss,
@@ -67,15 +72,24 @@ public class ForwardingBackend(IBackend<float> inner, string name) : IBackend<fl
         inner.MmdBackward(x, y, spec, dResult, dx, dy);
     public virtual void Im2Col(Tensor<float> image, ConvGeometry g, Tensor<float> cols) => inner.Im2Col(image, g, cols);
     public virtual void Col2Im(Tensor<float> cols, ConvGeometry g, Tensor<float> image) => inner.Col2Im(cols, g, image);
+    public virtual void ConvForward(Tensor<float> image, ConvGeometry g, Tensor<float> w, Tensor<float> y,
+        float beta) =>
+        inner.ConvForward(image, g, w, y, beta);
+    public virtual void ConvBackwardData(Tensor<float> a, Tensor<float> w, ConvGeometry g, Tensor<float> image,
+        bool accumulate) =>
+        inner.ConvBackwardData(a, w, g, image, accumulate);
+    public virtual void ConvWeightGrad(Tensor<float> image, ConvGeometry g, Tensor<float> dy, Tensor<float> dw,
+        bool accumulate) =>
+        inner.ConvWeightGrad(image, g, dy, dw, accumulate);
     public virtual void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var) =>
         inner.BatchNormStats(x, mean, var);
     public virtual void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps,
-        Tensor<float> gamma, Tensor<float> beta, Tensor<float> y) =>
-        inner.BatchNormApply(x, mean, var, eps, gamma, beta, y);
+        Tensor<float> gamma, Tensor<float> beta, Tensor<float> y, float? leakySlope = null) =>
+        inner.BatchNormApply(x, mean, var, eps, gamma, beta, y, leakySlope);
     public virtual void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps,
-        Tensor<float> gamma, Tensor<float> dy,
-        Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta) =>
-            inner.BatchNormBackward(x, mean, var, eps, gamma, dy, dx, dGamma, dBeta);
+        Tensor<float> gamma, Tensor<float> dy, Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta,
+        bool accumulateDx = true, Tensor<float>? y = null, float? leakySlope = null) =>
+        inner.BatchNormBackward(x, mean, var, eps, gamma, dy, dx, dGamma, dBeta, accumulateDx, y, leakySlope);
     public virtual void BatchNormUpdateRunning(Tensor<float> mean, Tensor<float> var, int rows, double momentum,
         Tensor<float> runningMean, Tensor<float> runningVar) =>
         inner.BatchNormUpdateRunning(mean, var, rows, momentum, runningMean, runningVar);

@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """InfoVAE anchor, PyTorch side: fixed Fashion-MNIST workload, JSON lines on stdout.
 
-A copy of the team's shared PyTorch anchor (anchors/pytorch/infovae_anchor.py), for the GPU bundle; only these
-docstring lines differ. It mirrors the TorchSharp anchor (same model, loss, seeds, timing rules, output keys).
-Run: python3 infovae_anchor.py --only quick|all|gemm,dist,mmd,step,epoch,train
+Mirror of anchors/torchsharp (the TorchSharp anchor; same model, loss, seeds, timing rules, output keys).
+Run (from the repository root): /usr/bin/python3 anchors/pytorch/infovae_anchor.py --only quick|all|gemm,dist,mmd,step,epoch,train
 On a GPU machine (any recent torch with CUDA): python3 infovae_anchor.py --device cuda --only all
   --gemm-sizes 1024,4096,8192 --data DIR; FP32 throughout (TF32 off); on a GPU the noise comes from the
   device's generator, so draws differ from the CPU run (losses agree in distribution, not bit for bit).
