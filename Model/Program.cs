@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Invocation;
 using InfoVae.Kernels;
 using InfoVae.Model.Cli;
+using InfoVae.Model.Distributed;
 
 namespace InfoVae.Model;
 
@@ -34,12 +35,16 @@ public static class Program
     public static int Run(RootCommand root, string[] args)
     {
         bool trace = Environment.GetEnvironmentVariable("INFOVAE_TRACE") == "1";
-        Spectre.Console.AnsiConsole.Console = Terminal.Create();
+        // Under mpirun or srun a rank's stdout is a pseudo-terminal of the launcher's, whatever the launcher's own
+        // output is (a log file, as often as not): plain lines, as when redirected.
+        Spectre.Console.AnsiConsole.Console = Terminal.Create(plain: Launch.IsParallel());
         try
         {
             var parsed = root.Parse(args);
             if (parsed.Errors.Count > 0)
             {
+                // Under mpirun every rank parses the same command line: rank 0 says what is wrong with it.
+                if (Launch.IsParallel() && Launch.Rank() != 0) return 1;
                 // System.CommandLine would print every error and then the whole help; one line says as much.
                 var command = parsed.CommandResult.Command;
                 string name = command is RootCommand ? "infovae" : $"infovae {command.Name}";

@@ -13,11 +13,21 @@ public static class Terminal
     /// <summary>Wide enough that no line we print wraps; Spectre needs some width.</summary>
     const int PlainWidth = 1 << 16;
 
-    /// <summary>A console over the current <see cref="Console.Out"/>: plain when it is not a terminal.</summary>
-    public static IAnsiConsole Create()
+    /// <summary>
+    /// A console over the current <see cref="Console.Out"/>: plain when it is not a terminal, or when
+    /// <paramref name="plain"/> says so. Call it before anything prints.
+    /// </summary>
+    public static IAnsiConsole Create(bool plain = false)
     {
+        if (plain && !Console.IsOutputRedirected)
+        {
+            // .NET's console would still send a terminal's control codes (keypad mode when it starts, a colour reset
+            // wherever Spectre changes style): a dumb terminal without colours has none.
+            Environment.SetEnvironmentVariable("TERM", "dumb");
+            Environment.SetEnvironmentVariable("NO_COLOR", "1");
+        }
         var output = new AnsiConsoleOutput(Console.Out);
-        if (!Console.IsOutputRedirected) return AnsiConsole.Create(new AnsiConsoleSettings { Out = output });
+        if (!plain && !Console.IsOutputRedirected) return AnsiConsole.Create(new AnsiConsoleSettings { Out = output });
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = output,

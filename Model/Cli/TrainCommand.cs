@@ -1,9 +1,12 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using InfoVae.Engine;
+using InfoVae.Engine.Distributed;
 using InfoVae.Kernels.Cpu;
+using InfoVae.Model.Distributed;
 using Spectre.Console;
 
 namespace InfoVae.Model.Cli;
@@ -72,65 +75,138 @@ public static class TrainCommand
     internal static (TrainConfig Saved, TrainConfig Config, DataSet Data) Resumed(RunFolder run, TrainOptions o,
         ParseResult r)
     {
+        var (saved, config) = ResumedConfig(run, o, r);
+        (config, var data) = ResumedData(config, o, r, run.Path);
+        return (saved, config, data);
+    }
+
+    /// <summary>A resumed run's saved config and the config to continue with, checked against the flags.</summary>
+    static (TrainConfig Saved, TrainConfig Config) ResumedConfig(RunFolder run, TrainOptions o, ParseResult r)
+    {
         var saved = run.ReadConfig();
         var config = ResumeCheck.AgreesWithFlags(saved, o, r);
         config.Validate();
-        var data = RunData.ForResume(config, r.GetValue(o.Data), run.Path);
+        return (saved, config);
+    }
+
+    /// <summary>
+    /// A resumed run's own data, found and checked by its fingerprint, with the training images it uses. Several
+    /// ranks: each reads its own copy (the run folder <paramref name="runPath"/> may be rank 0's alone).
+    /// </summary>
+    static (TrainConfig Config, DataSet Data) ResumedData(TrainConfig config, TrainOptions o, ParseResult r,
+        string runPath)
+    {
+        var data = RunData.ForResume(config, r.GetValue(o.Data), runPath);
         if (data.Train.PixelsPerImage != config.InputSize)
             throw new UserError($"the data in {data.Folder} are {data.Train.Rows}×{data.Train.Cols} images but the run "
-                + $"in {run.Path} was trained on {config.InputSize} pixels per image; resume with the --data it was "
+                + $"in {runPath} was trained on {config.InputSize} pixels per image; resume with the --data it was "
                 + "trained on");
         config.CheckImageShape(data.Train.Rows, data.Train.Cols, data.Folder);
         // A run made before runs recorded their data records them now.
         config = config with { Data = config.Data ?? data.Fingerprint };
         data = data.LimitTrain(config.Limit ?? 0);
         config.CheckImageCounts(data.Train.Count, data.Test.Count);
-        return (saved, config, data);
+        return (config, data);
     }
 
-    static int Run(TrainOptions o, ParseResult r)
+    static int Run(TrainOptions o, ParseResult r) =>
+        Launch.IsParallel() ? ParallelTrain.Run(o, r) : Train(o, r, SingleProcess.Instance, null);
+
+    /// <summary>
+    /// The whole command on one rank. With several ranks (<paramref name="mpi"/> given), each step of the setup that
+    /// can be refused runs on every rank and is agreed (<see cref="Agreement"/>), only rank 0 touches the run folder,
+    /// and rank 0's state is shared before the first step; one process runs the same code with every collective
+    /// the identity.
+    /// </summary>
+    internal static int Train(TrainOptions o, ParseResult r, ICommunicator comm, MpiCommunicator? mpi)
     {
-        Workers.MaxThreads = r.GetValue(o.Threads) >= 1 ? r.GetValue(o.Threads) : throw new UserError($"--threads must be at least 1, not {r.GetValue(o.Threads)}");
+        bool writer = comm.Rank == 0, parallel = comm.Size > 1;
+        bool Given(Option opt) => r.GetResult(opt) is OptionResult { Implicit: false };
+        string Tokens(Option opt) => string.Join(" ", r.GetResult(opt)!.Tokens.Select(t => t.Value));
+        // Every flag but --threads (each rank's own) and --data (a path on each node; its contents are compared below).
+        if (parallel)
+            comm.Same(o.All.Where(opt => opt != o.Threads && opt != o.Data)
+                .Select(opt => (opt.Name, Given(opt) ? Tokens(opt) is { Length: > 0 } v ? v : "given" : "not given"))
+                .ToList(),
+                "start every rank with the same flags (one mpirun command line)");
+        int threads = mpi != null && !Given(o.Threads) ? mpi.DefaultThreads : r.GetValue(o.Threads);
+        Workers.MaxThreads = threads >= 1 ? threads
+            : throw new UserError($"--threads must be at least 1, not {threads}");
         if (r.GetValue(o.CheckpointEvery) < 0) throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), not {r.GetValue(o.CheckpointEvery)}");
         if (r.GetValue(o.LogEvery) < 0) throw new UserError($"--log-every must be ≥ 0 (0 = no step lines), not {r.GetValue(o.LogEvery)}");
-        var device = DeviceOption.Select(r.GetValue(o.Device)!);
+        var device = comm.Agree(() => DeviceOption.Select(r.GetValue(o.Device)!));
         var backend = device.Backend;
         string? resume = r.GetValue(o.Resume);
-        RunFolder run;
+        RunFolder run = null!;
         TrainConfig config, saved = null!;
-        DataSet data;
+        DataSet data = null!;
         // Everything that can be refused is checked before the run folder is created or anything in it is written.
+        // Several ranks: rank 0 alone reads the run folder (the others may not see it) and shares the config; every
+        // rank reads its own copy of the data (on resume held to the run's SHA-256, like one process's).
         if (resume != null)
         {
-            run = RunFolder.Open(resume);
-            (saved, config, data) = Resumed(run, o, r);
+            config = comm.Agree(() =>
+            {
+                if (!writer) return null!;
+                run = RunFolder.Open(resume);
+                (saved, var c) = ResumedConfig(run, o, r);
+                return c;
+            });
+            if (parallel) config = RunJson.ReadConfig(comm.ShareText(writer ? RunJson.Write(config) : ""));
+            config = comm.Agree(() =>
+            {
+                (var c, data) = ResumedData(config, o, r, writer ? run.Path : resume);
+                c = c with { WorldSize = comm.Size };   // the ranks training from here on
+                CheckSplit(c, data.Train.Count, comm.Size, resuming: true);
+                return c;
+            });
         }
         else
         {
-            config = FreshConfig(o, r);
-            (config, data) = FitData(config, DataSet.Load(r.GetValue(o.Data) ?? DataSet.DefaultFolder));
-            run = RunFolder.Create(r.GetValue(o.Out));
+            config = comm.Agree(() =>
+            {
+                var c = FreshConfig(o, r) with { WorldSize = comm.Size };
+                (c, data) = FitData(c, DataSet.Load(r.GetValue(o.Data) ?? DataSet.DefaultFolder));
+                CheckSplit(c, data.Train.Count, comm.Size, resuming: false);
+                return c;
+            });
         }
+        if (parallel)
+            comm.Same([("training data", Agreement.Describe(data.Train)), ("test data", Agreement.Describe(data.Test))],
+                "give every rank the same data set (the same --data files and --limit)");
+        if (resume == null) comm.Agree(() => { if (writer) run = RunFolder.Create(r.GetValue(o.Out)); });
+        if (!writer) run = RunFolder.Elsewhere(comm.ShareText(""));
+        else if (parallel) comm.ShareText(run.Path);
 
-        var trainer = new Trainer(config, data.Train, backend);
-        if (resume != null)
+        // The ranks' data agree (above): rank 0's config, with its data's folder, is every rank's.
+        if (parallel) config = RunJson.ReadConfig(comm.ShareText(writer ? RunJson.Write(config) : ""));
+
+        var trainer = new Trainer(config, data.Train, backend, comm);
+        Checkpoint.ComputedOn? was = null;
+        if (resume != null) comm.Agree(() => { if (writer) was = Checkpoint.Load(run.CheckpointPath, trainer); });
+        else trainer.InitializeWeights();
+        ReplicaState.Share(trainer, comm, fresh: resume == null);
+        if (writer && resume == null) run.WriteConfig(config);
+        else if (writer)
         {
-            var was = Checkpoint.Load(run.CheckpointPath, trainer);
-            // --epochs extends the run, an older config gains its data: config.json says so, for later commands.
+            // --epochs extends the run, an older config gains its data, other ranks train it: config.json says so.
             if (RunJson.Write(config) != RunJson.Write(saved)) run.WriteConfig(config);
             var now = Checkpoint.ComputedOn.This(backend);
             if (was is { } w && w != now)
                 Console.Error.WriteLine($"infovae: note: the checkpoint was computed on {w} and this continues on "
                     + $"{now}, so the rest of the run will not be bit-identical to one that never stopped "
                     + "(the rounding differs; see the README)");
-        }
-        else
-        {
-            trainer.InitializeWeights();
-            run.WriteConfig(config);
+            if (saved.WorldSize != comm.Size)
+                Console.Error.WriteLine($"infovae: note: the run was trained on {saved.WorldSize} rank(s) and this "
+                    + $"continues on {comm.Size}, so the rest of the run will not be bit-identical to one that never "
+                    + "stopped (the gradients are summed in another order; see the README)");
         }
 
-        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images of {data.Train.Rows}×{data.Train.Cols}, {Workers.MaxThreads} thread(s)");
+        string ranks = parallel ? $", {comm.Size} ranks × {config.Batch / comm.Size} rows of each batch" : "";
+        string threadsShown = $"{Workers.MaxThreads} thread(s){(parallel ? " per rank" : "")}{ranks}";
+        string images = $"{data.Train.Count:N0} train / {data.Test.Count:N0} test images of "
+            + $"{data.Train.Rows}×{data.Train.Cols}";
+        AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {images}, {threadsShown}");
         if (device.Description.Fallback != null) AnsiConsole.MarkupLineInterpolated($"  [yellow]{device.Line}[/]");
         else AnsiConsole.MarkupLineInterpolated($"  {device.Line}");
         string divergence = config.Divergence == Divergence.Adversarial
@@ -146,7 +222,7 @@ public static class TrainCommand
         AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");
 
         using var stop = new StopSignal();
-        if (r.GetValue(o.StopWhenStdinCloses)) stop.RequestWhenStdinCloses();
+        if (writer && r.GetValue(o.StopWhenStdinCloses)) stop.RequestWhenStdinCloses();
         var tape = Tape<float>.Current;
         bool anomaly = r.GetValue(o.DetectAnomaly);
         if (anomaly) AnsiConsole.MarkupLine("  [yellow]anomaly detection on: every op is checked for NaN and ∞ (slow)[/]");
@@ -157,6 +233,35 @@ public static class TrainCommand
             return loop.Run();
         }
         finally { tape.DetectAnomaly = false; }
+    }
+
+    /// <summary>
+    /// Several ranks: each takes B/N rows of every batch, so N must divide --batch, and an epoch's smaller last batch
+    /// must leave each rank at least one row. The adversarial divergence trains on one process only: its
+    /// discriminator's gradients, Adam state and batch are not shared out over ranks.
+    /// </summary>
+    internal static void CheckSplit(TrainConfig c, int images, int ranks, bool resuming)
+    {
+        if (ranks == 1) return;
+        if (c.Divergence == Divergence.Adversarial)
+            throw new UserError($"--divergence adversarial does not train on several ranks yet (its discriminator is "
+                + $"not shared between them); {(resuming ? "resume" : "train")} this run as one process, "
+                + "without mpirun");
+        if (c.Batch % ranks != 0)
+        {
+            int near = Math.Max(ranks, (int)Math.Round((double)c.Batch / ranks) * ranks);
+            throw new UserError(resuming
+                ? $"the run's batch of {c.Batch} does not split evenly over {ranks} ranks; "
+                    + $"resume it with a number of ranks that divides {c.Batch}"
+                : $"--batch {c.Batch} does not split evenly over {ranks} ranks; use a multiple of {ranks} such as "
+                    + $"--batch {near}, or a number of ranks that divides {c.Batch}");
+        }
+        int last = images % c.Batch;
+        if (images < c.Batch) last = images;
+        if (last != 0 && last < ranks)
+            throw new UserError($"the last batch of each epoch holds {last} image(s) ({images} training images in "
+                + $"batches of {c.Batch}), fewer than the {ranks} ranks; use a --limit that leaves at least {ranks} "
+                + "over (or none), or fewer ranks");
     }
 }
 

@@ -1,10 +1,14 @@
 using System.Diagnostics;
 using InfoVae.Engine;
+using InfoVae.Model.Distributed;
 using Spectre.Console;
 
 namespace InfoVae.Model.Cli;
 
-/// <summary>The interactive part of training: progress bar, run.jsonl, per-epoch evaluation, checkpoints, pictures.</summary>
+/// <summary>
+/// The interactive part of training: progress bar, run.jsonl, per-epoch evaluation, checkpoints, pictures. With
+/// several ranks every rank runs the loop (the steps are collective) and rank 0 alone evaluates and writes.
+/// </summary>
 public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal stop)
 {
     /// <summary>
@@ -29,21 +33,36 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
         var clock = Stopwatch.StartNew();
         long imagesSince = 0;
         double rate = 0;
-        long? savedStep = File.Exists(run.CheckpointPath) ? t.Step : null;   // a resumed run starts from its checkpoint
+        var ranks = t.Replicas;
+        bool writer = ranks.Rank == 0;
+        // A resumed run starts from its checkpoint (rank 0's: the other ranks may not see its folder).
+        long? savedStep = writer ? File.Exists(run.CheckpointPath) ? t.Step : null : t.Step > 0 ? t.Step : null;
 
         // Names the step that failed and the checkpoint to go back to (the weights before the bad step are not saved:
         // they may already be what made it fail).
-        UserError Stopped(string what, string more = "", string? when = null)
+        UserError Stopped(string what, string more = "", string? when = null, bool everyRank = false)
         {
             string last = savedStep is long at ? $"{run.CheckpointPath} (step {at})" : "none (no checkpoint was written yet)";
             when ??= $"at step {t.Step + 1} (epoch {t.Epoch + 1})";
-            return new UserError($"training stopped {when}: {what}; last good checkpoint: {last}. Try a lower --lr{more}.");
+            // Several ranks meet a non-finite loss together (it is the whole batch's): rank 0 says it.
+            return new UserError(
+                    $"training stopped {when}: {what}; last good checkpoint: {last}. Try a lower --lr{more}.")
+                { PrintedBy = everyRank && ranks.Size > 1 ? 0 : null };
+        }
+
+        RankLostException Lost(RankLostException e)
+        {
+            string last = savedStep is long at ? $"{run.CheckpointPath} (step {at}) is whole" : "none was written yet";
+            return new RankLostException($"training stopped at step {t.Step + 1} (epoch {t.Epoch + 1}): {e.Message}; "
+                + $"the last checkpoint: {last}. "
+                + $"Continue with any number of ranks: infovae train --resume {run.Path}", e.Lost, e.Printer);
         }
 
         const string Anomaly = "; run it again with --detect-anomaly to find the op that made it";
 
         void Save()
         {
+            if (!writer) { savedStep = t.Step; return; }
             try { Checkpoint.Save(run.CheckpointPath, t); savedStep = t.Step; }
             catch (UserError e)
             {
@@ -55,7 +74,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
             {
                 while (!t.Finished)
                 {
-                    if (stop.Requested)
+                    if (ranks.Size == 1 ? stop.Requested : t.StopAgreed)
                     {
                         Save();
                         AnsiConsole.MarkupLineInterpolated($"[yellow]stopped at step {t.Step}; checkpoint saved. Continue with: infovae train --resume {run.Path}[/]");
@@ -65,9 +84,14 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                     int b = Math.Min(cfg.Batch, t.Train.Count - t.NextBatch * cfg.Batch);
                     StepMetrics m;
                     try { m = t.TrainStep(); }
-                    catch (NonFiniteException e) { throw Stopped(e.Message, e.Parameter != null ? Anomaly : ""); }
+                    catch (NonFiniteException e)
+                    {
+                        throw Stopped(e.Message, e.Parameter != null ? Anomaly : "", everyRank: e.Parameter != null);
+                    }
+                    catch (RankLostException e) { throw Lost(e); }
                     if (!m.IsFinite)
-                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", Anomaly);
+                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", Anomaly,
+                            everyRank: true);
                     sTotal += m.Total; sRecon += m.Recon; sKl += m.Kl; sMmd += m.Mmd; sN++;
                     sAdv += m.Adversarial; sDisc += m.Discriminator;
                     eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;
@@ -81,7 +105,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                     task.Advance($"epoch {epochShown}/{cfg.Epochs}  loss {m.Total,7:F2}  recon {m.Recon,7:F2}  "
                         + $"kl {m.Kl,6:F2}  {divergence}  {rate,7:N0} img/s");
 
-                    if (logEvery > 0 && t.Step % logEvery == 0)
+                    if (writer && logEvery > 0 && t.Step % logEvery == 0)
                     {
                         run.Log(new { kind = "step", step = t.Step, epoch = epochShown, loss = sTotal / sN,
                             recon = sRecon / sN, kl = sKl / sN, mmd = sMmd / sN,
@@ -92,6 +116,14 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                     if (checkpointEvery > 0 && t.Step % checkpointEvery == 0) Save();
                     if (t.NextBatch == 0)
                     {
+                        ReplicaState.Verify(t, ranks);
+                        if (!writer)
+                        {
+                            eTotal = eRecon = eKl = eMmd = 0; eN = 0;
+                            Save();
+                            AfterStep?.Invoke(t.Step);
+                            continue;
+                        }
                         StepMetrics test;
                         try { test = t.Evaluate(data.Test); }
                         catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), evaluating the test set"); }
@@ -133,7 +165,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                     Body(new LiveProgress(task));
                 });
         else Body(new LineProgress(done, totalSteps, logEvery > 0 ? logEvery : bpe));   // a line per log interval/epoch
-        if (exit == 0)
+        if (exit == 0 && writer)
         {
             AnsiConsole.MarkupLineInterpolated($"[green]finished.[/] Run folder: {run.Path} (run.jsonl, checkpoint.safetensors{(pictures ? ", samples.png, reconstructions.png, interpolations.png, traversal.png, latent.png, loss.png" : "")})");
             AnsiConsole.MarkupLineInterpolated($"Evaluate it with: infovae eval --run {run.Path}");

@@ -83,7 +83,8 @@ public sealed class TrainOptions
     };
     public readonly Option<int> Threads = new("--threads")
     {
-        Description = "CPU threads (default: all cores; --resume: may change)",
+        Description = "CPU threads (default: all cores; under mpirun or srun, per rank: the node's cores divided by "
+            + "its ranks; --resume: may change)",
         DefaultValueFactory = _ => Environment.ProcessorCount,
     };
     public readonly Option<bool> NoPictures = new("--no-pictures")

@@ -1,5 +1,6 @@
 using System.Numerics;
 using InfoVae.Engine;
+using InfoVae.Engine.Distributed;
 
 namespace InfoVae.Model;
 
@@ -43,6 +44,15 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// command). The trainer sets it around each step; everything else sees false. The MLP has no such layer.
     /// </summary>
     public bool Training { get; set; }
+
+    /// <summary>
+    /// The ranks of a data-parallel run, each holding a replica of this net and its share of every batch
+    /// (<see cref="SingleProcess"/> for one process). In training, batch norm's statistics and the MMD² then span every
+    /// rank's rows, so the ranks together compute the loss and gradients of one process on the whole batch.
+    /// </summary>
+    public ICommunicator Replicas { get; set; } = SingleProcess.Instance;
+    T[] hostZ = [], hostAllZ = [];
+    int[] zCounts = [];
 
     public InfoVaeNet(TrainConfig config, IBackend<T> backend)
     {
@@ -127,7 +137,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         var p = Params;
         h = Ops.BatchNorm(h, p.Tensors[n.Gamma], p.Tensors[n.Beta], p.Buffers[n.RunningMean], p.Buffers[n.RunningVar], Training,
-            ConvArch.Momentum, ConvArch.NormEps, leakySlope: ConvArch.LeakySlope);
+            ConvArch.Momentum, ConvArch.NormEps, Training ? Replicas : null, leakySlope: ConvArch.LeakySlope);
         if (Training) p.BatchesTracked[n.Layer]++;
         return h;
     }
@@ -161,9 +171,20 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// on z.detach()" (the discriminator's step sees the z of the encoder before its update).
     /// </para>
     /// </summary>
-    public LossTerms<T> Loss(Tensor<T> x, Tensor<T> eps, Tensor<T> prior)
+    public LossTerms<T> Loss(Tensor<T> x, Tensor<T> eps, Tensor<T> prior) =>
+        Loss(x, eps, prior, BatchShare.Whole(x.Shape[0]));
+
+    /// <summary>
+    /// The loss of this rank's <paramref name="share"/> of a batch spread over <see cref="Replicas"/>: x and eps hold
+    /// its rows, prior the whole batch's samples (every rank draws the same). Recon and KL are this rank's sums over
+    /// the whole batch's size, so the ranks' terms add up to the batch's; the MMD² is that of the whole batch (z
+    /// gathered from every rank, each rank's own rows put back in through <see cref="Ops.ReplaceRows"/>), the same
+    /// number on every rank, and its gradient reaches this rank's rows only. Summed over the ranks, the parameters'
+    /// gradients are those of one process on the whole batch.
+    /// </summary>
+    public LossTerms<T> Loss(Tensor<T> x, Tensor<T> eps, Tensor<T> prior, BatchShare share)
     {
-        int b = x.Shape[0];
+        int b = share.Total;
         T invB = T.One / T.CreateTruncating(b);
         var (mu, logvar) = Encode(x);
         var z = Reparameterize(mu, logvar, eps);
@@ -177,7 +198,7 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         Tensor<T> mmd;
         if (Config.MmdWeight > 0 || (b >= 2 && prior.Shape[0] >= 2) || !spec.Unbiased)
         {
-            mmd = Ops.Mmd(z, prior, spec);
+            mmd = Ops.Mmd(share.Count == b ? z : Gathered(z, share), prior, spec);
             if (Config.MmdWeight != 0) total = total + mmd * T.CreateTruncating(Config.MmdWeight);
         }
         else mmd = kl * T.Zero;   // an ELBO run on batch 1: no unbiased estimate exists, and none is needed
@@ -188,6 +209,23 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         Backend.CopyRows(z, detached, accumulate: false);
         var discriminator = Disc.Loss(detached, prior);
         return new LossTerms<T>(total, recon, kl, mmd, logits, mu, logvar, z, generator, discriminator);
+    }
+
+    /// <summary>The whole batch's z (B, Z): every rank's rows gathered, this rank's own z in its place.</summary>
+    Tensor<T> Gathered(Tensor<T> z, BatchShare share)
+    {
+        int latent = Config.Latent, ranks = Replicas.Size;
+        if (hostZ.Length < share.Count * latent) hostZ = new T[share.Count * latent];
+        if (hostAllZ.Length < share.Total * latent) hostAllZ = new T[share.Total * latent];
+        if (zCounts.Length != ranks) zCounts = new int[ranks];
+        for (int r = 0; r < ranks; r++) zCounts[r] = BatchShare.Of(share.Total, r, ranks).Count * latent;
+        var local = hostZ.AsSpan(0, share.Count * latent);
+        var all = hostAllZ.AsSpan(0, share.Total * latent);
+        z.CopyTo(local);
+        Replicas.Allgather<T>(local, all, zCounts);
+        var others = Tape<T>.Current.Scratch(new Shape(share.Total, latent), Backend);
+        others.CopyFrom(all);
+        return Ops.ReplaceRows(others, z, share.Offset);
     }
 
     /// <summary>

@@ -66,6 +66,14 @@ public sealed record TrainConfig
     public bool Pictures { get; init; } = true;
     /// <summary>The data the run trains on (folder, sizes, SHA-256 of each file); null in older runs.</summary>
     public DataFingerprint? Data { get; init; }
+    /// <summary>
+    /// The ranks that trained the run last (mpirun -np N; 1 without MPI). Recorded, but not part of the run's
+    /// definition: N ranks compute what one process computes (only the summation order differs), so --resume may use
+    /// another N and then records that one. Absent from older configs: 1.
+    /// </summary>
+    public int WorldSize { get; init; } = 1;
+    /// <summary>The rows of each batch that each rank takes (for the reader; follows from the two above).</summary>
+    public int RowsPerRank => WorldSize > 0 ? Batch / WorldSize : 0;
 
     [JsonIgnore] public double KlWeight => 1 - Alpha;
     /// <summary>α + λ − 1: the weight of the divergence term, whichever divergence it is.</summary>
@@ -150,6 +158,8 @@ public sealed record TrainConfig
         if (CheckpointEvery < 1)
             throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), "
                 + $"not {CheckpointEvery}");
+        if (WorldSize < 1)
+            throw new UserError($"world_size must be at least 1 (the ranks that train), not {WorldSize}");
         if (Scales.Length == 0 || Array.Exists(Scales, s => !(s > 0) || !double.IsFinite(s)))
             throw new UserError($"--scales must list positive numbers, not '{string.Join(",", Scales.Select(Num))}'; e.g. --scales 0.1,0.2,0.5,1,2,5,10");
         if (!(Bandwidth > 0)) throw new UserError($"--bandwidth must be > 0, not {Num(Bandwidth)}; the default is {Num(d.Bandwidth)}");

@@ -16,6 +16,12 @@ public sealed class RunFolder
 
     RunFolder(string path) => Path = path;
 
+    /// <summary>
+    /// Rank 0's run folder as the other ranks of a data-parallel run know it: its path, for messages. They never read
+    /// or write it (it may be on another machine).
+    /// </summary>
+    public static RunFolder Elsewhere(string path) => new(path);
+
     /// <summary>Creates (or reuses an empty) folder and proves it is writable before any work starts.</summary>
     public static RunFolder Create(string? path)
     {

@@ -1,4 +1,6 @@
 using InfoVae.Engine;
+using InfoVae.Engine.Cpu;
+using InfoVae.Engine.Distributed;
 
 namespace InfoVae.Model;
 
@@ -9,6 +11,9 @@ namespace InfoVae.Model;
 /// and each epoch's order is the next torch.randperm of a second generator seeded with the seed. So a run follows
 /// its PyTorch twin (anchors/) up to floating-point rounding. The noise generator's state is saved in
 /// checkpoints; the order is recomputed from the epoch number; a resumed run continues bit for bit.
+/// Data-parallel (<see cref="Replicas"/> of N ranks): every rank shuffles the same order, draws the whole batch's
+/// noise from its own copy of the same generator and takes its rows (<see cref="BatchShare"/>), and the gradients
+/// are summed in rank order before Adam, so every rank holds the same weights and N ranks train the model of one.
 /// </summary>
 public sealed class Trainer
 {
@@ -28,12 +33,21 @@ public sealed class Trainer
     TorchGenerator? orderNoise;
     readonly float[] hostEps, hostPrior;
     readonly Dictionary<int, Tensor<float>> batchTensors = [];
+    readonly double[] reduced = new double[3];
+    float[] hostGrad = [];
     IRowGather<float>? trainRows;   // the training images where the backend computes (on a GPU: uploaded once)
 
-    public Trainer(TrainConfig config, LabeledImages train, IBackend<float> backend)
+    /// <summary>The ranks training together (<see cref="SingleProcess"/> for one process).</summary>
+    public ICommunicator Replicas => Net.Replicas;
+    /// <summary>Asked once per step when several ranks train: was this rank asked to stop (Ctrl+C, SIGTERM)?</summary>
+    public Func<bool>? LocalStop { get; set; }
+    /// <summary>Several ranks: true once any rank was asked to stop, agreed by all in the step just run.</summary>
+    public bool StopAgreed { get; private set; }
+
+    public Trainer(TrainConfig config, LabeledImages train, IBackend<float> backend, ICommunicator? replicas = null)
     {
         Config = config; Train = train;
-        Net = new InfoVaeNet<float>(config, backend);
+        Net = new InfoVaeNet<float>(config, backend) { Replicas = replicas ?? SingleProcess.Instance };
         order = new int[train.Count];
         int b = Math.Min(config.Batch, train.Count);
         hostEps = new float[new Shape(b, config.Latent).Length];
@@ -71,22 +85,26 @@ public sealed class Trainer
             orderEpoch = Epoch;
         }
         int start = NextBatch * Config.Batch, b = Math.Min(Config.Batch, Train.Count - start);
-        var x = Gather(order.AsSpan(start, b));
+        var share = BatchShare.Of(b, Replicas.Rank, Replicas.Size);
+        var x = Gather(order.AsSpan(start + share.Offset, share.Count));
         int z = Config.Latent, m = Config.PriorCount(b);
-        var be = Net.Backend;
         StepMetrics metrics;
         try
         {
-            var eps = Draw(new Shape(b, z), hostEps);
-            var prior = Draw(new Shape(m, z), hostPrior);
+            var eps = Draw(new Shape(b, z), hostEps, share);
+            var prior = Draw(new Shape(m, z), hostPrior, BatchShare.Whole(m));
             Net.ZeroGrad();
             Net.Training = true;                      // batch norm: batch statistics, running averages updated
-            var terms = Net.Loss(x, eps, prior);
+            var terms = Net.Loss(x, eps, prior, share);
             Tape<float>.Current.CheckAnomalies();     // anomaly mode: the last ops too, before the loss is read
             // Backward before the loss is read, so that the loss terms and the gradients' finiteness come back in one
-            // read; a non-finite loss then only wastes the backward pass of a step that is not taken.
+            // read; a non-finite loss then only wastes the backward pass of a step that is not taken. Several ranks:
+            // the gradients are summed first, so that every rank checks the same sums and all take the step or none.
             (terms.Discriminator is { } d ? terms.Total + d : terms.Total).Backward();
-            metrics = ReadWithGradientChecks(terms, out bool gradientsFinite);
+            bool gradientsFinite;
+            if (Replicas.Size > 1) SumGradients();
+            metrics = Replicas.Size == 1 ? ReadWithGradientChecks(terms, out gradientsFinite)
+                : ReadAll(terms, out gradientsFinite);
             if (metrics.IsFinite)
             {
                 Net.AdamStep(Step + 1, gradientsFinite);
@@ -101,15 +119,52 @@ public sealed class Trainer
 
     /// <summary>
     /// torch.randn(shape) from <see cref="Noise"/>, in the order the twin draws: eps in the forward pass, then the
-    /// prior in the loss.
+    /// prior in the loss. Every rank draws the whole batch's values and keeps the rows of its <paramref name="share"/>.
     /// </summary>
-    Tensor<float> Draw(Shape shape, float[] host)
+    Tensor<float> Draw(Shape shape, float[] host, BatchShare share)
     {
         var span = host.AsSpan(0, shape.Length);
         Noise.Normal(span);
-        var t = Tape<float>.Current.Scratch(shape, Net.Backend);
-        t.CopyFrom(span);
+        int cols = shape.Last;
+        var t = Tape<float>.Current.Scratch(new Shape(share.Count, cols), Net.Backend);
+        t.CopyFrom(span.Slice(share.Offset * cols, share.Count * cols));
         return t;
+    }
+
+    /// <summary>
+    /// Several ranks: the batch's terms from this rank's shares of recon and KL (summed in rank order) and the MMD²
+    /// every rank computed alike, read in one call. The stop request rides along, so that every rank stops after the
+    /// same step. <paramref name="gradientsFinite"/>: the check of the summed gradients, the same on every rank (the
+    /// adversarial divergence trains on one process only, so there is no discriminator here).
+    /// </summary>
+    StepMetrics ReadAll(LossTerms<float> t, out bool gradientsFinite)
+    {
+        Span<float> v = stackalloc float[4];
+        Net.Backend.ReadScalars([t.Recon, t.Kl, t.Mmd, Net.Params.FlagNonFiniteGradient()], v);
+        gradientsFinite = v[3] == 0;
+        reduced[0] = v[0]; reduced[1] = v[1]; reduced[2] = LocalStop?.Invoke() == true ? 1 : 0;
+        Replicas.SumInRankOrder<double>(reduced);
+        StopAgreed = reduced[2] > 0;
+        double recon = reduced[0], kl = reduced[1], mmd = v[2], c = Config.MmdWeight;
+        double total = Config.Beta * recon + Config.KlWeight * kl + (c != 0 ? c * mmd : 0);
+        return new StepMetrics(total, recon, kl, mmd);
+    }
+
+    /// <summary>Sums every parameter's gradient over the ranks, in place (through a host copy off the CPU).</summary>
+    void SumGradients()
+    {
+        var p = Net.Params;
+        p.MaterializeGrads();
+        var g = p.AllGrad;
+        if (g.Storage is CpuStorage<float> cpu)
+        {
+            Replicas.SumInRankOrder(cpu.Data.AsSpan(g.Offset, g.Length));
+            return;
+        }
+        if (hostGrad.Length != g.Length) hostGrad = new float[g.Length];
+        g.CopyTo(hostGrad);
+        Replicas.SumInRankOrder<float>(hostGrad);
+        g.CopyFrom(hostGrad);
     }
 
     /// <summary>The loss terms in one read (on a GPU: one transfer and one wait, not four or six).</summary>

@@ -45,16 +45,21 @@ public static class Cli
         public Process Process { get; }
         readonly StringBuilder output = new(), stdout = new();
 
-        public Child(params string[] args) : this(null, args) { }
+        public Child(params string[] args) : this((IReadOnlyDictionary<string, string>?)null, args) { }
 
         /// <summary>With <paramref name="environment"/> added to this process's (DOTNET_EnableAVX512=0, ...).</summary>
         public Child(IReadOnlyDictionary<string, string>? environment, params string[] args)
+            : this("dotnet", [Dll, .. args], environment) { }
+
+        /// <summary>Any program (mpirun) with its arguments; <paramref name="env"/> adds to the environment.</summary>
+        public Child(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string>? env = null)
         {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-                psi.Environment[name] = value;
-            psi.ArgumentList.Add(Dll);
+            var psi = new ProcessStartInfo(program)
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
             foreach (var a in args) psi.ArgumentList.Add(a);
+            foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
             Process = new Process { StartInfo = psi };
             Process.OutputDataReceived += (_, e) =>
             {
