@@ -13,7 +13,8 @@ public sealed class NonFiniteException : ArithmeticException
     public NonFiniteException(string op, Shape shape, bool inBackward, int index, double value)
         : this($"{(inBackward ? $"the backward of '{op}' produced a gradient" : $"op '{op}' produced an output")} "
             + $"of shape {shape} that is not finite (element {index} is {Show(value)})",
-            op, shape, inBackward, index, value, null) { }
+            op, shape, inBackward, index, value, null)
+    { }
 
     NonFiniteException(string message, string op, Shape shape, bool inBackward, int index, double value,
         string? parameter) : base(message)

@@ -31,7 +31,10 @@ public readonly struct Shape : IEquatable<Shape>
     /// <summary>The size of an axis; a negative axis counts from the end.</summary>
     public int this[int axis] => (axis < 0 ? axis + Rank : axis) switch
     {
-        0 when Rank > 0 => d0, 1 when Rank > 1 => d1, 2 when Rank > 2 => d2, 3 when Rank > 3 => d3,
+        0 when Rank > 0 => d0,
+        1 when Rank > 1 => d1,
+        2 when Rank > 2 => d2,
+        3 when Rank > 3 => d3,
         _ => throw new ArgumentOutOfRangeException(nameof(axis), $"axis {axis} of a rank-{Rank} shape"),
     };
 

@@ -45,20 +45,23 @@ static class TorchLoss
     static readonly double[] ImqScales = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0];
 
     /// <summary>[n, m] squared distances ||a_i||^2 + ||b_j||^2 - 2 a_i.b_j (one GEMM), clamped at 0.</summary>
-    public static Tensor SqDist(Tensor a, Tensor b) => Scoped(() => {
+    public static Tensor SqDist(Tensor a, Tensor b) => Scoped(() =>
+    {
         var a2 = a.pow(2).sum(1, keepdim: true);
         var b2 = b.pow(2).sum(1, keepdim: true);
         return torch.addmm(a2 + b2.t(), a, b.t(), beta: 1, alpha: -2).clamp_min(0);
     });
 
-    public static Tensor Kernel(Tensor d2, long dim, string kind) => Scoped(() => {
+    public static Tensor Kernel(Tensor d2, long dim, string kind) => Scoped(() =>
+    {
         if (kind == "rbf") return torch.exp(d2 * (-1.0 / (2 * dim)));
         double c = 2.0 * dim;  // IMQ: C = 2 * dim * sigma^2, sigma^2 = 1, summed over scales
         return ImqScales.Select(s => (c * s) / (d2 + c * s)).Aggregate((x, y) => x + y);
     });
 
     /// <summary>Unbiased MMD^2 between samples z and prior samples p, both [n, dim].</summary>
-    public static Tensor Mmd(Tensor z, Tensor p, string kind) => Scoped(() => {
+    public static Tensor Mmd(Tensor z, Tensor p, string kind) => Scoped(() =>
+    {
         long n = z.shape[0], dim = z.shape[1];
         Tensor MeanOffDiagonal(Tensor k) => (k.sum() - k.diagonal().sum()) / (n * (n - 1));
 
@@ -110,7 +113,8 @@ static class TorchTraining
         long n = xTrain.shape[0];
         using var perm = torch.randperm(n, generator: shuffle);
         float loss = float.NaN;
-        for (long i = 0; i < n; i += batch) {
+        for (long i = 0; i < n; i += batch)
+        {
             using var scope = NewDisposeScope();
             loss = Step(model, opt, xTrain.index_select(0, perm.narrow(0, i, Math.Min(batch, n - i))), cfg);
         }

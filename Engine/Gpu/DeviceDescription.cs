@@ -84,9 +84,12 @@ public sealed record DeviceDescription
         var a = g.Accelerator;
         var d = host with
         {
-            Device = g.Name, Name = a.AcceleratorType == AcceleratorType.CPU ? "ILGPU CPU accelerator" : a.Name,
-            Multiprocessors = a.NumMultiprocessors, MemoryBytes = a is CudaAccelerator ? a.MemorySize : null,
-            WarpSize = a.WarpSize, MaxGroupSize = a.MaxNumThreadsPerGroup,
+            Device = g.Name,
+            Name = a.AcceleratorType == AcceleratorType.CPU ? "ILGPU CPU accelerator" : a.Name,
+            Multiprocessors = a.NumMultiprocessors,
+            MemoryBytes = a is CudaAccelerator ? a.MemorySize : null,
+            WarpSize = a.WarpSize,
+            MaxGroupSize = a.MaxNumThreadsPerGroup,
             MathMode = a.Context.Properties.MathMode.ToString().ToLowerInvariant(),
         };
         if (a is not CudaAccelerator cuda) return d;
@@ -95,7 +98,9 @@ public sealed record DeviceDescription
         {
             ComputeCapability = cuda.Architecture is { } arch ? $"{arch.Major}.{arch.Minor}" : null,
             Driver = $"{cuda.DriverVersion.Major}.{cuda.DriverVersion.Minor}",
-            PtxIsa = isa, PtxTarget = target, ClockMhz = cuda.ClockRate / 1000,
+            PtxIsa = isa,
+            PtxTarget = target,
+            ClockMhz = cuda.ClockRate / 1000,
         };
     }
 

@@ -92,12 +92,18 @@ public static class ClassifierFile
             config = JsonSerializer.Deserialize<ClassifierConfig>(file.GetMetadata("config"), RunJson.Options)
                 ?? throw new JsonException("it is empty");
         }
-        catch (JsonException e) { throw new UserError($"{path}: its config is not valid ({e.Message.TrimEnd('.')}); "
-            + $"{Fix}"); }
+        catch (JsonException e)
+        {
+            throw new UserError($"{path}: its config is not valid ({e.Message.TrimEnd('.')}); "
+            + $"{Fix}");
+        }
         if (config.Channels is null) throw new UserError($"{path}: its config has no channels; {Fix}");
         try { config.Validate(); }
-        catch (UserError e) { throw new UserError($"{path}: its config cannot describe a classifier ({e.Message}); "
-            + $"{Fix}"); }
+        catch (UserError e)
+        {
+            throw new UserError($"{path}: its config cannot describe a classifier ({e.Message}); "
+            + $"{Fix}");
+        }
         if (!double.TryParse(file.GetMetadata("test_accuracy"), NumberStyles.Float, CultureInfo.InvariantCulture,
             out double accuracy))
             throw new UserError($"{path}: metadata 'test_accuracy' is not a number; {Fix}");

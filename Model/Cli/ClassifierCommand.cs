@@ -20,29 +20,53 @@ public static class ClassifierCommand
         return cmd;
     }
 
-    static Option<string> DataOption() => new("--data") { Description = "Folder with the four IDX files (gzipped or "
-        + "not)", DefaultValueFactory = _ => DataSet.DefaultFolder };
-    static Option<int> ThreadsOption() => new("--threads") { Description = "CPU threads (default: all cores)",
-        DefaultValueFactory = _ => Environment.ProcessorCount };
+    static Option<string> DataOption() => new("--data")
+    {
+        Description = "Folder with the four IDX files (gzipped or "
+        + "not)", DefaultValueFactory = _ => DataSet.DefaultFolder
+    };
+    static Option<int> ThreadsOption() => new("--threads")
+    {
+        Description = "CPU threads (default: all cores)",
+        DefaultValueFactory = _ => Environment.ProcessorCount
+    };
 
     static Command Train()
     {
         var d = new ClassifierConfig();
         var data = DataOption(); var threads = ThreadsOption();
         var outOpt = new Option<string>("--out") { Description = "The .safetensors file to write", Required = true };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the training set",
-            DefaultValueFactory = _ => d.Epochs };
+        var epochs = new Option<int>("--epochs")
+        {
+            Description = "Passes over the training set",
+            DefaultValueFactory = _ => d.Epochs
+        };
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => d.Batch };
-        var lr = new Option<double>("--lr") { Description = "Adam's peak step size (cosine to 0 over the run)",
-            DefaultValueFactory = _ => d.LearningRate };
-        var channels = new Option<string>("--channels") { Description = "Channels of the three strided convolutions",
-            DefaultValueFactory = _ => string.Join(",", d.Channels) };
-        var hidden = new Option<int>("--hidden") { Description = "Width of the penultimate layer (the features of FID "
-            + "and KID)", DefaultValueFactory = _ => d.Hidden };
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the initialisation and the batch order",
-            DefaultValueFactory = _ => 0UL };
-        var name = new Option<string?>("--name") { Description = "The data set's name in the file and in the metrics' "
-            + "names, e.g. Fashion-MNIST (default: the folder's name)" };
+        var lr = new Option<double>("--lr")
+        {
+            Description = "Adam's peak step size (cosine to 0 over the run)",
+            DefaultValueFactory = _ => d.LearningRate
+        };
+        var channels = new Option<string>("--channels")
+        {
+            Description = "Channels of the three strided convolutions",
+            DefaultValueFactory = _ => string.Join(",", d.Channels)
+        };
+        var hidden = new Option<int>("--hidden")
+        {
+            Description = "Width of the penultimate layer (the features of FID "
+            + "and KID)", DefaultValueFactory = _ => d.Hidden
+        };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Seed of the initialisation and the batch order",
+            DefaultValueFactory = _ => 0UL
+        };
+        var name = new Option<string?>("--name")
+        {
+            Description = "The data set's name in the file and in the metrics' "
+            + "names, e.g. Fashion-MNIST (default: the folder's name)"
+        };
         var cmd = new Command("train", "Train the classifier on the CPU (deterministic from --seed) and write its "
             + "weights") { data, outOpt, name, epochs, batch, lr, channels, hidden, seed, threads };
         cmd.SetAction(r =>
@@ -57,8 +81,13 @@ public static class ClassifierCommand
             };
             config.Validate();
             var ds = DataSet.Load(folder);
-            config = config with { Rows = ds.Train.Rows, Cols = ds.Train.Cols, Classes = Math.Max(ds.Train.Labels.Max(),
-                ds.Test.Labels.Max()) + 1 };
+            config = config with
+            {
+                Rows = ds.Train.Rows,
+                Cols = ds.Train.Cols,
+                Classes = Math.Max(ds.Train.Labels.Max(),
+                ds.Test.Labels.Max()) + 1
+            };
             config.Validate();
             CheckWritable(path);
             string dataName = r.GetValue(name)
@@ -105,8 +134,11 @@ public static class ClassifierCommand
     static Command Eval()
     {
         var data = DataOption(); var threads = ThreadsOption();
-        var file = new Option<string?>("--classifier") { Description = "A file written by classifier train (default: "
-            + "the shipped Fashion-MNIST classifier)" };
+        var file = new Option<string?>("--classifier")
+        {
+            Description = "A file written by classifier train (default: "
+            + "the shipped Fashion-MNIST classifier)"
+        };
         var cmd = new Command("eval", "Test accuracy (overall and per class) of a classifier on a data set") { file,
             data, threads };
         cmd.SetAction(r =>

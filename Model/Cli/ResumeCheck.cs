@@ -44,7 +44,9 @@ public static class ResumeCheck
         if (legacy)
             resumed = resumed with
             {
-                Limit = flags.Limit, LogEvery = flags.LogEvery, CheckpointEvery = flags.CheckpointEvery,
+                Limit = flags.Limit,
+                LogEvery = flags.LogEvery,
+                CheckpointEvery = flags.CheckpointEvery,
             };
         return resumed;
     }

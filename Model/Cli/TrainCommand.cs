@@ -319,7 +319,8 @@ public sealed class StopSignal : IDisposable
             }
             catch (IOException) { }
             if (signal == 0) signal = 2;
-        }) { IsBackground = true, Name = "stdin watch" };
+        })
+        { IsBackground = true, Name = "stdin watch" };
         reader.Start();
     }
 

@@ -47,7 +47,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
             // Several ranks meet a non-finite loss together (it is the whole batch's): rank 0 says it.
             return new UserError(
                     $"training stopped {when}: {what}; last good checkpoint: {last}. Try a lower --lr{more}.")
-                { PrintedBy = everyRank && ranks.Size > 1 ? 0 : null };
+            { PrintedBy = everyRank && ranks.Size > 1 ? 0 : null };
         }
 
         RankLostException Lost(RankLostException e)
@@ -71,87 +71,93 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
         }
 
         void Body(IProgressView task)
+        {
+            while (!t.Finished)
             {
-                while (!t.Finished)
+                if (ranks.Size == 1 ? stop.Requested : t.StopAgreed)
                 {
-                    if (ranks.Size == 1 ? stop.Requested : t.StopAgreed)
-                    {
-                        Save();
-                        AnsiConsole.MarkupLineInterpolated($"[yellow]stopped at step {t.Step}; checkpoint saved. Continue with: infovae train --resume {run.Path}[/]");
-                        exit = stop.ExitCode;
-                        return;
-                    }
-                    int b = Math.Min(cfg.Batch, t.Train.Count - t.NextBatch * cfg.Batch);
-                    StepMetrics m;
-                    try { m = t.TrainStep(); }
-                    catch (NonFiniteException e)
-                    {
-                        throw Stopped(e.Message, e.Parameter != null ? Anomaly : "", everyRank: e.Parameter != null);
-                    }
-                    catch (RankLostException e) { throw Lost(e); }
-                    if (!m.IsFinite)
-                        throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", Anomaly,
-                            everyRank: true);
-                    sTotal += m.Total; sRecon += m.Recon; sKl += m.Kl; sMmd += m.Mmd; sN++;
-                    sAdv += m.Adversarial; sDisc += m.Discriminator;
-                    eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;
-                    eAdv += m.Adversarial * b; eDisc += m.Discriminator * b;
-                    imagesSince += b;
-                    if (clock.Elapsed.TotalSeconds >= 0.5) { rate = imagesSince / clock.Elapsed.TotalSeconds; imagesSince = 0; clock.Restart(); }
-                    int epochShown = t.NextBatch == 0 ? t.Epoch : t.Epoch + 1;
-                    string divergence = adversarial
-                        ? $"adv {m.Adversarial,6:F3}  disc {m.Discriminator,6:F3}"
-                        : $"mmd {m.Mmd,9:F6}";
-                    task.Advance($"epoch {epochShown}/{cfg.Epochs}  loss {m.Total,7:F2}  recon {m.Recon,7:F2}  "
-                        + $"kl {m.Kl,6:F2}  {divergence}  {rate,7:N0} img/s");
-
-                    if (writer && logEvery > 0 && t.Step % logEvery == 0)
-                    {
-                        run.Log(new { kind = "step", step = t.Step, epoch = epochShown, loss = sTotal / sN,
-                            recon = sRecon / sN, kl = sKl / sN, mmd = sMmd / sN,
-                            adversarial = IfAdversarial(sAdv / sN), discriminator = IfAdversarial(sDisc / sN),
-                            images_per_s = Math.Round(rate) });
-                        sTotal = sRecon = sKl = sMmd = sAdv = sDisc = 0; sN = 0;
-                    }
-                    if (checkpointEvery > 0 && t.Step % checkpointEvery == 0) Save();
-                    if (t.NextBatch == 0)
-                    {
-                        ReplicaState.Verify(t, ranks);
-                        if (!writer)
-                        {
-                            eTotal = eRecon = eKl = eMmd = 0; eN = 0;
-                            Save();
-                            AfterStep?.Invoke(t.Step);
-                            continue;
-                        }
-                        StepMetrics test;
-                        try { test = t.Evaluate(data.Test); }
-                        catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), evaluating the test set"); }
-                        run.Log(new { kind = "epoch", epoch = t.Epoch, step = t.Step, train_loss = eTotal / eN,
-                            train_recon = eRecon / eN, train_kl = eKl / eN, train_mmd = eMmd / eN,
-                            train_adversarial = IfAdversarial(eAdv / eN),
-                            train_discriminator = IfAdversarial(eDisc / eN),
-                            test_loss = test.Total, test_recon = test.Recon, test_kl = test.Kl, test_mmd = test.Mmd,
-                            test_adversarial = IfAdversarial(test.Adversarial),
-                            test_discriminator = IfAdversarial(test.Discriminator) });
-                        string testDivergence = adversarial
-                            ? $"adversarial {test.Adversarial:F4} (×{cfg.AdversarialWeight:G4}); "
-                              + $"discriminator {test.Discriminator:F4}, mmd {test.Mmd:F6}"
-                            : $"mmd {test.Mmd:F6} (×{cfg.MmdWeight:G4})";
-                        AnsiConsole.WriteLine($"epoch {t.Epoch,3}: train {eTotal / eN,8:F3}   test {test.Total,8:F3} = "
-                            + $"recon {test.Recon:F3} + kl {test.Kl:F3} (×{cfg.KlWeight:G3}) + {testDivergence}");
-                        eTotal = eRecon = eKl = eMmd = eAdv = eDisc = 0; eN = 0;
-                        Save();
-                        if (pictures)
-                        {
-                            try { RunPictures.DrawAll(t, data, run); }
-                            catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), drawing the pictures"); }
-                        }
-                    }
-                    AfterStep?.Invoke(t.Step);
+                    Save();
+                    AnsiConsole.MarkupLineInterpolated($"[yellow]stopped at step {t.Step}; checkpoint saved. Continue with: infovae train --resume {run.Path}[/]");
+                    exit = stop.ExitCode;
+                    return;
                 }
-                task.Advance($"done: {cfg.Epochs} epochs, {t.Step} steps", 0);
+                int b = Math.Min(cfg.Batch, t.Train.Count - t.NextBatch * cfg.Batch);
+                StepMetrics m;
+                try { m = t.TrainStep(); }
+                catch (NonFiniteException e)
+                {
+                    throw Stopped(e.Message, e.Parameter != null ? Anomaly : "", everyRank: e.Parameter != null);
+                }
+                catch (RankLostException e) { throw Lost(e); }
+                if (!m.IsFinite)
+                    throw Stopped($"the {m.FirstNonFinite()} loss term is not finite ({m.Describe()})", Anomaly,
+                        everyRank: true);
+                sTotal += m.Total; sRecon += m.Recon; sKl += m.Kl; sMmd += m.Mmd; sN++;
+                sAdv += m.Adversarial; sDisc += m.Discriminator;
+                eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;
+                eAdv += m.Adversarial * b; eDisc += m.Discriminator * b;
+                imagesSince += b;
+                if (clock.Elapsed.TotalSeconds >= 0.5) { rate = imagesSince / clock.Elapsed.TotalSeconds; imagesSince = 0; clock.Restart(); }
+                int epochShown = t.NextBatch == 0 ? t.Epoch : t.Epoch + 1;
+                string divergence = adversarial
+                    ? $"adv {m.Adversarial,6:F3}  disc {m.Discriminator,6:F3}"
+                    : $"mmd {m.Mmd,9:F6}";
+                task.Advance($"epoch {epochShown}/{cfg.Epochs}  loss {m.Total,7:F2}  recon {m.Recon,7:F2}  "
+                    + $"kl {m.Kl,6:F2}  {divergence}  {rate,7:N0} img/s");
+
+                if (writer && logEvery > 0 && t.Step % logEvery == 0)
+                {
+                    run.Log(new
+                    {
+                        kind = "step", step = t.Step, epoch = epochShown, loss = sTotal / sN,
+                        recon = sRecon / sN, kl = sKl / sN, mmd = sMmd / sN,
+                        adversarial = IfAdversarial(sAdv / sN), discriminator = IfAdversarial(sDisc / sN),
+                        images_per_s = Math.Round(rate)
+                    });
+                    sTotal = sRecon = sKl = sMmd = sAdv = sDisc = 0; sN = 0;
+                }
+                if (checkpointEvery > 0 && t.Step % checkpointEvery == 0) Save();
+                if (t.NextBatch == 0)
+                {
+                    ReplicaState.Verify(t, ranks);
+                    if (!writer)
+                    {
+                        eTotal = eRecon = eKl = eMmd = 0; eN = 0;
+                        Save();
+                        AfterStep?.Invoke(t.Step);
+                        continue;
+                    }
+                    StepMetrics test;
+                    try { test = t.Evaluate(data.Test); }
+                    catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), evaluating the test set"); }
+                    run.Log(new
+                    {
+                        kind = "epoch", epoch = t.Epoch, step = t.Step, train_loss = eTotal / eN,
+                        train_recon = eRecon / eN, train_kl = eKl / eN, train_mmd = eMmd / eN,
+                        train_adversarial = IfAdversarial(eAdv / eN),
+                        train_discriminator = IfAdversarial(eDisc / eN),
+                        test_loss = test.Total, test_recon = test.Recon, test_kl = test.Kl, test_mmd = test.Mmd,
+                        test_adversarial = IfAdversarial(test.Adversarial),
+                        test_discriminator = IfAdversarial(test.Discriminator)
+                    });
+                    string testDivergence = adversarial
+                        ? $"adversarial {test.Adversarial:F4} (×{cfg.AdversarialWeight:G4}); "
+                          + $"discriminator {test.Discriminator:F4}, mmd {test.Mmd:F6}"
+                        : $"mmd {test.Mmd:F6} (×{cfg.MmdWeight:G4})";
+                    AnsiConsole.WriteLine($"epoch {t.Epoch,3}: train {eTotal / eN,8:F3}   test {test.Total,8:F3} = "
+                        + $"recon {test.Recon:F3} + kl {test.Kl:F3} (×{cfg.KlWeight:G3}) + {testDivergence}");
+                    eTotal = eRecon = eKl = eMmd = eAdv = eDisc = 0; eN = 0;
+                    Save();
+                    if (pictures)
+                    {
+                        try { RunPictures.DrawAll(t, data, run); }
+                        catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), drawing the pictures"); }
+                    }
+                }
+                AfterStep?.Invoke(t.Step);
             }
+            task.Advance($"done: {cfg.Epochs} epochs, {t.Step} steps", 0);
+        }
 
         int done = t.Epoch * bpe + t.NextBatch;
         if (AnsiConsole.Profile.Capabilities.Interactive)

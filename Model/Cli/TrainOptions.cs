@@ -198,7 +198,8 @@ public sealed class TrainOptions
 
     public static Model.Divergence ParseDivergence(string name) => name switch
     {
-        "mmd" => Model.Divergence.Mmd, "adversarial" => Model.Divergence.Adversarial,
+        "mmd" => Model.Divergence.Mmd,
+        "adversarial" => Model.Divergence.Adversarial,
         _ => throw new UserError($"unknown --divergence '{name}': use mmd or adversarial"),
     };
 

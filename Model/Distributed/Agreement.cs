@@ -53,7 +53,7 @@ public static class Agreement
                 if (a == b) continue;
                 string what = a.Item1.Length > 0 ? a.Item1 : b.Item1;
                 throw new UserError($"rank {r}'s {what} is {Show(b.Item2)} but rank 0's is {Show(a.Item2)}; {fix}")
-                    { PrintedBy = 0 };
+                { PrintedBy = 0 };
             }
         }
     }

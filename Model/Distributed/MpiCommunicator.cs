@@ -70,7 +70,7 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator, IDisposable
         if (MpiNative.Load() is { } why)
             throw new UserError($"this process was started by mpirun or srun, but {why}; install Open MPI on every "
                 + "node (Debian: apt-get install openmpi-bin libopenmpi-dev), or run infovae without mpirun")
-                { PrintedBy = 0 };
+            { PrintedBy = 0 };
         int provided, rank, size;
         nint control;
         Check(MpiNative.InitThread(null, null, MpiNative.ThreadFunneled, &provided), "MPI_Init_thread");

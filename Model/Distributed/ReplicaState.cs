@@ -59,12 +59,12 @@ public static class ReplicaState
                 throw new UserError($"rank {r} drew different initial weights from --seed {t.Config.Seed} than rank 0 "
                     + $"(state checksum {sums[2 * r]:x16}, rank 0 {sums[0]:x16}); run the same infovae build on every "
                     + "node")
-                    { PrintedBy = 0 };
+                { PrintedBy = 0 };
             if (sums[2 * r + 1] != sums[1])
                 throw new UserError($"rank {r} holds a different training state than rank 0 after the broadcast "
                     + $"(checksum {sums[2 * r + 1]:x16}, rank 0 {sums[1]:x16}); check the MPI installation on every "
                     + "node")
-                    { PrintedBy = 0 };
+                { PrintedBy = 0 };
         }
     }
 
@@ -79,7 +79,7 @@ public static class ReplicaState
                 throw new UserError($"the ranks' training states drifted apart by step {t.Step} (rank {r}'s checksum "
                     + $"{sums[r]:x16}, rank 0's {sums[0]:x16}); run the same infovae build and --device on every node, "
                     + "and report it if they were")
-                    { PrintedBy = 0 };
+                { PrintedBy = 0 };
     }
 
     static long[] Position(Trainer t) => [t.Step, t.Epoch, t.NextBatch, .. t.Net.Params.BatchesTracked];

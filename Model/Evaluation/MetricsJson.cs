@@ -39,8 +39,11 @@ public static class MetricsJson
         {
             string key = r.Labels.ToString(CultureInfo.InvariantCulture);
             if (byCount[key] is not JsonObject methods) byCount[key] = methods = new JsonObject();
-            methods[r.Method] = new JsonObject { ["mean"] = r.Mean, ["std"] = r.Std,
-                ["draws"] = new JsonArray([.. r.Draws.Select(d => (JsonNode?)d)]) };
+            methods[r.Method] = new JsonObject
+            {
+                ["mean"] = r.Mean, ["std"] = r.Std,
+                ["draws"] = new JsonArray([.. r.Draws.Select(d => (JsonNode?)d)])
+            };
         }
         return byCount;
     }

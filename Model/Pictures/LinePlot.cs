@@ -31,8 +31,11 @@ public static class LinePlot
         for (int k = 0; k < series.Count; k++)
         {
             var s = series[k];
-            using var pen = new SKPaint { Color = Png.Palette[k], IsAntialias = true, IsStroke = true, StrokeWidth = 2,
-                StrokeJoin = SKStrokeJoin.Round };
+            using var pen = new SKPaint
+            {
+                Color = Png.Palette[k], IsAntialias = true, IsStroke = true, StrokeWidth = 2,
+                StrokeJoin = SKStrokeJoin.Round
+            };
             using var dot = new SKPaint { Color = Png.Palette[k], IsAntialias = true };
             using var line = new SKPath();
             bool open = false;

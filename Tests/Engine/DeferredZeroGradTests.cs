@@ -53,7 +53,8 @@ public class DeferredZeroGradTests
 
     [Test] public void Reached_only_by_an_op_that_adds() => Same((w, b) => (w * w).Sum() + (b * b).Sum());
 
-    [Test] public void Not_reached_at_all_materializes_to_zero()
+    [Test]
+    public void Not_reached_at_all_materializes_to_zero()
     {
         var g = Grads((w, b) => Ops.Linear(X, w, null).Sum(), deferred: true);
         Assert.That(g.B, Is.All.EqualTo(0.0), "b is outside the graph: MaterializeGrad clears the poison");

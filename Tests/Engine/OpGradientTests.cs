@@ -38,7 +38,10 @@ public class OpGradientTests
     [Test] public void Mean_all() => Check(t => t[0].Mean(), In(U(21, 21), 3, 7));
     [Test] public void Mean_axis() => Check(t => t[0].Mean(1), In(U(21, 22), 3, 7));
 
-    [TestCase(false, false)] [TestCase(true, false)] [TestCase(false, true)] [TestCase(true, true)]
+    [TestCase(false, false)]
+    [TestCase(true, false)]
+    [TestCase(false, true)]
+    [TestCase(true, true)]
     public void Matmul(bool ta, bool tb)
     {
         int m = 5, k = 7, n = 3;
@@ -47,10 +50,12 @@ public class OpGradientTests
 
     [Test] public void Linear() => Check(t => Ops.Linear(t[0], t[1], t[2]), In(U(4 * 9, 25), 4, 9), In(U(5 * 9, 26), 5, 9), In(U(5, 27), 5));
     // x spread so that some of x·Wᵀ + b sit on each side of the ReLU's kink (none on it)
-    [Test] public void Linear_relu()
+    [Test]
+    public void Linear_relu()
         => Check(t => Ops.Linear(t[0], t[1], t[2], relu: true), In(U(4 * 9, 25, -2, 2), 4, 9), In(U(5 * 9, 26), 5, 9),
         In(U(5, 27), 5));
-    [Test] public void Linear_relu_without_bias()
+    [Test]
+    public void Linear_relu_without_bias()
         => Check(t => Ops.Linear(t[0], t[1], null, relu: true), In(U(3 * 6, 25, -2, 2), 3, 6), In(U(2 * 6, 26), 2, 6));
     [Test] public void Linear_without_bias() => Check(t => Ops.Linear(t[0], t[1], null), In(U(3 * 6, 25), 3, 6), In(U(2 * 6, 26), 2, 6));
     [Test] public void Transpose() => Check(t => t[0].Transpose(), In(U(15, 28), 3, 5));
@@ -61,12 +66,15 @@ public class OpGradientTests
     [Test] public void Concat_axis0() => Check(t => Ops.Concat(0, t[0], t[1]), In(U(6, 35), 2, 3), In(U(9, 36), 3, 3));
     [Test] public void Concat_middle_axis() => Check(t => Ops.Concat(1, t[0], t[1]), In(U(12, 35), 2, 2, 3), In(U(6, 36), 2, 1, 3));
     [Test] public void Bce_with_logits() => Check(t => Ops.BceWithLogits(t[0], t[1]), In(U(23, 37, -6, 6), 23), In(U(23, 38, 0, 1), 23));
-    [Test] public void Bce_with_logits_sum()
+    [Test]
+    public void Bce_with_logits_sum()
         => Check(t => Ops.BceWithLogitsSum(t[0], t[1], 0.37), In(U(23, 37, -6, 6), 23), In(U(23, 38, 0, 1), 23));
     [Test] public void Gaussian_kl() => Check(t => Ops.GaussianKl(t[0], t[1]), In(U(15, 39), 3, 5), In(U(15, 40, -2, 1), 3, 5));
-    [Test] public void Softmax_cross_entropy_soft_targets() =>
+    [Test]
+    public void Softmax_cross_entropy_soft_targets() =>
         Check(t => Ops.SoftmaxCrossEntropy(t[0], t[1]), In(U(4 * 5, 50, -3, 3), 4, 5), In(U(4 * 5, 51, 0, 1), 4, 5));
-    [Test] public void Softmax_cross_entropy_one_hot_labels() =>
+    [Test]
+    public void Softmax_cross_entropy_one_hot_labels() =>
         Check(t => Ops.SoftmaxCrossEntropy(t[0], t[1]), In(U(3 * 10, 52, -3, 3), 3, 10),
             Const([.. Enumerable.Range(0, 30).Select(i => i % 10 == (i / 10) * 3 ? 1.0 : 0.0)], 3, 10));
     [Test] public void Squared_distance() => Check(t => Ops.SquaredDistance(t[0], t[1]), In(U(15, 41), 5, 3), In(U(21, 42), 7, 3));
@@ -88,10 +96,12 @@ public class OpGradientTests
         Check(t => Ops.Mmd(t[0], t[1], spec), In(Rand.Normal(5 * 3, 44), 5, 3), In(Rand.Normal(7 * 3, 45), 7, 3));
     }
 
-    [Test] public void Mmd_as_in_the_model_z_only() =>
+    [Test]
+    public void Mmd_as_in_the_model_z_only() =>
         Check(t => Ops.Mmd(t[0], t[1], MmdSpec.Default), In(Rand.Normal(6 * 4, 46), 6, 4), Const(Rand.Normal(6 * 4, 47), 6, 4));
 
-    [Test] public void Composite_reparameterisation_and_kl()
+    [Test]
+    public void Composite_reparameterisation_and_kl()
     {
         // z = mu + exp(logvar / 2) · eps out of one (B, 2Z) encoder output, as the model does it.
         var eps = Rand.Normal(12, 48);

@@ -43,9 +43,12 @@ public class UnaryForwardTests<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     static Func<double, double> ReferenceOf(Type op) => op.Name switch
     {
-        nameof(UnaryOps.Exp) => Reference.Exp, nameof(UnaryOps.Log) => Reference.Log,
-        nameof(UnaryOps.Sqrt) => Reference.Sqrt, nameof(UnaryOps.Sigmoid) => Reference.Sigmoid,
-        nameof(UnaryOps.Tanh) => Reference.Tanh, nameof(UnaryOps.Neg) => Reference.Neg,
+        nameof(UnaryOps.Exp) => Reference.Exp,
+        nameof(UnaryOps.Log) => Reference.Log,
+        nameof(UnaryOps.Sqrt) => Reference.Sqrt,
+        nameof(UnaryOps.Sigmoid) => Reference.Sigmoid,
+        nameof(UnaryOps.Tanh) => Reference.Tanh,
+        nameof(UnaryOps.Neg) => Reference.Neg,
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 

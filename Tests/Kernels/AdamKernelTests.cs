@@ -7,7 +7,9 @@ namespace InfoVae.Tests.Kernels;
 /// <summary>The CPU Adam step against the double reference, on the serial and the two-thread chunked path.</summary>
 public class AdamKernelTests
 {
-    [TestCase(1)] [TestCase(37)] [TestCase(300_001)]    // 300 001 > 2^18 takes the chunked path, with a ragged last chunk
+    [TestCase(1)]
+    [TestCase(37)]
+    [TestCase(300_001)]    // 300 001 > 2^18 takes the chunked path, with a ragged last chunk
     public void Three_steps_match_the_reference_and_do_not_depend_on_threads(int n)
     {
         var g = Rand.Uniform(n, 1); var p0 = Rand.Uniform(n, 2);

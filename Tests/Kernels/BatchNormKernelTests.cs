@@ -158,7 +158,7 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
             BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, dx, dg,
                 db);
             Identical<T>(edx, dx, label + " dx"); Identical<T>(edg, dg, label + " dGamma");
-                Identical<T>(edb, db, label + " dBeta");
+            Identical<T>(edb, db, label + " dBeta");
 
             var zeros = new T[n];
             BatchNorm.BackwardLeakyRelu<T>(x, y.AsSpan(0, n), rows, c, mean, variance, Eps, gamma, slope, dy, zeros,

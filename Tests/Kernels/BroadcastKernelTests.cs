@@ -3,8 +3,8 @@ using InfoVae.Engine;
 using InfoVae.Engine.Cpu;
 using InfoVae.Kernels;
 using InfoVae.Kernels.Cpu;
-using InfoVae.Tests.Support;
 using InfoVae.Kernels.Reference;
+using InfoVae.Tests.Support;
 using static InfoVae.Tests.Kernels.KernelCheck;
 
 namespace InfoVae.Tests.Kernels;

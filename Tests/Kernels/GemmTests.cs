@@ -53,7 +53,10 @@ public class GemmTests
             }
     }
 
-    [TestCase(false, false)] [TestCase(false, true)] [TestCase(true, false)] [TestCase(true, true)]
+    [TestCase(false, false)]
+    [TestCase(false, true)]
+    [TestCase(true, false)]
+    [TestCase(true, true)]
     public void Leading_dimensions_larger_than_rows(bool transA, bool transB)
     {
         foreach (var (m, n, k) in new[] { (3, 4, 5), (37, 45, 70), (64, 70, 300) })
@@ -63,7 +66,8 @@ public class GemmTests
         }
     }
 
-    [TestCase(3, 4, 5)] [TestCase(40, 70, 300)]
+    [TestCase(3, 4, 5)]
+    [TestCase(40, 70, 300)]
     public void Beta_zero_overwrites_NaN_in_C(int m, int n, int k)
     {
         foreach (bool ta in new[] { false, true })
@@ -74,7 +78,9 @@ public class GemmTests
             }
     }
 
-    [TestCase(5, 6, 7)] [TestCase(40, 70, 300)] [TestCase(30, 50, 600)]
+    [TestCase(5, 6, 7)]
+    [TestCase(40, 70, 300)]
+    [TestCase(30, 50, 600)]
     public void NaN_and_Inf_in_A_or_B_propagate(int m, int n, int k)
     {
         foreach (bool ta in new[] { false, true })
@@ -169,7 +175,9 @@ public class GemmTests
     }
 
     /// <summary>Both shapes are far above the parallel cut; 5×3000 has one row panel, so its tasks split the columns.</summary>
-    [TestCase(100, 150, 600)] [TestCase(5, 1500, 200)] [TestCase(301, 29, 700)]
+    [TestCase(100, 150, 600)]
+    [TestCase(5, 1500, 200)]
+    [TestCase(301, 29, 700)]
     public void Same_bits_with_one_thread_or_two(int m, int n, int k)
     {
         int saved = Workers.MaxThreads;

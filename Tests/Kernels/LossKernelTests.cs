@@ -139,7 +139,7 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
                 T two = Losses.BceWithLogitsSum<T>(z, t);
                 var d2 = new T[n]; Losses.BceWithLogitsSumBackward<T>(z, t, g, d2, false, default);
                 Identical<T>([one], [two], label + " sum, 1 vs 2 threads");
-                    Identical<T>(d1, d2, label + " dz, 1 vs 2 threads");
+                Identical<T>(d1, d2, label + " dz, 1 vs 2 threads");
             }
             finally { Workers.MaxThreads = saved; }
         }
@@ -260,7 +260,12 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     // ---- softmax cross-entropy ----
 
     /// <summary>(rows, classes) around the model's (B, 10), with soft and one-hot targets and logits far out.</summary>
-    [TestCase(1, 1)] [TestCase(1, 10)] [TestCase(3, 10)] [TestCase(7, 13)] [TestCase(17, 2)] [TestCase(0, 10)]
+    [TestCase(1, 1)]
+    [TestCase(1, 10)]
+    [TestCase(3, 10)]
+    [TestCase(7, 13)]
+    [TestCase(17, 2)]
+    [TestCase(0, 10)]
     public void Softmax_cross_entropy(int rows, int classes)
     {
         int n = rows * classes;

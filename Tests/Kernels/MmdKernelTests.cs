@@ -144,7 +144,10 @@ public class MmdKernelTests
         }
     }
 
-    [TestCase(false, 0)] [TestCase(false, 77)] [TestCase(true, 0)] [TestCase(true, 200)]
+    [TestCase(false, 0)]
+    [TestCase(false, 77)]
+    [TestCase(true, 0)]
+    [TestCase(true, 200)]
     public void NaN_in_an_input_propagates(bool inY, int at)
     {
         int n = 70, m = 67, d = 3;
@@ -228,7 +231,8 @@ public class MmdKernelTests
         finally { Workers.MaxThreads = saved; }
     }
 
-    [TestCase(1)] [TestCase(2)]
+    [TestCase(1)]
+    [TestCase(2)]
     public void Repeated_calls_allocate_nothing_that_grows_with_n(int threads)
     {
         // The backward must not hold an n × m matrix (1 MiB at n = 512) or allocate per call: its scratch is reused,

@@ -198,7 +198,8 @@ public class PairwiseDistanceKernelTests
         }
     }
 
-    [TestCase(1)] [TestCase(2)]
+    [TestCase(1)]
+    [TestCase(2)]
     public void Repeated_calls_allocate_nothing_that_grows_with_n(int threads)
     {
         // Packed inputs and tiles are reused, and Workers.For's persistent pool allocates nothing (see MmdKernelTests).

@@ -24,7 +24,9 @@ public class WorkersTests
         public readonly void Run(int index) { if (index == bad) throw new InvalidOperationException($"index {index}"); }
     }
 
-    [TestCase(1)] [TestCase(2)] [TestCase(3)]
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(3)]
     public void Every_index_runs_once(int threads)
     {
         int saved = Workers.MaxThreads;

@@ -47,8 +47,11 @@ public class BadInputTests
     /// <summary>`train` of a fresh tiny run on <paramref name="data"/> into a folder that does not exist yet; flags override the defaults.</summary>
     (string[] Args, string Out) Train(string data, params string[] flags)
     {
-        var options = new Dictionary<string, string> { ["--data"] = data, ["--out"] = root["out-" + Guid.NewGuid().ToString("N")[..8]],
-            ["--hidden"] = "8", ["--latent"] = "2", ["--epochs"] = "1", ["--batch"] = "8" };
+        var options = new Dictionary<string, string>
+        {
+            ["--data"] = data, ["--out"] = root["out-" + Guid.NewGuid().ToString("N")[..8]],
+            ["--hidden"] = "8", ["--latent"] = "2", ["--epochs"] = "1", ["--batch"] = "8"
+        };
         for (int i = 0; i + 1 < flags.Length; i += 2) options[flags[i]] = flags[i + 1];
         return (["train", .. options.SelectMany(kv => new[] { kv.Key, kv.Value }), "--no-pictures"], options["--out"]);
     }

@@ -89,7 +89,7 @@ public class ConvNetTests
         var torch = new float[12];
         order.ToTorch<float>(ours, torch);
         for (int o = 0; o < 2; o++) for (int c = 0; c < 2; c++) for (int k = 0; k < 3; k++)
-                    Assert.That(torch[(o * 2 + c) * 3 + k], Is.EqualTo(100 * o + 10 * k + c), $"torch[{o},{c},{k}]");
+            Assert.That(torch[(o * 2 + c) * 3 + k], Is.EqualTo(100 * o + 10 * k + c), $"torch[{o},{c},{k}]");
         var back = new float[12];
         order.FromTorch<float>(torch, back);
         Assert.That(back, Is.EqualTo(ours));

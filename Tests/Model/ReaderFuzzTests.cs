@@ -47,18 +47,18 @@ public class ReaderFuzzTests
             case 2:    // truncation
                 return b[..r.Next(b.Length)];
             case 3:    // insertion
-            {
-                int at = r.Next(b.Length + 1);
-                var ins = new byte[r.Next(1, 17)];
-                r.NextBytes(ins);
-                return [.. b[..at], .. ins, .. b[at..]];
-            }
+                {
+                    int at = r.Next(b.Length + 1);
+                    var ins = new byte[r.Next(1, 17)];
+                    r.NextBytes(ins);
+                    return [.. b[..at], .. ins, .. b[at..]];
+                }
             case 4:    // deletion
-            {
-                if (b.Length == 0) return b;
-                int at = r.Next(b.Length), n = r.Next(1, Math.Min(16, b.Length - at) + 1);
-                return [.. b[..at], .. b[(at + n)..]];
-            }
+                {
+                    if (b.Length == 0) return b;
+                    int at = r.Next(b.Length), n = r.Next(1, Math.Min(16, b.Length - at) + 1);
+                    return [.. b[..at], .. b[(at + n)..]];
+                }
             default:   // the format's length fields (two chances in seven)
                 return lengthFields(b, r);
         }

@@ -62,7 +62,8 @@ public class ConvOnIlgpuTests
         Close.Assert<float, float>(expected, actual, 1e-4 * scale + 1e-7, 1e-4, label);
     }
 
-    [TestCase(true)] [TestCase(false)]
+    [TestCase(true)]
+    [TestCase(false)]
     public void Conv_batchnorm_convT_forward_and_backward_match_the_cpu_backend(bool training)
     {
         var cpu = Step(CpuBackend<float>.Instance, training);

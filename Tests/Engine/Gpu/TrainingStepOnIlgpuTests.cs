@@ -120,8 +120,11 @@ public class TrainingStepOnIlgpuTests
         // The whole conv net (strided convs, batch norm in training mode, leaky ReLU, linear, conv-transposes with and
         // without bias) at tiny widths, then the evaluation loss with batch norm's running averages (eval mode).
         using var gpu = Devices.StartIlgpuCpu();
-        var cfg = new TrainConfig { Arch = Architecture.Conv, Channels = [2, 3, 4], InputSize = 784, Latent = 3,
-            Batch = 3, Lambda = 50, Seed = 5 };
+        var cfg = new TrainConfig
+        {
+            Arch = Architecture.Conv, Channels = [2, 3, 4], InputSize = 784, Latent = 3,
+            Batch = 3, Lambda = 50, Seed = 5
+        };
         var data = new LabeledImages(Rand.UniformF(5 * 784, 9, 0, 1), new byte[5], 28, 28);
 
         Trainer Make(IBackend<float> be) { var t = new Trainer(cfg, data, be); t.InitializeWeights(); return t; }

@@ -107,7 +107,9 @@ public class BatchNormKernelTests
         }
     }
 
-    [TestCase(2, 1)] [TestCase(50176, 32)] [TestCase(7, 5)]
+    [TestCase(2, 1)]
+    [TestCase(50176, 32)]
+    [TestCase(7, 5)]
     public void Running_stats_follow_pytorch(int rows, int c)
     {
         var mean = F(Rand.Uniform(c, 61));

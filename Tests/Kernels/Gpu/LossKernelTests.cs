@@ -11,7 +11,9 @@ public class LossKernelTests
 {
     const double Atol = 1e-6, Rtol = 1e-5;
 
-    [TestCase(1)] [TestCase(17)] [TestCase(33 * 5)]
+    [TestCase(1)]
+    [TestCase(17)]
+    [TestCase(33 * 5)]
     public void Bce_with_logits_forward_and_backward(int n)
     {
         var z = F(Rand.Uniform(n, 31, -30, 30));      // both tails: the stable form must hold far out
@@ -42,7 +44,10 @@ public class LossKernelTests
         Assert.That(r[2], Is.EqualTo(MathF.Log(2f)).Within(1e-7));
     }
 
-    [TestCase(1, 1)] [TestCase(17, 3)] [TestCase(33, 5)] [TestCase(3, 31)]
+    [TestCase(1, 1)]
+    [TestCase(17, 3)]
+    [TestCase(33, 5)]
+    [TestCase(3, 31)]
     public void Gaussian_kl_forward_and_backward(int rows, int z)
     {
         var mu = F(Rand.Uniform(rows * z, 36, -2, 2));
@@ -63,7 +68,10 @@ public class LossKernelTests
         Close.Assert(dlv, Host(gdlv), Atol, Rtol, "dlogvar");
     }
 
-    [TestCase(1, 1)] [TestCase(3, 10)] [TestCase(33, 7)] [TestCase(5, 31)]
+    [TestCase(1, 1)]
+    [TestCase(3, 10)]
+    [TestCase(33, 7)]
+    [TestCase(5, 31)]
     public void Softmax_cross_entropy_forward_and_backward(int rows, int classes)
     {
         int n = rows * classes;

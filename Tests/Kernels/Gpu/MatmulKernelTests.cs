@@ -28,15 +28,15 @@ public class MatmulKernelTests
         var c0 = F(Rand.Uniform(m * ldc, 43));
         // 2×2 groups only for the plain product: each group's barriers cost on the CPU accelerator.
         foreach (var (alpha, beta, grid) in new[] { (1.0, 0.0, K), (0.5, -1.5, K), (1.0, 0.0, Tile2) })
-            {
-                if (version == GpuKernels.MatmulNaive && grid == Tile2) continue;
-                string label = $"tile {grid.Tile}";
-                var expected = (double[])c0.Clone();
-                Reference.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, expected, ldc);
-                using var ga = Dev(a); using var gb = Dev(b); using var gc = Dev(c0);
-                grid.Matmul(transA, transB, m, n, k, (float)alpha, ga.View, lda, gb.View, ldb, (float)beta, gc.View, ldc, version);
-                Close.Assert(expected, Host(gc), 1e-5, 1e-5, $"{label} alpha={alpha} beta={beta}");
-            }
+        {
+            if (version == GpuKernels.MatmulNaive && grid == Tile2) continue;
+            string label = $"tile {grid.Tile}";
+            var expected = (double[])c0.Clone();
+            Reference.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, expected, ldc);
+            using var ga = Dev(a); using var gb = Dev(b); using var gc = Dev(c0);
+            grid.Matmul(transA, transB, m, n, k, (float)alpha, ga.View, lda, gb.View, ldb, (float)beta, gc.View, ldc, version);
+            Close.Assert(expected, Host(gc), 1e-5, 1e-5, $"{label} alpha={alpha} beta={beta}");
+        }
     }
 
     [Test]

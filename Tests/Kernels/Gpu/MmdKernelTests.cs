@@ -47,7 +47,9 @@ public class MmdKernelTests
         Check(Production, new MmdSpec(MmdKernel.Rbf, [.. MmdSpec.WaeScales], Bandwidth: 0.7, Unbiased: false), 34, 19, 20);
 
     // The backward's partner chunks: one (adding into dx, dy directly), several of one block, several of two blocks.
-    [TestCase(1)] [TestCase(3)] [TestCase(null)]
+    [TestCase(1)]
+    [TestCase(3)]
+    [TestCase(null)]
     public void Backward_matches_the_cpu_however_the_partners_are_chunked(int? chunks) =>
         Check(K, new MmdSpec(MmdKernel.Imq, [.. MmdSpec.WaeScales], Bandwidth: 0.7), 17, 10, 6, chunks);
 

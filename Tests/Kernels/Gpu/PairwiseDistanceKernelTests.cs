@@ -7,7 +7,10 @@ namespace InfoVae.Tests.Kernels.Gpu;
 /// <summary>Pairwise squared distances and their backward against Kernels/Cpu/PairwiseDistance in double.</summary>
 public class PairwiseDistanceKernelTests
 {
-    [TestCase(1, 1, 1)] [TestCase(17, 31, 3)] [TestCase(5, 7, 33)] [TestCase(3, 1, 5)]
+    [TestCase(1, 1, 1)]
+    [TestCase(17, 31, 3)]
+    [TestCase(5, 7, 33)]
+    [TestCase(3, 1, 5)]
     public void Forward_and_backward(int n, int m, int d)
     {
         var a = F(Rand.Uniform(n * d, 51)); var b = F(Rand.Uniform(m * d, 52));

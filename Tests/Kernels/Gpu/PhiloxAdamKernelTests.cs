@@ -10,7 +10,10 @@ namespace InfoVae.Tests.Kernels.Gpu;
 public class PhiloxAdamKernelTests
 {
     // Counter 2³² − 2 makes the block counter carry into its high word within the draw.
-    [TestCase(1, 7ul, 0ul)] [TestCase(3, 7ul, 5ul)] [TestCase(17, 0xDEADBEEFCAFEul, 4294967294ul)] [TestCase(31, 42ul, 123456789012345ul)]
+    [TestCase(1, 7ul, 0ul)]
+    [TestCase(3, 7ul, 5ul)]
+    [TestCase(17, 0xDEADBEEFCAFEul, 4294967294ul)]
+    [TestCase(31, 42ul, 123456789012345ul)]
     public void Uniforms_are_bit_identical_to_the_cpu(int n, ulong key, ulong counter)
     {
         var expected = new float[n];
@@ -20,7 +23,10 @@ public class PhiloxAdamKernelTests
         Assert.That(Host(y), Is.EqualTo(expected));
     }
 
-    [TestCase(1, 7ul, 0ul)] [TestCase(3, 7ul, 5ul)] [TestCase(17, 0xDEADBEEFCAFEul, 4294967294ul)] [TestCase(31 * 33, 42ul, 99ul)]
+    [TestCase(1, 7ul, 0ul)]
+    [TestCase(3, 7ul, 5ul)]
+    [TestCase(17, 0xDEADBEEFCAFEul, 4294967294ul)]
+    [TestCase(31 * 33, 42ul, 99ul)]
     public void Normals_match_the_cpu_to_float_rounding(int n, ulong key, ulong counter)
     {
         var expected = new double[n];
@@ -42,7 +48,9 @@ public class PhiloxAdamKernelTests
         }
     }
 
-    [TestCase(1, 0.0)] [TestCase(31, 0.0)] [TestCase(33 * 5, 0.01)]
+    [TestCase(1, 0.0)]
+    [TestCase(31, 0.0)]
+    [TestCase(33 * 5, 0.01)]
     public void Adam_matches_the_torch_formula_over_three_steps(int n, double weightDecay)
     {
         double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;

@@ -181,7 +181,8 @@ public class PtxCompileTests
         public void OptimizedKernelContext(IRContext kernelContext, Method kernelMethod) { }
     }
 
-    [TestCase(typeof(MmdKernels.Imq))] [TestCase(typeof(MmdKernels.Rbf))]
+    [TestCase(typeof(MmdKernels.Imq))]
+    [TestCase(typeof(MmdKernels.Rbf))]
     public void Mmd_kernels_specialised_to_tile_16_and_d_32_compile_with_both_as_constants(Type kernelFunction)
     {
         // Tile and D are a SpecializedValue: on a GPU each (T, D) is compiled with both as constants. Compiled here the

@@ -22,9 +22,17 @@ public class ReduceLayoutKernelTests
 
     // (outer, axis, inner): whole-tensor sums (1, N, 1), row sums (inner 1), column sums and middle axes; past one
     // chunk of a row (4096) and of a column (256 rows), with several rows and columns around them.
-    [TestCase(1, 1, 1)] [TestCase(1, 31, 1)] [TestCase(1, 1000, 1)] [TestCase(33, 5, 1)] [TestCase(1, 33, 5)]
-    [TestCase(2, 3, 5)] [TestCase(17, 1, 3)] [TestCase(3, 17, 1)]
-    [TestCase(3, 9000, 1)] [TestCase(2, 600, 3)] [TestCase(1, 0, 4)]
+    [TestCase(1, 1, 1)]
+    [TestCase(1, 31, 1)]
+    [TestCase(1, 1000, 1)]
+    [TestCase(33, 5, 1)]
+    [TestCase(1, 33, 5)]
+    [TestCase(2, 3, 5)]
+    [TestCase(17, 1, 3)]
+    [TestCase(3, 17, 1)]
+    [TestCase(3, 9000, 1)]
+    [TestCase(2, 600, 3)]
+    [TestCase(1, 0, 4)]
     public void Sum_axis_matches_the_cpu_reduce(int outer, int axis, int inner)
     {
         var x = F(Rand.Uniform(outer * axis * inner, 21));
@@ -103,7 +111,10 @@ public class ReduceLayoutKernelTests
         Assert.That(SumOnDevice(Production, x, 1, rows, c, y0, 1f, true), Is.EqualTo(first), "a second run");
     }
 
-    [TestCase(1, 1, 1)] [TestCase(33, 5, 1)] [TestCase(1, 33, 5)] [TestCase(2, 3, 5)]
+    [TestCase(1, 1, 1)]
+    [TestCase(33, 5, 1)]
+    [TestCase(1, 33, 5)]
+    [TestCase(2, 3, 5)]
     public void Broadcast_axis_matches_the_cpu_reduce(int outer, int axis, int inner)
     {
         var dy = F(Rand.Uniform(outer * inner, 24));
@@ -124,7 +135,11 @@ public class ReduceLayoutKernelTests
     }
 
     // (rows, cols, source row stride, destination row stride): packed, slices of wider rows, a stride-0 (broadcast) source.
-    [TestCase(1, 1, 1, 1)] [TestCase(17, 3, 3, 3)] [TestCase(5, 3, 7, 4)] [TestCase(33, 5, 0, 9)] [TestCase(4, 2, 5, 2)]
+    [TestCase(1, 1, 1, 1)]
+    [TestCase(17, 3, 3, 3)]
+    [TestCase(5, 3, 7, 4)]
+    [TestCase(33, 5, 0, 9)]
+    [TestCase(4, 2, 5, 2)]
     public void Copy_rows_between_strided_views(int rows, int cols, int srcStride, int dstStride)
     {
         int srcOff = 2, dstOff = 1;
@@ -146,7 +161,10 @@ public class ReduceLayoutKernelTests
         }
     }
 
-    [TestCase(1, 1)] [TestCase(17, 3)] [TestCase(33, 5)] [TestCase(1, 31)]
+    [TestCase(1, 1)]
+    [TestCase(17, 3)]
+    [TestCase(33, 5)]
+    [TestCase(1, 31)]
     public void Transpose_matches_index_swap(int rows, int cols)
     {
         var x = Rand.UniformF(rows * cols, 28);

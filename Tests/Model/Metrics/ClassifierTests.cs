@@ -13,10 +13,15 @@ namespace InfoVae.Tests.Model.Metrics;
 /// </summary>
 public class ClassifierTests
 {
-    static readonly ClassifierConfig Small = new() { Rows = 12, Cols = 16, Channels = [4, 8, 8], Hidden = 16,
-        Epochs = 6, Batch = 16, LearningRate = 5e-3, Seed = 3 };
+    static readonly ClassifierConfig Small = new()
+    {
+        Rows = 12, Cols = 16, Channels = [4, 8, 8], Hidden = 16,
+        Epochs = 6, Batch = 16, LearningRate = 5e-3, Seed = 3
+    };
 
-    [TestCase(28, 28, 4, 4)] [TestCase(12, 16, 2, 2)] [TestCase(20, 12, 3, 2)]
+    [TestCase(28, 28, 4, 4)]
+    [TestCase(12, 16, 2, 2)]
+    [TestCase(20, 12, 3, 2)]
     public void Forward_gives_logits_and_features_and_the_flattened_side_follows_the_strides(int rows, int cols,
         int lastRows, int lastCols)
     {

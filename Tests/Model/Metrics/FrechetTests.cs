@@ -58,7 +58,8 @@ public class FrechetTests
         return m;
     }
 
-    [TestCase(5)] [TestCase(64)]
+    [TestCase(5)]
+    [TestCase(64)]
     public void Commuting_rotated_covariances_match_the_closed_form(int d)
     {
         // Σ₁ = Q diag(a) Qᵀ, Σ₂ = Q diag(b) Qᵀ: FID = ‖μ₁ − μ₂‖² + Σ (√aᵢ − √bᵢ)², whatever Q.

@@ -76,7 +76,8 @@ public class KidAndInceptionScoreTests
         Assert.That(k.SubsetSize, Is.EqualTo(30));
     }
 
-    [TestCase(10)] [TestCase(3)]
+    [TestCase(10)]
+    [TestCase(3)]
     public void Inception_score_of_confident_uniform_predictions_is_the_number_of_classes(int c)
     {
         int n = 7 * c;

@@ -33,7 +33,11 @@ public class SymmetricEigenTests
             }
     }
 
-    [TestCase(1)] [TestCase(2)] [TestCase(7)] [TestCase(40)] [TestCase(128)]
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(7)]
+    [TestCase(40)]
+    [TestCase(128)]
     public void Random_symmetric_matrices_decompose(int n)
     {
         var a = RandomSymmetric(n, n);
@@ -83,7 +87,8 @@ public class SymmetricEigenTests
         Assert.That(values, Is.All.EqualTo(0.0));
     }
 
-    [TestCase(6)] [TestCase(33)]
+    [TestCase(6)]
+    [TestCase(33)]
     public void Square_root_of_a_covariance_squares_back(int n)
     {
         // A = B·Bᵀ is positive semi-definite; with n/2 columns in B it is singular (rank n/2), as covariances of dead
