@@ -51,10 +51,14 @@ public class ConvBench
         return 2.0 * b * positions * L.K * L.K * L.Cin * L.Cout;
     }
 
-    /// <summary>Forward + backward: 3× each layer's forward GEMMs, less the first layer's dx GEMM (the image needs no gradient).</summary>
+    /// <summary>
+    /// Forward + backward: 3× each layer's forward GEMMs, less the first layer's dx GEMM (the image needs no gradient).
+    /// </summary>
     internal static double Flop(int b) => Enumerable.Range(0, Layers.Length).Sum(l => (l == 0 ? 2 : 3) * ForwardFlop(l, b));
 
-    /// <summary>Runs our side on this backend instead of INFOVAE_BENCH_DEVICE's (<see cref="ConvProfile"/>'s timing wrapper).</summary>
+    /// <summary>
+    /// Runs our side on this backend instead of INFOVAE_BENCH_DEVICE's (<see cref="ConvProfile"/>'s timing wrapper).
+    /// </summary>
     internal IBackend<float>? BackendOverride { get; init; }
 
     IBackend<float> be = null!;
@@ -106,7 +110,8 @@ public class ConvBench
         tRunVar = Layers.Take(bn).Select(l => torch.ones(l.Cout)).ToArray();
         tLastBias = torch.tensor(biasData, [1]).requires_grad_();
         tParams = [.. tw, .. tgamma, .. tbeta, tLastBias];
-        // The same input and weights with channels_last strides (their own leaves; batch norm and leaky ReLU keep the format).
+        // The same input and weights with channels_last strides (their own leaves; batch norm and leaky ReLU keep the
+        // format).
         txLast = ChannelsLast(tx);
         twLast = tw.Select(t => ChannelsLast(t.detach()).requires_grad_()).ToArray();
         tParamsLast = [.. twLast, .. tgamma, .. tbeta, tLastBias];
@@ -139,7 +144,10 @@ public class ConvBench
         TorchForward(tx, tw).backward([tseed]);
     }
 
-    /// <summary>The same step with activations and weights in channels_last memory (PyTorch's advice for CPU convs); the seed's C = 1 makes it either format.</summary>
+    /// <summary>
+    /// The same step with activations and weights in channels_last memory (PyTorch's advice for CPU convs); the seed's
+    /// C = 1 makes it either format.
+    /// </summary>
     [Benchmark]
     public void TorchSharpChannelsLast()
     {
@@ -191,7 +199,10 @@ public class ConvBench
         return h;
     }
 
-    /// <summary>TorchSharp's conv layer l alone on a random input of its shape: (forward ms, forward + backward ms), mean of <paramref name="reps"/>.</summary>
+    /// <summary>
+    /// TorchSharp's conv layer l alone on a random input of its shape: (forward ms, forward + backward ms), mean of
+    /// <paramref name="reps"/>.
+    /// </summary>
     internal (double Forward, double Both) TorchLayer(int l, int reps, bool channelsLast = false)
     {
         var L = Layers[l];
@@ -214,7 +225,9 @@ public class ConvBench
         return (fwd, sw.Elapsed.TotalMilliseconds / reps);
     }
 
-    /// <summary>The same NCHW-shaped tensor with channels_last strides (TorchSharp has no memory_format argument).</summary>
+    /// <summary>
+    /// The same NCHW-shaped tensor with channels_last strides (TorchSharp has no memory_format argument).
+    /// </summary>
     internal static TorchTensor ChannelsLast(TorchTensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
     /// <summary>

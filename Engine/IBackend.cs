@@ -17,7 +17,9 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The --device name: cpu, cuda or ilgpu-cpu.</summary>
     string Name { get; }
 
-    /// <summary>A buffer of at least <paramref name="length"/> elements from the pool; contents are undefined.</summary>
+    /// <summary>
+    /// A buffer of at least <paramref name="length"/> elements from the pool; contents are undefined.
+    /// </summary>
     Storage<T> Rent(int length);
     /// <summary>Gives a buffer from <see cref="Rent"/> back to the pool.</summary>
     void Return(Storage<T> storage);
@@ -45,15 +47,20 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Every element of t = value.</summary>
     void Fill(Tensor<T> t, T value);
 
-    /// <summary>False when some element is NaN or ±∞ (the tape's anomaly mode asks after every op); waits for the device.</summary>
+    /// <summary>
+    /// False when some element is NaN or ±∞ (the tape's anomaly mode asks after every op); waits for the device.
+    /// </summary>
     bool AllFinite(Tensor<T> t);
     /// <summary>
     /// flag (one element) = 1 when some element of x is NaN or ±∞, else 0, queued like any op so that it can be read
-    /// with other scalars (<see cref="ReadScalars"/>: one wait on a GPU). The default waits, as <see cref="AllFinite"/>.
+    /// with other scalars (<see cref="ReadScalars"/>: one wait on a GPU). The default waits, as <see
+    /// cref="AllFinite"/>.
     /// </summary>
     void FlagNonFinite(Tensor<T> x, Tensor<T> flag) => Fill(flag, AllFinite(x) ? T.Zero : T.One);
 
-    /// <summary>dst (=|+=) src, both of the same rows × last-axis shape, each with its own row stride (views allowed).</summary>
+    /// <summary>
+    /// dst (=|+=) src, both of the same rows × last-axis shape, each with its own row stride (views allowed).
+    /// </summary>
     void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate);
 
     /// <summary>y = f(x, p) elementwise, f the op struct <typeparamref name="TOp"/> (Kernels/UnaryOps.cs).</summary>
@@ -78,7 +85,9 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     void Matmul(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta,
         Tensor<T>? bias = null, bool relu = false);
 
-    /// <summary>y (=|+=) scale · Σ over <paramref name="axis"/> of x (axis = -1 with y a scalar: over everything).</summary>
+    /// <summary>
+    /// y (=|+=) scale · Σ over <paramref name="axis"/> of x (axis = -1 with y a scalar: over everything).
+    /// </summary>
     void Sum(Tensor<T> x, int axis, Tensor<T> y, T scale, bool accumulate);
     /// <summary>dx += scale · dy broadcast back along the axis that Sum reduced (axis = -1: everything).</summary>
     void SumBackward(Tensor<T> dy, int axis, Tensor<T> dx, T scale);
@@ -109,13 +118,18 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// weights t: the cross-entropy of t under softmax(z).
     /// </summary>
     void SoftmaxCrossEntropy(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
-    /// <summary>dLogits += dLoss[r]·(t_sum[r]·softmax(z[r]) − t[r]), dTarget += dLoss[r]·(logsumexp(z[r]) − z[r]); a null side is skipped.</summary>
+    /// <summary>
+    /// dLogits += dLoss[r]·(t_sum[r]·softmax(z[r]) − t[r]), dTarget += dLoss[r]·(logsumexp(z[r]) − z[r]); a null side
+    /// is skipped.
+    /// </summary>
     void SoftmaxCrossEntropyBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits,
         Tensor<T>? dTarget);
 
     /// <summary>d (n, m) = max(0, ‖a_i‖² + ‖b_j‖² − 2 a_i·b_j) for a (n, k), b (m, k).</summary>
     void SquaredDistance(Tensor<T> a, Tensor<T> b, Tensor<T> d);
-    /// <summary>da += Σ_j 2·dD_ij·(a_i − b_j), db −= likewise, where the forward's d is > 0 (the clamp passes nothing).</summary>
+    /// <summary>
+    /// da += Σ_j 2·dD_ij·(a_i − b_j), db −= likewise, where the forward's d is > 0 (the clamp passes nothing).
+    /// </summary>
     void SquaredDistanceBackward(Tensor<T> a, Tensor<T> b, Tensor<T> d, Tensor<T> dD, Tensor<T>? da, Tensor<T>? db);
 
     /// <summary>Writes MMD²(x, y) into the scalar <paramref name="result"/>.</summary>
@@ -123,9 +137,15 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>dx, dy += dResult·∂MMD²/∂x, ∂/∂y; a null side is skipped.</summary>
     void MmdBackward(Tensor<T> x, Tensor<T> y, MmdSpec spec, Tensor<T> dResult, Tensor<T>? dx, Tensor<T>? dy);
 
-    /// <summary>cols (Rows, KH·KW·C) = im2col(image (N, H, W, C)), overwriting cols; channels-last (see <see cref="ConvGeometry"/>).</summary>
+    /// <summary>
+    /// cols (Rows, KH·KW·C) = im2col(image (N, H, W, C)), overwriting cols; channels-last (see <see
+    /// cref="ConvGeometry"/>).
+    /// </summary>
     void Im2Col(Tensor<T> image, ConvGeometry g, Tensor<T> cols);
-    /// <summary>image (N, H, W, C) += col2im(cols (Rows, KH·KW·C)), the adjoint of <see cref="Im2Col"/>; deterministic (a gather, no atomics).</summary>
+    /// <summary>
+    /// image (N, H, W, C) += col2im(cols (Rows, KH·KW·C)), the adjoint of <see cref="Im2Col"/>; deterministic (a
+    /// gather, no atomics).
+    /// </summary>
     void Col2Im(Tensor<T> cols, ConvGeometry g, Tensor<T> image);
 
     /// <summary>
@@ -142,7 +162,9 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// conv-transpose2d.</summary>
     void ConvWeightGrad(Tensor<T> image, ConvGeometry g, Tensor<T> dy, Tensor<T> dw, bool accumulate);
 
-    /// <summary>Per-column batch mean and biased variance (÷ R) of x seen as (R, C) with C = the last axis; mean, var: (C).</summary>
+    /// <summary>
+    /// Per-column batch mean and biased variance (÷ R) of x seen as (R, C) with C = the last axis; mean, var: (C).
+    /// </summary>
     void BatchNormStats(Tensor<T> x, Tensor<T> mean, Tensor<T> var);
     /// <summary>
     /// y = (x − mean)·gamma/√(var + eps) + beta per column of x seen as (R, C); y has x's shape. With a
@@ -163,11 +185,15 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>PyTorch's running statistics: rm = (1 − m)·rm + m·mean; rv = (1 − m)·rv + m·var·R/(R − 1).</summary>
     void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar);
 
-    /// <summary>Standard normal draws from Philox4x32-10 with this key, starting at counter block <paramref name="counter"/>.</summary>
+    /// <summary>
+    /// Standard normal draws from Philox4x32-10 with this key, starting at counter block <paramref name="counter"/>.
+    /// </summary>
     void Normal(Tensor<T> t, ulong key, ulong counter);
     /// <summary>Uniform draws in [0, 1) from Philox4x32-10.</summary>
     void Uniform(Tensor<T> t, ulong key, ulong counter);
 
-    /// <summary>One Adam step (PyTorch's form) on flat, equally long parameter, gradient and moment tensors; step counts from 1.</summary>
+    /// <summary>
+    /// One Adam step (PyTorch's form) on flat, equally long parameter, gradient and moment tensors; step counts from 1.
+    /// </summary>
     void Adam(Tensor<T> param, Tensor<T> grad, Tensor<T> m, Tensor<T> v, double lr, double beta1, double beta2, double eps, long step);
 }

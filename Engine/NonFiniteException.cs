@@ -9,7 +9,10 @@ namespace InfoVae.Engine;
 /// </summary>
 public sealed class NonFiniteException : ArithmeticException
 {
-    /// <summary>An op's output (or, <paramref name="inBackward"/>, its gradient) holds value at index, the first non-finite element.</summary>
+    /// <summary>
+    /// An op's output (or, <paramref name="inBackward"/>, its gradient) holds value at index, the first non-finite
+    /// element.
+    /// </summary>
     public NonFiniteException(string op, Shape shape, bool inBackward, int index, double value)
         : this($"{(inBackward ? $"the backward of '{op}' produced a gradient" : $"op '{op}' produced an output")} "
             + $"of shape {shape} that is not finite (element {index} is {Show(value)})",
@@ -35,7 +38,9 @@ public sealed class NonFiniteException : ArithmeticException
     public string Op { get; }
     /// <summary>The shape of the tensor that holds the value.</summary>
     public Shape Shape { get; }
-    /// <summary>False: the op's forward output; true: a gradient its backward function added into (or wrote) for an input.</summary>
+    /// <summary>
+    /// False: the op's forward output; true: a gradient its backward function added into (or wrote) for an input.
+    /// </summary>
     public bool InBackward { get; }
     /// <summary>The first non-finite element (row-major) and its value.</summary>
     public int Index { get; }

@@ -15,7 +15,10 @@ public readonly struct Shape : IEquatable<Shape>
     /// <summary>The number of axes (0 for a scalar).</summary>
     public int Rank { get; }
 
-    /// <summary>A shape of these dimensions (none: a scalar); throws for a negative one, a rank above 4 or more than int.MaxValue elements.</summary>
+    /// <summary>
+    /// A shape of these dimensions (none: a scalar); throws for a negative one, a rank above 4 or more than
+    /// int.MaxValue elements.
+    /// </summary>
     public Shape(params ReadOnlySpan<int> dims)
     {
         if (dims.Length > MaxRank) throw new ArgumentException($"rank {dims.Length} > {MaxRank} is not supported");

@@ -70,7 +70,9 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
                 if (input is { RawGrad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
     }
 
-    /// <summary>Within the scope ops record no backward functions (evaluation); their outputs still live on the tape.</summary>
+    /// <summary>
+    /// Within the scope ops record no backward functions (evaluation); their outputs still live on the tape.
+    /// </summary>
     public NoGradScope NoGrad() { noGrad++; return new NoGradScope(this); }
 
     /// <summary>The scope <see cref="NoGrad"/> opens; dispose it to close.</summary>
@@ -80,7 +82,9 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
         public void Dispose() => tape.noGrad--;
     }
 
-    /// <summary>A new node of <paramref name="shape"/> with fresh (uninitialised) storage. Parents set requires-grad.</summary>
+    /// <summary>
+    /// A new node of <paramref name="shape"/> with fresh (uninitialised) storage. Parents set requires-grad.
+    /// </summary>
     internal Tensor<T> Node(string op, Shape shape, IBackend<T> backend, Tensor<T>? a = null, Tensor<T>? b = null, Tensor<T>? c = null)
     {
         if (detectAnomaly) CheckAnomalies();
@@ -91,7 +95,9 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
         return t;
     }
 
-    /// <summary>An input tensor that lives until the next <see cref="Reset"/> (a batch, a noise draw); contents undefined.</summary>
+    /// <summary>
+    /// An input tensor that lives until the next <see cref="Reset"/> (a batch, a noise draw); contents undefined.
+    /// </summary>
     public Tensor<T> Scratch(Shape shape, IBackend<T> backend) => Node("input", shape, backend);
 
     /// <summary>A new node that views <paramref name="source"/>'s storage (reshape, slice).</summary>
@@ -139,7 +145,9 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
-    /// <summary>Frees every node's buffers back to the pool; tensors from before the reset must not be used again.</summary>
+    /// <summary>
+    /// Frees every node's buffers back to the pool; tensors from before the reset must not be used again.
+    /// </summary>
     public void Reset()
     {
         for (int i = 0; i < count; i++)

@@ -20,7 +20,9 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     public int Offset { get; internal set; }
     /// <summary>Elements between consecutive rows of the last axis (= Shape.Last unless this is a slice).</summary>
     public int RowStride { get; internal set; }
-    /// <summary>Whether backward computes ∂loss/∂this; an op's output requires it when an input does (outside NoGrad).</summary>
+    /// <summary>
+    /// Whether backward computes ∂loss/∂this; an op's output requires it when an input does (outside NoGrad).
+    /// </summary>
     public bool RequiresGrad { get; set; }
     /// <summary>
     /// ∂loss/∂this after <see cref="Backward()"/>. Leaves keep it, and each later backward adds into it, until
@@ -122,10 +124,16 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     // ---- autodiff ----
 
-    /// <summary>Runs the tape backwards from this scalar: every tensor it depends on that requires a gradient gets ∂this/∂it added to its Grad.</summary>
+    /// <summary>
+    /// Runs the tape backwards from this scalar: every tensor it depends on that requires a gradient gets ∂this/∂it
+    /// added to its Grad.
+    /// </summary>
     public void Backward() => Tape<T>.Current.Backward(this, null);
 
-    /// <summary>Backward from a non-scalar output, seeded with ∂loss/∂this = <paramref name="gradient"/> (PyTorch's backward(gradient)).</summary>
+    /// <summary>
+    /// Backward from a non-scalar output, seeded with ∂loss/∂this = <paramref name="gradient"/> (PyTorch's
+    /// backward(gradient)).
+    /// </summary>
     public void Backward(Tensor<T> gradient) => Tape<T>.Current.Backward(this, gradient);
 
     /// <summary>The gradient buffer, created zeroed on first use.</summary>
@@ -158,7 +166,9 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     bool gradDeferredZero;
-    /// <summary>True after <see cref="ZeroGradDeferred"/> until something writes the gradient: its contents are not meaningful.</summary>
+    /// <summary>
+    /// True after <see cref="ZeroGradDeferred"/> until something writes the gradient: its contents are not meaningful.
+    /// </summary>
     internal bool GradDeferredZero => gradDeferredZero;
 
     /// <summary>Returns a tape node's gradient storage to the pool (the grad object is kept for reuse).</summary>

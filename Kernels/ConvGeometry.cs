@@ -4,8 +4,8 @@ namespace InfoVae.Kernels;
 /// The sizes of one 2-D convolution in channels-last (NHWC) layout, shared by im2col, col2im and the conv ops.
 /// "image" = (N, H, W, C); "grid" of patch positions = (N, OH, OW); one patch = (KH, KW, C), so
 /// cols = (Rows, PatchLength) = (N·OH·OW, KH·KW·C) with
-/// <c>cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·Stride − Pad + kh, ow·Stride − Pad + kw, c]</c> (0 outside).
-/// Conv2d: image = its input, grid = its output positions (<see cref="Conv"/>).
+/// <c>cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·Stride − Pad + kh, ow·Stride − Pad + kw, c]</c> (0
+/// outside). Conv2d: image = its input, grid = its output positions (<see cref="Conv"/>).
 /// ConvTranspose2d is the adjoint: image = its OUTPUT, grid = its INPUT positions (<see cref="Transposed"/>).
 /// Either way OH = (H + 2·Pad − KH) / Stride + 1 (floor), which <see cref="Validate"/> checks.
 /// Spec: docs/conv.md (issue #8).
@@ -24,13 +24,21 @@ public readonly record struct ConvGeometry(int N, int H, int W, int C, int KH, i
     /// <summary>Rows·PatchLength: elements of cols.</summary>
     public int ColsLength => Rows * PatchLength;
 
-    /// <summary>Output size of a convolution along one axis: ⌊(size + 2·pad − kernel) / stride⌋ + 1 (PyTorch's Conv2d, dilation 1).</summary>
+    /// <summary>
+    /// Output size of a convolution along one axis: ⌊(size + 2·pad − kernel) / stride⌋ + 1 (PyTorch's Conv2d, dilation
+    /// 1).
+    /// </summary>
     public static int ConvOutputSize(int size, int kernel, int stride, int pad) => (size + 2 * pad - kernel) / stride + 1;
 
-    /// <summary>Output size of a transposed convolution along one axis: (size − 1)·stride − 2·pad + kernel + outputPad (PyTorch's ConvTranspose2d).</summary>
+    /// <summary>
+    /// Output size of a transposed convolution along one axis: (size − 1)·stride − 2·pad + kernel + outputPad
+    /// (PyTorch's ConvTranspose2d).
+    /// </summary>
     public static int TransposedOutputSize(int size, int kernel, int stride, int pad, int outputPad) => (size - 1) * stride - 2 * pad + kernel + outputPad;
 
-    /// <summary>Conv2d of an (n, h, w, c) input with a (·, kh, kw, c) kernel: the grid is the output. Validated.</summary>
+    /// <summary>
+    /// Conv2d of an (n, h, w, c) input with a (·, kh, kw, c) kernel: the grid is the output. Validated.
+    /// </summary>
     public static ConvGeometry Conv(int n, int h, int w, int c, int kh, int kw, int stride, int pad)
     {
         CheckArguments(n, h, w, c, kh, kw, stride, pad, "conv2d", "input");
@@ -66,7 +74,10 @@ public readonly record struct ConvGeometry(int N, int H, int W, int C, int KH, i
         if (pad < 0) throw new ArgumentException($"{op}: padding {pad} must be ≥ 0");
     }
 
-    /// <summary>Throws an ArgumentException unless every size is positive, the grid matches the image, and every buffer fits an int.</summary>
+    /// <summary>
+    /// Throws an ArgumentException unless every size is positive, the grid matches the image, and every buffer fits an
+    /// int.
+    /// </summary>
     public void Validate()
     {
         if (N < 1 || H < 1 || W < 1 || C < 1) throw new ArgumentException($"conv geometry: image (N, H, W, C) = ({N}, {H}, {W}, {C}) needs every size ≥ 1");

@@ -110,10 +110,11 @@ public static class UnaryOps
     }
 
     /// <summary>
-    /// x > 0 ? x : 0, NaN kept. The gradient at x = 0 is 0. Backward: x > 0 ? dy : 0·dy (<see cref="LeakyReluGradOp{T}"/>
-    /// with slope 0): a NaN upstream gradient stays NaN where x ≤ 0 (so anomaly checks see it; PyTorch's
-    /// threshold_backward would give 0), and 0·dy keeps the sign of zero. Neither RyuJIT nor ILGPU's IR builder folds
-    /// a float 0·dy to 0 (the builder folds integer ×0 only); the PTX compile test checks the multiply is there.
+    /// x > 0 ? x : 0, NaN kept. The gradient at x = 0 is 0. Backward: x > 0 ? dy : 0·dy (<see
+    /// cref="LeakyReluGradOp{T}"/> with slope 0): a NaN upstream gradient stays NaN where x ≤ 0 (so anomaly checks see
+    /// it; PyTorch's threshold_backward would give 0), and 0·dy keeps the sign of zero. Neither RyuJIT nor ILGPU's IR
+    /// builder folds a float 0·dy to 0 (the builder folds integer ×0 only); the PTX compile test checks the multiply is
+    /// there.
     /// </summary>
     public readonly struct Relu : IUnaryFunction
     {

@@ -31,7 +31,9 @@ public static class Program
         }
     }
 
-    /// <summary>Runs a parsed command; bad input becomes one line on stderr and a non-zero exit, never a stack trace.</summary>
+    /// <summary>
+    /// Runs a parsed command; bad input becomes one line on stderr and a non-zero exit, never a stack trace.
+    /// </summary>
     public static int Run(RootCommand root, string[] args)
     {
         bool trace = Environment.GetEnvironmentVariable("INFOVAE_TRACE") == "1";

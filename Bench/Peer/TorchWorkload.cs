@@ -7,7 +7,9 @@ using static TorchSharp.torch;
 
 namespace InfoVae.Bench.Peer;
 
-/// <summary>The anchor's settings that the loss and the optimiser read (docs/benchmarks.md: the canonical values).</summary>
+/// <summary>
+/// The anchor's settings that the loss and the optimiser read (docs/benchmarks.md: the canonical values).
+/// </summary>
 sealed class PeerConfig
 {
     public int Seed { get; init; }

@@ -25,7 +25,9 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     /// <inheritdoc/>
     public void Return(Storage<T> storage) => pool.Return((CpuStorage<T>)storage);
 
-    /// <summary>The tensor's elements; the tensor must be contiguous (ops make views contiguous before calling in).</summary>
+    /// <summary>
+    /// The tensor's elements; the tensor must be contiguous (ops make views contiguous before calling in).
+    /// </summary>
     public static Span<T> Span(Tensor<T> t)
     {
         if (!t.IsContiguous) throw new InvalidOperationException($"{t} is a strided view; make it contiguous first");
@@ -146,7 +148,9 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         return new BroadcastIndex(dims, stA, stB, dense);
     }
 
-    /// <summary>Output dims padded to rank 4, and the operand's strides in that index space (0 where it is broadcast).</summary>
+    /// <summary>
+    /// Output dims padded to rank 4, and the operand's strides in that index space (0 where it is broadcast).
+    /// </summary>
     static void BroadcastStrides(Shape output, Shape operand, Span<int> dims, Span<int> strides)
     {
         int pad = 4 - output.Rank, opPad = 4 - operand.Rank, stride = 1;

@@ -27,7 +27,9 @@ public sealed class BufferPool<T>(IBackend<T> backend) where T : unmanaged, IFlo
     /// <summary>Buffers newly made so far: a warm training step adds none.</summary>
     public long Created { get; private set; }
 
-    /// <summary>A buffer of exactly <paramref name="length"/> elements, reused when one is free; contents undefined.</summary>
+    /// <summary>
+    /// A buffer of exactly <paramref name="length"/> elements, reused when one is free; contents undefined.
+    /// </summary>
     public CpuStorage<T> Rent(int length)
     {
         lock (gate)

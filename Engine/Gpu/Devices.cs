@@ -7,7 +7,10 @@ using InfoVae.Engine.Cpu;
 
 namespace InfoVae.Engine.Gpu;
 
-/// <summary>Where the float32 training runs: auto (CUDA if it starts, else the SIMD CPU), cpu, cuda, or ilgpu-cpu (ILGPU's CPU accelerator, for tests).</summary>
+/// <summary>
+/// Where the float32 training runs: auto (CUDA if it starts, else the SIMD CPU), cpu, cuda, or ilgpu-cpu (ILGPU's CPU
+/// accelerator, for tests).
+/// </summary>
 public enum DeviceKind
 {
     /// <summary>CUDA if it starts, else the SIMD CPU.</summary>
@@ -57,7 +60,9 @@ public static class Devices
     /// <summary>The accepted --device names, for usage lines and error messages.</summary>
     public const string Names = "auto|cpu|cuda|ilgpu-cpu";
 
-    /// <summary>The device kind of a --device name; throws <see cref="ArgumentException"/> for an unknown one.</summary>
+    /// <summary>
+    /// The device kind of a --device name; throws <see cref="ArgumentException"/> for an unknown one.
+    /// </summary>
     public static DeviceKind Parse(string name) => name.Trim().ToLowerInvariant() switch
     {
         "auto" => DeviceKind.Auto,
@@ -70,7 +75,10 @@ public static class Devices
     /// <summary>The backend for a --device name (see <see cref="Create(DeviceKind)"/>).</summary>
     public static IBackend<float> Create(string name) => Create(Parse(name));
 
-    /// <summary>The backend for <paramref name="kind"/>; cuda throws <see cref="DeviceUnavailableException"/> when CUDA cannot start, auto falls back to cpu.</summary>
+    /// <summary>
+    /// The backend for <paramref name="kind"/>; cuda throws <see cref="DeviceUnavailableException"/> when CUDA cannot
+    /// start, auto falls back to cpu.
+    /// </summary>
     public static IBackend<float> Create(DeviceKind kind) => Choose(kind).Backend;
 
     /// <summary>
@@ -94,7 +102,9 @@ public static class Devices
         }
     }
 
-    /// <summary>ILGPU's CPU accelerator: 16 threads per group (warp 4 × 4 warps) for the 4×4 tiles, one multiprocessor per core.</summary>
+    /// <summary>
+    /// ILGPU's CPU accelerator: 16 threads per group (warp 4 × 4 warps) for the 4×4 tiles, one multiprocessor per core.
+    /// </summary>
     public static IlgpuBackend StartIlgpuCpu()
     {
         var context = Context.Create(b => b.CPU(new CPUDevice(4, 4, Environment.ProcessorCount)).EnableAlgorithms());
@@ -102,7 +112,9 @@ public static class Devices
         return new IlgpuBackend(context, accelerator, "ilgpu-cpu");
     }
 
-    /// <summary>A backend on CUDA device 0; throws <see cref="DeviceUnavailableException"/> when CUDA cannot start.</summary>
+    /// <summary>
+    /// A backend on CUDA device 0; throws <see cref="DeviceUnavailableException"/> when CUDA cannot start.
+    /// </summary>
     public static IlgpuBackend StartCuda()
     {
         InstallCudaResolver();

@@ -36,7 +36,9 @@ public sealed class DeviceBufferPool(Accelerator accelerator, IBackend<float> ba
     /// <summary>Buffers newly allocated so far: a warm training step adds none.</summary>
     public long Created { get; private set; }
 
-    /// <summary>A device buffer of exactly <paramref name="length"/> floats, reused when one is free; contents undefined.</summary>
+    /// <summary>
+    /// A device buffer of exactly <paramref name="length"/> floats, reused when one is free; contents undefined.
+    /// </summary>
     public IlgpuStorage Rent(int length)
     {
         lock (gate)

@@ -105,7 +105,8 @@ public static partial class Ops
                     leakySlope: slope);
             return;
         }
-        // Evaluation: y = xhat·gamma + beta with constant statistics; each term through BatchNormApply with 0/1 vectors.
+        // Evaluation: y = xhat·gamma + beta with constant statistics; each term through BatchNormApply with 0/1
+        // vectors.
         Storage<T>? act = null;
         if (slope != null)
         {

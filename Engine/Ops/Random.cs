@@ -4,7 +4,10 @@ namespace InfoVae.Engine;
 
 public static partial class Ops
 {
-    /// <summary>Standard normal draws (Philox4x32-10, <paramref name="key"/>, from counter block <paramref name="counter"/>); no gradient.</summary>
+    /// <summary>
+    /// Standard normal draws (Philox4x32-10, <paramref name="key"/>, from counter block <paramref name="counter"/>); no
+    /// gradient.
+    /// </summary>
     public static Tensor<T> Normal<T>(Shape shape, ulong key, ulong counter, IBackend<T>? backend = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var be = backend ?? Cpu.CpuBackend<T>.Instance;

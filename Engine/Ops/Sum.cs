@@ -4,7 +4,9 @@ namespace InfoVae.Engine;
 
 public static partial class Ops
 {
-    /// <summary>Σ of every element (a scalar), or along <paramref name="axis"/> (that axis removed). ∂ = 1 broadcast back.</summary>
+    /// <summary>
+    /// Σ of every element (a scalar), or along <paramref name="axis"/> (that axis removed). ∂ = 1 broadcast back.
+    /// </summary>
     public static Tensor<T> Sum<T>(this Tensor<T> x, int? axis = null) where T : unmanaged, IFloatingPointIeee754<T> => Reduction("sum", x, axis, T.One);
 
     /// <summary>

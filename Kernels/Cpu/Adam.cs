@@ -15,7 +15,9 @@ public static unsafe class Adam
     // so each element's arithmetic is the same whatever the thread count.
     const int ParallelFrom = 1 << 18, Chunk = 1 << 16;
 
-    /// <summary>One step over equally long parameter, gradient and moment buffers; <paramref name="step"/> counts from 1.</summary>
+    /// <summary>
+    /// One step over equally long parameter, gradient and moment buffers; <paramref name="step"/> counts from 1.
+    /// </summary>
     public static void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, double lr, double beta1, double beta2, double eps, long step)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

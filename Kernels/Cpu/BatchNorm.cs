@@ -19,7 +19,9 @@ public static unsafe class BatchNorm
     const int ChunkElements = 1 << 14, MaxChunks = 64, ParallelFrom = 1 << 16;
     static readonly AlignedBuffers scratch = new();
 
-    /// <summary>mean[c] = Σ_r x[r, c] / R, variance[c] = Σ_r (x[r, c] − mean[c])² / R (biased), two passes in double.</summary>
+    /// <summary>
+    /// mean[c] = Σ_r x[r, c] / R, variance[c] = Σ_r (x[r, c] − mean[c])² / R (biased), two passes in double.
+    /// </summary>
     public static void Stats<T>(ReadOnlySpan<T> x, int rows, int c, Span<T> mean, Span<T> variance) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(x.Length, rows, c);
@@ -44,7 +46,9 @@ public static unsafe class BatchNorm
         finally { scratch.Return((byte*)buf); }
     }
 
-    /// <summary>y[r, c] = (x[r, c] − mean[c]) · gamma[c] / √(var[c] + eps) + beta[c]. In place (y = x) is allowed.</summary>
+    /// <summary>
+    /// y[r, c] = (x[r, c] − mean[c]) · gamma[c] / √(var[c] + eps) + beta[c]. In place (y = x) is allowed.
+    /// </summary>
     public static void Apply<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, double eps,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> =>
         Apply(x, rows, c, mean, variance, eps, gamma, beta, false, T.Zero, y);
@@ -95,8 +99,8 @@ public static unsafe class BatchNorm
     /// <summary>
     /// Training-mode backward (accumulates; an empty span skips that output), xhat = (x − mean)/√(var + eps):
     /// dBeta += Σ_r dy; dGamma += Σ_r dy·xhat; dx += gamma/√(var + eps) · (dy − mean_r(dy) − xhat · mean_r(dy·xhat)),
-    /// computed as dx += a·dy + (b·(x − mean) + k) with per-column a = gamma/σ, b = −a·mean_r(dy·xhat)/σ, k = −a·mean_r(dy).
-    /// accumulateDx false writes dx instead of adding to it.
+    /// computed as dx += a·dy + (b·(x − mean) + k) with per-column a = gamma/σ, b = −a·mean_r(dy·xhat)/σ, k =
+    /// −a·mean_r(dy). accumulateDx false writes dx instead of adding to it.
     /// </summary>
     public static void Backward<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, double eps,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dGamma, Span<T> dBeta, bool accumulateDx = true)
@@ -261,7 +265,9 @@ public static unsafe class BatchNorm
         }
     }
 
-    /// <summary>Per chunk: Σ_r x (Squares false) or Σ_r (x − mean)² (Squares true) per column, in double, into Partial[chunk].</summary>
+    /// <summary>
+    /// Per chunk: Σ_r x (Squares false) or Σ_r (x − mean)² (Squares true) per column, in double, into Partial[chunk].
+    /// </summary>
     struct StatsBody<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* X;

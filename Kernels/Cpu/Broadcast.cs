@@ -64,7 +64,9 @@ public readonly ref struct BroadcastIndex(ReadOnlySpan<int> dims, ReadOnlySpan<i
 /// </summary>
 public static class Broadcast
 {
-    /// <summary>destination[idx] = x[idx·xStrides] ∘ y[idx·yStrides] over the index space <paramref name="dims"/>, row-major.</summary>
+    /// <summary>
+    /// destination[idx] = x[idx·xStrides] ∘ y[idx·yStrides] over the index space <paramref name="dims"/>, row-major.
+    /// </summary>
     public static void Binary<T, TOp>(ReadOnlySpan<T> x, ReadOnlySpan<int> xStrides, ReadOnlySpan<T> y, ReadOnlySpan<int> yStrides,
         ReadOnlySpan<int> dims, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IBinaryOp<T>
@@ -82,7 +84,9 @@ public static class Broadcast
                             y[i0 * yStrides[0] + i1 * yStrides[1] + i2 * yStrides[2] + i3 * yStrides[3]]);
     }
 
-    /// <summary>destination[idx·destinationStrides] += x[idx]: sums a full-shape block into a broadcast operand's gradient.</summary>
+    /// <summary>
+    /// destination[idx·destinationStrides] += x[idx]: sums a full-shape block into a broadcast operand's gradient.
+    /// </summary>
     public static void ReduceInto<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> dims, ReadOnlySpan<int> destinationStrides, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

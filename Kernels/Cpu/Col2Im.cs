@@ -19,7 +19,10 @@ public static unsafe class Col2Im
     const long PrefetchFrom = 8 << 20;   // bytes of cols
     static readonly AlignedBuffers tables = new();
 
-    /// <summary>image[n, ih, iw, c] += Σ cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] over oh·S − P + kh = ih, ow·S − P + kw = iw.</summary>
+    /// <summary>
+    /// image[n, ih, iw, c] += Σ cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] over oh·S − P + kh = ih, ow·S − P + kw =
+    /// iw.
+    /// </summary>
     public static void Accumulate<T>(ReadOnlySpan<T> cols, ConvGeometry g, Span<T> image) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Im2Col.CheckLengths(image.Length, cols.Length, g);
@@ -137,9 +140,9 @@ public static unsafe class Col2Im
     }
 
     /// <summary>
-    /// Asks for the cols a later band will read while the current one is summed. A band's taps are KW·C-runs spaced a cols
-    /// row apart, read by one load instruction with irregular strides, which the hardware prefetchers do not follow
-    /// (without this, the model's 14×14×32 col2im ran at a third of the memory bandwidth).
+    /// Asks for the cols a later band will read while the current one is summed. A band's taps are KW·C-runs spaced a
+    /// cols row apart, read by one load instruction with irregular strides, which the hardware prefetchers do not
+    /// follow (without this, the model's 14×14×32 col2im ran at a third of the memory bandwidth).
     /// </summary>
     static void Prefetch<T>(T* cols, ConvGeometry g, int band) where T : unmanaged
     {
@@ -155,7 +158,10 @@ public static unsafe class Col2Im
         }
     }
 
-    /// <summary>The kernel taps k in [First, Last] (step S) with (t − k) divisible by S and 0 ≤ (t − k)/S &lt; grid; empty when First &gt; Last.</summary>
+    /// <summary>
+    /// The kernel taps k in [First, Last] (step S) with (t − k) divisible by S and 0 ≤ (t − k)/S &lt; grid; empty when
+    /// First &gt; Last.
+    /// </summary>
     static (int First, int Last) Taps(int t, int kernel, int stride, int grid)
     {
         int last = Math.Min(kernel - 1, t), lo = Math.Max(0, t - stride * (grid - 1));

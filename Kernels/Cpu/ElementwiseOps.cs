@@ -52,7 +52,9 @@ public readonly struct MulScalarOp<T> : IUnaryOp<T> where T : unmanaged, IFloati
     public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> p) => x * p;
 }
 
-/// <summary>dx += dy · (x > 0 ? 1 : p): relu (p = 0) and leaky relu backward; a = x. The gradient at x = 0 is p.</summary>
+/// <summary>
+/// dx += dy · (x > 0 ? 1 : p): relu (p = 0) and leaky relu backward; a = x. The gradient at x = 0 is p.
+/// </summary>
 public readonly struct LeakyReluGradOp<T> : ITernaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc/>
@@ -85,7 +87,9 @@ public readonly struct TanhGradOp<T> : ITernaryOp<T> where T : unmanaged, IFloat
     public static Vector256<T> Invoke(Vector256<T> _, Vector256<T> y, Vector256<T> dy, Vector256<T> p) => dy * (Vector256<T>.One - y * y);
 }
 
-/// <summary>dst += a · c · p (a product rule term: exp backward is dy·y, mul backward is dy·other, scale is dy·s).</summary>
+/// <summary>
+/// dst += a · c · p (a product rule term: exp backward is dy·y, mul backward is dy·other, scale is dy·s).
+/// </summary>
 public readonly struct MulAccOp<T> : ITernaryOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc/>

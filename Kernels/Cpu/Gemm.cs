@@ -27,11 +27,18 @@ public static unsafe partial class Gemm
     internal const int KC = 512;
     /// <summary>C columns per pass: B̃ is KC×NC (8 MiB float, at most), so N ≤ 4096 packs B once per K slice.</summary>
     internal const int NC = 4096;
-    /// <summary>Most Ã rows per task (a multiple of both MRs), 96×512 floats = 192 KiB, inside L2; 192 and 288 measured the same.</summary>
+    /// <summary>
+    /// Most Ã rows per task (a multiple of both MRs), 96×512 floats = 192 KiB, inside L2; 192 and 288 measured the
+    /// same.
+    /// </summary>
     internal const int MC = 96;
-    /// <summary>Below this many multiply-adds (M·N·K) a plain loop beats packing (8³: 0.12 vs 0.2 us; 16³: 0.9 vs 0.4 us).</summary>
+    /// <summary>
+    /// Below this many multiply-adds (M·N·K) a plain loop beats packing (8³: 0.12 vs 0.2 us; 16³: 0.9 vs 0.4 us).
+    /// </summary>
     internal const long SmallWork = 1024;
-    /// <summary>From this many multiply-adds on, use Workers (a fork-join costs 1-2 us, an 80³ product ~5 us on one thread).</summary>
+    /// <summary>
+    /// From this many multiply-adds on, use Workers (a fork-join costs 1-2 us, an 80³ product ~5 us on one thread).
+    /// </summary>
     internal const long ParallelWork = 512 * 1024;
     /// <summary>
     /// With at most this many row panels (M ≤ 288), a row-major op(B) is read in place instead of packed: each B̃
@@ -159,7 +166,9 @@ public static unsafe partial class Gemm
         else for (int i = 0; i < count; i++) body.Run(i);
     }
 
-    /// <summary>One K slice of one column block: packing B̃ (split by micro-panels), or a task of Ã rows × B̃ columns.</summary>
+    /// <summary>
+    /// One K slice of one column block: packing B̃ (split by micro-panels), or a task of Ã rows × B̃ columns.
+    /// </summary>
     struct Job<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public bool TransA, TransB, Overwrite, Packing, DirectB, Relu;

@@ -233,7 +233,9 @@ public static unsafe partial class Gemm
     }
 
 
-    /// <summary>6 × (2 · Vector256&lt;T&gt;.Count): 6×16 for float, 6×8 for double (machines without AVX-512).</summary>
+    /// <summary>
+    /// 6 × (2 · Vector256&lt;T&gt;.Count): 6×16 for float, 6×8 for double (machines without AVX-512).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MicroKernel256<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
         T* bias, bool relu)

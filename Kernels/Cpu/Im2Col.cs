@@ -17,7 +17,10 @@ public static unsafe class Im2Col
     // Below this many elements of cols one core does it all; a chunk holds about ChunkElements of cols.
     const int ParallelFrom = 1 << 16, ChunkElements = 1 << 15;
 
-    /// <summary>cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·S − P + kh, ow·S − P + kw, c], 0 outside (overwrites cols).</summary>
+    /// <summary>
+    /// cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·S − P + kh, ow·S − P + kw, c], 0 outside (overwrites
+    /// cols).
+    /// </summary>
     public static void Copy<T>(ReadOnlySpan<T> image, ConvGeometry g, Span<T> cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckLengths(image.Length, cols.Length, g);

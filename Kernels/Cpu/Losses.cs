@@ -30,7 +30,9 @@ public static class Losses
         return MemoryMarshal.Cast<byte, T>(raw[skip..])[..length];
     }
 
-    /// <summary>destination[i] = softplus(x[i]) = log(1 + exp(x)) = max(x, 0) + log(1 + exp(−|x|)), finite for finite x.</summary>
+    /// <summary>
+    /// destination[i] = softplus(x[i]) = log(1 + exp(x)) = max(x, 0) + log(1 + exp(−|x|)), finite for finite x.
+    /// </summary>
     public static void Softplus<T>(ReadOnlySpan<T> x, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = x.Length;
@@ -221,7 +223,10 @@ public static class Losses
         }
     }
 
-    /// <summary>dmu += dkl[r] · mu; dlogvar += dkl[r] · ½ (exp(lv) − 1). dkl: rows; the others (rows, z); either gradient may be empty.</summary>
+    /// <summary>
+    /// dmu += dkl[r] · mu; dlogvar += dkl[r] · ½ (exp(lv) − 1). dkl: rows; the others (rows, z); either gradient may be
+    /// empty.
+    /// </summary>
     public static void GaussianKlBackward<T>(ReadOnlySpan<T> mu, ReadOnlySpan<T> logvar, ReadOnlySpan<T> dkl, int rows, int z, Span<T> dmu, Span<T> dlogvar)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

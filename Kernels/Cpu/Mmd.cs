@@ -244,7 +244,8 @@ public static unsafe class Mmd
             int own = onX ? N : M, other = onX ? M : N, blocks = Math.Min(group, Panels(own) - first);
             T* panSelf = onX ? PanX : PanY, panOther = onX ? PanY : PanX, rowsSelf = onX ? RowsX : RowsY, rowsOther = onX ? RowsY : RowsX;
 
-            // Per row block b: acc (64, Dp) for Σ_j w_ij x_j, rowSums (64 vectors) for Σ_j w_ij; then the shared tile w.
+            // Per row block b: acc (64, Dp) for Σ_j w_ij x_j, rowSums (64 vectors) for Σ_j w_ij; then the shared tile
+            // w.
             T* acc = PairScratch<T>.Local.Reserve((long)group * Tile * (PadD + v) + Tile * Tile);
             T* rowSums = acc + group * Tile * PadD, w = rowSums + group * Tile * v;
             new Span<T>(acc, group * Tile * (PadD + v)).Clear();
@@ -278,7 +279,8 @@ public static unsafe class Mmd
             }
         }
 
-        // In place: t (rows, 64) squared distances → w = coef · k'(t), 0 where t ≤ 0; rowSums[r] (a vector) += Σ_c w[r, c].
+        // In place: t (rows, 64) squared distances → w = coef · k'(t), 0 where t ≤ 0; rowSums[r] (a vector) += Σ_c w[r,
+        // c].
         readonly void Weights(T* t, int rows, T coef, T* rowSums)
         {
             if (Imq) WeightsImq<T, TV, TD, TL>(t, rows, -coef, Consts, Scales, rowSums);

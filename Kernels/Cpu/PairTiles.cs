@@ -147,7 +147,9 @@ internal static unsafe class PairTiles
         }
     }
 
-    /// <summary>dst[k] += x[k]·s − g[k] for k &lt; D: the pair sum Σ_j w_j (x − x_j) = x·Σ_j w_j − Σ_j w_j x_j.</summary>
+    /// <summary>
+    /// dst[k] += x[k]·s − g[k] for k &lt; D: the pair sum Σ_j w_j (x − x_j) = x·Σ_j w_j − Σ_j w_j x_j.
+    /// </summary>
     public static void AddScaledMinus<T, TV, TD, TL>(T* dst, T* x, T s, T* g, int d)
         where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
     {

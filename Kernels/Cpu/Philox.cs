@@ -46,7 +46,9 @@ public static class Philox
         }
     }
 
-    /// <summary>Standard normals by Box-Muller on word pairs (0, 1) and (2, 3) of each block, computed in double.</summary>
+    /// <summary>
+    /// Standard normals by Box-Muller on word pairs (0, 1) and (2, 3) of each block, computed in double.
+    /// </summary>
     public static void Normal<T>(ulong key, ulong counter, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < destination.Length; i += 4)
@@ -70,6 +72,8 @@ public static class Philox
         return (r * Math.Cos(theta), r * Math.Sin(theta));
     }
 
-    /// <summary>Counter blocks a draw of <paramref name="length"/> elements uses: advance the counter by this between draws.</summary>
+    /// <summary>
+    /// Counter blocks a draw of <paramref name="length"/> elements uses: advance the counter by this between draws.
+    /// </summary>
     public static ulong BlocksFor(int length) => (ulong)((length + 3) / 4);
 }

@@ -59,7 +59,9 @@ public static unsafe class Workers
 
     static void Invoke<TBody>(void* body, int index) where TBody : struct, IParallelBody => Unsafe.AsRef<TBody>(body).Run(index);
 
-    /// <summary>About 50 us: longer than the gap between GEMM's phases, short enough not to steal much from the SMT sibling.</summary>
+    /// <summary>
+    /// About 50 us: longer than the gap between GEMM's phases, short enough not to steal much from the SMT sibling.
+    /// </summary>
     static readonly long SpinTicks = Stopwatch.Frequency / 20_000;
 
     /// <summary>The current loop, published through one state word, and the helper threads.</summary>
@@ -97,7 +99,9 @@ public static unsafe class Workers
             failure?.Throw();
         }
 
-        /// <summary>Claims indices until none are left; a failure skips the rest and is rethrown by the caller.</summary>
+        /// <summary>
+        /// Claims indices until none are left; a failure skips the rest and is rethrown by the caller.
+        /// </summary>
         static void Work()
         {
             int i;
@@ -112,7 +116,9 @@ public static unsafe class Workers
             }
         }
 
-        /// <summary>Joins the open loop of a generation not yet seen, if it still has a helper seat; returns that generation.</summary>
+        /// <summary>
+        /// Joins the open loop of a generation not yet seen, if it still has a helper seat; returns that generation.
+        /// </summary>
         static long TryJoin(long seen)
         {
             while (true)

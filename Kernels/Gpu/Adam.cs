@@ -7,7 +7,9 @@ namespace InfoVae.Kernels.Gpu;
 /// <summary>Scalars of one Adam step; <see cref="For"/> fills in the bias corrections of step t.</summary>
 public struct AdamArgs
 {
-    /// <summary>β1, β2 and 1 − β1, 1 − β2 (the latter from double: 1 − 0.999f in float is off by 1.3e-5 relative).</summary>
+    /// <summary>
+    /// β1, β2 and 1 − β1, 1 − β2 (the latter from double: 1 − 0.999f in float is off by 1.3e-5 relative).
+    /// </summary>
     public float Beta1, Beta2, OneMinusBeta1, OneMinusBeta2, Eps, WeightDecay;
     /// <summary>lr / (1 − β1ᵗ) and sqrt(1 − β2ᵗ), computed in double on the host as PyTorch does.</summary>
     public float StepSize, Bc2Sqrt;
@@ -27,9 +29,9 @@ public struct AdamArgs
 }
 
 /// <summary>
-/// Adam (torch.optim.Adam, single-tensor path, amsgrad off; https://pytorch.org/docs/stable/generated/torch.optim.Adam.html):
-/// g += wd·p; m = m + (1 − β1)(g − m) (torch's lerp); v = β2·v + (1 − β2)·g²;
-/// p −= step_size · m / (sqrt(v) / sqrt(1 − β2ᵗ) + eps). One thread per parameter.
+/// Adam (torch.optim.Adam, single-tensor path, amsgrad off;
+/// https://pytorch.org/docs/stable/generated/torch.optim.Adam.html): g += wd·p; m = m + (1 − β1)(g − m) (torch's lerp);
+/// v = β2·v + (1 − β2)·g²; p −= step_size · m / (sqrt(v) / sqrt(1 − β2ᵗ) + eps). One thread per parameter.
 /// </summary>
 public static class AdamKernels
 {

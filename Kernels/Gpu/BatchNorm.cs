@@ -58,7 +58,9 @@ public static class BatchNormKernels
         partials[idx] = s;
     }
 
-    /// <summary>partials[k·C + c] = Σ dy, partials[P·C + k·C + c] = Σ dy·(x − mean), over the rows of chunk k.</summary>
+    /// <summary>
+    /// partials[k·C + c] = Σ dy, partials[P·C + k·C + c] = Σ dy·(x − mean), over the rows of chunk k.
+    /// </summary>
     public static void BackwardPartialsKernel(Index1D idx, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> mean, ArrayView<float> partials, BatchNormArgs a)
     {
         int k = idx / a.C, c = idx - k * a.C;
@@ -122,7 +124,9 @@ public static class BatchNormKernels
         sums[a.C + c] = sdyxhat * invRows;
     }
 
-    /// <summary>dx += gamma/sqrt(var + eps) · (dy − mean_r(dy) − xhat·mean_r(dy·xhat)); means = BackwardFinishKernel's output.</summary>
+    /// <summary>
+    /// dx += gamma/sqrt(var + eps) · (dy − mean_r(dy) − xhat·mean_r(dy·xhat)); means = BackwardFinishKernel's output.
+    /// </summary>
     public static void BackwardDxKernel(Index1D idx, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> mean, ArrayView<float> var,
         ArrayView<float> gamma, ArrayView<float> means, ArrayView<float> dx, BatchNormArgs a)
     {
@@ -132,7 +136,9 @@ public static class BatchNormKernels
         dx[idx] += gamma[c] * inv * (dy[idx] - means[c] - xhat * means[a.C + c]);
     }
 
-    /// <summary>PyTorch's running statistics: rm = (1 − m)·rm + m·mean, rv = (1 − m)·rv + m·var·unbias (unbias = R/(R − 1)).</summary>
+    /// <summary>
+    /// PyTorch's running statistics: rm = (1 − m)·rm + m·mean, rv = (1 − m)·rv + m·var·unbias (unbias = R/(R − 1)).
+    /// </summary>
     public static void UpdateRunningKernel(Index1D c, ArrayView<float> mean, ArrayView<float> var, ArrayView<float> runningMean,
         ArrayView<float> runningVar, float momentum, float unbias)
     {
@@ -158,7 +164,9 @@ public sealed partial class GpuKernels
         Grouped<ArrayView<float>, ArrayView<float>, int, int, float>(BatchNormKernels.ColumnTotalKernel)(
             Stream, new KernelConfig(Threads(slots, columns), Math.Min(ReduceGroup, BatchNormKernels.MaxGroup)), partials, totals, chunks, columns, scale);
 
-    /// <summary>x (rows, c) → batch mean and biased variance per column; scratch: <see cref="BatchNormScratchLength"/> floats.</summary>
+    /// <summary>
+    /// x (rows, c) → batch mean and biased variance per column; scratch: <see cref="BatchNormScratchLength"/> floats.
+    /// </summary>
     public void BatchNormStats(ArrayView<float> x, int rows, int c, ArrayView<float> mean, ArrayView<float> var, ArrayView<float> scratch, int chunk = BatchNormChunk)
     {
         if (c == 0) return;
@@ -206,7 +214,9 @@ public sealed partial class GpuKernels
                 BatchNormKernels.BackwardDxKernel)(Stream, Threads(rows, c), x, dy, mean, var, gamma, sums, dx, a);
     }
 
-    /// <summary>Running statistics after a training batch of <paramref name="rows"/> rows (PyTorch's rule, unbiased variance).</summary>
+    /// <summary>
+    /// Running statistics after a training batch of <paramref name="rows"/> rows (PyTorch's rule, unbiased variance).
+    /// </summary>
     public void BatchNormUpdateRunning(ArrayView<float> mean, ArrayView<float> var, int rows, float momentum, ArrayView<float> runningMean, ArrayView<float> runningVar)
     {
         int c = Threads(mean);

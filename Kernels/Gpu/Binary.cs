@@ -27,7 +27,10 @@ public struct Broadcast4
     /// <summary>b's element strides in the output's index space (0 where b is repeated).</summary>
     public int B0, B1, B2, B3;
 
-    /// <summary>Builds the layout from row-major dims; <paramref name="a"/> and <paramref name="b"/> must broadcast to <paramref name="c"/>.</summary>
+    /// <summary>
+    /// Builds the layout from row-major dims; <paramref name="a"/> and <paramref name="b"/> must broadcast to <paramref
+    /// name="c"/>.
+    /// </summary>
     public static Broadcast4 Create(ReadOnlySpan<int> c, ReadOnlySpan<int> a, ReadOnlySpan<int> b)
     {
         Span<int> d = stackalloc int[4], sa = stackalloc int[4], sb = stackalloc int[4];
@@ -88,12 +91,16 @@ public static class BinaryKernels
         c[i] = TOp.Forward(a[i0 * s.A0 + i1 * s.A1 + i2 * s.A2 + i3 * s.A3], b[i0 * s.B0 + i1 * s.B1 + i2 * s.B2 + i3 * s.B3]);
     }
 
-    /// <summary>da[e] += Σ over the outputs element e of a was repeated into of GradA; one thread per element of a.</summary>
+    /// <summary>
+    /// da[e] += Σ over the outputs element e of a was repeated into of GradA; one thread per element of a.
+    /// </summary>
     public static void BroadcastGradAKernel<TOp>(Index1D e, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dy, ArrayView<float> da, Broadcast4 s)
         where TOp : struct, IGpuBinaryOp =>
         da[e] += SumOverRepeats<TOp>(e, a, b, dy, s, forA: true);
 
-    /// <summary>db[e] += Σ over the outputs element e of b was repeated into of GradB; one thread per element of b.</summary>
+    /// <summary>
+    /// db[e] += Σ over the outputs element e of b was repeated into of GradB; one thread per element of b.
+    /// </summary>
     public static void BroadcastGradBKernel<TOp>(Index1D e, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dy, ArrayView<float> db, Broadcast4 s)
         where TOp : struct, IGpuBinaryOp =>
         db[e] += SumOverRepeats<TOp>(e, a, b, dy, s, forA: false);

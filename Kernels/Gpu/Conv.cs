@@ -13,7 +13,10 @@ namespace InfoVae.Kernels.Gpu;
 //    that can land on its pixel.
 // Correctness: Tests/Kernels/Gpu/ConvKernelTests.cs (against Kernels/Reference).
 
-/// <summary>A convolution's geometry as plain ints for the kernels: <see cref="ConvGeometry"/>'s fields, without its record machinery.</summary>
+/// <summary>
+/// A convolution's geometry as plain ints for the kernels: <see cref="ConvGeometry"/>'s fields, without its record
+/// machinery.
+/// </summary>
 public struct ConvArgs
 {
     /// <summary>The fields of <see cref="ConvGeometry"/> of the same names.</summary>
@@ -36,7 +39,9 @@ public struct ConvArgs
 /// <summary>The im2col and col2im kernels (see the header of this file).</summary>
 public static class ConvKernels
 {
-    /// <summary>cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·S − P + kh, ow·S − P + kw, c], 0 outside.</summary>
+    /// <summary>
+    /// cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·S − P + kh, ow·S − P + kw, c], 0 outside.
+    /// </summary>
     public static void Im2ColKernel(Index1D idx, ArrayView<float> image, ArrayView<float> cols, ConvArgs g)
     {
         int patch = g.KH * g.KW * g.C;
@@ -49,7 +54,10 @@ public static class ConvKernels
         cols[idx] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? image[((n * g.H + ih) * g.W + iw) * g.C + c] : 0f;
     }
 
-    /// <summary>image[n, ih, iw, c] += Σ cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] over oh·S − P + kh = ih, ow·S − P + kw = iw.</summary>
+    /// <summary>
+    /// image[n, ih, iw, c] += Σ cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] over oh·S − P + kh = ih, ow·S − P + kw =
+    /// iw.
+    /// </summary>
     public static void Col2ImKernel(Index1D idx, ArrayView<float> cols, ArrayView<float> image, ConvArgs g)
     {
         int nHw = idx / g.C, c = idx - nHw * g.C;

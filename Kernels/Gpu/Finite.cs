@@ -21,7 +21,9 @@ public static class FiniteKernels
 
 public sealed partial class GpuKernels
 {
-    /// <summary>Sets flag[0] to 1 if some element of x is not finite, else leaves it as it is (the caller zeroes it first).</summary>
+    /// <summary>
+    /// Sets flag[0] to 1 if some element of x is not finite, else leaves it as it is (the caller zeroes it first).
+    /// </summary>
     public void FlagNonFinite(ArrayView<float> x, ArrayView<float> flag)
     {
         if (x.Length == 0) return;

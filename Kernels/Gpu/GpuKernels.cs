@@ -16,9 +16,13 @@ public sealed partial class GpuKernels
     public Accelerator Accelerator { get; }
     /// <summary>The stream every launch goes to, in order.</summary>
     public AcceleratorStream Stream { get; }
-    /// <summary>Edge of the square thread groups of the tiled kernels (matmul, MMD): 16 on a GPU, 4 on the CPU accelerator.</summary>
+    /// <summary>
+    /// Edge of the square thread groups of the tiled kernels (matmul, MMD): 16 on a GPU, 4 on the CPU accelerator.
+    /// </summary>
     public int Tile { get; }
-    /// <summary>Threads per group of the tree reductions (a power of two, at most <see cref="ReduceKernels.MaxGroup"/>).</summary>
+    /// <summary>
+    /// Threads per group of the tree reductions (a power of two, at most <see cref="ReduceKernels.MaxGroup"/>).
+    /// </summary>
     public int ReduceGroup { get; }
 
     readonly Dictionary<MethodInfo, Delegate> loaded = [];
@@ -27,7 +31,8 @@ public sealed partial class GpuKernels
     /// <summary>Kernels for <paramref name="accelerator"/>, launched on <paramref name="stream"/>.</summary>
     /// <param name="accelerator">Where the kernels are compiled and run.</param>
     /// <param name="stream">The stream every launch goes to.</param>
-    /// <param name="tile">Overrides the tile edge (a power of two with tile² threads allowed per group); tests use it.</param>
+    /// <param name="tile">Overrides the tile edge (a power of two with tile² threads allowed per group); tests use
+    /// it.</param>
     public GpuKernels(Accelerator accelerator, AcceleratorStream stream, int? tile = null)
     {
         Accelerator = accelerator;

@@ -77,10 +77,14 @@ public static class MatmulKernels
     /// <summary>Outputs per thread along each axis in <see cref="MatmulBlockedKernel"/>.</summary>
     public const int Block = 4;
 
-    /// <summary>Shared floats <see cref="MatmulBlockedKernel"/> needs for tile edge t: two t × (4t + 1) slabs.</summary>
+    /// <summary>
+    /// Shared floats <see cref="MatmulBlockedKernel"/> needs for tile edge t: two t × (4t + 1) slabs.
+    /// </summary>
     public static int BlockedSharedFloats(int t) => 2 * t * (Block * t + 1);
 
-    /// <summary>v3: group (Grid.IdxX, Grid.IdxY) computes the 4T×4T block of C at (row IdxY·4T, column IdxX·4T).</summary>
+    /// <summary>
+    /// v3: group (Grid.IdxX, Grid.IdxY) computes the 4T×4T block of C at (row IdxY·4T, column IdxX·4T).
+    /// </summary>
     public static void MatmulBlockedKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g, SpecializedValue<int> tile)
     {
         int t = tile.Value, bm = Block * t, ld = bm + 1;

@@ -93,7 +93,9 @@ public static class MmdKernels
     /// </summary>
     public static int SharedFloats(int t) => 2 * t * (t + 1) + t * t;
 
-    /// <summary>One group per tile of pairs: its share of the XX, YY or XY kernel sums, into partials (summed in order after).</summary>
+    /// <summary>
+    /// One group per tile of pairs: its share of the XX, YY or XY kernel sums, into partials (summed in order after).
+    /// </summary>
     public static void MmdForwardKernel<TK>(ArrayView<float> x, ArrayView<float> y, ArrayView<float> scaledC,
         ArrayView<float> partials, MmdArgs p, SpecializedValue<MmdShape> shape) where TK : struct, IGpuMmdKernel
     {

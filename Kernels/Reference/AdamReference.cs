@@ -3,8 +3,9 @@ namespace InfoVae.Kernels.Reference;
 public static partial class Reference
 {
     /// <summary>
-    /// One step of torch.optim.Adam (amsgrad off, maximize off; https://pytorch.org/docs/stable/generated/torch.optim.Adam.html),
-    /// in double, written out the way torch's single-tensor path computes it. <paramref name="step"/> is 1 for the first update.
+    /// One step of torch.optim.Adam (amsgrad off, maximize off;
+    /// https://pytorch.org/docs/stable/generated/torch.optim.Adam.html), in double, written out the way torch's
+    /// single-tensor path computes it. <paramref name="step"/> is 1 for the first update.
     /// </summary>
     public static void Adam(Span<double> param, ReadOnlySpan<double> grad, Span<double> m, Span<double> v,
         double lr, double beta1, double beta2, double eps, double weightDecay, int step)

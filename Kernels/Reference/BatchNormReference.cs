@@ -6,7 +6,9 @@ namespace InfoVae.Kernels.Reference;
 // Tested against: Kernels/Cpu/BatchNorm.cs (Tests/Kernels/BatchNormKernelTests.cs), Engine/Ops/BatchNorm.cs.
 public static partial class Reference
 {
-    /// <summary>mean[c] = Σ_r x[r, c] / R; var[c] = Σ_r (x[r, c] − mean[c])² / R (biased), two passes. x: (R, C).</summary>
+    /// <summary>
+    /// mean[c] = Σ_r x[r, c] / R; var[c] = Σ_r (x[r, c] − mean[c])² / R (biased), two passes. x: (R, C).
+    /// </summary>
     public static void BatchNormStats(ReadOnlySpan<double> x, int rows, int c, Span<double> mean, Span<double> variance)
     {
         for (int j = 0; j < c; j++)
@@ -55,7 +57,9 @@ public static partial class Reference
         }
     }
 
-    /// <summary>PyTorch's running-stat update: rm = (1 − m)·rm + m·mean; rv = (1 − m)·rv + m·var·R/(R − 1) (var unbiased).</summary>
+    /// <summary>
+    /// PyTorch's running-stat update: rm = (1 − m)·rm + m·mean; rv = (1 − m)·rv + m·var·R/(R − 1) (var unbiased).
+    /// </summary>
     public static void BatchNormUpdateRunning(ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, int rows, double momentum,
         Span<double> runningMean, Span<double> runningVar)
     {

@@ -5,7 +5,9 @@ namespace InfoVae.Kernels.Reference;
 // (Tests/Kernels/BroadcastKernelTests.cs).
 public static partial class Reference
 {
-    /// <summary>The broadcast shape of a and b (NumPy rules); throws if an axis differs and neither size is 1.</summary>
+    /// <summary>
+    /// The broadcast shape of a and b (NumPy rules); throws if an axis differs and neither size is 1.
+    /// </summary>
     public static int[] BroadcastShape(int[] a, int[] b)
     {
         int rank = Math.Max(a.Length, b.Length);
@@ -20,7 +22,9 @@ public static partial class Reference
         return c;
     }
 
-    /// <summary>destination[idx] = op(a[idx within a's shape], b[idx within b's shape]) over the broadcast shape, row-major.</summary>
+    /// <summary>
+    /// destination[idx] = op(a[idx within a's shape], b[idx within b's shape]) over the broadcast shape, row-major.
+    /// </summary>
     public static void BroadcastBinary(ReadOnlySpan<double> a, int[] aShape, ReadOnlySpan<double> b, int[] bShape,
         Func<double, double, double> op, Span<double> destination)
     {
@@ -33,7 +37,9 @@ public static partial class Reference
         }
     }
 
-    /// <summary>destination (shape <paramref name="shape"/>) = g (the broadcast shape) summed over the axes that shape repeats.</summary>
+    /// <summary>
+    /// destination (shape <paramref name="shape"/>) = g (the broadcast shape) summed over the axes that shape repeats.
+    /// </summary>
     public static void SumToShape(ReadOnlySpan<double> g, int[] gShape, int[] shape, Span<double> destination)
     {
         destination[..Count(shape)].Clear();

@@ -7,7 +7,10 @@ namespace InfoVae.Kernels.Reference;
 // https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html, .../torch.nn.ConvTranspose2d.html
 public static partial class Reference
 {
-    /// <summary>cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·S − P + kh, ow·S − P + kw, c], 0 outside. image: (N, H, W, C); cols: (Rows, PatchLength).</summary>
+    /// <summary>
+    /// cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·S − P + kh, ow·S − P + kw, c], 0 outside. image: (N,
+    /// H, W, C); cols: (Rows, PatchLength).
+    /// </summary>
     public static void Im2Col(ReadOnlySpan<double> image, ConvGeometry g, Span<double> cols)
     {
         for (int n = 0; n < g.N; n++)
@@ -77,8 +80,8 @@ public static partial class Reference
     }
 
     /// <summary>
-    /// Direct conv-transpose2d as a scatter: every input pixel x[n, ih, iw, ·] adds x[n, ih, iw, ci] · w[ci, kh, kw, co]
-    /// to y[n, ih·S − P + kh, iw·S − P + kw, co] where that lands inside y; y starts at b. Here g describes the
+    /// Direct conv-transpose2d as a scatter: every input pixel x[n, ih, iw, ·] adds x[n, ih, iw, ci] · w[ci, kh, kw,
+    /// co] to y[n, ih·S − P + kh, iw·S − P + kw, co] where that lands inside y; y starts at b. Here g describes the
     /// adjoint conv: image = y (N, OH, OW, Cout) = (g.N, g.H, g.W, g.C), grid = x's positions (IH, IW) = (g.OH, g.OW).
     /// x: (N, IH, IW, Cin); w: (Cin, KH, KW, Cout); b: (Cout) or empty; y: (N, OH, OW, Cout).
     /// </summary>

@@ -1,8 +1,9 @@
 namespace InfoVae.Kernels.Reference;
 
 // Elementwise functions and their derivatives, one double at a time, written from the textbook formulas.
-// The SIMD op structs in Kernels/Cpu/ElementwiseOps.cs are tested against these (Tests/Kernels/ElementwiseKernelTests.cs).
-// Derivatives are taken with respect to the input x, even where the kernel reads the saved output y = f(x).
+// The SIMD op structs in Kernels/Cpu/ElementwiseOps.cs are tested against these
+// (Tests/Kernels/ElementwiseKernelTests.cs). Derivatives are taken with respect to the input x, even where the kernel
+// reads the saved output y = f(x).
 public static partial class Reference
 {
     /// <summary>max(x, 0). Math.Max is IEEE 754-2019 maximum: NaN stays NaN, and max(−0, +0) = +0.</summary>

@@ -1,6 +1,7 @@
 namespace InfoVae.Kernels.Reference;
 
-// The loss terms in double, from their definitions. Tested against: Kernels/Cpu/Losses.cs (Tests/Kernels/LossKernelTests.cs).
+// The loss terms in double, from their definitions. Tested against: Kernels/Cpu/Losses.cs
+// (Tests/Kernels/LossKernelTests.cs).
 public static partial class Reference
 {
     /// <summary>

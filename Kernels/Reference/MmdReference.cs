@@ -45,8 +45,8 @@ public static partial class Reference
     }
 
     // K[i, j] = k(‖a_i − b_j‖²), or k'(‖a_i − b_j‖²) (0 where the distance is 0).
-    // IMQ: k(t) = Σ_s c_s / (c_s + t), k'(t) = −Σ_s c_s / (c_s + t)². RBF: k(t) = Σ_s exp(−t / c_s), k'(t) = −Σ_s exp(−t / c_s) / c_s.
-    // c_s = s · 2 · d · bandwidth².
+    // IMQ: k(t) = Σ_s c_s / (c_s + t), k'(t) = −Σ_s c_s / (c_s + t)². RBF: k(t) = Σ_s exp(−t / c_s), k'(t) = −Σ_s
+    // exp(−t / c_s) / c_s. c_s = s · 2 · d · bandwidth².
     static double[,] KernelMatrix(ReadOnlySpan<double> a, int na, ReadOnlySpan<double> b, int nb, int d, MmdSpec spec, bool derivative)
     {
         var dist = new double[na * nb];

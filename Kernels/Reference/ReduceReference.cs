@@ -4,7 +4,9 @@ namespace InfoVae.Kernels.Reference;
 // Tested against: Kernels/Cpu/Reduce.cs (Tests/Kernels/ReduceKernelTests.cs).
 public static partial class Reference
 {
-    /// <summary>destination[o, i] = scale · Σ_a x[o, a, i]. x: (outer, axis, inner); destination: (outer, inner).</summary>
+    /// <summary>
+    /// destination[o, i] = scale · Σ_a x[o, a, i]. x: (outer, axis, inner); destination: (outer, inner).
+    /// </summary>
     public static void SumAxis(ReadOnlySpan<double> x, int outer, int axis, int inner, double scale, Span<double> destination)
     {
         for (int o = 0; o < outer; o++)
@@ -16,7 +18,9 @@ public static partial class Reference
             }
     }
 
-    /// <summary>destination[o, a, i] = scale · dy[o, i]: the gradient of SumAxis, dy broadcast back along the summed axis.</summary>
+    /// <summary>
+    /// destination[o, a, i] = scale · dy[o, i]: the gradient of SumAxis, dy broadcast back along the summed axis.
+    /// </summary>
     public static void BroadcastAxis(ReadOnlySpan<double> dy, int outer, int axis, int inner, double scale, Span<double> destination)
     {
         for (int o = 0; o < outer; o++)

@@ -5,7 +5,9 @@ using Spectre.Console;
 
 namespace InfoVae.Model.Cli;
 
-/// <summary>The commands that work on a finished (or stopped) run: eval, sample, reconstruct, interpolate, export.</summary>
+/// <summary>
+/// The commands that work on a finished (or stopped) run: eval, sample, reconstruct, interpolate, export.
+/// </summary>
 public static class RunCommands
 {
     static Option<string> RunOption() => new("--run") { Description = "The run folder (as written by train)", Required = true };

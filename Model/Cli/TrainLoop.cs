@@ -180,7 +180,9 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
     }
 }
 
-/// <summary>Where the loop reports each step: a live bar in a terminal, plain lines when output goes to a file or CI.</summary>
+/// <summary>
+/// Where the loop reports each step: a live bar in a terminal, plain lines when output goes to a file or CI.
+/// </summary>
 interface IProgressView
 {
     void Advance(string description, int steps = 1);

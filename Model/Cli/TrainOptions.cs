@@ -186,7 +186,9 @@ public sealed class TrainOptions
     /// <summary>A flag's 0 ("none", "all", "the batch size") is null in the config.</summary>
     static int? NoneIfZero(int value) => value == 0 ? null : value;
 
-    /// <summary>A fresh run: --hidden shapes only the MLP and --channels only the conv net; giving the other one is a mistake.</summary>
+    /// <summary>
+    /// A fresh run: --hidden shapes only the MLP and --channels only the conv net; giving the other one is a mistake.
+    /// </summary>
     public void CheckArchFlags(ParseResult r, TrainConfig config)
     {
         bool Given(Option opt) => r.GetResult(opt) is OptionResult { Implicit: false };

@@ -7,7 +7,9 @@ namespace InfoVae.Model;
 /// <summary>How PyTorch initialises a tensor (drawn from the seeded generator in layout order, or constant).</summary>
 public enum InitKind { KaimingUniform, FanInUniform, Ones, Zeros }
 
-/// <summary>A batch-norm layer's tensors: gamma and beta in the parameters, running mean and variance in the buffers.</summary>
+/// <summary>
+/// A batch-norm layer's tensors: gamma and beta in the parameters, running mean and variance in the buffers.
+/// </summary>
 public readonly record struct NormIndex(int Layer, int Gamma, int Beta, int RunningMean, int RunningVar);
 
 /// <summary>
@@ -109,7 +111,10 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public void Initialize(ulong seed) => Initialize(new TorchGenerator(seed));
 
-    /// <summary>As <see cref="Initialize(ulong)"/>, drawing from <paramref name="rng"/> and leaving it where PyTorch's global generator would be.</summary>
+    /// <summary>
+    /// As <see cref="Initialize(ulong)"/>, drawing from <paramref name="rng"/> and leaving it where PyTorch's global
+    /// generator would be.
+    /// </summary>
     public void Initialize(TorchGenerator rng)
     {
         var host = new float[Count];
@@ -187,7 +192,10 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public void ZeroGrad() { foreach (var t in Tensors) t.ZeroGradDeferred(); }
 
-    /// <summary>Clears the gradients that backward did not reach (a parameter outside the loss's graph), so all of <see cref="AllGrad"/> is meaningful.</summary>
+    /// <summary>
+    /// Clears the gradients that backward did not reach (a parameter outside the loss's graph), so all of <see
+    /// cref="AllGrad"/> is meaningful.
+    /// </summary>
     public void MaterializeGrads() { foreach (var t in Tensors) t.MaterializeGrad(); }
 
     /// <summary>

@@ -100,7 +100,9 @@ static class TorchBoxMuller
         return (sin ^ sinSign, cos ^ cosSign);
     }
 
-    /// <summary>One block, lane by lane: the reference for the vector path and the path on CPUs without AVX2 and FMA.</summary>
+    /// <summary>
+    /// One block, lane by lane: the reference for the vector path and the path on CPUs without AVX2 and FMA.
+    /// </summary>
     internal static void Block16Scalar(Span<float> d)
     {
         for (int j = 0; j < 8; j++)
@@ -114,7 +116,9 @@ static class TorchBoxMuller
 
     static float Fma(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
 
-    /// <summary>log256_ps for one lane, x in (0, 1] here (no NaN or denormal handling needed beyond the clamp).</summary>
+    /// <summary>
+    /// log256_ps for one lane, x in (0, 1] here (no NaN or denormal handling needed beyond the clamp).
+    /// </summary>
     static float LogScalar(float x)
     {
         x = MathF.Max(x, BitConverter.Int32BitsToSingle(0x00800000));

@@ -7,8 +7,8 @@ namespace InfoVae.Model;
 /// uniform_, randn and randperm — reproduced draw for draw, so a run and its PyTorch twin with the same seed see the
 /// same initial weights, the same data order and the same noise, and differ only by floating-point rounding.
 /// That turns "ours vs PyTorch from seed s" into one comparison instead of two independent samples of the seed
-/// lottery. randn follows ATen's normal_fill_AVX2 (Box-Muller on blocks of 16 with avx_mathfun's log and sincos), the kernel
-/// libtorch 2.10 (TorchSharp) and Debian's torch 1.13 run on this machine; ATen's scalar fallback, used on CPUs
+/// lottery. randn follows ATen's normal_fill_AVX2 (Box-Muller on blocks of 16 with avx_mathfun's log and sincos), the
+/// kernel libtorch 2.10 (TorchSharp) and Debian's torch 1.13 run on this machine; ATen's scalar fallback, used on CPUs
 /// without AVX2, differs from it in the last bits.
 /// References: aten/src/ATen/core/MT19937RNGEngine.h, aten/src/ATen/core/DistributionsHelper.h,
 /// aten/src/ATen/native/cpu/DistributionTemplates.h (normal_fill, normal_fill_16),
@@ -17,16 +17,23 @@ namespace InfoVae.Model;
 public sealed class TorchGenerator
 {
     const int N = 624, M = 397;
-    /// <summary>The engine's words, the index of the next one to temper, and the cached second normal (flag, 64 bits).</summary>
+    /// <summary>
+    /// The engine's words, the index of the next one to temper, and the cached second normal (flag, 64 bits).
+    /// </summary>
     public const int StateLength = N + 4;
 
     readonly uint[] mt = new uint[N];
     int index = N;
-    /// <summary>Box-Muller makes normals in pairs; the serial path keeps the second for the next call (next_double_normal_sample).</summary>
+    /// <summary>
+    /// Box-Muller makes normals in pairs; the serial path keeps the second for the next call
+    /// (next_double_normal_sample).
+    /// </summary>
     double cachedNormal;
     bool hasCachedNormal;
 
-    /// <summary>torch.manual_seed(seed) / torch.Generator().manual_seed(seed): init_genrand with the low 32 bits.</summary>
+    /// <summary>
+    /// torch.manual_seed(seed) / torch.Generator().manual_seed(seed): init_genrand with the low 32 bits.
+    /// </summary>
     public TorchGenerator(ulong seed)
     {
         mt[0] = (uint)seed;
@@ -95,10 +102,14 @@ public sealed class TorchGenerator
     /// <summary>CPUGeneratorImpl::random64: two draws, the first in the high half.</summary>
     ulong Next64() { ulong hi = Next(); return hi << 32 | Next(); }
 
-    /// <summary>uniform_real_distribution&lt;float&gt;(0, 1): 24 random bits scaled to [0, 1), exact in float.</summary>
+    /// <summary>
+    /// uniform_real_distribution&lt;float&gt;(0, 1): 24 random bits scaled to [0, 1), exact in float.
+    /// </summary>
     public float NextUnit() => (Next() & ((1u << 24) - 1)) * (1.0f / (1 << 24));
 
-    /// <summary>tensor.uniform_(from, to) on a float tensor: the bounds are cast to float first, the arithmetic is double.</summary>
+    /// <summary>
+    /// tensor.uniform_(from, to) on a float tensor: the bounds are cast to float first, the arithmetic is double.
+    /// </summary>
     public void Uniform(Span<float> destination, double from, double to)
     {
         float f = (float)from, range = (float)to - f;
@@ -109,7 +120,8 @@ public sealed class TorchGenerator
     /// <summary>
     /// torch.randn into a contiguous float tensor: every element gets a uniform, then each block of 16 becomes 16
     /// normals by Box-Muller (element j pairs with j + 8); a length that is not a multiple of 16 redraws and
-    /// recomputes the last 16. Under 16 elements ATen goes element by element through normal_distribution&lt;double&gt;.
+    /// recomputes the last 16. Under 16 elements ATen goes element by element through
+    /// normal_distribution&lt;double&gt;.
     /// </summary>
     public void Normal(Span<float> destination)
     {
@@ -129,7 +141,9 @@ public sealed class TorchGenerator
         }
     }
 
-    /// <summary>normal_distribution&lt;double&gt;: a cached second value, or a new pair from two 53-bit uniforms.</summary>
+    /// <summary>
+    /// normal_distribution&lt;double&gt;: a cached second value, or a new pair from two 53-bit uniforms.
+    /// </summary>
     double NormalDouble()
     {
         if (hasCachedNormal) { hasCachedNormal = false; return cachedNormal; }
@@ -141,14 +155,18 @@ public sealed class TorchGenerator
         return r * Math.Cos(theta);
     }
 
-    /// <summary>log(1 + x) without losing x's digits when 1 + x rounds (Goldberg's trick); .NET has no libm log1p.</summary>
+    /// <summary>
+    /// log(1 + x) without losing x's digits when 1 + x rounds (Goldberg's trick); .NET has no libm log1p.
+    /// </summary>
     static double Log1p(double x)
     {
         double u = 1 + x;
         return u == 1 ? x : Math.Log(u) * x / (u - 1);
     }
 
-    /// <summary>torch.randperm(n) for n below 2³²/20: the identity, then swap i with i + random() mod (n − i).</summary>
+    /// <summary>
+    /// torch.randperm(n) for n below 2³²/20: the identity, then swap i with i + random() mod (n − i).
+    /// </summary>
     public void Randperm(Span<int> order)
     {
         int n = order.Length;

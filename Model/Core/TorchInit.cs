@@ -12,7 +12,10 @@ namespace InfoVae.Model;
 public sealed class TorchInit
 {
     readonly TorchGenerator rng;
-    /// <summary>Draws from <paramref name="rng"/>, which goes on to the training noise afterwards, as torch's global generator does.</summary>
+    /// <summary>
+    /// Draws from <paramref name="rng"/>, which goes on to the training noise afterwards, as torch's global generator
+    /// does.
+    /// </summary>
     public TorchInit(TorchGenerator rng) => this.rng = rng;
 
     /// <summary>Fills a Linear layer's weight (out × in) then its bias, as reset_parameters does.</summary>

@@ -6,7 +6,9 @@ namespace InfoVae.Model;
 
 public enum ReconLoss { Bernoulli, Gaussian }
 
-/// <summary>The encoder and decoder: fully connected layers, or strided (transposed) convolutions for 28 × 28 images.</summary>
+/// <summary>
+/// The encoder and decoder: fully connected layers, or strided (transposed) convolutions for 28 × 28 images.
+/// </summary>
 public enum Architecture { Mlp, Conv }
 
 /// <summary>
@@ -29,7 +31,9 @@ public sealed record TrainConfig
     public Architecture Arch { get; init; } = Architecture.Mlp;
     /// <summary>The MLP's hidden layer sizes (encoder order; the decoder mirrors them).</summary>
     public int[] Hidden { get; init; } = [512, 256];
-    /// <summary>The conv net's channels after each of its three encoder convolutions (the decoder mirrors them).</summary>
+    /// <summary>
+    /// The conv net's channels after each of its three encoder convolutions (the decoder mirrors them).
+    /// </summary>
     public int[] Channels { get; init; } = [32, 64, 128];
     public int Latent { get; init; } = 32;
     /// <summary>Pixels per image (rows × cols); set from the data.</summary>
@@ -85,7 +89,9 @@ public sealed record TrainConfig
     [JsonIgnore] public MmdSpec Mmd => new(Kernel, Scales, Bandwidth, UnbiasedMmd);
     public int PriorCount(int batch) => PriorSamples ?? batch;
 
-    /// <summary>"MLP 784-512-256-32" or "conv net 32-64-128-32 (28×28)": the model in a few words (banner, mismatch messages).</summary>
+    /// <summary>
+    /// "MLP 784-512-256-32" or "conv net 32-64-128-32 (28×28)": the model in a few words (banner, mismatch messages).
+    /// </summary>
     public string Describe() => Arch == Architecture.Conv
         ? $"conv net {string.Join("-", Channels ?? [])}-{Latent} ({ConvArch.Side}×{ConvArch.Side})"
         : $"MLP {InputSize}-{string.Join("-", Hidden ?? [])}-{Latent}";
@@ -167,14 +173,18 @@ public sealed record TrainConfig
             throw new UserError("the unbiased MMD estimator needs at least 2 samples per batch: use --batch 2 or more, or --mmd-estimator biased");
     }
 
-    /// <summary>Refuses images the architecture cannot take: the conv net's strides and paddings are laid out for 28 × 28.</summary>
+    /// <summary>
+    /// Refuses images the architecture cannot take: the conv net's strides and paddings are laid out for 28 × 28.
+    /// </summary>
     public void CheckImageShape(int rows, int cols, string folder)
     {
         if (Arch == Architecture.Conv && (rows != ConvArch.Side || cols != ConvArch.Side))
             throw new UserError($"--arch conv takes {ConvArch.Side}×{ConvArch.Side} images, but the data in {folder} are {rows}×{cols}; use --arch mlp for other sizes, or 28×28 data (MNIST, Fashion-MNIST)");
     }
 
-    /// <summary>The test-set evaluation needs 2 images for the unbiased MMD (it splits its chunks so that none holds 1).</summary>
+    /// <summary>
+    /// The test-set evaluation needs 2 images for the unbiased MMD (it splits its chunks so that none holds 1).
+    /// </summary>
     public void CheckTestImages(int test)
     {
         if (MmdWeight > 0 && UnbiasedMmd && test < 2)

@@ -2,7 +2,9 @@ using System.Security.Cryptography;
 
 namespace InfoVae.Model.Data;
 
-/// <summary>N labelled grayscale images of rows × cols pixels. Pixels: (N, rows·cols) floats in [0, 1], row-major.</summary>
+/// <summary>
+/// N labelled grayscale images of rows × cols pixels. Pixels: (N, rows·cols) floats in [0, 1], row-major.
+/// </summary>
 public sealed class LabeledImages
 {
     public float[] Pixels { get; }
@@ -61,7 +63,9 @@ public sealed record DataSet(LabeledImages Train, LabeledImages Test)
     public const string TrainImages = "train-images-idx3-ubyte", TrainLabels = "train-labels-idx1-ubyte";
     public const string TestImages = "t10k-images-idx3-ubyte", TestLabels = "t10k-labels-idx1-ubyte";
 
-    /// <summary>Fashion-MNIST's label names, label 0 first (https://github.com/zalandoresearch/fashion-mnist#labels).</summary>
+    /// <summary>
+    /// Fashion-MNIST's label names, label 0 first (https://github.com/zalandoresearch/fashion-mnist#labels).
+    /// </summary>
     public static readonly string[] FashionClassNames =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 

@@ -151,10 +151,13 @@ public static class Idx
                     + "the file is empty or truncated: install or download it again.");
         }
 
-        // A gzipped file's first buffer: what 16:1 compression would give (MNIST's files are about 2:1 to 5:1), at least 4 Ki.
+        // A gzipped file's first buffer: what 16:1 compression would give (MNIST's files are about 2:1 to 5:1), at
+        // least 4 Ki.
         int FirstLength() => gzip ? (int)Math.Min(PayloadLength, Math.Max(1 << 12, 16 * fileLength)) : PayloadLength;
 
-        /// <summary>The next length of a buffer of <paramref name="length"/> elements that is full: double, up to the payload.</summary>
+        /// <summary>
+        /// The next length of a buffer of <paramref name="length"/> elements that is full: double, up to the payload.
+        /// </summary>
         int Grown(int length) => (int)Math.Min(PayloadLength, 2L * length);
 
         public byte[] ReadBytes()
@@ -187,7 +190,9 @@ public static class Idx
             return destination;
         }
 
-        /// <summary>A gzipped file must end where its header says (plain files were checked against their length).</summary>
+        /// <summary>
+        /// A gzipped file must end where its header says (plain files were checked against their length).
+        /// </summary>
         public void ExpectEnd()
         {
             Span<byte> one = stackalloc byte[1];
@@ -201,7 +206,9 @@ public static class Idx
             throw new UserError($"{path}: the {Kind} is truncated: its header says {string.Join(" × ", Dims)} elements, "
                 + $"but the data end after {consumed} bytes; install or download it again.");
 
-        /// <summary>Reads until full or at the end; a corrupt deflate stream is the user's problem, not a crash.</summary>
+        /// <summary>
+        /// Reads until full or at the end; a corrupt deflate stream is the user's problem, not a crash.
+        /// </summary>
         int Fill(Span<byte> destination)
         {
             int got;

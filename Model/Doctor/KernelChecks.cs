@@ -108,7 +108,9 @@ public static partial class KernelChecks
 
     // ---- elementwise ----
 
-    /// <summary>Input range, op scalar and tolerance per unary op (by name); an op not listed gets the last line.</summary>
+    /// <summary>
+    /// Input range, op scalar and tolerance per unary op (by name); an op not listed gets the last line.
+    /// </summary>
     static (double Lo, double Hi, float P, Tolerance Tol) UnaryCase(string op) => op switch
     {
         "neg" or "relu" => (-4, 4, 0, Tolerances.Copy),

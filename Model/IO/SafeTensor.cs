@@ -37,7 +37,9 @@ public sealed class SafeTensor
         return MemoryMarshal.Cast<byte, T>(Data).ToArray();
     }
 
-    /// <summary>Copies the elements into <paramref name="destination"/>, whose length must be the element count.</summary>
+    /// <summary>
+    /// Copies the elements into <paramref name="destination"/>, whose length must be the element count.
+    /// </summary>
     public void CopyTo<T>(Span<T> destination) where T : unmanaged
     {
         var want = DTypeOf<T>();

@@ -16,7 +16,9 @@ public static class SafeTensors
 {
     public const string MetadataKey = "__metadata__";
 
-    /// <summary>The reference implementation refuses larger headers too (it parses them before anything else).</summary>
+    /// <summary>
+    /// The reference implementation refuses larger headers too (it parses them before anything else).
+    /// </summary>
     public const long MaxHeaderLength = 100_000_000;
 
     /// <summary>
@@ -24,7 +26,8 @@ public static class SafeTensors
     /// atomically: to path.tmp in the same folder, flushed to disk, then renamed over path, so that a crash or a
     /// full disk leaves either the previous file or the new one, never a broken one.
     /// </summary>
-    /// <exception cref="UserError">the file could not be written (folder missing, disk full, no permission).</exception>
+    /// <exception cref="UserError">the file could not be written (folder missing, disk full, no
+    /// permission).</exception>
     public static void Write(string path, IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
         Write(path, tensors, metadata, wrap: s => s);
 
@@ -61,7 +64,9 @@ public static class SafeTensors
         }
     }
 
-    /// <summary>The JSON header with space padding to a multiple of 8 bytes; offsets follow the tensors' order.</summary>
+    /// <summary>
+    /// The JSON header with space padding to a multiple of 8 bytes; offsets follow the tensors' order.
+    /// </summary>
     internal static byte[] Header(IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata)
     {
         var names = new HashSet<string>();
@@ -103,7 +108,8 @@ public static class SafeTensors
     /// <exception cref="UserError">the file is missing, truncated or malformed, with what is wrong.</exception>
     public static SafeTensorsFile Read(string path) => Read(path, "use an intact copy of it");
 
-    /// <param name="fix">what to do about a damaged file, ending every such message ("restore it from a backup").</param>
+    /// <param name="fix">what to do about a damaged file, ending every such message ("restore it from a
+    /// backup").</param>
     public static SafeTensorsFile Read(string path, string fix)
     {
         if (!File.Exists(path)) throw new UserError($"{path}: no such file; give the path of a .safetensors file.");
@@ -227,7 +233,9 @@ public static class SafeTensors
         return new Entry(name, dtype, shape, offsets[0], offsets[1]);
     }
 
-    /// <summary>Sorted by offset, the tensors must tile [0, data length) exactly: no gap, no overlap, nothing past the end.</summary>
+    /// <summary>
+    /// Sorted by offset, the tensors must tile [0, data length) exactly: no gap, no overlap, nothing past the end.
+    /// </summary>
     static void CheckLayout(List<Entry> entries, long dataLength, string path, string damaged, string truncated)
     {
         long expectedBegin = 0;
@@ -271,7 +279,8 @@ public sealed class SafeTensorsFile(string path, IReadOnlyList<SafeTensor> tenso
     }
 
     /// <summary>The tensor <paramref name="name"/>, which must exist with this dtype and shape.</summary>
-    /// <exception cref="UserError">it is missing or has another dtype or shape (a checkpoint of another model).</exception>
+    /// <exception cref="UserError">it is missing or has another dtype or shape (a checkpoint of another
+    /// model).</exception>
     public SafeTensor Get(string name, DType dtype, params int[] shape)
     {
         if (!TryGet(name, out var t))

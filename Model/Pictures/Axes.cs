@@ -13,7 +13,9 @@ sealed class Axes
     public readonly SKRect Box;
     readonly double x0, x1, y0, y1, xStep, yStep;
 
-    /// <summary>A box filling a width × height picture, less room for tick labels, axis labels, title and legend.</summary>
+    /// <summary>
+    /// A box filling a width × height picture, less room for tick labels, axis labels, title and legend.
+    /// </summary>
     public Axes(int width, int height, int legendWidth, (double Lo, double Hi) x, (double Lo, double Hi) y)
     {
         (x0, x1, y0, y1) = (x.Lo, x.Hi, y.Lo, y.Hi);
@@ -30,7 +32,9 @@ sealed class Axes
     public float X(double v) => (float)(Box.Left + (v - x0) / (x1 - x0) * Box.Width);
     public float Y(double v) => (float)(Box.Bottom - (v - y0) / (y1 - y0) * Box.Height);
 
-    /// <summary>[lo, hi] of the finite values widened by <paramref name="pad"/> of the span; a single value gets ±1.</summary>
+    /// <summary>
+    /// [lo, hi] of the finite values widened by <paramref name="pad"/> of the span; a single value gets ±1.
+    /// </summary>
     public static (double Lo, double Hi) Range(IEnumerable<double> values, double pad = 0.04)
     {
         double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
@@ -104,7 +108,9 @@ sealed class Axes
         return 44 + (int)Math.Ceiling(names.Count == 0 ? 0 : names.Max(n => font.MeasureText(n)));
     }
 
-    /// <summary>Legend at the right of the box: a short line (lines) or a dot (points) in each colour, then the name.</summary>
+    /// <summary>
+    /// Legend at the right of the box: a short line (lines) or a dot (points) in each colour, then the name.
+    /// </summary>
     public void DrawLegend(SKCanvas canvas, IReadOnlyList<string> names, IReadOnlyList<SKColor> colors, bool lines)
     {
         using var font = Png.Font(12);

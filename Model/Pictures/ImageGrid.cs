@@ -11,7 +11,8 @@ public static class ImageGrid
     const int Gap = 2;                                    // pixels between images, after scaling
     static readonly SKColor Background = new(0xd0, 0xd0, 0xd0), Nan = new(0xff, 0x00, 0xff);
 
-    /// <param name="images">(N, rows·cols) floats, 0 black and 1 white; values outside are clamped, NaN shows magenta.</param>
+    /// <param name="images">(N, rows·cols) floats, 0 black and 1 white; values outside are clamped, NaN shows
+    /// magenta.</param>
     /// <param name="rowLabels">null, or one label per grid row (for example "input", "reconstruction").</param>
     /// <returns>the picture's (width, height) in pixels.</returns>
     public static (int Width, int Height) Write(string path, ReadOnlySpan<float> images, int count, int rows, int cols,

@@ -5,7 +5,9 @@ namespace InfoVae.Model.Pictures;
 /// <summary>One named curve: Y[i] at X[i]. Non-finite values break the line.</summary>
 public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
 
-/// <summary>Curves over a shared x axis (training and test loss per epoch), with axes, tick labels and a legend.</summary>
+/// <summary>
+/// Curves over a shared x axis (training and test loss per epoch), with axes, tick labels and a legend.
+/// </summary>
 public static class LinePlot
 {
     public static void Write(string path, IReadOnlyList<Series> series, string? title = null, string xLabel = "epoch",

@@ -2,7 +2,9 @@ using SkiaSharp;
 
 namespace InfoVae.Model.Pictures;
 
-/// <summary>2-D points (for example latent means z) coloured by class label, with axes and a legend of class names.</summary>
+/// <summary>
+/// 2-D points (for example latent means z) coloured by class label, with axes and a legend of class names.
+/// </summary>
 public static class ScatterPlot
 {
     /// <param name="points">(N, 2): x0, y0, x1, y1, ...; non-finite points are left out.</param>

@@ -101,7 +101,9 @@ public static class Checkpoint
             ? new ComputedOn(device, simd) : null;
     }
 
-    /// <summary>Restores weights and Adam moments into a net built with the checkpoint's config; returns the position.</summary>
+    /// <summary>
+    /// Restores weights and Adam moments into a net built with the checkpoint's config; returns the position.
+    /// </summary>
     public static Position Load(string path, InfoVaeNet<float> net) => Load(path, net, out _);
 
     static Position Load(string path, InfoVaeNet<float> net, out SafeTensorsFile file)
@@ -140,7 +142,9 @@ public static class Checkpoint
         return new Position(ReadInt(file, "step", path, long.MaxValue), (int)ReadInt(file, "epoch", path, int.MaxValue), (int)ReadInt(file, "next_batch", path, int.MaxValue));
     }
 
-    /// <summary>The checkpoint's own config against the run's: a mismatch means files of two runs were mixed up.</summary>
+    /// <summary>
+    /// The checkpoint's own config against the run's: a mismatch means files of two runs were mixed up.
+    /// </summary>
     static void CheckModelSize(SafeTensorsFile file, TrainConfig config, string path)
     {
         if (!file.Metadata.TryGetValue("config", out var json)) return;      // the tensors' shapes are checked one by one anyway

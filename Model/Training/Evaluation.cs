@@ -12,7 +12,8 @@ public sealed record EvalReport(int Images, double Total, double Recon, double K
 /// - IW-NLL: −log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x) (Burda et al. 2015); the 2π terms of log p(z) and
 ///   log q(z|x) cancel. K = 1 gives the negative ELBO.
 /// - Active units: dimensions whose Cov_x(E_q[z|x]) = Var_x(mu) exceeds 0.01 (Burda et al.).
-/// - Mutual information I_q(x; z) = E[log q(z|x)] − E[log q(z)], q(z) the mixture over a batch (He et al. 2019's calc_mi).
+/// - Mutual information I_q(x; z) = E[log q(z|x)] − E[log q(z)], q(z) the mixture over a batch (He et al. 2019's
+/// calc_mi).
 /// </summary>
 public static class Evaluation
 {

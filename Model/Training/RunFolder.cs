@@ -80,7 +80,9 @@ public sealed class RunFolder
     }
 }
 
-/// <summary>Writes go to a temporary file in the same folder that is renamed into place: a crash never leaves half a file.</summary>
+/// <summary>
+/// Writes go to a temporary file in the same folder that is renamed into place: a crash never leaves half a file.
+/// </summary>
 public static class AtomicFile
 {
     public static void WriteAllText(string path, string text)

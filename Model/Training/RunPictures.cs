@@ -5,7 +5,9 @@ using InfoVae.Model.Pictures;
 
 namespace InfoVae.Model;
 
-/// <summary>The six pictures of a run: samples, reconstructions, interpolations, traversal, latent scatter, loss curves.</summary>
+/// <summary>
+/// The six pictures of a run: samples, reconstructions, interpolations, traversal, latent scatter, loss curves.
+/// </summary>
 public static class RunPictures
 {
     public static void DrawAll(Trainer t, DataSet data, RunFolder run)
@@ -41,7 +43,9 @@ public static class RunPictures
     static (int Rows, int Cols) Side(InfoVaeNet<float> net) =>
         net.Config.InputSize == 784 ? (28, 28) : ((int)Math.Sqrt(net.Config.InputSize), net.Config.InputSize / (int)Math.Sqrt(net.Config.InputSize));
 
-    /// <summary>64 draws z ~ N(0, I) decoded (fixed by the run's seed, so pictures of different epochs compare).</summary>
+    /// <summary>
+    /// 64 draws z ~ N(0, I) decoded (fixed by the run's seed, so pictures of different epochs compare).
+    /// </summary>
     public static string Samples(InfoVaeNet<float> net, string path)
     {
         const int n = 64;
@@ -64,7 +68,9 @@ public static class RunPictures
         return path;
     }
 
-    /// <summary>Eight straight walks in latent space (posterior means) between pairs of test images, 10 steps each.</summary>
+    /// <summary>
+    /// Eight straight walks in latent space (posterior means) between pairs of test images, 10 steps each.
+    /// </summary>
     public static string Interpolations(InfoVaeNet<float> net, LabeledImages test, string path)
     {
         int pairs = Math.Min(8, test.Count / 2), steps = 10, z = net.Config.Latent;
@@ -81,7 +87,10 @@ public static class RunPictures
         return path;
     }
 
-    /// <summary>One latent dimension at a time (the ten whose means vary most over the test set), from −3 to 3 around a test image's code.</summary>
+    /// <summary>
+    /// One latent dimension at a time (the ten whose means vary most over the test set), from −3 to 3 around a test
+    /// image's code.
+    /// </summary>
     public static string Traversal(InfoVaeNet<float> net, LabeledImages test, string path)
     {
         int z = net.Config.Latent, n = Math.Min(1000, test.Count), steps = 11;
@@ -106,7 +115,9 @@ public static class RunPictures
         return path;
     }
 
-    /// <summary>Posterior means of 5000 test images, coloured by label; projected on their two principal axes when Z > 2.</summary>
+    /// <summary>
+    /// Posterior means of 5000 test images, coloured by label; projected on their two principal axes when Z > 2.
+    /// </summary>
     public static string Latent(InfoVaeNet<float> net, DataSet data, string path)
     {
         var test = data.Test;
@@ -121,7 +132,9 @@ public static class RunPictures
         return path;
     }
 
-    /// <summary>Training loss per logged step interval and per epoch, and the test loss per epoch, from run.jsonl.</summary>
+    /// <summary>
+    /// Training loss per logged step interval and per epoch, and the test loss per epoch, from run.jsonl.
+    /// </summary>
     public static string Loss(RunFolder run, string path)
     {
         var stepX = new List<double>(); var stepY = new List<double>();

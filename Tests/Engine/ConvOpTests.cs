@@ -103,7 +103,8 @@ public class ConvOpTests
         // Window at (i, j) of channel 0: a b / d e → a + 2b + 3d + 4e (+ 0.5); kernel 1: 10·a (− 1).
         double[] expected = [1 + 4 + 12 + 20 + 0.5, 9, 2 + 6 + 15 + 24 + 0.5, 19, 4 + 10 + 21 + 32 + 0.5, 39, 5 + 12 + 24 + 36 + 0.5, 49];
         Assert.That(y.Data, Is.EqualTo(expected));
-        // Stride 2, pad 1 on the same image: output 2×2; the window at (0, 0) covers x[0, 0] with the kernel's (1, 1) entry only.
+        // Stride 2, pad 1 on the same image: output 2×2; the window at (0, 0) covers x[0, 0] with the kernel's (1, 1)
+        // entry only.
         var y2 = Run(() => Ops.Conv2d(T(x, 1, 3, 3, 2), T(w, 2, 2, 2, 2), null, 2, 1));
         Assert.That(y2.Data, Is.EqualTo(new double[] { 4 * 1, 0, 3 * 2 + 4 * 3, 0, 2 * 4 + 4 * 7, 0, 1 * 5 + 2 * 6 + 3 * 8 + 4 * 9, 50 }));
     }
@@ -130,8 +131,9 @@ public class ConvOpTests
         Assert.That(cropped.Data, Is.EqualTo(new double[] { 10 }));
     }
 
-    // <conv(x), y> = <x, convT(y)>: conv's weight (OC, KH, KW, C) is conv-transpose's (Cin, KH, KW, Cout) with Cin = OC.
-    // (N, H, W, C, OC, K_H, K_W, S, P, OutputPad): output padding recovers H and W (both axes have the same remainder).
+    // <conv(x), y> = <x, convT(y)>: conv's weight (OC, KH, KW, C) is conv-transpose's (Cin, KH, KW, Cout) with Cin =
+    // OC. (N, H, W, C, OC, K_H, K_W, S, P, OutputPad): output padding recovers H and W (both axes have the same
+    // remainder).
     [TestCase(2, 7, 9, 3, 4, 3, 3, 2, 1, 0)]
     [TestCase(1, 8, 6, 2, 3, 3, 3, 2, 1, 1)]
     [TestCase(2, 8, 11, 1, 2, 4, 4, 3, 1, 0)]
@@ -212,7 +214,9 @@ public class ConvOpTests
         Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero, "bytes allocated by 3 warm steps");
     }
 
-    /// <summary>A float encoder-decoder step at model-like sizes (batch 32 of 28×28×1): one step's output and gradients.</summary>
+    /// <summary>
+    /// A float encoder-decoder step at model-like sizes (batch 32 of 28×28×1): one step's output and gradients.
+    /// </summary>
     static (float[] Y, float[][] Grads, float[] RunningVar) FloatStep()
     {
         var tape = Tape<float>.Current;

@@ -14,7 +14,9 @@ public class DeferredZeroGradTests
     static Tensor<double> Leaf(int rows, int cols, int seed) =>
         Tensor<double>.From(Support.Rand.Normal(rows * cols, seed), new Shape(rows, cols), requiresGrad: true);
 
-    /// <summary>The gradients of W and b after loss(W, b), starting from real zeros or from NaN marked deferred.</summary>
+    /// <summary>
+    /// The gradients of W and b after loss(W, b), starting from real zeros or from NaN marked deferred.
+    /// </summary>
     static (double[] W, double[] B) Grads(Func<Tensor<double>, Tensor<double>, Tensor<double>> loss, bool deferred)
     {
         var w = Leaf(5, 7, 1);

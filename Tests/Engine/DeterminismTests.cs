@@ -32,7 +32,9 @@ public class DeterminismTests
         }
     }
 
-    /// <summary>The loss: Bernoulli reconstruction + KL + λ·MMD(z, prior), with the reparameterised z = mu + exp(lv/2)·ε.</summary>
+    /// <summary>
+    /// The loss: Bernoulli reconstruction + KL + λ·MMD(z, prior), with the reparameterised z = mu + exp(lv/2)·ε.
+    /// </summary>
     static Tensor<float> Loss(Net net, Tensor<float> x, ulong seed)
     {
         var h = Ops.Linear(x, net.Enc1W, net.Enc1B).Relu();                   // (B, H)

@@ -5,7 +5,9 @@ using static InfoVae.Tests.Support.GradCheck;
 
 namespace InfoVae.Tests.Engine;
 
-/// <summary>A float64 central-difference gradient check for every op of the engine (shapes off the vector width).</summary>
+/// <summary>
+/// A float64 central-difference gradient check for every op of the engine (shapes off the vector width).
+/// </summary>
 public class OpGradientTests
 {
     static double[] U(int n, int seed, double lo = -1, double hi = 1) => Rand.Uniform(n, seed, lo, hi);

@@ -24,7 +24,9 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
                 yield return new TestCaseData(rows, c).SetArgDisplayNames($"R{rows} C{c}");
     }
 
-    /// <summary>Column sums are in double: the float result is off by its final rounding, the double one by a sum's error.</summary>
+    /// <summary>
+    /// Column sums are in double: the float result is off by its final rounding, the double one by a sum's error.
+    /// </summary>
     static double SumTol(int rows) => typeof(T) == typeof(float) ? FloatTolerance : SumTolerance<double>(rows);
 
     [TestCaseSource(nameof(Shapes))]
@@ -214,7 +216,8 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
     [Test]
     public void One_and_two_threads_give_identical_bits()
     {
-        // Model-sized: the first encoder layer's (N·14·14, 32) with N = 64, and a ragged shape; both take the parallel path.
+        // Model-sized: the first encoder layer's (N·14·14, 32) with N = 64, and a ragged shape; both take the parallel
+        // path.
         foreach (var (rows, c) in new[] { (64 * 196, 32), (4099, 33) })
         {
             var (x, _, _, gamma, beta) = Inputs(rows, c, 13);

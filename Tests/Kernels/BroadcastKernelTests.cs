@@ -17,7 +17,9 @@ namespace InfoVae.Tests.Kernels;
 [TestFixture(typeof(double))]
 public class BroadcastKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Operand shape pairs built from n: a row, a column against a row, a scalar-like (1), rank 3 and 4.</summary>
+    /// <summary>
+    /// Operand shape pairs built from n: a row, a column against a row, a scalar-like (1), rank 3 and 4.
+    /// </summary>
     static (int[] A, int[] B)[] Pairs(int n) =>
     [
         ([2, n], [n]),
@@ -111,7 +113,9 @@ public class BroadcastKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
     static void BackendBinary<TOp>(CpuBackend<T> be, Tensor<T> a, Tensor<T> b, Tensor<T> c)
         where TOp : struct, IBinaryFunction => be.Binary<TOp>(a, b, c);
 
-    /// <summary>The backend's shape → stride step, on the shapes the model and the engine tests use, including rank 0.</summary>
+    /// <summary>
+    /// The backend's shape → stride step, on the shapes the model and the engine tests use, including rank 0.
+    /// </summary>
     [Test]
     public void Cpu_backend_binary_broadcasts_like_numpy()
     {

@@ -115,7 +115,8 @@ public class ConvKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         // on the order (1e8 absorbs 1, then −1e8 cancels it): (((0 + 1e8) + 1) + … ) vs any other order.
         var g = ConvGeometry.Conv(1, 3, 3, 1, 3, 3, 1, 1);
         var cols = new T[g.ColsLength];
-        // The centre (1, 1) is tap (kh, kw) of the patch at (oh, ow) = (2 − kh, 2 − kw): row (2 − kh)·3 + (2 − kw), column kh·3 + kw.
+        // The centre (1, 1) is tap (kh, kw) of the patch at (oh, ow) = (2 − kh, 2 − kw): row (2 − kh)·3 + (2 − kw),
+        // column kh·3 + kw.
         double[] taps = [1e8, 1, 1, 1, -1e8, 1, 1, 1, 1];   // in kh-then-kw order
         for (int k = 0; k < 9; k++) { int kh = k / 3, kw = k % 3; cols[((2 - kh) * 3 + (2 - kw)) * 9 + k] = T.CreateTruncating(taps[k]); }
         var image = new T[9];

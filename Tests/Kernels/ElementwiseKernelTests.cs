@@ -36,7 +36,10 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
     public void Mul_scalar(int n) => Map<MulScalarOp<T>>(n, -0.3, (x, p) => x * p);
 
-    /// <summary>Random values, in place, planted specials (relu(NaN) = NaN, relu(−∞) = +0, leaky(−0) = −0, ...), all against the reference.</summary>
+    /// <summary>
+    /// Random values, in place, planted specials (relu(NaN) = NaN, relu(−∞) = +0, leaky(−0) = −0, ...), all against the
+    /// reference.
+    /// </summary>
     static void Map<TOp>(int n, double? p, Func<double, double, double> reference) where TOp : struct, IUnaryOp<T>
     {
         T pt = P(p ?? 0);
@@ -78,7 +81,10 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
 
     // ---- backward: destination += op(a, b, dy, p) ----
 
-    /// <summary>The kernel's (a, b) built from the differentiated input x and the other operand w, and the reference derivative at each element.</summary>
+    /// <summary>
+    /// The kernel's (a, b) built from the differentiated input x and the other operand w, and the reference derivative
+    /// at each element.
+    /// </summary>
     delegate (T[] A, T[] B, double[] Derivative) Build(T[] x, T[] w);
 
     static double[] D(T[] x, Func<double, double> f) => Array.ConvertAll(ToDouble<T>(x), v => f(v));
@@ -124,7 +130,10 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
         return (w, x, xd.Select((b, i) => Reference.DivisorGrad(wd[i], b)).ToArray());
     }, 0.5, 2);
 
-    /// <summary>dx0 + dy·f'(x) for random values, with the destination being dy itself, and with specials planted in x and w and a NaN in dy.</summary>
+    /// <summary>
+    /// dx0 + dy·f'(x) for random values, with the destination being dy itself, and with specials planted in x and w and
+    /// a NaN in dy.
+    /// </summary>
     static void Grad<TOp>(int n, double? p, Build build, double lo, double hi, double factor = 1) where TOp : struct, ITernaryOp<T>
     {
         double tol = Tolerance<T>() * factor;

@@ -174,7 +174,9 @@ public class GemmTests
         Close.Assert(cd, ct, atol, rtol, label + " beta 0.5");
     }
 
-    /// <summary>Both shapes are far above the parallel cut; 5×3000 has one row panel, so its tasks split the columns.</summary>
+    /// <summary>
+    /// Both shapes are far above the parallel cut; 5×3000 has one row panel, so its tasks split the columns.
+    /// </summary>
     [TestCase(100, 150, 600)]
     [TestCase(5, 1500, 200)]
     [TestCase(301, 29, 700)]

@@ -10,13 +10,17 @@ namespace InfoVae.Tests.Kernels;
 /// </summary>
 public static class KernelCheck
 {
-    /// <summary>0..70: every tail of a Vector512 loop (16 floats, 8 doubles) and of a Vector256 one, several times over.</summary>
+    /// <summary>
+    /// 0..70: every tail of a Vector512 loop (16 floats, 8 doubles) and of a Vector256 one, several times over.
+    /// </summary>
     public static IEnumerable<int> Lengths() => Enumerable.Range(0, 71);
 
     /// <summary>Unit roundoff: half an ulp of 1.</summary>
     public const double FloatUnit = 5.9604644775390625E-08, DoubleUnit = 1.1102230246251565E-16;   // 2^-24, 2^-53
 
-    /// <summary>8 units of roundoff (2^-21, 2^-50): TensorPrimitives' DefaultFloatTolerance and its double twin.</summary>
+    /// <summary>
+    /// 8 units of roundoff (2^-21, 2^-50): TensorPrimitives' DefaultFloatTolerance and its double twin.
+    /// </summary>
     public const double FloatTolerance = 8 * FloatUnit, DoubleTolerance = 8 * DoubleUnit;
 
     public static double Unit<T>() => typeof(T) == typeof(float) ? FloatUnit : DoubleUnit;
@@ -50,7 +54,9 @@ public static class KernelCheck
 
     public static readonly double[] Specials = [double.NaN, double.PositiveInfinity, double.NegativeInfinity, -0.0];
 
-    /// <summary>Writes NaN, +∞, −∞ and −0 (as many as fit) at distinct random positions of x; returns the positions.</summary>
+    /// <summary>
+    /// Writes NaN, +∞, −∞ and −0 (as many as fit) at distinct random positions of x; returns the positions.
+    /// </summary>
     public static int[] Plant<T>(T[] x, int seed, double[]? values = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         values ??= Specials;
@@ -97,11 +103,16 @@ public static class KernelCheck
     static long Bits<T>(T v) where T : unmanaged, IFloatingPointIeee754<T> =>
         typeof(T) == typeof(float) ? BitConverter.SingleToInt32Bits(float.CreateTruncating(v)) : BitConverter.DoubleToInt64Bits(double.CreateTruncating(v));
 
-    /// <summary>A sentinel written past the end of every destination; a kernel that writes beyond n overwrites it.</summary>
+    /// <summary>
+    /// A sentinel written past the end of every destination; a kernel that writes beyond n overwrites it.
+    /// </summary>
     public const double Sentinel = 12345.678;
     public const int Guard = 5;
 
-    /// <summary>A destination of n elements (from <paramref name="initial"/> or zeros) followed by <see cref="Guard"/> sentinels.</summary>
+    /// <summary>
+    /// A destination of n elements (from <paramref name="initial"/> or zeros) followed by <see cref="Guard"/>
+    /// sentinels.
+    /// </summary>
     public static T[] Guarded<T>(int n, ReadOnlySpan<T> initial = default) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var d = new T[n + Guard];

@@ -350,7 +350,9 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     // ---- Gaussian KL ----
 
-    /// <summary>Rows of z = n (the latent width sweeps every tail) and n rows of z = 16 (the model's latent size).</summary>
+    /// <summary>
+    /// Rows of z = n (the latent width sweeps every tail) and n rows of z = 16 (the model's latent size).
+    /// </summary>
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
     public void Gaussian_kl(int n)
     {

@@ -27,7 +27,10 @@ public class PhiloxTests
         Assert.That(new[] { r0, r1, r2, r3 }, Is.EqualTo(v[6..10]), $"philox4x32-10 of counter {v[0]:x8} {v[1]:x8} {v[2]:x8} {v[3]:x8}, key {v[4]:x8} {v[5]:x8}");
     }
 
-    /// <summary>A draw's element i is word i % 4 of block (counter + i / 4), counter in words 0-1 and key in words 0-1 of their pairs.</summary>
+    /// <summary>
+    /// A draw's element i is word i % 4 of block (counter + i / 4), counter in words 0-1 and key in words 0-1 of their
+    /// pairs.
+    /// </summary>
     [Test]
     public void Uniform_draws_are_the_blocks_words_scaled_to_the_unit_interval()
     {
@@ -84,7 +87,9 @@ public class PhiloxTests
         Assert.That(Math.Abs(var - 1.0 / 12), Is.LessThan(5 * Math.Sqrt(1.0 / 180 / Draws)), $"variance {var}");
     }
 
-    /// <summary>Both types compute in double and round once, so the float draw is exactly the double draw rounded.</summary>
+    /// <summary>
+    /// Both types compute in double and round once, so the float draw is exactly the double draw rounded.
+    /// </summary>
     [Test]
     public void Float_and_double_draws_agree_to_float_precision()
     {

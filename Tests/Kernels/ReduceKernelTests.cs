@@ -5,14 +5,18 @@ using static InfoVae.Tests.Kernels.KernelCheck;
 
 namespace InfoVae.Tests.Kernels;
 
-/// <summary>Reduce.SumAxis and Reduce.BroadcastAxis against Reference in double, over (outer, axis, inner) shapes built from n.</summary>
+/// <summary>
+/// Reduce.SumAxis and Reduce.BroadcastAxis against Reference in double, over (outer, axis, inner) shapes built from n.
+/// </summary>
 [TestFixture(typeof(float))]
 [TestFixture(typeof(double))]
 public class ReduceKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     static T P(double v) => T.CreateTruncating(v);
 
-    /// <summary>n as the summed axis (whole-row sums, the inner == 1 path) and as the inner run (the vector-add path).</summary>
+    /// <summary>
+    /// n as the summed axis (whole-row sums, the inner == 1 path) and as the inner run (the vector-add path).
+    /// </summary>
     static (int Outer, int Axis, int Inner)[] Shapes(int n) => [(1, n, 1), (3, n, 1), (2, 3, n), (2, n, 5), (1, 1, n)];
 
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]

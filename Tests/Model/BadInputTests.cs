@@ -34,7 +34,9 @@ public class BadInputTests
 
     // ---- helpers ----
 
-    /// <summary>A copy of the good data set under a new name, then <paramref name="spoil"/> applied to the folder.</summary>
+    /// <summary>
+    /// A copy of the good data set under a new name, then <paramref name="spoil"/> applied to the folder.
+    /// </summary>
     string Data(string name, Action<string> spoil)
     {
         string folder = root[name + "-" + Guid.NewGuid().ToString("N")[..6]];
@@ -44,7 +46,10 @@ public class BadInputTests
         return folder;
     }
 
-    /// <summary>`train` of a fresh tiny run on <paramref name="data"/> into a folder that does not exist yet; flags override the defaults.</summary>
+    /// <summary>
+    /// `train` of a fresh tiny run on <paramref name="data"/> into a folder that does not exist yet; flags override the
+    /// defaults.
+    /// </summary>
     (string[] Args, string Out) Train(string data, params string[] flags)
     {
         var options = new Dictionary<string, string>
@@ -67,7 +72,9 @@ public class BadInputTests
         foreach (var (name, bytes) in before) Assert.That(after[name], Is.EqualTo(bytes), $"{name} was changed");
     }
 
-    /// <summary>Runs a fresh `train` that must be refused: checks the one line and that no run folder was made.</summary>
+    /// <summary>
+    /// Runs a fresh `train` that must be refused: checks the one line and that no run folder was made.
+    /// </summary>
     static string RefusedTrain((string[] Args, string Out) train, params string[] fragments)
     {
         var line = Refused(train.Args, fragments);
@@ -392,7 +399,8 @@ public class BadInputTests
     [Test]
     public void A_checkpoint_of_version_1_is_evaluated_but_not_resumed()
     {
-        // Version 1 drew its noise from Philox and saved no generator state: its weights are fine, its training is not resumable.
+        // Version 1 drew its noise from Philox and saved no generator state: its weights are fine, its training is not
+        // resumable.
         string copy = root["version-1"];
         Directory.CreateDirectory(copy);
         foreach (var f in Directory.GetFiles(run)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));

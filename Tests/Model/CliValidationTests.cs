@@ -13,7 +13,8 @@ public class CliValidationTests
         finally { Console.SetError(old); }
     }
 
-    // Each case names a flag set and a phrase the one-line error must contain. --data points nowhere: validation must come first.
+    // Each case names a flag set and a phrase the one-line error must contain. --data points nowhere: validation must
+    // come first.
     [TestCase("must be > 0", "--lambda", "0")]
     [TestCase("negative", "--lambda", "0.5", "--alpha", "0")]
     [TestCase("finite", "--lr", "NaN")]

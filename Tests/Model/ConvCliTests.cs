@@ -62,7 +62,8 @@ public class ConvCliTests
         var f = SafeTensors.Read(file);
         var ckpt = SafeTensors.Read(Path.Combine(run, "checkpoint.safetensors"));
         Assert.That(f.GetMetadata("model"), Is.EqualTo("infovae-conv"));
-        // Conv2d (OC, C, KH, KW), ConvTranspose2d (Cin, Cout, KH, KW): our (OC, KH, KW, C) element [o, kh, kw, c] is theirs [o, c, kh, kw].
+        // Conv2d (OC, C, KH, KW), ConvTranspose2d (Cin, Cout, KH, KW): our (OC, KH, KW, C) element [o, kh, kw, c] is
+        // theirs [o, c, kh, kw].
         var ours = ckpt.Get("encoder.3.weight", DType.F32, 3, 4, 4, 2).As<float>();
         var theirs = f.Get("encoder.3.weight", DType.F32, 3, 2, 4, 4).As<float>();
         Assert.That(theirs[((2 * 2 + 1) * 4 + 3) * 4 + 0], Is.EqualTo(ours[((2 * 4 + 3) * 4 + 0) * 2 + 1]));

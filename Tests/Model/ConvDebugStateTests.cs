@@ -143,7 +143,8 @@ public class ConvDebugStateTests
         Assert.That(tensors, Is.EqualTo(stateDict));
     }
 
-    // The sums PyTorch printed for the default `--arch conv` model (channels 32,64,128, latent 32), in the file's metadata.
+    // The sums PyTorch printed for the default `--arch conv` model (channels 32,64,128, latent 32), in the file's
+    // metadata.
     [TestCase(0UL)]
     [TestCase(1UL)]
     [TestCase(2UL)]

@@ -72,7 +72,8 @@ public class ConvNetTests
         }));
         Assert.That(p.Layout.Select(e => string.Join("x", e.TorchShape)).Take(4), Is.EqualTo(new[] { "32x1x4x4", "32", "32", "64x32x4x4" }));
         Assert.That(p.Layout.Single(e => e.Name == "decoder.4.weight").TorchShape, Is.EqualTo(new[] { 128, 64, 3, 3 }), "ConvTranspose2d: (Cin, Cout, KH, KW)");
-        // conv 512 + 32768 + 73728, BN 2·(32+64+128), linear 2048·64 + 64, linear 32·2048, BN 2·(128+64+32), convT 73728 + 32768 + 512 + 1
+        // conv 512 + 32768 + 73728, BN 2·(32+64+128), linear 2048·64 + 64, linear 32·2048, BN 2·(128+64+32), convT
+        // 73728 + 32768 + 512 + 1
         Assert.That(p.Count, Is.EqualTo(512 + 32768 + 73728 + 448 + 131136 + 65536 + 448 + 73728 + 32768 + 513));
         Assert.That(p.BufferLayout.Select(e => e.Name).Take(2), Is.EqualTo(new[] { "encoder.1.running_mean", "encoder.1.running_var" }));
         Assert.That(p.BufferCount, Is.EqualTo(2 * (32 + 64 + 128 + 128 + 64 + 32)));

@@ -82,7 +82,8 @@ public class FaultTests
         var m = Regex.Match(line, @"^training stopped at step (\d+) \(epoch 1\): (op '(\w+)' produced an output|the backward of '(\w+)' produced a gradient) "
             + @"of shape \((\d+(, \d+)*)\) that is not finite \(element \d+ is (NaN|\+∞|−∞)\); last good checkpoint: .+\. Try a lower --lr\.$");
         Assert.That(m.Success, line);
-        // The op check sees the overflow inside the step whose loss would have been the first non-finite one, or earlier.
+        // The op check sees the overflow inside the step whose loss would have been the first non-finite one, or
+        // earlier.
         Assert.That(long.Parse(m.Groups[1].Value), Is.InRange(1, plainStep));
         Assert.That(Tape<float>.Current.DetectAnomaly, Is.False, "the tape is left as it was found");
     }

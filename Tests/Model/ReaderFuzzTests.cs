@@ -31,7 +31,10 @@ public class ReaderFuzzTests
     static readonly int[] InterestingInts = [0, 1, -1, 2, 255, 256, 65535, 1 << 20, 1 << 30, int.MaxValue, int.MinValue, int.MaxValue / 2];
     static readonly string[] InterestingNumbers = ["0", "-1", "1", "7", "4294967296", "9223372036854775807", "18446744073709551616", "1e3", "1.5", "99999999", "-9223372036854775808"];
 
-    /// <summary>One random mutation of <paramref name="file"/>; <paramref name="lengthFields"/> rewrites a length field its own way.</summary>
+    /// <summary>
+    /// One random mutation of <paramref name="file"/>; <paramref name="lengthFields"/> rewrites a length field its own
+    /// way.
+    /// </summary>
     static byte[] Mutate(byte[] file, Random r, Func<byte[], Random, byte[]> lengthFields)
     {
         var b = (byte[])file.Clone();
@@ -76,7 +79,9 @@ public class ReaderFuzzTests
         return b;
     }
 
-    /// <summary>Safetensors: the u64 header length, or a number inside the JSON header replaced by an edge value.</summary>
+    /// <summary>
+    /// Safetensors: the u64 header length, or a number inside the JSON header replaced by an edge value.
+    /// </summary>
     static byte[] SafeTensorsLengths(byte[] b, Random r)
     {
         if (b.Length < 8) return b;
@@ -184,7 +189,8 @@ public class ReaderFuzzTests
     [Test]
     public void A_gzip_header_that_claims_the_most_the_file_could_hold_allocates_only_for_the_data_behind_it()
     {
-        // 1032:1 is deflate's limit, so a gzip file of about 200 bytes may claim about 200 000; only 7 images (210 bytes) follow.
+        // 1032:1 is deflate's limit, so a gzip file of about 200 bytes may claim about 200 000; only 7 images (210
+        // bytes) follow.
         var path = dir["liar.gz"];
         var raw = IdxFiles.Bytes([7, 5, 6], IdxFiles.Pixels(7, 5, 6, 3));
         BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(4), 6000);    // 6000 × 5 × 6 = 180 000 pixels claimed: 720 KB of floats

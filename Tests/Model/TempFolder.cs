@@ -15,7 +15,9 @@ public sealed class TempFolder : IDisposable
 
 static class UserErrors
 {
-    /// <summary>Runs <paramref name="action"/>, which must throw a UserError whose message holds every fragment.</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/>, which must throw a UserError whose message holds every fragment.
+    /// </summary>
     public static string Expect(TestDelegate action, params string[] fragments)
     {
         var e = Assert.Throws<InfoVae.Model.UserError>(action)!;

@@ -4,8 +4,9 @@ using InfoVae.Model.IO;
 namespace InfoVae.Tests.Model;
 
 /// <summary>
-/// TorchGenerator against PyTorch's own draws (Tests/Data/make_torch_rng.py, ATen's AVX2 kernels, which libtorch 2.10 shares): uniform_,
-/// randn with and without a tail and randperm twice in a row must agree bit for bit, in the order a run draws them.
+/// TorchGenerator against PyTorch's own draws (Tests/Data/make_torch_rng.py, ATen's AVX2 kernels, which libtorch 2.10
+/// shares): uniform_, randn with and without a tail and randperm twice in a row must agree bit for bit, in the order a
+/// run draws them.
 /// </summary>
 public class TorchGeneratorTests
 {

@@ -5,7 +5,9 @@ using InfoVae.Model.Data;
 
 namespace InfoVae.Tests.Model;
 
-/// <summary>The training loop on tiny generated data: it learns, it is deterministic, and a resumed run continues bit for bit.</summary>
+/// <summary>
+/// The training loop on tiny generated data: it learns, it is deterministic, and a resumed run continues bit for bit.
+/// </summary>
 public class TrainerTests
 {
     static LabeledImages Images(int n, int seed)

@@ -9,7 +9,10 @@ public static class Cli
 {
     public sealed record Result(int Code, string Out, string Err)
     {
-        /// <summary>The one line a refused run prints, without the "infovae: " prefix; fails unless there is exactly one such line.</summary>
+        /// <summary>
+        /// The one line a refused run prints, without the "infovae: " prefix; fails unless there is exactly one such
+        /// line.
+        /// </summary>
         public string OneLine()
         {
             var lines = Err.TrimEnd().Split('\n');

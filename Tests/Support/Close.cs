@@ -2,7 +2,9 @@ using System.Numerics;
 
 namespace InfoVae.Tests.Support;
 
-/// <summary>One comparison with llm.c's tolerance model (|e − a| ≤ atol + rtol·|e|) and a message that locates the fault.</summary>
+/// <summary>
+/// One comparison with llm.c's tolerance model (|e − a| ≤ atol + rtol·|e|) and a message that locates the fault.
+/// </summary>
 public static class Close
 {
     public static void Assert<TE, TA>(ReadOnlySpan<TE> expected, ReadOnlySpan<TA> actual, double atol, double rtol, string label)

@@ -7,7 +7,10 @@ using InfoVae.Model.IO;
 
 namespace InfoVae.Tests.Support;
 
-/// <summary>What the MLP's and the conv net's PyTorch debug states (Tests/Data/make_*debug_state.py) share: the loss settings in their metadata, the batch and noise, and their float64 references.</summary>
+/// <summary>
+/// What the MLP's and the conv net's PyTorch debug states (Tests/Data/make_*debug_state.py) share: the loss settings in
+/// their metadata, the batch and noise, and their float64 references.
+/// </summary>
 public static class DebugStateFile
 {
     /// <summary>The loss and optimiser settings the twin wrote; the caller adds the architecture.</summary>

@@ -30,7 +30,10 @@ public class IlgpuBackendTests
     static In R(int seed, double lo, double hi, params int[] shape) => new(Rand.UniformF(new Shape(shape).Length, seed, lo, hi), shape);
     static In U(int seed, params int[] shape) => R(seed, -1, 1, shape);
 
-    /// <summary>f on fresh leaves of <paramref name="be"/>, backward from a fixed random seed gradient: (output, input gradients).</summary>
+    /// <summary>
+    /// f on fresh leaves of <paramref name="be"/>, backward from a fixed random seed gradient: (output, input
+    /// gradients).
+    /// </summary>
     static (float[] Out, float[][] Grads) Run(IBackend<float> be, Func<Tensor<float>[], Tensor<float>> f, In[] inputs)
     {
         var tape = Tape<float>.Current;
@@ -128,7 +131,9 @@ public class IlgpuBackendTests
     [TestCaseSource(nameof(Ops))]
     public void Op_matches_the_cpu_backend(Func<Tensor<float>[], Tensor<float>> f, In[] inputs) => Same(gpu, f, inputs);
 
-    /// <summary>A VAE step in miniature: B = 6, D = 7, H = 5, Z = 2; the MMD is between the codes and prior draws.</summary>
+    /// <summary>
+    /// A VAE step in miniature: B = 6, D = 7, H = 5, Z = 2; the MMD is between the codes and prior draws.
+    /// </summary>
     static Tensor<float> TinyVaeLoss(IBackend<float> be, Tensor<float>[] p, Tensor<float> x)
     {
         const int B = 6, Z = 2;

@@ -27,7 +27,9 @@ public class BatchNormKernelTests
     // sums at full length.
     public static readonly object[] ReductionSizes = [.. Sizes, new object[] { 50176, 2, GpuKernels.BatchNormChunk }];
 
-    /// <summary>Inputs away from zero mean (uniform in [3, 5]): a one-pass Σx² − (Σx)²/R would lose digits here.</summary>
+    /// <summary>
+    /// Inputs away from zero mean (uniform in [3, 5]): a one-pass Σx² − (Σx)²/R would lose digits here.
+    /// </summary>
     static double[] X(int n, int seed) => F(Rand.Uniform(n, seed, 3, 5));
 
     [TestCaseSource(nameof(ReductionSizes))]

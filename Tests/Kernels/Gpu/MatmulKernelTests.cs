@@ -5,7 +5,9 @@ using static InfoVae.Tests.Kernels.Gpu.GpuTestAccelerator;
 
 namespace InfoVae.Tests.Kernels.Gpu;
 
-/// <summary>Every matmul version, all four transposes, alpha/beta, sizes off the tile, against Reference.Gemm in double.</summary>
+/// <summary>
+/// Every matmul version, all four transposes, alpha/beta, sizes off the tile, against Reference.Gemm in double.
+/// </summary>
 public class MatmulKernelTests
 {
     static IEnumerable<TestCaseData> Cases()

@@ -39,7 +39,8 @@ public class PairwiseDistanceKernelTests
         K.SquaredDistance(ga.View, n, ga.View, n, d, gd.View);
         var dist = Host(gd);
         for (int i = 0; i < n; i++) Assert.That(dist[i * n + i], Is.EqualTo(0f), $"D[{i},{i}]");
-        // D(a, a) with dD = 1 everywhere: Σ_ij ‖a_i − a_j‖² has gradient 4 Σ_j (a_i − a_j) w.r.t. a_i via the a side only.
+        // D(a, a) with dD = 1 everywhere: Σ_ij ‖a_i − a_j‖² has gradient 4 Σ_j (a_i − a_j) w.r.t. a_i via the a side
+        // only.
         K.SquaredDistanceBackward(ga.View, n, ga.View, n, d, gd.View, gdD.View, gda.View, default);
         var expected = new double[n * d];
         for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) for (int k = 0; k < d; k++) expected[i * d + k] += 2 * (a[i * d + k] - a[j * d + k]);

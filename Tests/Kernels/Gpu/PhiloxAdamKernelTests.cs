@@ -6,7 +6,9 @@ using static InfoVae.Tests.Kernels.Gpu.GpuTestAccelerator;
 
 namespace InfoVae.Tests.Kernels.Gpu;
 
-/// <summary>Philox draws against Kernels/Cpu/Philox (uniforms bit for bit), and the Adam step against Reference.Adam.</summary>
+/// <summary>
+/// Philox draws against Kernels/Cpu/Philox (uniforms bit for bit), and the Adam step against Reference.Adam.
+/// </summary>
 public class PhiloxAdamKernelTests
 {
     // Counter 2³² − 2 makes the block counter carry into its high word within the draw.

@@ -5,7 +5,10 @@ using static InfoVae.Tests.Kernels.Gpu.GpuTestAccelerator;
 
 namespace InfoVae.Tests.Kernels.Gpu;
 
-/// <summary>Axis sums and their broadcast backward (against Kernels/Cpu/Reduce in double), fills, strided row copies and the transpose.</summary>
+/// <summary>
+/// Axis sums and their broadcast backward (against Kernels/Cpu/Reduce in double), fills, strided row copies and the
+/// transpose.
+/// </summary>
 public class ReduceLayoutKernelTests
 {
     const double Atol = 1e-5, Rtol = 1e-5;
@@ -134,7 +137,8 @@ public class ReduceLayoutKernelTests
         Assert.That(Host(y), Is.EqualTo(new[] { 0f, 0f, 3.5f, 3.5f, 3.5f, 3.5f, 0f }));
     }
 
-    // (rows, cols, source row stride, destination row stride): packed, slices of wider rows, a stride-0 (broadcast) source.
+    // (rows, cols, source row stride, destination row stride): packed, slices of wider rows, a stride-0 (broadcast)
+    // source.
     [TestCase(1, 1, 1, 1)]
     [TestCase(17, 3, 3, 3)]
     [TestCase(5, 3, 7, 4)]
