@@ -20,7 +20,8 @@ static class AllocProbe
         long thread0 = GC.GetAllocatedBytesForCurrentThread(), total0 = GC.GetTotalAllocatedBytes(true);
         const int steps = 100;
         for (int i = 0; i < steps; i++) t.TrainStep();
-        long thread = GC.GetAllocatedBytesForCurrentThread() - thread0, total = GC.GetTotalAllocatedBytes(true) - total0;
+        long thread = GC.GetAllocatedBytesForCurrentThread() - thread0,
+            total = GC.GetTotalAllocatedBytes(true) - total0;
         string what = $"{arch}, batch {batch}, divergence {divergence.ToString().ToLowerInvariant()} "
                       + $"on {BenchDevice.Name}";
         Console.WriteLine($"{what}: "

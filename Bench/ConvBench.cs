@@ -54,7 +54,8 @@ public class ConvBench
     /// <summary>
     /// Forward + backward: 3× each layer's forward GEMMs, less the first layer's dx GEMM (the image needs no gradient).
     /// </summary>
-    internal static double Flop(int b) => Enumerable.Range(0, Layers.Length).Sum(l => (l == 0 ? 2 : 3) * ForwardFlop(l, b));
+    internal static double Flop(int b) => Enumerable.Range(0, Layers.Length).Sum(l => (l == 0 ? 2 : 3)
+        * ForwardFlop(l, b));
 
     /// <summary>
     /// Runs our side on this backend instead of INFOVAE_BENCH_DEVICE's (<see cref="ConvProfile"/>'s timing wrapper).
@@ -79,7 +80,11 @@ public class ConvBench
         Workers.MaxThreads = 2;
         be = BackendOverride ?? BenchDevice.Backend;
         var r = new Random(8);
-        float[] Uniform(int n, double scale) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)((r.NextDouble() * 2 - 1) * scale); return a; }
+        float[] Uniform(int n, double scale)
+        {
+            var a = new float[n]; for (int i = 0; i < n;
+            i++) a[i] = (float)((r.NextDouble() * 2 - 1) * scale); return a;
+        }
         float[] Fill(int n, float v) => Enumerable.Repeat(v, n).ToArray();
         int B = Batch, n = Layers.Length, bn = n - 1;
 
@@ -93,9 +98,12 @@ public class ConvBench
         seed = Tensor<float>.From(seedData, new Shape(B, 28, 28, 1), be);
         // Ours: conv (Cout, K, K, Cin), convT (Cin, K, K, Cout), channels-last. The random numbers are laid out as
         // torch's (Cout, Cin, K, K) / (Cin, Cout, K, K) and permuted here, so both sides hold the same weights.
-        w = Layers.Select((l, i) => Tensor<float>.From(ToChannelsLast(ws[i], l.T ? l.Cin : l.Cout, l.T ? l.Cout : l.Cin, l.K),
-            l.T ? new Shape(l.Cin, l.K, l.K, l.Cout) : new Shape(l.Cout, l.K, l.K, l.Cin), be, requiresGrad: true)).ToArray();
-        gamma = Layers.Take(bn).Select(l => Tensor<float>.From(Fill(l.Cout, 1), new Shape(l.Cout), be, requiresGrad: true)).ToArray();
+        w = Layers.Select((l, i)
+            => Tensor<float>.From(ToChannelsLast(ws[i], l.T ? l.Cin : l.Cout, l.T ? l.Cout : l.Cin, l.K),
+            l.T ? new Shape(l.Cin, l.K, l.K, l.Cout) : new Shape(l.Cout, l.K, l.K, l.Cin), be,
+                requiresGrad: true)).ToArray();
+        gamma = Layers.Take(bn).Select(l => Tensor<float>.From(Fill(l.Cout, 1), new Shape(l.Cout), be,
+            requiresGrad: true)).ToArray();
         beta = Layers.Take(bn).Select(l => Tensor<float>.Zeros(new Shape(l.Cout), be, requiresGrad: true)).ToArray();
         runMean = Layers.Take(bn).Select(l => Tensor<float>.Zeros(new Shape(l.Cout), be)).ToArray();
         runVar = Layers.Take(bn).Select(l => Tensor<float>.From(Fill(l.Cout, 1), new Shape(l.Cout), be)).ToArray();
@@ -103,7 +111,9 @@ public class ConvBench
 
         tx = torch.tensor(image, [B, 1, 28, 28]);
         tseed = torch.tensor(seedData, [B, 1, 28, 28]);
-        tw = Layers.Select((l, i) => torch.tensor(ws[i], l.T ? [l.Cin, l.Cout, l.K, l.K] : [l.Cout, l.Cin, l.K, l.K]).requires_grad_()).ToArray();
+        tw = Layers.Select((l, i)
+            => torch.tensor(ws[i],
+            l.T ? [l.Cin, l.Cout, l.K, l.K] : [l.Cout, l.Cin, l.K, l.K]).requires_grad_()).ToArray();
         tgamma = Layers.Take(bn).Select(l => torch.ones(l.Cout).requires_grad_()).ToArray();
         tbeta = Layers.Take(bn).Select(l => torch.zeros(l.Cout).requires_grad_()).ToArray();
         tRunMean = Layers.Take(bn).Select(l => torch.zeros(l.Cout)).ToArray();
@@ -133,7 +143,8 @@ public class ConvBench
     public void Cleanup()
     {
         Tape<float>.Current.Reset();
-        foreach (var t in new[] { tx, tseed, txLast }.Concat(tParams).Concat(twLast).Concat(tRunMean).Concat(tRunVar)) t.Dispose();
+        foreach (var t in new[] { tx, tseed, txLast }.Concat(tParams).Concat(twLast).Concat(tRunMean).Concat(tRunVar))
+            t.Dispose();
     }
 
     [Benchmark(Baseline = true)]
@@ -167,7 +178,8 @@ public class ConvBench
             h = L.T ? nn.functional.conv_transpose2d(h, tw[l], last ? tLastBias : null, strides: s, padding: p)
                     : nn.functional.conv2d(h, tw[l], null, strides: s, padding: p);
             if (!last)
-                h = nn.functional.leaky_relu(nn.functional.batch_norm(h, tRunMean[l], tRunVar[l], tgamma[l], tbeta[l], training: true), Slope);
+                h = nn.functional.leaky_relu(nn.functional.batch_norm(h, tRunMean[l], tRunVar[l], tgamma[l], tbeta[l],
+                    training: true), Slope);
         }
         return h;
     }
@@ -180,7 +192,8 @@ public class ConvBench
         foreach (var p in beta) p.ZeroGrad();
         lastBias.ZeroGrad();
         OursForward().Backward(seed);
-        if (BenchDevice.Backend is IlgpuBackend gpu) gpu.Kernels.Stream.Synchronize();   // the GPU queue is asynchronous
+        // the GPU queue is asynchronous
+        if (BenchDevice.Backend is IlgpuBackend gpu) gpu.Kernels.Stream.Synchronize();
     }
 
     Tensor<float> OursForward()
@@ -254,7 +267,9 @@ public class ConvBench
 
     sealed class Columns : ManualConfig
     {
-        public Columns() => AddColumn(new RateColumn("GFLOP/s", "GEMM FLOP of the six layers' forward + backward / Mean (8.81 GFLOP at B = 256)",
+        public Columns()
+            => AddColumn(new RateColumn("GFLOP/s",
+            "GEMM FLOP of the six layers' forward + backward / Mean (8.81 GFLOP at B = 256)",
             c => Flop(RateColumn.Param(c, "Batch"))));
     }
 }

@@ -62,7 +62,8 @@ static class ConvProfile
         bench.Setup();
         Workers.MaxThreads = o.Threads;
         var (output, dw0) = bench.Agreement();
-        Console.WriteLine($"ours vs TorchSharp after one step: output max |diff| / max |y| = {output:G2}, conv1 weight gradient {dw0:G2}");
+        Console.WriteLine($"ours vs TorchSharp after one step: output max |diff| / max |y| = {output:G2}, conv1 "
+            + $"weight gradient {dw0:G2}");
         for (int i = 0; i < warm; i++) { bench.Ours(); if (o.Peer) bench.TorchSharp(); }
         // Managed bytes per step without the timing wrapper (its closures allocate): the plain backend, warm.
         var plain = new ConvBench { Batch = batch };
@@ -155,7 +156,8 @@ static class ConvProfile
             timed += ms;
             Console.WriteLine($"{key,-72} {calls / steps,6} {ms,9:F2} {ms / ours,6:P0}");
         }
-        Console.WriteLine($"{"(between the calls: tape, op bookkeeping)",-72} {"",6} {ours - timed,9:F2} {(ours - timed) / ours,6:P0}");
+        Console.WriteLine($"{"(between the calls: tape, op bookkeeping)",-72} {"",6} {ours - timed,9:F2} "
+            + $"{(ours - timed) / ours,6:P0}");
         foreach (var (kind, ms) in timing.Totals.GroupBy(e => e.Key.Split(' ')[0])
                      .Select(g => (g.Key, Clock.Ms(g.Sum(e => e.Value.Ticks), timing.Cpu) / steps)).OrderByDescending(e
                          => e.Item2))
@@ -254,11 +256,14 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
     }
     public void Sum(Tensor<float> x, int axis, Tensor<float> y, float scale, bool accumulate) =>
         Time($"Sum {S(x)} axis {axis}", () => inner.Sum(x, axis, y, scale, accumulate));
-    public void SumBackward(Tensor<float> dy, int axis, Tensor<float> dx, float scale) => Time($"SumBackward {S(dx)}", () => inner.SumBackward(dy, axis, dx, scale));
-    public void Transpose(Tensor<float> x, Tensor<float> y, bool accumulate) => Time($"Transpose {S(x)}", () => inner.Transpose(x, y, accumulate));
+    public void SumBackward(Tensor<float> dy, int axis, Tensor<float> dx, float scale)
+        => Time($"SumBackward {S(dx)}", () => inner.SumBackward(dy, axis, dx, scale));
+    public void Transpose(Tensor<float> x, Tensor<float> y, bool accumulate)
+        => Time($"Transpose {S(x)}", () => inner.Transpose(x, y, accumulate));
     public void BceWithLogits(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>
         Time($"BceWithLogits {S(logits)}", () => inner.BceWithLogits(logits, target, loss));
-    public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss, Tensor<float>? dLogits, Tensor<float>? dTarget) =>
+    public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss,
+        Tensor<float>? dLogits, Tensor<float>? dTarget) =>
         Time($"BceWithLogitsBackward {S(logits)}", ()
             => inner.BceWithLogitsBackward(logits, target, dLoss, dLogits, dTarget));
     public void BceWithLogitsSum(Tensor<float> logits, Tensor<float> target, Tensor<float> sum, float scale) =>
@@ -275,17 +280,22 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
         Tensor<float>? dLogits, Tensor<float>? dTarget) =>
         Time($"SoftmaxCrossEntropyBackward {S(logits)}", ()
             => inner.SoftmaxCrossEntropyBackward(logits, target, dLoss, dLogits, dTarget));
-    public void GaussianKlBackward(Tensor<float> mu, Tensor<float> logvar, Tensor<float> dKl, Tensor<float>? dMu, Tensor<float>? dLogvar) =>
+    public void GaussianKlBackward(Tensor<float> mu, Tensor<float> logvar, Tensor<float> dKl, Tensor<float>? dMu,
+        Tensor<float>? dLogvar) =>
         Time($"GaussianKlBackward {S(mu)}", () => inner.GaussianKlBackward(mu, logvar, dKl, dMu, dLogvar));
     public void SquaredDistance(Tensor<float> a, Tensor<float> b, Tensor<float> d) => inner.SquaredDistance(a, b, d);
-    public void SquaredDistanceBackward(Tensor<float> a, Tensor<float> b, Tensor<float> d, Tensor<float> dD, Tensor<float>? da, Tensor<float>? db) =>
+    public void SquaredDistanceBackward(Tensor<float> a, Tensor<float> b, Tensor<float> d, Tensor<float> dD,
+        Tensor<float>? da, Tensor<float>? db) =>
         inner.SquaredDistanceBackward(a, b, d, dD, da, db);
     public void Mmd(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> result)
         => Time($"Mmd {S(x)}", () => inner.Mmd(x, y, spec, result));
-    public void MmdBackward(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> dResult, Tensor<float>? dx, Tensor<float>? dy) =>
+    public void MmdBackward(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> dResult, Tensor<float>? dx,
+        Tensor<float>? dy) =>
         Time($"MmdBackward {S(x)}", () => inner.MmdBackward(x, y, spec, dResult, dx, dy));
-    public void Im2Col(Tensor<float> image, ConvGeometry g, Tensor<float> cols) => Time($"Im2Col {S(image)} → {S(cols)}", () => inner.Im2Col(image, g, cols));
-    public void Col2Im(Tensor<float> cols, ConvGeometry g, Tensor<float> image) => Time($"Col2Im {S(cols)} → {S(image)}", () => inner.Col2Im(cols, g, image));
+    public void Im2Col(Tensor<float> image, ConvGeometry g, Tensor<float> cols)
+        => Time($"Im2Col {S(image)} → {S(cols)}", () => inner.Im2Col(image, g, cols));
+    public void Col2Im(Tensor<float> cols, ConvGeometry g, Tensor<float> image)
+        => Time($"Col2Im {S(cols)} → {S(image)}", () => inner.Col2Im(cols, g, image));
     public void ConvForward(Tensor<float> image, ConvGeometry g, Tensor<float> w, Tensor<float> y, float beta) =>
         Time($"ConvForward {S(image)} → {S(y)} {2.0 * g.ColsLength * (w.Length / g.PatchLength) / 1e6:F0} MFLOP", ()
             => inner.ConvForward(image, g, w, y, beta));
@@ -297,22 +307,27 @@ sealed class TimingBackend(IBackend<float> inner, bool cpu = false) : IBackend<f
         bool accumulate) =>
         Time($"ConvWeightGrad {S(image)} → {S(dw)} {2.0 * g.ColsLength * (dw.Length / g.PatchLength) / 1e6:F0} MFLOP",
             () => inner.ConvWeightGrad(image, g, dy, dw, accumulate));
-    public void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var) => Time($"BatchNormStats {S(x)}", () => inner.BatchNormStats(x, mean, var));
+    public void BatchNormStats(Tensor<float> x, Tensor<float> mean, Tensor<float> var)
+        => Time($"BatchNormStats {S(x)}", () => inner.BatchNormStats(x, mean, var));
     public void BatchNormApply(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma,
         Tensor<float> beta,
         Tensor<float> y, float? leakySlope = null) =>
         Time($"BatchNormApply{(leakySlope != null ? "+LeakyRelu" : "")} {S(x)}", ()
             => inner.BatchNormApply(x, mean, var, eps, gamma, beta, y, leakySlope));
-    public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
+    public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps,
+        Tensor<float> gamma, Tensor<float> dy,
         Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta, bool accumulateDx = true,
             Tensor<float>? y = null, float? leakySlope = null) =>
         Time($"BatchNormBackward{(leakySlope != null ? "+LeakyRelu" : "")} {S(x)}",
             () => inner.BatchNormBackward(x, mean, var, eps, gamma, dy, dx, dGamma, dBeta, accumulateDx, y,
                 leakySlope));
-    public void BatchNormUpdateRunning(Tensor<float> mean, Tensor<float> var, int rows, double momentum, Tensor<float> runningMean, Tensor<float> runningVar) =>
-        Time($"BatchNormUpdateRunning {S(mean)}", () => inner.BatchNormUpdateRunning(mean, var, rows, momentum, runningMean, runningVar));
+    public void BatchNormUpdateRunning(Tensor<float> mean, Tensor<float> var, int rows, double momentum,
+        Tensor<float> runningMean, Tensor<float> runningVar) =>
+        Time($"BatchNormUpdateRunning {S(mean)}", () => inner.BatchNormUpdateRunning(mean, var, rows, momentum,
+            runningMean, runningVar));
     public void Normal(Tensor<float> t, ulong key, ulong counter) => inner.Normal(t, key, counter);
     public void Uniform(Tensor<float> t, ulong key, ulong counter) => inner.Uniform(t, key, counter);
-    public void Adam(Tensor<float> param, Tensor<float> grad, Tensor<float> m, Tensor<float> v, double lr, double beta1, double beta2, double eps, long step) =>
+    public void Adam(Tensor<float> param, Tensor<float> grad, Tensor<float> m, Tensor<float> v, double lr, double beta1,
+        double beta2, double eps, long step) =>
         Time($"Adam {S(param)}", () => inner.Adam(param, grad, m, v, lr, beta1, beta2, eps, step));
 }

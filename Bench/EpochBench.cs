@@ -43,7 +43,8 @@ public class EpochBench
     [IterationSetup(Target = nameof(Ours))]
     public void FreshOurs()
     {
-        trainer = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue }, ModelData.Data.Train, BenchDevice.Backend);
+        trainer = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue }, ModelData.Data.Train,
+            BenchDevice.Backend);
         trainer.InitializeWeights();
     }
 

@@ -13,5 +13,6 @@ static class ModelData
 
     public static DataSet Data => data ??= DataSet.Load();
 
-    public static Tensor TorchTrain => torchTrain ??= torch.tensor(Data.Train.Pixels, [Data.Train.Count, Data.Train.PixelsPerImage]);
+    public static Tensor TorchTrain
+        => torchTrain ??= torch.tensor(Data.Train.Pixels, [Data.Train.Count, Data.Train.PixelsPerImage]);
 }

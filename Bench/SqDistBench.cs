@@ -55,7 +55,9 @@ public class SqDistBench
     sealed class Columns : ManualConfig
     {
         public Columns() => AddColumn(
-            new RateColumn("GFLOP/s", "2·n²·d (the cross-term GEMM) / Mean", c => 2.0 * RateColumn.Param(c, "N") * RateColumn.Param(c, "N") * RateColumn.Param(c, "D")),
-            new RateColumn("GB/s", "4·n² bytes of D written / Mean", c => 4.0 * RateColumn.Param(c, "N") * RateColumn.Param(c, "N")));
+            new RateColumn("GFLOP/s", "2·n²·d (the cross-term GEMM) / Mean",
+                c => 2.0 * RateColumn.Param(c, "N") * RateColumn.Param(c, "N") * RateColumn.Param(c, "D")),
+            new RateColumn("GB/s", "4·n² bytes of D written / Mean", c => 4.0 * RateColumn.Param(c, "N")
+                * RateColumn.Param(c, "N")));
     }
 }

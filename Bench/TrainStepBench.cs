@@ -38,7 +38,8 @@ public class TrainStepBench
         torch.set_num_threads(2);
         Workers.MaxThreads = 2;
         var data = ModelData.Data;
-        trainer = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue }, data.Train.Take(Batches * Batch), BenchDevice.Backend);
+        trainer = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue },
+            data.Train.Take(Batches * Batch), BenchDevice.Backend);
         trainer.InitializeWeights();
 
         (model, opt) = TorchTraining.NewModel(peer);
@@ -56,7 +57,11 @@ public class TrainStepBench
     }
 
     [Benchmark(Baseline = true)]
-    public void TorchSharp() { using (NewDisposeScope()) sink = TorchTraining.Step(model, opt, batches[next++ % Batches], peer); }
+    public void TorchSharp()
+    {
+        using (NewDisposeScope()) sink = TorchTraining.Step(model, opt,
+        batches[next++ % Batches], peer);
+    }
 
     [Benchmark]
     public void Ours() => sink = trainer.TrainStep().Total;

@@ -98,7 +98,8 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>loss[i] = softplus(z[i]) − t[i]·z[i], computed stably.</summary>
     void BceWithLogits(Tensor<T> logits, Tensor<T> target, Tensor<T> loss);
     /// <summary>dLogits += dLoss·(σ(z) − t), dTarget += −dLoss·z; a null side is skipped.</summary>
-    void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget);
+    void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits,
+        Tensor<T>? dTarget);
 
     /// <summary>sum (a scalar) = scale · Σ_i softplus(z) − t·z over every element (Σ, then × scale):
     /// <see cref="BceWithLogits"/> summed, with no elementwise tensor.</summary>
@@ -183,7 +184,8 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
                            Tensor<T>? dx, Tensor<T>? dGamma, Tensor<T>? dBeta, bool accumulateDx = true,
                                Tensor<T>? y = null, T? leakySlope = null);
     /// <summary>PyTorch's running statistics: rm = (1 − m)·rm + m·mean; rv = (1 − m)·rv + m·var·R/(R − 1).</summary>
-    void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar);
+    void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean,
+        Tensor<T> runningVar);
 
     /// <summary>
     /// Standard normal draws from Philox4x32-10 with this key, starting at counter block <paramref name="counter"/>.
@@ -195,5 +197,6 @@ public interface IBackend<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>
     /// One Adam step (PyTorch's form) on flat, equally long parameter, gradient and moment tensors; step counts from 1.
     /// </summary>
-    void Adam(Tensor<T> param, Tensor<T> grad, Tensor<T> m, Tensor<T> v, double lr, double beta1, double beta2, double eps, long step);
+    void Adam(Tensor<T> param, Tensor<T> grad, Tensor<T> m, Tensor<T> v, double lr, double beta1, double beta2,
+        double eps, long step);
 }

@@ -22,9 +22,11 @@ public readonly struct Shape : IEquatable<Shape>
     public Shape(params ReadOnlySpan<int> dims)
     {
         if (dims.Length > MaxRank) throw new ArgumentException($"rank {dims.Length} > {MaxRank} is not supported");
-        foreach (var d in dims) if (d < 0) throw new ArgumentException($"negative dimension in ({string.Join(", ", dims.ToArray())})");
+        foreach (var d in dims)
+            if (d < 0) throw new ArgumentException($"negative dimension in ({string.Join(", ", dims.ToArray())})");
         Rank = dims.Length;
-        d0 = Rank > 0 ? dims[0] : 0; d1 = Rank > 1 ? dims[1] : 0; d2 = Rank > 2 ? dims[2] : 0; d3 = Rank > 3 ? dims[3] : 0;
+        d0 = Rank > 0 ? dims[0] : 0; d1 = Rank > 1 ? dims[1] : 0; d2 = Rank > 2 ? dims[2] : 0;
+        d3 = Rank > 3 ? dims[3] : 0;
         length = Sizes.Product("a tensor of shape", dims);
     }
 
@@ -51,7 +53,8 @@ public readonly struct Shape : IEquatable<Shape>
     public int NormalizeAxis(int axis)
     {
         int a = axis < 0 ? axis + Rank : axis;
-        if (a < 0 || a >= Rank) throw new ArgumentOutOfRangeException(nameof(axis), $"axis {axis} of a rank-{Rank} shape {this}");
+        if (a < 0 || a >= Rank)
+            throw new ArgumentOutOfRangeException(nameof(axis), $"axis {axis} of a rank-{Rank} shape {this}");
         return a;
     }
 

@@ -67,7 +67,8 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (input is { RawGrad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
         if (node.State is Tensor<T>[] inputs)     // concat keeps its inputs here
             foreach (var input in inputs)
-                if (input is { RawGrad: { } g, GradDeferredZero: false }) ThrowIfNotFinite(g, node.Op, inBackward: true);
+                if (input is { RawGrad: { } g, GradDeferredZero: false })
+                    ThrowIfNotFinite(g, node.Op, inBackward: true);
     }
 
     /// <summary>
@@ -85,11 +86,13 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>
     /// A new node of <paramref name="shape"/> with fresh (uninitialised) storage. Parents set requires-grad.
     /// </summary>
-    internal Tensor<T> Node(string op, Shape shape, IBackend<T> backend, Tensor<T>? a = null, Tensor<T>? b = null, Tensor<T>? c = null)
+    internal Tensor<T> Node(string op, Shape shape, IBackend<T> backend, Tensor<T>? a = null, Tensor<T>? b = null,
+        Tensor<T>? c = null)
     {
         if (detectAnomaly) CheckAnomalies();
         var t = NextObject();
-        t.Shape = shape; t.Backend = backend; t.Storage = backend.Rent(shape.Length); t.Offset = 0; t.RowStride = shape.Last;
+        t.Shape = shape; t.Backend = backend; t.Storage = backend.Rent(shape.Length); t.Offset = 0;
+        t.RowStride = shape.Last;
         t.OwnsStorage = true;
         Link(t, op, a, b, c);
         return t;
@@ -105,7 +108,8 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (detectAnomaly) CheckAnomalies();
         var t = NextObject();
-        t.Shape = shape; t.Backend = source.Backend; t.Storage = source.Storage; t.Offset = offset; t.RowStride = rowStride;
+        t.Shape = shape; t.Backend = source.Backend; t.Storage = source.Storage; t.Offset = offset;
+        t.RowStride = rowStride;
         t.OwnsStorage = false;
         Link(t, op, source, null, null);
         return t;
@@ -120,15 +124,20 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     void Link(Tensor<T> t, string op, Tensor<T>? a, Tensor<T>? b, Tensor<T>? c)
     {
         t.Op = op; t.A = a; t.B = b; t.C = c; t.BackwardFn = null; t.State = null; t.Grad = null;
-        t.RequiresGrad = GradEnabled && ((a?.RequiresGrad ?? false) || (b?.RequiresGrad ?? false) || (c?.RequiresGrad ?? false));
+        t.RequiresGrad = GradEnabled && ((a?.RequiresGrad ?? false) || (b?.RequiresGrad ?? false)
+            || (c?.RequiresGrad ?? false));
     }
 
     internal void Backward(Tensor<T> loss, Tensor<T>? seed)
     {
         if (!loss.OnTape || !loss.RequiresGrad)
-            throw new InvalidOperationException("Backward() needs a result of ops on inputs that require grad (is a NoGrad scope open, or was the tape reset?)");
-        if (seed == null && loss.Length != 1) throw new InvalidOperationException($"Backward() starts from a one-element loss, not {loss.Shape}; pass a gradient");
-        if (seed != null && seed.Shape != loss.Shape) throw new ArgumentException($"gradient {seed.Shape} does not match {loss.Shape}");
+            throw new InvalidOperationException("Backward() needs a result of ops on inputs that require grad (is a "
+                + "NoGrad scope open, or was the tape reset?)");
+        if (seed == null && loss.Length != 1)
+            throw new InvalidOperationException($"Backward() starts from a one-element loss, not {loss.Shape}; pass a "
+                + "gradient");
+        if (seed != null && seed.Shape != loss.Shape)
+            throw new ArgumentException($"gradient {seed.Shape} does not match {loss.Shape}");
         CheckAnomalies();
         for (int i = 0; i < count; i++) nodes[i].ReleaseGrad();
         // The seed overwrites every element: a fresh gradient buffer needs no zero fill first (one launch on a GPU).

@@ -72,13 +72,18 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     public static Tensor<T> Zeros(Shape shape, IBackend<T>? backend = null, bool requiresGrad = false)
     {
         var b = backend ?? Cpu.CpuBackend<T>.Instance;
-        var t = new Tensor<T> { Shape = shape, Backend = b, Storage = b.Rent(shape.Length), RowStride = shape.Last, RequiresGrad = requiresGrad, OwnsStorage = true };
+        var t = new Tensor<T>
+        {
+            Shape = shape, Backend = b, Storage = b.Rent(shape.Length), RowStride = shape.Last,
+            RequiresGrad = requiresGrad, OwnsStorage = true
+        };
         b.Fill(t, T.Zero);
         return t;
     }
 
     /// <summary>A caller-owned tensor holding a copy of <paramref name="data"/>.</summary>
-    public static Tensor<T> From(ReadOnlySpan<T> data, Shape shape, IBackend<T>? backend = null, bool requiresGrad = false)
+    public static Tensor<T> From(ReadOnlySpan<T> data, Shape shape, IBackend<T>? backend = null,
+        bool requiresGrad = false)
     {
         if (data.Length != shape.Length) throw new ArgumentException($"{data.Length} values do not fill shape {shape}");
         var t = Zeros(shape, backend, requiresGrad);
@@ -87,13 +92,20 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>A caller-owned rank-0 tensor.</summary>
-    public static Tensor<T> Scalar(T value, IBackend<T>? backend = null, bool requiresGrad = false) => From([value], Shape.Scalar, backend, requiresGrad);
+    public static Tensor<T> Scalar(T value, IBackend<T>? backend = null, bool requiresGrad = false)
+        => From([value], Shape.Scalar, backend, requiresGrad);
 
     /// <summary>A caller-owned view onto existing storage (named parameters in one flat buffer).</summary>
-    public static Tensor<T> View(Storage<T> storage, int offset, Shape shape, Tensor<T>? grad = null, bool requiresGrad = false)
+    public static Tensor<T> View(Storage<T> storage, int offset, Shape shape, Tensor<T>? grad = null,
+        bool requiresGrad = false)
     {
-        if (offset < 0 || offset + shape.Length > storage.Length) throw new ArgumentException($"view {shape} at {offset} runs past a storage of {storage.Length}");
-        return new Tensor<T> { Shape = shape, Backend = storage.Backend, Storage = storage, Offset = offset, RowStride = shape.Last, Grad = grad, RequiresGrad = requiresGrad };
+        if (offset < 0 || offset + shape.Length > storage.Length)
+            throw new ArgumentException($"view {shape} at {offset} runs past a storage of {storage.Length}");
+        return new Tensor<T>
+        {
+            Shape = shape, Backend = storage.Backend, Storage = storage, Offset = offset,
+            RowStride = shape.Last, Grad = grad, RequiresGrad = requiresGrad
+        };
     }
 
     /// <summary>Returns a caller-owned tensor's storage to its backend's pool.</summary>
@@ -160,7 +172,8 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     Tensor<T> RentGrad()
     {
         var g = gradObject ??= new Tensor<T>();
-        g.Shape = Shape; g.Backend = Backend; g.Storage = Backend.Rent(Shape.Length); g.Offset = 0; g.RowStride = Shape.Last;
+        g.Shape = Shape; g.Backend = Backend; g.Storage = Backend.Rent(Shape.Length); g.Offset = 0;
+        g.RowStride = Shape.Last;
         g.OwnsStorage = true;
         return grad = g;
     }

@@ -50,7 +50,8 @@ public static class UnaryOps
         /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => -dy;
         /// <inheritdoc/>
-        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p)
+            where T : unmanaged, IFloatingPointIeee754<T> =>
             TensorPrimitives.Negate(x, y);
         /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
@@ -67,7 +68,8 @@ public static class UnaryOps
         /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy * y;
         /// <inheritdoc/>
-        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p)
+            where T : unmanaged, IFloatingPointIeee754<T> =>
             TensorPrimitives.Exp(x, y);
         /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
@@ -84,7 +86,8 @@ public static class UnaryOps
         /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy / x;
         /// <inheritdoc/>
-        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p)
+            where T : unmanaged, IFloatingPointIeee754<T> =>
             TensorPrimitives.Log(x, y);
         /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
@@ -101,7 +104,8 @@ public static class UnaryOps
         /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => 0.5f * dy / y;
         /// <inheritdoc/>
-        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p)
+            where T : unmanaged, IFloatingPointIeee754<T> =>
             TensorPrimitives.Sqrt(x, y);
         /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
@@ -125,13 +129,16 @@ public static class UnaryOps
         /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => x > 0f ? dy : 0f * dy;
         /// <inheritdoc/>
-        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p)
+            where T : unmanaged, IFloatingPointIeee754<T> =>
             Simd.Map<T, ReluOp<T>>(x, y);
         /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
-            where T : unmanaged, IFloatingPointIeee754<T> => Simd.Accumulate<T, LeakyReluGradOp<T>>(x, x, dy, T.Zero, dx);
+            where T : unmanaged, IFloatingPointIeee754<T> => Simd.Accumulate<T, LeakyReluGradOp<T>>(x, x, dy, T.Zero,
+                dx);
         /// <inheritdoc/>
-        public static bool BackwardOverwrite<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
+        public static bool BackwardOverwrite<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx,
+            T p)
             where T : unmanaged, IFloatingPointIeee754<T>
         {
             Simd.Apply<T, LeakyReluGradOp<T>>(x, x, dy, T.Zero, dx);
@@ -149,13 +156,15 @@ public static class UnaryOps
         /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => x > 0f ? dy : p * dy;
         /// <inheritdoc/>
-        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p)
+            where T : unmanaged, IFloatingPointIeee754<T> =>
             Simd.Map<T, LeakyReluOp<T>>(x, p, y);
         /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
             where T : unmanaged, IFloatingPointIeee754<T> => Simd.Accumulate<T, LeakyReluGradOp<T>>(x, x, dy, p, dx);
         /// <inheritdoc/>
-        public static bool BackwardOverwrite<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
+        public static bool BackwardOverwrite<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx,
+            T p)
             where T : unmanaged, IFloatingPointIeee754<T>
         {
             Simd.Apply<T, LeakyReluGradOp<T>>(x, x, dy, p, dx);
@@ -173,7 +182,8 @@ public static class UnaryOps
         /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy * y * (1f - y);
         /// <inheritdoc/>
-        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p)
+            where T : unmanaged, IFloatingPointIeee754<T> =>
             TensorPrimitives.Sigmoid(x, y);
         /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
@@ -214,7 +224,8 @@ public static class UnaryOps
         /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy * GpuMath.Sigmoid(x);
         /// <inheritdoc/>
-        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p)
+            where T : unmanaged, IFloatingPointIeee754<T> =>
             Losses.Softplus(x, y);
 
         // σ(x) over the whole length in one TensorPrimitives call (a chunked one could take its scalar path on a short
@@ -241,7 +252,8 @@ public static class UnaryOps
         /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy;
         /// <inheritdoc/>
-        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p)
+            where T : unmanaged, IFloatingPointIeee754<T> =>
             Simd.Map<T, AddScalarOp<T>>(x, p, y);
         /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)
@@ -258,7 +270,8 @@ public static class UnaryOps
         /// <inheritdoc/>
         public static float Backward(float x, float y, float dy, float p) => dy * p;
         /// <inheritdoc/>
-        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, T p)
+            where T : unmanaged, IFloatingPointIeee754<T> =>
             Simd.Map<T, MulScalarOp<T>>(x, p, y);
         /// <inheritdoc/>
         public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T p)

@@ -10,7 +10,8 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        var root = new RootCommand("infovae: train and inspect InfoVAEs (Zhao, Song & Ermon, arXiv 1706.02262) on a from-scratch C# engine");
+        var root = new RootCommand("infovae: train and inspect InfoVAEs (Zhao, Song & Ermon, arXiv 1706.02262) on a "
+            + "from-scratch C# engine");
         root.Subcommands.Add(TrainCommand.Build());
         root.Subcommands.Add(SweepCommand.Build());
         foreach (var c in RunCommands.Build()) root.Subcommands.Add(c);
@@ -68,12 +69,14 @@ public static class Program
         catch (Exception e) when (!trace && e is IOException or UnauthorizedAccessException)
         {
             // The disk or the file system, not a bug: a full disk, a folder that went away, no permission.
-            return Fail($"{e.Message.TrimEnd('.')}; check that the disk has free space and the folder is writable, then run it again "
+            return Fail($"{e.Message.TrimEnd('.')}; check that the disk has free space and the folder is writable, "
+                + "then run it again "
                 + "(a stopped train continues with --resume)", 74);
         }
         catch (Exception e) when (!trace)
         {
-            return Fail($"internal error: {e.GetType().Name}: {e.Message} (set INFOVAE_TRACE=1 for the stack trace, and please report it)", 70);
+            return Fail($"internal error: {e.GetType().Name}: {e.Message} (set INFOVAE_TRACE=1 for the stack trace, "
+                + "and please report it)", 70);
         }
     }
 

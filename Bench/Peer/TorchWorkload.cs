@@ -110,7 +110,8 @@ static class TorchTraining
         return total.item<float>();
     }
 
-    public static float Epoch(TorchInfoVae model, optim.Optimizer opt, Tensor xTrain, int batch, Generator shuffle, PeerConfig cfg)
+    public static float Epoch(TorchInfoVae model, optim.Optimizer opt, Tensor xTrain, int batch, Generator shuffle,
+        PeerConfig cfg)
     {
         long n = xTrain.shape[0];
         using var perm = torch.randperm(n, generator: shuffle);

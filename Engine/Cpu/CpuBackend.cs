@@ -34,7 +34,8 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         return ((CpuStorage<T>)t.Storage).Data.AsSpan(t.Offset, t.Length);
     }
 
-    static Span<T> Row(Tensor<T> t, int r) => ((CpuStorage<T>)t.Storage).Data.AsSpan(t.Offset + r * t.RowStride, t.Shape.Last);
+    static Span<T> Row(Tensor<T> t, int r) => ((CpuStorage<T>)t.Storage).Data.AsSpan(t.Offset + r * t.RowStride,
+        t.Shape.Last);
 
     /// <inheritdoc/>
     public void Upload(ReadOnlySpan<T> source, Tensor<T> destination) => source.CopyTo(Span(destination));
@@ -49,7 +50,8 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void CopyRows(Tensor<T> source, Tensor<T> destination, bool accumulate)
     {
         if (source.Shape.Last != destination.Shape.Last || source.Rows != destination.Rows)
-            throw new ArgumentException($"CopyRows: {source.Shape} and {destination.Shape} differ in rows or row length");
+            throw new ArgumentException($"CopyRows: {source.Shape} and {destination.Shape} differ in rows or row "
+                + "length");
         if (destination.Length == 0) return;
         // Row by row costs ~17 ns a row: a (B, 28, 28, 1) gradient seed or a one-channel bias broadcast has 200k rows
         // of one element (ConvBench: 7 ms a step). Both contiguous: one run; a repeated scalar: one fill.
@@ -203,8 +205,10 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         Losses.BceWithLogits<T>(Span(logits), Span(target), Span(loss));
 
     /// <inheritdoc/>
-    public void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits, Tensor<T>? dTarget) =>
-        Losses.BceWithLogitsBackward<T>(Span(logits), Span(target), Span(dLoss), dLogits == null ? default : Span(dLogits),
+    public void BceWithLogitsBackward(Tensor<T> logits, Tensor<T> target, Tensor<T> dLoss, Tensor<T>? dLogits,
+        Tensor<T>? dTarget) =>
+        Losses.BceWithLogitsBackward<T>(Span(logits), Span(target), Span(dLoss),
+            dLogits == null ? default : Span(dLogits),
             dTarget == null ? default : Span(dTarget));
 
     /// <inheritdoc/>
@@ -241,7 +245,8 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
         PairwiseDistance.Forward<T>(Span(a), a.Shape[0], Span(b), b.Shape[0], a.Shape[1], Span(d));
 
     /// <inheritdoc/>
-    public void SquaredDistanceBackward(Tensor<T> a, Tensor<T> b, Tensor<T> d, Tensor<T> dD, Tensor<T>? da, Tensor<T>? db) =>
+    public void SquaredDistanceBackward(Tensor<T> a, Tensor<T> b, Tensor<T> d, Tensor<T> dD, Tensor<T>? da,
+        Tensor<T>? db) =>
         PairwiseDistance.Backward<T>(Span(a), a.Shape[0], Span(b), b.Shape[0], a.Shape[1], Span(d), Span(dD),
             da == null ? default : Span(da), db == null ? default : Span(db));
 
@@ -255,9 +260,11 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
             dx == null ? default : Span(dx), dy == null ? default : Span(dy));
 
     /// <inheritdoc/>
-    public void Im2Col(Tensor<T> image, ConvGeometry g, Tensor<T> cols) => Kernels.Cpu.Im2Col.Copy<T>(Span(image), g, Span(cols));
+    public void Im2Col(Tensor<T> image, ConvGeometry g, Tensor<T> cols)
+        => Kernels.Cpu.Im2Col.Copy<T>(Span(image), g, Span(cols));
     /// <inheritdoc/>
-    public void Col2Im(Tensor<T> cols, ConvGeometry g, Tensor<T> image) => Kernels.Cpu.Col2Im.Accumulate<T>(Span(cols), g, Span(image));
+    public void Col2Im(Tensor<T> cols, ConvGeometry g, Tensor<T> image)
+        => Kernels.Cpu.Col2Im.Accumulate<T>(Span(cols), g, Span(image));
 
     /// <inheritdoc/>
     public void ConvForward(Tensor<T> image, ConvGeometry g, Tensor<T> w, Tensor<T> y, T beta) =>
@@ -304,7 +311,8 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     }
 
     /// <inheritdoc/>
-    public void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean, Tensor<T> runningVar) =>
+    public void BatchNormUpdateRunning(Tensor<T> mean, Tensor<T> var, int rows, double momentum, Tensor<T> runningMean,
+        Tensor<T> runningVar) =>
         BatchNorm.UpdateRunning<T>(Span(mean), Span(var), rows, momentum, Span(runningMean), Span(runningVar));
 
     /// <inheritdoc/>
@@ -313,6 +321,7 @@ public sealed class CpuBackend<T> : IBackend<T> where T : unmanaged, IFloatingPo
     public void Uniform(Tensor<T> t, ulong key, ulong counter) => Philox.Uniform(key, counter, Span(t));
 
     /// <inheritdoc/>
-    public void Adam(Tensor<T> param, Tensor<T> grad, Tensor<T> m, Tensor<T> v, double lr, double beta1, double beta2, double eps, long step) =>
+    public void Adam(Tensor<T> param, Tensor<T> grad, Tensor<T> m, Tensor<T> v, double lr, double beta1, double beta2,
+        double eps, long step) =>
         Kernels.Cpu.Adam.Step<T>(Span(param), Span(grad), Span(m), Span(v), lr, beta1, beta2, eps, step);
 }

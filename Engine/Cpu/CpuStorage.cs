@@ -3,7 +3,8 @@ using System.Numerics;
 namespace InfoVae.Engine.Cpu;
 
 /// <summary>CPU storage: a managed array that the pool hands out again and again.</summary>
-public sealed class CpuStorage<T>(T[] data, IBackend<T> backend) : Storage<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class CpuStorage<T>(T[] data, IBackend<T> backend) : Storage<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>The managed array; its length is the storage's length.</summary>
     public T[] Data { get; } = data;

@@ -167,7 +167,8 @@ public static class Devices
             try
             {
                 NativeLibrary.SetDllImportResolver(typeof(Context).Assembly, static (name, _, _) =>
-                    name == "cuda" && OperatingSystem.IsLinux() && (NativeLibrary.TryLoad("libcuda.so.1", out var h) || NativeLibrary.TryLoad("libcuda.so", out h)) ? h : IntPtr.Zero);
+                    name == "cuda" && OperatingSystem.IsLinux() && (NativeLibrary.TryLoad("libcuda.so.1", out var h)
+                        || NativeLibrary.TryLoad("libcuda.so", out h)) ? h : IntPtr.Zero);
             }
             catch (InvalidOperationException) { /* someone else (the host application) already set one: keep it */ }
         }
@@ -175,7 +176,11 @@ public static class Devices
 
     static bool IsWsl()
     {
-        try { return OperatingSystem.IsLinux() && File.ReadAllText("/proc/version").Contains("Microsoft", StringComparison.OrdinalIgnoreCase); }
+        try
+        {
+            return OperatingSystem.IsLinux() && File.ReadAllText("/proc/version").Contains("Microsoft",
+            StringComparison.OrdinalIgnoreCase);
+        }
         catch (IOException) { return false; }
         catch (UnauthorizedAccessException) { return false; }
     }

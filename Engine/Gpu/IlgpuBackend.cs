@@ -20,7 +20,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     readonly Context context;
     readonly DeviceBufferPool pool;
     MemoryBuffer1D<float, Stride1D.Dense>? nonFiniteFlag;
-    readonly List<(int D, double Bandwidth, double[] Scales, MemoryBuffer1D<float, Stride1D.Dense> Buffer)> scaledC = [];
+    readonly List<(int D, double Bandwidth, double[] Scales, MemoryBuffer1D<float, Stride1D.Dense> Buffer)> scaledC =
+        [];
     readonly HostStaging<float> stagedFloats;
     readonly HostStaging<int> stagedInts;
     readonly Action synchronize;
@@ -109,7 +110,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     /// </summary>
     public void Upload(ReadOnlySpan<float> source, Tensor<float> destination)
     {
-        if (source.Length != destination.Length) throw new ArgumentException($"{source.Length} values for {destination}");
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"{source.Length} values for {destination}");
         if (source.Length == 0) return;
         UploadedBytes += (long)source.Length * sizeof(float);
         if (source.Length <= StagedUploadLimit)
@@ -143,7 +145,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     /// </summary>
     public void Download(Tensor<float> source, Span<float> destination)
     {
-        if (destination.Length < source.Length) throw new ArgumentException($"destination of {destination.Length} for {source}");
+        if (destination.Length < source.Length)
+            throw new ArgumentException($"destination of {destination.Length} for {source}");
         if (source.Length == 0) { Synchronize(); return; }
         DenseView(source).CopyToCPU(Kernels.Stream, destination[..source.Length]);
         AfterSynchronousCopy();
@@ -217,8 +220,10 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     public void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate)
     {
         if (source.Shape.Last != destination.Shape.Last || source.Rows != destination.Rows)
-            throw new ArgumentException($"CopyRows: {source.Shape} and {destination.Shape} differ in rows or row length");
-        Kernels.CopyRows(Window(source), source.RowStride, Window(destination), destination.RowStride, source.Rows, source.Shape.Last, accumulate);
+            throw new ArgumentException($"CopyRows: {source.Shape} and {destination.Shape} differ in rows or row "
+                + "length");
+        Kernels.CopyRows(Window(source), source.RowStride, Window(destination), destination.RowStride, source.Rows,
+            source.Shape.Last, accumulate);
     }
 
     /// <inheritdoc/>
@@ -309,8 +314,10 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.BceWithLogits(View(logits), View(target), View(loss));
 
     /// <inheritdoc/>
-    public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss, Tensor<float>? dLogits, Tensor<float>? dTarget) =>
-        Kernels.BceWithLogitsBackward(View(logits), View(target), View(dLoss), ViewOrEmpty(dLogits), ViewOrEmpty(dTarget));
+    public void BceWithLogitsBackward(Tensor<float> logits, Tensor<float> target, Tensor<float> dLoss,
+        Tensor<float>? dLogits, Tensor<float>? dTarget) =>
+        Kernels.BceWithLogitsBackward(View(logits), View(target), View(dLoss), ViewOrEmpty(dLogits),
+            ViewOrEmpty(dTarget));
 
     // The summed BCE as the elementwise kernels and a sum (and a broadcast of the scalar gradient) through pooled
     // scratch.
@@ -346,8 +353,10 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.GaussianKl(View(mu), View(logvar), mu.Rows, mu.Shape.Last, View(kl));
 
     /// <inheritdoc/>
-    public void GaussianKlBackward(Tensor<float> mu, Tensor<float> logvar, Tensor<float> dKl, Tensor<float>? dMu, Tensor<float>? dLogvar) =>
-        Kernels.GaussianKlBackward(View(mu), View(logvar), View(dKl), mu.Rows, mu.Shape.Last, ViewOrEmpty(dMu), ViewOrEmpty(dLogvar));
+    public void GaussianKlBackward(Tensor<float> mu, Tensor<float> logvar, Tensor<float> dKl, Tensor<float>? dMu,
+        Tensor<float>? dLogvar) =>
+        Kernels.GaussianKlBackward(View(mu), View(logvar), View(dKl), mu.Rows, mu.Shape.Last, ViewOrEmpty(dMu),
+            ViewOrEmpty(dLogvar));
 
     /// <inheritdoc/>
     public void SoftmaxCrossEntropy(Tensor<float> logits, Tensor<float> target, Tensor<float> loss) =>
@@ -364,8 +373,10 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Kernels.SquaredDistance(View(a), a.Shape[0], View(b), b.Shape[0], a.Shape[1], View(d));
 
     /// <inheritdoc/>
-    public void SquaredDistanceBackward(Tensor<float> a, Tensor<float> b, Tensor<float> d, Tensor<float> dD, Tensor<float>? da, Tensor<float>? db) =>
-        Kernels.SquaredDistanceBackward(View(a), a.Shape[0], View(b), b.Shape[0], a.Shape[1], View(d), View(dD), ViewOrEmpty(da), ViewOrEmpty(db));
+    public void SquaredDistanceBackward(Tensor<float> a, Tensor<float> b, Tensor<float> d, Tensor<float> dD,
+        Tensor<float>? da, Tensor<float>? db) =>
+        Kernels.SquaredDistanceBackward(View(a), a.Shape[0], View(b), b.Shape[0], a.Shape[1], View(d), View(dD),
+            ViewOrEmpty(da), ViewOrEmpty(db));
 
     /// <inheritdoc/>
     public void Mmd(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> result)
@@ -377,7 +388,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     }
 
     /// <inheritdoc/>
-    public void MmdBackward(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> dResult, Tensor<float>? dx, Tensor<float>? dy)
+    public void MmdBackward(Tensor<float> x, Tensor<float> y, MmdSpec spec, Tensor<float> dResult, Tensor<float>? dx,
+        Tensor<float>? dy)
     {
         int n = x.Shape[0], m = y.Shape[0], d = x.Shape[1];
         int need = Kernels.MmdBackwardScratchLength(n, m, d, dx != null, dy != null);
@@ -391,7 +403,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     ArrayView<float> ScaledC(MmdSpec spec, int d)
     {
         foreach (var e in scaledC)
-            if (e.D == d && e.Bandwidth == spec.Bandwidth && e.Scales.AsSpan().SequenceEqual(spec.Scales)) return e.Buffer.View;
+            if (e.D == d && e.Bandwidth == spec.Bandwidth && e.Scales.AsSpan().SequenceEqual(spec.Scales))
+                return e.Buffer.View;
         var buffer = Accelerator.Allocate1D(GpuKernels.ScaledC(spec, d));
         scaledC.Add((d, spec.Bandwidth, (double[])spec.Scales.Clone(), buffer));
         return buffer.View;
@@ -477,12 +490,14 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
         Tensor<float> beta,
         Tensor<float> y, float? leakySlope = null)
     {
-        Kernels.BatchNormApply(View(x), x.Rows, x.Shape.Last, View(mean), View(var), (float)eps, View(gamma), View(beta), View(y));
+        Kernels.BatchNormApply(View(x), x.Rows, x.Shape.Last, View(mean), View(var), (float)eps, View(gamma),
+            View(beta), View(y));
         if (leakySlope is { } slope) Kernels.Map<UnaryOps.LeakyRelu>(View(y), View(y), slope);
     }
 
     /// <inheritdoc/>
-    public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps, Tensor<float> gamma, Tensor<float> dy,
+    public void BatchNormBackward(Tensor<float> x, Tensor<float> mean, Tensor<float> var, double eps,
+        Tensor<float> gamma, Tensor<float> dy,
         Tensor<float>? dx, Tensor<float>? dGamma, Tensor<float>? dBeta, bool accumulateDx = true,
             Tensor<float>? y = null, float? leakySlope = null)
     {
@@ -507,8 +522,10 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     }
 
     /// <inheritdoc/>
-    public void BatchNormUpdateRunning(Tensor<float> mean, Tensor<float> var, int rows, double momentum, Tensor<float> runningMean, Tensor<float> runningVar) =>
-        Kernels.BatchNormUpdateRunning(View(mean), View(var), rows, (float)momentum, View(runningMean), View(runningVar));
+    public void BatchNormUpdateRunning(Tensor<float> mean, Tensor<float> var, int rows, double momentum,
+        Tensor<float> runningMean, Tensor<float> runningVar) =>
+        Kernels.BatchNormUpdateRunning(View(mean), View(var), rows, (float)momentum, View(runningMean),
+            View(runningVar));
 
     /// <inheritdoc/>
     public void Normal(Tensor<float> t, ulong key, ulong counter) => Kernels.Normal(View(t), key, counter);
@@ -516,8 +533,10 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     public void Uniform(Tensor<float> t, ulong key, ulong counter) => Kernels.Uniform(View(t), key, counter);
 
     /// <inheritdoc/>
-    public void Adam(Tensor<float> param, Tensor<float> grad, Tensor<float> m, Tensor<float> v, double lr, double beta1, double beta2, double eps, long step) =>
-        Kernels.Adam(View(param), View(grad), View(m), View(v), AdamArgs.For(lr, beta1, beta2, eps, 0, checked((int)step)));
+    public void Adam(Tensor<float> param, Tensor<float> grad, Tensor<float> m, Tensor<float> v, double lr, double beta1,
+        double beta2, double eps, long step) =>
+        Kernels.Adam(View(param), View(grad), View(m), View(v), AdamArgs.For(lr, beta1, beta2, eps, 0,
+            checked((int)step)));
 
     /// <summary>Frees the kept data sets, the pooled buffers, the stream and the ILGPU context.</summary>
     public void Dispose()

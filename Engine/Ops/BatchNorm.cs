@@ -22,7 +22,8 @@ public static partial class Ops
     /// passes forward and backward (the conv net's every norm): the same numbers as the two ops, without the
     /// intermediate. Sync batch norm runs them as the two ops (its backward has no fused form).
     /// </summary>
-    public static Tensor<T> BatchNorm<T>(Tensor<T> x, Tensor<T> gamma, Tensor<T> beta, Tensor<T>? runningMean, Tensor<T>? runningVar,
+    public static Tensor<T> BatchNorm<T>(Tensor<T> x, Tensor<T> gamma, Tensor<T> beta, Tensor<T>? runningMean,
+        Tensor<T>? runningVar,
         bool training, double momentum = 0.1, double eps = 1e-5, ICommunicator? replicas = null,
         double? leakySlope = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -34,21 +35,30 @@ public static partial class Ops
         if (x.Shape.Rank < 2) throw new ArgumentException($"batch_norm: x {x.Shape} needs rank ≥ 2, (..., C)");
         int c = x.Shape.Last, rows = x.Rows;
         if (gamma.Shape.Rank != 1 || gamma.Shape[0] != c || beta.Shape.Rank != 1 || beta.Shape[0] != c)
-            throw new ArgumentException($"batch_norm: gamma {gamma.Shape} and beta {beta.Shape} must be ({c}) for x {x.Shape}");
-        if ((runningMean == null) != (runningVar == null)) throw new ArgumentException("batch_norm: give both running mean and running variance, or neither");
+            throw new ArgumentException($"batch_norm: gamma {gamma.Shape} and beta {beta.Shape} must be ({c}) for x "
+                + $"{x.Shape}");
+        if ((runningMean == null) != (runningVar == null))
+            throw new ArgumentException("batch_norm: give both running mean and running variance, or neither");
         if (runningMean != null)
         {
             SameBackend(x, runningMean); SameBackend(x, runningVar!);
-            if (runningMean.Shape.Rank != 1 || runningMean.Shape[0] != c || runningVar!.Shape.Rank != 1 || runningVar.Shape[0] != c)
-                throw new ArgumentException($"batch_norm: running mean {runningMean.Shape} and variance {runningVar!.Shape} must be ({c}) for x {x.Shape}");
-            if (runningMean.RequiresGrad || runningVar.RequiresGrad) throw new ArgumentException("batch_norm: running statistics are buffers, not parameters (they must not require grad)");
+            if (runningMean.Shape.Rank != 1 || runningMean.Shape[0] != c || runningVar!.Shape.Rank != 1
+                || runningVar.Shape[0] != c)
+                throw new ArgumentException($"batch_norm: running mean {runningMean.Shape} and variance "
+                    + $"{runningVar!.Shape} must be ({c}) for x {x.Shape}");
+            if (runningMean.RequiresGrad || runningVar.RequiresGrad)
+                throw new ArgumentException("batch_norm: running statistics are buffers, not parameters (they must "
+                    + "not require grad)");
         }
-        if (!training && runningMean == null) throw new ArgumentException("batch_norm: evaluation mode needs the running mean and variance");
+        if (!training && runningMean == null)
+            throw new ArgumentException("batch_norm: evaluation mode needs the running mean and variance");
         if (training && !sync && rows < 2)
             throw new ArgumentException(
                 $"batch_norm: training needs more than 1 value per channel, x {x.Shape} has {rows} row(s)");
-        if (!(eps > 0) || !double.IsFinite(eps)) throw new ArgumentException($"batch_norm: eps {eps} must be positive and finite");
-        if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentException($"batch_norm: momentum {momentum} must be in [0, 1]");
+        if (!(eps > 0) || !double.IsFinite(eps))
+            throw new ArgumentException($"batch_norm: eps {eps} must be positive and finite");
+        if (!(momentum >= 0 && momentum <= 1))
+            throw new ArgumentException($"batch_norm: momentum {momentum} must be in [0, 1]");
         if (leakySlope is { } ls && !(ls >= 0 && double.IsFinite(ls)))
             throw new ArgumentException($"batch_norm: leaky ReLU slope {ls} must be finite and ≥ 0");
         x = x.Contiguous(); gamma = gamma.Contiguous(); beta = beta.Contiguous();
@@ -147,7 +157,8 @@ public static partial class Ops
 
     /// <summary>The [mean; var] (2, C) tape scratch the forward normalised with.</summary>
     static Tensor<T> Stats<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => (Tensor<T>)y.State!;
-    static void SetStats<T>(Tensor<T> y, Tensor<T> stats) where T : unmanaged, IFloatingPointIeee754<T> => y.State = stats;
+    static void SetStats<T>(Tensor<T> y, Tensor<T> stats) where T : unmanaged, IFloatingPointIeee754<T>
+        => y.State = stats;
     /// <summary>Batch statistics (training) or running ones (evaluation).</summary>
     static ref bool Training<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.F0;
     static ref double Eps<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.D0;

@@ -8,10 +8,12 @@ public static partial class Ops
     /// Elementwise Bernoulli negative log-likelihood of targets t under logits z: softplus(z) − t·z, fused and
     /// stable for any finite z. ∂/∂z = σ(z) − t, ∂/∂t = −z.
     /// </summary>
-    public static Tensor<T> BceWithLogits<T>(Tensor<T> logits, Tensor<T> target) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Tensor<T> BceWithLogits<T>(Tensor<T> logits, Tensor<T> target)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         SameBackend(logits, target);
-        if (logits.Shape != target.Shape) throw new ArgumentException($"bce: logits {logits.Shape} and targets {target.Shape} differ");
+        if (logits.Shape != target.Shape)
+            throw new ArgumentException($"bce: logits {logits.Shape} and targets {target.Shape} differ");
         logits = logits.Contiguous(); target = target.Contiguous();
         var y = TapeOf<T>().Node("bce_with_logits", logits.Shape, logits.Backend, logits, target);
         logits.Backend.BceWithLogits(logits, target, y);

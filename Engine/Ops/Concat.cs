@@ -25,21 +25,24 @@ public static partial class Ops
         var y = tape.Node("concat", first.Shape.With(ax, total), first.Backend);
         SetInputs(y, xs); ConcatAxis(y) = ax;
         y.RequiresGrad = tape.GradEnabled && Array.Exists(xs, x => x.RequiresGrad);
-        ForEachWindow(y, xs, ax, (x, win) => y.Backend.CopyRows(Flat(x, Scratch<T>.B, win.Shape), win, accumulate: false), y);
+        ForEachWindow(y, xs, ax, (x, win) => y.Backend.CopyRows(Flat(x, Scratch<T>.B, win.Shape), win,
+            accumulate: false), y);
         if (y.RequiresGrad)
             y.BackwardFn = static y =>
             {
                 var xs = Inputs(y);
                 ForEachWindow(y.Grad!, xs, ConcatAxis(y), (x, win) =>
                 {
-                    if (x.RequiresGrad) y.Backend.CopyRows(win, Flat(x.GradOrZeros(), Scratch<T>.B, win.Shape), accumulate: true);
+                    if (x.RequiresGrad)
+                        y.Backend.CopyRows(win, Flat(x.GradOrZeros(), Scratch<T>.B, win.Shape), accumulate: true);
                 }, y);
             };
         return y;
     }
 
     // For each input: the (outer, size·inner) window it occupies in the (outer, total·inner) output.
-    static void ForEachWindow<T>(Tensor<T> output, Tensor<T>[] xs, int ax, Action<Tensor<T>, Tensor<T>> body, Tensor<T> shapeOf)
+    static void ForEachWindow<T>(Tensor<T> output, Tensor<T>[] xs, int ax, Action<Tensor<T>, Tensor<T>> body,
+        Tensor<T> shapeOf)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (outer, inner) = shapeOf.Shape.Around(ax);
@@ -47,12 +50,14 @@ public static partial class Ops
         foreach (var x in xs)
         {
             int w = x.Shape[ax] * inner;
-            body(x, Window(Scratch<T>.A, output.Storage, output.Backend, output.Offset + col, new Shape(outer, w), rowLen));
+            body(x, Window(Scratch<T>.A, output.Storage, output.Backend, output.Offset + col, new Shape(outer, w),
+                rowLen));
             col += w;
         }
     }
 
-    static Tensor<T> Flat<T>(Tensor<T> x, Tensor<T> scratch, Shape shape) where T : unmanaged, IFloatingPointIeee754<T> =>
+    static Tensor<T> Flat<T>(Tensor<T> x, Tensor<T> scratch, Shape shape)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
         Window(scratch, x.Storage, x.Backend, x.Offset, shape, shape.Last);
 
     /// <summary>Concat's inputs (any number, so not the parent slots; Tape.Collect also reads them).</summary>

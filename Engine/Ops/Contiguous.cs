@@ -10,7 +10,8 @@ public static partial class Ops
         if (x.IsContiguous) return x;
         var y = TapeOf<T>().Node("contiguous", x.Shape, x.Backend, x);
         x.Backend.CopyRows(x, y, accumulate: false);
-        if (y.RequiresGrad) y.BackwardFn = static y => y.Backend.CopyRows(y.Grad!, First(y).GradOrZeros(), accumulate: true);
+        if (y.RequiresGrad)
+            y.BackwardFn = static y => y.Backend.CopyRows(y.Grad!, First(y).GradOrZeros(), accumulate: true);
         return y;
     }
 }

@@ -13,15 +13,19 @@ public static partial class Ops
     /// The backend fuses im2col and col2im into the GEMMs (<see cref="IBackend{T}.ConvForward"/>), so cols is never
     /// kept: the backward builds it again, chunk by chunk.
     /// </summary>
-    public static Tensor<T> Conv2d<T>(Tensor<T> x, Tensor<T> w, Tensor<T>? b, int stride, int pad) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Tensor<T> Conv2d<T>(Tensor<T> x, Tensor<T> w, Tensor<T>? b, int stride, int pad)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         SameBackend(x, w);
         if (b != null) SameBackend(x, b);
         if (x.Shape.Rank != 4) throw new ArgumentException($"conv2d: x {x.Shape} must be (N, H, W, C), channels-last");
         if (w.Shape.Rank != 4) throw new ArgumentException($"conv2d: weight {w.Shape} must be (OC, KH, KW, C)");
-        if (w.Shape[3] != x.Shape[3]) throw new ArgumentException($"conv2d: weight {w.Shape} (OC, KH, KW, C) has C = {w.Shape[3]}, but x {x.Shape} has C = {x.Shape[3]} channels");
+        if (w.Shape[3] != x.Shape[3])
+            throw new ArgumentException($"conv2d: weight {w.Shape} (OC, KH, KW, C) has C = {w.Shape[3]}, but x "
+                + $"{x.Shape} has C = {x.Shape[3]} channels");
         int oc = w.Shape[0];
-        if (b != null && (b.Shape.Rank != 1 || b.Shape[0] != oc)) throw new ArgumentException($"conv2d: bias {b.Shape} must be ({oc}) for weight {w.Shape}");
+        if (b != null && (b.Shape.Rank != 1 || b.Shape[0] != oc))
+            throw new ArgumentException($"conv2d: bias {b.Shape} must be ({oc}) for weight {w.Shape}");
         var g = ConvGeometry.Conv(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[1], w.Shape[2], stride, pad);
         x = x.Contiguous(); w = w.Contiguous();
         var be = x.Backend;
@@ -39,19 +43,22 @@ public static partial class Ops
         Tensor<T> x = First(y), w = Second(y);
         var be = y.Backend;
         int oc = w.Shape[0];
-        var g = ConvGeometry.Conv(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[1], w.Shape[2], Stride(y), Pad(y));
+        var g = ConvGeometry.Conv(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[1], w.Shape[2], Stride(y),
+            Pad(y));
         var dy = AsMatrix(Scratch<T>.A, y.Grad!, g.Rows, oc);                                  // (Rows, OC)
         if (w.RequiresGrad)
         {
             var dw = w.GradForWrite(out bool overwrite);
             be.ConvWeightGrad(x, g, dy, dw, accumulate: !overwrite);
         }
-        if (Third(y) is { RequiresGrad: true } bias) be.Sum(dy, 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
+        if (Third(y) is { RequiresGrad: true } bias)
+            be.Sum(dy, 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
         if (x.RequiresGrad) be.ConvBackwardData(dy, w, g, x.GradForWrite(out bool overwrite), accumulate: !overwrite);
     }
 
     /// <summary>A contiguous tensor's elements seen as a (rows, cols) matrix, through a throwaway window.</summary>
-    static Tensor<T> AsMatrix<T>(Tensor<T> scratch, Tensor<T> t, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T> =>
+    static Tensor<T> AsMatrix<T>(Tensor<T> scratch, Tensor<T> t, int rows, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
         Window(scratch, t.Storage, t.Backend, t.Offset, new Shape(rows, cols), cols);
 
     /// <summary>A convolution's stride and padding (conv2d's and conv-transpose2d's).</summary>

@@ -13,23 +13,31 @@ public static partial class Ops
     /// Backward, with dcols = im2col(dy): dx += dcols·Wᵀ, dW += xᵀ·dcols, db += Σ_rows dy. The backend fuses
     /// im2col and col2im into the GEMMs (<see cref="IBackend{T}.ConvBackwardData"/>), so neither cols is ever whole.
     /// </summary>
-    public static Tensor<T> ConvTranspose2d<T>(Tensor<T> x, Tensor<T> w, Tensor<T>? b, int stride, int pad, int outputPad = 0)
+    public static Tensor<T> ConvTranspose2d<T>(Tensor<T> x, Tensor<T> w, Tensor<T>? b, int stride, int pad,
+        int outputPad = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         SameBackend(x, w);
         if (b != null) SameBackend(x, b);
-        if (x.Shape.Rank != 4) throw new ArgumentException($"conv_transpose2d: x {x.Shape} must be (N, H, W, C), channels-last");
-        if (w.Shape.Rank != 4) throw new ArgumentException($"conv_transpose2d: weight {w.Shape} must be (Cin, KH, KW, Cout)");
+        if (x.Shape.Rank != 4)
+            throw new ArgumentException($"conv_transpose2d: x {x.Shape} must be (N, H, W, C), channels-last");
+        if (w.Shape.Rank != 4)
+            throw new ArgumentException($"conv_transpose2d: weight {w.Shape} must be (Cin, KH, KW, Cout)");
         if (w.Shape[0] != x.Shape[3])
-            throw new ArgumentException($"conv_transpose2d: weight {w.Shape} (Cin, KH, KW, Cout) has Cin = {w.Shape[0]}, but x {x.Shape} has C = {x.Shape[3]} channels");
+            throw new ArgumentException($"conv_transpose2d: weight {w.Shape} (Cin, KH, KW, Cout) has Cin = "
+                + $"{w.Shape[0]}, but x {x.Shape} has C = {x.Shape[3]} channels");
         int cin = w.Shape[0], cout = w.Shape[3];
-        if (b != null && (b.Shape.Rank != 1 || b.Shape[0] != cout)) throw new ArgumentException($"conv_transpose2d: bias {b.Shape} must be ({cout}) for weight {w.Shape}");
-        var g = ConvGeometry.Transposed(x.Shape[0], x.Shape[1], x.Shape[2], cout, w.Shape[1], w.Shape[2], stride, pad, outputPad);
+        if (b != null && (b.Shape.Rank != 1 || b.Shape[0] != cout))
+            throw new ArgumentException($"conv_transpose2d: bias {b.Shape} must be ({cout}) for weight {w.Shape}");
+        var g = ConvGeometry.Transposed(x.Shape[0], x.Shape[1], x.Shape[2], cout, w.Shape[1], w.Shape[2], stride, pad,
+            outputPad);
         x = x.Contiguous(); w = w.Contiguous();
         var be = x.Backend;
         var y = TapeOf<T>().Node("conv_transpose2d", new Shape(g.N, g.H, g.W, cout), be, x, w, b);
         Stride(y) = stride; Pad(y) = pad; OutputPad(y) = outputPad;
-        if (b != null) be.CopyRows(Window(Scratch<T>.A, b.Storage, be, b.Offset, new Shape(g.N * g.H * g.W, cout), 0), y, accumulate: false);
+        if (b != null)
+            be.CopyRows(Window(Scratch<T>.A, b.Storage, be, b.Offset, new Shape(g.N * g.H * g.W, cout), 0), y,
+                accumulate: false);
         be.ConvBackwardData(AsMatrix(Scratch<T>.A, x, g.Rows, cin), w, g, y, accumulate: b != null);
         if (y.RequiresGrad) y.BackwardFn = static y => ConvTranspose2dBackward(y);
         return y;
@@ -40,9 +48,11 @@ public static partial class Ops
         Tensor<T> x = First(y), w = Second(y);
         var be = y.Backend;
         int cin = w.Shape[0], cout = w.Shape[3];
-        var g = ConvGeometry.Transposed(x.Shape[0], x.Shape[1], x.Shape[2], cout, w.Shape[1], w.Shape[2], Stride(y), Pad(y), OutputPad(y));
+        var g = ConvGeometry.Transposed(x.Shape[0], x.Shape[1], x.Shape[2], cout, w.Shape[1], w.Shape[2], Stride(y),
+            Pad(y), OutputPad(y));
         if (Third(y) is { RequiresGrad: true } bias)
-            be.Sum(AsMatrix(Scratch<T>.A, y.Grad!, g.N * g.H * g.W, cout), 0, bias.GradForWrite(out bool overwrite), T.One, accumulate: !overwrite);
+            be.Sum(AsMatrix(Scratch<T>.A, y.Grad!, g.N * g.H * g.W, cout), 0, bias.GradForWrite(out bool overwrite),
+                T.One, accumulate: !overwrite);
         if (x.RequiresGrad)
         {
             var dx = x.GradForWrite(out bool overwrite);

@@ -11,7 +11,8 @@ public static partial class Ops
     public static Tensor<T> GaussianKl<T>(Tensor<T> mu, Tensor<T> logvar) where T : unmanaged, IFloatingPointIeee754<T>
     {
         SameBackend(mu, logvar);
-        if (mu.Shape != logvar.Shape || mu.Shape.Rank == 0) throw new ArgumentException($"kl: mu {mu.Shape} and logvar {logvar.Shape} must match");
+        if (mu.Shape != logvar.Shape || mu.Shape.Rank == 0)
+            throw new ArgumentException($"kl: mu {mu.Shape} and logvar {logvar.Shape} must match");
         mu = mu.Contiguous(); logvar = logvar.Contiguous();
         var y = TapeOf<T>().Node("gaussian_kl", mu.Shape.Without(mu.Shape.Rank - 1), mu.Backend, mu, logvar);
         mu.Backend.GaussianKl(mu, logvar, y);

@@ -17,7 +17,8 @@ public static partial class Ops
         SameBackend(x, w);
         if (x.Shape.Rank != 2 || w.Shape.Rank != 2 || x.Shape[1] != w.Shape[1])
             throw new ArgumentException($"linear: x {x.Shape} and W {w.Shape} (out, in) do not fit");
-        if (b != null && (b.Shape.Rank != 1 || b.Shape[0] != w.Shape[0])) throw new ArgumentException($"linear: bias {b.Shape} does not match W {w.Shape}");
+        if (b != null && (b.Shape.Rank != 1 || b.Shape[0] != w.Shape[0]))
+            throw new ArgumentException($"linear: bias {b.Shape} does not match W {w.Shape}");
         x = x.Contiguous();
         if (b != null) b = b.Contiguous();
         var be = x.Backend;

@@ -8,24 +8,30 @@ public static partial class Ops
     /// op(a) · op(b) for 2-D tensors, op = identity or transpose (handled inside the GEMM, no copy).
     /// For C = A·B: dA += dC·Bᵀ, dB += Aᵀ·dC; the transposed cases follow by swapping roles.
     /// </summary>
-    public static Tensor<T> Matmul<T>(Tensor<T> a, Tensor<T> b, bool transA = false, bool transB = false) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Tensor<T> Matmul<T>(Tensor<T> a, Tensor<T> b, bool transA = false, bool transB = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         SameBackend(a, b);
-        if (a.Shape.Rank != 2 || b.Shape.Rank != 2) throw new ArgumentException($"matmul needs 2-D tensors, not {a.Shape} and {b.Shape}");
+        if (a.Shape.Rank != 2 || b.Shape.Rank != 2)
+            throw new ArgumentException($"matmul needs 2-D tensors, not {a.Shape} and {b.Shape}");
         a = a.Contiguous(); b = b.Contiguous();
         int m = transA ? a.Shape[1] : a.Shape[0], k = transA ? a.Shape[0] : a.Shape[1];
         int kb = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
-        if (k != kb) throw new ArgumentException($"matmul: inner sizes differ ({a.Shape}{(transA ? "ᵀ" : "")} · {b.Shape}{(transB ? "ᵀ" : "")})");
+        if (k != kb)
+            throw new ArgumentException($"matmul: inner sizes differ ({a.Shape}{(transA ? "ᵀ" : "")} · "
+                + $"{b.Shape}{(transB ? "ᵀ" : "")})");
         var c = TapeOf<T>().Node("matmul", new Shape(m, n), a.Backend, a, b);
         TransA(c) = transA; TransB(c) = transB;
         a.Backend.Matmul(a, transA, b, transB, c, T.One, T.Zero);
-        if (c.RequiresGrad) c.BackwardFn = static c => MatmulBackward(First(c), TransA(c), Second(c), TransB(c), c.Grad!);
+        if (c.RequiresGrad)
+            c.BackwardFn = static c => MatmulBackward(First(c), TransA(c), Second(c), TransB(c), c.Grad!);
         return c;
     }
 
     /// <summary>The gradients of C = op(A)·op(B) given dC, added into A's and B's, or written where they are
     /// logically zero (<see cref="Tensor{T}.GradForWrite"/>); shared with Linear.</summary>
-    static void MatmulBackward<T>(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> dc) where T : unmanaged, IFloatingPointIeee754<T>
+    static void MatmulBackward<T>(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> dc)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var be = dc.Backend;
         if (a.RequiresGrad)

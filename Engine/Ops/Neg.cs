@@ -6,5 +6,6 @@ namespace InfoVae.Engine;
 public static partial class Ops
 {
     /// <summary>−x. ∂ = −1.</summary>
-    public static Tensor<T> Neg<T>(this Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Unary<T, UnaryOps.Neg>(x);
+    public static Tensor<T> Neg<T>(this Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+        => Unary<T, UnaryOps.Neg>(x);
 }

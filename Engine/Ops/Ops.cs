@@ -58,7 +58,8 @@ public static partial class Ops
     static ref T OpScalar<T>(Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T> => ref y.P;
 
     /// <summary>The input's gradient buffer when it requires one, else null (the backends skip that side).</summary>
-    static Tensor<T>? GradIfNeeded<T>(Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T> => x.RequiresGrad ? x.GradOrZeros() : null;
+    static Tensor<T>? GradIfNeeded<T>(Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T> => x.RequiresGrad
+        ? x.GradOrZeros() : null;
 
     static void SameBackend<T>(Tensor<T> a, Tensor<T> b) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -67,10 +68,12 @@ public static partial class Ops
     }
 
     /// <summary>A throwaway window object over existing storage, for a backend call; never put on the tape.</summary>
-    internal static Tensor<T> Window<T>(Tensor<T> scratch, Storage<T> storage, IBackend<T> backend, int offset, Shape shape, int rowStride)
+    internal static Tensor<T> Window<T>(Tensor<T> scratch, Storage<T> storage, IBackend<T> backend, int offset,
+        Shape shape, int rowStride)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        scratch.Storage = storage; scratch.Backend = backend; scratch.Offset = offset; scratch.Shape = shape; scratch.RowStride = rowStride;
+        scratch.Storage = storage; scratch.Backend = backend; scratch.Offset = offset; scratch.Shape = shape;
+        scratch.RowStride = rowStride;
         return scratch;
     }
 

@@ -8,7 +8,8 @@ public static partial class Ops
     /// Standard normal draws (Philox4x32-10, <paramref name="key"/>, from counter block <paramref name="counter"/>); no
     /// gradient.
     /// </summary>
-    public static Tensor<T> Normal<T>(Shape shape, ulong key, ulong counter, IBackend<T>? backend = null) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Tensor<T> Normal<T>(Shape shape, ulong key, ulong counter, IBackend<T>? backend = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var be = backend ?? Cpu.CpuBackend<T>.Instance;
         var t = TapeOf<T>().Node("normal", shape, be);
@@ -17,7 +18,8 @@ public static partial class Ops
     }
 
     /// <summary>Uniform draws in [0, 1); no gradient.</summary>
-    public static Tensor<T> Uniform<T>(Shape shape, ulong key, ulong counter, IBackend<T>? backend = null) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Tensor<T> Uniform<T>(Shape shape, ulong key, ulong counter, IBackend<T>? backend = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var be = backend ?? Cpu.CpuBackend<T>.Instance;
         var t = TapeOf<T>().Node("uniform", shape, be);

@@ -7,7 +7,8 @@ public static partial class Ops
     /// <summary>The same elements under another shape: a view, no copy. ∂: dx += dy read in x's shape.</summary>
     public static Tensor<T> Reshape<T>(this Tensor<T> x, Shape shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (shape.Length != x.Length) throw new ArgumentException($"cannot reshape {x.Shape} ({x.Length} elements) to {shape}");
+        if (shape.Length != x.Length)
+            throw new ArgumentException($"cannot reshape {x.Shape} ({x.Length} elements) to {shape}");
         x = x.Contiguous();
         var y = TapeOf<T>().ViewNode("reshape", x, shape, x.Offset, shape.Last);
         if (y.RequiresGrad)

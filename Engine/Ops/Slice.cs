@@ -8,7 +8,8 @@ public static partial class Ops
     /// Columns [start, start + length) of the last axis, as a strided view (e.g. mu and logvar out of the encoder's
     /// output). ∂: dy is added into that window of dx.
     /// </summary>
-    public static Tensor<T> Slice<T>(this Tensor<T> x, int start, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Tensor<T> Slice<T>(this Tensor<T> x, int start, int length)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         int last = x.Shape.Last;
         if (x.Shape.Rank == 0 || start < 0 || length < 0 || start + length > last)

@@ -7,7 +7,8 @@ public static partial class Ops
     /// <summary>
     /// Σ of every element (a scalar), or along <paramref name="axis"/> (that axis removed). ∂ = 1 broadcast back.
     /// </summary>
-    public static Tensor<T> Sum<T>(this Tensor<T> x, int? axis = null) where T : unmanaged, IFloatingPointIeee754<T> => Reduction("sum", x, axis, T.One);
+    public static Tensor<T> Sum<T>(this Tensor<T> x, int? axis = null)
+        where T : unmanaged, IFloatingPointIeee754<T> => Reduction("sum", x, axis, T.One);
 
     /// <summary>
     /// scale · Σ of every element, one node: the float operations of Sum() * scale (Σ, then × scale; ∂ = scale
@@ -23,7 +24,8 @@ public static partial class Ops
         return Reduction("mean", x, axis, T.One / T.CreateTruncating(Math.Max(count, 1)));
     }
 
-    static Tensor<T> Reduction<T>(string name, Tensor<T> x, int? axis, T scale) where T : unmanaged, IFloatingPointIeee754<T>
+    static Tensor<T> Reduction<T>(string name, Tensor<T> x, int? axis, T scale)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         x = x.Contiguous();
         int ax = axis is int a ? x.Shape.NormalizeAxis(a) : -1;

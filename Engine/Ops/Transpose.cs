@@ -11,7 +11,8 @@ public static partial class Ops
         x = x.Contiguous();
         var y = TapeOf<T>().Node("transpose", new Shape(x.Shape[1], x.Shape[0]), x.Backend, x);
         x.Backend.Transpose(x, y, accumulate: false);
-        if (y.RequiresGrad) y.BackwardFn = static y => y.Backend.Transpose(y.Grad!, First(y).GradOrZeros(), accumulate: true);
+        if (y.RequiresGrad)
+            y.BackwardFn = static y => y.Backend.Transpose(y.Grad!, First(y).GradOrZeros(), accumulate: true);
         return y;
     }
 }

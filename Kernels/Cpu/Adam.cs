@@ -18,16 +18,26 @@ public static unsafe class Adam
     /// <summary>
     /// One step over equally long parameter, gradient and moment buffers; <paramref name="step"/> counts from 1.
     /// </summary>
-    public static void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, double lr, double beta1, double beta2, double eps, long step)
+    public static void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, double lr, double beta1,
+        double beta2, double eps, long step)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = param.Length;
-        if (grad.Length < n || m.Length < n || v.Length < n) throw new ArgumentException("grad, m and v must be as long as param");
+        if (grad.Length < n || m.Length < n || v.Length < n)
+            throw new ArgumentException("grad, m and v must be as long as param");
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), "Adam steps count from 1");
-        if (n < ParallelFrom || Workers.MaxThreads == 1) { Range(param, grad, m, v, lr, beta1, beta2, eps, step); return; }
+        if (n < ParallelFrom || Workers.MaxThreads == 1)
+        {
+            Range(param, grad, m, v, lr, beta1, beta2, eps, step);
+            return;
+        }
         fixed (T* pp = param) fixed (T* pg = grad) fixed (T* pm = m) fixed (T* pv = v)
         {
-            var body = new Body<T> { P = pp, G = pg, M = pm, V = pv, N = n, Lr = lr, Beta1 = beta1, Beta2 = beta2, Eps = eps, Step = step };
+            var body = new Body<T>
+            {
+                P = pp, G = pg, M = pm, V = pv, N = n, Lr = lr, Beta1 = beta1, Beta2 = beta2,
+                Eps = eps, Step = step
+            };
             Workers.For((n + Chunk - 1) / Chunk, ref body);
         }
     }
@@ -42,19 +52,23 @@ public static unsafe class Adam
         public readonly void Run(int index)
         {
             int start = index * Chunk, len = Math.Min(Chunk, N - start);
-            Range(new Span<T>(P + start, len), new ReadOnlySpan<T>(G + start, len), new Span<T>(M + start, len), new Span<T>(V + start, len),
+            Range(new Span<T>(P + start, len), new ReadOnlySpan<T>(G + start, len), new Span<T>(M + start, len),
+                new Span<T>(V + start, len),
                 Lr, Beta1, Beta2, Eps, Step);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Range<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, double lr, double beta1, double beta2, double eps, long step)
+    static void Range<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, double lr, double beta1,
+        double beta2, double eps, long step)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = param.Length;
         double bc1 = 1 - Math.Pow(beta1, step), bc2 = 1 - Math.Pow(beta2, step);
-        T b1 = T.CreateTruncating(beta1), b2 = T.CreateTruncating(beta2), ob1 = T.CreateTruncating(1 - beta1), ob2 = T.CreateTruncating(1 - beta2);
-        T stepSize = T.CreateTruncating(lr / bc1), rsqBc2 = T.CreateTruncating(1 / Math.Sqrt(bc2)), e = T.CreateTruncating(eps);
+        T b1 = T.CreateTruncating(beta1), b2 = T.CreateTruncating(beta2), ob1 = T.CreateTruncating(1 - beta1),
+            ob2 = T.CreateTruncating(1 - beta2);
+        T stepSize = T.CreateTruncating(lr / bc1), rsqBc2 = T.CreateTruncating(1 / Math.Sqrt(bc2)),
+            e = T.CreateTruncating(eps);
         ref T pr = ref MemoryMarshal.GetReference(param);
         ref T gr = ref MemoryMarshal.GetReference(grad);
         ref T mr = ref MemoryMarshal.GetReference(m);
@@ -69,7 +83,8 @@ public static unsafe class Adam
                 var vi = Vector512.Create(b2) * Vector512.LoadUnsafe(ref vr, (nuint)i) + Vector512.Create(ob2) * g * g;
                 mi.StoreUnsafe(ref mr, (nuint)i); vi.StoreUnsafe(ref vr, (nuint)i);
                 var denom = Vector512.Sqrt(vi) * Vector512.Create(rsqBc2) + Vector512.Create(e);
-                (Vector512.LoadUnsafe(ref pr, (nuint)i) - Vector512.Create(stepSize) * mi / denom).StoreUnsafe(ref pr, (nuint)i);
+                (Vector512.LoadUnsafe(ref pr, (nuint)i) - Vector512.Create(stepSize) * mi / denom).StoreUnsafe(ref pr,
+                    (nuint)i);
             }
         }
         for (; i < n; i++)

@@ -22,7 +22,8 @@ public static unsafe class BatchNorm
     /// <summary>
     /// mean[c] = Σ_r x[r, c] / R, variance[c] = Σ_r (x[r, c] − mean[c])² / R (biased), two passes in double.
     /// </summary>
-    public static void Stats<T>(ReadOnlySpan<T> x, int rows, int c, Span<T> mean, Span<T> variance) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Stats<T>(ReadOnlySpan<T> x, int rows, int c, Span<T> mean, Span<T> variance)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(x.Length, rows, c);
         if (mean.Length < c || variance.Length < c) Simd.ThrowDestinationTooShort();
@@ -33,7 +34,11 @@ public static unsafe class BatchNorm
             double* partial = buf, m = buf + plan.Chunks * c;   // partial: (chunks, C); m: (C)
             fixed (T* px = x)
             {
-                var body = new StatsBody<T> { X = px, Rows = rows, C = c, ChunkRows = plan.ChunkRows, Partial = partial, Mean = m };
+                var body = new StatsBody<T>
+                {
+                    X = px, Rows = rows, C = c, ChunkRows = plan.ChunkRows, Partial = partial,
+                    Mean = m
+                };
                 Run(plan, rows * c, ref body);
                 Combine(partial, plan.Chunks, c, m);
                 for (int j = 0; j < c; j++) { m[j] /= rows; mean[j] = T.CreateTruncating(m[j]); }
@@ -49,7 +54,8 @@ public static unsafe class BatchNorm
     /// <summary>
     /// y[r, c] = (x[r, c] − mean[c]) · gamma[c] / √(var[c] + eps) + beta[c]. In place (y = x) is allowed.
     /// </summary>
-    public static void Apply<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, double eps,
+    public static void Apply<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
+        double eps,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> =>
         Apply(x, rows, c, mean, variance, eps, gamma, beta, false, T.Zero, y);
 
@@ -80,7 +86,9 @@ public static unsafe class BatchNorm
             for (int j = 0; j < c; j++)
             {
                 coef[j] = mean[j];
-                coef[c + j] = T.CreateTruncating(double.CreateTruncating(gamma[j]) / Math.Sqrt(double.CreateTruncating(variance[j]) + eps));
+                coef[c + j] =
+                    T.CreateTruncating(double.CreateTruncating(gamma[j])
+                    / Math.Sqrt(double.CreateTruncating(variance[j]) + eps));
                 coef[2 * c + j] = beta[j];
             }
             fixed (T* px = x) fixed (T* py = y)
@@ -102,7 +110,8 @@ public static unsafe class BatchNorm
     /// computed as dx += a·dy + (b·(x − mean) + k) with per-column a = gamma/σ, b = −a·mean_r(dy·xhat)/σ, k =
     /// −a·mean_r(dy). accumulateDx false writes dx instead of adding to it.
     /// </summary>
-    public static void Backward<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, double eps,
+    public static void Backward<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
+        double eps,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dGamma, Span<T> dBeta, bool accumulateDx = true)
         where T : unmanaged, IFloatingPointIeee754<T> =>
         Backward(x, default, rows, c, mean, variance, eps, gamma, false, T.Zero, dy, dx, dGamma, dBeta, accumulateDx);
@@ -131,8 +140,10 @@ public static unsafe class BatchNorm
     {
         Check(x.Length, rows, c);
         CheckParams(c, mean, variance, gamma, gamma);
-        if (dy.Length != x.Length) throw new ArgumentException($"dy holds {dy.Length} elements, x {x.Length}", nameof(dy));
-        if ((!dx.IsEmpty && dx.Length < x.Length) || (!dGamma.IsEmpty && dGamma.Length < c) || (!dBeta.IsEmpty && dBeta.Length < c))
+        if (dy.Length != x.Length)
+            throw new ArgumentException($"dy holds {dy.Length} elements, x {x.Length}", nameof(dy));
+        if ((!dx.IsEmpty && dx.Length < x.Length) || (!dGamma.IsEmpty && dGamma.Length < c)
+            || (!dBeta.IsEmpty && dBeta.Length < c))
             Simd.ThrowDestinationTooShort();
         var plan = Plan(rows, c);
         // partial: (chunks, 2C) of [Σ g | Σ g·(x − mean)]; m: mean in double (C); coef: [mean; a; b; k] in T (4, C).
@@ -154,7 +165,8 @@ public static unsafe class BatchNorm
                 Combine(partial, plan.Chunks, 2 * c, partial);
                 for (int j = 0; j < c; j++)
                 {
-                    double inv = 1 / Math.Sqrt(double.CreateTruncating(variance[j]) + eps), sdy = partial[j], sdyx = partial[c + j] * inv;
+                    double inv = 1 / Math.Sqrt(double.CreateTruncating(variance[j]) + eps), sdy = partial[j],
+                        sdyx = partial[c + j] * inv;
                     if (!dBeta.IsEmpty) dBeta[j] += T.CreateTruncating(sdy);
                     if (!dGamma.IsEmpty) dGamma[j] += T.CreateTruncating(sdyx);
                     double a = double.CreateTruncating(gamma[j]) * inv;
@@ -227,15 +239,20 @@ public static unsafe class BatchNorm
     public static void UpdateRunning<T>(ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, int rows, double momentum,
         Span<T> runningMean, Span<T> runningVar) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (rows < 2) throw new ArgumentException($"the unbiased running variance needs at least 2 rows, not {rows}", nameof(rows));
+        if (rows < 2)
+            throw new ArgumentException($"the unbiased running variance needs at least 2 rows, not {rows}",
+                nameof(rows));
         int c = mean.Length;
         if (variance.Length != c || runningMean.Length != c || runningVar.Length != c)
-            throw new ArgumentException($"mean ({c}), variance ({variance.Length}), running mean ({runningMean.Length}) and running variance ({runningVar.Length}) differ in length");
+            throw new ArgumentException($"mean ({c}), variance ({variance.Length}), running mean "
+                + $"({runningMean.Length}) and running variance ({runningVar.Length}) differ in length");
         double unbias = (double)rows / (rows - 1);
         for (int j = 0; j < c; j++)
         {
-            runningMean[j] = T.CreateTruncating((1 - momentum) * double.CreateTruncating(runningMean[j]) + momentum * double.CreateTruncating(mean[j]));
-            runningVar[j] = T.CreateTruncating((1 - momentum) * double.CreateTruncating(runningVar[j]) + momentum * double.CreateTruncating(variance[j]) * unbias);
+            runningMean[j] = T.CreateTruncating((1 - momentum) * double.CreateTruncating(runningMean[j])
+                + momentum * double.CreateTruncating(mean[j]));
+            runningVar[j] = T.CreateTruncating((1 - momentum) * double.CreateTruncating(runningVar[j])
+                + momentum * double.CreateTruncating(variance[j]) * unbias);
         }
     }
 
@@ -250,7 +267,11 @@ public static unsafe class BatchNorm
 
     static void Run<TBody>(Chunking plan, int elements, ref TBody body) where TBody : struct, IParallelBody
     {
-        if (elements < ParallelFrom || Workers.MaxThreads == 1) { for (int i = 0; i < plan.Chunks; i++) body.Run(i); return; }
+        if (elements < ParallelFrom || Workers.MaxThreads == 1)
+        {
+            for (int i = 0; i < plan.Chunks; i++) body.Run(i);
+            return;
+        }
         Workers.For(plan.Chunks, ref body);
     }
 
@@ -287,8 +308,15 @@ public static unsafe class BatchNorm
             if (Vector512.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
                 for (; jb <= c - 32; jb += 32)
                 {
-                    Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default, m0 = default, m1 = default, m2 = default, m3 = default;
-                    if (Squares) { m0 = Vector512.Load(Mean + jb); m1 = Vector512.Load(Mean + jb + 8); m2 = Vector512.Load(Mean + jb + 16); m3 = Vector512.Load(Mean + jb + 24); }
+                    Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default, m0 = default,
+                        m1 = default, m2 = default, m3 = default;
+                    if (Squares)
+                    {
+                        m0 = Vector512.Load(Mean + jb);
+                        m1 = Vector512.Load(Mean + jb + 8);
+                        m2 = Vector512.Load(Mean + jb + 16);
+                        m3 = Vector512.Load(Mean + jb + 24);
+                    }
                     for (int r = r0; r < r1; r++)
                     {
                         Vector512<double> v0, v1, v2, v3;
@@ -301,7 +329,8 @@ public static unsafe class BatchNorm
                         else
                         {
                             double* p = (double*)X + (long)r * c + jb;
-                            v0 = Vector512.Load(p); v1 = Vector512.Load(p + 8); v2 = Vector512.Load(p + 16); v3 = Vector512.Load(p + 24);
+                            v0 = Vector512.Load(p); v1 = Vector512.Load(p + 8); v2 = Vector512.Load(p + 16);
+                            v3 = Vector512.Load(p + 24);
                         }
                         if (Squares) { v0 -= m0; v1 -= m1; v2 -= m2; v3 -= m3; v0 *= v0; v1 *= v1; v2 *= v2; v3 *= v3; }
                         a0 += v0; a1 += v1; a2 += v2; a3 += v3;
@@ -317,7 +346,13 @@ public static unsafe class BatchNorm
                     for (; j <= c - 16; j += 16)
                     {
                         var (lo, hi) = Vector512.Widen(Vector512.Load((float*)row + j));
-                        if (Squares) { lo -= Vector512.Load(Mean + j); hi -= Vector512.Load(Mean + j + 8); lo *= lo; hi *= hi; }
+                        if (Squares)
+                        {
+                            lo -= Vector512.Load(Mean + j);
+                            hi -= Vector512.Load(Mean + j + 8);
+                            lo *= lo;
+                            hi *= hi;
+                        }
                         (Vector512.Load(acc + j) + lo).Store(acc + j);
                         (Vector512.Load(acc + j + 8) + hi).Store(acc + j + 8);
                     }
@@ -527,12 +562,15 @@ public static unsafe class BatchNorm
     static void Check(int length, int rows, int c)
     {
         if (rows < 1 || c < 1) throw new ArgumentException($"batch norm needs rows ≥ 1 and C ≥ 1, not ({rows}, {c})");
-        if ((long)rows * c != length) throw new ArgumentException($"x holds {length} elements, not R·C = {rows}·{c}", "x");
+        if ((long)rows * c != length)
+            throw new ArgumentException($"x holds {length} elements, not R·C = {rows}·{c}", "x");
     }
 
-    static void CheckParams<T>(int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta)
+    static void CheckParams<T>(int c, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> beta)
     {
         if (mean.Length != c || variance.Length != c || gamma.Length != c || beta.Length != c)
-            throw new ArgumentException($"mean ({mean.Length}), variance ({variance.Length}), gamma ({gamma.Length}) and beta ({beta.Length}) must each hold C = {c}");
+            throw new ArgumentException($"mean ({mean.Length}), variance ({variance.Length}), gamma ({gamma.Length}) "
+                + $"and beta ({beta.Length}) must each hold C = {c}");
     }
 }

@@ -38,13 +38,16 @@ public readonly struct DivOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPoi
 }
 
 /// <summary>−(a / (b·b)): the divisor's gradient term of a / b, with a = dy·numerator.</summary>
-readonly struct NegDivSquareOp<T> : IBinaryOp<T> where T : unmanaged, IFloatingPointIeee754<T> { public static T Invoke(T a, T b) => -(a / (b * b)); }
+readonly struct NegDivSquareOp<T> : IBinaryOp<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{ public static T Invoke(T a, T b) => -(a / (b * b)); }
 
 /// <summary>
 /// The index space of a broadcast binary op on the CPU: <see cref="Dims"/> (rank 4, the output's), the strides of
 /// each operand in it (0 where it is repeated), and <see cref="Dense"/>, the output's own row-major strides.
 /// </summary>
-public readonly ref struct BroadcastIndex(ReadOnlySpan<int> dims, ReadOnlySpan<int> a, ReadOnlySpan<int> b, ReadOnlySpan<int> dense)
+public readonly ref struct BroadcastIndex(ReadOnlySpan<int> dims, ReadOnlySpan<int> a, ReadOnlySpan<int> b,
+    ReadOnlySpan<int> dense)
 {
     /// <summary>The four sizes of the output's index space, padded to rank 4 with leading 1s.</summary>
     public readonly ReadOnlySpan<int> Dims = dims;
@@ -67,7 +70,8 @@ public static class Broadcast
     /// <summary>
     /// destination[idx] = x[idx·xStrides] ∘ y[idx·yStrides] over the index space <paramref name="dims"/>, row-major.
     /// </summary>
-    public static void Binary<T, TOp>(ReadOnlySpan<T> x, ReadOnlySpan<int> xStrides, ReadOnlySpan<T> y, ReadOnlySpan<int> yStrides,
+    public static void Binary<T, TOp>(ReadOnlySpan<T> x, ReadOnlySpan<int> xStrides, ReadOnlySpan<T> y,
+        ReadOnlySpan<int> yStrides,
         ReadOnlySpan<int> dims, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IBinaryOp<T>
     {
@@ -80,31 +84,37 @@ public static class Broadcast
             for (int i1 = 0; i1 < dims[1]; i1++)
                 for (int i2 = 0; i2 < dims[2]; i2++)
                     for (int i3 = 0; i3 < dims[3]; i3++)
-                        destination[k++] = TOp.Invoke(x[i0 * xStrides[0] + i1 * xStrides[1] + i2 * xStrides[2] + i3 * xStrides[3]],
+                        destination[k++] =
+                            TOp.Invoke(x[i0 * xStrides[0] + i1 * xStrides[1] + i2 * xStrides[2] + i3 * xStrides[3]],
                             y[i0 * yStrides[0] + i1 * yStrides[1] + i2 * yStrides[2] + i3 * yStrides[3]]);
     }
 
     /// <summary>
     /// destination[idx·destinationStrides] += x[idx]: sums a full-shape block into a broadcast operand's gradient.
     /// </summary>
-    public static void ReduceInto<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> dims, ReadOnlySpan<int> destinationStrides, Span<T> destination)
+    public static void ReduceInto<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> dims, ReadOnlySpan<int> destinationStrides,
+        Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int count = Count(dims);
-        if (x.Length != count) throw new ArgumentException($"x holds {x.Length} elements, not the {count} of the index space", nameof(x));
-        if (destinationStrides.Length != 4) throw new ArgumentException("strides need 4 entries", nameof(destinationStrides));
+        if (x.Length != count)
+            throw new ArgumentException($"x holds {x.Length} elements, not the {count} of the index space", nameof(x));
+        if (destinationStrides.Length != 4)
+            throw new ArgumentException("strides need 4 entries", nameof(destinationStrides));
         if (count > 0 && destination.Length <= MaxOffset(destinationStrides, dims)) Simd.ThrowDestinationTooShort();
         int k = 0;
         for (int i0 = 0; i0 < dims[0]; i0++)
             for (int i1 = 0; i1 < dims[1]; i1++)
                 for (int i2 = 0; i2 < dims[2]; i2++)
                     for (int i3 = 0; i3 < dims[3]; i3++)
-                        destination[i0 * destinationStrides[0] + i1 * destinationStrides[1] + i2 * destinationStrides[2] + i3 * destinationStrides[3]] += x[k++];
+                        destination[i0 * destinationStrides[0] + i1 * destinationStrides[1] + i2 * destinationStrides[2]
+                            + i3 * destinationStrides[3]] += x[k++];
     }
 
     static int Count(ReadOnlySpan<int> dims)
     {
-        if (dims.Length != 4) throw new ArgumentException("dims needs 4 entries (pad the shape to rank 4)", nameof(dims));
+        if (dims.Length != 4)
+            throw new ArgumentException("dims needs 4 entries (pad the shape to rank 4)", nameof(dims));
         int count = 1;
         foreach (int d in dims) count *= d >= 0 ? d : throw new ArgumentException($"negative size {d}", nameof(dims));
         return count;
@@ -124,6 +134,7 @@ public static class Broadcast
     static void CheckOperand(int length, ReadOnlySpan<int> strides, ReadOnlySpan<int> dims, int count, string name)
     {
         if (strides.Length != 4) throw new ArgumentException("strides need 4 entries", name);
-        if (count > 0 && length <= MaxOffset(strides, dims)) throw new ArgumentException($"{name} is too short for its strides", name);
+        if (count > 0 && length <= MaxOffset(strides, dims))
+            throw new ArgumentException($"{name} is too short for its strides", name);
     }
 }

@@ -23,7 +23,8 @@ public static unsafe class Col2Im
     /// image[n, ih, iw, c] += Σ cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] over oh·S − P + kh = ih, ow·S − P + kw =
     /// iw.
     /// </summary>
-    public static void Accumulate<T>(ReadOnlySpan<T> cols, ConvGeometry g, Span<T> image) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Accumulate<T>(ReadOnlySpan<T> cols, ConvGeometry g, Span<T> image)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         Im2Col.CheckLengths(image.Length, cols.Length, g);
         int tableInts = TableInts(g);

@@ -14,9 +14,11 @@ public readonly struct ReluOp<T> : IUnaryOp<T> where T : unmanaged, IFloatingPoi
     /// <inheritdoc/>
     public static T Invoke(T x, T p) => x > T.Zero || T.IsNaN(x) ? x : T.Zero;
     /// <inheritdoc/>
-    public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> p) => Vector512.ConditionalSelect(Vector512.LessThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.Zero, x);
+    public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> p)
+        => Vector512.ConditionalSelect(Vector512.LessThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.Zero, x);
     /// <inheritdoc/>
-    public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> p) => Vector256.ConditionalSelect(Vector256.LessThanOrEqual(x, Vector256<T>.Zero), Vector256<T>.Zero, x);
+    public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> p)
+        => Vector256.ConditionalSelect(Vector256.LessThanOrEqual(x, Vector256<T>.Zero), Vector256<T>.Zero, x);
 }
 
 /// <summary>x > 0 ? x : p·x.</summary>
@@ -25,9 +27,11 @@ public readonly struct LeakyReluOp<T> : IUnaryOp<T> where T : unmanaged, IFloati
     /// <inheritdoc/>
     public static T Invoke(T x, T p) => x > T.Zero || T.IsNaN(x) ? x : p * x;
     /// <inheritdoc/>
-    public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> p) => Vector512.ConditionalSelect(Vector512.LessThanOrEqual(x, Vector512<T>.Zero), p * x, x);
+    public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> p)
+        => Vector512.ConditionalSelect(Vector512.LessThanOrEqual(x, Vector512<T>.Zero), p * x, x);
     /// <inheritdoc/>
-    public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> p) => Vector256.ConditionalSelect(Vector256.LessThanOrEqual(x, Vector256<T>.Zero), p * x, x);
+    public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> p)
+        => Vector256.ConditionalSelect(Vector256.LessThanOrEqual(x, Vector256<T>.Zero), p * x, x);
 }
 
 /// <summary>x + p.</summary>
@@ -60,9 +64,11 @@ public readonly struct LeakyReluGradOp<T> : ITernaryOp<T> where T : unmanaged, I
     /// <inheritdoc/>
     public static T Invoke(T x, T _, T dy, T p) => x > T.Zero ? dy : p * dy;
     /// <inheritdoc/>
-    public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> _, Vector512<T> dy, Vector512<T> p) => Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<T>.Zero), dy, p * dy);
+    public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> _, Vector512<T> dy, Vector512<T> p)
+        => Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<T>.Zero), dy, p * dy);
     /// <inheritdoc/>
-    public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> _, Vector256<T> dy, Vector256<T> p) => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<T>.Zero), dy, p * dy);
+    public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> _, Vector256<T> dy, Vector256<T> p)
+        => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<T>.Zero), dy, p * dy);
 }
 
 /// <summary>dx += dy · y · (1 − y): sigmoid backward from the saved output y (b).</summary>
@@ -71,9 +77,11 @@ public readonly struct SigmoidGradOp<T> : ITernaryOp<T> where T : unmanaged, IFl
     /// <inheritdoc/>
     public static T Invoke(T _, T y, T dy, T p) => dy * y * (T.One - y);
     /// <inheritdoc/>
-    public static Vector512<T> Invoke(Vector512<T> _, Vector512<T> y, Vector512<T> dy, Vector512<T> p) => dy * y * (Vector512<T>.One - y);
+    public static Vector512<T> Invoke(Vector512<T> _, Vector512<T> y, Vector512<T> dy, Vector512<T> p)
+        => dy * y * (Vector512<T>.One - y);
     /// <inheritdoc/>
-    public static Vector256<T> Invoke(Vector256<T> _, Vector256<T> y, Vector256<T> dy, Vector256<T> p) => dy * y * (Vector256<T>.One - y);
+    public static Vector256<T> Invoke(Vector256<T> _, Vector256<T> y, Vector256<T> dy, Vector256<T> p)
+        => dy * y * (Vector256<T>.One - y);
 }
 
 /// <summary>dx += dy · (1 − y²): tanh backward from the saved output y (b).</summary>
@@ -82,9 +90,11 @@ public readonly struct TanhGradOp<T> : ITernaryOp<T> where T : unmanaged, IFloat
     /// <inheritdoc/>
     public static T Invoke(T _, T y, T dy, T p) => dy * (T.One - y * y);
     /// <inheritdoc/>
-    public static Vector512<T> Invoke(Vector512<T> _, Vector512<T> y, Vector512<T> dy, Vector512<T> p) => dy * (Vector512<T>.One - y * y);
+    public static Vector512<T> Invoke(Vector512<T> _, Vector512<T> y, Vector512<T> dy, Vector512<T> p)
+        => dy * (Vector512<T>.One - y * y);
     /// <inheritdoc/>
-    public static Vector256<T> Invoke(Vector256<T> _, Vector256<T> y, Vector256<T> dy, Vector256<T> p) => dy * (Vector256<T>.One - y * y);
+    public static Vector256<T> Invoke(Vector256<T> _, Vector256<T> y, Vector256<T> dy, Vector256<T> p)
+        => dy * (Vector256<T>.One - y * y);
 }
 
 /// <summary>
@@ -117,9 +127,11 @@ public readonly struct DivisorGradOp<T> : ITernaryOp<T> where T : unmanaged, IFl
     /// <inheritdoc/>
     public static T Invoke(T a, T b, T dy, T p) => -dy * a / (b * b);
     /// <inheritdoc/>
-    public static Vector512<T> Invoke(Vector512<T> a, Vector512<T> b, Vector512<T> dy, Vector512<T> p) => -dy * a / (b * b);
+    public static Vector512<T> Invoke(Vector512<T> a, Vector512<T> b, Vector512<T> dy, Vector512<T> p)
+        => -dy * a / (b * b);
     /// <inheritdoc/>
-    public static Vector256<T> Invoke(Vector256<T> a, Vector256<T> b, Vector256<T> dy, Vector256<T> p) => -dy * a / (b * b);
+    public static Vector256<T> Invoke(Vector256<T> a, Vector256<T> b, Vector256<T> dy, Vector256<T> p)
+        => -dy * a / (b * b);
 }
 
 /// <summary>

@@ -134,7 +134,8 @@ public static unsafe partial class Gemm
         // four per thread (a multiple of the thread count), so a helper that the OS deschedules holds back little.
         // With fewer than two row panels per thread, each row range is also split into column chunks.
         job.MTasks = (mPanels + MC / mr - 1) / (MC / mr);
-        if (threads > 1) job.MTasks = Math.Min(mPanels, (Math.Max(job.MTasks, 4 * threads) + threads - 1) / threads * threads);
+        if (threads > 1)
+            job.MTasks = Math.Min(mPanels, (Math.Max(job.MTasks, 4 * threads) + threads - 1) / threads * threads);
         job.MPanels = mPanels;
         job.DirectB = !transB && mPanels <= DirectBPanels;
         try
@@ -143,7 +144,8 @@ public static unsafe partial class Gemm
             {
                 job.Jc = jc; job.Nc = Math.Min(NC, n - jc);
                 job.NPanels = (job.Nc + nr - 1) / nr;
-                job.NChunks = threads > 1 && mPanels < 2 * threads ? Math.Min(job.NPanels, (4 * threads + job.MTasks - 1) / job.MTasks) : 1;
+                job.NChunks = threads > 1
+                    && mPanels < 2 * threads ? Math.Min(job.NPanels, (4 * threads + job.MTasks - 1) / job.MTasks) : 1;
                 job.PackChunks = Math.Min(job.NPanels, 4 * threads);
                 for (int pc = 0; pc < k; pc += KC)
                 {
@@ -151,7 +153,8 @@ public static unsafe partial class Gemm
                     job.Overwrite = pc == 0 && beta == T.Zero;
                     job.Beta = pc == 0 ? beta : T.One;
                     if (!job.DirectB) { job.Packing = true; Run(ref job, job.PackChunks, threads); }
-                    else if (job.NPanels * nr > job.Nc) PackB(false, b, ldb, pc, job.Kc, jc, job.Nc, job.NPanels - 1, job.NPanels, job.PackedB);
+                    else if (job.NPanels * nr > job.Nc)
+                        PackB(false, b, ldb, pc, job.Kc, jc, job.Nc, job.NPanels - 1, job.NPanels, job.PackedB);
                     job.Packing = false;
                     Run(ref job, job.MTasks * job.NChunks, threads);
                 }
@@ -179,7 +182,8 @@ public static unsafe partial class Gemm
         public readonly void Run(int index)
         {
             if (Packing)
-                PackB(TransB, B, Ldb, Pc, Kc, Jc, Nc, index * NPanels / PackChunks, (index + 1) * NPanels / PackChunks, PackedB);
+                PackB(TransB, B, Ldb, Pc, Kc, Jc, Nc, index * NPanels / PackChunks, (index + 1) * NPanels / PackChunks,
+                    PackedB);
             else Compute(index / NChunks, index % NChunks);
         }
 
@@ -187,7 +191,8 @@ public static unsafe partial class Gemm
         readonly void Compute(int mTask, int nChunk)
         {
             int mr = MR, nr = NR<T>();
-            int ic = (int)((long)mTask * MPanels / MTasks) * mr, mc = Math.Min((int)((long)(mTask + 1) * MPanels / MTasks) * mr, M) - ic;
+            int ic = (int)((long)mTask * MPanels / MTasks) * mr,
+                mc = Math.Min((int)((long)(mTask + 1) * MPanels / MTasks) * mr, M) - ic;
             int q0 = nChunk * NPanels / NChunks, q1 = (nChunk + 1) * NPanels / NChunks;
             byte* scratch = PackedA.Rent((nuint)((MC * KC + mr * nr) * sizeof(T)));
             try
@@ -343,14 +348,18 @@ public static unsafe partial class Gemm
         else MicroKernel256(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
     }
 
-    internal static void Validate(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)
+    internal static void Validate(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb,
+        int cLen, int ldc)
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentException($"negative GEMM size {m}x{n}x{k}");
         int aRows = transA ? k : m, aCols = transA ? m : k, bRows = transB ? n : k, bCols = transB ? k : n;
         if (lda < Math.Max(1, aCols) || ldb < Math.Max(1, bCols) || ldc < Math.Max(1, n))
             throw new ArgumentException("a leading dimension is smaller than its row length");
-        if (aRows > 0 && aCols > 0 && aLen < (long)(aRows - 1) * lda + aCols) throw new ArgumentException("A is too short", "a");
-        if (bRows > 0 && bCols > 0 && bLen < (long)(bRows - 1) * ldb + bCols) throw new ArgumentException("B is too short", "b");
-        if (m > 0 && n > 0 && cLen < (long)(m - 1) * ldc + n) throw new ArgumentException("destination C is too short", "c");
+        if (aRows > 0 && aCols > 0 && aLen < (long)(aRows - 1) * lda + aCols)
+            throw new ArgumentException("A is too short", "a");
+        if (bRows > 0 && bCols > 0 && bLen < (long)(bRows - 1) * ldb + bCols)
+            throw new ArgumentException("B is too short", "b");
+        if (m > 0 && n > 0 && cLen < (long)(m - 1) * ldc + n)
+            throw new ArgumentException("destination C is too short", "c");
     }
 }

@@ -19,17 +19,22 @@ public static unsafe partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<T> MulAdd<T>(Vector512<T> x, Vector512<T> y, Vector512<T> z)
     {
-        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+        if (typeof(T) == typeof(float))
+            return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
         throw new NotSupportedException(typeof(T).Name);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<T> MulAdd<T>(Vector256<T> x, Vector256<T> y, Vector256<T> z)
     {
-        if (!Fma.IsSupported) return x * y + z;   // no fused instruction (pre-Haswell): a software FMA would be far slower
-        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+        // no fused instruction (pre-Haswell): a software FMA would be far slower
+        if (!Fma.IsSupported) return x * y + z;
+        if (typeof(T) == typeof(float))
+            return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
         throw new NotSupportedException(typeof(T).Name);
     }
 
@@ -88,7 +93,10 @@ public static unsafe partial class Gemm
         T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default,
+            c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default,
+            ca0 = default, ca1 = default, cb0 = default, cb1 = default;
         for (; kc > 0; kc--, a += 12, b += ldb)
         {
             var b0 = Vector512.Load(b);
@@ -241,7 +249,8 @@ public static unsafe partial class Gemm
         T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (; kc > 0; kc--, a += 6, b += ldb)
         {
             var b0 = Vector256.Load(b);

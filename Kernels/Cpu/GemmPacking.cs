@@ -39,7 +39,8 @@ public static unsafe partial class Gemm
             {
                 // stored M×K: gathers one element from each of MR rows per k (a transpose)
                 T* s = a + (nint)(i0 + ir) * lda + p0;
-                if (rows == mr && mr == 12 && typeof(T) == typeof(float) && Avx.IsSupported) PackRows12Avx((float*)s, lda, kc, (float*)dst);
+                if (rows == mr && mr == 12 && typeof(T) == typeof(float) && Avx.IsSupported)
+                    PackRows12Avx((float*)s, lda, kc, (float*)dst);
                 else if (rows == mr && mr == 12) PackRows12(s, lda, kc, dst);
                 else
                     for (int p = 0; p < kc; p++)
@@ -78,8 +79,10 @@ public static unsafe partial class Gemm
         int p = 0;
         for (; p <= kc - 8; p += 8, s += 8, d += 8 * 12)
         {
-            Transpose8x8(Vector256.Load(s), Vector256.Load(s + lda), Vector256.Load(s + 2 * lda), Vector256.Load(s + 3 * lda),
-                Vector256.Load(s + 4 * lda), Vector256.Load(s + 5 * lda), Vector256.Load(s + 6 * lda), Vector256.Load(s + 7 * lda),
+            Transpose8x8(Vector256.Load(s), Vector256.Load(s + lda), Vector256.Load(s + 2 * lda),
+                Vector256.Load(s + 3 * lda),
+                Vector256.Load(s + 4 * lda), Vector256.Load(s + 5 * lda), Vector256.Load(s + 6 * lda),
+                    Vector256.Load(s + 7 * lda),
                 d, 12);
             var t0 = Avx.UnpackLow(Vector256.Load(s + 8 * lda), Vector256.Load(s + 9 * lda));
             var t1 = Avx.UnpackHigh(Vector256.Load(s + 8 * lda), Vector256.Load(s + 9 * lda));
@@ -87,8 +90,10 @@ public static unsafe partial class Gemm
             var t3 = Avx.UnpackHigh(Vector256.Load(s + 10 * lda), Vector256.Load(s + 11 * lda));
             var o0 = Avx.Shuffle(t0, t2, 0x44); var o1 = Avx.Shuffle(t0, t2, 0xEE);
             var o2 = Avx.Shuffle(t1, t3, 0x44); var o3 = Avx.Shuffle(t1, t3, 0xEE);
-            o0.GetLower().Store(d + 8); o1.GetLower().Store(d + 12 + 8); o2.GetLower().Store(d + 24 + 8); o3.GetLower().Store(d + 36 + 8);
-            o0.GetUpper().Store(d + 48 + 8); o1.GetUpper().Store(d + 60 + 8); o2.GetUpper().Store(d + 72 + 8); o3.GetUpper().Store(d + 84 + 8);
+            o0.GetLower().Store(d + 8); o1.GetLower().Store(d + 12 + 8); o2.GetLower().Store(d + 24 + 8);
+            o3.GetLower().Store(d + 36 + 8);
+            o0.GetUpper().Store(d + 48 + 8); o1.GetUpper().Store(d + 60 + 8); o2.GetUpper().Store(d + 72 + 8);
+            o3.GetUpper().Store(d + 84 + 8);
         }
         for (; p < kc; p++, s++, d += 12)
             for (int i = 0; i < 12; i++) d[i] = s[i * lda];
@@ -147,7 +152,11 @@ public static unsafe partial class Gemm
             {
                 // stored N×K: row j of storage is column j of op(B), read contiguously and written with stride NR
                 T* s = b + (nint)(j0 + jq) * ldb + p0;
-                if (cols == nr && typeof(T) == typeof(float) && Avx.IsSupported) { PackColumnsAvx((float*)s, ldb, kc, nr, (float*)d); continue; }
+                if (cols == nr && typeof(T) == typeof(float) && Avx.IsSupported)
+                {
+                    PackColumnsAvx((float*)s, ldb, kc, nr, (float*)d);
+                    continue;
+                }
                 for (int j = 0; j < cols; j++, s += ldb)
                     for (int p = 0; p < kc; p++) d[p * nr + j] = s[p];
                 for (int j = cols; j < nr; j++)
@@ -165,8 +174,10 @@ public static unsafe partial class Gemm
             for (int j = 0; j < nr; j += 8)
             {
                 float* r = s + j * ldb + p;
-                Transpose8x8(Vector256.Load(r), Vector256.Load(r + ldb), Vector256.Load(r + 2 * ldb), Vector256.Load(r + 3 * ldb),
-                    Vector256.Load(r + 4 * ldb), Vector256.Load(r + 5 * ldb), Vector256.Load(r + 6 * ldb), Vector256.Load(r + 7 * ldb),
+                Transpose8x8(Vector256.Load(r), Vector256.Load(r + ldb), Vector256.Load(r + 2 * ldb),
+                    Vector256.Load(r + 3 * ldb),
+                    Vector256.Load(r + 4 * ldb), Vector256.Load(r + 5 * ldb), Vector256.Load(r + 6 * ldb),
+                        Vector256.Load(r + 7 * ldb),
                     d + p * nr + j, nr);
             }
         for (; p < kc; p++)
@@ -174,5 +185,6 @@ public static unsafe partial class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void CopyNr<T>(T* s, T* d) where T : unmanaged => Unsafe.CopyBlockUnaligned(d, s, (uint)(NR<T>() * sizeof(T)));
+    static void CopyNr<T>(T* s, T* d) where T : unmanaged => Unsafe.CopyBlockUnaligned(d, s,
+        (uint)(NR<T>() * sizeof(T)));
 }

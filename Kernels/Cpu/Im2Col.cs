@@ -21,7 +21,8 @@ public static unsafe class Im2Col
     /// cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c] = image[n, oh·S − P + kh, ow·S − P + kw, c], 0 outside (overwrites
     /// cols).
     /// </summary>
-    public static void Copy<T>(ReadOnlySpan<T> image, ConvGeometry g, Span<T> cols) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Copy<T>(ReadOnlySpan<T> image, ConvGeometry g, Span<T> cols)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckLengths(image.Length, cols.Length, g);
         int bands = g.N * g.OH, perChunk = Math.Max(1, ChunkElements / (g.OW * g.PatchLength));
@@ -123,7 +124,11 @@ public static unsafe class Im2Col
     internal static void CheckLengths(int image, int cols, ConvGeometry g)
     {
         g.Validate();
-        if (image != g.ImageLength) throw new ArgumentException($"image holds {image} elements, not N·H·W·C = {g.ImageLength} ({g})", nameof(image));
-        if (cols != g.ColsLength) throw new ArgumentException($"cols holds {cols} elements, not Rows·PatchLength = {g.Rows}·{g.PatchLength} ({g})", nameof(cols));
+        if (image != g.ImageLength)
+            throw new ArgumentException($"image holds {image} elements, not N·H·W·C = {g.ImageLength} ({g})",
+                nameof(image));
+        if (cols != g.ColsLength)
+            throw new ArgumentException($"cols holds {cols} elements, not Rows·PatchLength = {g.Rows}·{g.PatchLength} "
+                + $"({g})", nameof(cols));
     }
 }

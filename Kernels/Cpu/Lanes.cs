@@ -46,21 +46,32 @@ internal readonly unsafe struct Lanes512<T> : ILanes<T, Vector512<T>, Vector512<
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Create(T x) => Vector512.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Load(T* p) => Vector512.Load(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<T> v, T* p) => v.Store(p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Sub(Vector512<T> a, Vector512<T> b) => a - b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Mul(Vector512<T> a, Vector512<T> b) => a * b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Div(Vector512<T> a, Vector512<T> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Add(Vector512<T> a, Vector512<T> b)
+        => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Sub(Vector512<T> a, Vector512<T> b)
+        => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Mul(Vector512<T> a, Vector512<T> b)
+        => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Div(Vector512<T> a, Vector512<T> b)
+        => a / b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Fma(Vector512<T> a, Vector512<T> b, Vector512<T> c)
     {
-        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        if (typeof(T) == typeof(float))
+            return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
         return a * b + c;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> ClampNegative(Vector512<T> v) => Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<T>.Zero), Vector512<T>.Zero, v);
+    public static Vector512<T> ClampNegative(Vector512<T> v)
+        => Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<T>.Zero), Vector512<T>.Zero, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> ZeroWhereNotPositive(Vector512<T> t, Vector512<T> w) =>
@@ -92,7 +103,9 @@ internal readonly unsafe struct Lanes512<T> : ILanes<T, Vector512<T>, Vector512<
         throw new NotSupportedException(typeof(T).Name);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double SumWide(Vector512<double> acc) => Vector512.Sum(acc);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SumWide(Vector512<double> acc)
+        => Vector512.Sum(acc);
 }
 
 internal readonly unsafe struct Lanes256<T> : ILanes<T, Vector256<T>, Vector256<double>>
@@ -104,21 +117,32 @@ internal readonly unsafe struct Lanes256<T> : ILanes<T, Vector256<T>, Vector256<
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Create(T x) => Vector256.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Load(T* p) => Vector256.Load(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<T> v, T* p) => v.Store(p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Sub(Vector256<T> a, Vector256<T> b) => a - b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Mul(Vector256<T> a, Vector256<T> b) => a * b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Div(Vector256<T> a, Vector256<T> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Add(Vector256<T> a, Vector256<T> b)
+        => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Sub(Vector256<T> a, Vector256<T> b)
+        => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Mul(Vector256<T> a, Vector256<T> b)
+        => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Div(Vector256<T> a, Vector256<T> b)
+        => a / b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Fma(Vector256<T> a, Vector256<T> b, Vector256<T> c)
     {
-        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        if (typeof(T) == typeof(float))
+            return Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
         return a * b + c;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> ClampNegative(Vector256<T> v) => Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<T>.Zero), Vector256<T>.Zero, v);
+    public static Vector256<T> ClampNegative(Vector256<T> v)
+        => Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<T>.Zero), Vector256<T>.Zero, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> ZeroWhereNotPositive(Vector256<T> t, Vector256<T> w) =>
@@ -150,5 +174,7 @@ internal readonly unsafe struct Lanes256<T> : ILanes<T, Vector256<T>, Vector256<
         throw new NotSupportedException(typeof(T).Name);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double SumWide(Vector256<double> acc) => Vector256.Sum(acc);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SumWide(Vector256<double> acc)
+        => Vector256.Sum(acc);
 }

@@ -72,7 +72,8 @@ public static class Losses
     }
 
     /// <summary>dz += dl · (σ(z) − t); dt += dl · (−z). Either gradient may be empty (not wanted).</summary>
-    public static void BceWithLogitsBackward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, ReadOnlySpan<T> dl, Span<T> dz, Span<T> dt)
+    public static void BceWithLogitsBackward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> t, ReadOnlySpan<T> dl, Span<T> dz,
+        Span<T> dt)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = z.Length;
@@ -227,13 +228,16 @@ public static class Losses
     /// dmu += dkl[r] · mu; dlogvar += dkl[r] · ½ (exp(lv) − 1). dkl: rows; the others (rows, z); either gradient may be
     /// empty.
     /// </summary>
-    public static void GaussianKlBackward<T>(ReadOnlySpan<T> mu, ReadOnlySpan<T> logvar, ReadOnlySpan<T> dkl, int rows, int z, Span<T> dmu, Span<T> dlogvar)
+    public static void GaussianKlBackward<T>(ReadOnlySpan<T> mu, ReadOnlySpan<T> logvar, ReadOnlySpan<T> dkl, int rows,
+        int z, Span<T> dmu, Span<T> dlogvar)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckKlShapes(mu.Length, logvar.Length, rows, z);
         if (dkl.Length < rows) throw new ArgumentException("dkl is shorter than rows", nameof(dkl));
-        if (!dmu.IsEmpty && dmu.Length < rows * z) throw new ArgumentException("Destination is too short.", nameof(dmu));
-        if (!dlogvar.IsEmpty && dlogvar.Length < rows * z) throw new ArgumentException("Destination is too short.", nameof(dlogvar));
+        if (!dmu.IsEmpty && dmu.Length < rows * z)
+            throw new ArgumentException("Destination is too short.", nameof(dmu));
+        if (!dlogvar.IsEmpty && dlogvar.Length < rows * z)
+            throw new ArgumentException("Destination is too short.", nameof(dlogvar));
         T half = T.CreateTruncating(0.5);
         for (int r = 0; r < rows; r++)
         {
@@ -317,7 +321,9 @@ public static class Losses
     static void CheckKlShapes(int muLength, int logvarLength, int rows, int z)
     {
         if (rows < 0 || z < 0) throw new ArgumentException($"negative KL shape ({rows}, {z})");
-        if (muLength != rows * z || logvarLength != rows * z) throw new ArgumentException($"mu ({muLength}) and logvar ({logvarLength}) must hold rows·z = {rows * z} elements");
+        if (muLength != rows * z || logvarLength != rows * z)
+            throw new ArgumentException($"mu ({muLength}) and logvar ({logvarLength}) must hold rows·z = {rows * z} "
+                + "elements");
     }
 
     // destination = log(1 + exp(−|x|)) ∈ [0, log 2], NaN for NaN. Through TensorPrimitives, which vectorises exp

@@ -29,7 +29,8 @@ public static unsafe class Mmd
     }
 
     /// <summary>dx += g · ∂MMD²/∂X and dy += g · ∂MMD²/∂Y; an empty span skips that side.</summary>
-    public static void Backward<T>(ReadOnlySpan<T> x, int n, ReadOnlySpan<T> y, int m, int d, MmdSpec spec, T g, Span<T> dx, Span<T> dy)
+    public static void Backward<T>(ReadOnlySpan<T> x, int n, ReadOnlySpan<T> y, int m, int d, MmdSpec spec, T g,
+        Span<T> dx, Span<T> dy)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         spec.Validate(n, m);
@@ -78,7 +79,8 @@ public static unsafe class Mmd
     // ---- forward: Σ k over the pairs of X×X (upper tiles, counted twice), Y×Y and X×Y; one work item per row block.
 
     static T Forward<T, TV, TD, TL>(ReadOnlySpan<T> x, int n, ReadOnlySpan<T> y, int m, int d, MmdSpec spec)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         int px = Panels(n), py = Panels(m), stride = PanelStride(d), ns = spec.Scales.Length;
         var scratch = PairScratch<T>.Shared;
@@ -106,7 +108,8 @@ public static unsafe class Mmd
     }
 
     struct ForwardBody<T, TV, TD, TL> : IParallelBody
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         public T* PanX, PanY, Consts;
         public int N, M, D, Px, Py, Scales;
@@ -130,9 +133,12 @@ public static unsafe class Mmd
             {
                 DistanceTile<T, TV, TD, TL>(rowPanel, cols + (nint)j * stride, D, rows4, dist, Tile);
                 if (self && j == block && Unbiased)
-                    for (int r = 0; r < rows; r++) dist[r * Tile + r] = T.PositiveInfinity;     // k(∞) = 0: the diagonal drops out
-                double s = Imq ? SumImq<T, TV, TD, TL>(dist, rows * Tile, Consts, Scales) : SumRbf<T, TV, TD, TL>(dist, rows * Tile, Consts, Scales);
-                sum += self && j != block ? 2 * s : s;       // an off-diagonal tile of a symmetric term stands for its mirror too
+                    // k(∞) = 0: the diagonal drops out
+                    for (int r = 0; r < rows; r++) dist[r * Tile + r] = T.PositiveInfinity;
+                double s = Imq ? SumImq<T, TV, TD, TL>(dist, rows * Tile, Consts, Scales)
+                    : SumRbf<T, TV, TD, TL>(dist, rows * Tile, Consts, Scales);
+                // an off-diagonal tile of a symmetric term stands for its mirror too
+                sum += self && j != block ? 2 * s : s;
             }
             Partials[item] = sum;
         }
@@ -144,7 +150,8 @@ public static unsafe class Mmd
     // pair gives 0 instead of about 2c/t.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static double SumImq<T, TV, TD, TL>(T* t, int count, T* c, int ns)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         TD acc = TL.WideZero;
         for (int i = 0; i < count; i += TL.Count)
@@ -170,7 +177,8 @@ public static unsafe class Mmd
     // Σ over t of Σ_s exp(t · (−1/c_s)), summed in double.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static double SumRbf<T, TV, TD, TL>(T* t, int count, T* nic, int ns)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         TD acc = TL.WideZero;
         for (int i = 0; i < count; i += TL.Count)
@@ -185,13 +193,16 @@ public static unsafe class Mmd
     // ---- backward: per row block of X, dX_i += Σ_j w_ij (x_i − x_j) + Σ_j w'_ij (x_i − y_j) with
     // w = 4g/nn · k'(d²), w' = −4g/(nm) · k'(d²), evaluated per tile as x_i·rowsum(W) − W·X_tile. Y likewise.
 
-    static void Backward<T, TV, TD, TL>(ReadOnlySpan<T> x, int n, ReadOnlySpan<T> y, int m, int d, MmdSpec spec, T g, Span<T> dx, Span<T> dy)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+    static void Backward<T, TV, TD, TL>(ReadOnlySpan<T> x, int n, ReadOnlySpan<T> y, int m, int d, MmdSpec spec, T g,
+        Span<T> dx, Span<T> dy)
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         int px = Panels(n), py = Panels(m), stride = PanelStride(d), padD = PadD<T>(d), ns = spec.Scales.Length;
         var scratch = PairScratch<T>.Shared;
         T* panX = scratch.Reserve((long)(px + py) * stride + (long)(n + m) * padD + ns);
-        T* panY = panX + (nint)px * stride, rowsX = panY + (nint)py * stride, rowsY = rowsX + (nint)n * padD, consts = rowsY + (nint)m * padD;
+        T* panY = panX + (nint)px * stride, rowsX = panY + (nint)py * stride, rowsY = rowsX + (nint)n * padD,
+            consts = rowsY + (nint)m * padD;
         ScaleConstants(spec, d, consts);
         double gd = double.CreateTruncating(g);
         double nn = spec.Unbiased ? n * (n - 1.0) : (double)n * n, mm = spec.Unbiased ? m * (m - 1.0) : (double)m * m;
@@ -203,10 +214,12 @@ public static unsafe class Mmd
             PackRows(ys, m, d, padD, rowsY);
             var body = new BackwardBody<T, TV, TD, TL>
             {
-                X = xs, Y = ys, Dx = dxs, Dy = dys, PanX = panX, PanY = panY, RowsX = rowsX, RowsY = rowsY, Consts = consts,
+                X = xs, Y = ys, Dx = dxs, Dy = dys, PanX = panX, PanY = panY, RowsX = rowsX, RowsY = rowsY,
+                Consts = consts,
                 N = n, M = m, D = d, PadD = padD, Scales = ns, Imq = spec.Kernel == MmdKernel.Imq,
                 GroupX = GroupOf(px), GroupY = GroupOf(py),
-                ItemsX = dx.IsEmpty ? 0 : (px + GroupOf(px) - 1) / GroupOf(px), ItemsY = dy.IsEmpty ? 0 : (py + GroupOf(py) - 1) / GroupOf(py),
+                ItemsX = dx.IsEmpty ? 0 : (px + GroupOf(px) - 1) / GroupOf(px),
+                ItemsY = dy.IsEmpty ? 0 : (py + GroupOf(py) - 1) / GroupOf(py),
                 CoefXX = T.CreateTruncating(4 * gd / nn), CoefYY = T.CreateTruncating(4 * gd / mm),
                 CoefXY = T.CreateTruncating(-4 * gd / ((double)n * m)),
             };
@@ -228,7 +241,8 @@ public static unsafe class Mmd
     static int GroupOf(int panels) => Math.Clamp(panels / 8, 1, 4);
 
     struct BackwardBody<T, TV, TD, TL> : IParallelBody
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         public T* X, Y, Dx, Dy, PanX, PanY, RowsX, RowsY, Consts;
         public int N, M, D, PadD, Scales, GroupX, GroupY, ItemsX, ItemsY;
@@ -240,9 +254,11 @@ public static unsafe class Mmd
         public readonly void Run(int item)
         {
             bool onX = item < ItemsX;
-            int group = onX ? GroupX : GroupY, first = (onX ? item : item - ItemsX) * group, stride = PanelStride(D), v = TL.Count;
+            int group = onX ? GroupX : GroupY, first = (onX ? item : item - ItemsX) * group, stride = PanelStride(D),
+                v = TL.Count;
             int own = onX ? N : M, other = onX ? M : N, blocks = Math.Min(group, Panels(own) - first);
-            T* panSelf = onX ? PanX : PanY, panOther = onX ? PanY : PanX, rowsSelf = onX ? RowsX : RowsY, rowsOther = onX ? RowsY : RowsX;
+            T* panSelf = onX ? PanX : PanY, panOther = onX ? PanY : PanX, rowsSelf = onX ? RowsX : RowsY,
+                rowsOther = onX ? RowsY : RowsX;
 
             // Per row block b: acc (64, Dp) for Σ_j w_ij x_j, rowSums (64 vectors) for Σ_j w_ij; then the shared tile
             // w.
@@ -260,11 +276,14 @@ public static unsafe class Mmd
                     for (int b = 0; b < blocks; b++)
                     {
                         int block = first + b, rows = Math.Min(Tile, own - block * Tile), rows4 = RoundUp4(rows);
-                        DistanceTile<T, TV, TD, TL>(panSelf + (nint)block * stride, pan + (nint)j * stride, D, rows4, w, Tile);
+                        DistanceTile<T, TV, TD, TL>(panSelf + (nint)block * stride, pan + (nint)j * stride, D, rows4, w,
+                            Tile);
                         if (side == 0 && j == block)
-                            for (int r = 0; r < rows; r++) w[r * Tile + r] = T.PositiveInfinity;   // k'(∞) = 0; x_i − x_i = 0 anyway
+                            // k'(∞) = 0; x_i − x_i = 0 anyway
+                            for (int r = 0; r < rows; r++) w[r * Tile + r] = T.PositiveInfinity;
                         Weights(w, rows, coef, rowSums + b * Tile * v);
-                        AccumulateWX<T, TV, TD, TL>(w, Tile, 1, rows4, Math.Min(Tile, count - j * Tile), rowsCol + (nint)j * Tile * PadD,
+                        AccumulateWX<T, TV, TD, TL>(w, Tile, 1, rows4, Math.Min(Tile, count - j * Tile),
+                            rowsCol + (nint)j * Tile * PadD,
                             PadD, acc + b * Tile * PadD);
                     }
             }
@@ -275,7 +294,8 @@ public static unsafe class Mmd
                 T* src = (onX ? X : Y) + (nint)block * Tile * D, dst = (onX ? Dx : Dy) + (nint)block * Tile * D;
                 T* accB = acc + b * Tile * PadD, sumsB = rowSums + b * Tile * v;
                 for (int r = 0; r < rows; r++)
-                    AddScaledMinus<T, TV, TD, TL>(dst + r * D, src + r * D, TL.Sum(TL.Load(sumsB + r * v)), accB + r * PadD, D);
+                    AddScaledMinus<T, TV, TD, TL>(dst + r * D, src + r * D, TL.Sum(TL.Load(sumsB + r * v)),
+                        accB + r * PadD, D);
             }
         }
 
@@ -292,7 +312,8 @@ public static unsafe class Mmd
     // as in SumImq.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WeightsImq<T, TV, TD, TL>(T* t, int rows, T negCoef, T* c, int ns, T* rowSums)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         TV one = TL.Create(T.One), nc = TL.Create(negCoef);
         for (int r = 0; r < rows; r++)
@@ -329,7 +350,8 @@ public static unsafe class Mmd
     // RBF: k'(t) = Σ_s exp(t · nic_s) · nic_s with nic_s = −1/c_s.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WeightsRbf<T, TV, TD, TL>(T* t, int rows, T coef, T* nic, int ns, T* rowSums)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         TV cf = TL.Create(coef);
         for (int r = 0; r < rows; r++)

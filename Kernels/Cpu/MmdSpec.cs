@@ -32,9 +32,14 @@ public sealed record MmdSpec(MmdKernel Kernel, double[] Scales, double Bandwidth
     public void Validate(int n, int m)
     {
         if (Scales.Length == 0) throw new ArgumentException("MMD needs at least one kernel scale");
-        foreach (var s in Scales) if (!(s > 0) || !double.IsFinite(s)) throw new ArgumentException($"MMD scale {s} must be positive and finite");
-        if (!(Bandwidth > 0) || !double.IsFinite(Bandwidth)) throw new ArgumentException($"MMD bandwidth {Bandwidth} must be positive and finite");
+        foreach (var s in Scales)
+            if (!(s > 0) || !double.IsFinite(s))
+                throw new ArgumentException($"MMD scale {s} must be positive and finite");
+        if (!(Bandwidth > 0) || !double.IsFinite(Bandwidth))
+            throw new ArgumentException($"MMD bandwidth {Bandwidth} must be positive and finite");
         if (n < 1 || m < 1) throw new ArgumentException("MMD needs at least one sample on each side");
-        if (Unbiased && (n < 2 || m < 2)) throw new ArgumentException("the unbiased MMD estimator needs at least 2 samples on each side (use the biased one for batch 1)");
+        if (Unbiased && (n < 2 || m < 2))
+            throw new ArgumentException("the unbiased MMD estimator needs at least 2 samples on each side (use the "
+                + "biased one for batch 1)");
     }
 }

@@ -32,7 +32,8 @@ internal static unsafe class PairTiles
 
     /// <summary>src (rows, D) row-major → panels, norms included. dst: Panels(rows) · PanelStride(D).</summary>
     public static void PackPanels<T, TV, TD, TL>(T* src, int rows, int d, T* dst)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         int stride = PanelStride(d);
         for (int p = 0, p0 = 0; p0 < rows; p++, p0 += Tile)
@@ -71,7 +72,8 @@ internal static unsafe class PairTiles
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DistanceTile<T, TV, TD, TL>(T* panelA, T* panelB, int d, int rows, T* dist, nint ld)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         int v = TL.Count;
         T* na = panelA + d * Tile, nb = panelB + d * Tile;
@@ -89,25 +91,34 @@ internal static unsafe class PairTiles
                 {
                     TV b0 = TL.Load(b), b1 = TL.Load(b + v), b2 = TL.Load(b + 2 * v), b3 = TL.Load(b + 3 * v);
                     TV a0 = TL.Create(a[0]);
-                    s00 = TL.Fma(a0, b0, s00); s01 = TL.Fma(a0, b1, s01); s02 = TL.Fma(a0, b2, s02); s03 = TL.Fma(a0, b3, s03);
+                    s00 = TL.Fma(a0, b0, s00); s01 = TL.Fma(a0, b1, s01); s02 = TL.Fma(a0, b2, s02);
+                    s03 = TL.Fma(a0, b3, s03);
                     a0 = TL.Create(a[1]);
-                    s10 = TL.Fma(a0, b0, s10); s11 = TL.Fma(a0, b1, s11); s12 = TL.Fma(a0, b2, s12); s13 = TL.Fma(a0, b3, s13);
+                    s10 = TL.Fma(a0, b0, s10); s11 = TL.Fma(a0, b1, s11); s12 = TL.Fma(a0, b2, s12);
+                    s13 = TL.Fma(a0, b3, s13);
                     a0 = TL.Create(a[2]);
-                    s20 = TL.Fma(a0, b0, s20); s21 = TL.Fma(a0, b1, s21); s22 = TL.Fma(a0, b2, s22); s23 = TL.Fma(a0, b3, s23);
+                    s20 = TL.Fma(a0, b0, s20); s21 = TL.Fma(a0, b1, s21); s22 = TL.Fma(a0, b2, s22);
+                    s23 = TL.Fma(a0, b3, s23);
                     a0 = TL.Create(a[3]);
-                    s30 = TL.Fma(a0, b0, s30); s31 = TL.Fma(a0, b1, s31); s32 = TL.Fma(a0, b2, s32); s33 = TL.Fma(a0, b3, s33);
+                    s30 = TL.Fma(a0, b0, s30); s31 = TL.Fma(a0, b1, s31); s32 = TL.Fma(a0, b2, s32);
+                    s33 = TL.Fma(a0, b3, s33);
                 }
-                TV n0 = TL.Load(nb + c), n1 = TL.Load(nb + c + v), n2 = TL.Load(nb + c + 2 * v), n3 = TL.Load(nb + c + 3 * v);
+                TV n0 = TL.Load(nb + c), n1 = TL.Load(nb + c + v), n2 = TL.Load(nb + c + 2 * v),
+                    n3 = TL.Load(nb + c + 3 * v);
                 Finish<T, TV, TD, TL>(dist + r * ld + c, v, TL.Create(na[r]), n0, n1, n2, n3, s00, s01, s02, s03, m2);
-                Finish<T, TV, TD, TL>(dist + (r + 1) * ld + c, v, TL.Create(na[r + 1]), n0, n1, n2, n3, s10, s11, s12, s13, m2);
-                Finish<T, TV, TD, TL>(dist + (r + 2) * ld + c, v, TL.Create(na[r + 2]), n0, n1, n2, n3, s20, s21, s22, s23, m2);
-                Finish<T, TV, TD, TL>(dist + (r + 3) * ld + c, v, TL.Create(na[r + 3]), n0, n1, n2, n3, s30, s31, s32, s33, m2);
+                Finish<T, TV, TD, TL>(dist + (r + 1) * ld + c, v, TL.Create(na[r + 1]), n0, n1, n2, n3, s10, s11, s12,
+                    s13, m2);
+                Finish<T, TV, TD, TL>(dist + (r + 2) * ld + c, v, TL.Create(na[r + 2]), n0, n1, n2, n3, s20, s21, s22,
+                    s23, m2);
+                Finish<T, TV, TD, TL>(dist + (r + 3) * ld + c, v, TL.Create(na[r + 3]), n0, n1, n2, n3, s30, s31, s32,
+                    s33, m2);
             }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Finish<T, TV, TD, TL>(T* o, int v, TV na, TV n0, TV n1, TV n2, TV n3, TV s0, TV s1, TV s2, TV s3, TV m2)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         TL.Store(TL.ClampNegative(TL.Fma(s0, m2, TL.Add(na, n0))), o);
         TL.Store(TL.ClampNegative(TL.Fma(s1, m2, TL.Add(na, n1))), o + v);
@@ -121,7 +132,8 @@ internal static unsafe class PairTiles
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AccumulateWX<T, TV, TD, TL>(T* w, nint so, nint ss, int outRows, int count, T* x, int padD, T* g)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         int v = TL.Count;
         for (int o = 0; o < outRows; o += 4)
@@ -151,7 +163,8 @@ internal static unsafe class PairTiles
     /// dst[k] += x[k]·s − g[k] for k &lt; D: the pair sum Σ_j w_j (x − x_j) = x·Σ_j w_j − Σ_j w_j x_j.
     /// </summary>
     public static void AddScaledMinus<T, TV, TD, TL>(T* dst, T* x, T s, T* g, int d)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         int k = 0;
         TV sv = TL.Create(s);

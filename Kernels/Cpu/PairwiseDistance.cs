@@ -17,9 +17,11 @@ public static unsafe class PairwiseDistance
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckInputs(a, n, b, m, d);
-        if (destination.Length < (long)n * m) throw new ArgumentException("destination is too short", nameof(destination));
+        if (destination.Length < (long)n * m)
+            throw new ArgumentException("destination is too short", nameof(destination));
         if (n == 0 || m == 0) return;
-        if (Vector512.IsHardwareAccelerated) Forward<T, Vector512<T>, Vector512<double>, Lanes512<T>>(a, n, b, m, d, destination);
+        if (Vector512.IsHardwareAccelerated)
+            Forward<T, Vector512<T>, Vector512<double>, Lanes512<T>>(a, n, b, m, d, destination);
         else Forward<T, Vector256<T>, Vector256<double>, Lanes256<T>>(a, n, b, m, d, destination);
     }
 
@@ -28,15 +30,18 @@ public static unsafe class PairwiseDistance
     /// gradient flows. ∂D_ij/∂a_i = 2 (a_i − b_j), so da = rowsum(G) ⊙ A − G B, db = colsum(G) ⊙ B − Gᵀ A
     /// with G = 2 dD masked.
     /// </summary>
-    public static void Backward<T>(ReadOnlySpan<T> a, int n, ReadOnlySpan<T> b, int m, int d, ReadOnlySpan<T> dist, ReadOnlySpan<T> dDist, Span<T> da, Span<T> db)
+    public static void Backward<T>(ReadOnlySpan<T> a, int n, ReadOnlySpan<T> b, int m, int d, ReadOnlySpan<T> dist,
+        ReadOnlySpan<T> dDist, Span<T> da, Span<T> db)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckInputs(a, n, b, m, d);
-        if (dist.Length < (long)n * m || dDist.Length < (long)n * m) throw new ArgumentException("dist or dDist is shorter than n·m");
+        if (dist.Length < (long)n * m || dDist.Length < (long)n * m)
+            throw new ArgumentException("dist or dDist is shorter than n·m");
         if (!da.IsEmpty && da.Length < (long)n * d) throw new ArgumentException("da is shorter than n·d", nameof(da));
         if (!db.IsEmpty && db.Length < (long)m * d) throw new ArgumentException("db is shorter than m·d", nameof(db));
         if ((da.IsEmpty && db.IsEmpty) || n == 0 || m == 0) return;
-        if (Vector512.IsHardwareAccelerated) Backward<T, Vector512<T>, Vector512<double>, Lanes512<T>>(a, n, b, m, d, dist, dDist, da, db);
+        if (Vector512.IsHardwareAccelerated)
+            Backward<T, Vector512<T>, Vector512<double>, Lanes512<T>>(a, n, b, m, d, dist, dDist, da, db);
         else Backward<T, Vector256<T>, Vector256<double>, Lanes256<T>>(a, n, b, m, d, dist, dDist, da, db);
     }
 
@@ -47,7 +52,8 @@ public static unsafe class PairwiseDistance
     }
 
     static void Forward<T, TV, TD, TL>(ReadOnlySpan<T> a, int n, ReadOnlySpan<T> b, int m, int d, Span<T> destination)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         int pa = Panels(n), pb = Panels(m), stride = PanelStride(d);
         T* panA = PairScratch<T>.Shared.Reserve((long)(pa + pb) * stride);
@@ -62,7 +68,8 @@ public static unsafe class PairwiseDistance
     }
 
     struct ForwardBody<T, TV, TD, TL> : IParallelBody
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         public T* PanA, PanB, Dst;
         public int N, M, D;
@@ -78,7 +85,8 @@ public static unsafe class PairwiseDistance
                 T* dst = Dst + (nint)block * Tile * M + j * Tile;
                 if (cols == Tile && rows == rows4)
                 {
-                    DistanceTile<T, TV, TD, TL>(rowPanel, PanB + (nint)j * stride, D, rows4, dst, M);    // straight into D
+                    // straight into D
+                    DistanceTile<T, TV, TD, TL>(rowPanel, PanB + (nint)j * stride, D, rows4, dst, M);
                     continue;
                 }
                 if (tile == null) tile = PairScratch<T>.Local.Reserve(Tile * Tile);
@@ -89,8 +97,10 @@ public static unsafe class PairwiseDistance
         }
     }
 
-    static void Backward<T, TV, TD, TL>(ReadOnlySpan<T> a, int n, ReadOnlySpan<T> b, int m, int d, ReadOnlySpan<T> dist, ReadOnlySpan<T> dDist, Span<T> da, Span<T> db)
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+    static void Backward<T, TV, TD, TL>(ReadOnlySpan<T> a, int n, ReadOnlySpan<T> b, int m, int d, ReadOnlySpan<T> dist,
+        ReadOnlySpan<T> dDist, Span<T> da, Span<T> db)
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         int padD = PadD<T>(d);
         T* rowsA = PairScratch<T>.Shared.Reserve((long)(n + m) * padD);
@@ -102,7 +112,8 @@ public static unsafe class PairwiseDistance
             var body = new BackwardBody<T, TV, TD, TL>
             {
                 A = pa, B = pb, Dist = pd, DDist = pg, Da = pda, Db = pdb, RowsA = rowsA, RowsB = rowsB,
-                N = n, M = m, D = d, PadD = padD, ItemsA = da.IsEmpty ? 0 : Panels(n), ItemsB = db.IsEmpty ? 0 : Panels(m),
+                N = n, M = m, D = d, PadD = padD, ItemsA = da.IsEmpty ? 0 : Panels(n),
+                ItemsB = db.IsEmpty ? 0 : Panels(m),
             };
             if (!da.Overlaps(db)) Workers.For(body.ItemsA + body.ItemsB, ref body);
             else
@@ -118,7 +129,8 @@ public static unsafe class PairwiseDistance
     }
 
     struct BackwardBody<T, TV, TD, TL> : IParallelBody
-        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct where TL : struct, ILanes<T, TV, TD>
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct where TD : struct
+            where TL : struct, ILanes<T, TV, TD>
     {
         public T* A, B, Dist, DDist, Da, Db, RowsA, RowsB;
         public int N, M, D, PadD, ItemsA, ItemsB;
@@ -137,7 +149,8 @@ public static unsafe class PairwiseDistance
                 int i0 = onA ? block * Tile : t * Tile, j0 = onA ? t * Tile : block * Tile;
                 int rows = Math.Min(Tile, N - i0), cols = Math.Min(Tile, M - j0);
                 MaskedTile(i0, j0, rows, cols, w, onA ? rowSums : null, onA ? null : colSums);
-                if (onA) AccumulateWX<T, TV, TD, TL>(w, Tile, 1, RoundUp4(rows), cols, RowsB + (nint)j0 * PadD, PadD, acc);
+                if (onA)
+                    AccumulateWX<T, TV, TD, TL>(w, Tile, 1, RoundUp4(rows), cols, RowsB + (nint)j0 * PadD, PadD, acc);
                 else AccumulateWX<T, TV, TD, TL>(w, 1, Tile, RoundUp4(cols), rows, RowsA + (nint)i0 * PadD, PadD, acc);
             }
             T* src = (onA ? A : B) + (nint)block * Tile * D, dst = (onA ? Da : Db) + (nint)block * Tile * D;
@@ -159,7 +172,8 @@ public static unsafe class PairwiseDistance
             {
                 T* dr = Dist + (nint)(i0 + r) * M + j0, gr = DDist + (nint)(i0 + r) * M + j0, wr = w + r * Tile;
                 int c = 0;
-                for (; c <= cols - v; c += v) TL.Store(TL.ZeroWhereNotPositive(TL.Load(dr + c), TL.Mul(two, TL.Load(gr + c))), wr + c);
+                for (; c <= cols - v; c += v)
+                    TL.Store(TL.ZeroWhereNotPositive(TL.Load(dr + c), TL.Mul(two, TL.Load(gr + c))), wr + c);
                 for (; c < cols; c++) wr[c] = dr[c] <= T.Zero ? T.Zero : (T.One + T.One) * gr[c];
                 for (; c < Tile; c++) wr[c] = T.Zero;
                 if (rowSums != null)

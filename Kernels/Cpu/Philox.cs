@@ -34,7 +34,8 @@ public static class Philox
     public static double ToUnit(uint u) => (u >> 8) * (1.0 / (1 << 24));
 
     /// <summary>Uniform draws in [0, 1), four per block from block <paramref name="counter"/> on.</summary>
-    public static void Uniform<T>(ulong key, ulong counter, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Uniform<T>(ulong key, ulong counter, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < destination.Length; i += 4)
         {
@@ -49,7 +50,8 @@ public static class Philox
     /// <summary>
     /// Standard normals by Box-Muller on word pairs (0, 1) and (2, 3) of each block, computed in double.
     /// </summary>
-    public static void Normal<T>(ulong key, ulong counter, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Normal<T>(ulong key, ulong counter, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < destination.Length; i += 4)
         {

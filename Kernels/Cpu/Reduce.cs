@@ -11,11 +11,14 @@ namespace InfoVae.Kernels.Cpu;
 public static class Reduce
 {
     /// <summary>destination[o, i] (= or +=) scale · Σ_a x[o, a, i].</summary>
-    public static void SumAxis<T>(ReadOnlySpan<T> x, int outer, int axis, int inner, T scale, bool accumulate, Span<T> destination)
+    public static void SumAxis<T>(ReadOnlySpan<T> x, int outer, int axis, int inner, T scale, bool accumulate,
+        Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckShape(outer, axis, inner);
-        if (x.Length != outer * axis * inner) throw new ArgumentException($"x holds {x.Length} elements, not outer·axis·inner = {outer * axis * inner}", nameof(x));
+        if (x.Length != outer * axis * inner)
+            throw new ArgumentException($"x holds {x.Length} elements, not outer·axis·inner = {outer * axis * inner}",
+                nameof(x));
         if (destination.Length < outer * inner) Simd.ThrowDestinationTooShort();
         for (int o = 0; o < outer; o++)
         {
@@ -34,11 +37,14 @@ public static class Reduce
     }
 
     /// <summary>destination[o, a, i] += scale · dy[o, i].</summary>
-    public static void BroadcastAxis<T>(ReadOnlySpan<T> dy, int outer, int axis, int inner, T scale, Span<T> destination)
+    public static void BroadcastAxis<T>(ReadOnlySpan<T> dy, int outer, int axis, int inner, T scale,
+        Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckShape(outer, axis, inner);
-        if (dy.Length != outer * inner) throw new ArgumentException($"dy holds {dy.Length} elements, not outer·inner = {outer * inner}", nameof(dy));
+        if (dy.Length != outer * inner)
+            throw new ArgumentException($"dy holds {dy.Length} elements, not outer·inner = {outer * inner}",
+                nameof(dy));
         if (destination.Length < outer * axis * inner) Simd.ThrowDestinationTooShort();
         if (inner == 1)     // a row (or everything, outer = 1) gets one value added: one vector pass per row
         {
@@ -59,6 +65,7 @@ public static class Reduce
 
     static void CheckShape(int outer, int axis, int inner)
     {
-        if (outer < 0 || axis < 0 || inner < 0) throw new ArgumentException($"negative reduction shape ({outer}, {axis}, {inner})");
+        if (outer < 0 || axis < 0 || inner < 0)
+            throw new ArgumentException($"negative reduction shape ({outer}, {axis}, {inner})");
     }
 }

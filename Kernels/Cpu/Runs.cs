@@ -26,8 +26,20 @@ internal static unsafe class Runs
             for (; i + 64 <= n; i += 64) Vector512.Store(Vector512.Load(s + i), d + i);
             if (i < n) Vector512.Store(Vector512.Load(s + n - 64), d + n - 64);
         }
-        else if (n >= 32) { var a = Vector256.Load(s); var b = Vector256.Load(s + n - 32); a.Store(d); b.Store(d + n - 32); }
-        else if (n >= 16) { var a = Vector128.Load(s); var b = Vector128.Load(s + n - 16); a.Store(d); b.Store(d + n - 16); }
+        else if (n >= 32)
+        {
+            var a = Vector256.Load(s);
+            var b = Vector256.Load(s + n - 32);
+            a.Store(d);
+            b.Store(d + n - 32);
+        }
+        else if (n >= 16)
+        {
+            var a = Vector128.Load(s);
+            var b = Vector128.Load(s + n - 16);
+            a.Store(d);
+            b.Store(d + n - 16);
+        }
         else if (n >= 8) { ulong a = *(ulong*)s, b = *(ulong*)(s + n - 8); *(ulong*)d = a; *(ulong*)(d + n - 8) = b; }
         else if (n >= 4) { uint a = *(uint*)s, b = *(uint*)(s + n - 4); *(uint*)d = a; *(uint*)(d + n - 4) = b; }
         else for (nuint i = 0; i < n; i++) d[i] = s[i];

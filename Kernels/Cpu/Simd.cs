@@ -40,7 +40,8 @@ public static class Simd
 {
     /// <summary>destination[i] = TOp(x[i], 0).</summary>
     public static void Map<T, TOp>(ReadOnlySpan<T> x, Span<T> destination)
-        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IUnaryOp<T> => Map<T, TOp>(x, T.Zero, destination);
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IUnaryOp<T> => Map<T,
+            TOp>(x, T.Zero, destination);
 
     /// <summary>destination[i] = TOp(x[i], p).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -68,12 +69,14 @@ public static class Simd
 
     /// <summary>destination[i] += TOp(a[i], b[i], c[i], 0).</summary>
     public static void Accumulate<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, Span<T> destination)
-        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T> => Accumulate<T, TOp>(a, b, c, T.Zero, destination);
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T> => Accumulate<T,
+            TOp>(a, b, c, T.Zero, destination);
 
     /// <summary>destination[i] += TOp(a[i], b[i], c[i], p): the shape of a backward pass into a gradient that holds
     /// values (see <see cref="Apply{T, TOp}"/> for one that is logically zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Accumulate<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, T p, Span<T> destination)
+    public static void Accumulate<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> c, T p,
+        Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, ITernaryOp<T>
     {
         int n = a.Length;
@@ -89,14 +92,16 @@ public static class Simd
             var pv = Vector512.Create(p);
             for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
                 (Vector512.LoadUnsafe(ref dr, (nuint)i) + TOp.Invoke(Vector512.LoadUnsafe(ref ar, (nuint)i),
-                    Vector512.LoadUnsafe(ref br, (nuint)i), Vector512.LoadUnsafe(ref cr, (nuint)i), pv)).StoreUnsafe(ref dr, (nuint)i);
+                    Vector512.LoadUnsafe(ref br, (nuint)i), Vector512.LoadUnsafe(ref cr, (nuint)i),
+                        pv)).StoreUnsafe(ref dr, (nuint)i);
         }
         else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
         {
             var pv = Vector256.Create(p);
             for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
                 (Vector256.LoadUnsafe(ref dr, (nuint)i) + TOp.Invoke(Vector256.LoadUnsafe(ref ar, (nuint)i),
-                    Vector256.LoadUnsafe(ref br, (nuint)i), Vector256.LoadUnsafe(ref cr, (nuint)i), pv)).StoreUnsafe(ref dr, (nuint)i);
+                    Vector256.LoadUnsafe(ref br, (nuint)i), Vector256.LoadUnsafe(ref cr, (nuint)i),
+                        pv)).StoreUnsafe(ref dr, (nuint)i);
         }
         for (; i < n; i++)
             Unsafe.Add(ref dr, i) += TOp.Invoke(Unsafe.Add(ref ar, i), Unsafe.Add(ref br, i), Unsafe.Add(ref cr, i), p);

@@ -33,7 +33,8 @@ public static unsafe class Workers
     public static int MaxThreads
     {
         get => maxThreads;
-        set => maxThreads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), "at least 1 thread");
+        set => maxThreads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value),
+            "at least 1 thread");
     }
 
     [ThreadStatic] static bool insideLoop;
@@ -57,7 +58,8 @@ public static unsafe class Workers
         finally { Volatile.Write(ref poolBusy, 0); }
     }
 
-    static void Invoke<TBody>(void* body, int index) where TBody : struct, IParallelBody => Unsafe.AsRef<TBody>(body).Run(index);
+    static void Invoke<TBody>(void* body, int index)
+        where TBody : struct, IParallelBody => Unsafe.AsRef<TBody>(body).Run(index);
 
     /// <summary>
     /// About 50 us: longer than the gap between GEMM's phases, short enough not to steal much from the SMT sibling.
@@ -170,9 +172,11 @@ public static unsafe class Workers
                     while (!NewLoop(seen) && Stopwatch.GetTimestamp() < deadline) Thread.SpinWait(8);
                     if (!NewLoop(seen))
                     {
-                        Interlocked.Exchange(ref sleeping, 1);   // full fence, then re-check: Run publishes, then Wake sees 1, or we see the loop
+                        // full fence, then re-check: Run publishes, then Wake sees 1, or we see the loop
+                        Interlocked.Exchange(ref sleeping, 1);
                         if (!NewLoop(seen)) { wake.Wait(); continue; }
-                        if (Interlocked.Exchange(ref sleeping, 0) == 0) wake.Wait();   // Wake took the flag: consume its Release
+                        // Wake took the flag: consume its Release
+                        if (Interlocked.Exchange(ref sleeping, 0) == 0) wake.Wait();
                     }
                     seen = TryJoin(seen);
                 }

@@ -23,7 +23,8 @@ public struct AdamArgs
     /// <param name="step">1 for the first update.</param>
     public static AdamArgs For(double lr, double beta1, double beta2, double eps, double weightDecay, int step) => new()
     {
-        Beta1 = (float)beta1, Beta2 = (float)beta2, OneMinusBeta1 = (float)(1 - beta1), OneMinusBeta2 = (float)(1 - beta2), Eps = (float)eps, WeightDecay = (float)weightDecay,
+        Beta1 = (float)beta1, Beta2 = (float)beta2, OneMinusBeta1 = (float)(1 - beta1),
+        OneMinusBeta2 = (float)(1 - beta2), Eps = (float)eps, WeightDecay = (float)weightDecay,
         StepSize = (float)(lr / (1 - Math.Pow(beta1, step))), Bc2Sqrt = (float)Math.Sqrt(1 - Math.Pow(beta2, step)),
     };
 }
@@ -36,7 +37,8 @@ public struct AdamArgs
 public static class AdamKernels
 {
     /// <summary>One Adam step of parameter i and its moments.</summary>
-    public static void AdamKernel(Index1D i, ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, AdamArgs s)
+    public static void AdamKernel(Index1D i, ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m,
+        ArrayView<float> v, AdamArgs s)
     {
         float g = grad[i];
         if (s.WeightDecay != 0f) g += s.WeightDecay * param[i];
@@ -54,6 +56,7 @@ public sealed partial class GpuKernels
     public void Adam(ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, AdamArgs s)
     {
         if (param.Length == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(AdamKernels.AdamKernel)(Stream, Threads(param), param, grad, m, v, s);
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            AdamArgs>(AdamKernels.AdamKernel)(Stream, Threads(param), param, grad, m, v, s);
     }
 }

@@ -45,7 +45,8 @@ public static class BatchNormKernels
     }
 
     /// <summary>partials[k·C + c] = Σ_{r in chunk k} (x[r, c] − mean[c])².</summary>
-    public static void SquaredDeviationPartialsKernel(Index1D idx, ArrayView<float> x, ArrayView<float> mean, ArrayView<float> partials, BatchNormArgs a)
+    public static void SquaredDeviationPartialsKernel(Index1D idx, ArrayView<float> x, ArrayView<float> mean,
+        ArrayView<float> partials, BatchNormArgs a)
     {
         int k = idx / a.C, c = idx - k * a.C;
         int end = XMath.Min(a.Rows, (k + 1) * a.Chunk);
@@ -61,7 +62,8 @@ public static class BatchNormKernels
     /// <summary>
     /// partials[k·C + c] = Σ dy, partials[P·C + k·C + c] = Σ dy·(x − mean), over the rows of chunk k.
     /// </summary>
-    public static void BackwardPartialsKernel(Index1D idx, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> mean, ArrayView<float> partials, BatchNormArgs a)
+    public static void BackwardPartialsKernel(Index1D idx, ArrayView<float> x, ArrayView<float> dy,
+        ArrayView<float> mean, ArrayView<float> partials, BatchNormArgs a)
     {
         int k = idx / a.C, c = idx - k * a.C;
         int end = XMath.Min(a.Rows, (k + 1) * a.Chunk);
@@ -84,7 +86,8 @@ public static class BatchNormKernels
     /// Group j = s·C + c: totals[j] = scale · Σ_k partials[s·P·C + k·C + c] (slot s of P·C partials). Each thread sums
     /// a strided slice of the P partials, then a tree of fixed shape (group size, a power of two) halves them.
     /// </summary>
-    public static void ColumnTotalKernel(ArrayView<float> partials, ArrayView<float> totals, int chunks, int columns, float scale)
+    public static void ColumnTotalKernel(ArrayView<float> partials, ArrayView<float> totals, int chunks, int columns,
+        float scale)
     {
         var sh = SharedMemory.Allocate<float>(MaxGroup);
         int j = Grid.IdxX, t = Group.IdxX, g = Group.DimX;
@@ -114,7 +117,8 @@ public static class BatchNormKernels
     /// Per column, from sums = (Σ dy, Σ dy·(x − mean)): dBeta += Σ dy, dGamma += Σ dy·xhat; then sums is overwritten
     /// with the two means the dx kernel needs, mean_r(dy) and mean_r(dy·xhat).
     /// </summary>
-    public static void BackwardFinishKernel(Index1D c, ArrayView<float> var, ArrayView<float> sums, ArrayView<float> dGamma, ArrayView<float> dBeta, BatchNormArgs a)
+    public static void BackwardFinishKernel(Index1D c, ArrayView<float> var, ArrayView<float> sums,
+        ArrayView<float> dGamma, ArrayView<float> dBeta, BatchNormArgs a)
     {
         float sdy = sums[c], sdyxhat = sums[a.C + c] * InvStd(var[c], a.Eps);
         if (a.DoBeta != 0) dBeta[c] += sdy;
@@ -127,7 +131,8 @@ public static class BatchNormKernels
     /// <summary>
     /// dx += gamma/sqrt(var + eps) · (dy − mean_r(dy) − xhat·mean_r(dy·xhat)); means = BackwardFinishKernel's output.
     /// </summary>
-    public static void BackwardDxKernel(Index1D idx, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> mean, ArrayView<float> var,
+    public static void BackwardDxKernel(Index1D idx, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> mean,
+        ArrayView<float> var,
         ArrayView<float> gamma, ArrayView<float> means, ArrayView<float> dx, BatchNormArgs a)
     {
         int c = idx % a.C;
@@ -139,7 +144,8 @@ public static class BatchNormKernels
     /// <summary>
     /// PyTorch's running statistics: rm = (1 − m)·rm + m·mean, rv = (1 − m)·rv + m·var·unbias (unbias = R/(R − 1)).
     /// </summary>
-    public static void UpdateRunningKernel(Index1D c, ArrayView<float> mean, ArrayView<float> var, ArrayView<float> runningMean,
+    public static void UpdateRunningKernel(Index1D c, ArrayView<float> mean, ArrayView<float> var,
+        ArrayView<float> runningMean,
         ArrayView<float> runningVar, float momentum, float unbias)
     {
         runningMean[c] = (1f - momentum) * runningMean[c] + momentum * mean[c];
@@ -160,32 +166,39 @@ public sealed partial class GpuKernels
         chunk < 1 ? throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "chunk must be positive")
                   : new BatchNormArgs { Rows = rows, C = c, Chunk = chunk, Eps = eps };
 
-    void ColumnTotals(ArrayView<float> partials, int chunks, int columns, int slots, ArrayView<float> totals, float scale) =>
+    void ColumnTotals(ArrayView<float> partials, int chunks, int columns, int slots, ArrayView<float> totals,
+        float scale) =>
         Grouped<ArrayView<float>, ArrayView<float>, int, int, float>(BatchNormKernels.ColumnTotalKernel)(
-            Stream, new KernelConfig(Threads(slots, columns), Math.Min(ReduceGroup, BatchNormKernels.MaxGroup)), partials, totals, chunks, columns, scale);
+            Stream, new KernelConfig(Threads(slots, columns), Math.Min(ReduceGroup, BatchNormKernels.MaxGroup)),
+                partials, totals, chunks, columns, scale);
 
     /// <summary>
     /// x (rows, c) → batch mean and biased variance per column; scratch: <see cref="BatchNormScratchLength"/> floats.
     /// </summary>
-    public void BatchNormStats(ArrayView<float> x, int rows, int c, ArrayView<float> mean, ArrayView<float> var, ArrayView<float> scratch, int chunk = BatchNormChunk)
+    public void BatchNormStats(ArrayView<float> x, int rows, int c, ArrayView<float> mean, ArrayView<float> var,
+        ArrayView<float> scratch, int chunk = BatchNormChunk)
     {
         if (c == 0) return;
         if (rows == 0) throw new ArgumentException("batch norm statistics of zero rows");
         var a = BnArgs(rows, c, chunk);
         int n = Threads(a.Chunks, c);
         var partials = scratch.SubView(0, n);
-        Auto<ArrayView<float>, ArrayView<float>, BatchNormArgs>(BatchNormKernels.SumPartialsKernel)(Stream, n, x, partials, a);
+        Auto<ArrayView<float>, ArrayView<float>, BatchNormArgs>(BatchNormKernels.SumPartialsKernel)(Stream, n, x,
+            partials, a);
         ColumnTotals(partials, a.Chunks, c, 1, mean, 1f / rows);
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, BatchNormArgs>(BatchNormKernels.SquaredDeviationPartialsKernel)(Stream, n, x, mean, partials, a);
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            BatchNormArgs>(BatchNormKernels.SquaredDeviationPartialsKernel)(Stream, n, x, mean, partials, a);
         ColumnTotals(partials, a.Chunks, c, 1, var, 1f / rows);
     }
 
     /// <summary>y = (x − mean)·gamma / sqrt(var + eps) + beta for x, y (rows, c).</summary>
-    public void BatchNormApply(ArrayView<float> x, int rows, int c, ArrayView<float> mean, ArrayView<float> var, float eps,
+    public void BatchNormApply(ArrayView<float> x, int rows, int c, ArrayView<float> mean, ArrayView<float> var,
+        float eps,
         ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y)
     {
         if (Threads(rows, c) == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BatchNormArgs>(BatchNormKernels.ApplyKernel)(
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            BatchNormArgs>(BatchNormKernels.ApplyKernel)(
             Stream, Threads(rows, c), x, mean, var, gamma, beta, y, BnArgs(rows, c, BatchNormChunk, eps));
     }
 
@@ -193,8 +206,10 @@ public sealed partial class GpuKernels
     /// Training-mode backward, all accumulating (+=); an empty dx, dGamma or dBeta is skipped. mean and var are the
     /// batch statistics the forward used; scratch: <see cref="BatchNormScratchLength"/> floats.
     /// </summary>
-    public void BatchNormBackward(ArrayView<float> x, int rows, int c, ArrayView<float> mean, ArrayView<float> var, float eps,
-        ArrayView<float> gamma, ArrayView<float> dy, ArrayView<float> dx, ArrayView<float> dGamma, ArrayView<float> dBeta,
+    public void BatchNormBackward(ArrayView<float> x, int rows, int c, ArrayView<float> mean, ArrayView<float> var,
+        float eps,
+        ArrayView<float> gamma, ArrayView<float> dy, ArrayView<float> dx, ArrayView<float> dGamma,
+            ArrayView<float> dBeta,
         ArrayView<float> scratch, int chunk = BatchNormChunk)
     {
         if (Threads(rows, c) == 0 || (dx.Length == 0 && dGamma.Length == 0 && dBeta.Length == 0)) return;
@@ -204,25 +219,30 @@ public sealed partial class GpuKernels
         int n = Threads(a.Chunks, c);
         var partials = scratch.SubView(0, 2 * n);
         var sums = scratch.SubView(2 * n, 2 * c);
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BatchNormArgs>(BatchNormKernels.BackwardPartialsKernel)(
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            BatchNormArgs>(BatchNormKernels.BackwardPartialsKernel)(
             Stream, n, x, dy, mean, partials, a);
         ColumnTotals(partials, a.Chunks, c, 2, sums, 1f);
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BatchNormArgs>(BatchNormKernels.BackwardFinishKernel)(
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            BatchNormArgs>(BatchNormKernels.BackwardFinishKernel)(
             Stream, c, var, sums, dGamma, dBeta, a);
         if (dx.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BatchNormArgs>(
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, BatchNormArgs>(
                 BatchNormKernels.BackwardDxKernel)(Stream, Threads(rows, c), x, dy, mean, var, gamma, sums, dx, a);
     }
 
     /// <summary>
     /// Running statistics after a training batch of <paramref name="rows"/> rows (PyTorch's rule, unbiased variance).
     /// </summary>
-    public void BatchNormUpdateRunning(ArrayView<float> mean, ArrayView<float> var, int rows, float momentum, ArrayView<float> runningMean, ArrayView<float> runningVar)
+    public void BatchNormUpdateRunning(ArrayView<float> mean, ArrayView<float> var, int rows, float momentum,
+        ArrayView<float> runningMean, ArrayView<float> runningVar)
     {
         int c = Threads(mean);
         if (c == 0) return;
         float unbias = rows > 1 ? (float)(rows / (rows - 1.0)) : float.PositiveInfinity;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float>(BatchNormKernels.UpdateRunningKernel)(
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float,
+            float>(BatchNormKernels.UpdateRunningKernel)(
             Stream, c, mean, var, runningMean, runningVar, momentum, unbias);
     }
 }

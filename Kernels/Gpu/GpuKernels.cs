@@ -40,7 +40,8 @@ public sealed partial class GpuKernels
         int maxGroup = accelerator.MaxNumThreadsPerGroup;
         Tile = tile ?? (accelerator.AcceleratorType == AcceleratorType.CPU ? 4 : 16);
         if (Tile < 1 || (Tile & (Tile - 1)) != 0 || Tile * Tile > maxGroup)
-            throw new ArgumentException($"tile {Tile} must be a power of two with tile² ≤ {maxGroup} threads per group");
+            throw new ArgumentException($"tile {Tile} must be a power of two with tile² ≤ {maxGroup} threads per "
+                + "group");
         int g = 1;
         while (g * 2 <= Math.Min(maxGroup, ReduceKernels.MaxGroup)) g *= 2;
         ReduceGroup = g;
@@ -108,7 +109,8 @@ public sealed partial class GpuKernels
             var l = Accelerator.LoadAutoGroupedKernel(k); string name = k.Method.Name;
             return (s, i, a1, a2, a3, a4) => { Launched(name, i.Size, 0); l(s, i, a1, a2, a3, a4); };
         });
-    Action<AcceleratorStream, Index1D, T1, T2, T3, T4, T5> Auto<T1, T2, T3, T4, T5>(Action<Index1D, T1, T2, T3, T4, T5> k)
+    Action<AcceleratorStream, Index1D, T1, T2, T3, T4, T5> Auto<T1, T2, T3, T4,
+        T5>(Action<Index1D, T1, T2, T3, T4, T5> k)
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct =>
         Get<Action<AcceleratorStream, Index1D, T1, T2, T3, T4, T5>>(k.Method, () =>
         {
@@ -174,7 +176,8 @@ public sealed partial class GpuKernels
             var l = Accelerator.LoadKernel(k); string name = k.Method.Name;
             return (s, c, a1, a2, a3) => { Launched(name, Threads(c), c.GroupDim.Size); l(s, c, a1, a2, a3); };
         });
-    Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5> Grouped<T1, T2, T3, T4, T5>(Action<T1, T2, T3, T4, T5> k)
+    Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5> Grouped<T1, T2, T3, T4,
+        T5>(Action<T1, T2, T3, T4, T5> k)
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct =>
         Get<Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5>>(k.Method, () =>
         {

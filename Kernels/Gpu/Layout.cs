@@ -10,7 +10,8 @@ public static class LayoutKernels
     public static void FillKernel(Index1D i, ArrayView<float> y, float value) => y[i] = value;
 
     /// <summary>dst[r·dstStride + c] (=|+=) src[r·srcStride + c] for a (rows, cols) window; idx = r·cols + c.</summary>
-    public static void CopyRowsKernel(Index1D idx, ArrayView<float> src, int srcStride, ArrayView<float> dst, int dstStride, int cols, int accumulate)
+    public static void CopyRowsKernel(Index1D idx, ArrayView<float> src, int srcStride, ArrayView<float> dst,
+        int dstStride, int cols, int accumulate)
     {
         int r = idx / cols, c = idx - r * cols;
         float v = src[r * srcStride + c];
@@ -36,7 +37,8 @@ public static class LayoutKernels
     /// <summary>
     /// y (=|+=) xᵀ for x (rows, cols), y (cols, rows); one thread per element of y, so writes are coalesced.
     /// </summary>
-    public static void TransposeKernel(Index1D idx, ArrayView<float> x, ArrayView<float> y, int rows, int cols, int accumulate)
+    public static void TransposeKernel(Index1D idx, ArrayView<float> x, ArrayView<float> y, int rows, int cols,
+        int accumulate)
     {
         int j = idx / rows, i = idx - j * rows;
         float v = x[i * cols + j];
@@ -57,7 +59,8 @@ public sealed partial class GpuKernels
     /// (rows, cols) windows with their own row strides; src and dst start at the windows' first element. A source
     /// stride of 0 repeats one row into every destination row (a bias broadcast).
     /// </summary>
-    public void CopyRows(ArrayView<float> src, int srcStride, ArrayView<float> dst, int dstStride, int rows, int cols, bool accumulate)
+    public void CopyRows(ArrayView<float> src, int srcStride, ArrayView<float> dst, int dstStride, int rows, int cols,
+        bool accumulate)
     {
         int n = Threads(rows, cols);
         if (n == 0) return;
@@ -92,6 +95,7 @@ public sealed partial class GpuKernels
     {
         int n = Threads(rows, cols);
         if (n == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, int, int, int>(LayoutKernels.TransposeKernel)(Stream, n, x, y, rows, cols, accumulate ? 1 : 0);
+        Auto<ArrayView<float>, ArrayView<float>, int, int, int>(LayoutKernels.TransposeKernel)(Stream, n, x, y, rows,
+            cols, accumulate ? 1 : 0);
     }
 }

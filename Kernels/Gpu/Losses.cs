@@ -23,15 +23,18 @@ public static class LossKernels
     }
 
     /// <summary>dz += dl · (σ(z) − t).</summary>
-    public static void BceWithLogitsGradZKernel(Index1D i, ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl, ArrayView<float> dz) =>
+    public static void BceWithLogitsGradZKernel(Index1D i, ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl,
+        ArrayView<float> dz) =>
         dz[i] += dl[i] * (GpuMath.Sigmoid(z[i]) - t[i]);
 
     /// <summary>dt += dl · (−z).</summary>
-    public static void BceWithLogitsGradTKernel(Index1D i, ArrayView<float> z, ArrayView<float> dl, ArrayView<float> dt) =>
+    public static void BceWithLogitsGradTKernel(Index1D i, ArrayView<float> z, ArrayView<float> dl,
+        ArrayView<float> dt) =>
         dt[i] -= dl[i] * z[i];
 
     /// <summary>kl[r] = ½ Σ_j (exp(lv) + mu² − 1 − lv), one thread per row (Z is small: the latent size).</summary>
-    public static void GaussianKlKernel(Index1D r, ArrayView<float> mu, ArrayView<float> logvar, ArrayView<float> kl, int z)
+    public static void GaussianKlKernel(Index1D r, ArrayView<float> mu, ArrayView<float> logvar, ArrayView<float> kl,
+        int z)
     {
         float s = 0f;
         for (int j = r * z; j < (r + 1) * z; j++) s += XMath.Exp(logvar[j]) + mu[j] * mu[j] - 1f - logvar[j];
@@ -39,11 +42,13 @@ public static class LossKernels
     }
 
     /// <summary>dmu += dkl[row] · mu.</summary>
-    public static void GaussianKlGradMuKernel(Index1D i, ArrayView<float> mu, ArrayView<float> dkl, ArrayView<float> dmu, int z) =>
+    public static void GaussianKlGradMuKernel(Index1D i, ArrayView<float> mu, ArrayView<float> dkl,
+        ArrayView<float> dmu, int z) =>
         dmu[i] += dkl[i / z] * mu[i];
 
     /// <summary>dlogvar += dkl[row] · ½ (exp(lv) − 1).</summary>
-    public static void GaussianKlGradLogvarKernel(Index1D i, ArrayView<float> logvar, ArrayView<float> dkl, ArrayView<float> dlogvar, int z) =>
+    public static void GaussianKlGradLogvarKernel(Index1D i, ArrayView<float> logvar, ArrayView<float> dkl,
+        ArrayView<float> dlogvar, int z) =>
         dlogvar[i] += dkl[i / z] * 0.5f * (XMath.Exp(logvar[i]) - 1f);
 
     /// <summary>
@@ -93,34 +98,42 @@ public sealed partial class GpuKernels
     public void BceWithLogits(ArrayView<float> z, ArrayView<float> t, ArrayView<float> loss)
     {
         if (loss.Length == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsKernel)(Stream, Threads(loss), z, t, loss);
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsKernel)(Stream,
+            Threads(loss), z, t, loss);
     }
 
     /// <summary>An empty dz or dt skips that side.</summary>
-    public void BceWithLogitsBackward(ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl, ArrayView<float> dz, ArrayView<float> dt)
+    public void BceWithLogitsBackward(ArrayView<float> z, ArrayView<float> t, ArrayView<float> dl, ArrayView<float> dz,
+        ArrayView<float> dt)
     {
         if (dz.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsGradZKernel)(Stream, Threads(dz), z, t, dl, dz);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>>(LossKernels.BceWithLogitsGradZKernel)(Stream, Threads(dz), z, t, dl, dz);
         if (dt.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsGradTKernel)(Stream, Threads(dt), z, dl, dt);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.BceWithLogitsGradTKernel)(Stream,
+                Threads(dt), z, dl, dt);
     }
 
     /// <summary>mu, logvar: (rows, z); kl: rows.</summary>
     public void GaussianKl(ArrayView<float> mu, ArrayView<float> logvar, int rows, int z, ArrayView<float> kl)
     {
         if (rows == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlKernel)(Stream, rows, mu, logvar, kl, z);
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlKernel)(Stream, rows, mu,
+            logvar, kl, z);
     }
 
     /// <summary>dmu += dkl·mu, dlogvar += dkl·(exp(logvar) − 1)/2 per row; an empty view skips that side.</summary>
-    public void GaussianKlBackward(ArrayView<float> mu, ArrayView<float> logvar, ArrayView<float> dkl, int rows, int z, ArrayView<float> dmu, ArrayView<float> dlogvar)
+    public void GaussianKlBackward(ArrayView<float> mu, ArrayView<float> logvar, ArrayView<float> dkl, int rows, int z,
+        ArrayView<float> dmu, ArrayView<float> dlogvar)
     {
         int n = Threads(rows, z);
         if (n == 0) return;
         if (dmu.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlGradMuKernel)(Stream, n, mu, dkl, dmu, z);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                int>(LossKernels.GaussianKlGradMuKernel)(Stream, n, mu, dkl, dmu, z);
         if (dlogvar.Length > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(LossKernels.GaussianKlGradLogvarKernel)(Stream, n, logvar, dkl, dlogvar, z);
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                int>(LossKernels.GaussianKlGradLogvarKernel)(Stream, n, logvar, dkl, dlogvar, z);
     }
 
     /// <summary>z, t: (rows, classes); loss: rows.</summary>

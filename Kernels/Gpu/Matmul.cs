@@ -31,8 +31,10 @@ public struct GemmArgs
 /// <summary>The GEMM kernels, v1 to v3 (see the header of this file).</summary>
 public static class MatmulKernels
 {
-    static float LoadA(ArrayView<float> a, GemmArgs g, int i, int p) => g.TransA != 0 ? a[p * g.Lda + i] : a[i * g.Lda + p];
-    static float LoadB(ArrayView<float> b, GemmArgs g, int p, int j) => g.TransB != 0 ? b[j * g.Ldb + p] : b[p * g.Ldb + j];
+    static float LoadA(ArrayView<float> a, GemmArgs g, int i, int p) => g.TransA != 0 ? a[p * g.Lda + i]
+        : a[i * g.Lda + p];
+    static float LoadB(ArrayView<float> b, GemmArgs g, int p, int j) => g.TransB != 0 ? b[j * g.Ldb + p]
+        : b[p * g.Ldb + j];
 
     static void Store(ArrayView<float> c, GemmArgs g, int i, int j, float acc)
     {
@@ -41,7 +43,8 @@ public static class MatmulKernels
     }
 
     /// <summary>v1: idx = (column j, row i) of C.</summary>
-    public static void MatmulNaiveKernel(Index2D idx, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g)
+    public static void MatmulNaiveKernel(Index2D idx, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        GemmArgs g)
     {
         int j = idx.X, i = idx.Y;
         float acc = 0f;
@@ -50,7 +53,8 @@ public static class MatmulKernels
     }
 
     /// <summary>v2: group (Grid.IdxX, Grid.IdxY) computes the T×T block of C at (row IdxY·T, column IdxX·T).</summary>
-    public static void MatmulTiledKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g, SpecializedValue<int> tile)
+    public static void MatmulTiledKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g,
+        SpecializedValue<int> tile)
     {
         int t = tile.Value, tp = t + 1;
         var sh = SharedMemory.GetDynamic<float>();          // As: t×tp at 0, Bs: t×tp after it
@@ -85,7 +89,8 @@ public static class MatmulKernels
     /// <summary>
     /// v3: group (Grid.IdxX, Grid.IdxY) computes the 4T×4T block of C at (row IdxY·4T, column IdxX·4T).
     /// </summary>
-    public static void MatmulBlockedKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g, SpecializedValue<int> tile)
+    public static void MatmulBlockedKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs g,
+        SpecializedValue<int> tile)
     {
         int t = tile.Value, bm = Block * t, ld = bm + 1;
         var sh = SharedMemory.GetDynamic<float>();   // As[k, r] at k·ld + r, then Bs[k, col] at bs + k·ld + col
@@ -145,11 +150,16 @@ public sealed partial class GpuKernels
         ArrayView<float> b, int ldb, float beta, ArrayView<float> c, int ldc, int version = MatmulTiled)
     {
         if (m == 0 || n == 0) return;
-        var g = new GemmArgs { M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Alpha = alpha, Beta = beta };
+        var g = new GemmArgs
+        {
+            M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA ? 1 : 0,
+            TransB = transB ? 1 : 0, Alpha = alpha, Beta = beta
+        };
         switch (version)
         {
             case MatmulNaive:
-                Get(((Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>)MatmulKernels.MatmulNaiveKernel).Method,
+                Get(((Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    GemmArgs>)MatmulKernels.MatmulNaiveKernel).Method,
                     () =>
                     {
                         var l = Accelerator.LoadAutoGroupedKernel<Index2D, ArrayView<float>, ArrayView<float>,
@@ -164,19 +174,25 @@ public sealed partial class GpuKernels
                 break;
             case MatmulTiled:
                 int t = Tile;
-                var config = new KernelConfig(new Index2D(GpuMath.CeilDiv(n, t), GpuMath.CeilDiv(m, t)), new Index2D(t, t),
+                var config = new KernelConfig(new Index2D(GpuMath.CeilDiv(n, t), GpuMath.CeilDiv(m, t)),
+                    new Index2D(t, t),
                     SharedMemoryConfig.RequestDynamic<float>(2 * t * (t + 1)));
-                Grouped<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs, SpecializedValue<int>>(MatmulKernels.MatmulTiledKernel)(
+                Grouped<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs,
+                    SpecializedValue<int>>(MatmulKernels.MatmulTiledKernel)(
                     Stream, config, a, b, c, g, SpecializedValue.New(t));
                 break;
             case MatmulBlocked:
                 int tb = Tile, bm = MatmulKernels.Block * tb;
-                var blocked = new KernelConfig(new Index2D(GpuMath.CeilDiv(n, bm), GpuMath.CeilDiv(m, bm)), new Index2D(tb, tb),
+                var blocked = new KernelConfig(new Index2D(GpuMath.CeilDiv(n, bm), GpuMath.CeilDiv(m, bm)),
+                    new Index2D(tb, tb),
                     SharedMemoryConfig.RequestDynamic<float>(MatmulKernels.BlockedSharedFloats(tb)));
-                Grouped<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs, SpecializedValue<int>>(MatmulKernels.MatmulBlockedKernel)(
+                Grouped<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs,
+                    SpecializedValue<int>>(MatmulKernels.MatmulBlockedKernel)(
                     Stream, blocked, a, b, c, g, SpecializedValue.New(tb));
                 break;
-            default: throw new ArgumentOutOfRangeException(nameof(version), version, "matmul versions are 1 (naive), 2 (tiled) and 3 (blocked)");
+            default:
+                throw new ArgumentOutOfRangeException(nameof(version), version,
+                "matmul versions are 1 (naive), 2 (tiled) and 3 (blocked)");
         }
     }
 }

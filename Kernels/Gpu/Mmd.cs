@@ -271,7 +271,8 @@ public static class MmdKernels
     /// ‖a_(bi·t+ty) − b_(bj·t+tx)‖² for this thread, with D walked in chunks of t through shared memory
     /// (rows past na or nb read as zeros). Every thread of the group must call it: it has barriers.
     /// </summary>
-    static float PairD2(ArrayView<float> a, int na, ArrayView<float> b, int nb, int bi, int bj, int d, ArrayView<float> sh, int t)
+    static float PairD2(ArrayView<float> a, int na, ArrayView<float> b, int nb, int bi, int bj, int d,
+        ArrayView<float> sh, int t)
     {
         int tp = t + 1, bs = t * tp;
         int ty = Group.IdxY, tx = Group.IdxX;
@@ -367,7 +368,8 @@ public sealed partial class GpuKernels
         var p = Args(spec, n, m, d, false, false);
         (p.GroupsXX, p.GroupsYY, p.GroupsXY) = MmdGroups(n, m);
         int groups = p.GroupsXX + p.GroupsYY + p.GroupsXY;
-        if (partials.Length < groups) throw new ArgumentException($"MMD needs {groups} partials, got {partials.Length}");
+        if (partials.Length < groups)
+            throw new ArgumentException($"MMD needs {groups} partials, got {partials.Length}");
         var shape = SpecializedValue.New(new MmdShape(Tile, d));
         var forward = spec.Kernel == MmdKernel.Imq
             ? Grouped<Floats, Floats, Floats, Floats, MmdArgs, SpecializedValue<MmdShape>>(

@@ -15,7 +15,8 @@ namespace InfoVae.Kernels.Gpu;
 public static class PairwiseDistanceKernels
 {
     /// <summary>dist[i, j] = Σ_k (a_ik − b_jk)², one thread per pair.</summary>
-    public static void SquaredDistanceKernel(Index1D idx, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dist, int m, int d)
+    public static void SquaredDistanceKernel(Index1D idx, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dist,
+        int m, int d)
     {
         int i = idx / m, j = idx - i * m;
         float s = 0f;
@@ -24,7 +25,8 @@ public static class PairwiseDistanceKernels
     }
 
     /// <summary>da[i, k] += 2 Σ_j g_ij (a_ik − b_jk) with g = dD where D > 0; idx = i·d + k.</summary>
-    public static void SquaredDistanceGradAKernel(Index1D idx, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dist, ArrayView<float> dDist,
+    public static void SquaredDistanceGradAKernel(Index1D idx, ArrayView<float> a, ArrayView<float> b,
+        ArrayView<float> dist, ArrayView<float> dDist,
         ArrayView<float> da, int m, int d)
     {
         int i = idx / d, k = idx - i * d;
@@ -35,7 +37,8 @@ public static class PairwiseDistanceKernels
     }
 
     /// <summary>db[j, k] −= 2 Σ_i g_ij (a_ik − b_jk); idx = j·d + k.</summary>
-    public static void SquaredDistanceGradBKernel(Index1D idx, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dist, ArrayView<float> dDist,
+    public static void SquaredDistanceGradBKernel(Index1D idx, ArrayView<float> a, ArrayView<float> b,
+        ArrayView<float> dist, ArrayView<float> dDist,
         ArrayView<float> db, int n, int m, int d)
     {
         int j = idx / d, k = idx - j * d;
@@ -53,18 +56,22 @@ public sealed partial class GpuKernels
     {
         int pairs = Threads(n, m);
         if (pairs == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(PairwiseDistanceKernels.SquaredDistanceKernel)(Stream, pairs, a, b, dist, m, d);
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
+            int>(PairwiseDistanceKernels.SquaredDistanceKernel)(Stream, pairs, a, b, dist, m, d);
     }
 
     /// <summary>da += ∂/∂A Σ dD ⊙ D, db likewise; an empty view skips that side.</summary>
-    public void SquaredDistanceBackward(ArrayView<float> a, int n, ArrayView<float> b, int m, int d, ArrayView<float> dist, ArrayView<float> dDist,
+    public void SquaredDistanceBackward(ArrayView<float> a, int n, ArrayView<float> b, int m, int d,
+        ArrayView<float> dist, ArrayView<float> dDist,
         ArrayView<float> da, ArrayView<float> db)
     {
         if (da.Length > 0 && Threads(n, d) > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(PairwiseDistanceKernels.SquaredDistanceGradAKernel)(
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
+                int>(PairwiseDistanceKernels.SquaredDistanceGradAKernel)(
                 Stream, Threads(n, d), a, b, dist, dDist, da, m, d);
         if (db.Length > 0 && Threads(m, d) > 0)
-            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(PairwiseDistanceKernels.SquaredDistanceGradBKernel)(
+            Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int,
+                int>(PairwiseDistanceKernels.SquaredDistanceGradBKernel)(
                 Stream, Threads(m, d), a, b, dist, dDist, db, n, m, d);
     }
 }

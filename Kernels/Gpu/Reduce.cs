@@ -94,7 +94,8 @@ public static class ReduceKernels
     }
 
     /// <summary>dx[o, a, i] += scale · dy[o, i], one thread per element of dx.</summary>
-    public static void BroadcastAxisKernel(Index1D idx, ArrayView<float> dy, ArrayView<float> dx, int axis, int inner, float scale)
+    public static void BroadcastAxisKernel(Index1D idx, ArrayView<float> dy, ArrayView<float> dx, int axis, int inner,
+        float scale)
     {
         int o = idx / (axis * inner), i = idx % inner;
         dx[idx] += scale * dy[o * inner + i];
@@ -134,7 +135,8 @@ public sealed partial class GpuKernels
         int a1 = oneStage ? acc : 0;
         if (inner == 1)
             Grouped<ArrayView<float>, ArrayView<float>, int, int, int, float, int>(ReduceKernels.SumRowChunksKernel)(
-                Stream, new KernelConfig(Threads(outer, chunks), ReduceGroup), x, stage1, axis, ReduceKernels.RowChunk, chunks,
+                Stream, new KernelConfig(Threads(outer, chunks), ReduceGroup), x, stage1, axis, ReduceKernels.RowChunk,
+                    chunks,
                 s1, a1);
         else
             Auto<ArrayView<float>, ArrayView<float>, int, int, int, float, int>(ReduceKernels.SumColumnChunksKernel)(
@@ -149,6 +151,7 @@ public sealed partial class GpuKernels
     {
         int n = Threads(outer, axis, inner);
         if (n == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, int, int, float>(ReduceKernels.BroadcastAxisKernel)(Stream, n, dy, dx, axis, inner, scale);
+        Auto<ArrayView<float>, ArrayView<float>, int, int, float>(ReduceKernels.BroadcastAxisKernel)(Stream, n, dy, dx,
+            axis, inner, scale);
     }
 }

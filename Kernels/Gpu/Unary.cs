@@ -19,11 +19,13 @@ public interface IGpuUnaryOp
 public static class UnaryKernels
 {
     /// <summary>y[i] = f(x[i], p).</summary>
-    public static void MapKernel<TOp>(Index1D i, ArrayView<float> x, ArrayView<float> y, float p) where TOp : struct, IGpuUnaryOp =>
+    public static void MapKernel<TOp>(Index1D i, ArrayView<float> x, ArrayView<float> y, float p)
+        where TOp : struct, IGpuUnaryOp =>
         y[i] = TOp.Forward(x[i], p);
 
     /// <summary>dx[i] += dy[i]·f'(x[i]), from x or the saved output y.</summary>
-    public static void MapBackwardKernel<TOp>(Index1D i, ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, float p)
+    public static void MapBackwardKernel<TOp>(Index1D i, ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy,
+        ArrayView<float> dx, float p)
         where TOp : struct, IGpuUnaryOp =>
         dx[i] += TOp.Backward(x[i], y[i], dy[i], p);
 }
@@ -38,9 +40,11 @@ public sealed partial class GpuKernels
     }
 
     /// <summary>dx += op'(x, y) · dy over dx's length.</summary>
-    public void MapBackward<TOp>(ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, float p) where TOp : struct, IGpuUnaryOp
+    public void MapBackward<TOp>(ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx,
+        float p) where TOp : struct, IGpuUnaryOp
     {
         if (dx.Length == 0) return;
-        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float>(UnaryKernels.MapBackwardKernel<TOp>)(Stream, (int)dx.Length, x, y, dy, dx, p);
+        Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            float>(UnaryKernels.MapBackwardKernel<TOp>)(Stream, (int)dx.Length, x, y, dy, dx, p);
     }
 }

@@ -23,7 +23,8 @@ public static partial class Reference
     }
 
     /// <summary>y[r, c] = (x[r, c] − mean[c]) · gamma[c] / √(var[c] + eps) + beta[c].</summary>
-    public static void BatchNormApply(ReadOnlySpan<double> x, int rows, int c, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double eps,
+    public static void BatchNormApply(ReadOnlySpan<double> x, int rows, int c, ReadOnlySpan<double> mean,
+        ReadOnlySpan<double> variance, double eps,
         ReadOnlySpan<double> gamma, ReadOnlySpan<double> beta, Span<double> y)
     {
         for (int r = 0; r < rows; r++)
@@ -35,7 +36,8 @@ public static partial class Reference
     /// Training-mode backward, every output accumulated (an empty span skips it), with xhat = (x − mean)/√(var + eps):
     /// dBeta += Σ_r dy; dGamma += Σ_r dy·xhat; dx += gamma/√(var + eps) · (dy − mean_r(dy) − xhat · mean_r(dy·xhat)).
     /// </summary>
-    public static void BatchNormBackward(ReadOnlySpan<double> x, int rows, int c, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double eps,
+    public static void BatchNormBackward(ReadOnlySpan<double> x, int rows, int c, ReadOnlySpan<double> mean,
+        ReadOnlySpan<double> variance, double eps,
         ReadOnlySpan<double> gamma, ReadOnlySpan<double> dy, Span<double> dx, Span<double> dGamma, Span<double> dBeta)
     {
         for (int j = 0; j < c; j++)
@@ -60,7 +62,8 @@ public static partial class Reference
     /// <summary>
     /// PyTorch's running-stat update: rm = (1 − m)·rm + m·mean; rv = (1 − m)·rv + m·var·R/(R − 1) (var unbiased).
     /// </summary>
-    public static void BatchNormUpdateRunning(ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, int rows, double momentum,
+    public static void BatchNormUpdateRunning(ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, int rows,
+        double momentum,
         Span<double> runningMean, Span<double> runningVar)
     {
         for (int j = 0; j < mean.Length; j++)

@@ -48,7 +48,8 @@ public static partial class Reference
                             {
                                 int tw = iw + g.Pad - kw;
                                 if (tw < 0 || tw % g.Stride != 0 || tw / g.Stride >= g.OW) continue;
-                                s += cols[((n * g.OH + th / g.Stride) * g.OW + tw / g.Stride) * g.PatchLength + (kh * g.KW + kw) * g.C + c];
+                                s += cols[((n * g.OH + th / g.Stride) * g.OW + tw / g.Stride) * g.PatchLength
+                                    + (kh * g.KW + kw) * g.C + c];
                             }
                         }
                         image[((n * g.H + ih) * g.W + iw) * g.C + c] += s;
@@ -59,7 +60,8 @@ public static partial class Reference
     /// Direct conv2d: y[n, oh, ow, o] = b[o] + Σ_{kh, kw, c} x[n, oh·S − P + kh, ow·S − P + kw, c] · w[o, kh, kw, c].
     /// x: (N, H, W, C) = g's image; w: (OC, KH, KW, C); b: (OC) or empty; y: (N, OH, OW, OC).
     /// </summary>
-    public static void Conv2d(ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> b, ConvGeometry g, int oc, Span<double> y)
+    public static void Conv2d(ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> b, ConvGeometry g,
+        int oc, Span<double> y)
     {
         for (int n = 0; n < g.N; n++)
             for (int oh = 0; oh < g.OH; oh++)
@@ -73,7 +75,8 @@ public static partial class Reference
                                 int ih = oh * g.Stride - g.Pad + kh, iw = ow * g.Stride - g.Pad + kw;
                                 if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
                                 for (int c = 0; c < g.C; c++)
-                                    s += x[((n * g.H + ih) * g.W + iw) * g.C + c] * w[((o * g.KH + kh) * g.KW + kw) * g.C + c];
+                                    s += x[((n * g.H + ih) * g.W + iw) * g.C + c]
+                                        * w[((o * g.KH + kh) * g.KW + kw) * g.C + c];
                             }
                         y[((n * g.OH + oh) * g.OW + ow) * oc + o] = s;
                     }
@@ -85,7 +88,8 @@ public static partial class Reference
     /// adjoint conv: image = y (N, OH, OW, Cout) = (g.N, g.H, g.W, g.C), grid = x's positions (IH, IW) = (g.OH, g.OW).
     /// x: (N, IH, IW, Cin); w: (Cin, KH, KW, Cout); b: (Cout) or empty; y: (N, OH, OW, Cout).
     /// </summary>
-    public static void ConvTranspose2d(ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> b, ConvGeometry g, int cin, Span<double> y)
+    public static void ConvTranspose2d(ReadOnlySpan<double> x, ReadOnlySpan<double> w, ReadOnlySpan<double> b,
+        ConvGeometry g, int cin, Span<double> y)
     {
         int cout = g.C;
         for (int p = 0; p < g.ImageLength; p++) y[p] = b.IsEmpty ? 0 : b[p % cout];
@@ -101,7 +105,8 @@ public static partial class Reference
                             {
                                 double s = 0;
                                 for (int ci = 0; ci < cin; ci++)
-                                    s += x[((n * g.OH + ih) * g.OW + iw) * cin + ci] * w[((ci * g.KH + kh) * g.KW + kw) * cout + co];
+                                    s += x[((n * g.OH + ih) * g.OW + iw) * cin + ci]
+                                        * w[((ci * g.KH + kh) * g.KW + kw) * cout + co];
                                 y[((n * g.H + oh) * g.W + ow) * cout + co] += s;
                             }
                         }

@@ -25,7 +25,8 @@ public static partial class Reference
     /// ½ (σ² + mu² − 1 − log σ²). mu, logvar: (rows, z); destination: rows. An infinite input gives +∞
     /// (the term tends to +∞ as lv → ±∞ or mu → ±∞); NaN gives NaN.
     /// </summary>
-    public static void GaussianKl(ReadOnlySpan<double> mu, ReadOnlySpan<double> logvar, int rows, int z, Span<double> destination)
+    public static void GaussianKl(ReadOnlySpan<double> mu, ReadOnlySpan<double> logvar, int rows, int z,
+        Span<double> destination)
     {
         for (int r = 0; r < rows; r++)
         {

@@ -18,7 +18,8 @@ public static partial class Reference
         for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) if (!spec.Unbiased || i != j) sxx += kxx[i, j];
         for (int i = 0; i < m; i++) for (int j = 0; j < m; j++) if (!spec.Unbiased || i != j) syy += kyy[i, j];
         for (int i = 0; i < n; i++) for (int j = 0; j < m; j++) sxy += kxy[i, j];
-        double nn = spec.Unbiased ? (double)n * (n - 1) : (double)n * n, mm = spec.Unbiased ? (double)m * (m - 1) : (double)m * m;
+        double nn = spec.Unbiased ? (double)n * (n - 1) : (double)n * n,
+            mm = spec.Unbiased ? (double)m * (m - 1) : (double)m * m;
         return sxx / nn + syy / mm - 2 * sxy / ((double)n * m);
     }
 
@@ -27,10 +28,12 @@ public static partial class Reference
     /// ∂/∂x_i = 4/nn Σ_j k'(‖x_i − x_j‖²)(x_i − x_j) − 4/(nm) Σ_j k'(‖x_i − y_j‖²)(x_i − y_j), and Y likewise.
     /// Pairs at distance 0 pass nothing (their difference is 0; the clamp's convention).
     /// </summary>
-    public static void MmdBackward(ReadOnlySpan<double> x, int n, ReadOnlySpan<double> y, int m, int d, MmdSpec spec, double g,
+    public static void MmdBackward(ReadOnlySpan<double> x, int n, ReadOnlySpan<double> y, int m, int d, MmdSpec spec,
+        double g,
         Span<double> dx, Span<double> dy)
     {
-        double nn = spec.Unbiased ? (double)n * (n - 1) : (double)n * n, mm = spec.Unbiased ? (double)m * (m - 1) : (double)m * m;
+        double nn = spec.Unbiased ? (double)n * (n - 1) : (double)n * n,
+            mm = spec.Unbiased ? (double)m * (m - 1) : (double)m * m;
         double cross = -4 * g / ((double)n * m);
         if (!dx.IsEmpty)
         {
@@ -47,7 +50,8 @@ public static partial class Reference
     // K[i, j] = k(‖a_i − b_j‖²), or k'(‖a_i − b_j‖²) (0 where the distance is 0).
     // IMQ: k(t) = Σ_s c_s / (c_s + t), k'(t) = −Σ_s c_s / (c_s + t)². RBF: k(t) = Σ_s exp(−t / c_s), k'(t) = −Σ_s
     // exp(−t / c_s) / c_s. c_s = s · 2 · d · bandwidth².
-    static double[,] KernelMatrix(ReadOnlySpan<double> a, int na, ReadOnlySpan<double> b, int nb, int d, MmdSpec spec, bool derivative)
+    static double[,] KernelMatrix(ReadOnlySpan<double> a, int na, ReadOnlySpan<double> b, int nb, int d, MmdSpec spec,
+        bool derivative)
     {
         var dist = new double[na * nb];
         PairwiseDistance(a, na, b, nb, d, dist);
@@ -69,7 +73,8 @@ public static partial class Reference
     }
 
     // da_i += coef · Σ_j K'[i, j] (a_i − b_j)
-    static void PairGradient(ReadOnlySpan<double> a, int na, ReadOnlySpan<double> b, int nb, int d, double[,] kp, double coef, Span<double> da)
+    static void PairGradient(ReadOnlySpan<double> a, int na, ReadOnlySpan<double> b, int nb, int d, double[,] kp,
+        double coef, Span<double> da)
     {
         for (int i = 0; i < na; i++)
             for (int j = 0; j < nb; j++)

@@ -3,7 +3,8 @@ namespace InfoVae.Kernels.Reference;
 public static partial class Reference
 {
     /// <summary>D[i, j] = Σ_k (a_ik − b_jk)² for A (n, d), B (m, d), D (n, m), in double.</summary>
-    public static void PairwiseDistance(ReadOnlySpan<double> a, int n, ReadOnlySpan<double> b, int m, int d, Span<double> destination)
+    public static void PairwiseDistance(ReadOnlySpan<double> a, int n, ReadOnlySpan<double> b, int m, int d,
+        Span<double> destination)
     {
         for (int i = 0; i < n; i++)
             for (int j = 0; j < m; j++)

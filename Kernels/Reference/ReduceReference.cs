@@ -7,7 +7,8 @@ public static partial class Reference
     /// <summary>
     /// destination[o, i] = scale · Σ_a x[o, a, i]. x: (outer, axis, inner); destination: (outer, inner).
     /// </summary>
-    public static void SumAxis(ReadOnlySpan<double> x, int outer, int axis, int inner, double scale, Span<double> destination)
+    public static void SumAxis(ReadOnlySpan<double> x, int outer, int axis, int inner, double scale,
+        Span<double> destination)
     {
         for (int o = 0; o < outer; o++)
             for (int i = 0; i < inner; i++)
@@ -21,7 +22,8 @@ public static partial class Reference
     /// <summary>
     /// destination[o, a, i] = scale · dy[o, i]: the gradient of SumAxis, dy broadcast back along the summed axis.
     /// </summary>
-    public static void BroadcastAxis(ReadOnlySpan<double> dy, int outer, int axis, int inner, double scale, Span<double> destination)
+    public static void BroadcastAxis(ReadOnlySpan<double> dy, int outer, int axis, int inner, double scale,
+        Span<double> destination)
     {
         for (int o = 0; o < outer; o++)
             for (int a = 0; a < axis; a++)

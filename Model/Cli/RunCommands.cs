@@ -10,12 +10,20 @@ namespace InfoVae.Model.Cli;
 /// </summary>
 public static class RunCommands
 {
-    static Option<string> RunOption() => new("--run") { Description = "The run folder (as written by train)", Required = true };
+    static Option<string> RunOption() => new("--run")
+    {
+        Description = "The run folder (as written by train)",
+        Required = true
+    };
 
     public static IEnumerable<Command> Build()
     {
         var run = RunOption(); var data = DataOption();
-        var iw = new Option<int>("--iw-samples") { Description = "Importance samples per image for the NLL bound", DefaultValueFactory = _ => 100 };
+        var iw = new Option<int>("--iw-samples")
+        {
+            Description = "Importance samples per image for the NLL bound",
+            DefaultValueFactory = _ => 100
+        };
         var json = new Option<bool>("--json") { Description = "Print the report as one JSON object" };
         var classifier = new Option<string?>("--classifier")
         {
@@ -32,7 +40,8 @@ public static class RunCommands
             { run, data, iw, json, classifier, semi };
         eval.SetAction(r =>
         {
-            if (r.GetValue(iw) < 1) throw new UserError($"--iw-samples must be at least 1, not {r.GetValue(iw)}; the default is 100");
+            if (r.GetValue(iw) < 1)
+                throw new UserError($"--iw-samples must be at least 1, not {r.GetValue(iw)}; the default is 100");
             var net = LoadNet(r.GetValue(run)!);
             var ds = LoadChecked(net, r.GetValue(data), r.GetValue(run)!);
             var (cnet, cinfo) = ClassifierCommand.Load(r.GetValue(classifier));
@@ -48,9 +57,11 @@ public static class RunCommands
                 Console.WriteLine(o.ToJsonString());
                 return 0;
             }
-            var table = new Table().AddColumn("metric").AddColumn(new TableColumn("value").RightAligned()).AddColumn("meaning");
+            var table =
+                new Table().AddColumn("metric").AddColumn(new TableColumn("value").RightAligned()).AddColumn("meaning");
             // Plain text cells: "E[z|x]" would otherwise be read as Spectre markup (a style named z|x) and throw.
-            void Row(string metric, string value, string meaning) => table.AddRow(new Text(metric), new Text(value), new Text(meaning));
+            void Row(string metric, string value, string meaning) => table.AddRow(new Text(metric), new Text(value),
+                new Text(meaning));
             Row("images", $"{rep.Images:N0}", "test set");
             Row("recon", $"{rep.Recon:F3}", "−log p(x|z), nats per image");
             Row("KL", $"{rep.Kl:F3}", "KL(q(z|x) ‖ p(z)), nats per image");
@@ -114,8 +125,10 @@ public static class RunCommands
         });
         yield return export;
 
-        foreach (var (name, what) in new[] { ("sample", "samples.png: decoded prior samples"), ("reconstruct", "reconstructions.png: test images above their reconstructions"),
-                     ("interpolate", "interpolations.png: walks between test images in latent space, and traversal.png") })
+        foreach (var (name, what) in new[] { ("sample", "samples.png: decoded prior samples"),
+            ("reconstruct", "reconstructions.png: test images above their reconstructions"),
+                     ("interpolate",
+                         "interpolations.png: walks between test images in latent space, and traversal.png") })
         {
             var r3 = RunOption(); var d3 = DataOption();
             var o3 = new Option<string?>("--out") { Description = "Output PNG (default: in the run folder)" };
@@ -166,7 +179,8 @@ public static class RunCommands
     static void CheckImageSize(InfoVaeNet<float> net, DataSet ds)
     {
         if (ds.Test.PixelsPerImage != net.Config.InputSize)
-            throw new UserError($"the data in {ds.Folder} are {ds.Test.Rows}×{ds.Test.Cols} images but the run was trained on {net.Config.InputSize} "
+            throw new UserError($"the data in {ds.Folder} are {ds.Test.Rows}×{ds.Test.Cols} images but the run was "
+                + $"trained on {net.Config.InputSize} "
                 + "pixels per image; give the --data it was trained on");
         net.Config.CheckImageShape(ds.Test.Rows, ds.Test.Cols, ds.Folder);
         net.Config.CheckTestImages(ds.Test.Count);

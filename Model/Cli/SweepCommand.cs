@@ -70,7 +70,8 @@ public static class SweepCommand
             Description = "Classifier whose features FID, KID and IS use (default: the shipped Fashion-MNIST one)",
         };
 
-        public IEnumerable<Option> All => [Out, Alphas, Lambdas, Divergences, Presets, Seeds, Jobs, IwSamples, Classifier];
+        public IEnumerable<Option> All => [Out, Alphas, Lambdas, Divergences, Presets, Seeds, Jobs, IwSamples,
+            Classifier];
     }
 
     /// <summary>The train flags a sweep passes to every run (those it sets per run are its own options).</summary>

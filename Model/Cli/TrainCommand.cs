@@ -132,8 +132,11 @@ public static class TrainCommand
         int threads = mpi != null && !Given(o.Threads) ? mpi.DefaultThreads : r.GetValue(o.Threads);
         Workers.MaxThreads = threads >= 1 ? threads
             : throw new UserError($"--threads must be at least 1, not {threads}");
-        if (r.GetValue(o.CheckpointEvery) < 0) throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), not {r.GetValue(o.CheckpointEvery)}");
-        if (r.GetValue(o.LogEvery) < 0) throw new UserError($"--log-every must be ≥ 0 (0 = no step lines), not {r.GetValue(o.LogEvery)}");
+        if (r.GetValue(o.CheckpointEvery) < 0)
+            throw new UserError($"--checkpoint-every must be ≥ 0 (0 = at the end of each epoch only), not "
+                + $"{r.GetValue(o.CheckpointEvery)}");
+        if (r.GetValue(o.LogEvery) < 0)
+            throw new UserError($"--log-every must be ≥ 0 (0 = no step lines), not {r.GetValue(o.LogEvery)}");
         var device = comm.Agree(() => DeviceOption.Select(r.GetValue(o.Device)!));
         var backend = device.Backend;
         string? resume = r.GetValue(o.Resume);
@@ -218,14 +221,18 @@ public static class TrainCommand
               + $"{(config.UnbiasedMmd ? "unbiased" : "biased")}, scales {string.Join(",", config.Scales)})";
         AnsiConsole.WriteLine($"  α = {config.Alpha:G4}, λ = {config.Lambda:G4}, β = {config.Beta:G4}  →  "
             + $"loss = {config.Beta:G4}·recon + {config.KlWeight:G4}·KL + {divergence}");
-        AnsiConsole.MarkupLineInterpolated($"  {config.Describe()}, {trainer.Net.Params.Count:N0} parameters, Adam lr {config.LearningRate:G3}, batch {config.Batch}, {config.Epochs} epochs, seed {config.Seed}");
-        AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{(resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "")}");
+        AnsiConsole.WriteLine(
+            $"  {config.Describe()}, {trainer.Net.Params.Count:N0} parameters, Adam lr {config.LearningRate:G3}, "
+            + $"batch {config.Batch}, {config.Epochs} epochs, seed {config.Seed}");
+        string resuming = resume != null ? $" (resuming at epoch {trainer.Epoch + 1}, step {trainer.Step})" : "";
+        AnsiConsole.MarkupLineInterpolated($"  run folder: {run.Path}{resuming}");
 
         using var stop = new StopSignal();
         if (writer && r.GetValue(o.StopWhenStdinCloses)) stop.RequestWhenStdinCloses();
         var tape = Tape<float>.Current;
         bool anomaly = r.GetValue(o.DetectAnomaly);
-        if (anomaly) AnsiConsole.MarkupLine("  [yellow]anomaly detection on: every op is checked for NaN and ∞ (slow)[/]");
+        if (anomaly)
+            AnsiConsole.MarkupLine("  [yellow]anomaly detection on: every op is checked for NaN and ∞ (slow)[/]");
         tape.DetectAnomaly = anomaly;
         try
         {

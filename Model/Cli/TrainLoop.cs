@@ -42,7 +42,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
         // they may already be what made it fail).
         UserError Stopped(string what, string more = "", string? when = null, bool everyRank = false)
         {
-            string last = savedStep is long at ? $"{run.CheckpointPath} (step {at})" : "none (no checkpoint was written yet)";
+            string last = savedStep is long at ? $"{run.CheckpointPath} (step {at})"
+                : "none (no checkpoint was written yet)";
             when ??= $"at step {t.Step + 1} (epoch {t.Epoch + 1})";
             // Several ranks meet a non-finite loss together (it is the whole batch's): rank 0 says it.
             return new UserError(
@@ -66,7 +67,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
             try { Checkpoint.Save(run.CheckpointPath, t); savedStep = t.Step; }
             catch (UserError e)
             {
-                throw new UserError($"{e.Message} Training stopped at step {t.Step}; once there is room, continue from the previous checkpoint with: infovae train --resume {run.Path}");
+                throw new UserError($"{e.Message} Training stopped at step {t.Step}; once there is room, continue "
+                    + $"from the previous checkpoint with: infovae train --resume {run.Path}");
             }
         }
 
@@ -77,7 +79,9 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                 if (ranks.Size == 1 ? stop.Requested : t.StopAgreed)
                 {
                     Save();
-                    AnsiConsole.MarkupLineInterpolated($"[yellow]stopped at step {t.Step}; checkpoint saved. Continue with: infovae train --resume {run.Path}[/]");
+                    string stopped = $"stopped at step {t.Step}; checkpoint saved. Continue with: "
+                        + $"infovae train --resume {run.Path}";
+                    AnsiConsole.MarkupLineInterpolated($"[yellow]{stopped}[/]");
                     exit = stop.ExitCode;
                     return;
                 }
@@ -97,7 +101,12 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                 eTotal += m.Total * b; eRecon += m.Recon * b; eKl += m.Kl * b; eMmd += m.Mmd * b; eN += b;
                 eAdv += m.Adversarial * b; eDisc += m.Discriminator * b;
                 imagesSince += b;
-                if (clock.Elapsed.TotalSeconds >= 0.5) { rate = imagesSince / clock.Elapsed.TotalSeconds; imagesSince = 0; clock.Restart(); }
+                if (clock.Elapsed.TotalSeconds >= 0.5)
+                {
+                    rate = imagesSince / clock.Elapsed.TotalSeconds;
+                    imagesSince = 0;
+                    clock.Restart();
+                }
                 int epochShown = t.NextBatch == 0 ? t.Epoch : t.Epoch + 1;
                 string divergence = adversarial
                     ? $"adv {m.Adversarial,6:F3}  disc {m.Discriminator,6:F3}"
@@ -129,7 +138,11 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                     }
                     StepMetrics test;
                     try { test = t.Evaluate(data.Test); }
-                    catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), evaluating the test set"); }
+                    catch (NonFiniteException e)
+                    {
+                        throw Stopped(e.Message,
+                        when: $"after step {t.Step} (end of epoch {t.Epoch}), evaluating the test set");
+                    }
                     run.Log(new
                     {
                         kind = "epoch", epoch = t.Epoch, step = t.Step, train_loss = eTotal / eN,
@@ -151,7 +164,11 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
                     if (pictures)
                     {
                         try { RunPictures.DrawAll(t, data, run); }
-                        catch (NonFiniteException e) { throw Stopped(e.Message, when: $"after step {t.Step} (end of epoch {t.Epoch}), drawing the pictures"); }
+                        catch (NonFiniteException e)
+                        {
+                            throw Stopped(e.Message,
+                            when: $"after step {t.Step} (end of epoch {t.Epoch}), drawing the pictures");
+                        }
                     }
                 }
                 AfterStep?.Invoke(t.Step);
@@ -163,7 +180,8 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
         if (AnsiConsole.Profile.Capabilities.Interactive)
             AnsiConsole.Progress()
                 .AutoClear(false).HideCompleted(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(),
+                    new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
                 .Start(ctx =>
                 {
                     var task = ctx.AddTask("starting", maxValue: totalSteps);
@@ -173,7 +191,11 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
         else Body(new LineProgress(done, totalSteps, logEvery > 0 ? logEvery : bpe));   // a line per log interval/epoch
         if (exit == 0 && writer)
         {
-            AnsiConsole.MarkupLineInterpolated($"[green]finished.[/] Run folder: {run.Path} (run.jsonl, checkpoint.safetensors{(pictures ? ", samples.png, reconstructions.png, interpolations.png, traversal.png, latent.png, loss.png" : "")})");
+            string files = "run.jsonl, checkpoint.safetensors"
+                + (pictures
+                    ? ", samples.png, reconstructions.png, interpolations.png, traversal.png, latent.png, loss.png"
+                    : "");
+            AnsiConsole.MarkupLineInterpolated($"[green]finished.[/] Run folder: {run.Path} ({files})");
             AnsiConsole.MarkupLineInterpolated($"Evaluate it with: infovae eval --run {run.Path}");
         }
         return exit;
@@ -205,6 +227,7 @@ sealed class LineProgress(int first, int total, int every) : IProgressView
         if (steps != 0 && done % every != 0 && done != total) return;
         double perStep = clock.Elapsed.TotalSeconds / Math.Max(1, done - start);
         var eta = TimeSpan.FromSeconds(perStep * (total - done));
-        Console.WriteLine($"[{done}/{total} {100.0 * done / total:F0}% eta {eta.ToString(@"hh\:mm\:ss")}] {description}");
+        Console.WriteLine($"[{done}/{total} {100.0 * done / total:F0}% eta {eta.ToString(@"hh\:mm\:ss")}] "
+            + $"{description}");
     }
 }

@@ -25,11 +25,18 @@ public sealed class TrainOptions
             + $"(default: {DataSet.DefaultFolder}; "
             + "--resume: the run's own, checked by SHA-256)",
     };
-    public readonly Option<string?> Out = new("--out") { Description = "Run folder to create (default: runs/<date>-<time>)" };
+    public readonly Option<string?> Out =
+        new("--out") { Description = "Run folder to create (default: runs/<date>-<time>)" };
     public readonly Option<string?> Resume = new("--resume");
-    public readonly Option<string> Preset = new("--preset") { Description = "infovae | elbo | beta-vae | mmd-vae: sets α, λ (and β) to that special case", DefaultValueFactory = _ => "infovae" };
+    public readonly Option<string> Preset =
+        new("--preset")
+        {
+            Description = "infovae | elbo | beta-vae | mmd-vae: sets α, λ (and β) to that special case",
+            DefaultValueFactory = _ => "infovae"
+        };
     public readonly Option<double?> Alpha = new("--alpha") { Description = "α: the KL weight is 1 − α (default 0)" };
-    public readonly Option<double?> Lambda = new("--lambda") { Description = "λ: the MMD weight is α + λ − 1 (default 1000)" };
+    public readonly Option<double?> Lambda =
+        new("--lambda") { Description = "λ: the MMD weight is α + λ − 1 (default 1000)" };
     public readonly Option<double?> Beta = new("--beta") { Description = "β: the reconstruction weight (default 1)" };
     public readonly Option<string> Divergence = new("--divergence")
     {
@@ -46,29 +53,99 @@ public sealed class TrainOptions
         Description = "--divergence adversarial: the discriminator's Adam learning rate",
         DefaultValueFactory = _ => 1e-3,
     };
-    public readonly Option<string> Recon = new("--recon") { Description = "bernoulli (BCE with logits) | gaussian (MSE)", DefaultValueFactory = _ => "bernoulli" };
-    public readonly Option<string> Kernel = new("--kernel") { Description = "MMD kernel: imq | rbf", DefaultValueFactory = _ => "imq" };
-    public readonly Option<string?> Scales = new("--scales") { Description = "MMD kernel scales (default 0.1,0.2,0.5,1,2,5,10 for imq, 1 for rbf)" };
-    public readonly Option<double> Bandwidth = new("--bandwidth") { Description = "MMD bandwidth: C = 2·Z·bandwidth²", DefaultValueFactory = _ => 1.0 };
-    public readonly Option<string> Estimator = new("--mmd-estimator") { Description = "unbiased | biased", DefaultValueFactory = _ => "unbiased" };
-    public readonly Option<int> PriorSamples = new("--prior-samples") { Description = "N(0, I) samples per step for the MMD (0 = batch size)", DefaultValueFactory = _ => 0 };
-    public readonly Option<string> Arch = new("--arch") { Description = "mlp | conv (28×28 images: strided convolutions with batch norm, see --channels)", DefaultValueFactory = _ => "mlp" };
-    public readonly Option<string> Channels = new("--channels") { Description = "--arch conv: channels of the three encoder convolutions (the decoder mirrors them)", DefaultValueFactory = _ => "32,64,128" };
-    public readonly Option<string> Hidden = new("--hidden") { Description = "Hidden layer sizes of the encoder (the decoder mirrors them)", DefaultValueFactory = _ => "512,256" };
-    public readonly Option<int> Latent = new("--latent") { Description = "Latent size Z", DefaultValueFactory = _ => 32 };
-    public readonly Option<double> Lr = new("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1e-3 };
+    public readonly Option<string> Recon =
+        new("--recon")
+        {
+            Description = "bernoulli (BCE with logits) | gaussian (MSE)",
+            DefaultValueFactory = _ => "bernoulli"
+        };
+    public readonly Option<string> Kernel = new("--kernel")
+    {
+        Description = "MMD kernel: imq | rbf",
+        DefaultValueFactory = _ => "imq"
+    };
+    public readonly Option<string?> Scales =
+        new("--scales") { Description = "MMD kernel scales (default 0.1,0.2,0.5,1,2,5,10 for imq, 1 for rbf)" };
+    public readonly Option<double> Bandwidth = new("--bandwidth")
+    {
+        Description = "MMD bandwidth: C = 2·Z·bandwidth²",
+        DefaultValueFactory = _ => 1.0
+    };
+    public readonly Option<string> Estimator = new("--mmd-estimator")
+    {
+        Description = "unbiased | biased",
+        DefaultValueFactory = _ => "unbiased"
+    };
+    public readonly Option<int> PriorSamples =
+        new("--prior-samples")
+        {
+            Description = "N(0, I) samples per step for the MMD (0 = batch size)",
+            DefaultValueFactory = _ => 0
+        };
+    public readonly Option<string> Arch =
+        new("--arch")
+        {
+            Description = "mlp | conv (28×28 images: strided convolutions with batch norm, see --channels)",
+            DefaultValueFactory = _ => "mlp"
+        };
+    public readonly Option<string> Channels =
+        new("--channels")
+        {
+            Description = "--arch conv: channels of the three encoder convolutions (the decoder "
+        + "mirrors them)", DefaultValueFactory = _ => "32,64,128"
+        };
+    public readonly Option<string> Hidden =
+        new("--hidden")
+        {
+            Description = "Hidden layer sizes of the encoder (the decoder mirrors them)",
+            DefaultValueFactory = _ => "512,256"
+        };
+    public readonly Option<int> Latent = new("--latent")
+    {
+        Description = "Latent size Z", DefaultValueFactory = _
+        => 32
+    };
+    public readonly Option<double> Lr = new("--lr")
+    {
+        Description = "Adam learning rate", DefaultValueFactory = _
+        => 1e-3
+    };
     public readonly Option<double> Beta1 = new("--beta1") { Description = "Adam β1", DefaultValueFactory = _ => 0.9 };
     public readonly Option<double> Beta2 = new("--beta2") { Description = "Adam β2", DefaultValueFactory = _ => 0.999 };
-    public readonly Option<double> AdamEps = new("--adam-eps") { Description = "Adam ε", DefaultValueFactory = _ => 1e-8 };
+    public readonly Option<double> AdamEps = new("--adam-eps")
+    {
+        Description = "Adam ε", DefaultValueFactory = _
+        => 1e-8
+    };
     public readonly Option<int> Epochs = new("--epochs")
     {
         Description = "Passes over the training set (--resume: may be raised to extend the run)",
         DefaultValueFactory = _ => 10,
     };
-    public readonly Option<int> Batch = new("--batch") { Description = "Images per step (the last batch of an epoch may be smaller)", DefaultValueFactory = _ => 256 };
-    public readonly Option<ulong> Seed = new("--seed") { Description = "Seed of every random draw (init, shuffle, noise)", DefaultValueFactory = _ => 0UL };
-    public readonly Option<int> Limit = new("--limit") { Description = "Train on the first N training images only (0 = all)", DefaultValueFactory = _ => 0 };
-    public readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Also checkpoint every N steps (0 = at the end of each epoch only)", DefaultValueFactory = _ => 0 };
+    public readonly Option<int> Batch =
+        new("--batch")
+        {
+            Description = "Images per step (the last batch of an epoch may be smaller)",
+            DefaultValueFactory = _ => 256
+        };
+    public readonly Option<ulong> Seed =
+        new("--seed")
+        {
+            Description = "Seed of every random draw (init, shuffle, noise)",
+            DefaultValueFactory = _ => 0UL
+        };
+    public readonly Option<int> Limit =
+        new("--limit")
+        {
+            Description = "Train on the first N training images only (0 = all)",
+            DefaultValueFactory = _ => 0
+        };
+    public readonly Option<int> CheckpointEvery =
+        new("--checkpoint-every")
+        {
+            Description = "Also checkpoint every N steps (0 = at the end of each epoch only)",
+            DefaultValueFactory = _ => 0
+        };
     public readonly Option<int> LogEvery = new("--log-every")
     {
         Description = "Write a run.jsonl line (and, when stdout is not a terminal, a progress line) every N steps "
@@ -158,24 +235,46 @@ public sealed class TrainOptions
     public TrainConfig ToConfig(ParseResult r)
     {
         var (a, l, b) = TrainConfig.Preset(r.GetValue(Preset)!);
-        var kernel = r.GetValue(Kernel) switch { "imq" => MmdKernel.Imq, "rbf" => MmdKernel.Rbf, var k => throw new UserError($"unknown --kernel '{k}': use imq or rbf") };
+        var kernel = r.GetValue(Kernel) switch
+        {
+            "imq" => MmdKernel.Imq,
+            "rbf" => MmdKernel.Rbf,
+            var k => throw new UserError($"unknown --kernel '{k}': use imq or rbf")
+        };
         string? scales = r.GetValue(Scales);
         return new TrainConfig
         {
             Alpha = r.GetValue(Alpha) ?? a, Lambda = r.GetValue(Lambda) ?? l, Beta = r.GetValue(Beta) ?? b,
-            Recon = r.GetValue(Recon) switch { "bernoulli" => ReconLoss.Bernoulli, "gaussian" => ReconLoss.Gaussian, var x => throw new UserError($"unknown --recon '{x}': use bernoulli or gaussian") },
+            Recon = r.GetValue(Recon) switch
+            {
+                "bernoulli" => ReconLoss.Bernoulli,
+                "gaussian" => ReconLoss.Gaussian,
+                var x => throw new UserError($"unknown --recon '{x}': use bernoulli or gaussian")
+            },
             Divergence = ParseDivergence(r.GetValue(Divergence)!),
             DiscHidden = ParseList(r.GetValue(DiscHidden)!, "--disc-hidden", int.Parse),
             DiscLearningRate = r.GetValue(DiscLr),
             Kernel = kernel,
-            Scales = scales != null ? ParseList(scales, "--scales", double.Parse) : kernel == MmdKernel.Imq ? [.. MmdSpec.WaeScales] : [1.0],
+            Scales = scales != null ? ParseList(scales, "--scales", double.Parse) : kernel == MmdKernel.Imq
+                ? [.. MmdSpec.WaeScales] : [1.0],
             Bandwidth = r.GetValue(Bandwidth),
-            UnbiasedMmd = r.GetValue(Estimator) switch { "unbiased" => true, "biased" => false, var x => throw new UserError($"unknown --mmd-estimator '{x}': use unbiased or biased") },
+            UnbiasedMmd = r.GetValue(Estimator) switch
+            {
+                "unbiased" => true,
+                "biased" => false,
+                var x => throw new UserError($"unknown --mmd-estimator '{x}': use unbiased or biased")
+            },
             PriorSamples = NoneIfZero(r.GetValue(PriorSamples)),
-            Arch = r.GetValue(Arch) switch { "mlp" => Architecture.Mlp, "conv" => Architecture.Conv, var x => throw new UserError($"unknown --arch '{x}': use mlp or conv") },
+            Arch = r.GetValue(Arch) switch
+            {
+                "mlp" => Architecture.Mlp,
+                "conv" => Architecture.Conv,
+                var x => throw new UserError($"unknown --arch '{x}': use mlp or conv")
+            },
             Hidden = ParseList(r.GetValue(Hidden)!, "--hidden", int.Parse),
             Channels = ParseList(r.GetValue(Channels)!, "--channels", int.Parse),
-            Latent = r.GetValue(Latent), LearningRate = r.GetValue(Lr), Beta1 = r.GetValue(Beta1), Beta2 = r.GetValue(Beta2), AdamEps = r.GetValue(AdamEps),
+            Latent = r.GetValue(Latent), LearningRate = r.GetValue(Lr), Beta1 = r.GetValue(Beta1),
+            Beta2 = r.GetValue(Beta2), AdamEps = r.GetValue(AdamEps),
             Epochs = r.GetValue(Epochs), Batch = r.GetValue(Batch), Seed = r.GetValue(Seed),
             Limit = NoneIfZero(r.GetValue(Limit)), LogEvery = NoneIfZero(r.GetValue(LogEvery)),
             CheckpointEvery = NoneIfZero(r.GetValue(CheckpointEvery)),
@@ -193,9 +292,11 @@ public sealed class TrainOptions
     {
         bool Given(Option opt) => r.GetResult(opt) is OptionResult { Implicit: false };
         if (config.Arch == Architecture.Conv && Given(Hidden))
-            throw new UserError("--hidden sets the MLP's layers, but this is --arch conv: set its layers with --channels (e.g. --channels 32,64,128), or drop --hidden");
+            throw new UserError("--hidden sets the MLP's layers, but this is --arch conv: set its layers with "
+                + "--channels (e.g. --channels 32,64,128), or drop --hidden");
         if (config.Arch == Architecture.Mlp && Given(Channels))
-            throw new UserError("--channels sets the conv net's layers, but this is --arch mlp (the default): add --arch conv, or drop --channels");
+            throw new UserError("--channels sets the conv net's layers, but this is --arch mlp (the default): add "
+                + "--arch conv, or drop --channels");
     }
 
     public static Model.Divergence ParseDivergence(string name) => name switch
@@ -233,7 +334,11 @@ public sealed class TrainOptions
 
     internal static TV[] ParseList<TV>(string text, string flag, Func<string, IFormatProvider, TV> parse)
     {
-        try { return text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(s => parse(s, CultureInfo.InvariantCulture)).ToArray(); }
+        try
+        {
+            return text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(s
+            => parse(s, CultureInfo.InvariantCulture)).ToArray();
+        }
         catch (FormatException) { throw new UserError($"{flag} '{text}' is not a comma-separated list of numbers"); }
         catch (OverflowException) { throw new UserError($"{flag} '{text}' has a number out of range"); }
     }

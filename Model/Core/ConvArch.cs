@@ -64,7 +64,8 @@ public readonly record struct TorchOrder(int A, int B, int C, int D)
     {
         int n = A * B * C * D;
         if (source.Length != n || destination.Length != n)
-            throw new ArgumentException($"({A}, {B}, {C}, {D}) holds {n} elements, not {source.Length} → {destination.Length}");
+            throw new ArgumentException($"({A}, {B}, {C}, {D}) holds {n} elements, not {source.Length} → "
+                + $"{destination.Length}");
         if (IsIdentity) { source.CopyTo(destination); return; }
         for (int a = 0; a < A; a++)
             for (int b = 0; b < B; b++)

@@ -67,12 +67,16 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             var p = Params;
             encConv = ConvArch.Encoder(config.Channels); decConv = ConvArch.Decoder(config.Channels);
-            encConvW = Enumerable.Range(0, encConv.Length).Select(i => p.IndexOf(ConvArch.EncoderConv(i) + ".weight")).ToArray();
-            decConvW = Enumerable.Range(0, decConv.Length).Select(i => p.IndexOf(ConvArch.DecoderConv(i) + ".weight")).ToArray();
+            encConvW = Enumerable.Range(0, encConv.Length).Select(i => p.IndexOf(ConvArch.EncoderConv(i)
+                + ".weight")).ToArray();
+            decConvW = Enumerable.Range(0, decConv.Length).Select(i => p.IndexOf(ConvArch.DecoderConv(i)
+                + ".weight")).ToArray();
             NormIndex Norm(string name) => p.Norms[p.NormNames.ToList().IndexOf(name)];
             encNorm = Enumerable.Range(0, encConv.Length).Select(i => Norm(ConvArch.EncoderNorm(i))).ToArray();
-            decNorm = [Norm(ConvArch.DecoderLinearNorm), .. Enumerable.Range(0, decConv.Length - 1).Select(i => Norm(ConvArch.DecoderNorm(i)))];
-            encLinW = p.IndexOf(ConvArch.EncoderLinear + ".weight"); encLinB = p.IndexOf(ConvArch.EncoderLinear + ".bias");
+            decNorm = [Norm(ConvArch.DecoderLinearNorm), .. Enumerable.Range(0, decConv.Length - 1).Select(i
+                => Norm(ConvArch.DecoderNorm(i)))];
+            encLinW = p.IndexOf(ConvArch.EncoderLinear + ".weight"); encLinB = p.IndexOf(ConvArch.EncoderLinear
+                + ".bias");
             decLinW = p.IndexOf(ConvArch.DecoderLinear + ".weight");
             decConvBias = p.IndexOf(ConvArch.DecoderConv(decConv.Length - 1) + ".bias");
         }
@@ -93,7 +97,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>mu and logvar made contiguous once here, rather than by each of the five ops that read them.</summary>
-    static (Tensor<T> Mu, Tensor<T> Logvar) Split(Tensor<T> h, int z) => (h.Slice(0, z).Contiguous(), h.Slice(z, z).Contiguous());
+    static (Tensor<T> Mu, Tensor<T> Logvar) Split(Tensor<T> h, int z) => (h.Slice(0, z).Contiguous(),
+        h.Slice(z, z).Contiguous());
 
     /// <summary>x (B, 784) = (B, 28, 28, 1) → (B, 2Z) through the conv encoder.</summary>
     Tensor<T> EncodeConv(Tensor<T> x)
@@ -136,7 +141,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     Tensor<T> NormAndActivate(Tensor<T> h, NormIndex n)
     {
         var p = Params;
-        h = Ops.BatchNorm(h, p.Tensors[n.Gamma], p.Tensors[n.Beta], p.Buffers[n.RunningMean], p.Buffers[n.RunningVar], Training,
+        h = Ops.BatchNorm(h, p.Tensors[n.Gamma], p.Tensors[n.Beta], p.Buffers[n.RunningMean], p.Buffers[n.RunningVar],
+            Training,
             ConvArch.Momentum, ConvArch.NormEps, Training ? Replicas : null, leakySlope: ConvArch.LeakySlope);
         if (Training) p.BatchesTracked[n.Layer]++;
         return h;
@@ -157,7 +163,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>z = mu + exp(logvar / 2)·eps.</summary>
-    public static Tensor<T> Reparameterize(Tensor<T> mu, Tensor<T> logvar, Tensor<T> eps) => mu + (logvar * T.CreateTruncating(0.5)).Exp() * eps;
+    public static Tensor<T> Reparameterize(Tensor<T> mu, Tensor<T> logvar, Tensor<T> eps)
+        => mu + (logvar * T.CreateTruncating(0.5)).Exp() * eps;
 
     /// <summary>
     /// β·recon + (1 − α)·KL + (α + λ − 1)·MMD²(z, prior): recon and KL are per-example sums averaged over the batch;
@@ -256,7 +263,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     public void AdamStep(long step)
     {
         Span<T> flags = stackalloc T[2];
-        if (Disc is { } d) Backend.ReadScalars([Params.FlagNonFiniteGradient(), d.Params.FlagNonFiniteGradient()], flags);
+        if (Disc is { } d)
+            Backend.ReadScalars([Params.FlagNonFiniteGradient(), d.Params.FlagNonFiniteGradient()], flags);
         else Backend.ReadScalars([Params.FlagNonFiniteGradient()], flags);
         AdamStep(step, gradientsFinite: T.IsZero(flags[0]) && T.IsZero(flags[1]));
     }
@@ -275,7 +283,8 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
             Disc?.Params.ThrowIfNonFiniteGradient();
             throw new InvalidOperationException("a gradient flag was set, but every gradient reads back finite");
         }
-        Backend.Adam(Params.All, Params.AllGrad, Params.AllM, Params.AllV, Config.LearningRate, Config.Beta1, Config.Beta2, Config.AdamEps, step);
+        Backend.Adam(Params.All, Params.AllGrad, Params.AllM, Params.AllV, Config.LearningRate, Config.Beta1,
+            Config.Beta2, Config.AdamEps, step);
         Disc?.AdamStep(step, Config);
     }
 }

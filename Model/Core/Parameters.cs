@@ -64,14 +64,16 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         var layout = layoutTable.Entries; var buffers = layoutTable.Buffers; var normNames = layoutTable.NormNames;
         Layout = layout;
         Count = layoutTable.Count;
-        Values = backend.Rent(Count); Grads = backend.Rent(Count); AdamM = backend.Rent(Count); AdamV = backend.Rent(Count);
+        Values = backend.Rent(Count); Grads = backend.Rent(Count); AdamM = backend.Rent(Count);
+        AdamV = backend.Rent(Count);
         all = Tensor<T>.View(Values, 0, new Shape(Count));
         allGrad = Tensor<T>.View(Grads, 0, new Shape(Count));
         allM = Tensor<T>.View(AdamM, 0, new Shape(Count));
         allV = Tensor<T>.View(AdamV, 0, new Shape(Count));
         foreach (var t in new[] { all, allGrad, allM, allV }) backend.Fill(t, T.Zero);
         gradFlag = Tensor<T>.Zeros(new Shape(1), backend);
-        Tensors = layout.Select(e => Tensor<T>.View(Values, e.Offset, e.Shape, Tensor<T>.View(Grads, e.Offset, e.Shape), requiresGrad: true)).ToArray();
+        Tensors = layout.Select(e => Tensor<T>.View(Values, e.Offset, e.Shape, Tensor<T>.View(Grads, e.Offset, e.Shape),
+            requiresGrad: true)).ToArray();
 
         BufferLayout = buffers;
         BufferCount = layoutTable.BufferCount;
@@ -142,7 +144,8 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Running means 0, variances 1, no batches tracked (PyTorch's reset_running_stats).</summary>
     public void ResetBuffers()
     {
-        for (int i = 0; i < BufferLayout.Count; i++) all.Backend.Fill(Buffers[i], BufferLayout[i].Init == InitKind.Ones ? T.One : T.Zero);
+        for (int i = 0; i < BufferLayout.Count; i++)
+            all.Backend.Fill(Buffers[i], BufferLayout[i].Init == InitKind.Ones ? T.One : T.Zero);
         Array.Clear(BatchesTracked);
     }
 
@@ -178,10 +181,12 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         var values = new T[Count];
         foreach (var e in Layout)
-            e.Order.FromTorch<T>(Array.ConvertAll(get(e.Name, e.TorchShape), v => T.CreateTruncating(v)), values.AsSpan(e.Offset, e.Shape.Length));
+            e.Order.FromTorch<T>(Array.ConvertAll(get(e.Name, e.TorchShape), v => T.CreateTruncating(v)),
+                values.AsSpan(e.Offset, e.Shape.Length));
         all.CopyFrom(values);
         for (int i = 0; i < BufferLayout.Count; i++)
-            Buffers[i].CopyFrom(Array.ConvertAll(get(BufferLayout[i].Name, BufferLayout[i].TorchShape), v => T.CreateTruncating(v)));
+            Buffers[i].CopyFrom(Array.ConvertAll(get(BufferLayout[i].Name, BufferLayout[i].TorchShape),
+                v => T.CreateTruncating(v)));
         for (int i = 0; i < NormNames.Count; i++) BatchesTracked[i] = count(NormNames[i] + ".num_batches_tracked");
     }
 

@@ -19,7 +19,8 @@ static class TorchBoxMuller
         Log6 = (float)2.0000714765E-1, Log7 = -(float)2.4999993993E-1, Log8 = (float)3.3333331174E-1,
         LogQ1 = -(float)2.12194440e-4, LogQ2 = (float)0.693359375;
     const float Dp1 = -(float)0.78515625, Dp2 = -(float)2.4187564849853515625e-4, Dp3 = -(float)3.77489497744594108e-8;
-    const float Cos0 = (float)2.443315711809948E-005, Cos1 = -(float)1.388731625493765E-003, Cos2 = (float)4.166664568298827E-002;
+    const float Cos0 = (float)2.443315711809948E-005, Cos1 = -(float)1.388731625493765E-003,
+        Cos2 = (float)4.166664568298827E-002;
     const float Sin0 = -(float)1.9515295891E-4, Sin1 = (float)8.3321608736E-3, Sin2 = -(float)1.6666654611E-1;
 
     /// <summary>Every whole block of 16 in <paramref name="d"/> (its length is a multiple of 16).</summary>
@@ -43,10 +44,12 @@ static class TorchBoxMuller
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+    static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c)
+        => Vector256.FusedMultiplyAdd(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Fma(Vector256<float> a, float b, float c) => Vector256.FusedMultiplyAdd(a, Vector256.Create(b), Vector256.Create(c));
+    static Vector256<float> Fma(Vector256<float> a, float b, float c) => Vector256.FusedMultiplyAdd(a,
+        Vector256.Create(b), Vector256.Create(c));
 
     static Vector256<float> Log(Vector256<float> x)
     {
@@ -77,7 +80,8 @@ static class TorchBoxMuller
 
     static (Vector256<float> Sin, Vector256<float> Cos) SinCos(Vector256<float> x)
     {
-        var j = (Vector256.ConvertToInt32(x * Vector256.Create(FourOverPi)) + Vector256.Create(1)) & Vector256.Create(~1);
+        var j = (Vector256.ConvertToInt32(x * Vector256.Create(FourOverPi))
+            + Vector256.Create(1)) & Vector256.Create(~1);
         var y = Vector256.ConvertToSingle(j);
         var sinSign = Vector256.ShiftLeft(j & Vector256.Create(4), 29).AsSingle();
         var cosSign = Vector256.ShiftLeft(~(j - Vector256.Create(2)) & Vector256.Create(4), 29).AsSingle();
@@ -109,7 +113,8 @@ static class TorchBoxMuller
         {
             float radius = MathF.Sqrt(-2f * LogScalar(1f - d[j]));
             var (sin, cos) = SinCosScalar(TwoPi * d[j + 8]);
-            d[j] = radius * cos + 0f;                            // ATen: fmadd(n, std = 1, mean = 0), which turns −0 into +0
+            // ATen: fmadd(n, std = 1, mean = 0), which turns −0 into +0
+            d[j] = radius * cos + 0f;
             d[j + 8] = radius * sin + 0f;
         }
     }
@@ -124,7 +129,8 @@ static class TorchBoxMuller
         x = MathF.Max(x, BitConverter.Int32BitsToSingle(0x00800000));
         int bits = BitConverter.SingleToInt32Bits(x);
         float e = (bits >>> 23) - 0x7f;
-        x = BitConverter.Int32BitsToSingle((bits & ~0x7f800000) | BitConverter.SingleToInt32Bits(0.5f));   // mantissa in [0.5, 1)
+        // mantissa in [0.5, 1)
+        x = BitConverter.Int32BitsToSingle((bits & ~0x7f800000) | BitConverter.SingleToInt32Bits(0.5f));
         e += 1f;
         bool small = x < SqrtHalf;
         float tmp = small ? x : 0f;

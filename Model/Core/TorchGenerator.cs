@@ -170,7 +170,8 @@ public sealed class TorchGenerator
     public void Randperm(Span<int> order)
     {
         int n = order.Length;
-        if ((long)n >= uint.MaxValue / 20) throw new ArgumentException($"randperm of {n} elements takes ATen's 64-bit path, which is not reproduced");
+        if ((long)n >= uint.MaxValue / 20)
+            throw new ArgumentException($"randperm of {n} elements takes ATen's 64-bit path, which is not reproduced");
         for (int i = 0; i < n; i++) order[i] = i;
         for (int i = 0; i < n - 1; i++)
         {
@@ -191,7 +192,8 @@ public sealed class TorchGenerator
     public void RestoreState(ReadOnlySpan<uint> state)
     {
         if (state.Length != StateLength || state[N] > N || state[N + 1] > 1)
-            throw new ArgumentException($"a generator state is {StateLength} words: {N} engine words, an index ≤ {N}, a flag and a cached normal");
+            throw new ArgumentException($"a generator state is {StateLength} words: {N} engine words, an index ≤ {N}, "
+                + "a flag and a cached normal");
         state[..N].CopyTo(mt);
         index = (int)state[N];
         hasCachedNormal = state[N + 1] == 1;

@@ -114,11 +114,16 @@ public sealed record TrainConfig
         static void Finite(double v, string name, double example)
         {
             if (!double.IsFinite(v))
-                throw new UserError($"{name} must be a finite number, not {Num(v)}; give one such as {name} {Num(example)}");
+                throw new UserError($"{name} must be a finite number, not {Num(v)}; give one such as {name} "
+                    + $"{Num(example)}");
         }
-        Finite(Alpha, "--alpha", d.Alpha); Finite(Lambda, "--lambda", d.Lambda); Finite(Beta, "--beta", d.Beta); Finite(LearningRate, "--lr", d.LearningRate);
-        Finite(Beta1, "--beta1", d.Beta1); Finite(Beta2, "--beta2", d.Beta2); Finite(AdamEps, "--adam-eps", d.AdamEps); Finite(Bandwidth, "--bandwidth", d.Bandwidth);
-        if (!(Lambda > 0)) throw new UserError($"--lambda must be > 0 (got {Num(Lambda)}); the InfoVAE paper's MNIST setting is --lambda 1000");
+        Finite(Alpha, "--alpha", d.Alpha); Finite(Lambda, "--lambda", d.Lambda); Finite(Beta, "--beta", d.Beta);
+        Finite(LearningRate, "--lr", d.LearningRate);
+        Finite(Beta1, "--beta1", d.Beta1); Finite(Beta2, "--beta2", d.Beta2); Finite(AdamEps, "--adam-eps", d.AdamEps);
+        Finite(Bandwidth, "--bandwidth", d.Bandwidth);
+        if (!(Lambda > 0))
+            throw new UserError($"--lambda must be > 0 (got {Num(Lambda)}); the InfoVAE paper's MNIST setting is "
+                + "--lambda 1000");
         string divergence = Divergence == Divergence.Mmd ? "MMD" : "divergence";
         if (DivergenceWeight < 0)
             throw new UserError($"the {divergence} weight α + λ − 1 = {DivergenceWeight:G4} is negative, which would "
@@ -139,23 +144,35 @@ public sealed record TrainConfig
                 throw new UserError($"--disc-lr must be > 0, not {Num(DiscLearningRate)}; "
                     + $"the default is {Num(d.DiscLearningRate)}");
         }
-        if (!(Beta > 0)) throw new UserError($"--beta (the reconstruction weight) must be > 0, not {Num(Beta)}; the default is {Num(d.Beta)}");
-        if (!(LearningRate > 0)) throw new UserError($"--lr must be > 0, not {Num(LearningRate)}; the default is {Num(d.LearningRate)}");
+        if (!(Beta > 0))
+            throw new UserError($"--beta (the reconstruction weight) must be > 0, not {Num(Beta)}; the default is "
+                + $"{Num(d.Beta)}");
+        if (!(LearningRate > 0))
+            throw new UserError($"--lr must be > 0, not {Num(LearningRate)}; the default is {Num(d.LearningRate)}");
         if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1))
-            throw new UserError($"--beta1 and --beta2 must be in [0, 1), not {Num(Beta1)} and {Num(Beta2)}; the defaults are {Num(d.Beta1)} and {Num(d.Beta2)}");
-        if (!(AdamEps > 0)) throw new UserError($"--adam-eps must be > 0, not {Num(AdamEps)}; the default is {Num(d.AdamEps)}");
+            throw new UserError($"--beta1 and --beta2 must be in [0, 1), not {Num(Beta1)} and {Num(Beta2)}; the "
+                + $"defaults are {Num(d.Beta1)} and {Num(d.Beta2)}");
+        if (!(AdamEps > 0))
+            throw new UserError($"--adam-eps must be > 0, not {Num(AdamEps)}; the default is {Num(d.AdamEps)}");
         if (Epochs <= 0) throw new UserError($"--epochs must be at least 1, not {Epochs}; the default is {d.Epochs}");
         if (Batch <= 0) throw new UserError($"--batch must be at least 1, not {Batch}; the default is {d.Batch}");
         if (Latent <= 0) throw new UserError($"--latent must be at least 1, not {Latent}; the default is {d.Latent}");
-        if (InputSize <= 0) throw new UserError($"images must have at least one pixel, not {InputSize}; use a data set of real images");
+        if (InputSize <= 0)
+            throw new UserError($"images must have at least one pixel, not {InputSize}; use a data set of real images");
         if (!Enum.IsDefined(Arch)) throw new UserError($"unknown architecture '{Arch}': use --arch mlp or --arch conv");
-        if (Hidden.Length == 0 || Array.Exists(Hidden, h => h <= 0)) throw new UserError($"--hidden must list one or more positive layer sizes, not '{string.Join(",", Hidden)}'; e.g. --hidden 512,256");
+        if (Hidden.Length == 0 || Array.Exists(Hidden, h => h <= 0))
+            throw new UserError($"--hidden must list one or more positive layer sizes, not "
+                + $"'{string.Join(",", Hidden)}'; e.g. --hidden 512,256");
         if (Arch == Architecture.Conv)
         {
             if (Channels.Length != ConvArch.Depth || Array.Exists(Channels, c => c <= 0))
-                throw new UserError($"--channels must list {ConvArch.Depth} positive channel counts (one per encoder convolution; the decoder mirrors them), not '{string.Join(",", Channels)}'; e.g. --channels 32,64,128");
+                throw new UserError($"--channels must list {ConvArch.Depth} positive channel counts (one per encoder "
+                    + $"convolution; the decoder mirrors them), not '{string.Join(",", Channels)}'; e.g. --channels "
+                    + "32,64,128");
             if (InputSize != ConvArch.Side * ConvArch.Side)
-                throw new UserError($"--arch conv takes {ConvArch.Side}×{ConvArch.Side} images ({ConvArch.Side * ConvArch.Side} pixels), not {InputSize} pixels per image; use --arch mlp for other sizes");
+                throw new UserError($"--arch conv takes {ConvArch.Side}×{ConvArch.Side} images "
+                    + $"({ConvArch.Side * ConvArch.Side} pixels), not {InputSize} pixels per image; use --arch mlp "
+                    + "for other sizes");
         }
         if (PriorSamples < 1)
             throw new UserError($"--prior-samples must be ≥ 0 (0 = the batch size), not {PriorSamples}");
@@ -167,10 +184,13 @@ public sealed record TrainConfig
         if (WorldSize < 1)
             throw new UserError($"world_size must be at least 1 (the ranks that train), not {WorldSize}");
         if (Scales.Length == 0 || Array.Exists(Scales, s => !(s > 0) || !double.IsFinite(s)))
-            throw new UserError($"--scales must list positive numbers, not '{string.Join(",", Scales.Select(Num))}'; e.g. --scales 0.1,0.2,0.5,1,2,5,10");
-        if (!(Bandwidth > 0)) throw new UserError($"--bandwidth must be > 0, not {Num(Bandwidth)}; the default is {Num(d.Bandwidth)}");
+            throw new UserError($"--scales must list positive numbers, not '{string.Join(",", Scales.Select(Num))}'; "
+                + "e.g. --scales 0.1,0.2,0.5,1,2,5,10");
+        if (!(Bandwidth > 0))
+            throw new UserError($"--bandwidth must be > 0, not {Num(Bandwidth)}; the default is {Num(d.Bandwidth)}");
         if (MmdWeight > 0 && UnbiasedMmd && (Batch < 2 || PriorSamples == 1))
-            throw new UserError("the unbiased MMD estimator needs at least 2 samples per batch: use --batch 2 or more, or --mmd-estimator biased");
+            throw new UserError("the unbiased MMD estimator needs at least 2 samples per batch: use --batch 2 or more,"
+                + " or --mmd-estimator biased");
     }
 
     /// <summary>
@@ -179,7 +199,8 @@ public sealed record TrainConfig
     public void CheckImageShape(int rows, int cols, string folder)
     {
         if (Arch == Architecture.Conv && (rows != ConvArch.Side || cols != ConvArch.Side))
-            throw new UserError($"--arch conv takes {ConvArch.Side}×{ConvArch.Side} images, but the data in {folder} are {rows}×{cols}; use --arch mlp for other sizes, or 28×28 data (MNIST, Fashion-MNIST)");
+            throw new UserError($"--arch conv takes {ConvArch.Side}×{ConvArch.Side} images, but the data in {folder} "
+                + $"are {rows}×{cols}; use --arch mlp for other sizes, or 28×28 data (MNIST, Fashion-MNIST)");
     }
 
     /// <summary>
@@ -188,7 +209,8 @@ public sealed record TrainConfig
     public void CheckTestImages(int test)
     {
         if (MmdWeight > 0 && UnbiasedMmd && test < 2)
-            throw new UserError($"the test set has {test} image, but the unbiased MMD estimator needs at least 2: use a test set with more images");
+            throw new UserError($"the test set has {test} image, but the unbiased MMD estimator needs at least 2: use "
+                + "a test set with more images");
     }
 
     /// <summary>
@@ -200,13 +222,18 @@ public sealed record TrainConfig
         if (!(MmdWeight > 0 && UnbiasedMmd)) return;
         const string biased = "or --mmd-estimator biased";
         if (train < 2)
-            throw new UserError($"the training set has {train} image, but the unbiased MMD estimator needs at least 2 per batch: use more images (a larger --limit) {biased}");
+            throw new UserError($"the training set has {train} image, but the unbiased MMD estimator needs at least 2 "
+                + $"per batch: use more images (a larger --limit) {biased}");
         CheckTestImages(test);
         if (Batch < train && train % Batch == 1)
         {
-            int suggest = Enumerable.Range(Batch + 1, train - Batch).Concat(Enumerable.Range(2, Batch - 2).Reverse()).First(b => train % b != 1);
-            throw new UserError($"{train} training images in batches of {Batch} leave a last batch of 1 image, which the unbiased MMD estimator "
-                + $"cannot use: use --batch {suggest} (any size that does not leave 1 over), a different --limit, {biased}");
+            int suggest =
+                Enumerable.Range(Batch + 1, train - Batch).Concat(Enumerable.Range(2, Batch - 2).Reverse()).First(b
+                => train % b != 1);
+            throw new UserError($"{train} training images in batches of {Batch} leave a last batch of 1 image, which "
+                + "the unbiased MMD estimator "
+                + $"cannot use: use --batch {suggest} (any size that does not leave 1 over), a different --limit, "
+                    + $"{biased}");
         }
     }
 }

@@ -20,7 +20,8 @@ public sealed class LabeledImages
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
         if (pixels.Length != (long)labels.Length * rows * cols)
-            throw new ArgumentException($"{pixels.Length} pixels are not {labels.Length} images of {rows} × {cols}.", nameof(pixels));
+            throw new ArgumentException($"{pixels.Length} pixels are not {labels.Length} images of {rows} × {cols}.",
+                nameof(pixels));
         (Pixels, Labels, Count, Rows, Cols) = (pixels, labels, labels.Length, rows, cols);
     }
 
@@ -50,7 +51,8 @@ public sealed class LabeledImages
     public LabeledImages Take(int count)
     {
         count = Math.Min(count, Count);
-        return count == Count ? this : new LabeledImages(Pixels[..(count * PixelsPerImage)], Labels[..count], Rows, Cols);
+        return count == Count ? this : new LabeledImages(Pixels[..(count * PixelsPerImage)], Labels[..count], Rows,
+            Cols);
     }
 }
 
@@ -81,14 +83,17 @@ public sealed record DataSet(LabeledImages Train, LabeledImages Test)
     {
         if (!Directory.Exists(folder))
             throw new UserError($"data folder {folder} does not exist; install Fashion-MNIST with "
-                + "'apt-get install dataset-fashion-mnist' (it goes to " + DefaultFolder + ") or choose a folder that holds "
+                + "'apt-get install dataset-fashion-mnist' (it goes to " + DefaultFolder
+                    + ") or choose a folder that holds "
                 + $"{TrainImages}, {TrainLabels}, {TestImages} and {TestLabels} (plain or .gz).");
         var sha256 = new Dictionary<string, string>();
         var train = LoadHalf(folder, TrainImages, TrainLabels, "training", sha256);
         var test = LoadHalf(folder, TestImages, TestLabels, "test", sha256);
         if (train.Rows != test.Rows || train.Cols != test.Cols)
-            throw new UserError($"data folder {folder}: training images are {train.Rows} × {train.Cols} but test images are "
-                + $"{test.Rows} × {test.Cols}; the files come from different data sets: put the four files of one data set there.");
+            throw new UserError($"data folder {folder}: training images are {train.Rows} × {train.Cols} but test "
+                + "images are "
+                + $"{test.Rows} × {test.Cols}; the files come from different data sets: put the four files of one "
+                    + "data set there.");
         var fingerprint = new DataFingerprint
         {
             Folder = Path.GetFullPath(folder), Rows = train.Rows, Cols = train.Cols,
@@ -104,7 +109,8 @@ public sealed record DataSet(LabeledImages Train, LabeledImages Test)
     public DataFingerprint? Fingerprint { get; init; }
 
     /// <summary>Fashion-MNIST's names when the folder's name says fashion, else the digits.</summary>
-    public IReadOnlyList<string> ClassNames => Folder.Contains("fashion", StringComparison.OrdinalIgnoreCase) ? FashionClassNames : DigitClassNames;
+    public IReadOnlyList<string> ClassNames => Folder.Contains("fashion", StringComparison.OrdinalIgnoreCase)
+        ? FashionClassNames : DigitClassNames;
 
     /// <summary>Only the first <paramref name="count"/> training images (0 = all): for quick tries.</summary>
     public DataSet LimitTrain(int count)

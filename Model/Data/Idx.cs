@@ -79,7 +79,8 @@ public static class Idx
             Span<byte> head = stackalloc byte[4];
             r.ReadHeader(head, "its 4-byte magic number");
             if (head[0] != 0 || head[1] != 0)
-                throw new UserError($"{path}: not an IDX file (starts with {Convert.ToHexString(head)}, an IDX magic number "
+                throw new UserError($"{path}: not an IDX file (starts with {Convert.ToHexString(head)}, an IDX magic "
+                    + "number "
                     + $"starts with 0000); give the MNIST/Fashion-MNIST file here, {expected}.");
             if (head[2] != UnsignedByte)
                 throw new UserError($"{path}: IDX element type 0x{head[2]:x2}, expected 0x08 (unsigned byte) as in "
@@ -110,14 +111,17 @@ public static class Idx
             string dims = string.Join(" × ", r.Dims);
             string count = payload > Array.MaxLength ? $"more than {Array.MaxLength}" : payload.ToString();
             if (!gzip && headerLength + payload != fileLength)
-                throw new UserError($"{path}: the header says {dims} = {count} bytes of data after a {headerLength}-byte "
-                    + $"header, but the file has {fileLength} bytes ({(headerLength + payload > fileLength ? "truncated" : "trailing data")}); "
+                throw new UserError($"{path}: the header says {dims} = {count} bytes of data after a "
+                    + $"{headerLength}-byte "
+                    + $"header, but the file has {fileLength} bytes "
+                        + $"({(headerLength + payload > fileLength ? "truncated" : "trailing data")}); "
                     + "the file is damaged: install or download it again.");
             if (gzip && headerLength + payload > fileLength * MaxDeflateRatio)
                 throw new UserError($"{path}: the header says {dims} = {count} bytes of data, more than a gzip file of "
                     + $"{fileLength} bytes can hold; the file is damaged: install or download it again.");
             if (payload > Array.MaxLength)
-                throw new UserError($"{path}: {dims} = {count} elements is more than one array holds ({Array.MaxLength}); "
+                throw new UserError($"{path}: {dims} = {count} elements is more than one array holds "
+                    + $"({Array.MaxLength}); "
                     + "split the data set.");
             r.PayloadLength = (int)payload;
             return r;
@@ -197,13 +201,15 @@ public static class Idx
         {
             Span<byte> one = stackalloc byte[1];
             if (gzip && Fill(one) > 0)
-                throw new UserError($"{path}: the gzipped data go on past the {string.Join(" × ", Dims)} elements its IDX "
+                throw new UserError($"{path}: the gzipped data go on past the {string.Join(" × ", Dims)} elements its "
+                    + "IDX "
                     + "header announces; the file is damaged or not what it says: install or download it again.");
         }
 
         [System.Diagnostics.CodeAnalysis.DoesNotReturn]
         void Truncated() =>
-            throw new UserError($"{path}: the {Kind} is truncated: its header says {string.Join(" × ", Dims)} elements, "
+            throw new UserError($"{path}: the {Kind} is truncated: its header says {string.Join(" × ", Dims)} "
+                + "elements, "
                 + $"but the data end after {consumed} bytes; install or download it again.");
 
         /// <summary>
@@ -215,7 +221,8 @@ public static class Idx
             try { got = stream.ReadAtLeast(destination, destination.Length, throwOnEndOfStream: false); }
             catch (InvalidDataException e)
             {
-                throw new UserError($"{path}: the gzip data are corrupt or truncated after {consumed} bytes ({e.Message}); "
+                throw new UserError($"{path}: the gzip data are corrupt or truncated after {consumed} bytes "
+                    + $"({e.Message}); "
                     + "install or download the file again.");
             }
             consumed += got;

@@ -17,11 +17,14 @@ public sealed class SafeTensor
     public SafeTensor(string name, DType dtype, int[] shape, byte[] data)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        if (name == SafeTensors.MetadataKey) throw new ArgumentException($"'{name}' is reserved for metadata.", nameof(name));
-        if (shape.Any(s => s < 0)) throw new ArgumentException($"negative size in shape [{string.Join(", ", shape)}].", nameof(shape));
+        if (name == SafeTensors.MetadataKey)
+            throw new ArgumentException($"'{name}' is reserved for metadata.", nameof(name));
+        if (shape.Any(s => s < 0))
+            throw new ArgumentException($"negative size in shape [{string.Join(", ", shape)}].", nameof(shape));
         long count = shape.Aggregate(1L, (a, s) => checked(a * s));
         if (count * SizeOf(dtype) != data.Length)
-            throw new ArgumentException($"{name}: shape [{string.Join(", ", shape)}] of {dtype} needs {count * SizeOf(dtype)} bytes, got {data.Length}.", nameof(data));
+            throw new ArgumentException($"{name}: shape [{string.Join(", ", shape)}] of {dtype} needs "
+                + $"{count * SizeOf(dtype)} bytes, got {data.Length}.", nameof(data));
         (Name, DType, Shape, Data) = (name, dtype, shape, data);
     }
 
@@ -46,7 +49,8 @@ public sealed class SafeTensor
         if (want != DType) throw new InvalidOperationException($"{Name} holds {DType}, not {want}.");
         var source = MemoryMarshal.Cast<byte, T>(Data);
         if (source.Length != destination.Length)
-            throw new ArgumentException($"{Name} has {source.Length} elements, the destination {destination.Length}.", nameof(destination));
+            throw new ArgumentException($"{Name} has {source.Length} elements, the destination {destination.Length}.",
+                nameof(destination));
         source.CopyTo(destination);
     }
 
@@ -60,7 +64,8 @@ public sealed class SafeTensor
 
     public static DType DTypeOf<T>() where T : unmanaged
     {
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors data are little-endian.");
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("safetensors data are little-endian.");
         if (typeof(T) == typeof(float)) return DType.F32;
         if (typeof(T) == typeof(double)) return DType.F64;
         if (typeof(T) == typeof(long)) return DType.I64;

@@ -28,18 +28,21 @@ public static class SafeTensors
     /// </summary>
     /// <exception cref="UserError">the file could not be written (folder missing, disk full, no
     /// permission).</exception>
-    public static void Write(string path, IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+    public static void Write(string path, IReadOnlyList<SafeTensor> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null) =>
         Write(path, tensors, metadata, wrap: s => s);
 
     /// <param name="wrap">lets tests put a failing stream between the writer and the temp file.</param>
-    internal static void Write(string path, IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata,
+    internal static void Write(string path, IReadOnlyList<SafeTensor> tensors,
+        IReadOnlyDictionary<string, string>? metadata,
         Func<Stream, Stream> wrap)
     {
         var header = Header(tensors, metadata);
         string tmp = path + ".tmp";
         try
         {
-            using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
+            using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None,
+                bufferSize: 1 << 16))
             {
                 var s = wrap(file);
                 Span<byte> n = stackalloc byte[8];
@@ -48,7 +51,8 @@ public static class SafeTensors
                 s.Write(header);
                 foreach (var t in tensors) s.Write(t.Data);
                 s.Flush();
-                file.Flush(flushToDisk: true);    // fsync before the rename, or a crash could rename an empty file into place
+                // fsync before the rename, or a crash could rename an empty file into place
+                file.Flush(flushToDisk: true);
             }
             // rename(2) replaces path in one step on one file system. (The folder itself is not fsynced: .NET cannot
             // open a directory, so after a power cut the rename may be lost, leaving the previous file, which is fine.)
@@ -58,7 +62,8 @@ public static class SafeTensors
         {
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             if (e is IOException or UnauthorizedAccessException)
-                throw new UserError($"could not write {path}: {e.Message}; any previous {Path.GetFileName(path)} is unchanged. "
+                throw new UserError($"could not write {path}: {e.Message}; any previous {Path.GetFileName(path)} is "
+                    + "unchanged. "
                     + "Free some disk space, or choose a folder that exists and is writable.");
             throw;
         }
@@ -74,7 +79,8 @@ public static class SafeTensors
             if (!names.Add(t.Name)) throw new ArgumentException($"two tensors are named '{t.Name}'.", nameof(tensors));
 
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(buffer,
+            new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             if (metadata is { Count: > 0 })
@@ -126,7 +132,8 @@ public static class SafeTensors
             throw new UserError($"{path}: the header length {n} runs past the end of the file ({length} bytes); "
                 + $"{(n < MaxHeaderLength ? truncated : damaged)}.");
         if (n > MaxHeaderLength)
-            throw new UserError($"{path}: header of {n} bytes, more than the {MaxHeaderLength} safetensors allows; {damaged}.");
+            throw new UserError($"{path}: header of {n} bytes, more than the {MaxHeaderLength} safetensors allows; "
+                + $"{damaged}.");
         long dataStart = 8 + (long)n, dataLength = length - dataStart;
 
         var header = new byte[n];
@@ -134,7 +141,10 @@ public static class SafeTensors
         List<Entry> entries; Dictionary<string, string> metadata;
         // A JSON string that is valid JSON but not valid UTF-16 ("\ud800") throws InvalidOperationException on reading.
         try { (entries, metadata) = ParseHeader(header, path, damaged); }
-        catch (InvalidOperationException e) { throw new UserError($"{path}: the header holds a string that is not valid text ({e.Message}); {damaged}."); }
+        catch (InvalidOperationException e)
+        {
+            throw new UserError($"{path}: the header holds a string that is not valid text ({e.Message}); {damaged}.");
+        }
         CheckLayout(entries, dataLength, path, damaged, truncated);
 
         var tensors = new List<SafeTensor>(entries.Count);
@@ -154,7 +164,10 @@ public static class SafeTensors
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 }); }
-        catch (JsonException e) { throw new UserError($"{path}: the header is not valid JSON ({e.Message}); {damaged}."); }
+        catch (JsonException e)
+        {
+            throw new UserError($"{path}: the header is not valid JSON ({e.Message}); {damaged}.");
+        }
         using var _ = doc;
         if (doc.RootElement.ValueKind != JsonValueKind.Object)
             throw new UserError($"{path}: the header is JSON but not an object; {damaged}.");
@@ -191,11 +204,14 @@ public static class SafeTensors
             || !e.TryGetProperty("dtype", out var dtypeJson) || dtypeJson.ValueKind != JsonValueKind.String
             || !e.TryGetProperty("shape", out var shapeJson) || shapeJson.ValueKind != JsonValueKind.Array
             || !e.TryGetProperty("data_offsets", out var offsetsJson) || offsetsJson.ValueKind != JsonValueKind.Array)
-            throw new UserError($"{where}: needs \"dtype\" (a string), \"shape\" and \"data_offsets\" (arrays); {damaged}.");
+            throw new UserError($"{where}: needs \"dtype\" (a string), \"shape\" and \"data_offsets\" (arrays); "
+                + $"{damaged}.");
 
         string dtypeName = dtypeJson.GetString()!;
-        if (!Enum.TryParse<DType>(dtypeName, ignoreCase: false, out var dtype) || !Enum.IsDefined(dtype) || dtypeName != dtype.ToString())
-            throw new UserError($"{where}: dtype {dtypeName} is not one we read ({string.Join(", ", Enum.GetNames<DType>())}); "
+        if (!Enum.TryParse<DType>(dtypeName, ignoreCase: false, out var dtype) || !Enum.IsDefined(dtype)
+            || dtypeName != dtype.ToString())
+            throw new UserError($"{where}: dtype {dtypeName} is not one we read "
+                + $"({string.Join(", ", Enum.GetNames<DType>())}); "
                 + "convert the checkpoint to one of those.");
 
         var shape = new int[shapeJson.GetArrayLength()];
@@ -203,7 +219,8 @@ public static class SafeTensors
         foreach (var s in shapeJson.EnumerateArray())
         {
             if (s.ValueKind != JsonValueKind.Number || !s.TryGetInt32(out shape[i]) || shape[i] < 0)
-                throw new UserError($"{where}: shape {shapeJson.GetRawText()} is not a list of sizes (0 to {int.MaxValue}); {damaged}.");
+                throw new UserError($"{where}: shape {shapeJson.GetRawText()} is not a list of sizes (0 to "
+                    + $"{int.MaxValue}); {damaged}.");
             i++;
         }
 
@@ -214,7 +231,8 @@ public static class SafeTensors
         foreach (var o in offsetsJson.EnumerateArray())
         {
             if (o.ValueKind != JsonValueKind.Number || !o.TryGetInt64(out offsets[i]) || offsets[i] < 0)
-                throw new UserError($"{where}: data_offsets {offsetsJson.GetRawText()} are not byte offsets; {damaged}.");
+                throw new UserError($"{where}: data_offsets {offsetsJson.GetRawText()} are not byte offsets; "
+                    + $"{damaged}.");
             i++;
         }
         if (offsets[1] < offsets[0])
@@ -228,7 +246,8 @@ public static class SafeTensors
         if (shape.Contains(0)) expected = 0;
         if (expected != bytes)
             throw new UserError($"{where}: shape [{string.Join(", ", shape)}] of {dtype} needs "
-                + $"{(expected < 0 ? "more than 2^63" : expected.ToString())} bytes but data_offsets {offsetsJson.GetRawText()} "
+                + $"{(expected < 0 ? "more than 2^63" : expected.ToString())} bytes but data_offsets "
+                    + $"{offsetsJson.GetRawText()} "
                 + $"hold {bytes}; {damaged}.");
         return new Entry(name, dtype, shape, offsets[0], offsets[1]);
     }
@@ -243,19 +262,23 @@ public static class SafeTensors
         foreach (var e in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
         {
             if (e.End > dataLength)
-                throw new UserError($"{path}: tensor '{e.Name}' at bytes [{e.Begin}, {e.End}) runs past the end of the data "
+                throw new UserError($"{path}: tensor '{e.Name}' at bytes [{e.Begin}, {e.End}) runs past the end of "
+                    + "the data "
                     + $"({dataLength} bytes); {truncated}.");
             if (e.Begin < expectedBegin)
-                throw new UserError($"{path}: tensor '{e.Name}' at [{e.Begin}, {e.End}) overlaps {previous}, which ends at "
+                throw new UserError($"{path}: tensor '{e.Name}' at [{e.Begin}, {e.End}) overlaps {previous}, which "
+                    + "ends at "
                     + $"{expectedBegin}; {damaged}.");
             if (e.Begin > expectedBegin)
-                throw new UserError($"{path}: a gap of {e.Begin - expectedBegin} bytes between {previous} and tensor '{e.Name}'; "
+                throw new UserError($"{path}: a gap of {e.Begin - expectedBegin} bytes between {previous} and tensor "
+                    + $"'{e.Name}'; "
                     + $"{damaged}.");
             expectedBegin = e.End;
             previous = $"tensor '{e.Name}'";
         }
         if (expectedBegin != dataLength)
-            throw new UserError($"{path}: {dataLength - expectedBegin} bytes after the last tensor that no tensor owns; {damaged}.");
+            throw new UserError($"{path}: {dataLength - expectedBegin} bytes after the last tensor that no tensor "
+                + $"owns; {damaged}.");
     }
 
     static void ReadExactly(Stream f, Span<byte> destination, string path, string damaged)
@@ -266,7 +289,8 @@ public static class SafeTensors
 }
 
 /// <summary>The tensors and metadata of one safetensors file, in header order.</summary>
-public sealed class SafeTensorsFile(string path, IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string> metadata)
+public sealed class SafeTensorsFile(string path, IReadOnlyList<SafeTensor> tensors,
+    IReadOnlyDictionary<string, string> metadata)
 {
     public string Path { get; } = path;
     public IReadOnlyList<SafeTensor> Tensors { get; } = tensors;
@@ -284,18 +308,27 @@ public sealed class SafeTensorsFile(string path, IReadOnlyList<SafeTensor> tenso
     public SafeTensor Get(string name, DType dtype, params int[] shape)
     {
         if (!TryGet(name, out var t))
-            throw new UserError($"{Path}: no tensor '{name}' (it holds {string.Join(", ", Tensors.Take(4).Select(t => t.Name))}{(Tensors.Count > 4 ? $" and {Tensors.Count - 4} more" : "")}); "
+        {
+            string holds = string.Join(", ", Tensors.Take(4).Select(t => t.Name))
+                + (Tensors.Count > 4 ? $" and {Tensors.Count - 4} more" : "");
+            throw new UserError($"{Path}: no tensor '{name}' (it holds {holds}); "
                 + "it is not a file of this model: use one written by this version of infovae.");
+        }
         if (t.DType != dtype)
-            throw new UserError($"{Path}: tensor '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], expected {dtype} [{string.Join(", ", shape)}]; "
-                + $"the file holds {t.DType} where {dtype} belongs: convert it to {dtype}, or use one written by infovae.");
+            throw new UserError($"{Path}: tensor '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], expected "
+                + $"{dtype} [{string.Join(", ", shape)}]; "
+                + $"the file holds {t.DType} where {dtype} belongs: convert it to {dtype}, or use one written by "
+                    + "infovae.");
         if (!t.Shape.SequenceEqual(shape))
-            throw new UserError($"{Path}: tensor '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], expected {dtype} [{string.Join(", ", shape)}]; "
-                + "the file holds a model of another size: load it with the options it was trained with, or use a file of this model.");
+            throw new UserError($"{Path}: tensor '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], expected "
+                + $"{dtype} [{string.Join(", ", shape)}]; "
+                + "the file holds a model of another size: load it with the options it was trained with, or use a "
+                    + "file of this model.");
         return t;
     }
 
     /// <summary>The metadata value for <paramref name="key"/>, which must exist.</summary>
     public string GetMetadata(string key) => Metadata.TryGetValue(key, out var v) ? v
-        : throw new UserError($"{Path}: no metadata '{key}', so it was not written by infovae: use a checkpoint that infovae train wrote.");
+        : throw new UserError($"{Path}: no metadata '{key}', so it was not written by infovae: use a checkpoint that "
+            + "infovae train wrote.");
 }

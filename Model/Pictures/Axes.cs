@@ -118,7 +118,11 @@ sealed class Axes
         float x = Box.Right + 12, y = Box.Top + 10;
         for (int i = 0; i < names.Count; i++, y += 20)
         {
-            using var mark = new SKPaint { Color = colors[i], IsAntialias = true, StrokeWidth = 2.5f, IsStroke = lines };
+            using var mark = new SKPaint
+            {
+                Color = colors[i], IsAntialias = true, StrokeWidth = 2.5f,
+                IsStroke = lines
+            };
             if (lines) canvas.DrawLine(x, y, x + 20, y, mark);
             else canvas.DrawCircle(x + 10, y, 4.5f, mark);
             canvas.DrawText(names[i], x + 26, y + 4, SKTextAlign.Left, font, ink);

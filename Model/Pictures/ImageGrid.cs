@@ -24,7 +24,8 @@ public static class ImageGrid
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(columns);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(scale);
         if (images.Length != (long)count * rows * cols)
-            throw new ArgumentException($"{images.Length} values are not {count} images of {rows} × {cols}.", nameof(images));
+            throw new ArgumentException($"{images.Length} values are not {count} images of {rows} × {cols}.",
+                nameof(images));
         int gridRows = (count + columns - 1) / columns;
         if (rowLabels is not null && rowLabels.Count != gridRows)
             throw new ArgumentException($"{rowLabels.Count} row labels for {gridRows} grid rows.", nameof(rowLabels));
@@ -43,7 +44,8 @@ public static class ImageGrid
         var pixels = bitmap.GetPixelSpan();               // (height, width, 4) bytes, RGBA
         for (int n = 0; n < count; n++)
         {
-            int x0 = labelWidth + Gap + n % columns * (cellW + Gap), y0 = titleHeight + Gap + n / columns * (cellH + Gap);
+            int x0 = labelWidth + Gap + n % columns * (cellW + Gap), y0 = titleHeight + Gap
+                + n / columns * (cellH + Gap);
             var image = images.Slice(n * rows * cols, rows * cols);
             for (int y = 0; y < cellH; y++)
             {

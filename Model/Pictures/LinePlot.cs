@@ -13,14 +13,17 @@ public static class LinePlot
     public static void Write(string path, IReadOnlyList<Series> series, string? title = null, string xLabel = "epoch",
         string yLabel = "loss", int width = 860, int height = 520)
     {
-        if (series.Count is 0 or > 10) throw new ArgumentException($"{series.Count} series; give 1 to 10.", nameof(series));
+        if (series.Count is 0 or > 10)
+            throw new ArgumentException($"{series.Count} series; give 1 to 10.", nameof(series));
         foreach (var s in series)
             if (s.X.Count != s.Y.Count)
-                throw new ArgumentException($"series '{s.Name}' has {s.X.Count} x values and {s.Y.Count} y values.", nameof(series));
+                throw new ArgumentException($"series '{s.Name}' has {s.X.Count} x values and {s.Y.Count} y values.",
+                    nameof(series));
 
         var names = series.Select(s => s.Name).ToArray();
         int legend = Axes.LegendWidth(names);
-        var axes = new Axes(width, height, legend, Axes.Range(series.SelectMany(s => s.X), pad: 0.02), Axes.Range(series.SelectMany(s => s.Y)));
+        var axes = new Axes(width, height, legend, Axes.Range(series.SelectMany(s => s.X), pad: 0.02),
+            Axes.Range(series.SelectMany(s => s.Y)));
         var box = axes.Box;
 
         using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));

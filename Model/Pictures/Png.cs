@@ -17,8 +17,10 @@ static class Png
     /// <summary>Tableau 10 (matplotlib's default cycle "tab10"): ten colours told apart by most readers.</summary>
     public static readonly SKColor[] Palette =
     [
-        new(0x1f, 0x77, 0xb4), new(0xff, 0x7f, 0x0e), new(0x2c, 0xa0, 0x2c), new(0xd6, 0x27, 0x28), new(0x94, 0x67, 0xbd),
-        new(0x8c, 0x56, 0x4b), new(0xe3, 0x77, 0xc2), new(0x7f, 0x7f, 0x7f), new(0xbc, 0xbd, 0x22), new(0x17, 0xbe, 0xcf),
+        new(0x1f, 0x77, 0xb4), new(0xff, 0x7f, 0x0e), new(0x2c, 0xa0, 0x2c), new(0xd6, 0x27, 0x28),
+            new(0x94, 0x67, 0xbd),
+        new(0x8c, 0x56, 0x4b), new(0xe3, 0x77, 0xc2), new(0x7f, 0x7f, 0x7f), new(0xbc, 0xbd, 0x22),
+            new(0x17, 0xbe, 0xcf),
     ];
 
     /// <summary>Encodes <paramref name="bitmap"/> as PNG at <paramref name="path"/>, creating its folder.</summary>
@@ -35,7 +37,8 @@ static class Png
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UserError($"could not write picture {path}: {e.Message}; choose a writable folder or free some disk space.");
+            throw new UserError($"could not write picture {path}: {e.Message}; choose a writable folder or free some "
+                + "disk space.");
         }
     }
 }

@@ -9,15 +9,19 @@ public static class ScatterPlot
 {
     /// <param name="points">(N, 2): x0, y0, x1, y1, ...; non-finite points are left out.</param>
     /// <param name="labels">(N) class of each point, 0 ≤ label &lt; classNames.Count ≤ 10.</param>
-    public static void Write(string path, ReadOnlySpan<float> points, ReadOnlySpan<byte> labels, IReadOnlyList<string> classNames,
+    public static void Write(string path, ReadOnlySpan<float> points, ReadOnlySpan<byte> labels,
+        IReadOnlyList<string> classNames,
         string? title = null, string xLabel = "z[0]", string yLabel = "z[1]", int width = 860, int height = 680)
     {
         if (points.Length != 2 * labels.Length)
-            throw new ArgumentException($"{points.Length} coordinates are not 2 per label ({labels.Length} labels).", nameof(points));
+            throw new ArgumentException($"{points.Length} coordinates are not 2 per label ({labels.Length} labels).",
+                nameof(points));
         if (classNames.Count is 0 or > 10)
-            throw new ArgumentException($"{classNames.Count} class names; the palette has 10 colours.", nameof(classNames));
+            throw new ArgumentException($"{classNames.Count} class names; the palette has 10 colours.",
+                nameof(classNames));
         foreach (byte l in labels)
-            if (l >= classNames.Count) throw new ArgumentException($"label {l} but only {classNames.Count} class names.", nameof(labels));
+            if (l >= classNames.Count)
+                throw new ArgumentException($"label {l} but only {classNames.Count} class names.", nameof(labels));
 
         var xs = new double[labels.Length];
         var ys = new double[labels.Length];

@@ -34,7 +34,8 @@ public static class Checkpoint
             $"{Device} ({Simd switch { "avx512" => "AVX-512", "avx2" => "AVX2", var other => other }})";
     }
 
-    public static void Save(string path, Trainer t) => Save(path, t.Net, new Position(t.Step, t.Epoch, t.NextBatch), t.Noise);
+    public static void Save(string path, Trainer t) => Save(path, t.Net, new Position(t.Step, t.Epoch, t.NextBatch),
+        t.Noise);
 
     /// <summary>Tests put a failing stream (a full disk) between the writer and the file, on this thread.</summary>
     [ThreadStatic] internal static Func<Stream, Stream>? WrapWrites;
@@ -65,8 +66,11 @@ public static class Checkpoint
         if (p.AllBuffers is { } all)
         {
             var buffers = all.ToArray();
-            foreach (var e in p.BufferLayout) tensors.Add(SafeTensor.From<float>(e.Name, buffers.AsSpan(e.Offset, e.Shape.Length), e.Shape.ToArray()));
-            for (int i = 0; i < p.NormNames.Count; i++) tensors.Add(SafeTensor.From<long>(p.NormNames[i] + ".num_batches_tracked", [p.BatchesTracked[i]]));
+            foreach (var e in p.BufferLayout)
+                tensors.Add(SafeTensor.From<float>(e.Name, buffers.AsSpan(e.Offset, e.Shape.Length),
+                    e.Shape.ToArray()));
+            for (int i = 0; i < p.NormNames.Count; i++)
+                tensors.Add(SafeTensor.From<long>(p.NormNames[i] + ".num_batches_tracked", [p.BatchesTracked[i]]));
         }
         var meta = new Dictionary<string, string>
         {
@@ -89,14 +93,21 @@ public static class Checkpoint
     {
         var at = Load(path, t.Net, out var file);
         if (file.Metadata["version"] != Version)
-            throw new UserError($"{path} was written by an older infovae (checkpoint version {file.Metadata["version"]}, whose random draws were not "
-                + "PyTorch's), so training cannot continue from it; eval, export and the picture commands still read it, or train the run again");
+            throw new UserError($"{path} was written by an older infovae (checkpoint version "
+                + $"{file.Metadata["version"]}, whose random draws were not "
+                + "PyTorch's), so training cannot continue from it; eval, export and the picture commands still read "
+                    + "it, or train the run again");
         (t.Step, t.Epoch, t.NextBatch) = (at.Step, at.Epoch, at.NextBatch);
         var words = file.Get(GeneratorName, DType.I32, TorchGenerator.StateLength).As<int>();
         try { t.Noise.RestoreState(Array.ConvertAll(words, w => (uint)w)); }
-        catch (ArgumentException e) { throw new UserError($"{path}: {GeneratorName} is not a generator state ({e.Message}); {Fix}"); }
+        catch (ArgumentException e)
+        {
+            throw new UserError($"{path}: {GeneratorName} is not a generator state ({e.Message}); {Fix}");
+        }
         if (t.NextBatch < 0 || t.NextBatch >= t.BatchesPerEpoch || t.Epoch < 0 || t.Step < 0)
-            throw new UserError($"{path}: position epoch {t.Epoch}, batch {t.NextBatch} does not fit this data set ({t.BatchesPerEpoch} batches per epoch); resume with the --data and --limit the run was started with");
+            throw new UserError($"{path}: position epoch {t.Epoch}, batch {t.NextBatch} does not fit this data set "
+                + $"({t.BatchesPerEpoch} batches per epoch); resume with the --data and --limit the run was started "
+                + "with");
         return file.Metadata.TryGetValue("device", out var device) && file.Metadata.TryGetValue("simd", out var simd)
             ? new ComputedOn(device, simd) : null;
     }
@@ -108,13 +119,17 @@ public static class Checkpoint
 
     static Position Load(string path, InfoVaeNet<float> net, out SafeTensorsFile file)
     {
-        if (!File.Exists(path)) throw new UserError($"no checkpoint at {path}: the run stopped before its first checkpoint; start it again without --resume");
+        if (!File.Exists(path))
+            throw new UserError($"no checkpoint at {path}: the run stopped before its first checkpoint; start it "
+                + "again without --resume");
         file = SafeTensors.Read(path, Fix);
         if (!file.Metadata.TryGetValue("format", out var format) || format != Format)
-            throw new UserError($"{path} is not an infovae checkpoint (its format is '{format ?? "not given"}'); {Fix}");
+            throw new UserError($"{path} is not an infovae checkpoint (its format is '{format ?? "not given"}'); "
+                + $"{Fix}");
         // Version 1 differs only in its random state (Philox, nothing saved): its weights serve eval and export.
         if (!file.Metadata.TryGetValue("version", out var version) || version is not ("1" or Version))
-            throw new UserError($"{path} is an infovae checkpoint of version {version ?? "(none)"}, which this infovae (version {Version}) does not read; {Fix}");
+            throw new UserError($"{path} is an infovae checkpoint of version {version ?? "(none)"}, which this "
+                + $"infovae (version {Version}) does not read; {Fix}");
         CheckModelSize(file, net.Config, path);
         var p = net.Params;
         foreach (var ps in net.Disc is { } disc ? [p, disc.Params] : new[] { p })
@@ -131,15 +146,18 @@ public static class Checkpoint
         if (p.AllBuffers is { } all)
         {
             var buffers = new float[p.BufferCount];
-            foreach (var e in p.BufferLayout) file.Get(e.Name, DType.F32, e.Shape.ToArray()).CopyTo<float>(buffers.AsSpan(e.Offset, e.Shape.Length));
+            foreach (var e in p.BufferLayout)
+                file.Get(e.Name, DType.F32, e.Shape.ToArray()).CopyTo<float>(buffers.AsSpan(e.Offset, e.Shape.Length));
             all.CopyFrom(buffers);
             for (int i = 0; i < p.NormNames.Count; i++)
             {
                 long n = file.Get(p.NormNames[i] + ".num_batches_tracked", DType.I64).As<long>()[0];
-                p.BatchesTracked[i] = n >= 0 ? n : throw new UserError($"{path}: {p.NormNames[i]}.num_batches_tracked is {n}, not a count; {Fix}");
+                p.BatchesTracked[i] = n >= 0 ? n
+                    : throw new UserError($"{path}: {p.NormNames[i]}.num_batches_tracked is {n}, not a count; {Fix}");
             }
         }
-        return new Position(ReadInt(file, "step", path, long.MaxValue), (int)ReadInt(file, "epoch", path, int.MaxValue), (int)ReadInt(file, "next_batch", path, int.MaxValue));
+        return new Position(ReadInt(file, "step", path, long.MaxValue), (int)ReadInt(file, "epoch", path, int.MaxValue),
+            (int)ReadInt(file, "next_batch", path, int.MaxValue));
     }
 
     /// <summary>
@@ -147,18 +165,21 @@ public static class Checkpoint
     /// </summary>
     static void CheckModelSize(SafeTensorsFile file, TrainConfig config, string path)
     {
-        if (!file.Metadata.TryGetValue("config", out var json)) return;      // the tensors' shapes are checked one by one anyway
+        // the tensors' shapes are checked one by one anyway
+        if (!file.Metadata.TryGetValue("config", out var json)) return;
         TrainConfig? saved;
         try { saved = RunJson.ReadConfig(json); }
         catch (JsonException) { return; }
         if (saved?.Hidden == null) return;
         static string Named(TrainConfig c) => (c.Arch == Architecture.Mlp ? "an " : "a ") + c.Describe();
         if (saved.Describe() != config.Describe())
-            throw new UserError($"{path} holds {Named(saved)} but the run's config.json describes {Named(config)}: the two files come from "
+            throw new UserError($"{path} holds {Named(saved)} but the run's config.json describes {Named(config)}: "
+                + "the two files come from "
                 + "different runs; put the run's own config.json and checkpoint.safetensors together");
     }
 
     static long ReadInt(SafeTensorsFile f, string key, string path, long max) =>
-        f.Metadata.TryGetValue(key, out var text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v <= max ? v
+        f.Metadata.TryGetValue(key, out var text) && long.TryParse(text, NumberStyles.None,
+            CultureInfo.InvariantCulture, out var v) && v <= max ? v
             : throw new UserError($"{path}: metadata '{key}' is missing or not a count from 0 to {max}; {Fix}");
 }

@@ -17,7 +17,8 @@ public sealed record EvalReport(int Images, double Total, double Recon, double K
 /// </summary>
 public static class Evaluation
 {
-    public static EvalReport Run(InfoVaeNet<float> net, LabeledImages test, int iwSamples, Action<string>? progress = null)
+    public static EvalReport Run(InfoVaeNet<float> net, LabeledImages test, int iwSamples,
+        Action<string>? progress = null)
     {
         var loss = LossTerms(net, test);
         int z = net.Config.Latent, n = test.Count;
@@ -30,7 +31,8 @@ public static class Evaluation
         nll /= n;
         int active = ActiveUnits(mu, n, z);
         double mi = MutualInformation(mu, lv, n, z, net.Config.Seed);
-        return new EvalReport(n, loss.Total, loss.Recon, loss.Kl, loss.Mmd, -(loss.Recon + loss.Kl), iwSamples, nll, active, z, mi);
+        return new EvalReport(n, loss.Total, loss.Recon, loss.Kl, loss.Mmd, -(loss.Recon + loss.Kl), iwSamples, nll,
+            active, z, mi);
     }
 
     /// <summary>

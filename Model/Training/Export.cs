@@ -13,7 +13,8 @@ public static class Export
     public static void Write(InfoVaeNet<float> net, string path)
     {
         var tensors = net.Params.TorchState()
-            .Select(t => t.Values is { } v ? SafeTensor.From<float>(t.Name, v, t.Shape) : SafeTensor.From<long>(t.Name, [t.Count!.Value], t.Shape))
+            .Select(t => t.Values is { } v ? SafeTensor.From<float>(t.Name, v, t.Shape)
+                : SafeTensor.From<long>(t.Name, [t.Count!.Value], t.Shape))
             .ToList();
         var c = net.Config;
         var meta = new Dictionary<string, string>
@@ -25,7 +26,8 @@ public static class Export
         {
             meta["model"] = "infovae-conv";
             meta["channels"] = string.Join(",", c.Channels);
-            meta["layout"] = "NCHW (PyTorch's default); the decoder's (N, 1, 28, 28) output flattens to the (N, 784) image";
+            meta["layout"] =
+                "NCHW (PyTorch's default); the decoder's (N, 1, 28, 28) output flattens to the (N, 784) image";
         }
         else { meta["model"] = "infovae-mlp"; meta["hidden"] = string.Join(",", c.Hidden); }
         try { SafeTensors.Write(path, tensors, meta); }

@@ -29,11 +29,14 @@ public sealed class RunFolder
         try
         {
             if (File.Exists(path)) throw new UserError($"--out {path} is a file; give a folder for the run");
-            for (var up = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)); !string.IsNullOrEmpty(up); up = System.IO.Path.GetDirectoryName(up))
+            for (var up = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)); !string.IsNullOrEmpty(up);
+                up = System.IO.Path.GetDirectoryName(up))
                 if (File.Exists(up))
-                    throw new UserError($"cannot create the run folder {path}: {up} is a file, not a folder; choose an --out folder that you can write to");
+                    throw new UserError($"cannot create the run folder {path}: {up} is a file, not a folder; choose "
+                        + "an --out folder that you can write to");
             if (Directory.Exists(path) && File.Exists(System.IO.Path.Combine(path, "checkpoint.safetensors")))
-                throw new UserError($"{path} already holds a run; continue it with --resume {path} or choose another --out");
+                throw new UserError($"{path} already holds a run; continue it with --resume {path} or choose another "
+                    + "--out");
             Directory.CreateDirectory(path);
             var probe = System.IO.Path.Combine(path, ".write-test");
             File.WriteAllText(probe, "");
@@ -41,16 +44,21 @@ public sealed class RunFolder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UserError($"cannot write to the run folder {path}: {e.Message.TrimEnd('.')}; choose an --out folder that you can write to");
+            throw new UserError($"cannot write to the run folder {path}: {e.Message.TrimEnd('.')}; choose an --out "
+                + "folder that you can write to");
         }
         return new RunFolder(path);
     }
 
     public static RunFolder Open(string path)
     {
-        if (!Directory.Exists(path)) throw new UserError($"run folder {path} does not exist; give the folder that infovae train wrote (its --out)");
+        if (!Directory.Exists(path))
+            throw new UserError($"run folder {path} does not exist; give the folder that infovae train wrote (its "
+                + "--out)");
         var f = new RunFolder(path);
-        if (!File.Exists(f.ConfigPath)) throw new UserError($"{path} is not a run folder (it has no config.json); give the folder that infovae train wrote (its --out)");
+        if (!File.Exists(f.ConfigPath))
+            throw new UserError($"{path} is not a run folder (it has no config.json); give the folder that infovae "
+                + "train wrote (its --out)");
         return f;
     }
 
@@ -60,14 +68,22 @@ public sealed class RunFolder
     /// <summary>The run's config.json, in today's form or an older one (see <see cref="RunJson"/>).</summary>
     public TrainConfig ReadConfig()
     {
-        const string fix = "restore the run's config.json (the checkpoint's metadata holds a copy under \"config\") or start a new run";
+        const string fix =
+            "restore the run's config.json (the checkpoint's metadata holds a copy under \"config\") or start a new "
+            + "run";
         TrainConfig config;
         try { config = RunJson.ReadConfig(File.ReadAllText(ConfigPath)); }
-        catch (JsonException e) { throw new UserError($"{ConfigPath} is not a valid run config ({e.Message.TrimEnd('.')}); {fix}"); }
+        catch (JsonException e)
+        {
+            throw new UserError($"{ConfigPath} is not a valid run config ({e.Message.TrimEnd('.')}); {fix}");
+        }
         if (config.Hidden is null || config.Scales is null || config.Channels is null)
             throw new UserError($"{ConfigPath} has no hidden, channels or scales list; {fix}");
         try { config.Validate(); }
-        catch (UserError e) { throw new UserError($"{ConfigPath} holds settings that cannot train ({e.Message}); {fix}"); }
+        catch (UserError e)
+        {
+            throw new UserError($"{ConfigPath} holds settings that cannot train ({e.Message}); {fix}");
+        }
         return config;
     }
 

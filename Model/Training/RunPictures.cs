@@ -41,7 +41,8 @@ public static class RunPictures
     }
 
     static (int Rows, int Cols) Side(InfoVaeNet<float> net) =>
-        net.Config.InputSize == 784 ? (28, 28) : ((int)Math.Sqrt(net.Config.InputSize), net.Config.InputSize / (int)Math.Sqrt(net.Config.InputSize));
+        net.Config.InputSize == 784 ? (28, 28) : ((int)Math.Sqrt(net.Config.InputSize), net.Config.InputSize
+            / (int)Math.Sqrt(net.Config.InputSize));
 
     /// <summary>
     /// 64 draws z ~ N(0, I) decoded (fixed by the run's seed, so pictures of different epochs compare).
@@ -64,7 +65,8 @@ public static class RunPictures
         var both = new float[2 * n * p];
         test.Pixels.AsSpan(0, n * p).CopyTo(both);
         rec.CopyTo(both.AsSpan(n * p));
-        ImageGrid.Write(path, both, 2 * n, test.Rows, test.Cols, columns: n, rowLabels: ["input", "recon"], title: "test images and their reconstructions");
+        ImageGrid.Write(path, both, 2 * n, test.Rows, test.Cols, columns: n, rowLabels: ["input", "recon"],
+            title: "test images and their reconstructions");
         return path;
     }
 
@@ -83,7 +85,8 @@ public static class RunPictures
                 for (int q = 0; q < z; q++)
                     codes[(i * steps + s) * z + q] = (1 - w) * mu[2 * i * z + q] + w * mu[(2 * i + 1) * z + q];
             }
-        ImageGrid.Write(path, Decode(net, codes, pairs * steps), pairs * steps, test.Rows, test.Cols, columns: steps, title: "interpolations between test images (posterior means)");
+        ImageGrid.Write(path, Decode(net, codes, pairs * steps), pairs * steps, test.Rows, test.Cols, columns: steps,
+            title: "interpolations between test images (posterior means)");
         return path;
     }
 
@@ -110,7 +113,8 @@ public static class RunPictures
                 mu.AsSpan(0, z).CopyTo(code);
                 code[dims[r]] = -3 + 6f * s / (steps - 1);
             }
-        ImageGrid.Write(path, Decode(net, codes, dims.Length * steps), dims.Length * steps, test.Rows, test.Cols, columns: steps,
+        ImageGrid.Write(path, Decode(net, codes, dims.Length * steps), dims.Length * steps, test.Rows, test.Cols,
+            columns: steps,
             rowLabels: dims.Select(d => $"z[{d}]").ToArray(), title: "latent traversal: one dimension from −3 to 3");
         return path;
     }
@@ -128,7 +132,9 @@ public static class RunPictures
         if (z == 1) for (int i = 0; i < n; i++) pts[2 * i] = mu[i];
         else if (z == 2) mu.CopyTo(pts, 0);
         else { Pca.Project2(mu, n, z, pts); xl = "PC 1"; yl = "PC 2"; }
-        ScatterPlot.Write(path, pts, test.Labels.AsSpan(0, n), data.ClassNames, title: z > 2 ? $"test codes (posterior means), PCA of {z} dims" : "test codes (posterior means)", xLabel: xl, yLabel: yl);
+        ScatterPlot.Write(path, pts, test.Labels.AsSpan(0, n), data.ClassNames,
+            title: z > 2 ? $"test codes (posterior means), PCA of {z} dims" : "test codes (posterior means)",
+            xLabel: xl, yLabel: yl);
         return path;
     }
 
@@ -138,7 +144,8 @@ public static class RunPictures
     public static string Loss(RunFolder run, string path)
     {
         var stepX = new List<double>(); var stepY = new List<double>();
-        var epX = new List<double>(); var midX = new List<double>(); var trainY = new List<double>(); var testY = new List<double>();
+        var epX = new List<double>(); var midX = new List<double>(); var trainY = new List<double>();
+        var testY = new List<double>();
         long stepsPerEpoch = 0;
         foreach (var line in File.Exists(run.LogPath) ? File.ReadLines(run.LogPath) : [])
         {
@@ -149,7 +156,8 @@ public static class RunPictures
                 case "epoch":
                     int ep = e.GetProperty("epoch").GetInt32();
                     stepsPerEpoch = e.GetProperty("step").GetInt64() / Math.Max(1, ep);
-                    epX.Add(ep); midX.Add(ep - 0.5); trainY.Add(e.GetProperty("train_loss").GetDouble()); testY.Add(e.GetProperty("test_loss").GetDouble());
+                    epX.Add(ep); midX.Add(ep - 0.5); trainY.Add(e.GetProperty("train_loss").GetDouble());
+                    testY.Add(e.GetProperty("test_loss").GetDouble());
                     break;
                 case "step":
                     stepX.Add(e.GetProperty("step").GetInt64()); stepY.Add(e.GetProperty("loss").GetDouble());
@@ -159,7 +167,11 @@ public static class RunPictures
         if (stepsPerEpoch > 0) for (int i = 0; i < stepX.Count; i++) stepX[i] /= stepsPerEpoch;
         var series = new List<Series>();
         if (stepX.Count > 0 && stepsPerEpoch > 0) series.Add(new Series("train (logged steps)", stepX, stepY));
-        if (epX.Count > 0) { series.Add(new Series("train (epoch mean)", midX, trainY)); series.Add(new Series("test", epX, testY)); }
+        if (epX.Count > 0)
+        {
+            series.Add(new Series("train (epoch mean)", midX, trainY));
+            series.Add(new Series("test", epX, testY));
+        }
         if (series.Count == 0) return path;
         LinePlot.Write(path, series, title: "loss per image (nats)", xLabel: "epoch", yLabel: "loss");
         return path;
@@ -181,7 +193,8 @@ public static class Pca
         for (int k = 0; k < 2; k++)
         {
             var v = new double[d];
-            for (int j = 0; j < d; j++) v[j] = 1.0 / (j + 1 + k);  // deterministic start, not orthogonal to typical axes
+            // deterministic start, not orthogonal to typical axes
+            for (int j = 0; j < d; j++) v[j] = 1.0 / (j + 1 + k);
             double lambda = 0;
             for (int it = 0; it < 500; it++)
             {

@@ -14,7 +14,8 @@ public readonly record struct StepMetrics(double Total, double Recon, double Kl,
     /// <summary>"recon 12.3, kl NaN, mmd +∞, total NaN": the terms for a message.</summary>
     public string Describe()
     {
-        static string F(double v) => double.IsNaN(v) ? "NaN" : double.IsPositiveInfinity(v) ? "+∞" : double.IsNegativeInfinity(v) ? "−∞"
+        static string F(double v) => double.IsNaN(v) ? "NaN" : double.IsPositiveInfinity(v) ? "+∞"
+            : double.IsNegativeInfinity(v) ? "−∞"
             : v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
         string adversarial = Adversarial != 0 || Discriminator != 0
             ? $", adversarial {F(Adversarial)}, discriminator {F(Discriminator)}"

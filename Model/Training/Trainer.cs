@@ -111,7 +111,8 @@ public sealed class Trainer
                 Step++;
             }
         }
-        finally { Net.Training = false; Tape<float>.Current.Reset(); }     // also when anomaly mode throws mid-step: the next user of this thread's tape starts clean
+        // also when anomaly mode throws mid-step: the next user of this thread's tape starts clean
+        finally { Net.Training = false; Tape<float>.Current.Reset(); }
         if (!metrics.IsFinite) return metrics;
         if (++NextBatch == BatchesPerEpoch) { NextBatch = 0; Epoch++; }
         return metrics;

@@ -17,7 +17,9 @@ public class AnomalyTests(string device)
     IlgpuBackend? gpu;
     static Tape<float> Tape => Tape<float>.Current;
 
-    [OneTimeSetUp] public void Up() => be = device == "cpu" ? CpuBackend<float>.Instance : gpu = Devices.StartIlgpuCpu();
+    [OneTimeSetUp]
+    public void Up() => be = device == "cpu" ? CpuBackend<float>.Instance
+        : gpu = Devices.StartIlgpuCpu();
 
     [TearDown]
     public void Clean()
@@ -28,7 +30,8 @@ public class AnomalyTests(string device)
 
     [OneTimeTearDown] public void Down() => gpu?.Dispose();
 
-    Tensor<float> Leaf(float[] values, params int[] shape) => Tensor<float>.From(values, new Shape(shape), be, requiresGrad: true);
+    Tensor<float> Leaf(float[] values, params int[] shape) => Tensor<float>.From(values, new Shape(shape), be,
+        requiresGrad: true);
 
     [Test]
     public void AllFinite_finds_one_planted_nan_or_infinity_anywhere()
@@ -83,7 +86,8 @@ public class AnomalyTests(string device)
             var y = (x * 2f).Exp();       // exp(200) overflows float at element 2
             _ = y.Sum();                  // the check runs when the next op is recorded
         })!;
-        Assert.That((e.Op, e.Shape, e.InBackward, e.Index, e.Value), Is.EqualTo(("exp", new Shape(2, 3), false, 2, double.PositiveInfinity)));
+        Assert.That((e.Op, e.Shape, e.InBackward, e.Index, e.Value),
+            Is.EqualTo(("exp", new Shape(2, 3), false, 2, double.PositiveInfinity)));
         Assert.That(e.Message, Does.Contain("op 'exp'").And.Contain("(2, 3)").And.Contain("element 2 is +∞"));
     }
 

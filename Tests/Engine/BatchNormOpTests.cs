@@ -22,7 +22,8 @@ public class BatchNormOpTests
 
     [Test]
     public void Training_gradients_rows_by_columns() =>
-        Check(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, training: true), In(U(7 * 3, 4), 7, 3), In(U(3, 5, -1.5, 1.5), 3), In(U(3, 6), 3));
+        Check(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, training: true), In(U(7 * 3, 4), 7, 3),
+            In(U(3, 5, -1.5, 1.5), 3), In(U(3, 6), 3));
 
     [Test]
     public void Training_gradients_through_a_chain()
@@ -110,7 +111,8 @@ public class BatchNormOpTests
             m /= rows;
             for (int r = 0; r < rows; r++) q += (y[r * c + j] - m) * (y[r * c + j] - m);
             Assert.That(m, Is.EqualTo(beta[j]).Within(1e-12), $"column {j}: output mean = beta");
-            Assert.That(q / rows, Is.EqualTo(gamma[j] * gamma[j] * variance[j] / (variance[j] + 1e-5)).Within(1e-12), $"column {j}: output variance");
+            Assert.That(q / rows, Is.EqualTo(gamma[j] * gamma[j] * variance[j] / (variance[j] + 1e-5)).Within(1e-12),
+                $"column {j}: output variance");
         }
     }
 
@@ -145,7 +147,8 @@ public class BatchNormOpTests
         Assert.That(rm1, Is.EqualTo(rm)); Assert.That(rv1, Is.EqualTo(rv));
         for (int r = 0; r < 4; r++)
             for (int j = 0; j < 2; j++)
-                Assert.That(y[r * 2 + j], Is.EqualTo((x[r * 2 + j] - rm[j]) * gamma[j] / Math.Sqrt(rv[j] + 1e-5) + beta[j]).Within(1e-14), $"[{r}, {j}]");
+                Assert.That(y[r * 2 + j], Is.EqualTo((x[r * 2 + j] - rm[j]) * gamma[j] / Math.Sqrt(rv[j] + 1e-5)
+                    + beta[j]).Within(1e-14), $"[{r}, {j}]");
         // y at x = 3 in column 0: (3 − 0.5)·2/√(4 + 1e-5) + 0.125 ≈ 2.625.
         Assert.That(y[4], Is.EqualTo(2.625).Within(1e-5));
     }
@@ -164,11 +167,13 @@ public class BatchNormOpTests
         tape.Reset();
         var x = Tensor<float>.From(Array.ConvertAll(xd, v => (float)v), new Shape(rows, c));
         var rm = Tensor<float>.Zeros(new Shape(c)); var rv = Tensor<float>.Zeros(new Shape(c));
-        Ops.BatchNorm(x, Tensor<float>.From([1f, 1f, 1f], new Shape(c)), Tensor<float>.Zeros(new Shape(c)), rm, rv, training: true, momentum: 1.0);
+        Ops.BatchNorm(x, Tensor<float>.From([1f, 1f, 1f], new Shape(c)), Tensor<float>.Zeros(new Shape(c)), rm, rv,
+            training: true, momentum: 1.0);
         var got = rv.ToArray();
         tape.Reset();
         for (int j = 0; j < c; j++)
-            Assert.That(got[j], Is.EqualTo(variance[j] * rows / (rows - 1)).Within(1e-6 * variance[j]), $"column {j} variance");
+            Assert.That(got[j], Is.EqualTo(variance[j] * rows / (rows - 1)).Within(1e-6 * variance[j]),
+                $"column {j} variance");
     }
 
     [Test]
@@ -179,12 +184,14 @@ public class BatchNormOpTests
         var x = Tensor<double>.From(U(12, 30), new Shape(4, 3));
         var g3 = Tensor<double>.From(U(3, 31), new Shape(3)); var b3 = Tensor<double>.From(U(3, 32), new Shape(3));
         var g2 = Tensor<double>.From(U(2, 33), new Shape(2));
-        void Throws(TestDelegate f, string fragment) => Assert.That(Assert.Throws<ArgumentException>(f)!.Message, Does.Contain(fragment));
+        void Throws(TestDelegate f, string fragment) => Assert.That(Assert.Throws<ArgumentException>(f)!.Message,
+            Does.Contain(fragment));
         Throws(() => Ops.BatchNorm(x, g2, b3, null, null, true), "gamma (2) and beta (3) must be (3)");
         Throws(() => Ops.BatchNorm(x, g3, b3, null, null, false), "evaluation mode needs the running");
         Throws(() => Ops.BatchNorm(x, g3, b3, g3, null, true), "give both");
         Throws(() => Ops.BatchNorm(x, g3, b3, g3, g2, true), "running mean (3) and variance (2)");
-        Throws(() => Ops.BatchNorm(Tensor<double>.From(U(3, 34), new Shape(1, 3)), g3, b3, null, null, true), "more than 1 value per channel");
+        Throws(() => Ops.BatchNorm(Tensor<double>.From(U(3, 34), new Shape(1, 3)), g3, b3, null, null, true),
+            "more than 1 value per channel");
         Throws(() => Ops.BatchNorm(Tensor<double>.From(U(3, 34), new Shape(3)), g3, b3, null, null, true), "rank ≥ 2");
         Throws(() => Ops.BatchNorm(x, g3, b3, null, null, true, eps: 0), "eps 0");
         Throws(() => Ops.BatchNorm(x, g3, b3, null, null, true, momentum: 1.5), "momentum 1.5");
@@ -192,7 +199,8 @@ public class BatchNormOpTests
         tape.Reset();
     }
 
-    static (double[] Y, double[] RunningMean, double[] RunningVar) Run(double[] x, int[] shape, double[] gamma, double[] beta,
+    static (double[] Y, double[] RunningMean, double[] RunningVar) Run(double[] x, int[] shape, double[] gamma,
+        double[] beta,
         double[]? rm, double[]? rv, bool training, double momentum = 0.1)
     {
         var tape = Tape<double>.Current;
@@ -200,7 +208,8 @@ public class BatchNormOpTests
         int c = gamma.Length;
         var rmT = rm == null ? null : Tensor<double>.From(rm, new Shape(c));
         var rvT = rv == null ? null : Tensor<double>.From(rv, new Shape(c));
-        var y = Ops.BatchNorm(Tensor<double>.From(x, new Shape(shape)), Tensor<double>.From(gamma, new Shape(c)), Tensor<double>.From(beta, new Shape(c)),
+        var y = Ops.BatchNorm(Tensor<double>.From(x, new Shape(shape)), Tensor<double>.From(gamma, new Shape(c)),
+            Tensor<double>.From(beta, new Shape(c)),
             rmT, rvT, training, momentum).ToArray();
         tape.Reset();
         return (y, rmT?.ToArray() ?? [], rvT?.ToArray() ?? []);

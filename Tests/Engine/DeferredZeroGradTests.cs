@@ -45,13 +45,16 @@ public class DeferredZeroGradTests
         {
             Assert.That(lazy.W, Is.EqualTo(eager.W), "W");
             Assert.That(lazy.B, Is.EqualTo(eager.B), "b");
-            Assert.That(eager.W.All(double.IsFinite) && eager.B.All(double.IsFinite), "the eager run cleared the poison");
+            Assert.That(eager.W.All(double.IsFinite) && eager.B.All(double.IsFinite),
+                "the eager run cleared the poison");
         });
     }
 
     [Test] public void Used_once_the_first_write_overwrites() => Same((w, b) => Ops.Linear(X, w, b).Relu().Sum());
 
-    [Test] public void Used_twice_the_second_write_adds() => Same((w, b) => (Ops.Linear(X, w, b).Tanh().Sum() + Ops.Linear(X, w, b).Sum()));
+    [Test]
+    public void Used_twice_the_second_write_adds()
+        => Same((w, b) => (Ops.Linear(X, w, b).Tanh().Sum() + Ops.Linear(X, w, b).Sum()));
 
     [Test] public void Reached_only_by_an_op_that_adds() => Same((w, b) => (w * w).Sum() + (b * b).Sum());
 

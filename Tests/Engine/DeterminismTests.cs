@@ -18,7 +18,8 @@ public class DeterminismTests
     sealed class Net
     {
         // PyTorch's (out, in) layout for the weights; encoder output is [mu | logvar] along the last axis.
-        public readonly Tensor<float> Enc1W = Param(1, D, H, D), Enc1B = Param(2, D, H), Enc2W = Param(3, H, 2 * Z, H), Enc2B = Param(4, H, 2 * Z),
+        public readonly Tensor<float> Enc1W = Param(1, D, H, D), Enc1B = Param(2, D, H), Enc2W = Param(3, H, 2 * Z, H),
+            Enc2B = Param(4, H, 2 * Z),
             Dec1W = Param(5, Z, H, Z), Dec1B = Param(6, Z, H), Dec2W = Param(7, H, D, H), Dec2B = Param(8, H, D);
 
         public Tensor<float>[] All => [Enc1W, Enc1B, Enc2W, Enc2B, Dec1W, Dec1B, Dec2W, Dec2B];
@@ -65,12 +66,15 @@ public class DeterminismTests
 
     static void AssertSameBits(Step expected, Step actual, string label)
     {
-        Assert.That(BitConverter.SingleToInt32Bits(actual.Loss), Is.EqualTo(BitConverter.SingleToInt32Bits(expected.Loss)),
+        Assert.That(BitConverter.SingleToInt32Bits(actual.Loss),
+            Is.EqualTo(BitConverter.SingleToInt32Bits(expected.Loss)),
             $"{label}: loss {actual.Loss:R} vs {expected.Loss:R}");
         for (int k = 0; k < expected.Grads.Length; k++)
             for (int i = 0; i < expected.Grads[k].Length; i++)
-                if (BitConverter.SingleToInt32Bits(actual.Grads[k][i]) != BitConverter.SingleToInt32Bits(expected.Grads[k][i]))
-                    Assert.Fail($"{label}: parameter {k} gradient [{i}] {actual.Grads[k][i]:R} vs {expected.Grads[k][i]:R}");
+                if (BitConverter.SingleToInt32Bits(actual.Grads[k][i])
+                    != BitConverter.SingleToInt32Bits(expected.Grads[k][i]))
+                    Assert.Fail($"{label}: parameter {k} gradient [{i}] {actual.Grads[k][i]:R} vs "
+                        + $"{expected.Grads[k][i]:R}");
     }
 
     Net net = null!;
@@ -103,7 +107,8 @@ public class DeterminismTests
         for (int k = 0; k < first.Grads.Length; k++)
         {
             Assert.That(first.Grads[k].All(float.IsFinite), $"parameter {k}: a non-finite gradient");
-            Assert.That(first.Grads[k].Any(g => g != 0), $"parameter {k}: an all-zero gradient (the test would prove nothing)");
+            Assert.That(first.Grads[k].Any(g => g != 0),
+                $"parameter {k}: an all-zero gradient (the test would prove nothing)");
         }
         AssertSameBits(first, Run(net, x), "second run");
         AssertSameBits(first, Run(net, x), "third run");

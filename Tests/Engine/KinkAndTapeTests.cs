@@ -16,9 +16,13 @@ public class KinkAndTapeTests
         return g;
     }
 
-    [Test] public void Relu_gradient_at_zero_is_zero() => Assert.That(GradOf(x => x.Relu(), [-1, 0, 1]), Is.EqualTo(new double[] { 0, 0, 1 }));
+    [Test]
+    public void Relu_gradient_at_zero_is_zero() => Assert.That(GradOf(x => x.Relu(), [-1, 0, 1]),
+        Is.EqualTo(new double[] { 0, 0, 1 }));
 
-    [Test] public void Leaky_relu_gradient_at_zero_is_the_slope() => Assert.That(GradOf(x => x.LeakyRelu(0.25), [-1, 0, 1]), Is.EqualTo(new double[] { 0.25, 0.25, 1 }));
+    [Test]
+    public void Leaky_relu_gradient_at_zero_is_the_slope()
+        => Assert.That(GradOf(x => x.LeakyRelu(0.25), [-1, 0, 1]), Is.EqualTo(new double[] { 0.25, 0.25, 1 }));
 
     [Test]
     public void Squared_distance_clamp_passes_no_gradient()

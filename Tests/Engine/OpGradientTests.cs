@@ -14,14 +14,18 @@ public class OpGradientTests
 
     [Test] public void Add() => Check(t => t[0] + t[1], In(U(15, 1), 3, 5), In(U(15, 2), 3, 5));
     [Test] public void Add_broadcast_row() => Check(t => t[0] + t[1], In(U(21, 1), 7, 3), In(U(3, 2), 3));
-    [Test] public void Add_broadcast_column_and_rank3() => Check(t => t[0] + t[1], In(U(30, 1), 2, 3, 5), In(U(6, 2), 2, 3, 1));
+    [Test]
+    public void Add_broadcast_column_and_rank3() => Check(t => t[0] + t[1], In(U(30, 1), 2, 3, 5),
+        In(U(6, 2), 2, 3, 1));
     [Test] public void Add_broadcast_scalar_tensor() => Check(t => t[0] + t[1], In(U(1, 1)), In(U(10, 2), 2, 5));
     [Test] public void Sub() => Check(t => t[0] - t[1], In(U(17, 3), 17), In(U(17, 4), 17));
     [Test] public void Sub_broadcast() => Check(t => t[0] - t[1], In(U(5, 3), 5), In(U(35, 4), 7, 5));
     [Test] public void Mul() => Check(t => t[0] * t[1], In(U(19, 5), 19), In(U(19, 6), 19));
     [Test] public void Mul_broadcast() => Check(t => t[0] * t[1], In(U(3, 5), 3, 1), In(U(12, 6), 1, 3, 4));
     [Test] public void Div() => Check(t => t[0] / t[1], In(U(13, 7), 13), In(Rand.AwayFromZero(13, 8, 0.5, 2), 13));
-    [Test] public void Div_broadcast() => Check(t => t[0] / t[1], In(U(15, 7), 3, 5), In(Rand.AwayFromZero(5, 8, 0.5, 2), 5));
+    [Test]
+    public void Div_broadcast()
+        => Check(t => t[0] / t[1], In(U(15, 7), 3, 5), In(Rand.AwayFromZero(5, 8, 0.5, 2), 5));
     [Test] public void Neg() => Check(t => -t[0], In(U(11, 9), 11));
     [Test] public void Add_scalar() => Check(t => t[0] + 2.5, In(U(11, 9), 11));
     [Test] public void Mul_scalar() => Check(t => t[0] * -1.75, In(U(11, 9), 11));
@@ -47,10 +51,13 @@ public class OpGradientTests
     public void Matmul(bool ta, bool tb)
     {
         int m = 5, k = 7, n = 3;
-        Check(t => Ops.Matmul(t[0], t[1], ta, tb), In(U(m * k, 23), ta ? [k, m] : [m, k]), In(U(k * n, 24), tb ? [n, k] : [k, n]));
+        Check(t => Ops.Matmul(t[0], t[1], ta, tb), In(U(m * k, 23), ta ? [k, m] : [m, k]),
+            In(U(k * n, 24), tb ? [n, k] : [k, n]));
     }
 
-    [Test] public void Linear() => Check(t => Ops.Linear(t[0], t[1], t[2]), In(U(4 * 9, 25), 4, 9), In(U(5 * 9, 26), 5, 9), In(U(5, 27), 5));
+    [Test]
+    public void Linear() => Check(t => Ops.Linear(t[0], t[1], t[2]), In(U(4 * 9, 25), 4, 9),
+        In(U(5 * 9, 26), 5, 9), In(U(5, 27), 5));
     // x spread so that some of x·Wᵀ + b sit on each side of the ReLU's kink (none on it)
     [Test]
     public void Linear_relu()
@@ -59,19 +66,29 @@ public class OpGradientTests
     [Test]
     public void Linear_relu_without_bias()
         => Check(t => Ops.Linear(t[0], t[1], null, relu: true), In(U(3 * 6, 25, -2, 2), 3, 6), In(U(2 * 6, 26), 2, 6));
-    [Test] public void Linear_without_bias() => Check(t => Ops.Linear(t[0], t[1], null), In(U(3 * 6, 25), 3, 6), In(U(2 * 6, 26), 2, 6));
+    [Test]
+    public void Linear_without_bias() => Check(t => Ops.Linear(t[0], t[1], null), In(U(3 * 6, 25), 3, 6),
+        In(U(2 * 6, 26), 2, 6));
     [Test] public void Transpose() => Check(t => t[0].Transpose(), In(U(15, 28), 3, 5));
     [Test] public void Reshape() => Check(t => t[0].Reshape(5, 3) * t[1], In(U(15, 29), 3, 5), In(U(15, 30), 5, 3));
     [Test] public void Slice_last_axis() => Check(t => t[0].Slice(2, 3) * t[0].Slice(0, 3), In(U(20, 31), 4, 5));
     [Test] public void Slice_then_reshape() => Check(t => t[0].Slice(1, 2).Reshape(8), In(U(20, 31), 4, 5));
-    [Test] public void Concat_last_axis() => Check(t => Ops.Concat(-1, t[0], t[1], t[2]), In(U(6, 32), 3, 2), In(U(3, 33), 3, 1), In(U(12, 34), 3, 4));
+    [Test]
+    public void Concat_last_axis() => Check(t => Ops.Concat(-1, t[0], t[1], t[2]), In(U(6, 32), 3, 2),
+        In(U(3, 33), 3, 1), In(U(12, 34), 3, 4));
     [Test] public void Concat_axis0() => Check(t => Ops.Concat(0, t[0], t[1]), In(U(6, 35), 2, 3), In(U(9, 36), 3, 3));
-    [Test] public void Concat_middle_axis() => Check(t => Ops.Concat(1, t[0], t[1]), In(U(12, 35), 2, 2, 3), In(U(6, 36), 2, 1, 3));
-    [Test] public void Bce_with_logits() => Check(t => Ops.BceWithLogits(t[0], t[1]), In(U(23, 37, -6, 6), 23), In(U(23, 38, 0, 1), 23));
+    [Test]
+    public void Concat_middle_axis() => Check(t => Ops.Concat(1, t[0], t[1]), In(U(12, 35), 2, 2, 3),
+        In(U(6, 36), 2, 1, 3));
+    [Test]
+    public void Bce_with_logits() => Check(t => Ops.BceWithLogits(t[0], t[1]), In(U(23, 37, -6, 6), 23),
+        In(U(23, 38, 0, 1), 23));
     [Test]
     public void Bce_with_logits_sum()
         => Check(t => Ops.BceWithLogitsSum(t[0], t[1], 0.37), In(U(23, 37, -6, 6), 23), In(U(23, 38, 0, 1), 23));
-    [Test] public void Gaussian_kl() => Check(t => Ops.GaussianKl(t[0], t[1]), In(U(15, 39), 3, 5), In(U(15, 40, -2, 1), 3, 5));
+    [Test]
+    public void Gaussian_kl() => Check(t => Ops.GaussianKl(t[0], t[1]), In(U(15, 39), 3, 5),
+        In(U(15, 40, -2, 1), 3, 5));
     [Test]
     public void Softmax_cross_entropy_soft_targets() =>
         Check(t => Ops.SoftmaxCrossEntropy(t[0], t[1]), In(U(4 * 5, 50, -3, 3), 4, 5), In(U(4 * 5, 51, 0, 1), 4, 5));
@@ -79,7 +96,9 @@ public class OpGradientTests
     public void Softmax_cross_entropy_one_hot_labels() =>
         Check(t => Ops.SoftmaxCrossEntropy(t[0], t[1]), In(U(3 * 10, 52, -3, 3), 3, 10),
             Const([.. Enumerable.Range(0, 30).Select(i => i % 10 == (i / 10) * 3 ? 1.0 : 0.0)], 3, 10));
-    [Test] public void Squared_distance() => Check(t => Ops.SquaredDistance(t[0], t[1]), In(U(15, 41), 5, 3), In(U(21, 42), 7, 3));
+    [Test]
+    public void Squared_distance() => Check(t => Ops.SquaredDistance(t[0], t[1]), In(U(15, 41), 5, 3),
+        In(U(21, 42), 7, 3));
     [Test] public void Squared_distance_self() => Check(t => Ops.SquaredDistance(t[0], t[0]), In(U(15, 43), 5, 3));
 
     static IEnumerable<TestCaseData> MmdCases()
@@ -87,7 +106,8 @@ public class OpGradientTests
         foreach (var kernel in new[] { MmdKernel.Imq, MmdKernel.Rbf })
             foreach (var unbiased in new[] { true, false })
                 foreach (var scales in new[] { new[] { 1.0 }, new[] { 0.2, 1.0, 5.0 } })
-                    yield return new TestCaseData(kernel, unbiased, scales).SetArgDisplayNames(kernel.ToString(), unbiased ? "unbiased" : "biased", $"{scales.Length} scales");
+                    yield return new TestCaseData(kernel, unbiased, scales).SetArgDisplayNames(kernel.ToString(),
+                        unbiased ? "unbiased" : "biased", $"{scales.Length} scales");
     }
 
     [TestCaseSource(nameof(MmdCases))]
@@ -100,7 +120,8 @@ public class OpGradientTests
 
     [Test]
     public void Mmd_as_in_the_model_z_only() =>
-        Check(t => Ops.Mmd(t[0], t[1], MmdSpec.Default), In(Rand.Normal(6 * 4, 46), 6, 4), Const(Rand.Normal(6 * 4, 47), 6, 4));
+        Check(t => Ops.Mmd(t[0], t[1], MmdSpec.Default), In(Rand.Normal(6 * 4, 46), 6, 4),
+            Const(Rand.Normal(6 * 4, 47), 6, 4));
 
     [Test]
     public void Composite_reparameterisation_and_kl()

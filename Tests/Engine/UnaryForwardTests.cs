@@ -174,7 +174,8 @@ public class UnaryForwardTests<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     static readonly Dictionary<string, long> MaxUlps = [];
 
-    static void Forward<TOp>(Tensor<T> x, Tensor<T> y) where TOp : struct, IUnaryFunction => Cpu.Unary<TOp>(x, y, T.Zero);
+    static void Forward<TOp>(Tensor<T> x, Tensor<T> y) where TOp : struct, IUnaryFunction => Cpu.Unary<TOp>(x, y,
+        T.Zero);
 
     /// <summary>The old enum order of these ops, so that each keeps its random inputs (seed 1000·index + n).</summary>
     static readonly string[] Seeds = ["Neg", "Exp", "Log", "Sqrt", "Relu", "LeakyRelu", "Sigmoid", "Tanh"];
@@ -185,6 +186,7 @@ public class UnaryForwardTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         foreach (var op in Ops)
             TestContext.Progress.WriteLine(
-                $"{typeof(T).Name} {op.Name}: max {MaxUlps.GetValueOrDefault(op.Name)} ulps, tolerance {Tolerance(op)}");
+                $"{typeof(T).Name} {op.Name}: max {MaxUlps.GetValueOrDefault(op.Name)} ulps, tolerance "
+                    + $"{Tolerance(op)}");
     }
 }

@@ -19,7 +19,8 @@ public class AdamKernelTests
             Workers.MaxThreads = threads;
             try
             {
-                var p = Array.ConvertAll(p0, x => (float)x); var m = new float[n]; var v = new float[n]; var gf = Array.ConvertAll(g, x => (float)x);
+                var p = Array.ConvertAll(p0, x => (float)x); var m = new float[n]; var v = new float[n];
+                var gf = Array.ConvertAll(g, x => (float)x);
                 for (int s = 1; s <= 3; s++) Adam.Step<float>(p, gf, m, v, 1e-3, 0.9, 0.999, 1e-8, s);
                 return p;
             }

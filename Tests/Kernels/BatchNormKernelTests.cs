@@ -46,7 +46,8 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
             var mean = Guarded<T>(c); var variance = Guarded<T>(c);
             BatchNorm.Stats<T>(x, rows, c, mean.AsSpan(0, c), variance.AsSpan(0, c));
             Close<T>(em, mean.AsSpan(0, c), absMean, SumTol(rows), label + " mean");
-            Close<T>(ev, variance.AsSpan(0, c), Array.ConvertAll(ev, Math.Abs), SumTol(rows) + Tolerance<T>(), label + " variance");
+            Close<T>(ev, variance.AsSpan(0, c), Array.ConvertAll(ev, Math.Abs), SumTol(rows) + Tolerance<T>(),
+                label + " variance");
             GuardIntact(mean, c, label); GuardIntact(variance, c, label);
         }
     }
@@ -59,7 +60,8 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
             string label = $"apply ({rows}, {c}){(specials ? " specials" : "")}";
             var (x, mean, variance, gamma, beta) = Inputs(rows, c, 7);
             if (specials) Plant(x, rows * c, [double.NaN, double.PositiveInfinity, double.NegativeInfinity]);
-            var xd = ToDouble<T>(x); var md = ToDouble<T>(mean); var vd = ToDouble<T>(variance); var gd = ToDouble<T>(gamma); var bd = ToDouble<T>(beta);
+            var xd = ToDouble<T>(x); var md = ToDouble<T>(mean); var vd = ToDouble<T>(variance);
+            var gd = ToDouble<T>(gamma); var bd = ToDouble<T>(beta);
             var expected = new double[rows * c];
             Reference.BatchNormApply(xd, rows, c, md, vd, Eps, gd, bd, expected);
             var scale = new double[rows * c];
@@ -87,12 +89,15 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
             var (x, mean, variance, gamma, _) = Inputs(rows, c, 11);
             var dy = Uniform<T>(rows * c, rows + 5 * c, -1, 1);
             if (specials) Plant(dy, rows * c + 1, [double.NaN, double.PositiveInfinity]);
-            var dx0 = Uniform<T>(rows * c, 3, -1, 1); var dg0 = Uniform<T>(c, 4, -1, 1); var db0 = Uniform<T>(c, 5, -1, 1);
-            double[] xd = ToDouble<T>(x), md = ToDouble<T>(mean), vd = ToDouble<T>(variance), gd = ToDouble<T>(gamma), dyd = ToDouble<T>(dy);
+            var dx0 = Uniform<T>(rows * c, 3, -1, 1); var dg0 = Uniform<T>(c, 4, -1, 1);
+            var db0 = Uniform<T>(c, 5, -1, 1);
+            double[] xd = ToDouble<T>(x), md = ToDouble<T>(mean), vd = ToDouble<T>(variance), gd = ToDouble<T>(gamma),
+                dyd = ToDouble<T>(dy);
             double[] edx = ToDouble<T>(dx0), edg = ToDouble<T>(dg0), edb = ToDouble<T>(db0);
             Reference.BatchNormBackward(xd, rows, c, md, vd, Eps, gd, dyd, edx, edg, edb);
             // Scales: the magnitudes of what each output adds up.
-            double[] sdx = Array.ConvertAll(ToDouble<T>(dx0), Math.Abs), sdg = Array.ConvertAll(ToDouble<T>(dg0), Math.Abs), sdb = Array.ConvertAll(ToDouble<T>(db0), Math.Abs);
+            double[] sdx = Array.ConvertAll(ToDouble<T>(dx0), Math.Abs),
+                sdg = Array.ConvertAll(ToDouble<T>(dg0), Math.Abs), sdb = Array.ConvertAll(ToDouble<T>(db0), Math.Abs);
             double[] sumDy = new double[c], sumDyX = new double[c];
             for (int r = 0; r < rows; r++)
                 for (int j = 0; j < c; j++)
@@ -105,10 +110,12 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
                 for (int j = 0; j < c; j++)
                 {
                     double inv = 1 / Math.Sqrt(vd[j] + Eps), a = gd[j] * inv, xh = (xd[r * c + j] - md[j]) * inv;
-                    sdx[r * c + j] += Math.Abs(a * dyd[r * c + j]) + Math.Abs(a * xh * sumDyX[j] / rows) + Math.Abs(a * sumDy[j] / rows);
+                    sdx[r * c + j] += Math.Abs(a * dyd[r * c + j]) + Math.Abs(a * xh * sumDyX[j] / rows)
+                        + Math.Abs(a * sumDy[j] / rows);
                 }
             var dx = Guarded<T>(rows * c, dx0); var dg = Guarded<T>(c, dg0); var db = Guarded<T>(c, db0);
-            BatchNorm.Backward<T>(x, rows, c, mean, variance, Eps, gamma, dy, dx.AsSpan(0, rows * c), dg.AsSpan(0, c), db.AsSpan(0, c));
+            BatchNorm.Backward<T>(x, rows, c, mean, variance, Eps, gamma, dy, dx.AsSpan(0, rows * c), dg.AsSpan(0, c),
+                db.AsSpan(0, c));
             Close<T>(edb, db.AsSpan(0, c), sdb, SumTol(rows) + Tolerance<T>(), label + " dBeta");
             Close<T>(edg, dg.AsSpan(0, c), sdg, SumTol(rows) + Tolerance<T>(), label + " dGamma");
             Close<T>(edx, dx.AsSpan(0, rows * c), sdx, SumTol(rows) + Tolerance<T>(), label + " dx");
@@ -228,7 +235,8 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
                 try
                 {
                     Workers.MaxThreads = threads;
-                    T[] m = new T[c], v = new T[c], y = new T[rows * c], dx = new T[rows * c], dg = new T[c], db = new T[c];
+                    T[] m = new T[c], v = new T[c], y = new T[rows * c], dx = new T[rows * c], dg = new T[c],
+                        db = new T[c];
                     T[] ly = new T[rows * c], ldx = new T[rows * c];
                     BatchNorm.Stats<T>(x, rows, c, m, v);
                     BatchNorm.Apply<T>(x, rows, c, m, v, Eps, gamma, beta, y);
@@ -254,11 +262,15 @@ public class BatchNormKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
     {
         T[] x = new T[12], c3 = new T[3], c2 = new T[2];
         Assert.Throws<ArgumentException>(() => BatchNorm.Stats<T>(new T[11], 4, 3, c3, c3));
-        Assert.That(Assert.Throws<ArgumentException>(() => BatchNorm.Stats<T>(x, 4, 3, c2, c3))!.ParamName, Is.EqualTo("destination"));
+        Assert.That(Assert.Throws<ArgumentException>(() => BatchNorm.Stats<T>(x, 4, 3, c2, c3))!.ParamName,
+            Is.EqualTo("destination"));
         Assert.Throws<ArgumentException>(() => BatchNorm.Apply<T>(x, 4, 3, c3, c3, Eps, c2, c3, new T[12]));
-        Assert.That(Assert.Throws<ArgumentException>(() => BatchNorm.Apply<T>(x, 4, 3, c3, c3, Eps, c3, c3, new T[11]))!.ParamName, Is.EqualTo("destination"));
-        Assert.Throws<ArgumentException>(() => BatchNorm.Backward<T>(x, 4, 3, c3, c3, Eps, c3, new T[11], new T[12], c3, c3));
-        Assert.That(Assert.Throws<ArgumentException>(() => BatchNorm.Backward<T>(x, 4, 3, c3, c3, Eps, c3, x, new T[11], c3, c3))!.ParamName, Is.EqualTo("destination"));
+        Assert.That(Assert.Throws<ArgumentException>(() => BatchNorm.Apply<T>(x, 4, 3, c3, c3, Eps, c3, c3,
+            new T[11]))!.ParamName, Is.EqualTo("destination"));
+        Assert.Throws<ArgumentException>(() => BatchNorm.Backward<T>(x, 4, 3, c3, c3, Eps, c3, new T[11], new T[12], c3,
+            c3));
+        Assert.That(Assert.Throws<ArgumentException>(() => BatchNorm.Backward<T>(x, 4, 3, c3, c3, Eps, c3, x, new T[11],
+            c3, c3))!.ParamName, Is.EqualTo("destination"));
         Assert.Throws<ArgumentException>(() => BatchNorm.Stats<T>([], 0, 3, c3, c3));
     }
 

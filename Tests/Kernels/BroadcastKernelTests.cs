@@ -37,14 +37,19 @@ public class BroadcastKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
     {
         var padded = Dims(shape);
         var s = new int[4];
-        for (int i = 3, stride = 1; i >= 0; i--) { s[i] = padded[i] == 1 && dims[i] != 1 ? 0 : stride; stride *= padded[i]; }
+        for (int i = 3, stride = 1; i >= 0; i--)
+        {
+            s[i] = padded[i] == 1 && dims[i] != 1 ? 0 : stride;
+            stride *= padded[i];
+        }
         return s;
     }
 
     static readonly (string Name, Func<double, double, double> F)[] Ops =
         [("add", (a, b) => a + b), ("sub", (a, b) => a - b), ("mul", (a, b) => a * b), ("div", (a, b) => a / b)];
 
-    static void Run(string op, ReadOnlySpan<T> a, int[] sa, ReadOnlySpan<T> b, int[] sb, int[] dims, Span<T> destination)
+    static void Run(string op, ReadOnlySpan<T> a, int[] sa, ReadOnlySpan<T> b, int[] sb, int[] dims,
+        Span<T> destination)
     {
         switch (op)
         {
@@ -69,7 +74,8 @@ public class BroadcastKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
                     if (specials) { Plant(a, seed); Plant(b, seed + 2); }
                     var e = new double[count];
                     Reference.BroadcastBinary(ToDouble<T>(a), sa, ToDouble<T>(b), sb, f, e);
-                    string label = $"{name} [{string.Join(",", sa)}] ∘ [{string.Join(",", sb)}]{(specials ? " specials" : "")}";
+                    string label =
+                        $"{name} [{string.Join(",", sa)}] ∘ [{string.Join(",", sb)}]{(specials ? " specials" : "")}";
                     var c = Guarded<T>(count);
                     Run(name, a, Strides(sa, dims), b, Strides(sb, dims), dims, c);
                     Close<T>(e, c.AsSpan(0, count), default, Tolerance<T>(), label, zeroSign: true);
@@ -119,7 +125,8 @@ public class BroadcastKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
     [Test]
     public void Cpu_backend_binary_broadcasts_like_numpy()
     {
-        (int[] A, int[] B)[] pairs = [([64, 16], [16]), ([16], [64, 16]), ([64, 1], [64, 16]), ([], [3, 5]), ([2, 3, 5], [2, 3, 1]), ([3, 1], [1, 3, 4]), ([7, 5], [7, 5])];
+        (int[] A, int[] B)[] pairs = [([64, 16], [16]), ([16], [64, 16]), ([64, 1], [64, 16]), ([], [3, 5]),
+            ([2, 3, 5], [2, 3, 1]), ([3, 1], [1, 3, 4]), ([7, 5], [7, 5])];
         var be = CpuBackend<T>.Instance;
         foreach (var (sa, sb) in pairs)
             foreach (var (name, f) in Ops)
@@ -133,7 +140,8 @@ public class BroadcastKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
                 OpStructs.Call(GetType(), nameof(BackendBinary), op, be, ta, tb, tc);
                 var e = new double[Reference.Count(shape)];
                 Reference.BroadcastBinary(ToDouble<T>(a), sa, ToDouble<T>(b), sb, f, e);
-                Close<T>(e, tc.ToArray(), default, Tolerance<T>(), $"backend {name} [{string.Join(",", sa)}] ∘ [{string.Join(",", sb)}]");
+                Close<T>(e, tc.ToArray(), default, Tolerance<T>(),
+                    $"backend {name} [{string.Join(",", sa)}] ∘ [{string.Join(",", sb)}]");
                 ta.Dispose(); tb.Dispose(); tc.Dispose();
             }
     }
@@ -142,9 +150,11 @@ public class BroadcastKernelTests<T> where T : unmanaged, IFloatingPointIeee754<
     public void Throw_for_too_short_destination_or_operand()
     {
         int[] dims = [1, 1, 3, 4], full = [0, 0, 4, 1], row = [0, 0, 0, 1];
-        var ex = Assert.Throws<ArgumentException>(() => Broadcast.Binary<T, AddOp<T>>(new T[12], full, new T[4], row, dims, new T[11]));
+        var ex = Assert.Throws<ArgumentException>(() => Broadcast.Binary<T, AddOp<T>>(new T[12], full, new T[4], row,
+            dims, new T[11]));
         Assert.That(ex!.ParamName, Is.EqualTo("destination"));
-        ex = Assert.Throws<ArgumentException>(() => Broadcast.Binary<T, AddOp<T>>(new T[12], full, new T[3], row, dims, new T[12]));
+        ex = Assert.Throws<ArgumentException>(() => Broadcast.Binary<T, AddOp<T>>(new T[12], full, new T[3], row, dims,
+            new T[12]));
         Assert.That(ex!.ParamName, Is.EqualTo("y"));
         ex = Assert.Throws<ArgumentException>(() => Broadcast.ReduceInto<T>(new T[12], dims, row, new T[3]));
         Assert.That(ex!.ParamName, Is.EqualTo("destination"));

@@ -18,7 +18,8 @@ public class ConvKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     static IEnumerable<ConvGeometry> Geometries()
     {
         // (KH, KW, S, P): square and not, kernel larger than the stride (overlap) and smaller (gaps), pad up to 2.
-        (int, int, int, int)[] kernels = [(1, 1, 1, 0), (3, 3, 1, 1), (4, 4, 2, 1), (3, 2, 2, 0), (2, 5, 3, 2), (5, 3, 3, 1), (3, 3, 2, 2)];
+        (int, int, int, int)[] kernels = [(1, 1, 1, 0), (3, 3, 1, 1), (4, 4, 2, 1), (3, 2, 2, 0), (2, 5, 3, 2),
+            (5, 3, 3, 1), (3, 3, 2, 2)];
         (int, int, int)[] images = [(2, 7, 5), (1, 9, 11), (3, 4, 6)];
         foreach (int c in new[] { 1, 3, 17, 33 })
             foreach (var (n, h, w) in images)
@@ -41,9 +42,11 @@ public class ConvKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (specials) Plant(image, seed);
             var expected = new double[g.ColsLength];
             Reference.Im2Col(ToDouble<T>(image), g, expected);
-            var cols = Guarded<T>(g.ColsLength, Uniform<T>(g.ColsLength, seed + 1, -9, 9));   // stale values must all be overwritten
+            // stale values must all be overwritten
+            var cols = Guarded<T>(g.ColsLength, Uniform<T>(g.ColsLength, seed + 1, -9, 9));
             Im2Col.Copy<T>(image, g, cols.AsSpan(0, g.ColsLength));
-            Close<T>(expected, cols.AsSpan(0, g.ColsLength), default, 0, label, zeroSign: true);   // a copy: exact, −0 kept
+            // a copy: exact, −0 kept
+            Close<T>(expected, cols.AsSpan(0, g.ColsLength), default, 0, label, zeroSign: true);
             GuardIntact(cols, g.ColsLength, label);
         }
     }
@@ -81,10 +84,15 @@ public class ConvKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         Im2Col.Copy<T>(x, g, cols);
         Col2Im.Accumulate<T>(c, g, back);
         double lhs = 0, rhs = 0, mag = 0;
-        for (int i = 0; i < cols.Length; i++) { lhs += double.CreateTruncating(cols[i]) * double.CreateTruncating(c[i]); mag += Math.Abs(double.CreateTruncating(cols[i]) * double.CreateTruncating(c[i])); }
+        for (int i = 0; i < cols.Length; i++)
+        {
+            lhs += double.CreateTruncating(cols[i]) * double.CreateTruncating(c[i]);
+            mag += Math.Abs(double.CreateTruncating(cols[i]) * double.CreateTruncating(c[i]));
+        }
         for (int i = 0; i < x.Length; i++) rhs += double.CreateTruncating(x[i]) * double.CreateTruncating(back[i]);
         int taps = (g.KH + g.Stride - 1) / g.Stride * ((g.KW + g.Stride - 1) / g.Stride);
-        Assert.That(rhs, Is.EqualTo(lhs).Within(SumTolerance<T>(taps) * mag + 1e-12), $"<im2col(x), c> vs <x, col2im(c)> for {g}");
+        Assert.That(rhs, Is.EqualTo(lhs).Within(SumTolerance<T>(taps) * mag + 1e-12),
+            $"<im2col(x), c> vs <x, col2im(c)> for {g}");
     }
 
     [Test]
@@ -118,7 +126,11 @@ public class ConvKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         // The centre (1, 1) is tap (kh, kw) of the patch at (oh, ow) = (2 − kh, 2 − kw): row (2 − kh)·3 + (2 − kw),
         // column kh·3 + kw.
         double[] taps = [1e8, 1, 1, 1, -1e8, 1, 1, 1, 1];   // in kh-then-kw order
-        for (int k = 0; k < 9; k++) { int kh = k / 3, kw = k % 3; cols[((2 - kh) * 3 + (2 - kw)) * 9 + k] = T.CreateTruncating(taps[k]); }
+        for (int k = 0; k < 9; k++)
+        {
+            int kh = k / 3, kw = k % 3;
+            cols[((2 - kh) * 3 + (2 - kw)) * 9 + k] = T.CreateTruncating(taps[k]);
+        }
         var image = new T[9];
         Col2Im.Accumulate<T>(cols, g, image);
         T expected = T.Zero;
@@ -130,9 +142,11 @@ public class ConvKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     public void One_and_two_threads_give_identical_bits()
     {
         // Large enough for the parallel paths: the model's second encoder layer with a batch of 16.
-        foreach (var g in new[] { ConvGeometry.Conv(16, 14, 14, 32, 4, 4, 2, 1), ConvGeometry.Conv(64, 28, 28, 1, 4, 4, 2, 1), ConvGeometry.Conv(5, 13, 11, 33, 3, 2, 3, 2) })
+        foreach (var g in new[] { ConvGeometry.Conv(16, 14, 14, 32, 4, 4, 2, 1),
+            ConvGeometry.Conv(64, 28, 28, 1, 4, 4, 2, 1), ConvGeometry.Conv(5, 13, 11, 33, 3, 2, 3, 2) })
         {
-            var image = Uniform<T>(g.ImageLength, 1, -1, 1); var c = Uniform<T>(g.ColsLength, 2, -1, 1); var image0 = Uniform<T>(g.ImageLength, 3, -1, 1);
+            var image = Uniform<T>(g.ImageLength, 1, -1, 1); var c = Uniform<T>(g.ColsLength, 2, -1, 1);
+            var image0 = Uniform<T>(g.ImageLength, 3, -1, 1);
             (T[] Cols, T[] Image) Run(int threads)
             {
                 int saved = Workers.MaxThreads;
@@ -156,10 +170,15 @@ public class ConvKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     public void Wrong_lengths_throw()
     {
         var g = ConvGeometry.Conv(2, 5, 4, 3, 3, 3, 2, 1);
-        Assert.That(Assert.Throws<ArgumentException>(() => Im2Col.Copy<T>(new T[g.ImageLength - 1], g, new T[g.ColsLength]))!.ParamName, Is.EqualTo("image"));
-        Assert.That(Assert.Throws<ArgumentException>(() => Im2Col.Copy<T>(new T[g.ImageLength], g, new T[g.ColsLength - 1]))!.ParamName, Is.EqualTo("cols"));
-        Assert.That(Assert.Throws<ArgumentException>(() => Col2Im.Accumulate<T>(new T[g.ColsLength + 1], g, new T[g.ImageLength]))!.ParamName, Is.EqualTo("cols"));
-        Assert.That(Assert.Throws<ArgumentException>(() => Col2Im.Accumulate<T>(new T[g.ColsLength], g, new T[g.ImageLength + 1]))!.ParamName, Is.EqualTo("image"));
-        Assert.Throws<ArgumentException>(() => Im2Col.Copy<T>(new T[g.ImageLength], g with { OH = 4 }, new T[g.ColsLength]));
+        Assert.That(Assert.Throws<ArgumentException>(() => Im2Col.Copy<T>(new T[g.ImageLength - 1], g,
+            new T[g.ColsLength]))!.ParamName, Is.EqualTo("image"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Im2Col.Copy<T>(new T[g.ImageLength], g,
+            new T[g.ColsLength - 1]))!.ParamName, Is.EqualTo("cols"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Col2Im.Accumulate<T>(new T[g.ColsLength + 1], g,
+            new T[g.ImageLength]))!.ParamName, Is.EqualTo("cols"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Col2Im.Accumulate<T>(new T[g.ColsLength], g,
+            new T[g.ImageLength + 1]))!.ParamName, Is.EqualTo("image"));
+        Assert.Throws<ArgumentException>(() => Im2Col.Copy<T>(new T[g.ImageLength], g with { OH = 4 },
+            new T[g.ColsLength]));
     }
 }

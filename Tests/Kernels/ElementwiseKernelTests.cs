@@ -76,7 +76,8 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
         Simd.Map<T, ReluOp<T>>(x, r);
         Simd.Map<T, LeakyReluOp<T>>(x, P(0.5), l);
         Close<T>([double.NaN, double.PositiveInfinity, 0.0, 0.0, 0.0, 0.0, 3], r, default, 0, "relu", zeroSign: true);
-        Close<T>([double.NaN, double.PositiveInfinity, double.NegativeInfinity, -0.0, 0.0, -1, 3], l, default, 0, "leaky relu", zeroSign: true);
+        Close<T>([double.NaN, double.PositiveInfinity, double.NegativeInfinity, -0.0, 0.0, -1, 3], l, default, 0,
+            "leaky relu", zeroSign: true);
     }
 
     // ---- backward: destination += op(a, b, dy, p) ----
@@ -94,17 +95,24 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
     public void Relu_grad(int n) => Grad<LeakyReluGradOp<T>>(n, 0.0, (x, _) => (x, x, D(x, Reference.ReluGrad)), -2, 2);
 
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
-    public void Leaky_relu_grad(int n) => Grad<LeakyReluGradOp<T>>(n, 0.2, (x, _) => (x, x, D(x, v => Reference.LeakyReluGrad(v, double.CreateTruncating(P(0.2))))), -2, 2);
+    public void Leaky_relu_grad(int n)
+        => Grad<LeakyReluGradOp<T>>(n, 0.2,
+        (x, _) => (x, x, D(x, v => Reference.LeakyReluGrad(v, double.CreateTruncating(P(0.2))))), -2, 2);
 
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
-    public void Sigmoid_grad(int n) => Grad<SigmoidGradOp<T>>(n, null, (x, _) => (x, Out(x, Reference.Sigmoid), D(x, Reference.SigmoidGrad)), -3, 3, FromSavedOutput);
+    public void Sigmoid_grad(int n)
+        => Grad<SigmoidGradOp<T>>(n, null, (x, _) => (x, Out(x, Reference.Sigmoid), D(x, Reference.SigmoidGrad)), -3, 3,
+        FromSavedOutput);
 
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
-    public void Tanh_grad(int n) => Grad<TanhGradOp<T>>(n, null, (x, _) => (x, Out(x, Math.Tanh), D(x, Reference.TanhGrad)), -2, 2, FromSavedOutput);
+    public void Tanh_grad(int n)
+        => Grad<TanhGradOp<T>>(n, null, (x, _) => (x, Out(x, Math.Tanh), D(x, Reference.TanhGrad)), -2, 2,
+        FromSavedOutput);
 
     // exp backward reads y = exp(x): dx += y·dy·1
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
-    public void Exp_grad(int n) => Grad<MulAccOp<T>>(n, 1.0, (x, _) => (Out(x, Math.Exp), Out(x, Math.Exp), D(x, Reference.ExpGrad)), -3, 3);
+    public void Exp_grad(int n)
+        => Grad<MulAccOp<T>>(n, 1.0, (x, _) => (Out(x, Math.Exp), Out(x, Math.Exp), D(x, Reference.ExpGrad)), -3, 3);
 
     // log backward: dx += 1·dy / x
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
@@ -112,7 +120,9 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
 
     // sqrt backward reads y = √x: dx += ½·dy / y
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
-    public void Sqrt_grad(int n) => Grad<DivAccOp<T>>(n, 0.5, (x, _) => (Out(x, Math.Sqrt), Out(x, Math.Sqrt), D(x, Reference.SqrtGrad)), 0.2, 3);
+    public void Sqrt_grad(int n)
+        => Grad<DivAccOp<T>>(n, 0.5, (x, _) => (Out(x, Math.Sqrt), Out(x, Math.Sqrt), D(x, Reference.SqrtGrad)), 0.2,
+        3);
 
     // c = x·w: dx += dy·w·1
     [TestCaseSource(typeof(KernelCheck), nameof(Lengths))]
@@ -134,7 +144,8 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
     /// dx0 + dy·f'(x) for random values, with the destination being dy itself, and with specials planted in x and w and
     /// a NaN in dy.
     /// </summary>
-    static void Grad<TOp>(int n, double? p, Build build, double lo, double hi, double factor = 1) where TOp : struct, ITernaryOp<T>
+    static void Grad<TOp>(int n, double? p, Build build, double lo, double hi, double factor = 1)
+        where TOp : struct, ITernaryOp<T>
     {
         double tol = Tolerance<T>() * factor;
         void Run(T[] a, T[] b, T[] dy, Span<T> destination)
@@ -213,9 +224,12 @@ public class ElementwiseKernelTests<T> where T : unmanaged, IFloatingPointIeee75
     [Test]
     public void Accumulate_throws_for_too_short_destination_or_unequal_inputs()
     {
-        var ex = Assert.Throws<ArgumentException>(() => Simd.Accumulate<T, MulAccOp<T>>(new T[17], new T[17], new T[17], T.One, new T[16]));
+        var ex = Assert.Throws<ArgumentException>(() => Simd.Accumulate<T, MulAccOp<T>>(new T[17], new T[17], new T[17],
+            T.One, new T[16]));
         Assert.That(ex!.ParamName, Is.EqualTo("destination"));
-        Assert.Throws<ArgumentException>(() => Simd.Accumulate<T, MulAccOp<T>>(new T[17], new T[17], new T[16], T.One, new T[17]));
-        Assert.Throws<ArgumentException>(() => Simd.Accumulate<T, SigmoidGradOp<T>>(new T[17], new T[18], new T[17], new T[17]));
+        Assert.Throws<ArgumentException>(() => Simd.Accumulate<T, MulAccOp<T>>(new T[17], new T[17], new T[16], T.One,
+            new T[17]));
+        Assert.Throws<ArgumentException>(() => Simd.Accumulate<T, SigmoidGradOp<T>>(new T[17], new T[18], new T[17],
+            new T[17]));
     }
 }

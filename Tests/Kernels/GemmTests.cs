@@ -90,14 +90,18 @@ public class GemmTests
                 Action<double[], int, double[], int> plant = (a, lda, b, ldb) =>
                 {
                     a[ta ? (k / 3) * lda + nanRow : nanRow * lda + k / 3] = double.NaN;        // A(m/2, k/3)
-                    b[tb ? infColumn * ldb + k - 1 : (k - 1) * ldb + infColumn] = double.PositiveInfinity;   // B(k−1, n−1)
+                    // B(k−1, n−1)
+                    b[tb ? infColumn * ldb + k - 1 : (k - 1) * ldb + infColumn] = double.PositiveInfinity;
                 };
                 var cf = Check<float>(m, n, k, ta, tb, 0.75, 0.5, plant: plant);
                 var cd = Check<double>(m, n, k, ta, tb, 0.75, 0.5, plant: plant);
-                for (int j = 0; j < n; j++) Assert.That(float.IsNaN(cf[nanRow * n + j]) && double.IsNaN(cd[nanRow * n + j]), $"C({nanRow}, {j}) is not NaN");
+                for (int j = 0; j < n; j++)
+                    Assert.That(float.IsNaN(cf[nanRow * n + j]) && double.IsNaN(cd[nanRow * n + j]),
+                        $"C({nanRow}, {j}) is not NaN");
                 for (int i = 0; i < m; i++)
                     if (i != nanRow)
-                        Assert.That(float.IsInfinity(cf[i * n + infColumn]) && double.IsInfinity(cd[i * n + infColumn]), $"C({i}, {infColumn}) is not ±Inf");
+                        Assert.That(float.IsInfinity(cf[i * n + infColumn]) && double.IsInfinity(cd[i * n + infColumn]),
+                            $"C({i}, {infColumn}) is not ±Inf");
             }
     }
 
@@ -110,10 +114,14 @@ public class GemmTests
                 {
                     int lda = ta ? m : k, ldb = tb ? k : n;
                     float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
-                    Assert.Throws<ArgumentException>(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a.AsSpan(1), lda, b, ldb, 0f, c, n), "A");
-                    Assert.Throws<ArgumentException>(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b.AsSpan(1), ldb, 0f, c, n), "B");
-                    Assert.Throws<ArgumentException>(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c.AsSpan(1), n), "C");
-                    Assert.Throws<ArgumentException>(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a, lda - 1, b, ldb, 0f, c, n), "lda");
+                    Assert.Throws<ArgumentException>(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a.AsSpan(1), lda, b, ldb,
+                        0f, c, n), "A");
+                    Assert.Throws<ArgumentException>(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b.AsSpan(1), ldb,
+                        0f, c, n), "B");
+                    Assert.Throws<ArgumentException>(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f,
+                        c.AsSpan(1), n), "C");
+                    Assert.Throws<ArgumentException>(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a, lda - 1, b, ldb, 0f, c,
+                        n), "lda");
                     Assert.DoesNotThrow(() => Gemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n));
                 }
     }
@@ -194,8 +202,11 @@ public class GemmTests
                     Workers.MaxThreads = 2;
                     var two = Check<float>(m, n, k, ta, tb, 0.75, 0.5, referenceCheck: false);
                     var twoD = Check<double>(m, n, k, ta, tb, 0.75, 0.5, referenceCheck: false);
-                    Assert.That(MemoryMarshal.AsBytes(two.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(one.AsSpan())), $"float {ta} {tb}");
-                    Assert.That(MemoryMarshal.AsBytes(twoD.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(oneD.AsSpan())), $"double {ta} {tb}");
+                    Assert.That(MemoryMarshal.AsBytes(two.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(one.AsSpan())),
+                        $"float {ta} {tb}");
+                    Assert.That(
+                        MemoryMarshal.AsBytes(twoD.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(oneD.AsSpan())),
+                        $"double {ta} {tb}");
                 }
         }
         finally { Workers.MaxThreads = saved; }
@@ -206,18 +217,21 @@ public class GemmTests
     /// C, padding included, with Reference.Gemm on the same T-rounded inputs. Returns C (M×N, padding dropped).
     /// </summary>
     static T[] Check<T>(int m, int n, int k, bool transA, bool transB, double alpha, double beta,
-        int padA = 0, int padB = 0, int padC = 0, double? cFill = null, Action<double[], int, double[], int>? plant = null,
+        int padA = 0, int padB = 0, int padC = 0, double? cFill = null, Action<double[], int, double[],
+            int>? plant = null,
         bool referenceCheck = true) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int aRows = transA ? k : m, aCols = transA ? m : k, bRows = transB ? n : k, bCols = transB ? k : n;
         int lda = aCols + padA, ldb = bCols + padB, ldc = n + padC;
         double[] a = Rounded<T>(Rand.Uniform((aRows - 1) * lda + aCols, seed: 1 + m));
         double[] b = Rounded<T>(Rand.Uniform((bRows - 1) * ldb + bCols, seed: 2 + n));
-        double[] c = Rounded<T>(cFill is double f ? Enumerable.Repeat(f, (m - 1) * ldc + n).ToArray() : Rand.Uniform((m - 1) * ldc + n, seed: 3 + k));
+        double[] c = Rounded<T>(cFill is double f ? Enumerable.Repeat(f, (m - 1) * ldc + n).ToArray()
+            : Rand.Uniform((m - 1) * ldc + n, seed: 3 + k));
         plant?.Invoke(a, lda, b, ldb);
         T[] at = Convert<T>(a), bt = Convert<T>(b), ct = Convert<T>(c);
 
-        Gemm.Multiply(transA, transB, m, n, k, T.CreateTruncating(alpha), at, lda, bt, ldb, T.CreateTruncating(beta), ct, ldc);
+        Gemm.Multiply(transA, transB, m, n, k, T.CreateTruncating(alpha), at, lda, bt, ldb, T.CreateTruncating(beta),
+            ct, ldc);
 
         if (referenceCheck)
         {
@@ -225,7 +239,8 @@ public class GemmTests
             // float: FMA chains of K products of terms ≤ 1 in size; observed errors are ~30× below these
             double atol = typeof(T) == typeof(float) ? 1e-5 * Math.Sqrt(k) : 1e-13 * Math.Sqrt(k);
             double rtol = typeof(T) == typeof(float) ? 1e-5 : 1e-13;
-            Close.Assert(c, ct, atol, rtol, $"{typeof(T).Name} {m}x{n}x{k} tA={transA} tB={transB} α={alpha} β={beta} ld+({padA},{padB},{padC})");
+            Close.Assert(c, ct, atol, rtol,
+                $"{typeof(T).Name} {m}x{n}x{k} tA={transA} tB={transB} α={alpha} β={beta} ld+({padA},{padB},{padC})");
         }
         var result = new T[m * n];
         for (int i = 0; i < m; i++) ct.AsSpan(i * ldc, n).CopyTo(result.AsSpan(i * n));
@@ -235,5 +250,6 @@ public class GemmTests
     static double[] Rounded<T>(double[] x) where T : unmanaged, IFloatingPointIeee754<T> =>
         Array.ConvertAll(x, v => double.CreateTruncating(T.CreateTruncating(v)));
 
-    static T[] Convert<T>(double[] x) where T : unmanaged, IFloatingPointIeee754<T> => Array.ConvertAll(x, T.CreateTruncating);
+    static T[] Convert<T>(double[] x) where T : unmanaged, IFloatingPointIeee754<T> => Array.ConvertAll(x,
+        T.CreateTruncating);
 }

@@ -71,7 +71,8 @@ public static class KernelCheck
     /// <paramref name="zeroSign"/>, an expected ±0 must come back with its sign; otherwise
     /// |actual − expected| ≤ tolerance · scale[i] (scale null: |expected|).
     /// </summary>
-    public static void Close<T>(ReadOnlySpan<double> expected, ReadOnlySpan<T> actual, ReadOnlySpan<double> scale, double tolerance,
+    public static void Close<T>(ReadOnlySpan<double> expected, ReadOnlySpan<T> actual, ReadOnlySpan<double> scale,
+        double tolerance,
         string label, bool zeroSign = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Assert.That(actual.Length, Is.EqualTo(expected.Length), $"{label}: length");
@@ -79,29 +80,39 @@ public static class KernelCheck
         {
             double e = expected[i], a = double.CreateTruncating(actual[i]);
             string? why = null;
-            if (double.IsNaN(e) || double.IsNaN(a)) { if (!(double.IsNaN(e) && double.IsNaN(a))) why = "NaN must meet NaN"; }
+            if (double.IsNaN(e) || double.IsNaN(a))
+            {
+                if (!(double.IsNaN(e) && double.IsNaN(a))) why = "NaN must meet NaN";
+            }
             else if (double.IsInfinity(e) || double.IsInfinity(a)) { if (a != e) why = "infinities must match"; }
-            else if (zeroSign && e == 0) { if (a != 0 || double.IsNegative(a) != double.IsNegative(e)) why = "a zero must keep its sign"; }
+            else if (zeroSign && e == 0)
+            {
+                if (a != 0 || double.IsNegative(a) != double.IsNegative(e)) why = "a zero must keep its sign";
+            }
             else
             {
                 double s = scale.IsEmpty ? Math.Abs(e) : scale[i], err = Math.Abs(a - e);
                 if (err > tolerance * s) why = $"error {err:G3} > {tolerance:G3} · {s:G3}";
             }
-            if (why != null) Assert.Fail($"{label} ({typeof(T).Name}, n={expected.Length}): [{i}] expected {e:R} got {a:R}: {why}");
+            if (why != null)
+                Assert.Fail($"{label} ({typeof(T).Name}, n={expected.Length}): [{i}] expected {e:R} got {a:R}: {why}");
         }
     }
 
     /// <summary>The same bits, element by element (NaN payloads included): in-place and re-run comparisons.</summary>
-    public static void Identical<T>(ReadOnlySpan<T> expected, ReadOnlySpan<T> actual, string label) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Identical<T>(ReadOnlySpan<T> expected, ReadOnlySpan<T> actual, string label)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         Assert.That(actual.Length, Is.EqualTo(expected.Length), $"{label}: length");
         for (int i = 0; i < expected.Length; i++)
             if (!Bits(expected[i]).Equals(Bits(actual[i])))
-                Assert.Fail($"{label} ({typeof(T).Name}, n={expected.Length}): [{i}] expected {expected[i]} got {actual[i]} (bits differ)");
+                Assert.Fail($"{label} ({typeof(T).Name}, n={expected.Length}): [{i}] expected {expected[i]} got "
+                    + $"{actual[i]} (bits differ)");
     }
 
     static long Bits<T>(T v) where T : unmanaged, IFloatingPointIeee754<T> =>
-        typeof(T) == typeof(float) ? BitConverter.SingleToInt32Bits(float.CreateTruncating(v)) : BitConverter.DoubleToInt64Bits(double.CreateTruncating(v));
+        typeof(T) == typeof(float) ? BitConverter.SingleToInt32Bits(float.CreateTruncating(v))
+            : BitConverter.DoubleToInt64Bits(double.CreateTruncating(v));
 
     /// <summary>
     /// A sentinel written past the end of every destination; a kernel that writes beyond n overwrites it.
@@ -124,6 +135,8 @@ public static class KernelCheck
     public static void GuardIntact<T>(T[] d, int n, string label) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = n; i < d.Length; i++)
-            Assert.That(double.CreateTruncating(d[i]), Is.EqualTo(double.CreateTruncating(T.CreateTruncating(Sentinel))), $"{label}: wrote past the end at [{i}] (n={n})");
+            Assert.That(double.CreateTruncating(d[i]),
+                Is.EqualTo(double.CreateTruncating(T.CreateTruncating(Sentinel))),
+                $"{label}: wrote past the end at [{i}] (n={n})");
     }
 }

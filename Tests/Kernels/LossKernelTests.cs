@@ -158,7 +158,8 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         (double z, double t, double loss)[] cases =
         [
             (inf, 1, 0), (inf, 0, inf), (inf, 0.5, inf), (-inf, 0, 0), (-inf, 1, inf), (-inf, 0.25, inf),
-            (double.NaN, 0, double.NaN), (double.NaN, 1, double.NaN), (1, double.NaN, double.NaN), (inf, double.NaN, double.NaN),
+            (double.NaN, 0, double.NaN), (double.NaN, 1, double.NaN), (1, double.NaN, double.NaN),
+                (inf, double.NaN, double.NaN),
         ];
         // 20 copies, so each case is met by the Vector512 body, the Vector256 body and the scalar tail.
         int n = cases.Length * 20;
@@ -213,11 +214,13 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = z.Length;
         var dz0 = Uniform<T>(n, 80 + n, -1, 1); var dt0 = Uniform<T>(n, 90 + n, -1, 1);
-        double[] zd = ToDouble<T>(z), td = ToDouble<T>(t), gd = ToDouble<T>(dl), dz0d = ToDouble<T>(dz0), dt0d = ToDouble<T>(dt0);
+        double[] zd = ToDouble<T>(z), td = ToDouble<T>(t), gd = ToDouble<T>(dl), dz0d = ToDouble<T>(dz0),
+            dt0d = ToDouble<T>(dt0);
         double[] ez = new double[n], sz = new double[n], et = new double[n], st = new double[n];
         for (int i = 0; i < n; i++)
         {
-            double gz = gd[i] * Reference.BceWithLogitsGradZ(zd[i], td[i]), gt = gd[i] * Reference.BceWithLogitsGradT(zd[i]);
+            double gz = gd[i] * Reference.BceWithLogitsGradZ(zd[i], td[i]),
+                gt = gd[i] * Reference.BceWithLogitsGradT(zd[i]);
             ez[i] = dz0d[i] + gz; sz[i] = Math.Abs(dz0d[i]) + Math.Abs(gd[i]);   // σ(z) − t is accurate to units of 1
             et[i] = dt0d[i] + gt; st[i] = Math.Abs(dt0d[i]) + Math.Abs(gt);
         }
@@ -239,7 +242,8 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         var expectInto = new double[n];
         for (int i = 0; i < n; i++) expectInto[i] = gd[i] + gd[i] * Reference.BceWithLogitsGradZ(zd[i], td[i]);
         Losses.BceWithLogitsBackward<T>(z, t, into, into, Span<T>.Empty);
-        Close<T>(expectInto, into, Array.ConvertAll(gd, g => 2 * Math.Abs(g)), TranscendentalTolerance, label + " dz in place (dz = dl)");
+        Close<T>(expectInto, into, Array.ConvertAll(gd, g => 2 * Math.Abs(g)), TranscendentalTolerance,
+            label + " dz in place (dz = dl)");
     }
 
     [Test]
@@ -250,11 +254,14 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         Assert.Throws<ArgumentException>(() => Losses.BceWithLogits<T>(new T[9], new T[8], new T[9]));
         ex = Assert.Throws<ArgumentException>(() => Losses.Softplus<T>(new T[9], new T[8]));
         Assert.That(ex!.ParamName, Is.EqualTo("destination"));
-        ex = Assert.Throws<ArgumentException>(() => Losses.BceWithLogitsBackward<T>(new T[9], new T[9], new T[9], new T[8], Span<T>.Empty));
+        ex = Assert.Throws<ArgumentException>(() => Losses.BceWithLogitsBackward<T>(new T[9], new T[9], new T[9],
+            new T[8], Span<T>.Empty));
         Assert.That(ex!.ParamName, Is.EqualTo("dz"));
-        ex = Assert.Throws<ArgumentException>(() => Losses.BceWithLogitsBackward<T>(new T[9], new T[9], new T[9], Span<T>.Empty, new T[8]));
+        ex = Assert.Throws<ArgumentException>(() => Losses.BceWithLogitsBackward<T>(new T[9], new T[9], new T[9],
+            Span<T>.Empty, new T[8]));
         Assert.That(ex!.ParamName, Is.EqualTo("dt"));
-        Assert.Throws<ArgumentException>(() => Losses.BceWithLogitsBackward<T>(new T[9], new T[9], new T[8], new T[9], new T[9]));
+        Assert.Throws<ArgumentException>(() => Losses.BceWithLogitsBackward<T>(new T[9], new T[9], new T[8], new T[9],
+            new T[9]));
     }
 
     // ---- softmax cross-entropy ----
@@ -366,13 +373,18 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         int len = rows * z;
         var mu = Uniform<T>(len, seed, -2, 2);
         var lv = Uniform<T>(len, seed + 1, -3, 2);
-        if (specials) { Plant(mu, seed + 2, [double.NaN, double.NegativeInfinity]); Plant(lv, seed + 3, [double.PositiveInfinity, double.NegativeInfinity, -0.0]); }
+        if (specials)
+        {
+            Plant(mu, seed + 2, [double.NaN, double.NegativeInfinity]);
+            Plant(lv, seed + 3, [double.PositiveInfinity, double.NegativeInfinity, -0.0]);
+        }
         double[] mud = ToDouble<T>(mu), lvd = ToDouble<T>(lv);
         var e = new double[rows];
         Reference.GaussianKl(mud, lvd, rows, z, e);
         var scale = new double[rows];
         for (int r = 0; r < rows; r++)
-            for (int j = r * z; j < (r + 1) * z; j++) scale[r] += 0.5 * (Math.Exp(lvd[j]) + mud[j] * mud[j] + 1 + Math.Abs(lvd[j]));
+            for (int j = r * z; j < (r + 1) * z; j++)
+                scale[r] += 0.5 * (Math.Exp(lvd[j]) + mud[j] * mud[j] + 1 + Math.Abs(lvd[j]));
         var d = Guarded<T>(rows);
         Losses.GaussianKl<T>(mu, lv, rows, z, d);
         string label = $"kl ({rows}, {z}){(specials ? " specials" : "")}";
@@ -387,8 +399,10 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (int j = 0; j < len; j++)
         {
             double g = gd[j / z];
-            emu[j] = dmu0d[j] + g * Reference.GaussianKlGradMu(mud[j]); smu[j] = Math.Abs(dmu0d[j]) + Math.Abs(g * mud[j]);
-            elv[j] = dlv0d[j] + g * Reference.GaussianKlGradLogvar(lvd[j]); slv[j] = Math.Abs(dlv0d[j]) + Math.Abs(g) * 0.5 * (Math.Exp(lvd[j]) + 1);
+            emu[j] = dmu0d[j] + g * Reference.GaussianKlGradMu(mud[j]);
+            smu[j] = Math.Abs(dmu0d[j]) + Math.Abs(g * mud[j]);
+            elv[j] = dlv0d[j] + g * Reference.GaussianKlGradLogvar(lvd[j]);
+            slv[j] = Math.Abs(dlv0d[j]) + Math.Abs(g) * 0.5 * (Math.Exp(lvd[j]) + 1);
         }
         var dmu = Guarded<T>(len, dmu0); var dlv = Guarded<T>(len, dlv0);
         Losses.GaussianKlBackward<T>(mu, lv, dkl, rows, z, dmu, dlv);
@@ -406,9 +420,16 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         double inf = double.PositiveInfinity;
         // one row per case, z = 2, the second element ordinary
-        (double mu, double lv, double kl)[] cases = [(0, inf, inf), (0, -inf, inf), (inf, 0, inf), (-inf, inf, inf), (double.NaN, inf, double.NaN), (0, double.NaN, double.NaN)];
+        (double mu, double lv, double kl)[] cases = [(0, inf, inf), (0, -inf, inf), (inf, 0, inf), (-inf, inf, inf),
+            (double.NaN, inf, double.NaN), (0, double.NaN, double.NaN)];
         var mu = new T[2 * cases.Length]; var lv = new T[2 * cases.Length]; var e = new double[cases.Length];
-        for (int r = 0; r < cases.Length; r++) { mu[2 * r] = P(cases[r].mu); lv[2 * r] = P(cases[r].lv); mu[2 * r + 1] = P(0.5); e[r] = cases[r].kl; }
+        for (int r = 0; r < cases.Length; r++)
+        {
+            mu[2 * r] = P(cases[r].mu);
+            lv[2 * r] = P(cases[r].lv);
+            mu[2 * r + 1] = P(0.5);
+            e[r] = cases[r].kl;
+        }
         var d = new T[cases.Length];
         Losses.GaussianKl<T>(mu, lv, cases.Length, 2, d);
         Close<T>(e, d, default, 0, "kl at ±∞");
@@ -424,10 +445,13 @@ public class LossKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         Assert.That(ex!.ParamName, Is.EqualTo("destination"));
         Assert.Throws<ArgumentException>(() => Losses.GaussianKl<T>(new T[6], new T[5], 3, 2, new T[3]));
         Assert.Throws<ArgumentException>(() => Losses.GaussianKl<T>(new T[6], new T[6], 3, 3, new T[3]));
-        ex = Assert.Throws<ArgumentException>(() => Losses.GaussianKlBackward<T>(new T[6], new T[6], new T[3], 3, 2, new T[5], Span<T>.Empty));
+        ex = Assert.Throws<ArgumentException>(() => Losses.GaussianKlBackward<T>(new T[6], new T[6], new T[3], 3, 2,
+            new T[5], Span<T>.Empty));
         Assert.That(ex!.ParamName, Is.EqualTo("dmu"));
-        ex = Assert.Throws<ArgumentException>(() => Losses.GaussianKlBackward<T>(new T[6], new T[6], new T[3], 3, 2, Span<T>.Empty, new T[5]));
+        ex = Assert.Throws<ArgumentException>(() => Losses.GaussianKlBackward<T>(new T[6], new T[6], new T[3], 3, 2,
+            Span<T>.Empty, new T[5]));
         Assert.That(ex!.ParamName, Is.EqualTo("dlogvar"));
-        Assert.Throws<ArgumentException>(() => Losses.GaussianKlBackward<T>(new T[6], new T[6], new T[2], 3, 2, new T[6], new T[6]));
+        Assert.Throws<ArgumentException>(() => Losses.GaussianKlBackward<T>(new T[6], new T[6], new T[2], 3, 2,
+            new T[6], new T[6]));
     }
 }

@@ -31,7 +31,9 @@ public class MmdKernelTests
                     double bw = i % 2 == 0 ? 1.0 : 0.7;
                     i++;
                     var spec = new MmdSpec(kernel, scales, bw, unbiased);
-                    string name = $"{kernel} {(unbiased ? "unbiased" : "biased")} n={n} m={m} d={d} scales={scales.Length} bw={bw}";
+                    string name =
+                        $"{kernel} {(unbiased ? "unbiased" : "biased")} n={n} m={m} d={d} scales={scales.Length} "
+                        + $"bw={bw}";
                     yield return new TestCaseData(false, n, m, d, spec).SetName($"float {name}");
                     yield return new TestCaseData(true, n, m, d, spec).SetName($"double {name}");
                 }
@@ -52,7 +54,8 @@ public class MmdKernelTests
         else Compare<float>(n, m, d, spec, 2e-5, 1e-4, 2e-4);
     }
 
-    static void Compare<T>(int n, int m, int d, MmdSpec spec, double atol, double rtol, double gradTol) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Compare<T>(int n, int m, int d, MmdSpec spec, double atol, double rtol, double gradTol)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = To<T>(SampleX(n, d, 1000 + n + d)); var y = To<T>(SampleY(m, d, 2000 + m + d));
         double[] xd = Wide(x), yd = Wide(y);
@@ -85,7 +88,8 @@ public class MmdKernelTests
     // From 16 row blocks on, a backward work item takes several row blocks (17 blocks: 8 items of 2 and one of 1).
     [Test]
     public void Grouped_row_blocks_match_reference() =>
-        Compare<float>(1083, 1030, 3, new MmdSpec(MmdKernel.Imq, [1.0]), 2e-5, 1e-4, 2e-4);    // one scale keeps the O(n²) reference quick
+        // one scale keeps the O(n²) reference quick
+        Compare<float>(1083, 1030, 3, new MmdSpec(MmdKernel.Imq, [1.0]), 2e-5, 1e-4, 2e-4);
 
     [Test]
     public void Gradient_scales_with_g_and_is_zero_for_g_zero()
@@ -134,7 +138,8 @@ public class MmdKernelTests
         {
             var spec = new MmdSpec(kernel, [.. MmdSpec.WaeScales]);
             var x = To<float>(xd); var y = To<float>(yd);
-            Close.Assert([Ref.Mmd(Wide(x), n, Wide(y), m, d, spec)], [Mmd.Forward<float>(x, n, y, m, d, spec)], 1e-5, 1e-4, $"{kernel} mmd²");
+            Close.Assert([Ref.Mmd(Wide(x), n, Wide(y), m, d, spec)], [Mmd.Forward<float>(x, n, y, m, d, spec)], 1e-5,
+                1e-4, $"{kernel} mmd²");
             var dx = new float[n * d]; var dy = new float[m * d];
             Mmd.Backward<float>(x, n, y, m, d, spec, 1f, dx, dy);
             double[] ex = new double[n * d], ey = new double[m * d];
@@ -173,9 +178,12 @@ public class MmdKernelTests
         int n = 9, m = 6, d = 4;
         var x = new float[n * d]; var y = new float[m * d];
         var spec = MmdSpec.Default;
-        Assert.Throws<ArgumentException>(() => Mmd.Backward<float>(x, n, y, m, d, spec, 1f, new float[n * d - 1], default));
-        Assert.Throws<ArgumentException>(() => Mmd.Backward<float>(x, n, y, m, d, spec, 1f, default, new float[m * d - 1]));
-        Assert.Throws<ArgumentException>(() => Mmd.Backward<float>(x, n, y, m, d, spec, 1f, new float[n * d], new float[1]));
+        Assert.Throws<ArgumentException>(() => Mmd.Backward<float>(x, n, y, m, d, spec, 1f, new float[n * d - 1],
+            default));
+        Assert.Throws<ArgumentException>(() => Mmd.Backward<float>(x, n, y, m, d, spec, 1f, default,
+            new float[m * d - 1]));
+        Assert.Throws<ArgumentException>(() => Mmd.Backward<float>(x, n, y, m, d, spec, 1f, new float[n * d],
+            new float[1]));
         Assert.Throws<ArgumentException>(() => Mmd.Forward<float>(x.AsSpan(1), n, y, m, d, spec));
         Assert.Throws<ArgumentException>(() => Mmd.Forward<float>(x, n, y.AsSpan(0, m * d - 1), m, d, spec));
         Assert.Throws<ArgumentException>(() => Mmd.Forward<float>(x, 1, y, m, d, spec));    // unbiased needs n ≥ 2
@@ -222,10 +230,12 @@ public class MmdKernelTests
                 return (f, dx, dy, fd, dxd);
             }
             var one = Run(1); var two = Run(2);
-            Assert.That(BitConverter.SingleToInt32Bits(two.Item1), Is.EqualTo(BitConverter.SingleToInt32Bits(one.Item1)), "float forward");
+            Assert.That(BitConverter.SingleToInt32Bits(two.Item1),
+                Is.EqualTo(BitConverter.SingleToInt32Bits(one.Item1)), "float forward");
             Assert.That(two.Item2, Is.EqualTo(one.Item2), "float dx");
             Assert.That(two.Item3, Is.EqualTo(one.Item3), "float dy");
-            Assert.That(BitConverter.DoubleToInt64Bits(two.Item4), Is.EqualTo(BitConverter.DoubleToInt64Bits(one.Item4)), "double forward");
+            Assert.That(BitConverter.DoubleToInt64Bits(two.Item4),
+                Is.EqualTo(BitConverter.DoubleToInt64Bits(one.Item4)), "double forward");
             Assert.That(two.Item5, Is.EqualTo(one.Item5), "double dx");
         }
         finally { Workers.MaxThreads = saved; }
@@ -264,6 +274,7 @@ public class MmdKernelTests
             Mmd.Forward<float>(x, n, y, n, d, spec);
             Mmd.Backward<float>(x, n, y, n, d, spec, 1f, dx, default);
         }
-        return ((GC.GetAllocatedBytesForCurrentThread() - mine) / calls, (GC.GetTotalAllocatedBytes(precise: true) - all) / calls);
+        return ((GC.GetAllocatedBytesForCurrentThread() - mine) / calls,
+            (GC.GetTotalAllocatedBytes(precise: true) - all) / calls);
     }
 }

@@ -32,7 +32,12 @@ public class PairwiseDistanceKernelTests
     static double MaxRowNorm(double[] a, int rows, int d)
     {
         double best = 0;
-        for (int i = 0; i < rows; i++) { double s = 0; for (int k = 0; k < d; k++) s += a[i * d + k] * a[i * d + k]; best = Math.Max(best, s); }
+        for (int i = 0; i < rows; i++)
+        {
+            double s = 0;
+            for (int k = 0; k < d; k++) s += a[i * d + k] * a[i * d + k];
+            best = Math.Max(best, s);
+        }
         return best;
     }
 
@@ -130,7 +135,8 @@ public class PairwiseDistanceKernelTests
         PairwiseDistance.Forward<float>(a, n, b, m, d, dist);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < m; j++)
-                Assert.That(float.IsNaN(dist[i * m + j]), Is.EqualTo(i == 65 || j == 0), $"dist[{i},{j}] = {dist[i * m + j]}");
+                Assert.That(float.IsNaN(dist[i * m + j]), Is.EqualTo(i == 65 || j == 0),
+                    $"dist[{i},{j}] = {dist[i * m + j]}");
         var dD = Rand.Uniform(n * m, 14);
         double[] ea = new double[n * d], eb = new double[m * d];
         Ref.PairwiseDistanceBackward(ad, n, bd, m, d, Wide(dist), Wide(To<float>(dD)), ea, eb);
@@ -147,16 +153,20 @@ public class PairwiseDistanceKernelTests
         var a = new float[n * d]; var b = new float[m * d]; var dist = new float[n * m];
         Assert.Throws<ArgumentException>(() => PairwiseDistance.Forward<float>(a, n, b, m, d, new float[n * m - 1]));
         Assert.Throws<ArgumentException>(() => PairwiseDistance.Forward<float>(a.AsSpan(1), n, b, m, d, dist));
-        Assert.Throws<ArgumentException>(() => PairwiseDistance.Backward<float>(a, n, b, m, d, dist, dist, new float[n * d - 1], default));
-        Assert.Throws<ArgumentException>(() => PairwiseDistance.Backward<float>(a, n, b, m, d, dist, dist, default, new float[m * d - 1]));
-        Assert.Throws<ArgumentException>(() => PairwiseDistance.Backward<float>(a, n, b, m, d, dist.AsSpan(1), dist, new float[n * d], default));
+        Assert.Throws<ArgumentException>(() => PairwiseDistance.Backward<float>(a, n, b, m, d, dist, dist,
+            new float[n * d - 1], default));
+        Assert.Throws<ArgumentException>(() => PairwiseDistance.Backward<float>(a, n, b, m, d, dist, dist, default,
+            new float[m * d - 1]));
+        Assert.Throws<ArgumentException>(() => PairwiseDistance.Backward<float>(a, n, b, m, d, dist.AsSpan(1), dist,
+            new float[n * d], default));
     }
 
     [Test]
     public void Same_bits_with_one_and_two_threads()
     {
         int n = 300, m = 260, d = 32;
-        var a = To<float>(Rand.Normal(n * d, 15)); var b = To<float>(Rand.Normal(m * d, 16)); var dD = To<float>(Rand.Uniform(n * m, 17));
+        var a = To<float>(Rand.Normal(n * d, 15)); var b = To<float>(Rand.Normal(m * d, 16));
+        var dD = To<float>(Rand.Uniform(n * m, 17));
         int saved = Workers.MaxThreads;
         try
         {
@@ -189,7 +199,8 @@ public class PairwiseDistanceKernelTests
         var da = new float[n * d]; var db = new float[n * d];
         PairwiseDistance.Backward<float>(a, n, a, n, d, dist, dD, da, db);
         var expected = new float[n * d];
-        for (int i = 0; i < expected.Length; i++) expected[i] = 0f + da[i] + db[i];    // the kernel adds da's part first
+        // the kernel adds da's part first
+        for (int i = 0; i < expected.Length; i++) expected[i] = 0f + da[i] + db[i];
         for (int rep = 0; rep < 20000; rep++)
         {
             var both = new float[n * d];
@@ -219,7 +230,8 @@ public class PairwiseDistanceKernelTests
     static (long Mine, long All) BytesPerCall(int n)
     {
         const int d = 32, calls = 5;
-        var a = To<float>(Rand.Normal(n * d, 18)); var dist = new float[n * n]; var dD = To<float>(Rand.Uniform(n * n, 19));
+        var a = To<float>(Rand.Normal(n * d, 18)); var dist = new float[n * n];
+        var dD = To<float>(Rand.Uniform(n * n, 19));
         var da = new float[n * d]; var db = new float[n * d];
         PairwiseDistance.Forward<float>(a, n, a, n, d, dist);
         PairwiseDistance.Backward<float>(a, n, a, n, d, dist, dD, da, db);
@@ -229,6 +241,7 @@ public class PairwiseDistanceKernelTests
             PairwiseDistance.Forward<float>(a, n, a, n, d, dist);
             PairwiseDistance.Backward<float>(a, n, a, n, d, dist, dD, da, db);
         }
-        return ((GC.GetAllocatedBytesForCurrentThread() - mine) / calls, (GC.GetTotalAllocatedBytes(precise: true) - all) / calls);
+        return ((GC.GetAllocatedBytesForCurrentThread() - mine) / calls,
+            (GC.GetTotalAllocatedBytes(precise: true) - all) / calls);
     }
 }

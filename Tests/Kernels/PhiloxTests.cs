@@ -15,16 +15,20 @@ public class PhiloxTests
     /// </summary>
     static readonly object[] KnownAnswers =
     [
-        new uint[] { 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8 },
-        new uint[] { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd },
-        new uint[] { 0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, 0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1 },
+        new uint[] { 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x6627e8d5, 0xe169c58d,
+            0xbc57ac4c, 0x9b00dbd8 },
+        new uint[] { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0x408f276d, 0x41c83b0e,
+            0xa20bc7c6, 0x6d5451fd },
+        new uint[] { 0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, 0xd16cfe09, 0x94fdcceb,
+            0x5001e420, 0x24126ea1 },
     ];
 
     [TestCaseSource(nameof(KnownAnswers))]
     public void Block_matches_random123_known_answers(uint[] v)
     {
         var (r0, r1, r2, r3) = Philox.Block(v[0], v[1], v[2], v[3], v[4], v[5]);
-        Assert.That(new[] { r0, r1, r2, r3 }, Is.EqualTo(v[6..10]), $"philox4x32-10 of counter {v[0]:x8} {v[1]:x8} {v[2]:x8} {v[3]:x8}, key {v[4]:x8} {v[5]:x8}");
+        Assert.That(new[] { r0, r1, r2, r3 }, Is.EqualTo(v[6..10]),
+            $"philox4x32-10 of counter {v[0]:x8} {v[1]:x8} {v[2]:x8} {v[3]:x8}, key {v[4]:x8} {v[5]:x8}");
     }
 
     /// <summary>
@@ -73,7 +77,8 @@ public class PhiloxTests
         // The pairs of one block are independent: the two halves of Box-Muller are uncorrelated.
         double corr = 0;
         for (int i = 0; i < Draws; i += 2) corr += z[i] * z[i + 1];
-        Assert.That(Math.Abs(corr / (Draws / 2)), Is.LessThan(5 / Math.Sqrt(Draws / 2)), "correlation of z[2k] and z[2k+1]");
+        Assert.That(Math.Abs(corr / (Draws / 2)), Is.LessThan(5 / Math.Sqrt(Draws / 2)),
+            "correlation of z[2k] and z[2k+1]");
     }
 
     [Test]

@@ -34,7 +34,9 @@ public class ReduceKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
     static void CheckSum(int outer, int axis, int inner, double scale, bool accumulate, bool specials)
     {
         int len = outer * axis * inner, m = outer * inner, seed = len * 7 + axis;
-        string label = $"sum ({outer}, {axis}, {inner}) scale {scale:G3}{(accumulate ? " +=" : "")}{(specials ? " specials" : "")}";
+        string label =
+            $"sum ({outer}, {axis}, {inner}) scale "
+            + $"{scale:G3}{(accumulate ? " +=" : "")}{(specials ? " specials" : "")}";
         var x = Uniform<T>(len, seed, -2, 2);
         if (specials) Plant(x, seed);
         var y0 = Uniform<T>(m, seed + 1, -1, 1);
@@ -46,7 +48,11 @@ public class ReduceKernelTests<T> where T : unmanaged, IFloatingPointIeee754<T>
         Reference.SumAxis(Array.ConvertAll(xd, Math.Abs), outer, axis, inner, Math.Abs(sd), abs);
         var y0d = ToDouble<T>(y0);
         double[] e = new double[m], s = new double[m];
-        for (int k = 0; k < m; k++) { e[k] = accumulate ? y0d[k] + sum[k] : sum[k]; s[k] = (accumulate ? Math.Abs(y0d[k]) : 0) + abs[k]; }
+        for (int k = 0; k < m; k++)
+        {
+            e[k] = accumulate ? y0d[k] + sum[k] : sum[k];
+            s[k] = (accumulate ? Math.Abs(y0d[k]) : 0) + abs[k];
+        }
 
         var y = Guarded<T>(m, y0);
         Reduce.SumAxis<T>(x, outer, axis, inner, st, accumulate, y);

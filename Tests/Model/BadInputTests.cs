@@ -26,7 +26,8 @@ public class BadInputTests
         ok = root["ok"];
         WriteDataSet(ok, train: 40, test: 10, Rows, Cols);
         run = root["run"];
-        var r = Cli.Run(["train", "--data", ok, "--out", run, "--hidden", "8", "--latent", "2", "--epochs", "1", "--batch", "8", "--no-pictures"]);
+        var r = Cli.Run(["train", "--data", ok, "--out", run, "--hidden", "8", "--latent", "2", "--epochs", "1",
+            "--batch", "8", "--no-pictures"]);
         Assert.That(r.Code, Is.Zero, r.Err);
     }
 
@@ -96,7 +97,8 @@ public class BadInputTests
 
     [Test]
     public void Missing_data_folder() =>
-        RefusedTrain(Train(root["no-such-folder"]), root["no-such-folder"], "does not exist", "apt-get install dataset-fashion-mnist");
+        RefusedTrain(Train(root["no-such-folder"]), root["no-such-folder"], "does not exist",
+            "apt-get install dataset-fashion-mnist");
 
     [TestCase(TrainImages)]
     [TestCase(TrainLabels)]
@@ -105,7 +107,8 @@ public class BadInputTests
     public void Missing_one_of_the_four_files(string name)
     {
         var data = Data("missing", d => File.Delete(Path.Combine(d, name)));
-        RefusedTrain(Train(data), $"has no {name}", Path.Combine(data, name) + ".gz", "put the MNIST/Fashion-MNIST IDX files there");
+        RefusedTrain(Train(data), $"has no {name}", Path.Combine(data, name) + ".gz",
+            "put the MNIST/Fashion-MNIST IDX files there");
     }
 
     [Test]
@@ -137,28 +140,33 @@ public class BadInputTests
 
     [Test]
     public void Wrong_idx_magic() =>
-        RefusedTrain(Train(Data("magic", d => Poke(d, TrainImages, 0, 0x50, 0x4b))), "not an IDX file", "give the MNIST/Fashion-MNIST file");
+        RefusedTrain(Train(Data("magic", d => Poke(d, TrainImages, 0, 0x50, 0x4b))), "not an IDX file",
+            "give the MNIST/Fashion-MNIST file");
 
     [Test]
     public void Wrong_element_type() =>
-        RefusedTrain(Train(Data("etype", d => Poke(d, TestImages, 2, 0x0d))), TestImages, "element type 0x0d", "convert the file to unsigned bytes");
+        RefusedTrain(Train(Data("etype", d => Poke(d, TestImages, 2, 0x0d))), TestImages, "element type 0x0d",
+            "convert the file to unsigned bytes");
 
     [Test]
     public void Wrong_number_of_dimensions() =>
-        RefusedTrain(Train(Data("rank", d => File.Copy(Path.Combine(d, TrainLabels), Path.Combine(d, TrainImages), overwrite: true))),
+        RefusedTrain(Train(Data("rank", d => File.Copy(Path.Combine(d, TrainLabels), Path.Combine(d, TrainImages),
+            overwrite: true))),
             "1 dimensions", "check that image and label files are not swapped");
 
     [TestCase(41, "truncated")]       // the header counts one image more than the file holds
     [TestCase(39, "trailing data")]   // one fewer
     public void Sizes_that_disagree_with_the_file_length(int count, string what)
     {
-        var data = Data("dims", d => Poke(d, TrainImages, 4, [.. BitConverter.GetBytes(BinaryPrimitives.ReverseEndianness(count))]));
+        var data = Data("dims",
+            d => Poke(d, TrainImages, 4, [.. BitConverter.GetBytes(BinaryPrimitives.ReverseEndianness(count))]));
         RefusedTrain(Train(data), $"{count} × {Rows} × {Cols}", what, "download it again");
     }
 
     [Test]
     public void Image_and_label_counts_differ() =>
-        RefusedTrain(Train(Data("counts", d => File.WriteAllBytes(Path.Combine(d, TrainLabels), Bytes([39], Labels(39, 1))))),
+        RefusedTrain(Train(Data("counts", d => File.WriteAllBytes(Path.Combine(d, TrainLabels),
+            Bytes([39], Labels(39, 1))))),
             "40 training images", "39 labels", "put matching files there");
 
     [Test]
@@ -174,7 +182,8 @@ public class BadInputTests
 
     [Test]
     public void Train_and_test_images_of_different_sizes() =>
-        RefusedTrain(Train(Data("sizes", d => File.WriteAllBytes(Path.Combine(d, TestImages), Bytes([10, Cols, Rows], Pixels(10, Cols, Rows, 2))))),
+        RefusedTrain(Train(Data("sizes", d => File.WriteAllBytes(Path.Combine(d, TestImages),
+            Bytes([10, Cols, Rows], Pixels(10, Cols, Rows, 2))))),
             $"{Rows} × {Cols}", $"{Cols} × {Rows}", "one data set");
 
     [Test]
@@ -186,8 +195,10 @@ public class BadInputTests
         var r = Cli.Run(args);
         Assert.That(r.Code, Is.Zero, r.Err);
         var ckpt = SafeTensors.Read(Path.Combine(outDir, "checkpoint.safetensors"));
-        Assert.That(ckpt.Tensors.First(t => t.Name == "encoder.0.weight").Shape, Is.EqualTo(new[] { 16, 120 }), "encoder input = 10·12 pixels");
-        Assert.That(ckpt.Tensors.Where(t => t.Name.StartsWith("decoder.")).Last().Shape, Is.EqualTo(new[] { 120 }), "decoder output bias");
+        Assert.That(ckpt.Tensors.First(t => t.Name == "encoder.0.weight").Shape, Is.EqualTo(new[] { 16, 120 }),
+            "encoder input = 10·12 pixels");
+        Assert.That(ckpt.Tensors.Where(t => t.Name.StartsWith("decoder.")).Last().Shape, Is.EqualTo(new[] { 120 }),
+            "decoder output bias");
         Assert.That(ckpt.Metadata["epoch"], Is.EqualTo("1"), "one epoch done");
         Assert.That(File.ReadAllText(Path.Combine(outDir, "config.json")), Does.Contain("\"input_size\": 120"));
     }
@@ -201,7 +212,8 @@ public class BadInputTests
         var r = Cli.Run(args);
         Assert.That(r.Code, Is.Zero, r.Err);
         var meta = SafeTensors.Read(Path.Combine(outDir, "checkpoint.safetensors")).Metadata;
-        Assert.That((meta["step"], meta["epoch"], meta["next_batch"]), Is.EqualTo(("2", "2", "0")), "one step of 40 images per epoch");
+        Assert.That((meta["step"], meta["epoch"], meta["next_batch"]), Is.EqualTo(("2", "2", "0")),
+            "one step of 40 images per epoch");
     }
 
     [Test]
@@ -214,7 +226,8 @@ public class BadInputTests
         // 41 images in batches of 8 leave 1 over: the step would have no unbiased MMD estimate.
         var data = root["forty-one"];
         WriteDataSet(data, train: 41, test: 10, Rows, Cols);
-        RefusedTrain(Train(data), "41 training images in batches of 8 leave a last batch of 1 image", "--batch 9", "--mmd-estimator biased");
+        RefusedTrain(Train(data), "41 training images in batches of 8 leave a last batch of 1 image", "--batch 9",
+            "--mmd-estimator biased");
         var (args, _) = Train(data, "--mmd-estimator", "biased");
         Assert.That(Cli.Run(args).Code, Is.Zero, "the biased estimator takes a batch of 1");
     }
@@ -253,28 +266,34 @@ public class BadInputTests
 
     [TestCase("0")]
     [TestCase("-1")]
-    public void Lambda_not_positive(string lambda) => RefusedTrain(Train(ok, "--lambda", lambda), "--lambda must be > 0", "--lambda 1000");
+    public void Lambda_not_positive(string lambda) => RefusedTrain(Train(ok, "--lambda", lambda),
+        "--lambda must be > 0", "--lambda 1000");
 
     [Test]
     public void Mmd_weight_negative() =>
-        RefusedTrain(Train(ok, "--alpha", "0", "--lambda", "0.5"), "α + λ − 1 = -0.5 is negative", "raise --lambda or --alpha");
+        RefusedTrain(Train(ok, "--alpha", "0", "--lambda", "0.5"), "α + λ − 1 = -0.5 is negative",
+            "raise --lambda or --alpha");
 
     [TestCase("NaN", "--lr must be a finite number, not NaN", "--lr 0.001")]
     [TestCase("-0.1", "--lr must be > 0, not -0.1", "the default is 0.001")]
     [TestCase("0", "--lr must be > 0, not 0", "the default is 0.001")]
-    public void Bad_learning_rate(string lr, string problem, string fix) => RefusedTrain(Train(ok, "--lr", lr), problem, fix);
+    public void Bad_learning_rate(string lr, string problem, string fix)
+        => RefusedTrain(Train(ok, "--lr", lr), problem, fix);
 
     [TestCase("0")]
     [TestCase("-3")]
-    public void Epochs_not_positive(string epochs) => RefusedTrain(Train(ok, "--epochs", epochs), $"--epochs must be at least 1, not {epochs}", "the default is 10");
+    public void Epochs_not_positive(string epochs) => RefusedTrain(Train(ok, "--epochs", epochs),
+        $"--epochs must be at least 1, not {epochs}", "the default is 10");
 
     [TestCase("--preset", "vae", "unknown preset 'vae'", "use infovae, elbo, beta-vae or mmd-vae")]
     [TestCase("--kernel", "gauss", "unknown --kernel 'gauss'", "use imq or rbf")]
     [TestCase("--device", "tpu", "unknown --device 'tpu'", "use auto|cpu|cuda|ilgpu-cpu")]
-    public void Unknown_name(string flag, string value, string problem, string fix) => RefusedTrain(Train(ok, flag, value), problem, fix);
+    public void Unknown_name(string flag, string value, string problem, string fix)
+        => RefusedTrain(Train(ok, flag, value), problem, fix);
 
     [Test]
-    public void Latent_size_0() => RefusedTrain(Train(ok, "--latent", "0"), "--latent must be at least 1, not 0", "the default is 32");
+    public void Latent_size_0() => RefusedTrain(Train(ok, "--latent", "0"), "--latent must be at least 1, not 0",
+        "the default is 32");
 
     [TestCase("--lr", "abc", "Cannot parse argument 'abc' for option '--lr'")]
     [TestCase("--epochs", "1.5", "Cannot parse argument '1.5' for option '--epochs'")]
@@ -285,7 +304,8 @@ public class BadInputTests
     public void An_unknown_flag()
     {
         var (args, outDir) = Train(ok);
-        Refused([.. args, "--learning-rate", "0.1"], "Unrecognized command or argument '--learning-rate'", "infovae train --help");
+        Refused([.. args, "--learning-rate", "0.1"], "Unrecognized command or argument '--learning-rate'",
+            "infovae train --help");
         Assert.That(Directory.Exists(outDir), Is.False);
     }
 
@@ -298,7 +318,8 @@ public class BadInputTests
         var file = root["a-file"];
         File.WriteAllText(file, "keep me");
         var (args, _) = Train(ok, "--out", Path.Combine(file, "run"));
-        Refused(args, $"cannot create the run folder {Path.Combine(file, "run")}: {file} is a file, not a folder", "choose an --out folder that you can write to");
+        Refused(args, $"cannot create the run folder {Path.Combine(file, "run")}: {file} is a file, not a folder",
+            "choose an --out folder that you can write to");
         Assert.That(File.ReadAllText(file), Is.EqualTo("keep me"));
     }
 
@@ -308,7 +329,8 @@ public class BadInputTests
         // /proc takes no new folders, whoever asks: the error of the file system itself, with the fix.
         if (!Directory.Exists("/proc/self")) Assert.Ignore("no /proc here");
         var (args, _) = Train(ok, "--out", "/proc/infovae-run");
-        Refused(args, "cannot write to the run folder /proc/infovae-run", "choose an --out folder that you can write to");
+        Refused(args, "cannot write to the run folder /proc/infovae-run",
+            "choose an --out folder that you can write to");
     }
 
     [Test]
@@ -333,7 +355,8 @@ public class BadInputTests
     public void Resume_with_a_flag_that_disagrees_with_the_run(string flag, string value)
     {
         var before = Snapshot(run);
-        Refused(["train", "--resume", run, "--data", ok, flag, value, "--no-pictures"], "disagrees with the run being resumed", "drop the flag or start a new run");
+        Refused(["train", "--resume", run, "--data", ok, flag, value, "--no-pictures"],
+            "disagrees with the run being resumed", "drop the flag or start a new run");
         AssertUnchanged(run, before);
     }
 
@@ -352,20 +375,29 @@ public class BadInputTests
 
     [Test]
     public void Resume_of_a_folder_that_does_not_exist() =>
-        Refused(["train", "--resume", root["no-run-here"], "--data", ok], "does not exist", "give the folder that infovae train wrote");
+        Refused(["train", "--resume", root["no-run-here"], "--data", ok], "does not exist",
+            "give the folder that infovae train wrote");
 
     // ---- damaged checkpoints, through --resume and through eval --run ----
 
-    public enum Damage { Truncated, HeaderLengthBeyondTheFile, HeaderNotJson, OffsetsOverlap, OffsetsPastTheEnd, ShapeDisagreesWithTheModel, WrongDtype }
+    public enum Damage
+    {
+        Truncated, HeaderLengthBeyondTheFile, HeaderNotJson, OffsetsOverlap, OffsetsPastTheEnd,
+        ShapeDisagreesWithTheModel, WrongDtype
+    }
 
     static readonly Dictionary<Damage, string[]> Says = new()
     {
-        [Damage.Truncated] = ["runs past the end of the data", "truncated or damaged", "restore checkpoint.safetensors from a backup"],
-        [Damage.HeaderLengthBeyondTheFile] = ["the header length 99999 runs past the end of the file", "restore checkpoint.safetensors from a backup"],
+        [Damage.Truncated] =
+            ["runs past the end of the data", "truncated or damaged", "restore checkpoint.safetensors from a backup"],
+        [Damage.HeaderLengthBeyondTheFile] = ["the header length 99999 runs past the end of the file",
+            "restore checkpoint.safetensors from a backup"],
         [Damage.HeaderNotJson] = ["the header is not valid JSON", "restore checkpoint.safetensors from a backup"],
-        [Damage.OffsetsOverlap] = ["tensor 'encoder.0.bias' at [", "overlaps tensor 'encoder.0.weight'", "restore checkpoint.safetensors from a backup"],
+        [Damage.OffsetsOverlap] = ["tensor 'encoder.0.bias' at [", "overlaps tensor 'encoder.0.weight'",
+            "restore checkpoint.safetensors from a backup"],
         [Damage.OffsetsPastTheEnd] = ["runs past the end of the data", "restore checkpoint.safetensors from a backup"],
-        [Damage.ShapeDisagreesWithTheModel] = ["tensor 'encoder.0.weight' is F32 [30, 8], expected F32 [8, 30]", "a model of another size"],
+        [Damage.ShapeDisagreesWithTheModel] = ["tensor 'encoder.0.weight' is F32 [30, 8], expected F32 [8, 30]",
+            "a model of another size"],
         [Damage.WrongDtype] = ["tensor 'encoder.0.bias' is I32 [8], expected F32 [8]", "convert it to F32"],
     };
 
@@ -378,7 +410,8 @@ public class BadInputTests
         var ckpt = Path.Combine(copy, "checkpoint.safetensors");
         Spoil(ckpt, damage);
         var before = Snapshot(copy);
-        string[] args = via.StartsWith("train") ? ["train", "--resume", copy, "--data", ok, "--no-pictures"] : ["eval", "--run", copy, "--data", ok, "--json"];
+        string[] args = via.StartsWith("train") ? ["train", "--resume", copy, "--data", ok, "--no-pictures"]
+            : ["eval", "--run", copy, "--data", ok, "--json"];
         Refused(args, [ckpt, .. Says[damage]]);
         AssertUnchanged(copy, before);
     }
@@ -392,8 +425,10 @@ public class BadInputTests
         string copy = root["mixed-up"];
         Directory.CreateDirectory(copy);
         foreach (var f in Directory.GetFiles(run)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
-        File.Copy(Path.Combine(other, "checkpoint.safetensors"), Path.Combine(copy, "checkpoint.safetensors"), overwrite: true);
-        Refused(["train", "--resume", copy, "--data", ok], "holds an MLP 30-16-2 but the run's config.json describes an MLP 30-8-2", "different runs");
+        File.Copy(Path.Combine(other, "checkpoint.safetensors"), Path.Combine(copy, "checkpoint.safetensors"),
+            overwrite: true);
+        Refused(["train", "--resume", copy, "--data", ok],
+            "holds an MLP 30-16-2 but the run's config.json describes an MLP 30-8-2", "different runs");
     }
 
     [Test]
@@ -410,7 +445,8 @@ public class BadInputTests
         meta["version"] = "1";
         SafeTensors.Write(ckpt, file.Tensors.Where(t => t.Name != "rng.torch_generator").ToList(), meta);
         var before = Snapshot(copy);
-        Refused(["train", "--resume", copy, "--data", ok, "--no-pictures"], "older infovae (checkpoint version 1", "eval, export and the picture commands still read it");
+        Refused(["train", "--resume", copy, "--data", ok, "--no-pictures"], "older infovae (checkpoint version 1",
+            "eval, export and the picture commands still read it");
         AssertUnchanged(copy, before);
         var r = Cli.Run("eval", "--run", copy, "--data", ok, "--json", "--iw-samples", "2");
         Assert.That(r.Code, Is.Zero, r.Err);
@@ -425,7 +461,8 @@ public class BadInputTests
         var ckpt = Path.Combine(copy, "checkpoint.safetensors");
         var file = SafeTensors.Read(ckpt);
         SafeTensors.Write(ckpt, file.Tensors.Where(t => t.Name != "rng.torch_generator").ToList(), file.Metadata);
-        Refused(["train", "--resume", copy, "--data", ok, "--no-pictures"], "no tensor 'rng.torch_generator'", "written by this version of infovae");
+        Refused(["train", "--resume", copy, "--data", ok, "--no-pictures"], "no tensor 'rng.torch_generator'",
+            "written by this version of infovae");
     }
 
     /// <summary>Rewrites a safetensors file with one kind of damage, editing its JSON header as text would.</summary>
@@ -452,7 +489,8 @@ public class BadInputTests
                 File.WriteAllBytes(path, bytes); return;
             case Damage.OffsetsOverlap: Shift("encoder.0.bias", -4); break;
             case Damage.OffsetsPastTheEnd:
-                Shift(header.Where(kv => kv.Key != "__metadata__").MaxBy(kv => (long)Offsets(kv.Key)[1]!).Key, 8); break;
+                Shift(header.Where(kv => kv.Key != "__metadata__").MaxBy(kv => (long)Offsets(kv.Key)[1]!).Key, 8);
+                break;
             case Damage.ShapeDisagreesWithTheModel: header["encoder.0.weight"]!["shape"] = new JsonArray(30, 8); break;
             case Damage.WrongDtype: header["encoder.0.bias"]!["dtype"] = "I32"; break;
         }

@@ -38,7 +38,9 @@ public class CliValidationTests
     [Test]
     public void A_missing_data_folder_is_named()
     {
-        var (code, err) = Run("train", "--data", "/nonexistent/fmnist", "--out", Path.Combine(Path.GetTempPath(), "never-" + Guid.NewGuid()));
+        var (code, err) =
+            Run("train", "--data", "/nonexistent/fmnist", "--out", Path.Combine(Path.GetTempPath(),
+            "never-" + Guid.NewGuid()));
         Assert.That(code, Is.Not.Zero);
         Assert.That(err, Does.Contain("/nonexistent/fmnist"));
         Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), err);

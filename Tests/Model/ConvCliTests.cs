@@ -20,7 +20,8 @@ public class ConvCliTests
         data = root["data"];
         IdxFiles.WriteDataSet(data, train: 24, test: 10);
         run = root["run"];
-        var r = Cli.Run(["train", "--arch", "conv", "--channels", "2,3,4", "--latent", "2", "--data", data, "--out", run, "--epochs", "1", "--batch", "8", "--log-every", "1"]);
+        var r = Cli.Run(["train", "--arch", "conv", "--channels", "2,3,4", "--latent", "2", "--data", data, "--out",
+            run, "--epochs", "1", "--batch", "8", "--log-every", "1"]);
         Assert.That(r.Code, Is.Zero, r.Err + r.Out);
     }
 
@@ -33,9 +34,12 @@ public class ConvCliTests
         Assert.That(config, Does.Contain("\"arch\": \"conv\""));
         var ckpt = SafeTensors.Read(Path.Combine(run, "checkpoint.safetensors"));
         Assert.That(ckpt.Get("encoder.3.weight", DType.F32, 3, 4, 4, 2), Is.Not.Null, "channels-last (OC, KH, KW, C)");
-        Assert.That(ckpt.Get("decoder.2.running_var", DType.F32, 4).As<float>(), Has.Some.Not.EqualTo(1f), "running variance moved");
-        Assert.That(ckpt.Get("encoder.1.num_batches_tracked", DType.I64).As<long>(), Is.EqualTo(new[] { 3L }), "24 images in batches of 8");
-        foreach (var png in new[] { "samples.png", "reconstructions.png", "interpolations.png", "traversal.png", "latent.png", "loss.png" })
+        Assert.That(ckpt.Get("decoder.2.running_var", DType.F32, 4).As<float>(), Has.Some.Not.EqualTo(1f),
+            "running variance moved");
+        Assert.That(ckpt.Get("encoder.1.num_batches_tracked", DType.I64).As<long>(), Is.EqualTo(new[] { 3L }),
+            "24 images in batches of 8");
+        foreach (var png in new[] { "samples.png", "reconstructions.png", "interpolations.png", "traversal.png",
+            "latent.png", "loss.png" })
             Assert.That(File.Exists(Path.Combine(run, png)), png);
     }
 
@@ -69,7 +73,8 @@ public class ConvCliTests
         Assert.That(theirs[((2 * 2 + 1) * 4 + 3) * 4 + 0], Is.EqualTo(ours[((2 * 4 + 3) * 4 + 0) * 2 + 1]));
         var oursT = ckpt.Get("decoder.4.weight", DType.F32, 4, 3, 3, 3).As<float>();
         var theirsT = f.Get("decoder.4.weight", DType.F32, 4, 3, 3, 3).As<float>();
-        Assert.That(theirsT[((3 * 3 + 2) * 3 + 1) * 3 + 0], Is.EqualTo(oursT[((3 * 3 + 1) * 3 + 0) * 3 + 2]), "[cin 3, cout 2, kh 1, kw 0]");
+        Assert.That(theirsT[((3 * 3 + 2) * 3 + 1) * 3 + 0], Is.EqualTo(oursT[((3 * 3 + 1) * 3 + 0) * 3 + 2]),
+            "[cin 3, cout 2, kh 1, kw 0]");
         // The linear layer after the flatten reads PyTorch's NCHW columns: ours (p·c3 + c), theirs (c·16 + p).
         var lin = ckpt.Get("encoder.10.weight", DType.F32, 4, 64).As<float>();
         var linT = f.Get("encoder.10.weight", DType.F32, 4, 64).As<float>();
@@ -96,7 +101,8 @@ public class ConvCliTests
     public void Picture_commands_work_on_a_conv_run(string command)
     {
         var png = root[command + "-" + Guid.NewGuid().ToString("N")[..6] + ".png"];
-        string[] args = command == "sample" ? [command, "--run", run, "--out", png] : [command, "--run", run, "--data", data, "--out", png];
+        string[] args = command == "sample" ? [command, "--run", run, "--out", png]
+            : [command, "--run", run, "--data", data, "--out", png];
         var r = Cli.Run(args);
         Assert.That(r.Code, Is.Zero, r.Err);
         Assert.That(new FileInfo(png).Length, Is.GreaterThan(100));
@@ -153,7 +159,8 @@ public class ConvCliTests
         var small = root["data-10x12"];
         IdxFiles.WriteDataSet(small, train: 12, test: 4, rows: 10, cols: 12);
         var outDir = root["never-10x12"];
-        var r = Cli.Run("train", "--arch", "conv", "--channels", "2,3,4", "--latent", "2", "--data", small, "--out", outDir);
+        var r = Cli.Run("train", "--arch", "conv", "--channels", "2,3,4", "--latent", "2", "--data", small, "--out",
+            outDir);
         Assert.That(r.Code, Is.Not.Zero);
         Assert.That(r.OneLine(), Does.Contain("--arch conv takes 28×28 images").And.Contain("10×12"));
         Assert.That(Directory.Exists(outDir), Is.False);

@@ -18,7 +18,8 @@ namespace InfoVae.Tests.Model;
 /// </summary>
 public class ConvDebugStateTests
 {
-    static readonly string Path = System.IO.Path.Combine(TestContext.CurrentContext.TestDirectory, "Data", "conv_debug_state.safetensors");
+    static readonly string Path = System.IO.Path.Combine(TestContext.CurrentContext.TestDirectory, "Data",
+        "conv_debug_state.safetensors");
 
     static SafeTensorsFile State() => SafeTensors.Read(Path);
 
@@ -29,9 +30,11 @@ public class ConvDebugStateTests
     };
 
     static void LoadTorch<T>(Parameters<T> p, SafeTensorsFile f) where T : unmanaged, IFloatingPointIeee754<T> =>
-        p.LoadTorchState((name, shape) => f.Get(name, DType.F32, shape).As<float>(), name => f.Get(name, DType.I64).As<long>()[0]);
+        p.LoadTorchState((name, shape) => f.Get(name, DType.F32, shape).As<float>(),
+            name => f.Get(name, DType.I64).As<long>()[0]);
 
-    static (InfoVaeNet<T> Net, Tensor<T> X, Tensor<T> Eps, Tensor<T> Prior) Build<T>(SafeTensorsFile f) where T : unmanaged, IFloatingPointIeee754<T>
+    static (InfoVaeNet<T> Net, Tensor<T> X, Tensor<T> Eps, Tensor<T> Prior) Build<T>(SafeTensorsFile f)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var cfg = ConfigOf(f);
         Assert.That(f.GetMetadata("format"), Is.EqualTo("infovae-conv-debug-state"));
@@ -43,16 +46,20 @@ public class ConvDebugStateTests
 
     static double[] F64(SafeTensorsFile f, string name) => DebugStateFile.F64(f, name);
 
-    static void CheckTerms<T>(SafeTensorsFile f, LossTerms<T> terms, string prefix, double rtol, bool withZ) where T : unmanaged, IFloatingPointIeee754<T>
+    static void CheckTerms<T>(SafeTensorsFile f, LossTerms<T> terms, string prefix, double rtol, bool withZ)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var outputs = new List<(string, Tensor<T>)> { ("mu", terms.Mu), ("logvar", terms.Logvar), ("logits", terms.Logits) };
+        var outputs = new List<(string, Tensor<T>)> { ("mu", terms.Mu), ("logvar", terms.Logvar),
+            ("logits", terms.Logits) };
         if (withZ) outputs.Add(("z", terms.Z));
         foreach (var (name, t) in outputs)
         {
             var expected = F64(f, prefix + name);
-            Close.Assert<double, T>(expected, t.Contiguous().ToArray(), atol: rtol * expected.Max(Math.Abs), rtol: rtol, prefix + name);
+            Close.Assert<double, T>(expected, t.Contiguous().ToArray(), atol: rtol * expected.Max(Math.Abs), rtol: rtol,
+                prefix + name);
         }
-        foreach (var (name, t) in new[] { ("recon", terms.Recon), ("kl", terms.Kl), ("mmd", terms.Mmd), ("total", terms.Total) })
+        foreach (var (name, t) in new[] { ("recon", terms.Recon), ("kl", terms.Kl), ("mmd", terms.Mmd),
+            ("total", terms.Total) })
         {
             double e = F64(f, prefix + name).Single(), a = double.CreateTruncating(t.Item());
             // the MMD is a difference of terms of size ~7, so its float32 error is absolute, not relative
@@ -79,7 +86,8 @@ public class ConvDebugStateTests
             var torch = f.Get("grad." + e.Name, DType.F64, e.TorchShape).As<double>();
             var expected = new double[torch.Length];
             e.Order.FromTorch<double>(torch, expected);
-            Close.Assert<double, T>(expected, t.Grad!.ToArray(), atol: rtol * expected.Max(Math.Abs), rtol: rtol, "grad." + e.Name);
+            Close.Assert<double, T>(expected, t.Grad!.ToArray(), atol: rtol * expected.Max(Math.Abs), rtol: rtol,
+                "grad." + e.Name);
         }
 
         // The forward updated the running averages (momentum 0.1, unbiased variance) exactly once.
@@ -87,7 +95,8 @@ public class ConvDebugStateTests
         foreach (var (e, t) in p.BufferLayout.Zip(p.Buffers))
         {
             var expected = F64(f, "after." + e.Name);
-            Close.Assert<double, T>(expected, t.ToArray(), atol: rtol * expected.Max(Math.Abs), rtol: rtol, "after." + e.Name);
+            Close.Assert<double, T>(expected, t.ToArray(), atol: rtol * expected.Max(Math.Abs), rtol: rtol,
+                "after." + e.Name);
         }
         Assert.That(p.BatchesTracked, Is.All.EqualTo(1L));
 
@@ -112,7 +121,8 @@ public class ConvDebugStateTests
             tape.Reset();
             net.Params.ZeroGrad();
             var total = net.Loss(x, eps, prior).Total;
-            Assert.That(double.CreateTruncating(total.Item()), Is.EqualTo(expected[step]).Within(rtol * Math.Abs(expected[step])), $"loss after {step} Adam steps");
+            Assert.That(double.CreateTruncating(total.Item()), Is.EqualTo(expected[step]).Within(rtol
+                * Math.Abs(expected[step])), $"loss after {step} Adam steps");
             total.Backward();
             net.AdamStep(step + 1);
         }
@@ -120,7 +130,9 @@ public class ConvDebugStateTests
         tape.Reset();
     }
 
-    [Test] public void Float64_matches_pytorch_float64_training_step_running_stats_and_eval() => CheckTrainingStep<double>(1e-9);
+    [Test]
+    public void Float64_matches_pytorch_float64_training_step_running_stats_and_eval()
+        => CheckTrainingStep<double>(1e-9);
     [Test] public void Float32_matches_pytorch_training_step_running_stats_and_eval() => CheckTrainingStep<float>(1e-4);
     [Test] public void Float64_adam_losses_match_pytorch() => CheckAdamLosses<double>(1e-9);
     [Test] public void Float32_adam_losses_match_pytorch() => CheckAdamLosses<float>(1e-4);

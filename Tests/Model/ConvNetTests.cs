@@ -16,7 +16,8 @@ public class ConvNetTests
 {
     static TrainConfig Tiny => new()
     {
-        Arch = Architecture.Conv, Channels = [2, 3, 4], Latent = 2, Batch = 6, Epochs = 2, Seed = 11, Lambda = 10, LearningRate = 1e-2,
+        Arch = Architecture.Conv, Channels = [2, 3, 4], Latent = 2, Batch = 6, Epochs = 2, Seed = 11, Lambda = 10,
+        LearningRate = 1e-2,
     };
 
     /// <summary>28 × 28 images of two classes: a bright blob top-left or bottom-right, with noise.</summary>
@@ -32,7 +33,8 @@ public class ConvNetTests
                 for (int x = 0; x < 28; x++)
                 {
                     double d2 = (y - cy) * (y - cy) + (x - cx) * (x - cx);
-                    px[i * 784 + y * 28 + x] = (float)Math.Clamp(Math.Exp(-d2 / 30) + 0.1 * (r.NextDouble() - 0.5), 0, 1);
+                    px[i * 784 + y * 28 + x] = (float)Math.Clamp(Math.Exp(-d2 / 30) + 0.1 * (r.NextDouble() - 0.5), 0,
+                        1);
                 }
         }
         return new LabeledImages(px, labels, 28, 28);
@@ -50,8 +52,10 @@ public class ConvNetTests
         Assert.That(a.Net.Params.All.ToArray(), Is.EqualTo(b.Net.Params.All.ToArray()), $"{what}: weights");
         Assert.That(a.Net.Params.AllM.ToArray(), Is.EqualTo(b.Net.Params.AllM.ToArray()), $"{what}: Adam m");
         Assert.That(a.Net.Params.AllV.ToArray(), Is.EqualTo(b.Net.Params.AllV.ToArray()), $"{what}: Adam v");
-        Assert.That(a.Net.Params.AllBuffers!.ToArray(), Is.EqualTo(b.Net.Params.AllBuffers!.ToArray()), $"{what}: running statistics");
-        Assert.That(a.Net.Params.BatchesTracked, Is.EqualTo(b.Net.Params.BatchesTracked), $"{what}: num_batches_tracked");
+        Assert.That(a.Net.Params.AllBuffers!.ToArray(), Is.EqualTo(b.Net.Params.AllBuffers!.ToArray()),
+            $"{what}: running statistics");
+        Assert.That(a.Net.Params.BatchesTracked, Is.EqualTo(b.Net.Params.BatchesTracked),
+            $"{what}: num_batches_tracked");
         Assert.That(a.Step, Is.EqualTo(b.Step), $"{what}: step");
     }
 
@@ -70,14 +74,18 @@ public class ConvNetTests
             "decoder.7.weight(64, 4, 4, 32)", "decoder.8.weight(32)", "decoder.8.bias(32)",
             "decoder.10.weight(32, 4, 4, 1)", "decoder.10.bias(1)",
         }));
-        Assert.That(p.Layout.Select(e => string.Join("x", e.TorchShape)).Take(4), Is.EqualTo(new[] { "32x1x4x4", "32", "32", "64x32x4x4" }));
-        Assert.That(p.Layout.Single(e => e.Name == "decoder.4.weight").TorchShape, Is.EqualTo(new[] { 128, 64, 3, 3 }), "ConvTranspose2d: (Cin, Cout, KH, KW)");
+        Assert.That(p.Layout.Select(e => string.Join("x", e.TorchShape)).Take(4),
+            Is.EqualTo(new[] { "32x1x4x4", "32", "32", "64x32x4x4" }));
+        Assert.That(p.Layout.Single(e => e.Name == "decoder.4.weight").TorchShape, Is.EqualTo(new[] { 128, 64, 3, 3 }),
+            "ConvTranspose2d: (Cin, Cout, KH, KW)");
         // conv 512 + 32768 + 73728, BN 2·(32+64+128), linear 2048·64 + 64, linear 32·2048, BN 2·(128+64+32), convT
         // 73728 + 32768 + 512 + 1
         Assert.That(p.Count, Is.EqualTo(512 + 32768 + 73728 + 448 + 131136 + 65536 + 448 + 73728 + 32768 + 513));
-        Assert.That(p.BufferLayout.Select(e => e.Name).Take(2), Is.EqualTo(new[] { "encoder.1.running_mean", "encoder.1.running_var" }));
+        Assert.That(p.BufferLayout.Select(e => e.Name).Take(2),
+            Is.EqualTo(new[] { "encoder.1.running_mean", "encoder.1.running_var" }));
         Assert.That(p.BufferCount, Is.EqualTo(2 * (32 + 64 + 128 + 128 + 64 + 32)));
-        Assert.That(p.NormNames, Is.EqualTo(new[] { "encoder.1", "encoder.4", "encoder.7", "decoder.2", "decoder.5", "decoder.8" }));
+        Assert.That(p.NormNames,
+            Is.EqualTo(new[] { "encoder.1", "encoder.4", "encoder.7", "decoder.2", "decoder.5", "decoder.8" }));
     }
 
     [Test]
@@ -86,7 +94,8 @@ public class ConvNetTests
         // A conv weight (OC=2, KH·KW=3, C=2): ours[o, k, c] = 100·o + 10·k + c must land at torch[o, c, k].
         var order = new TorchOrder(2, 3, 2, 1);
         var ours = new float[12];
-        for (int o = 0; o < 2; o++) for (int k = 0; k < 3; k++) for (int c = 0; c < 2; c++) ours[(o * 3 + k) * 2 + c] = 100 * o + 10 * k + c;
+        for (int o = 0; o < 2; o++)
+            for (int k = 0; k < 3; k++) for (int c = 0; c < 2; c++) ours[(o * 3 + k) * 2 + c] = 100 * o + 10 * k + c;
         var torch = new float[12];
         order.ToTorch<float>(ours, torch);
         for (int o = 0; o < 2; o++) for (int c = 0; c < 2; c++) for (int k = 0; k < 3; k++)
@@ -99,7 +108,11 @@ public class ConvNetTests
     [Test]
     public void Every_parameter_gradient_matches_central_differences_in_training_mode()
     {
-        var cfg = new TrainConfig { Arch = Architecture.Conv, Channels = [2, 3, 2], Latent = 2, Alpha = 0.3, Lambda = 10, Beta = 1.5, Batch = 3 };
+        var cfg = new TrainConfig
+        {
+            Arch = Architecture.Conv, Channels = [2, 3, 2], Latent = 2, Alpha = 0.3,
+            Lambda = 10, Beta = 1.5, Batch = 3
+        };
         var net = new InfoVaeNet<double>(cfg, CpuBackend<double>.Instance);
         net.Params.Initialize(seed: 7);
         // Batch norm's gamma and beta start at 1 and 0: move them so that their gradients are generic.
@@ -165,7 +178,8 @@ public class ConvNetTests
         var second = new Trainer(Tiny, data, CpuBackend<float>.Instance);   // fresh process stand-in: no init
         Checkpoint.Load(path, second);
         Assert.That((second.Step, second.Epoch, second.NextBatch), Is.EqualTo((5L, 1, 1)));
-        Assert.That(second.Net.Params.AllBuffers!.ToArray(), Is.EqualTo(first.Net.Params.AllBuffers!.ToArray()), "running statistics restored");
+        Assert.That(second.Net.Params.AllBuffers!.ToArray(), Is.EqualTo(first.Net.Params.AllBuffers!.ToArray()),
+            "running statistics restored");
         while (!second.Finished) second.TrainStep();
         AssertSameState(whole, second, "resumed vs uninterrupted");
     }

@@ -16,13 +16,18 @@ namespace InfoVae.Tests.Model;
 /// </summary>
 public class DebugStateTests
 {
-    static readonly string Path = System.IO.Path.Combine(TestContext.CurrentContext.TestDirectory, "Data", "debug_state.safetensors");
+    static readonly string Path = System.IO.Path.Combine(TestContext.CurrentContext.TestDirectory, "Data",
+        "debug_state.safetensors");
 
     static SafeTensorsFile State() => SafeTensors.Read(Path);
 
-    static TrainConfig ConfigOf(SafeTensorsFile f) => DebugStateFile.LossConfig(f) with { Hidden = f.GetMetadata("hidden").Split(',').Select(int.Parse).ToArray() };
+    static TrainConfig ConfigOf(SafeTensorsFile f)
+        => DebugStateFile.LossConfig(f)
+        with
+        { Hidden = f.GetMetadata("hidden").Split(',').Select(int.Parse).ToArray() };
 
-    static (InfoVaeNet<T> Net, Tensor<T> X, Tensor<T> Eps, Tensor<T> Prior) Build<T>(SafeTensorsFile f) where T : unmanaged, IFloatingPointIeee754<T>
+    static (InfoVaeNet<T> Net, Tensor<T> X, Tensor<T> Eps, Tensor<T> Prior) Build<T>(SafeTensorsFile f)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var cfg = ConfigOf(f);
         Assert.That(f.GetMetadata("format"), Is.EqualTo("infovae-debug-state"));
@@ -45,12 +50,15 @@ public class DebugStateTests
         tape.Reset();
         net.Params.ZeroGrad();
         var terms = net.Loss(x, eps, prior);
-        foreach (var (name, t) in new[] { ("mu", terms.Mu), ("logvar", terms.Logvar), ("z", terms.Z), ("logits", terms.Logits) })
+        foreach (var (name, t) in new[] { ("mu", terms.Mu), ("logvar", terms.Logvar), ("z", terms.Z),
+            ("logits", terms.Logits) })
         {
             var expected = F64(f, name);
-            Close.Assert<double, T>(expected, t.Contiguous().ToArray(), atol: rtol * expected.Max(Math.Abs), rtol: rtol, name);
+            Close.Assert<double, T>(expected, t.Contiguous().ToArray(), atol: rtol * expected.Max(Math.Abs), rtol: rtol,
+                name);
         }
-        foreach (var (name, t) in new[] { ("recon", terms.Recon), ("kl", terms.Kl), ("mmd", terms.Mmd), ("total", terms.Total) })
+        foreach (var (name, t) in new[] { ("recon", terms.Recon), ("kl", terms.Kl), ("mmd", terms.Mmd),
+            ("total", terms.Total) })
         {
             double e = Scalar(f, name), a = double.CreateTruncating(t.Item());
             // the MMD is a difference of terms of size ~7, so its float32 error is absolute, not relative
@@ -62,7 +70,8 @@ public class DebugStateTests
         foreach (var (e, t) in net.Params.Layout.Zip(net.Params.Tensors))
         {
             var expected = f.Get("grad." + e.Name, DType.F64, e.Shape.ToArray()).As<double>();
-            Close.Assert<double, T>(expected, t.Grad!.ToArray(), atol: rtol * expected.Max(Math.Abs), rtol: rtol, "grad." + e.Name);
+            Close.Assert<double, T>(expected, t.Grad!.ToArray(), atol: rtol * expected.Max(Math.Abs), rtol: rtol,
+                "grad." + e.Name);
         }
     }
 
@@ -77,14 +86,17 @@ public class DebugStateTests
             tape.Reset();
             net.Params.ZeroGrad();
             var total = net.Loss(x, eps, prior).Total;
-            Assert.That(double.CreateTruncating(total.Item()), Is.EqualTo(expected[step]).Within(rtol * Math.Abs(expected[step])), $"loss after {step} Adam steps");
+            Assert.That(double.CreateTruncating(total.Item()), Is.EqualTo(expected[step]).Within(rtol
+                * Math.Abs(expected[step])), $"loss after {step} Adam steps");
             total.Backward();
             net.AdamStep(step + 1);
         }
         tape.Reset();
     }
 
-    [Test] public void Float64_matches_pytorch_float64_forward_and_every_gradient() => CheckForwardAndGradients<double>(1e-9);
+    [Test]
+    public void Float64_matches_pytorch_float64_forward_and_every_gradient()
+        => CheckForwardAndGradients<double>(1e-9);
     [Test] public void Float32_matches_pytorch_forward_and_every_gradient() => CheckForwardAndGradients<float>(1e-4);
     [Test] public void Float64_adam_losses_match_pytorch() => CheckAdamLosses<double>(1e-9);
     [Test] public void Float32_adam_losses_match_pytorch() => CheckAdamLosses<float>(1e-4);

@@ -27,7 +27,8 @@ public class FaultTests
     [OneTimeTearDown] public void Down() => root.Dispose();
 
     string[] Train(string outDir, params string[] more) =>
-        ["train", "--data", data, "--out", outDir, "--hidden", "8", "--latent", "2", "--batch", "8", "--seed", "3", "--no-pictures", .. more];
+        ["train", "--data", data, "--out", outDir, "--hidden", "8", "--latent", "2", "--batch", "8", "--seed", "3",
+            "--no-pictures", .. more];
 
     static long StepOf(string checkpoint) => long.Parse(SafeTensors.Read(checkpoint).Metadata["step"]);
 
@@ -43,23 +44,30 @@ public class FaultTests
         Assert.That(r.Code, Is.EqualTo(1), r.Err);
         var line = r.OneLine();
         TestContext.Out.WriteLine("infovae: " + line);
-        var m = Regex.Match(line, @"^training stopped at step (\d+) \(epoch 1\): the (recon|kl|mmd|total) loss term is not finite "
-            + @"\(recon (\S+), kl (\S+), mmd (\S+), total (\S+)\); last good checkpoint: (.+)\. Try a lower --lr; run it again with --detect-anomaly");
+        var m = Regex.Match(line,
+            @"^training stopped at step (\d+) \(epoch 1\): the (recon|kl|mmd|total) loss term is not finite "
+            + @"\(recon (\S+), kl (\S+), mmd (\S+), total (\S+)\); last good checkpoint: (.+)\. Try a lower --lr; run "
+                + @"it again with --detect-anomaly");
         Assert.That(m.Success, line);
         long step = long.Parse(m.Groups[1].Value);
         Assert.That(step, Is.GreaterThanOrEqualTo(2), "the first step runs on the initial weights, which are finite");
         // The named term is the first of recon, kl, mmd, total whose printed value is not a number.
         string[] names = ["recon", "kl", "mmd", "total"];
         string[] values = [.. Enumerable.Range(3, 4).Select(i => m.Groups[i].Value)];
-        int first = Array.FindIndex(values, v => !double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var d) || !double.IsFinite(d));
+        int first =
+            Array.FindIndex(values, v => !double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture,
+            out var d) || !double.IsFinite(d));
         Assert.That(m.Groups[2].Value, Is.EqualTo(names[first]), $"terms {string.Join(", ", values)}");
 
         var ckpt = Path.Combine(run, "checkpoint.safetensors");
         if (checkpointEvery == 1)
         {
             Assert.That(m.Groups[7].Value, Is.EqualTo($"{ckpt} (step {step - 1})"));
-            Assert.That(StepOf(ckpt), Is.EqualTo(step - 1), "the checkpoint named is the one written after the last good step");
-            var weights = SafeTensors.Read(ckpt).Tensors.Where(t => t.DType == DType.F32 && !t.Name.StartsWith("adam.")).SelectMany(t => t.As<float>());
+            Assert.That(StepOf(ckpt), Is.EqualTo(step - 1),
+                "the checkpoint named is the one written after the last good step");
+            var weights =
+                SafeTensors.Read(ckpt).Tensors.Where(t => t.DType == DType.F32
+                && !t.Name.StartsWith("adam.")).SelectMany(t => t.As<float>());
             Assert.That(weights.All(float.IsFinite), "the last good checkpoint holds finite weights");
         }
         else
@@ -79,8 +87,11 @@ public class FaultTests
         Assert.That(r.Code, Is.EqualTo(1), r.Err);
         var line = r.OneLine();
         TestContext.Out.WriteLine("infovae: " + line);
-        var m = Regex.Match(line, @"^training stopped at step (\d+) \(epoch 1\): (op '(\w+)' produced an output|the backward of '(\w+)' produced a gradient) "
-            + @"of shape \((\d+(, \d+)*)\) that is not finite \(element \d+ is (NaN|\+∞|−∞)\); last good checkpoint: .+\. Try a lower --lr\.$");
+        var m = Regex.Match(line,
+            @"^training stopped at step (\d+) \(epoch 1\): (op '(\w+)' produced an output|the backward of '(\w+)' "
+            + @"produced a gradient) "
+            + @"of shape \((\d+(, \d+)*)\) that is not finite \(element \d+ is (NaN|\+∞|−∞)\); last good checkpoint: "
+                + @".+\. Try a lower --lr\.$");
         Assert.That(m.Success, line);
         // The op check sees the overflow inside the step whose loss would have been the first non-finite one, or
         // earlier.
@@ -95,7 +106,8 @@ public class FaultTests
         Assert.That(Cli.Run(Train(off, "--epochs", "2")).Code, Is.Zero);
         var r = Cli.Run(Train(on, "--epochs", "2", "--detect-anomaly"));
         Assert.That(r.Code, Is.Zero, r.Err);
-        Assert.That(File.ReadAllBytes(Path.Combine(on, "checkpoint.safetensors")), Is.EqualTo(File.ReadAllBytes(Path.Combine(off, "checkpoint.safetensors"))),
+        Assert.That(File.ReadAllBytes(Path.Combine(on, "checkpoint.safetensors")),
+            Is.EqualTo(File.ReadAllBytes(Path.Combine(off, "checkpoint.safetensors"))),
             "checking outputs must not change them");
     }
 
@@ -109,7 +121,8 @@ public class FaultTests
         Assert.That(r.Code, Is.EqualTo(74), r.Err);
         var line = r.OneLine();
         TestContext.Out.WriteLine("infovae: " + line);
-        Assert.That(line, Does.Contain("run.jsonl").And.Contain("check that the disk has free space and the folder is writable"));
+        Assert.That(line,
+            Does.Contain("run.jsonl").And.Contain("check that the disk has free space and the folder is writable"));
     }
 
     [Test]
@@ -135,16 +148,20 @@ public class FaultTests
         Assert.That(r.Code, Is.EqualTo(1), r.Err);
         var line = r.OneLine();
         TestContext.Out.WriteLine("infovae: " + line);
-        Assert.That(line, Does.Contain($"could not write {ckpt}: No space left on device; any previous checkpoint.safetensors is unchanged"));
+        Assert.That(line,
+            Does.Contain($"could not write {ckpt}: No space left on device; any previous checkpoint.safetensors is "
+            + "unchanged"));
         Assert.That(line, Does.Contain("Training stopped at step 4").And.Contain($"infovae train --resume {run}"));
         Assert.That(writes, Is.EqualTo(2));
         Assert.That(File.ReadAllBytes(ckpt), Is.EqualTo(previous), "the previous checkpoint, byte for byte");
         Assert.That(StepOf(ckpt), Is.EqualTo(2));
-        Assert.That(Directory.GetFiles(run).Select(Path.GetFileName), Has.None.EndsWith(".tmp"), "no half-written file left behind");
+        Assert.That(Directory.GetFiles(run).Select(Path.GetFileName), Has.None.EndsWith(".tmp"),
+            "no half-written file left behind");
 
         // Once there is room again, resuming from step 2 ends where the uninterrupted run ended.
         var resumed = Cli.Run(["train", "--resume", run, "--data", data, "--no-pictures"]);
         Assert.That(resumed.Code, Is.Zero, resumed.Err);
-        Assert.That(File.ReadAllBytes(ckpt), Is.EqualTo(File.ReadAllBytes(Path.Combine(whole, "checkpoint.safetensors"))));
+        Assert.That(File.ReadAllBytes(ckpt),
+            Is.EqualTo(File.ReadAllBytes(Path.Combine(whole, "checkpoint.safetensors"))));
     }
 }

@@ -7,7 +7,8 @@ namespace InfoVae.Tests.Model;
 public class IdxTests
 {
     /// <summary>Four consistent files: train 5 images, test 4 images, each 3 × 2 (not 28 × 28 on purpose).</summary>
-    static void WriteDataSet(TempFolder dir, bool gzip, int rows = 3, int cols = 2) => IdxFiles.WriteDataSet(dir.Path, 5, 4, rows, cols, gzip, seed: 1);
+    static void WriteDataSet(TempFolder dir, bool gzip, int rows = 3, int cols = 2)
+        => IdxFiles.WriteDataSet(dir.Path, 5, 4, rows, cols, gzip, seed: 1);
 
     static void AssertHalf(LabeledImages half, int n, int rows, int cols, int seed)
     {
@@ -55,7 +56,8 @@ public class IdxTests
     {
         using var dir = new TempFolder();
         var path = dir["big.gz"];
-        var raw = IdxFiles.Pixels(100, 28, 28, 3);                          // 78 400 bytes: several 16 KiB chunks and a tail
+        // 78 400 bytes: several 16 KiB chunks and a tail
+        var raw = IdxFiles.Pixels(100, 28, 28, 3);
         File.WriteAllBytes(path, IdxFiles.Gzip(IdxFiles.Bytes([100, 28, 28], raw)));
         var (pixels, n, _, _) = Idx.ReadImages(path);
         Assert.That(n, Is.EqualTo(100));
@@ -65,7 +67,8 @@ public class IdxTests
     [Test]
     public void Missing_folder()
     {
-        UserErrors.Expect(() => DataSet.Load("/nonexistent/infovae-data"), "/nonexistent/infovae-data", "does not exist",
+        UserErrors.Expect(() => DataSet.Load("/nonexistent/infovae-data"), "/nonexistent/infovae-data",
+            "does not exist",
             "apt-get install dataset-fashion-mnist");
     }
 
@@ -226,9 +229,11 @@ public class IdxTests
     [Test]
     public void Real_fashion_mnist_when_installed()
     {
-        if (!Directory.Exists(DataSet.DefaultFolder)) Assert.Ignore($"{DataSet.DefaultFolder} absent (apt-get install dataset-fashion-mnist)");
+        if (!Directory.Exists(DataSet.DefaultFolder))
+            Assert.Ignore($"{DataSet.DefaultFolder} absent (apt-get install dataset-fashion-mnist)");
         var data = DataSet.Load();
-        Assert.That((data.Train.Count, data.Test.Count, data.Train.Rows, data.Train.Cols), Is.EqualTo((60000, 10000, 28, 28)));
+        Assert.That((data.Train.Count, data.Test.Count, data.Train.Rows, data.Train.Cols),
+            Is.EqualTo((60000, 10000, 28, 28)));
         // Fashion-MNIST is balanced: 6000 training and 1000 test images per class.
         Assert.That(data.Train.Labels.GroupBy(l => l).OrderBy(g => g.Key).Select(g => (g.Key, g.Count())),
             Is.EqualTo(Enumerable.Range(0, 10).Select(k => ((byte)k, 6000))));

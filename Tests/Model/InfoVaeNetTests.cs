@@ -11,7 +11,8 @@ public class InfoVaeNetTests
 {
     static TrainConfig Small(ReconLoss recon = ReconLoss.Bernoulli, MmdKernel kernel = MmdKernel.Imq) => new()
     {
-        InputSize = 12, Hidden = [7, 5], Latent = 3, Alpha = 0.3, Lambda = 10, Beta = 1.5, Recon = recon, Kernel = kernel, Batch = 4,
+        InputSize = 12, Hidden = [7, 5], Latent = 3, Alpha = 0.3, Lambda = 10, Beta = 1.5, Recon = recon,
+        Kernel = kernel, Batch = 4,
     };
 
     [TestCase(ReconLoss.Bernoulli, MmdKernel.Imq)]
@@ -38,7 +39,8 @@ public class InfoVaeNetTests
             "encoder.4.weight(64, 256)", "encoder.4.bias(64)", "decoder.0.weight(256, 32)", "decoder.0.bias(256)",
             "decoder.2.weight(512, 256)", "decoder.2.bias(512)", "decoder.4.weight(784, 512)", "decoder.4.bias(784)",
         }));
-        Assert.That(net.Params.Count, Is.EqualTo(1_091_920));   // 784·512+512 + 512·256+256 + 256·64+64 + 32·256+256 + 256·512+512 + 512·784+784
+        // 784·512+512 + 512·256+256 + 256·64+64 + 32·256+256 + 256·512+512 + 512·784+784
+        Assert.That(net.Params.Count, Is.EqualTo(1_091_920));
     }
 
     [Test]

@@ -28,7 +28,8 @@ public class KillResumeTests
     // 1-3 s here.
     const int Steps = 100, PerEpoch = 20;
     string[] Train(string outDir) =>
-        ["train", "--data", data, "--out", outDir, "--hidden", "16", "--latent", "2", "--batch", "8", "--epochs", "5", "--seed", "5",
+        ["train", "--data", data, "--out", outDir, "--hidden", "16", "--latent", "2", "--batch", "8", "--epochs", "5",
+            "--seed", "5",
          "--limit", "160", "--prior-samples", "6", "--log-every", "7", "--checkpoint-every", "3", "--threads", "1",
          "--no-pictures"];
 
@@ -85,7 +86,8 @@ public class KillResumeTests
         var a = SafeTensors.Read(Path.Combine(root["reference"], "checkpoint.safetensors"));
         var b = SafeTensors.Read(Path.Combine(run, "checkpoint.safetensors"));
         foreach (var t in a.Tensors)
-            Assert.That(b.Tensors.Single(u => u.Name == t.Name).Data, Is.EqualTo(t.Data), $"tensor {t.Name} differs from the uninterrupted run");
+            Assert.That(b.Tensors.Single(u => u.Name == t.Name).Data, Is.EqualTo(t.Data),
+                $"tensor {t.Name} differs from the uninterrupted run");
         Assert.That(b.Metadata, Is.EquivalentTo(a.Metadata), "position and config");
         Assert.That(final, Is.EqualTo(reference), "the whole file, byte for byte");
     }
@@ -115,19 +117,22 @@ public class KillResumeTests
     public void Interrupted_with_sigint_it_saves_exits_130_and_resumes_bit_identically()
     {
         // A process started in the background without job control ignores SIGINT, and its children inherit that.
-        var ignored = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:")) : null;
+        var ignored = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l
+            => l.StartsWith("SigIgn:")) : null;
         if (ignored != null && (Convert.ToUInt64(ignored[7..].Trim(), 16) & (1UL << (SigInt - 1))) != 0)
             Assert.Ignore("this test process ignores SIGINT, so its child would too");
         var rnd = new Random(1707);
         for (int attempt = 0; attempt < 4; attempt++)
         {
             var run = root[$"sigint-{attempt}"];
-            using var child = StartAndStop(run, rnd, 0.7 / (1 << attempt), p => Assert.That(kill(p.Id, SigInt), Is.Zero, "kill(2)"));
+            using var child =
+                StartAndStop(run, rnd, 0.7 / (1 << attempt), p => Assert.That(kill(p.Id, SigInt), Is.Zero, "kill(2)"));
             if (child == null) continue;
             int code = child.Wait(Limit);
             if (code == 0 || child.Output.Contains("finished.")) continue;    // the signal came as the run was ending
             Assert.That(code, Is.EqualTo(130), child.Output);
-            var m = System.Text.RegularExpressions.Regex.Match(child.Output, @"stopped at step (\d+); checkpoint saved\. Continue with: infovae train --resume");
+            var m = System.Text.RegularExpressions.Regex.Match(child.Output,
+                @"stopped at step (\d+); checkpoint saved\. Continue with: infovae train --resume");
             Assert.That(m.Success, child.Output);
             long step = long.Parse(SafeTensors.Read(Path.Combine(run, "checkpoint.safetensors")).Metadata["step"]);
             Assert.That(step, Is.EqualTo(long.Parse(m.Groups[1].Value)), "the checkpoint is at the step it reports");

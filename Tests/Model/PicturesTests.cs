@@ -12,7 +12,8 @@ public class PicturesTests
         using var f = File.OpenRead(path);
         Span<byte> sig = stackalloc byte[8];
         f.ReadExactly(sig);
-        Assert.That(sig.ToArray(), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a }), "PNG signature");
+        Assert.That(sig.ToArray(),
+            Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a }), "PNG signature");
         return SKBitmap.Decode(path) ?? throw new AssertionException($"{path} does not decode");
     }
 
@@ -38,7 +39,9 @@ public class PicturesTests
             for (int x = 0; x < b.Width; x++)
             {
                 var c = b.GetPixel(x, y);
-                if (Math.Abs(c.Red - target.Red) + Math.Abs(c.Green - target.Green) + Math.Abs(c.Blue - target.Blue) <= tolerance) count++;
+                if (Math.Abs(c.Red - target.Red) + Math.Abs(c.Green - target.Green) + Math.Abs(c.Blue - target.Blue)
+                    <= tolerance)
+                    count++;
             }
         return count;
     }
@@ -70,10 +73,12 @@ public class PicturesTests
             for (int r = 0; r < rows * scale; r++)
                 for (int c = 0; c < cols * scale; c++)
                 {
-                    int x = gap + k % columns * (cols * scale + gap) + c, y = gap + k / columns * (rows * scale + gap) + r;
+                    int x = gap + k % columns * (cols * scale + gap) + c,
+                        y = gap + k / columns * (rows * scale + gap) + r;
                     byte expected = (byte)MathF.Round(255 * images[(k * rows + r / scale) * cols + c / scale]);
                     var p = b.GetPixel(x, y);
-                    Assert.That((p.Red, p.Green, p.Blue), Is.EqualTo((expected, expected, expected)), $"image {k} at ({r}, {c})");
+                    Assert.That((p.Red, p.Green, p.Blue), Is.EqualTo((expected, expected, expected)),
+                        $"image {k} at ({r}, {c})");
                 }
         // The two empty cells of the last grid row stay background.
         var empty = b.GetPixel(gap + 1 * (cols * scale + gap) + 1, gap + 2 * (rows * scale + gap) + 1);
@@ -117,7 +122,8 @@ public class PicturesTests
     {
         using var dir = new TempFolder();
         Assert.Throws<ArgumentException>(() => ImageGrid.Write(dir["a.png"], new float[10], 2, 2, 2, 2));
-        Assert.Throws<ArgumentException>(() => ImageGrid.Write(dir["a.png"], new float[8], 2, 2, 2, 1, rowLabels: ["one"]));
+        Assert.Throws<ArgumentException>(() => ImageGrid.Write(dir["a.png"], new float[8], 2, 2, 2, 1,
+            rowLabels: ["one"]));
     }
 
     [Test]
@@ -137,11 +143,13 @@ public class PicturesTests
             points[2 * i + 1] = (float)(3 * Math.Sin(angle) + rng.NextDouble() * 0.6);
         }
         points[0] = float.NaN;                                            // left out, not a crash
-        ScatterPlot.Write(path, points, labels, DataSet.FashionClassNames, title: "latent means", width: 700, height: 500);
+        ScatterPlot.Write(path, points, labels, DataSet.FashionClassNames, title: "latent means", width: 700,
+            height: 500);
         using var b = Decode(path);
         Assert.That((b.Width, b.Height), Is.EqualTo((700, 500)));
         Assert.That(Variance(b), Is.GreaterThan(50));
-        string[] tab10 = ["1f77b4", "ff7f0e", "2ca02c", "d62728", "9467bd", "8c564b", "e377c2", "7f7f7f", "bcbd22", "17becf"];
+        string[] tab10 = ["1f77b4", "ff7f0e", "2ca02c", "d62728", "9467bd", "8c564b", "e377c2", "7f7f7f", "bcbd22",
+            "17becf"];
         foreach (var hex in tab10)
             Assert.That(CountNear(b, SKColor.Parse(hex), 10), Is.GreaterThan(5), $"legend or points in #{hex}");
     }
@@ -163,7 +171,8 @@ public class PicturesTests
         var train = epochs.Select(e => 300 / Math.Sqrt(e) + 200).ToArray();
         var test = epochs.Select(e => 310 / Math.Sqrt(e) + 205).ToArray();
         test[10] = double.NaN;                                            // a gap in the line, not a crash
-        LinePlot.Write(path, [new Series("train", epochs, train), new Series("test", epochs, test)], title: "loss", width: 640, height: 400);
+        LinePlot.Write(path, [new Series("train", epochs, train), new Series("test", epochs, test)], title: "loss",
+            width: 640, height: 400);
         using var b = Decode(path);
         Assert.That((b.Width, b.Height), Is.EqualTo((640, 400)));
         Assert.That(Variance(b), Is.GreaterThan(50));

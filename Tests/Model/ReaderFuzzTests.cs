@@ -19,7 +19,8 @@ namespace InfoVae.Tests.Model;
 public class ReaderFuzzTests
 {
     const int CasesPerFile = 600;
-    static readonly TimeSpan PerCase = TimeSpan.FromSeconds(10);    // generous: a hang, not a slow machine, should trip it
+    // generous: a hang, not a slow machine, should trip it
+    static readonly TimeSpan PerCase = TimeSpan.FromSeconds(10);
 
     TempFolder dir = null!;
 
@@ -28,8 +29,10 @@ public class ReaderFuzzTests
 
     // ---- mutations ----
 
-    static readonly int[] InterestingInts = [0, 1, -1, 2, 255, 256, 65535, 1 << 20, 1 << 30, int.MaxValue, int.MinValue, int.MaxValue / 2];
-    static readonly string[] InterestingNumbers = ["0", "-1", "1", "7", "4294967296", "9223372036854775807", "18446744073709551616", "1e3", "1.5", "99999999", "-9223372036854775808"];
+    static readonly int[] InterestingInts = [0, 1, -1, 2, 255, 256, 65535, 1 << 20, 1 << 30, int.MaxValue, int.MinValue,
+        int.MaxValue / 2];
+    static readonly string[] InterestingNumbers = ["0", "-1", "1", "7", "4294967296", "9223372036854775807",
+        "18446744073709551616", "1e3", "1.5", "99999999", "-9223372036854775808"];
 
     /// <summary>
     /// One random mutation of <paramref name="file"/>; <paramref name="lengthFields"/> rewrites a length field its own
@@ -45,7 +48,8 @@ public class ReaderFuzzTests
                 return b;
             case 1:    // byte changes, to edge values or random ones
                 for (int k = r.Next(1, 5); k > 0 && b.Length > 0; k--)
-                    b[r.Next(b.Length)] = r.Next(3) == 0 ? (byte)r.Next(256) : new byte[] { 0, 1, 0x7f, 0x80, 0xff, (byte)'"', (byte)'{', (byte)'9' }[r.Next(8)];
+                    b[r.Next(b.Length)] = r.Next(3) == 0 ? (byte)r.Next(256)
+                        : new byte[] { 0, 1, 0x7f, 0x80, 0xff, (byte)'"', (byte)'{', (byte)'9' }[r.Next(8)];
                 return b;
             case 2:    // truncation
                 return b[..r.Next(b.Length)];
@@ -74,7 +78,13 @@ public class ReaderFuzzTests
         int rank = Math.Min(b[3], (b.Length - 4) / 4);
         if (r.Next(5) == 0 || rank == 0) { b[3] = (byte)r.Next(6); return b; }
         int at = 4 + 4 * r.Next(rank), old = BinaryPrimitives.ReadInt32BigEndian(b.AsSpan(at));
-        int value = r.Next(3) switch { 0 => old + (r.Next(2) == 0 ? 1 : -1), 1 => old * 2, _ => InterestingInts[r.Next(InterestingInts.Length)] };
+        int value = r.Next(3) switch
+        {
+            0 => old + (r.Next(2) == 0 ? 1 : -1),
+            1 => old * 2,
+            _
+            => InterestingInts[r.Next(InterestingInts.Length)]
+        };
         BinaryPrimitives.WriteInt32BigEndian(b.AsSpan(at), value);
         return b;
     }
@@ -88,19 +98,22 @@ public class ReaderFuzzTests
         ulong n = BinaryPrimitives.ReadUInt64LittleEndian(b);
         if (r.Next(3) == 0)
         {
-            ulong[] values = [0, 1, 2, n - 1, n + 1, n + 8, n - 8, (ulong)b.Length, (ulong)b.Length - 8, ulong.MaxValue, 1UL << 40, (ulong)r.NextInt64()];
+            ulong[] values = [0, 1, 2, n - 1, n + 1, n + 8, n - 8, (ulong)b.Length, (ulong)b.Length - 8, ulong.MaxValue,
+                1UL << 40, (ulong)r.NextInt64()];
             BinaryPrimitives.WriteUInt64LittleEndian(b, values[r.Next(values.Length)]);
             return b;
         }
         int headerEnd = (int)Math.Min((ulong)b.Length, 8 + Math.Min(n, (ulong)b.Length));
-        var digits = Enumerable.Range(8, Math.Max(0, headerEnd - 8)).Where(i => char.IsAsciiDigit((char)b[i]) && !char.IsAsciiDigit((char)b[i - 1])).ToArray();
+        var digits = Enumerable.Range(8, Math.Max(0, headerEnd - 8)).Where(i => char.IsAsciiDigit((char)b[i])
+            && !char.IsAsciiDigit((char)b[i - 1])).ToArray();
         if (digits.Length == 0) return b;
         int start = digits[r.Next(digits.Length)], end = start;
         while (end < headerEnd && char.IsAsciiDigit((char)b[end])) end++;
         var number = Encoding.ASCII.GetBytes(InterestingNumbers[r.Next(InterestingNumbers.Length)]);
         byte[] result = [.. b[..start], .. number, .. b[end..]];
         // Keep the header length honest about the edit half of the time, so the JSON parser sees the change.
-        if (r.Next(2) == 0) BinaryPrimitives.WriteUInt64LittleEndian(result, n + (ulong)(number.Length - (end - start)));
+        if (r.Next(2) == 0)
+            BinaryPrimitives.WriteUInt64LittleEndian(result, n + (ulong)(number.Length - (end - start)));
         return result;
     }
 
@@ -121,7 +134,8 @@ public class ReaderFuzzTests
         });
         if (!task.Wait(PerCase)) Assert.Fail($"{what}: still reading after {PerCase.TotalSeconds} s");
         var (ok, allocated, error) = task.Result;
-        if (error != null) Assert.Fail($"{what}: {error.GetType().Name} instead of a UserError: {error.Message}\n{error.StackTrace}");
+        if (error != null)
+            Assert.Fail($"{what}: {error.GetType().Name} instead of a UserError: {error.Message}\n{error.StackTrace}");
         return (ok, allocated);
     }
 
@@ -129,7 +143,8 @@ public class ReaderFuzzTests
     {
         public int Read, Refused;
         public double WorstRatio;     // allocated / (bound at this length), for the report
-        public override string ToString() => $"{Name}: {Read} read, {Refused} refused, worst allocation {WorstRatio:P0} of the bound";
+        public override string ToString()
+            => $"{Name}: {Read} read, {Refused} refused, worst allocation {WorstRatio:P0} of the bound";
     }
 
     void Fuzz(string name, byte[] valid, int seed, Func<byte[], Random, byte[]> mutate, Action<string> read,
@@ -146,7 +161,8 @@ public class ReaderFuzzTests
             File.WriteAllBytes(path, file);
             var (ok, allocated) = Attempt($"{name} case {i} (seed {seed})", () => read(path));
             long bound = fixedBytes + perFileByte * file.Length;
-            Assert.That(allocated, Is.LessThanOrEqualTo(bound), $"{name} case {i} (seed {seed}): {allocated} bytes allocated for a file of {file.Length}");
+            Assert.That(allocated, Is.LessThanOrEqualTo(bound),
+                $"{name} case {i} (seed {seed}): {allocated} bytes allocated for a file of {file.Length}");
             tally.WorstRatio = Math.Max(tally.WorstRatio, (double)allocated / bound);
             if (ok) tally.Read++; else tally.Refused++;
         }
@@ -173,18 +189,28 @@ public class ReaderFuzzTests
     // trusted the header up to deflate's 1032:1 would allocate 4128 bytes per file byte and fail this bound.
     const long IdxFixed = 256 << 10, IdxPerByte = 160;
 
-    [Test] public void Idx_images_plain() => Fuzz("images", ImageFile, 101, (b, r) => Mutate(b, r, IdxLengths), ReadImages, IdxFixed, IdxPerByte);
-    [Test] public void Idx_labels_plain() => Fuzz("labels", LabelFile, 102, (b, r) => Mutate(b, r, IdxLengths), ReadLabels, IdxFixed, IdxPerByte);
+    [Test]
+    public void Idx_images_plain() => Fuzz("images", ImageFile, 101, (b, r) => Mutate(b, r, IdxLengths),
+        ReadImages, IdxFixed, IdxPerByte);
+    [Test]
+    public void Idx_labels_plain() => Fuzz("labels", LabelFile, 102, (b, r) => Mutate(b, r, IdxLengths),
+        ReadLabels, IdxFixed, IdxPerByte);
 
     [Test]
     public void Idx_images_gzipped() => Fuzz("images.gz", IdxFiles.Gzip(ImageFile), 103, (b, r) =>
         // Half the cases damage the compressed bytes, half rebuild a sound gzip member around a damaged IDX file.
-        r.Next(2) == 0 ? Mutate(b, r, (c, rr) => { BinaryPrimitives.WriteInt32LittleEndian(c.AsSpan(c.Length - 4), rr.Next()); return c; })
+        r.Next(2) == 0
+            ? Mutate(b, r, (c, rr) =>
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(c.AsSpan(c.Length - 4), rr.Next());
+                return c;
+            })
                        : IdxFiles.Gzip(Mutate(ImageFile, r, IdxLengths)), ReadImages, IdxFixed, IdxPerByte);
 
     [Test]
     public void Idx_labels_gzipped() => Fuzz("labels.gz", IdxFiles.Gzip(LabelFile), 104, (b, r) =>
-        r.Next(2) == 0 ? Mutate(b, r, IdxLengths) : IdxFiles.Gzip(Mutate(LabelFile, r, IdxLengths)), ReadLabels, IdxFixed, IdxPerByte);
+        r.Next(2) == 0 ? Mutate(b, r, IdxLengths) : IdxFiles.Gzip(Mutate(LabelFile, r, IdxLengths)), ReadLabels,
+            IdxFixed, IdxPerByte);
 
     [Test]
     public void A_gzip_header_that_claims_the_most_the_file_could_hold_allocates_only_for_the_data_behind_it()
@@ -193,7 +219,8 @@ public class ReaderFuzzTests
         // bytes) follow.
         var path = dir["liar.gz"];
         var raw = IdxFiles.Bytes([7, 5, 6], IdxFiles.Pixels(7, 5, 6, 3));
-        BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(4), 6000);    // 6000 × 5 × 6 = 180 000 pixels claimed: 720 KB of floats
+        // 6000 × 5 × 6 = 180 000 pixels claimed: 720 KB of floats
+        BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(4), 6000);
         var gz = IdxFiles.Gzip(raw);
         File.WriteAllBytes(path, gz);
         var (ok, allocated) = Attempt("liar.gz", () => Idx.ReadImages(path));
@@ -224,13 +251,16 @@ public class ReaderFuzzTests
     {
         var f = SafeTensors.Read(path);
         foreach (var t in f.Tensors)
-            Assert.That(t.Data, Has.Length.EqualTo(t.Shape.Aggregate(1L, (a, s) => a * s) * SafeTensor.SizeOf(t.DType)), t.Name);
+            Assert.That(t.Data, Has.Length.EqualTo(t.Shape.Aggregate(1L, (a, s) => a * s) * SafeTensor.SizeOf(t.DType)),
+                t.Name);
     }
 
     // The header and every tensor are at most the file's length; JSON parsing and names take a few times the header.
     const long StFixed = 256 << 10, StPerByte = 64;
 
-    [Test] public void Safetensors() => Fuzz("t.safetensors", SafeTensorsFile(), 201, (b, r) => Mutate(b, r, SafeTensorsLengths), ReadSafeTensors, StFixed, StPerByte);
+    [Test]
+    public void Safetensors() => Fuzz("t.safetensors", SafeTensorsFile(), 201, (b, r)
+        => Mutate(b, r, SafeTensorsLengths), ReadSafeTensors, StFixed, StPerByte);
 
     [Test]
     public void Safetensors_checkpoint_through_Checkpoint_Load()
@@ -248,11 +278,14 @@ public class ReaderFuzzTests
         }, StFixed, StPerByte);
     }
 
-    [TestCase("{\"\\ud800\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", "not valid text")]   // a lone surrogate
+    // a lone surrogate
+    [TestCase("{\"\\ud800\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", "not valid text")]
     [TestCase("{\"\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", "empty")]
     [TestCase("{\"__metadata__\":{\"a\":\"\\udfff\"}}", "not valid text")]
-    [TestCase("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", "twice")]
-    [TestCase("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "not valid JSON")]
+    [TestCase("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},\"a\":{\"dtype\":\"U8\",\"shape\":[1],"
+        + "\"data_offsets\":[0,1]}}", "twice")]
+    [TestCase("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+        + "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "not valid JSON")]
     public void Hostile_headers_found_by_hand(string json, string says)
     {
         var header = Encoding.UTF8.GetBytes(json);

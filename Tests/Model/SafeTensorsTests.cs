@@ -39,7 +39,8 @@ public class SafeTensorsTests
     {
         using var dir = new TempFolder();
         var path = dir["all.safetensors"];
-        var f32 = Enumerable.Range(0, 12).Select(i => MathF.Sin(i) * 1e3f).Append(float.NaN).Append(float.NegativeInfinity).ToArray();
+        var f32 = Enumerable.Range(0,
+            12).Select(i => MathF.Sin(i) * 1e3f).Append(float.NaN).Append(float.NegativeInfinity).ToArray();
         var f64 = new[] { Math.PI, -0.0, double.Epsilon, double.MaxValue };
         var i64 = new[] { long.MinValue, -1L, 0L, long.MaxValue };
         var i32 = new[] { int.MinValue, 42 };
@@ -57,12 +58,14 @@ public class SafeTensorsTests
         ], meta);
 
         var file = SafeTensors.Read(path);
-        Assert.That(file.Tensors.Select(t => t.Name), Is.EqualTo(new[] { "enc1.w", "scalar", "f64", "step", "i32", "empty", "u8" }));
+        Assert.That(file.Tensors.Select(t => t.Name),
+            Is.EqualTo(new[] { "enc1.w", "scalar", "f64", "step", "i32", "empty", "u8" }));
         Assert.That(file.Metadata, Is.EquivalentTo(meta));
         Assert.That(file.Get("enc1.w", DType.F32, 2, 7).As<float>(), Is.EqualTo(f32));    // NaN equals NaN here
         Assert.That(file.Get("scalar", DType.F64).As<double>(), Is.EqualTo(new[] { Math.PI }));
         var d = file.Get("f64", DType.F64, 4).As<double>();
-        Assert.That(d.Select(BitConverter.DoubleToInt64Bits), Is.EqualTo(f64.Select(BitConverter.DoubleToInt64Bits)), "bits, -0 included");
+        Assert.That(d.Select(BitConverter.DoubleToInt64Bits), Is.EqualTo(f64.Select(BitConverter.DoubleToInt64Bits)),
+            "bits, -0 included");
         Assert.That(file.Get("step", DType.I64, 2, 2).As<long>(), Is.EqualTo(i64));
         Assert.That(file.Get("i32", DType.I32, 2).As<int>(), Is.EqualTo(i32));
         Assert.That(file.Get("empty", DType.F32, 0, 3).ElementCount, Is.Zero);
@@ -106,17 +109,20 @@ public class SafeTensorsTests
     {
         using var dir = new TempFolder();
         var path = dir["ckpt.safetensors"];
-        SafeTensors.Write(path, [SafeTensor.From<float>("w", [1f, 2f], 2)], new Dictionary<string, string> { ["epoch"] = "1" });
+        SafeTensors.Write(path, [SafeTensor.From<float>("w", [1f, 2f], 2)],
+            new Dictionary<string, string> { ["epoch"] = "1" });
         var before = File.ReadAllBytes(path);
         var big = Enumerable.Range(0, 1000).Select(i => (float)i).ToArray();
 
         UserErrors.Expect(() => SafeTensors.Write(path, [SafeTensor.From<float>("w", big, 1000)], null,
-            s => new FailAfterStream(s, limit, () => new IOException("No space left on device"))), path, "No space left on device", "unchanged");
+            s => new FailAfterStream(s, limit, () => new IOException("No space left on device"))), path,
+                "No space left on device", "unchanged");
         Assert.That(File.ReadAllBytes(path), Is.EqualTo(before));
         Assert.That(Directory.GetFiles(dir.Path), Is.EqualTo(new[] { path }), "no temp file left behind");
 
         // A bug rather than the disk: the same exception comes out, and the old file still stands.
-        Assert.Throws<InvalidOperationException>(() => SafeTensors.Write(path, [SafeTensor.From<float>("w", big, 1000)], null,
+        Assert.Throws<InvalidOperationException>(() => SafeTensors.Write(path, [SafeTensor.From<float>("w", big, 1000)],
+            null,
             s => new FailAfterStream(s, limit, () => new InvalidOperationException("bug"))));
         Assert.That(File.ReadAllBytes(path), Is.EqualTo(before));
         Assert.That(Directory.GetFiles(dir.Path), Is.EqualTo(new[] { path }));
@@ -133,7 +139,9 @@ public class SafeTensorsTests
     public void Duplicate_tensor_names_are_refused_on_write()
     {
         using var dir = new TempFolder();
-        Assert.Throws<ArgumentException>(() => SafeTensors.Write(dir["x"], [SafeTensor.From<float>("a", [1f], 1), SafeTensor.From<float>("a", [2f], 1)]));
+        Assert.Throws<ArgumentException>(()
+            => SafeTensors.Write(dir["x"],
+            [SafeTensor.From<float>("a", [1f], 1), SafeTensor.From<float>("a", [2f], 1)]));
         Assert.That(Directory.GetFiles(dir.Path), Is.Empty);
     }
 
@@ -192,11 +200,13 @@ public class SafeTensorsTests
 
     [Test]
     public void Offsets_overlap() =>
-        ExpectCorrupt(Build("{" + Entry("a", "U8", "[4]", 0, 4) + "," + Entry("b", "U8", "[4]", 2, 6) + "}", new byte[6]), "overlaps");
+        ExpectCorrupt(Build("{" + Entry("a", "U8", "[4]", 0, 4) + "," + Entry("b", "U8", "[4]", 2, 6) + "}",
+            new byte[6]), "overlaps");
 
     [Test]
     public void Offsets_run_past_the_end() =>
-        ExpectCorrupt(Build("{" + Entry("a", "F32", "[4]", 0, 16) + "}", new byte[12]), "runs past the end of the data");
+        ExpectCorrupt(Build("{" + Entry("a", "F32", "[4]", 0, 16) + "}", new byte[12]),
+            "runs past the end of the data");
 
     [Test]
     public void Offsets_end_before_they_begin() =>
@@ -204,7 +214,8 @@ public class SafeTensorsTests
 
     [Test]
     public void Gap_between_tensors() =>
-        ExpectCorrupt(Build("{" + Entry("a", "U8", "[2]", 0, 2) + "," + Entry("b", "U8", "[2]", 4, 6) + "}", new byte[6]), "gap of 2 bytes");
+        ExpectCorrupt(Build("{" + Entry("a", "U8", "[2]", 0, 2) + "," + Entry("b", "U8", "[2]", 4, 6) + "}",
+            new byte[6]), "gap of 2 bytes");
 
     [Test]
     public void Bytes_after_the_last_tensor() =>
@@ -220,7 +231,8 @@ public class SafeTensorsTests
 
     [Test]
     public void Shape_whose_element_count_overflows() =>
-        ExpectCorrupt(Build("{" + Entry("a", "F64", "[2147483647, 2147483647, 2147483647]", 0, 8) + "}", new byte[8]), "more than 2^63");
+        ExpectCorrupt(Build("{" + Entry("a", "F64", "[2147483647, 2147483647, 2147483647]", 0, 8) + "}", new byte[8]),
+            "more than 2^63");
 
     [Test]
     public void Negative_size_in_shape() =>
@@ -231,14 +243,16 @@ public class SafeTensorsTests
 
     [Test]
     public void Duplicate_names() =>
-        ExpectCorrupt(Build("{" + Entry("a", "U8", "[1]", 0, 1) + "," + Entry("a", "U8", "[1]", 1, 2) + "}", new byte[2]), "'a' twice");
+        ExpectCorrupt(Build("{" + Entry("a", "U8", "[1]", 0, 1) + "," + Entry("a", "U8", "[1]", 1, 2) + "}",
+            new byte[2]), "'a' twice");
 
     [Test]
     public void Metadata_values_must_be_strings() =>
         ExpectCorrupt(Build("{\"__metadata__\":{\"epoch\":3}}", []), "metadata 'epoch' is not a string");
 
     [Test]
-    public void Missing_file() => UserErrors.Expect(() => SafeTensors.Read("/nonexistent/x.safetensors"), "/nonexistent/x.safetensors", "no such file");
+    public void Missing_file() => UserErrors.Expect(() => SafeTensors.Read("/nonexistent/x.safetensors"),
+        "/nonexistent/x.safetensors", "no such file");
 
     [Test]
     public void Get_names_the_missing_tensor_and_the_wrong_shape()

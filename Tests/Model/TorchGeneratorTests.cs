@@ -10,7 +10,8 @@ namespace InfoVae.Tests.Model;
 /// </summary>
 public class TorchGeneratorTests
 {
-    static readonly SafeTensorsFile File = SafeTensors.Read(Path.Combine(TestContext.CurrentContext.TestDirectory, "Data", "torch_rng.safetensors"));
+    static readonly SafeTensorsFile File =
+        SafeTensors.Read(Path.Combine(TestContext.CurrentContext.TestDirectory, "Data", "torch_rng.safetensors"));
 
     static float[] F32(string name, int length) => File.Get(name, DType.F32, length).As<float>();
 
@@ -33,7 +34,8 @@ public class TorchGeneratorTests
             Assert.That(uniform, Is.EqualTo(F32("uniform", 300)), "uniform_(-0.3, 0.3)");
             Assert.That(randn, Is.EqualTo(F32("randn", 1000)), "randn(1000): 62 blocks of 16 and a redrawn tail");
             Assert.That(batch, Is.EqualTo(F32("randn16", 256 * 32)), "randn(256, 32) drawn after the others");
-            Assert.That(small, Is.EqualTo(F32("small", 16)), "randn(5), randn(3), randn(2, 4): the serial path with its cached normal");
+            Assert.That(small, Is.EqualTo(F32("small", 16)),
+                "randn(5), randn(3), randn(2, 4): the serial path with its cached normal");
             Assert.That(afterSmall, Is.EqualTo(F32("after_small", 32)), "randn(32) after the serial path");
         });
     }
@@ -74,7 +76,8 @@ public class TorchGeneratorTests
     {
         var g = new TorchGenerator(0);
         Assert.Throws<ArgumentException>(() => g.RestoreState(new uint[10]));
-        var bad = new uint[TorchGenerator.StateLength]; bad[624] = 625;                 // an index past the engine's words
+        // an index past the engine's words
+        var bad = new uint[TorchGenerator.StateLength]; bad[624] = 625;
         Assert.Throws<ArgumentException>(() => g.RestoreState(bad));
     }
 
@@ -86,13 +89,19 @@ public class TorchGeneratorTests
         for (int i = 0; i < a.Length; i++) a[i] = g.NextUnit();
         // The extremes of the 24-bit uniforms: u1 = 1 − 0 (log 1 = 0) and u = 1 − 2⁻²⁴, and angles at the octant edges.
         float[] edges = [0f, 1f - 1f / (1 << 24), 0.125f, 0.25f, 0.375f, 0.5f, 0.625f, 0.75f, 0.875f, 1f / (1 << 24)];
-        for (int i = 0; i < edges.Length; i++) { a[i] = edges[i]; a[16 + 8 + i % 8] = edges[i]; a[32 + i] = edges[^(i + 1)]; }
+        for (int i = 0; i < edges.Length; i++)
+        {
+            a[i] = edges[i];
+            a[16 + 8 + i % 8] = edges[i];
+            a[32 + i] = edges[^(i + 1)];
+        }
         var b = (float[])a.Clone();
         for (int i = 0; i < a.Length; i += 16)
         {
             TorchBoxMuller.Block16Vector(a.AsSpan(i, 16));
             TorchBoxMuller.Block16Scalar(b.AsSpan(i, 16));
         }
-        Assert.That(Array.ConvertAll(a, BitConverter.SingleToInt32Bits), Is.EqualTo(Array.ConvertAll(b, BitConverter.SingleToInt32Bits)));
+        Assert.That(Array.ConvertAll(a, BitConverter.SingleToInt32Bits),
+            Is.EqualTo(Array.ConvertAll(b, BitConverter.SingleToInt32Bits)));
     }
 }

@@ -10,7 +10,8 @@ public class TorchInitTests
     [Test]
     public void Initial_weights_equal_the_pytorch_debug_states_bit_for_bit()
     {
-        var f = SafeTensors.Read(Path.Combine(TestContext.CurrentContext.TestDirectory, "Data", "debug_state.safetensors"));
+        var f = SafeTensors.Read(Path.Combine(TestContext.CurrentContext.TestDirectory, "Data",
+            "debug_state.safetensors"));
         var net = new InfoVaeNet<float>(new TrainConfig { Hidden = [128, 64], Latent = 8 }, CpuBackend<float>.Instance);
         net.Params.Initialize(ulong.Parse(f.GetMetadata("seed")));
         foreach (var (e, t) in net.Params.Layout.Zip(net.Params.Tensors))

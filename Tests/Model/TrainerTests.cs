@@ -19,12 +19,17 @@ public class TrainerTests
         {
             labels[i] = (byte)(i % 2);
             for (int p = 0; p < 16; p++)
-                px[i * 16 + p] = Math.Clamp(((p % 4 < 2) == (labels[i] == 0) ? 0.9f : 0.1f) + 0.1f * (float)(r.NextDouble() - 0.5), 0, 1);
+                px[i * 16 + p] = Math.Clamp(((p % 4 < 2) == (labels[i] == 0) ? 0.9f : 0.1f)
+                    + 0.1f * (float)(r.NextDouble() - 0.5), 0, 1);
         }
         return new LabeledImages(px, labels, 4, 4);
     }
 
-    static TrainConfig Tiny => new() { InputSize = 16, Hidden = [8], Latent = 2, Batch = 6, Epochs = 3, Seed = 11, Lambda = 10, LearningRate = 1e-2 };
+    static TrainConfig Tiny => new()
+    {
+        InputSize = 16, Hidden = [8], Latent = 2, Batch = 6, Epochs = 3, Seed = 11,
+        Lambda = 10, LearningRate = 1e-2
+    };
 
     static Trainer NewTrainer(TrainConfig cfg, LabeledImages data)
     {

@@ -18,9 +18,11 @@ public static class DebugStateFile
     {
         Latent = int.Parse(f.GetMetadata("latent")),
         InputSize = 784,
-        Alpha = double.Parse(f.GetMetadata("alpha"), CultureInfo.InvariantCulture), Lambda = double.Parse(f.GetMetadata("lambda"), CultureInfo.InvariantCulture),
+        Alpha = double.Parse(f.GetMetadata("alpha"), CultureInfo.InvariantCulture),
+        Lambda = double.Parse(f.GetMetadata("lambda"), CultureInfo.InvariantCulture),
         Kernel = MmdKernel.Imq,
-        Scales = f.GetMetadata("scales").Split(',').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
+        Scales = f.GetMetadata("scales").Split(',').Select(s
+            => double.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
         UnbiasedMmd = f.GetMetadata("estimator") == "unbiased",
         LearningRate = double.Parse(f.GetMetadata("lr"), CultureInfo.InvariantCulture),
         Batch = int.Parse(f.GetMetadata("batch")), PriorSamples = int.Parse(f.GetMetadata("prior_samples")),
@@ -29,13 +31,17 @@ public static class DebugStateFile
     public static T[] Convert<T>(float[] v) where T : INumberBase<T> => Array.ConvertAll(v, x => T.CreateTruncating(x));
 
     /// <summary>x (B, 784), eps (B, Z) and prior (M, Z) as the twin drew them, converted to T.</summary>
-    public static (Tensor<T> X, Tensor<T> Eps, Tensor<T> Prior) Inputs<T>(SafeTensorsFile f, TrainConfig cfg) where T : unmanaged, IFloatingPointIeee754<T>
+    public static (Tensor<T> X, Tensor<T> Eps, Tensor<T> Prior) Inputs<T>(SafeTensorsFile f, TrainConfig cfg)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Tensor<T> Read(string name, int rows, int cols) => Tensor<T>.From(Convert<T>(f.Get(name, DType.F32, rows, cols).As<float>()), new Shape(rows, cols));
+        Tensor<T> Read(string name, int rows, int cols)
+            => Tensor<T>.From(Convert<T>(f.Get(name, DType.F32, rows, cols).As<float>()), new Shape(rows, cols));
         return (Read("x", cfg.Batch, 784), Read("eps", cfg.Batch, cfg.Latent),
             Read("prior", cfg.PriorCount(cfg.Batch), cfg.Latent));
     }
 
     public static double[] F64(SafeTensorsFile f, string name) =>
-        f.TryGet(name, out var t) && t.DType == DType.F64 ? t.As<double>() : throw new AssertionException($"no F64 tensor {name} in the debug state");
+        f.TryGet(name, out var t)
+            && t.DType == DType.F64 ? t.As<double>()
+            : throw new AssertionException($"no F64 tensor {name} in the debug state");
 }

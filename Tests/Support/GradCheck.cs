@@ -16,7 +16,8 @@ public static class GradCheck
     public static Input In(double[] data, params int[] shape) => new(data, new Shape(shape));
     public static Input Const(double[] data, params int[] shape) => new(data, new Shape(shape), false);
 
-    public static void Check(Func<Tensor<double>[], Tensor<double>> op, params Input[] inputs) => Check(op, Atol, Rtol, inputs);
+    public static void Check(Func<Tensor<double>[], Tensor<double>> op, params Input[] inputs)
+        => Check(op, Atol, Rtol, inputs);
 
     public static void Check(Func<Tensor<double>[], Tensor<double>> op, double atol, double rtol, params Input[] inputs)
     {
@@ -33,7 +34,8 @@ public static class GradCheck
             var y = op(leaves);
             Assert.That(y.RequiresGrad, Is.True, "the op's output does not require grad");
             y.Backward(Tensor<double>.From(seed, y.Shape));
-            var g = leaves.Select((l, k) => inputs[k].RequiresGrad ? l.Grad?.ToArray() ?? new double[l.Length] : []).ToArray();
+            var g = leaves.Select((l, k) => inputs[k].RequiresGrad ? l.Grad?.ToArray()
+                ?? new double[l.Length] : []).ToArray();
             tape.Reset();
             return g;
         }
@@ -41,10 +43,12 @@ public static class GradCheck
         var analytic = Analytic(r);
         // Two backward runs give the same bits (reentrant backward, gradcheck's nondet_tol = 0).
         var again = Analytic(r);
-        for (int k = 0; k < inputs.Length; k++) Assert.That(again[k], Is.EqualTo(analytic[k]), $"input {k}: second backward differs");
+        for (int k = 0; k < inputs.Length; k++)
+            Assert.That(again[k], Is.EqualTo(analytic[k]), $"input {k}: second backward differs");
         // A zero upstream gradient gives zero gradients.
         var zero = Analytic(new double[r.Length]);
-        for (int k = 0; k < inputs.Length; k++) Assert.That(zero[k].All(v => v == 0), $"input {k}: zero upstream gradient gave a non-zero gradient");
+        for (int k = 0; k < inputs.Length; k++)
+            Assert.That(zero[k].All(v => v == 0), $"input {k}: zero upstream gradient gave a non-zero gradient");
 
         double Loss()
         {

@@ -77,16 +77,19 @@ public static class IdxFiles
         Put(TestLabels, Bytes([test], Labels(test, 0)));
     }
 
-    public static byte[] Labels(int n, int seed) => Enumerable.Range(0, n).Select(i => (byte)((i + seed) % 10)).ToArray();
+    public static byte[] Labels(int n, int seed)
+        => Enumerable.Range(0, n).Select(i => (byte)((i + seed) % 10)).ToArray();
 
     /// <summary>
     /// The four files of a data set in <paramref name="folder"/>: <paramref name="train"/> training images (pixel
     /// seed <paramref name="seed"/>) and <paramref name="test"/> test images (seed + 1), each rows × cols.
     /// </summary>
-    public static void WriteDataSet(string folder, int train, int test, int rows = 28, int cols = 28, bool gzip = false, int seed = 1)
+    public static void WriteDataSet(string folder, int train, int test, int rows = 28, int cols = 28, bool gzip = false,
+        int seed = 1)
     {
         Directory.CreateDirectory(folder);
-        void Put(string name, byte[] raw) => File.WriteAllBytes(Path.Combine(folder, gzip ? name + ".gz" : name), gzip ? Gzip(raw) : raw);
+        void Put(string name, byte[] raw) => File.WriteAllBytes(Path.Combine(folder, gzip ? name + ".gz" : name),
+            gzip ? Gzip(raw) : raw);
         Put(TrainImages, Bytes([train, rows, cols], Pixels(train, rows, cols, seed)));
         Put(TrainLabels, Bytes([train], Labels(train, seed)));
         Put(TestImages, Bytes([test, rows, cols], Pixels(test, rows, cols, seed + 1)));

@@ -11,7 +11,8 @@ public static class Rand
         return a;
     }
 
-    public static float[] UniformF(int n, int seed, double lo = -1, double hi = 1) => Array.ConvertAll(Uniform(n, seed, lo, hi), v => (float)v);
+    public static float[] UniformF(int n, int seed, double lo = -1, double hi = 1)
+        => Array.ConvertAll(Uniform(n, seed, lo, hi), v => (float)v);
 
     /// <summary>Uniform magnitudes in [lo, hi] with random signs: keeps draws away from a kink at 0.</summary>
     public static double[] AwayFromZero(int n, int seed, double lo = 0.1, double hi = 1)
@@ -26,7 +27,8 @@ public static class Rand
     {
         var r = new Random(seed);
         var a = new double[n];
-        for (int i = 0; i < n; i++) a[i] = Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+        for (int i = 0; i < n; i++)
+            a[i] = Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
         return a;
     }
 }

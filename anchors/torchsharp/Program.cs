@@ -20,7 +20,8 @@ if (unknown.Length > 0) throw new ArgumentException($"unknown mode(s) {string.Jo
 torch.set_num_threads(cfg.Threads);
 Emit("env",
     ("date", DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'")),
-    ("torchsharp", typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion),
+    ("torchsharp",
+        typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion),
     ("libtorch", torch.__version__),
     ("dotnet", Environment.Version.ToString()),
     ("threads", torch.get_num_threads()),
@@ -91,7 +92,8 @@ void RunStep(Tensor x)
         var (model, opt) = Training.NewModel(cfg);
         using var gen = new Generator((ulong)cfg.Seed);
         using var perm = torch.randperm(x.shape[0], generator: gen);
-        var batches = Enumerable.Range(0, 20).Select(i => x.index_select(0, perm.narrow(0, i * batch, batch))).ToArray();
+        var batches =
+            Enumerable.Range(0, 20).Select(i => x.index_select(0, perm.narrow(0, i * batch, batch))).ToArray();
         int next = 0;
         var (ms, reps) = Bench(() => Training.Step(model, opt, batches[next++ % batches.Length], cfg),
                                warmup: 10, minReps: 50, minSeconds: 1.0);

@@ -37,7 +37,8 @@ sealed class Config
                 case "--z": c.Z = int.Parse(v); break;
                 case "--alpha": c.Alpha = double.Parse(v); break;
                 case "--lambda": c.Lam = double.Parse(v); break;
-                case "--kernel": c.Kernel = v is "imq" or "rbf" ? v : throw new ArgumentException("--kernel imq|rbf"); break;
+                case "--kernel": c.Kernel = v is "imq" or "rbf" ? v : throw new ArgumentException("--kernel imq|rbf");
+                    break;
                 case "--data": c.Data = v; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
@@ -154,7 +155,8 @@ static class Training
         return total.item<float>();
     }
 
-    public static float Epoch(InfoVae model, optim.Optimizer opt, Tensor xTrain, int batch, Generator shuffle, Config cfg)
+    public static float Epoch(InfoVae model, optim.Optimizer opt, Tensor xTrain, int batch, Generator shuffle,
+        Config cfg)
     {
         long n = xTrain.shape[0];
         using var perm = torch.randperm(n, generator: shuffle);
@@ -167,7 +169,8 @@ static class Training
     }
 
     /// <summary>Test-set means per image (recon BCE, KL) and mean MMD over batches of 1000; fixed noise.</summary>
-    public static (double recon, double kl, double mmd, double total) Evaluate(InfoVae model, Tensor xTest, Config cfg, int batch = 1000)
+    public static (double recon, double kl, double mmd, double total) Evaluate(InfoVae model, Tensor xTest, Config cfg,
+        int batch = 1000)
     {
         using var noGrad = torch.no_grad();
         using var gen = new Generator((ulong)cfg.Seed);

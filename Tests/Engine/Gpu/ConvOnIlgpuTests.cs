@@ -39,7 +39,8 @@ public class ConvOnIlgpuTests
     {
         var tape = Tape<float>.Current;
         tape.Reset();
-        var t = Inputs.Select((p, i) => Tensor<float>.From(Rand.UniformF(new Shape(p.Shape).Length, 80 + i, p.Lo, p.Hi), new Shape(p.Shape), be, requiresGrad: true)).ToArray();
+        var t = Inputs.Select((p, i) => Tensor<float>.From(Rand.UniformF(new Shape(p.Shape).Length, 80 + i, p.Lo, p.Hi),
+            new Shape(p.Shape), be, requiresGrad: true)).ToArray();
         var rm = Tensor<float>.From(Rand.UniformF(4, 90, -0.2, 0.2), new Shape(4), be);
         var rv = Tensor<float>.From(Rand.UniformF(4, 91, 0.5, 1.5), new Shape(4), be);
         var h = Ops.Conv2d(t[0], t[1], t[2], stride: 2, pad: 1);
@@ -76,7 +77,8 @@ public class ConvOnIlgpuTests
             {
                 // Batch norm with batch statistics removes any per-channel constant: Σ_rows of its dx is 0, so the
                 // conv bias gradient is rounding noise on both backends (≈ 5e-7), nothing to compare.
-                Assert.That(cpu.Grads[k].Concat(dev.Grads[k]).Select(Math.Abs), Has.All.LessThan(1e-5f), "dconv.b before training-mode batch norm");
+                Assert.That(cpu.Grads[k].Concat(dev.Grads[k]).Select(Math.Abs), Has.All.LessThan(1e-5f),
+                    "dconv.b before training-mode batch norm");
                 continue;
             }
             AssertClose(cpu.Grads[k], dev.Grads[k], "d" + Inputs[k].Name);
@@ -95,6 +97,7 @@ public class ConvOnIlgpuTests
         Assert.That(gpu.Pool.Created, Is.EqualTo(created), "the pool allocated again");
         Assert.That(gpu.Kernels.LoadedCount, Is.EqualTo(compiled), "a kernel was compiled again");
         Assert.That(second.Y, Is.EqualTo(first.Y), "y");
-        for (int k = 0; k < first.Grads.Length; k++) Assert.That(second.Grads[k], Is.EqualTo(first.Grads[k]), "d" + Inputs[k].Name);
+        for (int k = 0; k < first.Grads.Length; k++)
+            Assert.That(second.Grads[k], Is.EqualTo(first.Grads[k]), "d" + Inputs[k].Name);
     }
 }

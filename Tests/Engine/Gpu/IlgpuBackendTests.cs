@@ -27,7 +27,8 @@ public class IlgpuBackendTests
 
     public sealed record In(float[] Data, int[] Shape);
 
-    static In R(int seed, double lo, double hi, params int[] shape) => new(Rand.UniformF(new Shape(shape).Length, seed, lo, hi), shape);
+    static In R(int seed, double lo, double hi, params int[] shape)
+        => new(Rand.UniformF(new Shape(shape).Length, seed, lo, hi), shape);
     static In U(int seed, params int[] shape) => R(seed, -1, 1, shape);
 
     /// <summary>
@@ -38,7 +39,8 @@ public class IlgpuBackendTests
     {
         var tape = Tape<float>.Current;
         tape.Reset();
-        var leaves = inputs.Select(i => Tensor<float>.From(i.Data, new Shape(i.Shape), be, requiresGrad: true)).ToArray();
+        var leaves =
+            inputs.Select(i => Tensor<float>.From(i.Data, new Shape(i.Shape), be, requiresGrad: true)).ToArray();
         var y = f(leaves);
         var seed = Tensor<float>.From(Rand.UniformF(y.Length, 999), y.Shape, be);
         var output = y.ToArray();
@@ -67,7 +69,8 @@ public class IlgpuBackendTests
 
     static IEnumerable<TestCaseData> Ops()
     {
-        TestCaseData C(string name, Func<Tensor<float>[], Tensor<float>> f, params In[] inputs) => new TestCaseData(f, inputs).SetArgDisplayNames(name);
+        TestCaseData C(string name, Func<Tensor<float>[], Tensor<float>> f, params In[] inputs)
+            => new TestCaseData(f, inputs).SetArgDisplayNames(name);
         yield return C("add", t => t[0] + t[1], U(1, 3, 5), U(2, 3, 5));
         yield return C("add bias row", t => t[0] + t[1], U(1, 7, 3), U(2, 3));
         yield return C("add rank 3 column", t => t[0] + t[1], U(1, 2, 3, 5), U(2, 2, 3, 1));
@@ -92,7 +95,8 @@ public class IlgpuBackendTests
         yield return C("mean middle axis", t => t[0].Mean(1), U(21, 2, 3, 5));
         foreach (bool ta in new[] { false, true })
             foreach (bool tb in new[] { false, true })
-                yield return C($"matmul {(ta ? "Aᵀ" : "A")}{(tb ? "Bᵀ" : "B")}", t => InfoVae.Engine.Ops.Matmul(t[0], t[1], ta, tb),
+                yield return C($"matmul {(ta ? "Aᵀ" : "A")}{(tb ? "Bᵀ" : "B")}",
+                    t => InfoVae.Engine.Ops.Matmul(t[0], t[1], ta, tb),
                     U(23, ta ? [7, 5] : [5, 7]), U(24, tb ? [3, 7] : [7, 3]));
         yield return C("linear", t => InfoVae.Engine.Ops.Linear(t[0], t[1], t[2]), U(25, 4, 9), U(26, 5, 9), U(27, 5));
         yield return C("linear without bias", t => InfoVae.Engine.Ops.Linear(t[0], t[1], null),
@@ -108,24 +112,31 @@ public class IlgpuBackendTests
         yield return C("transpose", t => t[0].Transpose(), U(28, 3, 5));
         yield return C("reshape", t => t[0].Reshape(5, 3) * t[1], U(29, 3, 5), U(30, 5, 3));
         yield return C("slice", t => t[0].Slice(2, 3) * t[0].Slice(0, 3), U(31, 4, 5));
-        yield return C("concat last axis", t => InfoVae.Engine.Ops.Concat(-1, t[0], t[1], t[2]), U(32, 3, 2), U(33, 3, 1), U(34, 3, 4));
-        yield return C("concat middle axis", t => InfoVae.Engine.Ops.Concat(1, t[0], t[1]), U(35, 2, 2, 3), U(36, 2, 1, 3));
+        yield return C("concat last axis", t => InfoVae.Engine.Ops.Concat(-1, t[0], t[1], t[2]), U(32, 3, 2),
+            U(33, 3, 1), U(34, 3, 4));
+        yield return C("concat middle axis", t => InfoVae.Engine.Ops.Concat(1, t[0], t[1]), U(35, 2, 2, 3),
+            U(36, 2, 1, 3));
         yield return C("concat axis 0", t => InfoVae.Engine.Ops.Concat(0, t[0], t[1], t[2]),
             U(35, 2, 3), U(36, 1, 3), U(37, 3, 3));
         yield return C("concat axis 0 of one tensor with itself", t => InfoVae.Engine.Ops.Concat(0, t[0], t[0]),
             U(38, 2, 3));
-        yield return C("bce with logits", t => InfoVae.Engine.Ops.BceWithLogits(t[0], t[1]), R(37, -6, 6, 23), R(38, 0, 1, 23));
+        yield return C("bce with logits", t => InfoVae.Engine.Ops.BceWithLogits(t[0], t[1]), R(37, -6, 6, 23),
+            R(38, 0, 1, 23));
         yield return C("gaussian kl", t => InfoVae.Engine.Ops.GaussianKl(t[0], t[1]), U(39, 3, 5), R(40, -2, 1, 3, 5));
         yield return C("softmax cross-entropy", t => InfoVae.Engine.Ops.SoftmaxCrossEntropy(t[0], t[1]),
             R(48, -3, 3, 4, 10), R(49, 0, 1, 4, 10));
-        yield return C("squared distance", t => InfoVae.Engine.Ops.SquaredDistance(t[0], t[1]), U(41, 5, 3), U(42, 7, 3));
+        yield return C("squared distance", t => InfoVae.Engine.Ops.SquaredDistance(t[0], t[1]), U(41, 5, 3),
+            U(42, 7, 3));
         yield return C("squared distance to itself", t => InfoVae.Engine.Ops.SquaredDistance(t[0], t[0]), U(43, 6, 3));
         yield return C("mmd of a tensor with itself plus a shift",
             t => InfoVae.Engine.Ops.Mmd(t[0], t[0] + t[1], MmdSpec.Default), R(44, -2, 2, 6, 3), U(45, 6, 3));
         yield return C("mmd of a tensor with itself (unbiased: not 0)",
             t => InfoVae.Engine.Ops.Mmd(t[0], t[0], MmdSpec.Default), R(44, -2, 2, 6, 3));
-        yield return C("mmd imq unbiased", t => InfoVae.Engine.Ops.Mmd(t[0], t[1], MmdSpec.Default), R(44, -2, 2, 6, 3), U(45, 7, 3));
-        yield return C("mmd rbf biased", t => InfoVae.Engine.Ops.Mmd(t[0], t[1], new MmdSpec(MmdKernel.Rbf, [0.5, 2], Unbiased: false)), R(46, -2, 2, 5, 4), U(47, 3, 4));
+        yield return C("mmd imq unbiased", t => InfoVae.Engine.Ops.Mmd(t[0], t[1], MmdSpec.Default), R(44, -2, 2, 6, 3),
+            U(45, 7, 3));
+        yield return C("mmd rbf biased",
+            t => InfoVae.Engine.Ops.Mmd(t[0], t[1], new MmdSpec(MmdKernel.Rbf, [0.5, 2], Unbiased: false)),
+            R(46, -2, 2, 5, 4), U(47, 3, 4));
     }
 
     [TestCaseSource(nameof(Ops))]
@@ -156,7 +167,8 @@ public class IlgpuBackendTests
     {
         var tape = Tape<float>.Current;
         tape.Reset();
-        var ps = ParamShapes.Select((s, i) => Tensor<float>.From(Rand.UniformF(new Shape(s).Length, 60 + i, -0.6, 0.6), new Shape(s), be, requiresGrad: true)).ToArray();
+        var ps = ParamShapes.Select((s, i) => Tensor<float>.From(Rand.UniformF(new Shape(s).Length, 60 + i, -0.6, 0.6),
+            new Shape(s), be, requiresGrad: true)).ToArray();
         var x = Tensor<float>.From(Rand.UniformF(6 * 7, 70, 0, 1), new Shape(6, 7), be);
         var loss = TinyVaeLoss(be, ps, x);
         float value = loss.Item();
@@ -177,7 +189,8 @@ public class IlgpuBackendTests
         string[] names = ["enc1.w", "enc1.b", "enc2.w", "enc2.b", "dec.w", "dec.b"];
         for (int k = 0; k < gc.Length; k++)
         {
-            Assert.That(gc[k].Any(v => v != 0), $"{names[k]}: the CPU gradient is all zero, the test would prove nothing");
+            Assert.That(gc[k].Any(v => v != 0),
+                $"{names[k]}: the CPU gradient is all zero, the test would prove nothing");
             AssertClose(gc[k], gg[k], names[k]);
         }
     }
@@ -192,7 +205,8 @@ public class IlgpuBackendTests
         Assert.That(gpu.Pool.Created, Is.EqualTo(created), "the pool allocated again");
         Assert.That(gpu.Kernels.LoadedCount, Is.EqualTo(compiled), "a kernel was compiled again");
         Assert.That(second.Loss, Is.EqualTo(first.Loss));
-        for (int k = 0; k < first.Grads.Length; k++) Assert.That(second.Grads[k], Is.EqualTo(first.Grads[k]), $"gradient {k}");
+        for (int k = 0; k < first.Grads.Length; k++)
+            Assert.That(second.Grads[k], Is.EqualTo(first.Grads[k]), $"gradient {k}");
     }
 
     [Test]

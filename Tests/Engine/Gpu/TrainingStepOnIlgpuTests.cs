@@ -106,7 +106,8 @@ public class TrainingStepOnIlgpuTests
                 $"discriminator loss, step {step}");
         }
         var w = cpu.Net.Params.All.ToArray();
-        Close.Assert<float, float>(w, dev.Net.Params.All.ToArray(), atol: 1e-5, rtol: 1e-4, "weights after 2 Adam steps");
+        Close.Assert<float, float>(w, dev.Net.Params.All.ToArray(), atol: 1e-5, rtol: 1e-4,
+            "weights after 2 Adam steps");
         if (divergence == Divergence.Adversarial)
             Close.Assert<float, float>(cpu.Net.Disc!.Params.All.ToArray(), dev.Net.Disc!.Params.All.ToArray(),
                 atol: 1e-5, rtol: 1e-4,

@@ -71,7 +71,8 @@ public class BatchNormKernelTests
         var beta = F(Rand.Uniform(c, 47));
         var expected = new double[rows * c];
         Reference.BatchNormApply(x, rows, c, mean, var, Eps, gamma, beta, expected);
-        using var gx = Dev(x); using var gm = Dev(mean); using var gv = Dev(var); using var gg = Dev(gamma); using var gb = Dev(beta);
+        using var gx = Dev(x); using var gm = Dev(mean); using var gv = Dev(var); using var gg = Dev(gamma);
+        using var gb = Dev(beta);
         using var gy = Dev(Rand.Uniform(rows * c, 48));
         K.BatchNormApply(gx.View, rows, c, gm.View, gv.View, (float)Eps, gg.View, gb.View, gy.View);
         Close.Assert(expected, Host(gy), Atol, 1e-5, "y");
@@ -91,11 +92,14 @@ public class BatchNormKernelTests
         var dg0 = F(Rand.Uniform(c, 55));
         var db0 = F(Rand.Uniform(c, 56));
 
-        foreach (var (doDx, doG, doB) in new[] { (true, true, true), (true, false, false), (false, true, false), (false, false, true) })
+        foreach (var (doDx, doG, doB) in new[] { (true, true, true), (true, false, false), (false, true, false),
+            (false, false, true) })
         {
             double[] edx = (double[])dx0.Clone(), edg = (double[])dg0.Clone(), edb = (double[])db0.Clone();
-            Reference.BatchNormBackward(x, rows, c, mean, var, Eps, gamma, dy, doDx ? edx : [], doG ? edg : [], doB ? edb : []);
-            using var gx = Dev(x); using var gdy = Dev(dy); using var gm = Dev(mean); using var gv = Dev(var); using var gg = Dev(gamma);
+            Reference.BatchNormBackward(x, rows, c, mean, var, Eps, gamma, dy, doDx ? edx : [], doG ? edg : [],
+                doB ? edb : []);
+            using var gx = Dev(x); using var gdy = Dev(dy); using var gm = Dev(mean); using var gv = Dev(var);
+            using var gg = Dev(gamma);
             using var gdx = Dev(dx0); using var gdg = Dev(dg0); using var gdb = Dev(db0);
             using var scratch = Zeros(GpuKernels.BatchNormScratchLength(rows, c, chunk));
             K.BatchNormBackward(gx.View, rows, c, gm.View, gv.View, (float)Eps, gg.View, gdy.View,

@@ -28,11 +28,14 @@ public class ConvKernelTests
     public static IEnumerable<TestCaseData> Geometries()
     {
         foreach (var c in ConvCases)
-            yield return new TestCaseData(ConvGeometry.Conv(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])).SetArgDisplayNames("conv " + string.Join(",", c));
+            yield return new TestCaseData(ConvGeometry.Conv(c[0], c[1], c[2], c[3], c[4], c[5], c[6],
+                c[7])).SetArgDisplayNames("conv " + string.Join(",", c));
         // Transposed convs: the image is the output (2, 7, 7, 3) of a 4×4 input, k3 s2 p1; and 3×5 → k4 s2 p1, output
         // pad 1.
-        yield return new TestCaseData(ConvGeometry.Transposed(2, 4, 4, 3, 3, 3, 2, 1, 0)).SetArgDisplayNames("convT 4x4 k3 s2 p1");
-        yield return new TestCaseData(ConvGeometry.Transposed(1, 3, 5, 2, 4, 4, 2, 1, 1)).SetArgDisplayNames("convT 3x5 k4 s2 p1 op1");
+        yield return new TestCaseData(ConvGeometry.Transposed(2, 4, 4, 3, 3, 3, 2, 1,
+            0)).SetArgDisplayNames("convT 4x4 k3 s2 p1");
+        yield return new TestCaseData(ConvGeometry.Transposed(1, 3, 5, 2, 4, 4, 2, 1,
+            1)).SetArgDisplayNames("convT 3x5 k4 s2 p1 op1");
     }
 
     [TestCaseSource(nameof(Geometries))]

@@ -142,7 +142,8 @@ public class ElementwiseKernelTests
         };
         foreach (var op in OpStructs.Binary)
             foreach (var (a, b) in shapes)
-                yield return new TestCaseData(op, a, b).SetArgDisplayNames(op.Name, $"({string.Join(",", a)})", $"({string.Join(",", b)})");
+                yield return new TestCaseData(op, a, b).SetArgDisplayNames(op.Name, $"({string.Join(",", a)})",
+                    $"({string.Join(",", b)})");
     }
 
     [TestCaseSource(nameof(BinaryCases))]
@@ -185,7 +186,8 @@ public class ElementwiseKernelTests
     public void Broadcast_backward_skips_an_empty_side()
     {
         var s = Broadcast4.Create([4, 3], [4, 3], [3]);
-        using var a = Dev(new float[12]); using var b = Dev(new float[] { 1, 2, 3 }); using var dy = Dev(Enumerable.Range(0, 12).Select(i => (float)i).ToArray());
+        using var a = Dev(new float[12]); using var b = Dev(new float[] { 1, 2, 3 });
+        using var dy = Dev(Enumerable.Range(0, 12).Select(i => (float)i).ToArray());
         using var db = Zeros(3);
         K.BinaryBackward<BinaryOps.Add>(a.View, b.View, dy.View, default, db.View, s);
         // Column sums of 0..11 laid out (4, 3): 0+3+6+9, 1+4+7+10, 2+5+8+11.

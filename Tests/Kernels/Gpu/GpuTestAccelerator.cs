@@ -23,7 +23,8 @@ public sealed class GpuTestAccelerator
     static Accelerator? accelerator, productionAccelerator;
     static GpuKernels? kernels, tile2, production;
 
-    public static Accelerator Accelerator => accelerator ?? throw new InvalidOperationException("the GPU test accelerator is not set up");
+    public static Accelerator Accelerator => accelerator
+        ?? throw new InvalidOperationException("the GPU test accelerator is not set up");
     /// <summary>The kernels with the CPU accelerator's default tile (4).</summary>
     public static GpuKernels K => kernels!;
     public static GpuKernels Tile2 => tile2!;
@@ -57,7 +58,8 @@ public sealed class GpuTestAccelerator
 
     public static MemoryBuffer1D<float, Stride1D.Dense> Dev(float[] host) => Accelerator.Allocate1D(host);
 
-    public static MemoryBuffer1D<float, Stride1D.Dense> Dev(double[] host) => Accelerator.Allocate1D(Array.ConvertAll(host, v => (float)v));
+    public static MemoryBuffer1D<float, Stride1D.Dense> Dev(double[] host)
+        => Accelerator.Allocate1D(Array.ConvertAll(host, v => (float)v));
 
     public static MemoryBuffer1D<float, Stride1D.Dense> Zeros(int n)
     {

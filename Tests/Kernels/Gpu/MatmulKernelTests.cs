@@ -12,12 +12,14 @@ public class MatmulKernelTests
 {
     static IEnumerable<TestCaseData> Cases()
     {
-        var sizes = new (int M, int K, int N)[] { (1, 1, 1), (3, 17, 5), (33, 5, 31), (17, 31, 3), (5, 0, 3), (40, 9, 37) };
+        var sizes = new (int M, int K, int N)[] { (1, 1, 1), (3, 17, 5), (33, 5, 31), (17, 31, 3), (5, 0, 3),
+            (40, 9, 37) };
         foreach (int version in new[] { GpuKernels.MatmulNaive, GpuKernels.MatmulTiled, GpuKernels.MatmulBlocked })
             foreach (var (m, k, n) in sizes)
                 foreach (bool ta in new[] { false, true })
                     foreach (bool tb in new[] { false, true })
-                        yield return new TestCaseData(version, m, k, n, ta, tb).SetArgDisplayNames($"v{version}", $"{m}x{k}x{n}", ta ? "Aᵀ" : "A", tb ? "Bᵀ" : "B");
+                        yield return new TestCaseData(version, m, k, n, ta, tb).SetArgDisplayNames($"v{version}",
+                            $"{m}x{k}x{n}", ta ? "Aᵀ" : "A", tb ? "Bᵀ" : "B");
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -36,7 +38,8 @@ public class MatmulKernelTests
             var expected = (double[])c0.Clone();
             Reference.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, expected, ldc);
             using var ga = Dev(a); using var gb = Dev(b); using var gc = Dev(c0);
-            grid.Matmul(transA, transB, m, n, k, (float)alpha, ga.View, lda, gb.View, ldb, (float)beta, gc.View, ldc, version);
+            grid.Matmul(transA, transB, m, n, k, (float)alpha, ga.View, lda, gb.View, ldb, (float)beta, gc.View, ldc,
+                version);
             Close.Assert(expected, Host(gc), 1e-5, 1e-5, $"{label} alpha={alpha} beta={beta}");
         }
     }
@@ -48,7 +51,8 @@ public class MatmulKernelTests
         using var a = Dev(new float[] { 1, 2, 3, 4, 5, 6 }); using var b = Dev(new float[] { 7, 8, 9, 10, 11, 12 });
         foreach (int version in new[] { GpuKernels.MatmulNaive, GpuKernels.MatmulTiled, GpuKernels.MatmulBlocked })
         {
-            using var c = Dev(new[] { float.NaN, float.NaN, float.NaN, float.NaN });   // beta = 0 ignores old C, NaN too
+            // beta = 0 ignores old C, NaN too
+            using var c = Dev(new[] { float.NaN, float.NaN, float.NaN, float.NaN });
             K.Matmul(false, false, 2, 2, 3, 1f, a.View, 3, b.View, 2, 0f, c.View, 2, version);
             Assert.That(Host(c), Is.EqualTo(new float[] { 58, 64, 139, 154 }), $"v{version}");
         }

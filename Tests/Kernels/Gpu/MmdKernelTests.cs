@@ -29,10 +29,12 @@ public class MmdKernelTests
 
     static TestCaseData Case(MmdKernel kernel, bool unbiased, double[] scales, int n, int m, int d) =>
         new TestCaseData(kernel, unbiased, scales, n, m, d)
-            .SetArgDisplayNames(kernel.ToString(), unbiased ? "unbiased" : "biased", $"{scales.Length} scales", $"{n}x{m}x{d}");
+            .SetArgDisplayNames(kernel.ToString(), unbiased ? "unbiased" : "biased", $"{scales.Length} scales",
+                $"{n}x{m}x{d}");
 
     [TestCaseSource(nameof(Cases))]
-    public void Forward_and_backward_match_the_cpu(MmdKernel kernel, bool unbiased, double[] scales, int n, int m, int d) =>
+    public void Forward_and_backward_match_the_cpu(MmdKernel kernel, bool unbiased, double[] scales, int n, int m,
+        int d) =>
         Check(K, new MmdSpec(kernel, scales, Bandwidth: 0.7, Unbiased: unbiased), n, m, d);
 
     [Test]
@@ -44,7 +46,8 @@ public class MmdKernelTests
     // runs at tile 16 in the one-buffer test below, and at every size at tile 4).
     [Test]
     public void Forward_and_backward_match_the_cpu_with_production_groups() =>
-        Check(Production, new MmdSpec(MmdKernel.Rbf, [.. MmdSpec.WaeScales], Bandwidth: 0.7, Unbiased: false), 34, 19, 20);
+        Check(Production, new MmdSpec(MmdKernel.Rbf, [.. MmdSpec.WaeScales], Bandwidth: 0.7, Unbiased: false), 34, 19,
+            20);
 
     // The backward's partner chunks: one (adding into dx, dy directly), several of one block, several of two blocks.
     [TestCase(1)]
@@ -56,7 +59,8 @@ public class MmdKernelTests
     static void Check(GpuKernels grid, MmdSpec spec, int n, int m, int d, int? chunks = null)
     {
         var x = F(Rand.Normal(n * d, 61)); var y = F(Rand.Normal(m * d, 62));
-        for (int i = 0; i < y.Length; i++) y[i] = (float)(y[i] * 1.3 + 0.4);   // a different distribution: MMD² well above 0
+        // a different distribution: MMD² well above 0
+        for (int i = 0; i < y.Length; i++) y[i] = (float)(y[i] * 1.3 + 0.4);
         double g = 0.7;
         var dx0 = F(Rand.Uniform(n * d, 63)); var dy0 = F(Rand.Uniform(m * d, 64));
         double expected = Mmd.Forward<double>(x, n, y, m, d, spec);
@@ -84,7 +88,8 @@ public class MmdKernelTests
         var x = F(Rand.Normal(n * d, 65)); var y = F(Rand.Normal(m * d, 66));
         var dx = new double[n * d];
         Mmd.Backward<double>(x, n, y, m, d, spec, 1.0, dx, default);
-        using var gx = Dev(x); using var gy = Dev(y); using var sc = Dev(GpuKernels.ScaledC(spec, d)); using var one = Dev(new[] { 1f });
+        using var gx = Dev(x); using var gy = Dev(y); using var sc = Dev(GpuKernels.ScaledC(spec, d));
+        using var one = Dev(new[] { 1f });
         using var a = Zeros(n * d); using var b = Zeros(n * d);
         using var scratch = Zeros(K.MmdBackwardScratchLength(n, m, d, true, false));
         K.MmdBackward(gx.View, n, gy.View, m, d, spec, sc.View, one.View, a.View, default, scratch.View);

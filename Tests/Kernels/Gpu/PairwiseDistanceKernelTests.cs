@@ -43,7 +43,9 @@ public class PairwiseDistanceKernelTests
         // only.
         K.SquaredDistanceBackward(ga.View, n, ga.View, n, d, gd.View, gdD.View, gda.View, default);
         var expected = new double[n * d];
-        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) for (int k = 0; k < d; k++) expected[i * d + k] += 2 * (a[i * d + k] - a[j * d + k]);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                for (int k = 0; k < d; k++) expected[i * d + k] += 2 * (a[i * d + k] - a[j * d + k]);
         Close.Assert(expected, Host(gda), 1e-5, 1e-5, "da");
     }
 

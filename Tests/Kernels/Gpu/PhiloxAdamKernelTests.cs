@@ -46,7 +46,8 @@ public class PhiloxAdamKernelTests
         foreach (float u1 in new[] { 1f, 1f - 1f / (1 << 24), 1f - 17f / (1 << 24), 0.97f, 0.5f, 1f / (1 << 24) })
         {
             double expected = Math.Log(u1);
-            Assert.That(GpuMath.Log1p(u1 - 1f), Is.EqualTo(expected).Within(1e-7 * Math.Abs(expected) + 1e-12), $"log({u1})");
+            Assert.That(GpuMath.Log1p(u1 - 1f), Is.EqualTo(expected).Within(1e-7 * Math.Abs(expected) + 1e-12),
+                $"log({u1})");
         }
     }
 

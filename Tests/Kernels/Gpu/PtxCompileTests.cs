@@ -55,11 +55,14 @@ public class PtxCompileTests
     {
         var asm = typeof(GpuKernels).Assembly;
         var structs = asm.GetTypes().Where(t => t.IsValueType && !t.IsGenericTypeDefinition).ToArray();
-        foreach (var type in asm.GetTypes().Where(t => t.Namespace == typeof(GpuKernels).Namespace && t.IsAbstract && t.IsSealed))
-            foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.Name.EndsWith("Kernel")))
+        foreach (var type in asm.GetTypes().Where(t => t.Namespace == typeof(GpuKernels).Namespace && t.IsAbstract
+            && t.IsSealed))
+            foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m
+                => m.Name.EndsWith("Kernel")))
             {
                 if (!m.IsGenericMethodDefinition) { yield return m; continue; }
-                var constraint = m.GetGenericArguments().Single().GetGenericParameterConstraints().Single(c => c.IsInterface);
+                var constraint = m.GetGenericArguments().Single().GetGenericParameterConstraints().Single(c
+                    => c.IsInterface);
                 foreach (var op in structs.Where(constraint.IsAssignableFrom))
                     yield return m.MakeGenericMethod(op);
             }
@@ -88,7 +91,8 @@ public class PtxCompileTests
 
     [Test]
     public void Every_kernel_family_is_found() =>
-        Assert.That(Kernels().Count(), Is.GreaterThanOrEqualTo(40), "the reflection walk over Kernels.Gpu found too few kernels");
+        Assert.That(Kernels().Count(), Is.GreaterThanOrEqualTo(40),
+            "the reflection walk over Kernels.Gpu found too few kernels");
 
     [TestCaseSource(nameof(Kernels))]
     public void Compiles_to_ptx_for_sm_90(MethodInfo kernel)

@@ -160,7 +160,8 @@ public class ReduceLayoutKernelTests
                     d = accumulate ? d + v : v;
                 }
             using var gs = Dev(src); using var gd = Dev(dst0);
-            K.CopyRows(gs.View.SubView(srcOff, src.Length - srcOff), srcStride, gd.View.SubView(dstOff, dst0.Length - dstOff), dstStride, rows, cols, accumulate);
+            K.CopyRows(gs.View.SubView(srcOff, src.Length - srcOff), srcStride,
+                gd.View.SubView(dstOff, dst0.Length - dstOff), dstStride, rows, cols, accumulate);
             Assert.That(Host(gd), Is.EqualTo(expected), $"accumulate={accumulate}");
         }
     }
