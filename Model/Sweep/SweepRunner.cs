@@ -57,7 +57,8 @@ public sealed class SweepRunner(int jobs, Func<bool> stopRequested, Action<strin
     {
         var exe = Environment.ProcessPath;
         if (exe != null && Path.GetFileNameWithoutExtension(exe) == "infovae") return (exe, []);
-        string dll = typeof(Program).Assembly.Location;
+        // Not Assembly.Location: it is empty in a single-file publish (gpu-bundle's), and IL3000 fails that build.
+        string dll = Path.Combine(AppContext.BaseDirectory, typeof(Program).Assembly.GetName().Name + ".dll");
         string host = exe != null && Path.GetFileNameWithoutExtension(exe) == "dotnet" ? exe
             : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h : "dotnet";
         return (host, [dll]);
