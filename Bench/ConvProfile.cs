@@ -79,8 +79,9 @@ static class ConvProfile
         var torchLayers = o.Peer
             ? Enumerable.Range(0, ConvBench.Layers.Length).Select(l => bench.TorchLayer(l, 3)).ToArray() : [];
         var torchLast = o.Peer
-            ? Enumerable.Range(0, ConvBench.Layers.Length).Select(l
-            => bench.TorchLayer(l, 3, channelsLast: true)).ToArray() : [];
+            ? Enumerable.Range(0, ConvBench.Layers.Length).Select(l => bench.TorchLayer(l, 3, channelsLast: true))
+                .ToArray()
+            : [];
         bench.Cleanup();
 
         string clock = o.Cpu ? "thread CPU time" : "wall time";
@@ -159,8 +160,8 @@ static class ConvProfile
         Console.WriteLine($"{"(between the calls: tape, op bookkeeping)",-72} {"",6} {ours - timed,9:F2} "
             + $"{(ours - timed) / ours,6:P0}");
         foreach (var (kind, ms) in timing.Totals.GroupBy(e => e.Key.Split(' ')[0])
-                     .Select(g => (g.Key, Clock.Ms(g.Sum(e => e.Value.Ticks), timing.Cpu) / steps)).OrderByDescending(e
-                         => e.Item2))
+                     .Select(g => (g.Key, Clock.Ms(g.Sum(e => e.Value.Ticks), timing.Cpu) / steps))
+                     .OrderByDescending(e => e.Item2))
             Console.WriteLine($"  {kind,-24} {ms,9:F2} ms/step {ms / ours,6:P0}");
     }
 }

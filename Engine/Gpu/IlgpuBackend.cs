@@ -220,8 +220,8 @@ public sealed class IlgpuBackend : IBackend<float>, IDisposable
     public void CopyRows(Tensor<float> source, Tensor<float> destination, bool accumulate)
     {
         if (source.Shape.Last != destination.Shape.Last || source.Rows != destination.Rows)
-            throw new ArgumentException($"CopyRows: {source.Shape} and {destination.Shape} differ in rows or row "
-                + "length");
+            throw new ArgumentException(
+                $"CopyRows: {source.Shape} and {destination.Shape} differ in rows or row length");
         Kernels.CopyRows(Window(source), source.RowStride, Window(destination), destination.RowStride, source.Rows,
             source.Shape.Last, accumulate);
     }

@@ -94,15 +94,13 @@ public static class ClassifierFile
         }
         catch (JsonException e)
         {
-            throw new UserError($"{path}: its config is not valid ({e.Message.TrimEnd('.')}); "
-            + $"{Fix}");
+            throw new UserError($"{path}: its config is not valid ({e.Message.TrimEnd('.')}); {Fix}");
         }
         if (config.Channels is null) throw new UserError($"{path}: its config has no channels; {Fix}");
         try { config.Validate(); }
         catch (UserError e)
         {
-            throw new UserError($"{path}: its config cannot describe a classifier ({e.Message}); "
-            + $"{Fix}");
+            throw new UserError($"{path}: its config cannot describe a classifier ({e.Message}); {Fix}");
         }
         if (!double.TryParse(file.GetMetadata("test_accuracy"), NumberStyles.Float, CultureInfo.InvariantCulture,
             out double accuracy))

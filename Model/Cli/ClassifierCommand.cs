@@ -22,8 +22,8 @@ public static class ClassifierCommand
 
     static Option<string> DataOption() => new("--data")
     {
-        Description = "Folder with the four IDX files (gzipped or "
-        + "not)", DefaultValueFactory = _ => DataSet.DefaultFolder
+        Description = "Folder with the four IDX files (gzipped or not)",
+        DefaultValueFactory = _ => DataSet.DefaultFolder
     };
     static Option<int> ThreadsOption() => new("--threads")
     {
@@ -54,8 +54,8 @@ public static class ClassifierCommand
         };
         var hidden = new Option<int>("--hidden")
         {
-            Description = "Width of the penultimate layer (the features of FID "
-            + "and KID)", DefaultValueFactory = _ => d.Hidden
+            Description = "Width of the penultimate layer (the features of FID and KID)",
+            DefaultValueFactory = _ => d.Hidden
         };
         var seed = new Option<ulong>("--seed")
         {
@@ -64,8 +64,8 @@ public static class ClassifierCommand
         };
         var name = new Option<string?>("--name")
         {
-            Description = "The data set's name in the file and in the metrics' "
-            + "names, e.g. Fashion-MNIST (default: the folder's name)"
+            Description = "The data set's name in the file and in the metrics' names, e.g. Fashion-MNIST "
+                + "(default: the folder's name)"
         };
         var cmd = new Command("train", "Train the classifier on the CPU (deterministic from --seed) and write its "
             + "weights") { data, outOpt, name, epochs, batch, lr, channels, hidden, seed, threads };
@@ -136,8 +136,7 @@ public static class ClassifierCommand
         var data = DataOption(); var threads = ThreadsOption();
         var file = new Option<string?>("--classifier")
         {
-            Description = "A file written by classifier train (default: "
-            + "the shipped Fashion-MNIST classifier)"
+            Description = "A file written by classifier train (default: the shipped Fashion-MNIST classifier)"
         };
         var cmd = new Command("eval", "Test accuracy (overall and per class) of a classifier on a data set") { file,
             data, threads };

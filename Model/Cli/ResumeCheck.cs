@@ -16,11 +16,11 @@ public static class ResumeCheck
         if (Given(o.Out))
             throw new UserError("--out and --resume together: the resumed run stays in its own folder; drop --out");
         if (saved.Arch == Architecture.Conv && Given(o.Hidden))
-            throw new UserError("--hidden sets the MLP's layers, but the run being resumed is a conv net; drop the "
-                + "flag");
+            throw new UserError(
+                "--hidden sets the MLP's layers, but the run being resumed is a conv net; drop the flag");
         if (saved.Arch == Architecture.Mlp && Given(o.Channels))
-            throw new UserError("--channels sets the conv net's layers, but the run being resumed is an MLP; drop the "
-                + "flag");
+            throw new UserError(
+                "--channels sets the conv net's layers, but the run being resumed is an MLP; drop the flag");
         o.CheckDivergenceFlags(r, saved.Divergence, resuming: true);
         var flags = o.ToConfig(r);
         // Configs written before runs recorded their data also lack these: they come from the flags, as they did then.

@@ -27,13 +27,11 @@ public static class RunCommands
         var json = new Option<bool>("--json") { Description = "Print the report as one JSON object" };
         var classifier = new Option<string?>("--classifier")
         {
-            Description = "Classifier whose features FID, KID and "
-            + "IS use (default: the shipped Fashion-MNIST one)"
+            Description = "Classifier whose features FID, KID and IS use (default: the shipped Fashion-MNIST one)"
         };
         var semi = new Option<bool>("--semi-supervised")
         {
-            Description = "Also classifiers on the posterior means "
-            + "trained with 100, 1,000 and all labels (5 draws)"
+            Description = "Also classifiers on the posterior means trained with 100, 1,000 and all labels (5 draws)"
         };
         var eval = new Command("eval", "Test-set recon, KL, MMD², ELBO, IW-NLL, active units, mutual information; "
             + "FID, KID and IS of samples; semi-supervised accuracy")

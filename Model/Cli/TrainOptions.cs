@@ -91,8 +91,8 @@ public sealed class TrainOptions
     public readonly Option<string> Channels =
         new("--channels")
         {
-            Description = "--arch conv: channels of the three encoder convolutions (the decoder "
-        + "mirrors them)", DefaultValueFactory = _ => "32,64,128"
+            Description = "--arch conv: channels of the three encoder convolutions (the decoder mirrors them)",
+            DefaultValueFactory = _ => "32,64,128"
         };
     public readonly Option<string> Hidden =
         new("--hidden")
@@ -102,20 +102,20 @@ public sealed class TrainOptions
         };
     public readonly Option<int> Latent = new("--latent")
     {
-        Description = "Latent size Z", DefaultValueFactory = _
-        => 32
+        Description = "Latent size Z",
+        DefaultValueFactory = _ => 32
     };
     public readonly Option<double> Lr = new("--lr")
     {
-        Description = "Adam learning rate", DefaultValueFactory = _
-        => 1e-3
+        Description = "Adam learning rate",
+        DefaultValueFactory = _ => 1e-3
     };
     public readonly Option<double> Beta1 = new("--beta1") { Description = "Adam β1", DefaultValueFactory = _ => 0.9 };
     public readonly Option<double> Beta2 = new("--beta2") { Description = "Adam β2", DefaultValueFactory = _ => 0.999 };
     public readonly Option<double> AdamEps = new("--adam-eps")
     {
-        Description = "Adam ε", DefaultValueFactory = _
-        => 1e-8
+        Description = "Adam ε",
+        DefaultValueFactory = _ => 1e-8
     };
     public readonly Option<int> Epochs = new("--epochs")
     {
@@ -336,8 +336,8 @@ public sealed class TrainOptions
     {
         try
         {
-            return text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(s
-            => parse(s, CultureInfo.InvariantCulture)).ToArray();
+            return text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(s => parse(s, CultureInfo.InvariantCulture)).ToArray();
         }
         catch (FormatException) { throw new UserError($"{flag} '{text}' is not a comma-separated list of numbers"); }
         catch (OverflowException) { throw new UserError($"{flag} '{text}' has a number out of range"); }

@@ -73,10 +73,10 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
                 + ".weight")).ToArray();
             NormIndex Norm(string name) => p.Norms[p.NormNames.ToList().IndexOf(name)];
             encNorm = Enumerable.Range(0, encConv.Length).Select(i => Norm(ConvArch.EncoderNorm(i))).ToArray();
-            decNorm = [Norm(ConvArch.DecoderLinearNorm), .. Enumerable.Range(0, decConv.Length - 1).Select(i
-                => Norm(ConvArch.DecoderNorm(i)))];
-            encLinW = p.IndexOf(ConvArch.EncoderLinear + ".weight"); encLinB = p.IndexOf(ConvArch.EncoderLinear
-                + ".bias");
+            decNorm = [Norm(ConvArch.DecoderLinearNorm),
+                .. Enumerable.Range(0, decConv.Length - 1).Select(i => Norm(ConvArch.DecoderNorm(i)))];
+            encLinW = p.IndexOf(ConvArch.EncoderLinear + ".weight");
+            encLinB = p.IndexOf(ConvArch.EncoderLinear + ".bias");
             decLinW = p.IndexOf(ConvArch.DecoderLinear + ".weight");
             decConvBias = p.IndexOf(ConvArch.DecoderConv(decConv.Length - 1) + ".bias");
         }

@@ -227,9 +227,8 @@ public sealed record TrainConfig
         CheckTestImages(test);
         if (Batch < train && train % Batch == 1)
         {
-            int suggest =
-                Enumerable.Range(Batch + 1, train - Batch).Concat(Enumerable.Range(2, Batch - 2).Reverse()).First(b
-                => train % b != 1);
+            int suggest = Enumerable.Range(Batch + 1, train - Batch).Concat(Enumerable.Range(2, Batch - 2).Reverse())
+                .First(b => train % b != 1);
             throw new UserError($"{train} training images in batches of {Batch} leave a last batch of 1 image, which "
                 + "the unbiased MMD estimator "
                 + $"cannot use: use --batch {suggest} (any size that does not leave 1 over), a different --limit, "

@@ -21,10 +21,10 @@ public class DebugStateTests
 
     static SafeTensorsFile State() => SafeTensors.Read(Path);
 
-    static TrainConfig ConfigOf(SafeTensorsFile f)
-        => DebugStateFile.LossConfig(f)
-        with
-        { Hidden = f.GetMetadata("hidden").Split(',').Select(int.Parse).ToArray() };
+    static TrainConfig ConfigOf(SafeTensorsFile f) => DebugStateFile.LossConfig(f) with
+    {
+        Hidden = f.GetMetadata("hidden").Split(',').Select(int.Parse).ToArray()
+    };
 
     static (InfoVaeNet<T> Net, Tensor<T> X, Tensor<T> Eps, Tensor<T> Prior) Build<T>(SafeTensorsFile f)
         where T : unmanaged, IFloatingPointIeee754<T>

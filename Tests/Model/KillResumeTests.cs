@@ -117,8 +117,9 @@ public class KillResumeTests
     public void Interrupted_with_sigint_it_saves_exits_130_and_resumes_bit_identically()
     {
         // A process started in the background without job control ignores SIGINT, and its children inherit that.
-        var ignored = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l
-            => l.StartsWith("SigIgn:")) : null;
+        var ignored = File.Exists("/proc/self/status")
+            ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:"))
+            : null;
         if (ignored != null && (Convert.ToUInt64(ignored[7..].Trim(), 16) & (1UL << (SigInt - 1))) != 0)
             Assert.Ignore("this test process ignores SIGINT, so its child would too");
         var rnd = new Random(1707);

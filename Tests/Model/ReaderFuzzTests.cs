@@ -82,8 +82,7 @@ public class ReaderFuzzTests
         {
             0 => old + (r.Next(2) == 0 ? 1 : -1),
             1 => old * 2,
-            _
-            => InterestingInts[r.Next(InterestingInts.Length)]
+            _ => InterestingInts[r.Next(InterestingInts.Length)]
         };
         BinaryPrimitives.WriteInt32BigEndian(b.AsSpan(at), value);
         return b;

@@ -21,8 +21,8 @@ public static class DebugStateFile
         Alpha = double.Parse(f.GetMetadata("alpha"), CultureInfo.InvariantCulture),
         Lambda = double.Parse(f.GetMetadata("lambda"), CultureInfo.InvariantCulture),
         Kernel = MmdKernel.Imq,
-        Scales = f.GetMetadata("scales").Split(',').Select(s
-            => double.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
+        Scales = f.GetMetadata("scales").Split(',')
+            .Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
         UnbiasedMmd = f.GetMetadata("estimator") == "unbiased",
         LearningRate = double.Parse(f.GetMetadata("lr"), CultureInfo.InvariantCulture),
         Batch = int.Parse(f.GetMetadata("batch")), PriorSamples = int.Parse(f.GetMetadata("prior_samples")),

@@ -57,12 +57,12 @@ public class PtxCompileTests
         var structs = asm.GetTypes().Where(t => t.IsValueType && !t.IsGenericTypeDefinition).ToArray();
         foreach (var type in asm.GetTypes().Where(t => t.Namespace == typeof(GpuKernels).Namespace && t.IsAbstract
             && t.IsSealed))
-            foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m
-                => m.Name.EndsWith("Kernel")))
+            foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.Static)
+                         .Where(m => m.Name.EndsWith("Kernel")))
             {
                 if (!m.IsGenericMethodDefinition) { yield return m; continue; }
-                var constraint = m.GetGenericArguments().Single().GetGenericParameterConstraints().Single(c
-                    => c.IsInterface);
+                var constraint = m.GetGenericArguments().Single().GetGenericParameterConstraints()
+                    .Single(c => c.IsInterface);
                 foreach (var op in structs.Where(constraint.IsAssignableFrom))
                     yield return m.MakeGenericMethod(op);
             }
