@@ -5,8 +5,9 @@ namespace InfoVae.Bench;
 
 /// <summary>
 /// `dotnet run -c Release --project Bench -- --alloc [batch] [--arch conv] [mmd|adversarial]`: managed bytes
-/// allocated per training step after 20 warm-up steps, over 100 steps, on the calling thread and in the whole process
-/// (the workers' share). A quicker answer than the MemoryDiagnoser when hunting an allocation.
+/// allocated per training step once the JIT has settled (<see cref="JitWarmUp"/>), over 100 steps, on the calling
+/// thread and in the whole process (the workers' share). A quicker answer than the MemoryDiagnoser when hunting an
+/// allocation.
 /// </summary>
 static class AllocProbe
 {
@@ -16,7 +17,7 @@ static class AllocProbe
         var config = new TrainConfig { Batch = batch, Epochs = int.MaxValue, Arch = arch, Divergence = divergence };
         var t = new Trainer(config, ModelData.Data.Train.Take(20 * batch), BenchDevice.Backend);
         t.InitializeWeights();
-        for (int i = 0; i < 20; i++) t.TrainStep();
+        JitWarmUp.Run(() => t.TrainStep());
         long thread0 = GC.GetAllocatedBytesForCurrentThread(), total0 = GC.GetTotalAllocatedBytes(true);
         const int steps = 100;
         for (int i = 0; i < steps; i++) t.TrainStep();

@@ -55,7 +55,6 @@ static class ConvProfile
 
     static void Conv(Options o)
     {
-        const int warm = 5;
         int batch = o.Batch, steps = o.Steps;
         var timing = new TimingBackend(BenchDevice.Backend, o.Cpu);
         var bench = new ConvBench { Batch = batch, BackendOverride = timing };
@@ -64,12 +63,13 @@ static class ConvProfile
         var (output, dw0) = bench.Agreement();
         Console.WriteLine($"ours vs TorchSharp after one step: output max |diff| / max |y| = {output:G2}, conv1 "
             + $"weight gradient {dw0:G2}");
-        for (int i = 0; i < warm; i++) { bench.Ours(); if (o.Peer) bench.TorchSharp(); }
+        JitWarmUp.Run(bench.Ours);
+        if (o.Peer) for (int i = 0; i < 5; i++) bench.TorchSharp();
         // Managed bytes per step without the timing wrapper (its closures allocate): the plain backend, warm.
         var plain = new ConvBench { Batch = batch };
         plain.Setup();
         Workers.MaxThreads = o.Threads;
-        for (int i = 0; i < warm; i++) plain.Ours();
+        JitWarmUp.Run(plain.Ours);
         var (allocThread, allocTotal) = Allocated(plain.Ours, steps);
         double plainMs = Measure(plain.Ours, steps, o.Cpu);
         plain.Cleanup();
@@ -108,7 +108,6 @@ static class ConvProfile
     /// MLP.</summary>
     static void Train(Options o)
     {
-        const int warm = 20;
         int batch = o.Batch, steps = o.Steps;
         Workers.MaxThreads = o.Threads;
         var images = ModelData.Data.Train.Take(20 * batch);
@@ -117,7 +116,7 @@ static class ConvProfile
         var timed = new Trainer(config, images, timing);
         var plain = new Trainer(config, images, BenchDevice.Backend);
         timed.InitializeWeights(); plain.InitializeWeights();
-        for (int i = 0; i < warm; i++) { timed.TrainStep(); plain.TrainStep(); }
+        JitWarmUp.Run(() => { timed.TrainStep(); plain.TrainStep(); });
         var (allocThread, allocTotal) = Allocated(() => plain.TrainStep(), steps);
         double plainMs = Measure(() => plain.TrainStep(), steps, o.Cpu);
         timing.Clear();
