@@ -14,7 +14,10 @@ static class AllocProbe
     public static void Run(int batch, Architecture arch, Divergence divergence = Divergence.Mmd)
     {
         Workers.MaxThreads = 2;
-        var config = new TrainConfig { Batch = batch, Epochs = int.MaxValue, Arch = arch, Divergence = divergence };
+        var config = BenchDevice.Config(new TrainConfig
+        {
+            Batch = batch, Epochs = int.MaxValue, Arch = arch, Divergence = divergence,
+        });
         var t = new Trainer(config, ModelData.Data.Train.Take(20 * batch), BenchDevice.Backend);
         t.InitializeWeights();
         JitWarmUp.Run(() => t.TrainStep());

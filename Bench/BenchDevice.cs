@@ -17,4 +17,11 @@ static class BenchDevice
 
     /// <summary>One backend per process: a GPU context is started once and shared by every case.</summary>
     public static IBackend<float> Backend => backend ??= Devices.Create(Name);
+
+    /// <summary>A case's config as `infovae train` would complete it on this backend: its default replicas.</summary>
+    public static Model.TrainConfig Config(Model.TrainConfig c) => c with
+    {
+        Replicas = Model.TrainConfig.DefaultReplicas(c.Arch, c.Divergence, c.Batch,
+            onCpu: Backend is Engine.Cpu.CpuBackend<float>, mpi: false),
+    };
 }

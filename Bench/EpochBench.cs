@@ -26,7 +26,7 @@ public class EpochBench
 {
     const int Batch = 256;
     readonly PeerConfig peer = new();
-    Trainer trainer = null!, convTrainer = null!;
+    Trainer trainer = null!, wholeBatch = null!, convTrainer = null!;
     TorchInfoVae? model;
     optim.Optimizer? opt;
     double sink;
@@ -43,16 +43,26 @@ public class EpochBench
     [IterationSetup(Target = nameof(Ours))]
     public void FreshOurs()
     {
-        trainer = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue }, ModelData.Data.Train,
-            BenchDevice.Backend);
+        trainer = new Trainer(BenchDevice.Config(new TrainConfig { Batch = Batch, Epochs = int.MaxValue }),
+            ModelData.Data.Train, BenchDevice.Backend);
         trainer.InitializeWeights();
+    }
+
+    [IterationSetup(Target = nameof(OursWholeBatch))]
+    public void FreshWholeBatch()
+    {
+        wholeBatch = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue }, ModelData.Data.Train,
+            BenchDevice.Backend);
+        wholeBatch.InitializeWeights();
     }
 
     [IterationSetup(Target = nameof(Conv))]
     public void FreshConv()
     {
-        convTrainer = new Trainer(new TrainConfig { Batch = Batch, Epochs = int.MaxValue, Arch = Architecture.Conv },
-            ModelData.Data.Train, BenchDevice.Backend);
+        convTrainer = new Trainer(BenchDevice.Config(new TrainConfig
+        {
+            Batch = Batch, Epochs = int.MaxValue, Arch = Architecture.Conv,
+        }), ModelData.Data.Train, BenchDevice.Backend);
         convTrainer.InitializeWeights();
     }
 
@@ -74,6 +84,13 @@ public class EpochBench
     public void Ours()
     {
         for (int i = 0, steps = trainer.BatchesPerEpoch; i < steps; i++) sink = trainer.TrainStep().Total;
+    }
+
+    /// <summary>Ours with the whole batch on one replica (--replicas 1), its kernels on both threads.</summary>
+    [Benchmark, BenchmarkCategory("mlp")]
+    public void OursWholeBatch()
+    {
+        for (int i = 0, steps = wholeBatch.BatchesPerEpoch; i < steps; i++) sink = wholeBatch.TrainStep().Total;
     }
 
     [Benchmark, BenchmarkCategory("conv")]

@@ -37,7 +37,18 @@ public static unsafe class Workers
             "at least 1 thread");
     }
 
-    [ThreadStatic] static bool insideLoop;
+    [ThreadStatic] static bool insideLoop, serialHere;
+
+    /// <summary>
+    /// True: loops started on this thread run serially on it. For a thread that owns a core of its own alongside
+    /// others that do (in-process replicas side by side), where sharing the pool would only make them wait for each
+    /// other. Results do not change: they never depend on the thread count.
+    /// </summary>
+    public static bool SerialOnThisThread
+    {
+        get => serialHere;
+        set => serialHere = value;
+    }
     static int poolBusy;   // 1 while one loop owns the pool
 
     /// <summary>Runs body.Run(i) for i in [0, count), spread over the pool, and returns when all are done.</summary>
@@ -45,7 +56,7 @@ public static unsafe class Workers
     {
         if (count <= 0) return;
         int threads = Math.Min(maxThreads, count);
-        if (threads == 1 || insideLoop || Interlocked.CompareExchange(ref poolBusy, 1, 0) != 0)
+        if (threads == 1 || insideLoop || serialHere || Interlocked.CompareExchange(ref poolBusy, 1, 0) != 0)
         {
             for (int i = 0; i < count; i++) body.Run(i);
             return;

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using InfoVae.Engine;
+using InfoVae.Engine.Cpu;
 using InfoVae.Engine.Distributed;
 using InfoVae.Kernels.Cpu;
 using InfoVae.Model.Distributed;
@@ -45,9 +46,9 @@ public static class TrainCommand
     }
 
     /// <summary>A fresh run's config from its flags, checked before any data is loaded (a bad flag is cheap).</summary>
-    internal static TrainConfig FreshConfig(TrainOptions o, ParseResult r)
+    internal static TrainConfig FreshConfig(TrainOptions o, ParseResult r, bool onCpu = true)
     {
-        var config = o.ToConfig(r);
+        var config = o.ToConfig(r, onCpu);
         o.CheckArchFlags(r, config);
         o.CheckDivergenceFlags(r, config.Divergence);
         config.Validate();
@@ -168,7 +169,7 @@ public static class TrainCommand
         {
             config = comm.Agree(() =>
             {
-                var c = FreshConfig(o, r) with { WorldSize = comm.Size };
+                var c = FreshConfig(o, r, backend is CpuBackend<float>) with { WorldSize = comm.Size };
                 (c, data) = FitData(c, DataSet.Load(r.GetValue(o.Data) ?? DataSet.DefaultFolder));
                 CheckSplit(c, data.Train.Count, comm.Size, resuming: false);
                 return c;
@@ -206,7 +207,11 @@ public static class TrainCommand
         }
 
         string ranks = parallel ? $", {comm.Size} ranks × {config.Batch / comm.Size} rows of each batch" : "";
-        string threadsShown = $"{Workers.MaxThreads} thread(s){(parallel ? " per rank" : "")}{ranks}";
+        int replicas = trainer.LocalReplicaCount, threadCount = Workers.MaxThreads;
+        if (replicas > 1)
+            ranks = $", {replicas} replicas × {config.Batch / replicas} rows of each batch, "
+                + (LocalReplicas.SideBySide(replicas, threadCount) ? "side by side" : "by turns");
+        string threadsShown = $"{threadCount} thread(s){(parallel ? " per rank" : "")}{ranks}";
         string images = $"{data.Train.Count:N0} train / {data.Test.Count:N0} test images of "
             + $"{data.Train.Rows}×{data.Train.Cols}";
         AnsiConsole.MarkupLineInterpolated($"[bold]InfoVAE[/] on {data.Folder}: {images}, {threadsShown}");
@@ -250,6 +255,10 @@ public static class TrainCommand
     internal static void CheckSplit(TrainConfig c, int images, int ranks, bool resuming)
     {
         if (ranks == 1) return;
+        if (c.Replicas > 1)
+            throw new UserError(resuming
+                ? $"the run trains with --replicas {c.Replicas} in one process; resume it without mpirun"
+                : $"--replicas {c.Replicas} under mpirun: each rank trains its rows as one replica; use --replicas 1");
         if (c.Divergence == Divergence.Adversarial)
             throw new UserError($"--divergence adversarial does not train on several ranks yet (its discriminator is "
                 + $"not shared between them); {(resuming ? "resume" : "train")} this run as one process, "

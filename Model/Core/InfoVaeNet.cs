@@ -54,10 +54,17 @@ public sealed class InfoVaeNet<T> where T : unmanaged, IFloatingPointIeee754<T>
     T[] hostZ = [], hostAllZ = [];
     int[] zCounts = [];
 
-    public InfoVaeNet(TrainConfig config, IBackend<T> backend)
+    /// <summary>
+    /// The net of <paramref name="config"/>; with <paramref name="weightsOf"/>, an in-process replica of that net: its
+    /// weights and Adam's moments are that net's (<see cref="Parameters{T}"/>), its gradients and batch-norm buffers
+    /// its own. The adversarial divergence's discriminator has no replicas.
+    /// </summary>
+    public InfoVaeNet(TrainConfig config, IBackend<T> backend, InfoVaeNet<T>? weightsOf = null)
     {
         Config = config; Backend = backend;
-        Params = new Parameters<T>(config, backend);
+        if (weightsOf != null && config.Divergence == Divergence.Adversarial)
+            throw new ArgumentException("the adversarial divergence trains without replicas", nameof(weightsOf));
+        Params = new Parameters<T>(ParameterLayout.For(config), backend, weightsOf?.Params);
         if (config.Divergence == Divergence.Adversarial)
             Disc = new Discriminator<T>(config.Latent, config.DiscHidden, backend);
         encoderLayers = config.Hidden.Length + 1;

@@ -59,18 +59,25 @@ public sealed class Parameters<T> where T : unmanaged, IFloatingPointIeee754<T>
         return new Parameters<T>(layout, backend);
     }
 
-    public Parameters(ParameterLayout layoutTable, IBackend<T> backend)
+    /// <summary>
+    /// The parameters of <paramref name="layoutTable"/>. With <paramref name="valuesOf"/> (the same layout), the
+    /// weights and Adam's moments are that one's, and only the gradients and buffers are this one's own: an in-process
+    /// replica (LocalReplicas), which reads the one set of weights and computes the gradient of its share of a batch.
+    /// </summary>
+    public Parameters(ParameterLayout layoutTable, IBackend<T> backend, Parameters<T>? valuesOf = null)
     {
         var layout = layoutTable.Entries; var buffers = layoutTable.Buffers; var normNames = layoutTable.NormNames;
         Layout = layout;
         Count = layoutTable.Count;
-        Values = backend.Rent(Count); Grads = backend.Rent(Count); AdamM = backend.Rent(Count);
-        AdamV = backend.Rent(Count);
+        if (valuesOf != null && valuesOf.Count != Count)
+            throw new ArgumentException($"{valuesOf.Count} parameters to share, not {Count}", nameof(valuesOf));
+        Values = valuesOf?.Values ?? backend.Rent(Count); Grads = backend.Rent(Count);
+        AdamM = valuesOf?.AdamM ?? backend.Rent(Count); AdamV = valuesOf?.AdamV ?? backend.Rent(Count);
         all = Tensor<T>.View(Values, 0, new Shape(Count));
         allGrad = Tensor<T>.View(Grads, 0, new Shape(Count));
         allM = Tensor<T>.View(AdamM, 0, new Shape(Count));
         allV = Tensor<T>.View(AdamV, 0, new Shape(Count));
-        foreach (var t in new[] { all, allGrad, allM, allV }) backend.Fill(t, T.Zero);
+        foreach (var t in valuesOf == null ? new[] { all, allGrad, allM, allV } : [allGrad]) backend.Fill(t, T.Zero);
         gradFlag = Tensor<T>.Zeros(new Shape(1), backend);
         Tensors = layout.Select(e => Tensor<T>.View(Values, e.Offset, e.Shape, Tensor<T>.View(Grads, e.Offset, e.Shape),
             requiresGrad: true)).ToArray();

@@ -15,7 +15,7 @@ namespace InfoVae.Model;
 /// noise from its own copy of the same generator and takes its rows (<see cref="BatchShare"/>), and the gradients
 /// are summed in rank order before Adam, so every rank holds the same weights and N ranks train the model of one.
 /// </summary>
-public sealed class Trainer
+public sealed partial class Trainer
 {
     public TrainConfig Config { get; }
     public InfoVaeNet<float> Net { get; }
@@ -38,7 +38,7 @@ public sealed class Trainer
     IRowGather<float>? trainRows;   // the training images where the backend computes (on a GPU: uploaded once)
 
     /// <summary>The ranks training together (<see cref="SingleProcess"/> for one process).</summary>
-    public ICommunicator Replicas => Net.Replicas;
+    public ICommunicator Replicas { get; }
     /// <summary>Asked once per step when several ranks train: was this rank asked to stop (Ctrl+C, SIGTERM)?</summary>
     public Func<bool>? LocalStop { get; set; }
     /// <summary>Several ranks: true once any rank was asked to stop, agreed by all in the step just run.</summary>
@@ -47,12 +47,14 @@ public sealed class Trainer
     public Trainer(TrainConfig config, LabeledImages train, IBackend<float> backend, ICommunicator? replicas = null)
     {
         Config = config; Train = train;
-        Net = new InfoVaeNet<float>(config, backend) { Replicas = replicas ?? SingleProcess.Instance };
+        Replicas = replicas ?? SingleProcess.Instance;
+        Net = new InfoVaeNet<float>(config, backend) { Replicas = Replicas };
         order = new int[train.Count];
         int b = Math.Min(config.Batch, train.Count);
         hostEps = new float[new Shape(b, config.Latent).Length];
         hostPrior = new float[new Shape(config.PriorCount(b), config.Latent).Length];
         Noise = new TorchGenerator(config.Seed);
+        StartReplicas();
     }
 
     /// <summary>
@@ -85,6 +87,7 @@ public sealed class Trainer
             orderEpoch = Epoch;
         }
         int start = NextBatch * Config.Batch, b = Math.Min(Config.Batch, Train.Count - start);
+        if (local != null && b >= local.Count) return Advance(ReplicaStep(start, b));
         var share = BatchShare.Of(b, Replicas.Rank, Replicas.Size);
         var x = Gather(order.AsSpan(start + share.Offset, share.Count));
         int z = Config.Latent, m = Config.PriorCount(b);
@@ -113,6 +116,12 @@ public sealed class Trainer
         }
         // also when anomaly mode throws mid-step: the next user of this thread's tape starts clean
         finally { Net.Training = false; Tape<float>.Current.Reset(); }
+        return Advance(metrics);
+    }
+
+    /// <summary>After a step: the next batch, unless the step was not taken (a non-finite loss).</summary>
+    StepMetrics Advance(StepMetrics metrics)
+    {
         if (!metrics.IsFinite) return metrics;
         if (++NextBatch == BatchesPerEpoch) { NextBatch = 0; Epoch++; }
         return metrics;
@@ -146,7 +155,13 @@ public sealed class Trainer
         reduced[0] = v[0]; reduced[1] = v[1]; reduced[2] = LocalStop?.Invoke() == true ? 1 : 0;
         Replicas.SumInRankOrder<double>(reduced);
         StopAgreed = reduced[2] > 0;
-        double recon = reduced[0], kl = reduced[1], mmd = v[2], c = Config.MmdWeight;
+        return Combined(reduced[0], reduced[1], v[2]);
+    }
+
+    /// <summary>A step's metrics from the batch's recon and KL added up over shares, and the batch's MMD².</summary>
+    StepMetrics Combined(double recon, double kl, double mmd)
+    {
+        double c = Config.MmdWeight;
         double total = Config.Beta * recon + Config.KlWeight * kl + (c != 0 ? c * mmd : 0);
         return new StepMetrics(total, recon, kl, mmd);
     }
@@ -202,10 +217,19 @@ public sealed class Trainer
     /// </summary>
     Tensor<float> Gather(ReadOnlySpan<int> rows)
     {
+        trainRows ??= Net.Backend.KeepRows(Train.Pixels, Train.PixelsPerImage);
+        return Gather(rows, batchTensors, trainRows);
+    }
+
+    /// <summary>
+    /// As above, into one of the tensors in <paramref name="kept"/>, through <paramref name="gather"/>.
+    /// </summary>
+    Tensor<float> Gather(ReadOnlySpan<int> rows, Dictionary<int, Tensor<float>> kept, IRowGather<float> gather)
+    {
         int b = rows.Length;
-        if (!batchTensors.TryGetValue(b, out var x))
-            batchTensors[b] = x = Tensor<float>.Zeros(new Shape(b, Train.PixelsPerImage), Net.Backend);
-        (trainRows ??= Net.Backend.KeepRows(Train.Pixels, Train.PixelsPerImage)).Gather(rows, x);
+        if (!kept.TryGetValue(b, out var x))
+            kept[b] = x = Tensor<float>.Zeros(new Shape(b, Train.PixelsPerImage), Net.Backend);
+        gather.Gather(rows, x);
         return x;
     }
 

@@ -71,6 +71,7 @@ public class ResumeMatrixTests
         S("--limit", "24", "0"),
         S("--checkpoint-every", "3", "2"),
         S("--log-every", "2", "1"),
+        S("--replicas", "3", "2"),
         S("--divergence", "adversarial", "mmd", "--lambda", "10"),
         S("--disc-hidden", "6,4", "8", "--divergence", "adversarial", "--lambda", "10"),
         S("--disc-lr", "0.01", "0.001", "--divergence", "adversarial", "--lambda", "10"),
