@@ -167,8 +167,8 @@ public sealed class TrainOptions
     public readonly Option<int?> Replicas = new("--replicas")
     {
         Description = "In-process data-parallel replicas: each batch split into N shares computed side by side, a "
-            + "core each, their gradients added in order (default: 2 for the MLP on the CPU, else 1; the numbers "
-            + "depend on N, never on --threads)",
+            + "core each, their gradients added in order (default: 2 for the MLP on the CPU at batch 256-512, else "
+            + "1; the numbers depend on N, never on --threads)",
     };
     public readonly Option<bool> NoPictures = new("--no-pictures")
     {
@@ -239,7 +239,7 @@ public sealed class TrainOptions
 
     /// <summary>
     /// The run's config from the flags (input size comes from the data later). Without --replicas, 2 where that
-    /// trains faster (<paramref name="onCpu"/>, one process, the MMD, a batch that splits), else 1.
+    /// trains faster (<see cref="TrainConfig.DefaultReplicas"/>; <paramref name="onCpu"/>: on the CPU backend), else 1.
     /// </summary>
     public TrainConfig ToConfig(ParseResult r, bool onCpu = true)
     {

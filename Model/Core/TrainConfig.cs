@@ -85,14 +85,16 @@ public sealed record TrainConfig
     public int Replicas { get; init; } = 1;
 
     /// <summary>
-    /// `--replicas` when not given: 2 for the MLP on the CPU of one process with the MMD (its step's many small
-    /// GEMMs lose the most to forking and joining per op: 2 replicas side by side trained 5-12 % faster on two
-    /// cores), else 1: the conv net's kernels already scale 1.8× over two cores and its batch norm would meet the
-    /// other replica 14 times a step; a GPU computes the whole batch at once; MPI ranks are replicas already; the
-    /// discriminator has none.
+    /// `--replicas` when not given: 2 where two replicas side by side trained faster than the whole batch on two
+    /// threads, else 1. That is the MLP at batch 256 to 512 on the CPU of one process (measured on two cores, one
+    /// step, ours / whole batch: batch 128 1.04, 256 0.89-0.92, 512 0.90, 1024 0.98-1.05, 64 1.09: smaller shares
+    /// run the GEMMs less well, and at 1024 the whole batch's GEMMs already scale). The conv net's kernels scale 1.8×
+    /// over two cores and its batch norm would meet the other replica 14 times a step; a GPU computes the whole batch
+    /// at once; MPI ranks are replicas already; the adversarial discriminator has none.
     /// </summary>
     public static int DefaultReplicas(Architecture arch, Divergence divergence, int batch, bool onCpu, bool mpi) =>
-        onCpu && !mpi && arch == Architecture.Mlp && divergence == Divergence.Mmd && batch >= 2 ? 2 : 1;
+        onCpu && !mpi && arch == Architecture.Mlp && divergence == Divergence.Mmd && batch is >= 256 and <= 512
+            ? 2 : 1;
     /// <summary>The rows of each batch that each rank takes (for the reader; follows from the two above).</summary>
     public int RowsPerRank => WorldSize > 0 ? Batch / WorldSize : 0;
 
@@ -201,7 +203,8 @@ public sealed record TrainConfig
         if (WorldSize < 1)
             throw new UserError($"world_size must be at least 1 (the ranks that train), not {WorldSize}");
         if (Replicas < 1 || Replicas > 8)
-            throw new UserError($"--replicas must be 1 to 8, not {Replicas}; the default is 2 for the MLP on the CPU");
+            throw new UserError($"--replicas must be 1 to 8, not {Replicas}; the default is 2 for the MLP on the CPU "
+                + "at batch 256-512");
         if (Replicas > 1 && Divergence == Divergence.Adversarial)
             throw new UserError("--divergence adversarial trains without in-process replicas: use --replicas 1");
         if (Replicas > 1 && WorldSize > 1)

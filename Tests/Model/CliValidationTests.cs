@@ -26,6 +26,9 @@ public class CliValidationTests
     [TestCase("unknown --device", "--device", "tpu")]
     [TestCase("unbiased MMD", "--batch", "1")]
     [TestCase("--hidden", "--hidden", "512,x")]
+    [TestCase("--replicas must be 1 to 8", "--replicas", "0")]
+    [TestCase("--replicas must be 1 to 8", "--replicas", "9")]
+    [TestCase("without in-process replicas", "--replicas", "2", "--divergence", "adversarial", "--lambda", "10")]
     public void Bad_flags_get_one_clear_line(string phrase, params string[] flags)
     {
         var (code, err) = Run(["train", "--data", "/nonexistent", .. flags]);
