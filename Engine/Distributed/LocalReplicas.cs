@@ -15,8 +15,10 @@ namespace InfoVae.Engine.Distributed;
 /// Two ways to run, with the same bits (a replica's arithmetic does not depend on when it runs, and the collectives
 /// add in rank order): side by side, one core each with its kernels serial, when the threads allow it
 /// (N ≤ <see cref="Workers.MaxThreads"/> &lt; 2N); otherwise by turns, one replica at a time with its kernels on
-/// every thread, a replica that waits in a collective handing the turn on (one thread, or many cores). So a run's
-/// numbers depend on N, never on --threads. Replica 0 runs on the caller; the others on threads kept for the group.
+/// every thread, a replica that waits in a collective handing the turn on (one thread, or many cores); then every
+/// replica's thread is pinned to the CPU the caller was on (<see cref="CpuPinning"/>), so that a hand-over is a
+/// context switch rather than a wake-up on another core. So a run's numbers depend on N, never on --threads.
+/// Replica 0 runs on the caller; the others on threads kept for the group.
 /// A replica that throws aborts the others (their collectives throw) and <see cref="Run"/> rethrows its exception.
 /// </remarks>
 public sealed unsafe class LocalReplicas : IDisposable
@@ -43,7 +45,9 @@ public sealed unsafe class LocalReplicas : IDisposable
     readonly ExceptionDispatchInfo?[] failures;
     readonly nint[] posted;
     readonly int[] postedLength;
+    readonly byte[] callerCpus = new byte[CpuPinning.MaskBytes];
     Action<int>? job;
+    int turnCpu = -1;   // by turns: the CPU every replica's thread is pinned to for this Run (−1: none)
     int pending, arrived;
     long generation;
     volatile bool aborted, disposed;
@@ -97,21 +101,31 @@ public sealed unsafe class LocalReplicas : IDisposable
         Array.Clear(failures);
         pending = Count - 1;
         finished.Reset();
-        for (int r = 1; r < Count; r++)
-            lock (start[r])
-            {
-                if (!alive[r])
+        turnCpu = byTurns && Count > 1 ? CpuPinning.Current() : -1;
+        bool pinned = CpuPinning.Pin(turnCpu, callerCpus);
+        try
+        {
+            for (int r = 1; r < Count; r++)
+                lock (start[r])
                 {
-                    alive[r] = true;
-                    int rank = r;
-                    new Thread(() => Loop(rank), 16 << 20) { IsBackground = true, Name = $"Replica.{r}" }.Start();
+                    if (!alive[r])
+                    {
+                        alive[r] = true;
+                        int rank = r;
+                        new Thread(() => Loop(rank), 16 << 20) { IsBackground = true, Name = $"Replica.{r}" }.Start();
+                    }
+                    start[r].Release();
                 }
-                start[r].Release();
-            }
-        RunOne(0);
-        long until = Deadline();
-        while (!byTurns && Volatile.Read(ref pending) > 0 && Stopwatch.GetTimestamp() < until) Thread.SpinWait(16);
-        if (Count > 1) finished.Wait();
+            RunOne(0);
+            long until = Deadline();
+            while (!byTurns && Volatile.Read(ref pending) > 0 && Stopwatch.GetTimestamp() < until)
+                Thread.SpinWait(16);
+            if (Count > 1) finished.Wait();
+        }
+        finally
+        {
+            if (pinned) CpuPinning.Restore(callerCpus);
+        }
         job = null;
         foreach (var f in failures)
             if (f != null && f.SourceException is not ReplicaAbortedException) f.Throw();
@@ -120,6 +134,8 @@ public sealed unsafe class LocalReplicas : IDisposable
 
     void Loop(int rank)
     {
+        var ownCpus = new byte[CpuPinning.MaskBytes];
+        int pinnedTo = -1;
         while (true)
         {
             long until = Deadline();
@@ -132,6 +148,11 @@ public sealed unsafe class LocalReplicas : IDisposable
                     return;
                 }
             if (disposed) return;
+            if (turnCpu != pinnedTo)
+            {
+                if (pinnedTo >= 0) CpuPinning.Restore(ownCpus);
+                pinnedTo = CpuPinning.Pin(turnCpu, ownCpus) ? turnCpu : -1;
+            }
             RunOne(rank);
             if (Interlocked.Decrement(ref pending) == 0) finished.Set();
         }
@@ -204,7 +225,8 @@ public sealed unsafe class LocalReplicas : IDisposable
 
     sealed class Member(LocalReplicas group, int rank) : ICommunicator
     {
-        double[] sums = [];
+        readonly nint[] sources = new nint[group.Count];
+        byte[] sums = [];
 
         public int Rank => rank;
         public int Size => group.Count;
@@ -219,23 +241,21 @@ public sealed unsafe class LocalReplicas : IDisposable
 
         public void SumInRankOrder<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
         {
-            if (sums.Length < values.Length) sums = new double[values.Length];
-            fixed (T* mine = values)
+            if (sums.Length < values.Length * sizeof(T)) sums = new byte[values.Length * sizeof(T)];
+            fixed (T* mine = values) fixed (byte* sum = sums)
             {
                 Post(mine, values.Length);
                 for (int r = 0; r < Size; r++)
+                {
                     if (group.postedLength[r] != values.Length)
                         throw new ArgumentException($"replica {r} sums {group.postedLength[r]} values, not "
                             + $"{values.Length}");
-                for (int i = 0; i < values.Length; i++)
-                {
-                    double s = 0;
-                    for (int r = 0; r < Size; r++) s += double.CreateTruncating(((T*)group.posted[r])[i]);
-                    sums[i] = s;
+                    sources[r] = group.posted[r];
                 }
+                OrderedSum.Sum<T>(sources, values.Length, (T*)sum);
                 group.Meet();   // every replica has read every buffer: now each may overwrite its own
+                new ReadOnlySpan<T>(sum, values.Length).CopyTo(values);
             }
-            for (int i = 0; i < values.Length; i++) values[i] = T.CreateTruncating(sums[i]);
         }
 
         public void Allgather<T>(ReadOnlySpan<T> local, Span<T> all, ReadOnlySpan<int> counts) where T : unmanaged
