@@ -37,6 +37,7 @@ public sealed class TrainLoop(Trainer t, DataSet data, RunFolder run, StopSignal
         bool writer = ranks.Rank == 0;
         // A resumed run starts from its checkpoint (rank 0's: the other ranks may not see its folder).
         long? savedStep = writer ? File.Exists(run.CheckpointPath) ? t.Step : null : t.Step > 0 ? t.Step : null;
+        if (writer && savedStep is long resumedAt) run.TrimLogAfter(resumedAt);
 
         // Names the step that failed and the checkpoint to go back to (the weights before the bad step are not saved:
         // they may already be what made it fail).

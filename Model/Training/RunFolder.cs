@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace InfoVae.Model;
 
@@ -85,6 +86,42 @@ public sealed class RunFolder
             throw new UserError($"{ConfigPath} holds settings that cannot train ({e.Message}); {fix}");
         }
         return config;
+    }
+
+    /// <summary>
+    /// Before a resumed run logs again: drops the lines of steps after <paramref name="step"/> (the checkpoint's),
+    /// which the run is about to compute and log anew, so run.jsonl holds each step once (TensorBoard's purge_step).
+    /// Lines it cannot read are kept (and given the line end a kill may have cut off); the new file is written beside
+    /// the old one and renamed over it, so a kill during the trim leaves one or the other whole.
+    /// </summary>
+    public void TrimLogAfter(long step)
+    {
+        if (!File.Exists(LogPath)) return;
+        var kept = new System.Text.StringBuilder();
+        bool dropped = false;
+        foreach (var line in File.ReadLines(LogPath))
+        {
+            if (StepOf(line) > step) { dropped = true; continue; }
+            kept.Append(line).Append('\n');
+        }
+        if (dropped || !EndsWithLineEnd()) AtomicFile.WriteAllText(LogPath, kept.ToString());
+    }
+
+    bool EndsWithLineEnd()
+    {
+        using var f = File.OpenRead(LogPath);
+        if (f.Length == 0) return true;
+        f.Seek(-1, SeekOrigin.End);
+        return f.ReadByte() == '\n';
+    }
+
+    static long StepOf(string line)
+    {
+        try
+        {
+            return JsonNode.Parse(line)?["step"] is JsonValue v && v.TryGetValue(out long s) ? s : long.MinValue;
+        }
+        catch (JsonException) { return long.MinValue; }
     }
 
     /// <summary>Appends one JSON line and flushes, so a killed run keeps every line written before.</summary>

@@ -269,10 +269,13 @@ public class ResumeMatrixTests
 
     static long StepOf(string run) => long.Parse(SafeTensors.Read(Checkpoint(run)).Metadata["step"]);
 
-    /// <summary>The steps of run.jsonl's step lines, each once (a resume logs some again).</summary>
+    /// <summary>
+    /// The steps of run.jsonl's step lines in file order: a resume drops the lines after its checkpoint before it
+    /// logs them again, so each step appears once and in order.
+    /// </summary>
     static long[] LoggedSteps(string run) =>
         [.. File.ReadLines(Path.Combine(run, "run.jsonl")).Select(l => JsonNode.Parse(l)!)
-            .Where(n => (string?)n["kind"] == "step").Select(n => (long)n["step"]!).Distinct().Order()];
+            .Where(n => (string?)n["kind"] == "step").Select(n => (long)n["step"]!)];
 
     /// <summary>The final checkpoints of two runs: tensor by tensor, the metadata, then every byte.</summary>
     internal static void AssertSameCheckpoint(string expected, string actual)
