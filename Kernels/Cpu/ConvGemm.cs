@@ -107,10 +107,12 @@ public static unsafe class ConvGemm
         {
             fixed (T* pi = image) fixed (T* pdy = dy) fixed (T* pdw = dw)
             {
+                bool direct = pl % Gemm.PanelWidth<T>() == 0;
                 var body = new WeightBody<T>
                 {
                     G = g, M = m, Images = images, Chunks = chunks, Parts = parts, Image = pi, Dy = pdy,
-                    Partials = (T*)partials, Direct = pl % Gemm.PanelWidth<T>() == 0,
+                    Partials = (T*)partials, Direct = direct,
+                    FromImage = direct && Gemm.RowsBFits(m) && g.KW * g.C % Gemm.PanelWidth<T>() == 0,
                 };
                 Run(parts, (long)g.ColsLength * m, ref body);
                 var combine = new CombineBody<T>
@@ -150,6 +152,21 @@ public static unsafe class ConvGemm
             var g = G;
             int n0 = index * Images, n1 = Math.Min(g.N, n0 + Images), pl = g.PatchLength;
             int r0 = n0 * g.OH * g.OW, rows = (n1 - n0) * g.OH * g.OW;
+            if (Im2Col.PacksFromImage<T>(g))
+            {
+                // Ã straight from the images, padded: a quarter of the bytes that cols would take at stride 2
+                long padded = (long)(n1 - n0) * Im2Col.PaddedHeight(g) * Im2Col.PaddedWidth(g) * g.C, run = g.KW * g.C;
+                T* image = (T*)ColsBuffers.Rent((nuint)((padded + run) * sizeof(T)));
+                try
+                {
+                    new Span<T>(image + padded, (int)run).Clear();
+                    Im2Col.Pad(Image, g, n0, n1, image);
+                    Gemm.MultiplyPacked(new Im2Col.Patches<T>(g, image, image + padded), rows, M, pl, T.One, W, null,
+                        0, Beta, Y + (long)r0 * M, M);
+                }
+                finally { ColsBuffers.Return((byte*)image); }
+                return;
+            }
             T* cols = (T*)ColsBuffers.Rent((nuint)((long)rows * pl * sizeof(T)));
             try
             {
@@ -219,12 +236,18 @@ public static unsafe class ConvGemm
         /// partial (PL, M) += colsᵀ·dy, so that M (32 channels) fills the panels instead.
         /// </summary>
         public bool Direct;
+        /// <summary>
+        /// Direct, and each B̃ panel inside one kernel row's run of the image, and M on whole AVX-512 kernels: B read
+        /// in place from a padded copy of the chunk's images (<see cref="Gemm.MultiplyRowsB{T}"/>), no cols.
+        /// </summary>
+        public bool FromImage;
 
         /// <summary>Part index: chunks [index·Chunks/Parts, (index + 1)·Chunks/Parts) into partial number
         /// index.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int index)
         {
+            if (FromImage) { RunFromImage(index); return; }
             var g = G;
             int pl = g.PatchLength, grid = g.OH * g.OW, c0 = index * Chunks / Parts, c1 = (index + 1) * Chunks / Parts;
             int maxRows = Images * grid;
@@ -259,6 +282,39 @@ public static unsafe class ConvGemm
             {
                 if (packedDy != null) PackedBuffers.Return((byte*)packedDy);
                 ColsBuffers.Return((byte*)cols);
+            }
+        }
+
+        /// <summary>
+        /// The part's chunks with B's rows read from the images, padded chunk by chunk: the same products, in the
+        /// same order, as from cols (a patch's place in the padded chunk does not depend on which chunk it is).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        readonly void RunFromImage(int index)
+        {
+            var g = G;
+            int pl = g.PatchLength, grid = g.OH * g.OW, c0 = index * Chunks / Parts, c1 = (index + 1) * Chunks / Parts;
+            int maxRows = Images * grid, panels = pl / Gemm.PanelWidth<T>();
+            long padded = (long)Images * Im2Col.PaddedHeight(g) * Im2Col.PaddedWidth(g) * g.C;
+            T* image = (T*)ColsBuffers.Rent((nuint)(padded * sizeof(T)));
+            nint* offsets = (nint*)Tables.Rent((nuint)((maxRows + panels) * sizeof(nint)));
+            T* partial = Partials + (long)index * pl * M;
+            try
+            {
+                for (int r = 0; r < maxRows; r++) offsets[r] = Im2Col.PatchStart(g, r);
+                for (int q = 0; q < panels; q++) offsets[maxRows + q] = Im2Col.PatchValue(g, q * Gemm.PanelWidth<T>());
+                for (int chunk = c0; chunk < c1; chunk++)
+                {
+                    int n0 = chunk * Images, n1 = Math.Min(g.N, n0 + Images), r0 = n0 * grid, rows = (n1 - n0) * grid;
+                    Im2Col.Pad(Image, g, n0, n1, image);
+                    Gemm.MultiplyRowsB(true, M, pl, rows, T.One, Dy + (long)r0 * M, M, image, offsets,
+                        offsets + maxRows, chunk == c0 ? T.Zero : T.One, partial, pl);
+                }
+            }
+            finally
+            {
+                Tables.Return((byte*)offsets);
+                ColsBuffers.Return((byte*)image);
             }
         }
     }

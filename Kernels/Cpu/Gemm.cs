@@ -274,8 +274,9 @@ public static unsafe partial class Gemm
         T* bias, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (rows == 4) MicroKernel512x4(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
-        else if (rows == 8) MicroKernel512x8(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
+        if (rows == 4) MicroKernel512x4(kc, a, new StridedRows<T>(b, ldb), c, ldc, alpha, beta, overwrite, bias, relu);
+        else if (rows == 8)
+            MicroKernel512x8(kc, a, new StridedRows<T>(b, ldb), c, ldc, alpha, beta, overwrite, bias, relu);
         else MicroKernel(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
     }
 
@@ -284,7 +285,7 @@ public static unsafe partial class Gemm
         => (long)k * ((n + NR<T>() - 1) / NR<T>() * NR<T>());
 
     /// <summary>
-    /// Packs all of op(B) (K×N) for <see cref="MultiplyPacked"/>: its KC slices one after another, slice pc at
+    /// Packs all of op(B) (K×N) for <see cref="MultiplyPacked{T, TA}"/>: its KC slices one after another, slice pc at
     /// dst + pc·⌈N/NR⌉·NR, each slice the NR-wide micro-panels of kc rows (zero-padded), as <see cref="Blocked"/> packs
     /// them.
     /// </summary>
@@ -296,8 +297,13 @@ public static unsafe partial class Gemm
             PackB(transB, b, ldb, pc, Math.Min(KC, k - pc), 0, n, 0, panels, dst + (nint)pc * panels * nr);
     }
 
-    /// <summary>Micro-panel width of B̃ (NR): N a multiple of it lets <see cref="MultiplyPacked"/> read a row-major B
-    /// in place.</summary>
+    /// <summary>Micro-panel height of Ã (MR): 12 with AVX-512, 6 with 256-bit vectors.</summary>
+    internal static int PanelHeight => MR;
+
+    /// <summary>
+    /// Micro-panel width of B̃ (NR): N a multiple of it lets <see cref="MultiplyPacked{T, TA}"/> read a row-major B
+    /// in place.
+    /// </summary>
     internal static int PanelWidth<T>() where T : unmanaged => NR<T>();
 
     /// <summary>
@@ -310,7 +316,16 @@ public static unsafe partial class Gemm
     /// </summary>
     internal static void MultiplyPacked<T>(bool transA, int m, int n, int k, T alpha, T* a, int lda, T* packedB,
         T* directB, int ldb,
-        T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+        T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T> =>
+        MultiplyPacked(new StoredA<T>(transA, a, lda), m, n, k, alpha, packedB, directB, ldb, beta, c, ldc);
+
+    /// <summary>
+    /// <see cref="MultiplyPacked{T}(bool, int, int, int, T, T*, int, T*, T*, int, T, T*, int)"/> with Ã packed from
+    /// <paramref name="a"/>, which may gather op(A)'s rows from anywhere (a conv's patches straight from its image):
+    /// the same Ã, so the same bits.
+    /// </summary>
+    internal static void MultiplyPacked<T, TA>(TA a, int m, int n, int k, T alpha, T* packedB, T* directB, int ldb,
+        T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T> where TA : struct, IPanelSource<T>
     {
         if (directB != null && n % NR<T>() != 0)
             throw new ArgumentException($"B read in place needs N = {n} to be a multiple of {NR<T>()}");
@@ -330,9 +345,65 @@ public static unsafe partial class Gemm
                 for (int ic = 0; ic < m; ic += MC)
                 {
                     int mc = Math.Min(MC, m - ic);
-                    PackA(transA, a, lda, ic, mc, pc, kc, packedA);
+                    a.Pack(ic, mc, pc, kc, packedA);
                     Tiles(packedA, mc, bs, directB == null ? null : directB + (nint)pc * ldb, ldb, 0, panels, n, kc,
                         c + (nint)ic * ldc, ldc, alpha, sliceBeta, overwrite, tile);
+                }
+            }
+        }
+        finally { PackedA.Return(scratch); }
+    }
+
+    /// <summary>
+    /// Whether <see cref="MultiplyRowsB{T}"/> can take M: AVX-512, whose 12-, 8- and 4-row kernels then cover every
+    /// micro-panel of M rows exactly (M mod 12 is 0, 4 or 8: the model's 64 and 128 channels).
+    /// </summary>
+    internal static bool RowsBFits(int m) => Vector512.IsHardwareAccelerated && m % 12 is 0 or 4 or 8;
+
+    /// <summary>
+    /// C (M×N, row stride ldc) = alpha · op(A) · B + beta · C on the calling thread, B read in place with row k of
+    /// column panel q at b + rowOffsets[k] + panelOffsets[q] (elements): a conv's patches straight from its padded
+    /// image, with no cols. N a multiple of <see cref="PanelWidth"/>, M as <see cref="RowsBFits"/> allows. Each C
+    /// element sees the operations of <see cref="MultiplyPacked{T, TA}"/>: KC slices in order, one FMA per k.
+    /// </summary>
+    internal static void MultiplyRowsB<T>(bool transA, int m, int n, int k, T alpha, T* a, int lda, T* b,
+        nint* rowOffsets, nint* panelOffsets, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int nr = NR<T>(), panels = n / nr;
+        if (!RowsBFits(m) || n % nr != 0) throw new ArgumentException($"MultiplyRowsB cannot take M = {m}, N = {n}");
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == T.Zero) { Scale(m, n, beta, c, ldc); return; }
+        byte* scratch = PackedA.Rent((nuint)((MC * KC + MR * nr) * sizeof(T)));
+        try
+        {
+            T* packedA = (T*)scratch;
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                bool overwrite = pc == 0 && beta == T.Zero;
+                T sliceBeta = pc == 0 ? beta : T.One;
+                for (int ic = 0; ic < m; ic += MC)
+                {
+                    int mc = Math.Min(MC, m - ic);
+                    PackA(transA, a, lda, ic, mc, pc, kc, packedA);
+                    for (int q = 0; q < panels; q++)
+                        for (int ir = 0; ir < mc; ir += 12)
+                        {
+                            var rows = new OffsetRows<T>(b + panelOffsets[q], rowOffsets + pc);
+                            T* ap = packedA + ir * kc, cp = c + (nint)(ic + ir) * ldc + q * nr;
+                            switch (Math.Min(12, mc - ir))
+                            {
+                                case 12:
+                                    MicroKernel512(kc, ap, rows, cp, ldc, alpha, sliceBeta, overwrite, null, false);
+                                    break;
+                                case 8:
+                                    MicroKernel512x8(kc, ap, rows, cp, ldc, alpha, sliceBeta, overwrite, null, false);
+                                    break;
+                                default:
+                                    MicroKernel512x4(kc, ap, rows, cp, ldc, alpha, sliceBeta, overwrite, null, false);
+                                    break;
+                            }
+                        }
                 }
             }
         }
@@ -344,7 +415,8 @@ public static unsafe partial class Gemm
         bool relu)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (Vector512.IsHardwareAccelerated) MicroKernel512(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
+        if (Vector512.IsHardwareAccelerated)
+            MicroKernel512(kc, a, new StridedRows<T>(b, ldb), c, ldc, alpha, beta, overwrite, bias, relu);
         else MicroKernel256(kc, a, b, ldb, c, ldc, alpha, beta, overwrite, bias, relu);
     }
 

@@ -14,6 +14,40 @@ namespace InfoVae.Kernels.Cpu;
 // half the speed here). Where Vector256 is not hardware-accelerated (ARM64) the fallback is correct but slow.
 // The sequence of operations per C element is fixed (k in order, one FMA per step), whatever the tile position
 // or the thread that runs it: that is what keeps results bit-identical across thread counts.
+/// <summary>
+/// Where each k's row of B̃ starts, for the AVX-512 micro-kernels: a stride apart (<see cref="StridedRows{T}"/>:
+/// packed panels, or a matrix read in place) or anywhere (<see cref="OffsetRows{T}"/>: a conv's patches in its padded
+/// image). A struct the kernel copies and walks, so the strided case compiles to the pointer bump it always was.
+/// </summary>
+internal unsafe interface IBRows<T> where T : unmanaged
+{
+    /// <summary>The current k's row; then moves on to the next k.</summary>
+    T* Next();
+}
+
+/// <summary>Rows ldb elements apart from b.</summary>
+internal unsafe struct StridedRows<T>(T* b, nint ldb) : IBRows<T> where T : unmanaged
+{
+    T* row = b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Next()
+    {
+        T* r = row;
+        row += ldb;
+        return r;
+    }
+}
+
+/// <summary>Row k at b + offsets[k] (elements).</summary>
+internal unsafe struct OffsetRows<T>(T* b, nint* offsets) : IBRows<T> where T : unmanaged
+{
+    nint* next = offsets;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Next() => b + *next++;
+}
+
 public static unsafe partial class Gemm
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -89,16 +123,17 @@ public static unsafe partial class Gemm
 
     /// <summary>12 × (2 · Vector512&lt;T&gt;.Count): 12×32 for float, 12×16 for double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel512<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
+    static void MicroKernel512<T, TB>(int kc, T* a, TB rows, T* c, nint ldc, T alpha, T beta, bool overwrite,
         T* bias, bool relu)
-        where T : unmanaged, IFloatingPointIeee754<T>
+        where T : unmanaged, IFloatingPointIeee754<T> where TB : struct, IBRows<T>
     {
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default,
             c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default,
             ca0 = default, ca1 = default, cb0 = default, cb1 = default;
-        for (; kc > 0; kc--, a += 12, b += ldb)
+        for (; kc > 0; kc--, a += 12)
         {
+            T* b = rows.Next();
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + Vector512<T>.Count);
             Vector512<T> a0;
@@ -135,15 +170,16 @@ public static unsafe partial class Gemm
     /// (Ã keeps its stride of 12 per k), so a remainder of 1..8 rows costs 8 rows, not 12. Same operations per
     /// element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel512x8<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
+    static void MicroKernel512x8<T, TB>(int kc, T* a, TB rows, T* c, nint ldc, T alpha, T beta, bool overwrite,
         T* bias, bool relu)
-        where T : unmanaged, IFloatingPointIeee754<T>
+        where T : unmanaged, IFloatingPointIeee754<T> where TB : struct, IBRows<T>
     {
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default,
             c61 = default, c70 = default, c71 = default;
-        for (; kc > 0; kc--, a += 12, b += ldb)
+        for (; kc > 0; kc--, a += 12)
         {
+            T* b = rows.Next();
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + Vector512<T>.Count);
             Vector512<T> a0;
@@ -172,14 +208,15 @@ public static unsafe partial class Gemm
     /// (Ã keeps its stride of 12 per k), so a remainder of 1..4 rows costs 4 rows, not 12. Same operations per
     /// element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MicroKernel512x4<T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, T alpha, T beta, bool overwrite,
+    static void MicroKernel512x4<T, TB>(int kc, T* a, TB rows, T* c, nint ldc, T alpha, T beta, bool overwrite,
         T* bias, bool relu)
-        where T : unmanaged, IFloatingPointIeee754<T>
+        where T : unmanaged, IFloatingPointIeee754<T> where TB : struct, IBRows<T>
     {
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default;
-        for (; kc > 0; kc--, a += 12, b += ldb)
+        for (; kc > 0; kc--, a += 12)
         {
+            T* b = rows.Next();
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + Vector512<T>.Count);
             Vector512<T> a0;

@@ -7,6 +7,24 @@ namespace InfoVae.Kernels.Cpu;
 
 // Packing copies a block of op(A) or op(B) into the layout the micro-kernel streams, so the kernel never
 // changes with transA/transB: only these strided reads do. Short edges are zero-padded to a full MR or NR.
+
+/// <summary>
+/// Where Ã comes from for <see cref="Gemm.MultiplyPacked{T, TA}"/>: a stored matrix (<see cref="StoredA{T}"/>) or
+/// the patches of an image, gathered as they are packed (<see cref="Im2Col.Patches{T}"/>).
+/// </summary>
+internal unsafe interface IPanelSource<T> where T : unmanaged
+{
+    /// <summary>Ã ← op(A)[i0 .. i0+mc, p0 .. p0+kc] in the micro-panel layout of Gemm.PackA.</summary>
+    void Pack(int i0, int mc, int p0, int kc, T* dst);
+}
+
+/// <summary>op(A) = A or Aᵀ, stored with row stride lda.</summary>
+internal readonly unsafe struct StoredA<T>(bool transA, T* a, int lda) : IPanelSource<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public void Pack(int i0, int mc, int p0, int kc, T* dst) => Gemm.PackA(transA, a, lda, i0, mc, p0, kc, dst);
+}
+
 public static unsafe partial class Gemm
 {
     /// <summary>
@@ -14,7 +32,7 @@ public static unsafe partial class Gemm
     /// (dst[p·MR + i]), panel r at dst + r·MR·kc.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void PackA<T>(bool transA, T* a, int lda, int i0, int mc, int p0, int kc, T* dst)
+    internal static void PackA<T>(bool transA, T* a, int lda, int i0, int mc, int p0, int kc, T* dst)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int mr = MR;
@@ -84,19 +102,48 @@ public static unsafe partial class Gemm
                 Vector256.Load(s + 4 * lda), Vector256.Load(s + 5 * lda), Vector256.Load(s + 6 * lda),
                     Vector256.Load(s + 7 * lda),
                 d, 12);
-            var t0 = Avx.UnpackLow(Vector256.Load(s + 8 * lda), Vector256.Load(s + 9 * lda));
-            var t1 = Avx.UnpackHigh(Vector256.Load(s + 8 * lda), Vector256.Load(s + 9 * lda));
-            var t2 = Avx.UnpackLow(Vector256.Load(s + 10 * lda), Vector256.Load(s + 11 * lda));
-            var t3 = Avx.UnpackHigh(Vector256.Load(s + 10 * lda), Vector256.Load(s + 11 * lda));
-            var o0 = Avx.Shuffle(t0, t2, 0x44); var o1 = Avx.Shuffle(t0, t2, 0xEE);
-            var o2 = Avx.Shuffle(t1, t3, 0x44); var o3 = Avx.Shuffle(t1, t3, 0xEE);
-            o0.GetLower().Store(d + 8); o1.GetLower().Store(d + 12 + 8); o2.GetLower().Store(d + 24 + 8);
-            o3.GetLower().Store(d + 36 + 8);
-            o0.GetUpper().Store(d + 48 + 8); o1.GetUpper().Store(d + 60 + 8); o2.GetUpper().Store(d + 72 + 8);
-            o3.GetUpper().Store(d + 84 + 8);
+            Transpose4x8(Vector256.Load(s + 8 * lda), Vector256.Load(s + 9 * lda), Vector256.Load(s + 10 * lda),
+                Vector256.Load(s + 11 * lda), d + 8);
         }
         for (; p < kc; p++, s++, d += 12)
             for (int i = 0; i < 12; i++) d[i] = s[i * lda];
+    }
+
+    /// <summary>
+    /// Ã's 12-row micro-panel layout from 12 rows anywhere: d[p·12 + i] = rows[i][p] for p &lt; length (rows: pointers
+    /// to T). For Ã packed straight from an image (<see cref="Im2Col.Patches{T}"/>), eight k at a time as
+    /// <see cref="PackRows12Avx"/> does for rows a stride apart.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackRowPointers12<T>(nint* rows, int length, T* d) where T : unmanaged
+    {
+        int p = 0;
+        if (typeof(T) == typeof(float) && Avx.IsSupported)
+            for (; p <= length - 8; p += 8, d += 8 * 12)
+            {
+                Transpose8x8(Vector256.Load((float*)rows[0] + p), Vector256.Load((float*)rows[1] + p),
+                    Vector256.Load((float*)rows[2] + p), Vector256.Load((float*)rows[3] + p),
+                    Vector256.Load((float*)rows[4] + p), Vector256.Load((float*)rows[5] + p),
+                    Vector256.Load((float*)rows[6] + p), Vector256.Load((float*)rows[7] + p), (float*)d, 12);
+                Transpose4x8(Vector256.Load((float*)rows[8] + p), Vector256.Load((float*)rows[9] + p),
+                    Vector256.Load((float*)rows[10] + p), Vector256.Load((float*)rows[11] + p), (float*)d + 8);
+            }
+        for (; p < length; p++, d += 12)
+            for (int i = 0; i < 12; i++) d[i] = ((T*)rows[i])[p];
+    }
+
+    /// <summary>d[j·12 + i] = r_i[j] for 4 rows of 8 floats: two 4×4 transposes in the 128-bit lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose4x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        float* d)
+    {
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var o0 = Avx.Shuffle(t0, t2, 0x44); var o1 = Avx.Shuffle(t0, t2, 0xEE);
+        var o2 = Avx.Shuffle(t1, t3, 0x44); var o3 = Avx.Shuffle(t1, t3, 0xEE);
+        o0.GetLower().Store(d); o1.GetLower().Store(d + 12); o2.GetLower().Store(d + 24); o3.GetLower().Store(d + 36);
+        o0.GetUpper().Store(d + 48); o1.GetUpper().Store(d + 60);
+        o2.GetUpper().Store(d + 72); o3.GetUpper().Store(d + 84);
     }
 
     /// <summary>d[j·ld + i] = r_i[j] for an 8×8 block of floats (rows r0..r7 in, columns out).</summary>

@@ -121,6 +121,91 @@ public static unsafe class Im2Col
         }
     }
 
+    /// <summary>
+    /// Whether a GEMM can pack a conv's patches straight from a padded copy of its images
+    /// (<see cref="Patches{T}"/>), eight k at a time: float with AVX-512 (12-row micro-panels), and each kernel row's
+    /// run of KW·C values a multiple of 8 (the model's 32- to 128-channel layers; its one-channel layers, runs of 4,
+    /// keep cols).
+    /// </summary>
+    internal static bool PacksFromImage<T>(ConvGeometry g) where T : unmanaged =>
+        typeof(T) == typeof(float) && Gemm.PanelHeight == 12 && System.Runtime.Intrinsics.X86.Avx.IsSupported
+        && g.KW * g.C % 8 == 0;
+
+    /// <summary>Rows of a padded image: every kernel row of every patch lands in it, (OH − 1)·S + KH.</summary>
+    internal static int PaddedHeight(ConvGeometry g) => (g.OH - 1) * g.Stride + g.KH;
+
+    /// <summary>Columns of a padded image, (OW − 1)·S + KW.</summary>
+    internal static int PaddedWidth(ConvGeometry g) => (g.OW - 1) * g.Stride + g.KW;
+
+    /// <summary>
+    /// Images [n0, n1) into padded, each (PaddedHeight, PaddedWidth, C) with image[ih, iw] at [ih + Pad, iw + Pad]
+    /// and zeros around it (and nothing of the image that no patch reads).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Pad<T>(T* image, ConvGeometry g, int n0, int n1, T* padded) where T : unmanaged
+    {
+        int hp = PaddedHeight(g), wp = PaddedWidth(g), c = g.C;
+        int left = Math.Min(g.Pad, wp), pixels = Math.Clamp(wp - g.Pad, 0, g.W), right = wp - left - pixels;
+        nuint size = (nuint)sizeof(T);
+        for (int n = n0; n < n1; n++)
+            for (int ph = 0; ph < hp; ph++)
+            {
+                byte* d = (byte*)(padded + ((long)(n - n0) * hp + ph) * wp * c);
+                int ih = ph - g.Pad;
+                if (ih < 0 || ih >= g.H) { Runs.Zero(d, (nuint)(wp * c) * size); continue; }
+                Runs.Zero(d, (nuint)(left * c) * size);
+                Runs.Copy((byte*)(image + ((long)n * g.H + ih) * g.W * c), d + (nuint)(left * c) * size,
+                    (nuint)(pixels * c) * size);
+                Runs.Zero(d + (nuint)((left + pixels) * c) * size, (nuint)(right * c) * size);
+            }
+    }
+
+    /// <summary>Where patch r of a chunk (r counted from its first image) starts in the chunk's padded copy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static nint PatchStart(ConvGeometry g, int r)
+    {
+        int grid = g.OH * g.OW, n = r / grid, oh = r % grid / g.OW, ow = r % g.OW;
+        return (((nint)n * PaddedHeight(g) + oh * g.Stride) * PaddedWidth(g) + ow * g.Stride) * g.C;
+    }
+
+    /// <summary>Where value e of a patch, (kh, kw, c), lies in the padded image from the patch's start.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static nint PatchValue(ConvGeometry g, int e)
+    {
+        int run = g.KW * g.C;
+        return (nint)(e / run) * PaddedWidth(g) * g.C + e % run;
+    }
+
+    /// <summary>
+    /// The rows of cols for a chunk of whole images, packed into Ã straight from their padded copy
+    /// (<see cref="Pad{T}"/>; row 0 = the chunk's first patch): im2col without cols. The values and their places in
+    /// Ã are those that packing cols would give, so a GEMM computes the same bits. Zeros: KW·C zeros, the rows past
+    /// the end of a short last micro-panel.
+    /// </summary>
+    internal readonly struct Patches<T>(ConvGeometry g, T* padded, T* zeros) : IPanelSource<T> where T : unmanaged
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Pack(int i0, int mc, int p0, int kc, T* dst)
+        {
+            int run = g.KW * g.C;
+            nint* rows = stackalloc nint[12], at = stackalloc nint[12];
+            for (int ir = 0; ir < mc; ir += 12, dst += 12 * kc)
+            {
+                for (int i = 0; i < 12; i++)
+                    rows[i] = ir + i < mc ? (nint)(padded + PatchStart(g, i0 + ir + i)) : 0;
+                // one kernel row's run at a time: KW·C values in a row of the padded image
+                for (int k = p0; k < p0 + kc;)
+                {
+                    int length = Math.Min(run - k % run, p0 + kc - k);
+                    nint offset = PatchValue(g, k) * sizeof(T);
+                    for (int i = 0; i < 12; i++) at[i] = rows[i] == 0 ? (nint)zeros : rows[i] + offset;
+                    Gemm.PackRowPointers12<T>(at, length, dst + (k - p0) * 12);
+                    k += length;
+                }
+            }
+        }
+    }
+
     internal static void CheckLengths(int image, int cols, ConvGeometry g)
     {
         g.Validate();

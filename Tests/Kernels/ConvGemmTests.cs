@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using InfoVae.Kernels;
 using InfoVae.Kernels.Cpu;
 using InfoVae.Kernels.Reference;
@@ -141,6 +142,70 @@ public class ConvGemmTests<T> where T : unmanaged, IFloatingPointIeee754<T>
                 Close<T>(e, dw.AsSpan(0, m * g.PatchLength), abs, SumTolerance<T>(g.Rows + 8), label);
                 GuardIntact(dw, m * g.PatchLength, label);
             }
+    }
+
+    /// <summary>
+    /// The forward packs its patches straight from the padded image where it can (float with AVX, KW·C a multiple
+    /// of 8: the geometries with C = 32 here, pads 0-2, strides 1-3) and from cols elsewhere: either way the bits of
+    /// im2col followed by <see cref="Gemm.Multiply{T}"/>, NaN and ±∞ included.
+    /// </summary>
+    [TestCaseSource(nameof(Cases))]
+    public void Forward_gives_the_bits_of_im2col_then_gemm(ConvGeometry g, int m)
+    {
+        var image = Uniform<T>(g.ImageLength, 5, -1, 1); var w = Uniform<T>(m * g.PatchLength, 6, -1, 1);
+        Plant(image, 7);
+        var cols = new T[g.ColsLength];
+        Im2Col.Copy<T>(image, g, cols);
+        var expected = new T[g.Rows * m];
+        Gemm.Multiply<T>(false, true, g.Rows, m, g.PatchLength, T.One, cols, g.PatchLength, w, g.PatchLength, T.Zero,
+            expected, m);
+        var y = Uniform<T>(g.Rows * m, 8, -1, 1);
+        ConvGemm.Forward<T>(image, g, w, m, T.Zero, y);
+        Identical<T>(expected, y, $"forward {g} M {m}");
+    }
+
+    /// <summary>
+    /// The weight gradient reads its patches straight from the padded image where it can (AVX-512, whole B̃ panels
+    /// inside a kernel row's run, M on the 12-, 8- and 4-row kernels: the C = 32 geometries here, and the model's)
+    /// and from cols elsewhere: either way the bits of its documented order, rebuilt here from public parts: chunks of
+    /// whole images (448 KiB of cols each), each chunk's im2col times dy added by <see cref="Gemm.Multiply{T}"/> into
+    /// its part's partial sum, at most 8 parts of consecutive chunks, the parts added in order.
+    /// </summary>
+    [TestCaseSource(nameof(Cases))]
+    public void Weight_gradient_gives_the_bits_of_its_chunks_in_order(ConvGeometry g, int m)
+    {
+        var image = Uniform<T>(g.ImageLength, 9, -1, 1); var dy = Uniform<T>(g.Rows * m, 10, -1, 1);
+        Plant(dy, 11);
+        int pl = g.PatchLength, grid = g.OH * g.OW;
+        int images = (int)Math.Clamp(448 * 1024 / Unsafe.SizeOf<T>() / Math.Max(1L, (long)grid * pl), 1, g.N);
+        int chunks = (g.N + images - 1) / images, parts = Math.Min(chunks, 8);
+        var partials = new T[parts][];
+        for (int q = 0; q < parts; q++)
+        {
+            partials[q] = new T[pl * m];   // (M, PL), as dw
+            for (int chunk = q * chunks / parts; chunk < (q + 1) * chunks / parts; chunk++)
+            {
+                int n0 = chunk * images, n = Math.Min(g.N, n0 + images) - n0, rows = n * grid;
+                var part = g with { N = n };
+                var cols = new T[part.ColsLength];
+                Im2Col.Copy<T>(image.AsSpan(n0 * g.H * g.W * g.C, part.ImageLength), part, cols);
+                var rowsOfDy = dy.AsSpan(n0 * grid * m, rows * m);
+                var product = new T[pl * m];
+                Gemm.Multiply<T>(true, false, m, pl, rows, T.One, rowsOfDy, m, cols, pl, T.Zero, product, pl);
+                for (int i = 0; i < product.Length; i++)
+                    partials[q][i] = chunk == q * chunks / parts ? product[i] : partials[q][i] + product[i];
+            }
+        }
+        var expected = new T[pl * m];
+        for (int i = 0; i < expected.Length; i++)
+        {
+            T sum = partials[0][i];
+            for (int q = 1; q < parts; q++) sum += partials[q][i];
+            expected[i] = sum;
+        }
+        var dw = Uniform<T>(m * pl, 12, -1, 1);
+        ConvGemm.WeightGrad<T>(image, g, dy, m, false, dw);
+        Identical<T>(expected, dw, $"weight gradient {g} M {m}");
     }
 
     [Test]
