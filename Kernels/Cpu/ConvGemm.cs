@@ -17,7 +17,11 @@ namespace InfoVae.Kernels.Cpu;
 /// <see cref="ChunkBytes"/> of cols, so a chunk's slice of cols stays in the core's L2 cache from being written to
 /// being read: the whole cols (25 MB for the model's second layer at batch 256) is never built, and never makes the
 /// round trip to memory that im2col + GEMM + col2im made three times. Chunks run in parallel on
-/// <see cref="Workers"/>, and w is packed once per call (<see cref="Gemm.PackAllB{T}"/>).
+/// <see cref="Workers"/>, and w is packed once per call (<see cref="Gemm.PackAllB{T}"/>). Where the kernels allow it
+/// (AVX-512, a kernel row's run KW·C a multiple of 8, or of a B̃ panel for the weight gradient) there are no cols at
+/// all: the chunk's images are padded into a buffer and the GEMM gathers each patch there as it packs Ã
+/// (<see cref="Im2Col.Patches{T}"/>) or reads B (<see cref="Gemm.MultiplyRowsB{T}"/>), the same values in the same
+/// order.
 /// Forward and BackwardData compute each output element in one chunk with the operations Gemm.Multiply would do,
 /// so their results do not depend on the thread count. WeightGrad sums over the rows: the chunks are split into at
 /// most <see cref="MaxParts"/> fixed parts, each part adds its chunks in order into its own partial dw, and the
