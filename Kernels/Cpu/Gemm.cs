@@ -329,29 +329,7 @@ public static unsafe partial class Gemm
     {
         if (directB != null && n % NR<T>() != 0)
             throw new ArgumentException($"B read in place needs N = {n} to be a multiple of {NR<T>()}");
-        if (m == 0 || n == 0) return;
-        if (k == 0 || alpha == T.Zero) { Scale(m, n, beta, c, ldc); return; }
-        int mr = MR, nr = NR<T>(), panels = (n + nr - 1) / nr;
-        byte* scratch = PackedA.Rent((nuint)((MC * KC + mr * nr) * sizeof(T)));
-        try
-        {
-            T* packedA = (T*)scratch, tile = packedA + MC * KC;
-            for (int pc = 0; pc < k; pc += KC)
-            {
-                int kc = Math.Min(KC, k - pc);
-                bool overwrite = pc == 0 && beta == T.Zero;
-                T sliceBeta = pc == 0 ? beta : T.One;
-                T* bs = packedB + (nint)pc * panels * nr;
-                for (int ic = 0; ic < m; ic += MC)
-                {
-                    int mc = Math.Min(MC, m - ic);
-                    a.Pack(ic, mc, pc, kc, packedA);
-                    Tiles(packedA, mc, bs, directB == null ? null : directB + (nint)pc * ldb, ldb, 0, panels, n, kc,
-                        c + (nint)ic * ldc, ldc, alpha, sliceBeta, overwrite, tile);
-                }
-            }
-        }
-        finally { PackedA.Return(scratch); }
+        Sliced(a, new StoredB<T>(packedB, directB, ldb, n), m, n, k, alpha, beta, c, ldc);
     }
 
     /// <summary>
@@ -369,14 +347,26 @@ public static unsafe partial class Gemm
     internal static void MultiplyRowsB<T>(bool transA, int m, int n, int k, T alpha, T* a, int lda, T* b,
         nint* rowOffsets, nint* panelOffsets, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int nr = NR<T>(), panels = n / nr;
-        if (!RowsBFits(m) || n % nr != 0) throw new ArgumentException($"MultiplyRowsB cannot take M = {m}, N = {n}");
+        if (!RowsBFits(m) || n % NR<T>() != 0)
+            throw new ArgumentException($"MultiplyRowsB cannot take M = {m}, N = {n}");
+        Sliced(new StoredA<T>(transA, a, lda), new OffsetB<T>(b, rowOffsets, panelOffsets, n / NR<T>()), m, n, k,
+            alpha, beta, c, ldc);
+    }
+
+    /// <summary>
+    /// The calling thread's product over KC slices in order and MC-row blocks of Ã: Ã packed from
+    /// <paramref name="a"/>, each block's tiles run by <paramref name="b"/>, which knows where B̃'s rows are.
+    /// </summary>
+    static void Sliced<T, TA, TB>(TA a, TB b, int m, int n, int k, T alpha, T beta, T* c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T> where TA : struct, IPanelSource<T>
+        where TB : struct, IPanelTiles<T>
+    {
         if (m == 0 || n == 0) return;
         if (k == 0 || alpha == T.Zero) { Scale(m, n, beta, c, ldc); return; }
-        byte* scratch = PackedA.Rent((nuint)((MC * KC + MR * nr) * sizeof(T)));
+        byte* scratch = PackedA.Rent((nuint)((MC * KC + MR * NR<T>()) * sizeof(T)));
         try
         {
-            T* packedA = (T*)scratch;
+            T* packedA = (T*)scratch, tile = packedA + MC * KC;
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
@@ -385,29 +375,51 @@ public static unsafe partial class Gemm
                 for (int ic = 0; ic < m; ic += MC)
                 {
                     int mc = Math.Min(MC, m - ic);
-                    PackA(transA, a, lda, ic, mc, pc, kc, packedA);
-                    for (int q = 0; q < panels; q++)
-                        for (int ir = 0; ir < mc; ir += 12)
-                        {
-                            var rows = new OffsetRows<T>(b + panelOffsets[q], rowOffsets + pc);
-                            T* ap = packedA + ir * kc, cp = c + (nint)(ic + ir) * ldc + q * nr;
-                            switch (Math.Min(12, mc - ir))
-                            {
-                                case 12:
-                                    MicroKernel512(kc, ap, rows, cp, ldc, alpha, sliceBeta, overwrite, null, false);
-                                    break;
-                                case 8:
-                                    MicroKernel512x8(kc, ap, rows, cp, ldc, alpha, sliceBeta, overwrite, null, false);
-                                    break;
-                                default:
-                                    MicroKernel512x4(kc, ap, rows, cp, ldc, alpha, sliceBeta, overwrite, null, false);
-                                    break;
-                            }
-                        }
+                    a.Pack(ic, mc, pc, kc, packedA);
+                    b.Tiles(packedA, mc, pc, kc, c + (nint)ic * ldc, ldc, alpha, sliceBeta, overwrite, tile);
                 }
             }
         }
         finally { PackedA.Return(scratch); }
+    }
+
+    /// <summary>
+    /// B̃ for <see cref="Sliced"/>: packed by <see cref="PackAllB"/>, or row-major K×N read in place (directB).
+    /// </summary>
+    readonly struct StoredB<T>(T* packedB, T* directB, int ldb, int n) : IPanelTiles<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Tiles(T* packedA, int mc, int pc, int kc, T* c, nint ldc, T alpha, T beta, bool overwrite, T* tile)
+        {
+            int nr = NR<T>(), panels = (n + nr - 1) / nr;
+            Gemm.Tiles(packedA, mc, packedB + (nint)pc * panels * nr, directB == null ? null : directB + (nint)pc * ldb,
+                ldb, 0, panels, n, kc, c, ldc, alpha, beta, overwrite, tile);
+        }
+    }
+
+    /// <summary>
+    /// B read in place through a row-offset table (<see cref="MultiplyRowsB{T}"/>): whole panels, and M's micro-panels
+    /// all 12, 8 or 4 rows, so each tile runs straight into C.
+    /// </summary>
+    readonly struct OffsetB<T>(T* b, nint* rowOffsets, nint* panelOffsets, int panels) : IPanelTiles<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Tiles(T* packedA, int mc, int pc, int kc, T* c, nint ldc, T alpha, T beta, bool overwrite, T* tile)
+        {
+            int nr = NR<T>();
+            for (int q = 0; q < panels; q++)
+                for (int ir = 0; ir < mc; ir += 12)
+                {
+                    var rows = new OffsetRows<T>(b + panelOffsets[q], rowOffsets + pc);
+                    T* ap = packedA + ir * kc, cp = c + ir * ldc + q * nr;
+                    switch (Math.Min(12, mc - ir))
+                    {
+                        case 12: MicroKernel512(kc, ap, rows, cp, ldc, alpha, beta, overwrite, null, false); break;
+                        case 8: MicroKernel512x8(kc, ap, rows, cp, ldc, alpha, beta, overwrite, null, false); break;
+                        default: MicroKernel512x4(kc, ap, rows, cp, ldc, alpha, beta, overwrite, null, false); break;
+                    }
+                }
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

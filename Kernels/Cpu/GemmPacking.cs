@@ -18,6 +18,16 @@ internal unsafe interface IPanelSource<T> where T : unmanaged
     void Pack(int i0, int mc, int p0, int kc, T* dst);
 }
 
+/// <summary>
+/// What runs a block's tiles for Gemm's sliced product, knowing where B̃'s rows are (packed, a matrix in place, or
+/// through a row-offset table).
+/// </summary>
+internal unsafe interface IPanelTiles<T> where T : unmanaged
+{
+    /// <summary>C block (mc rows) = alpha · Ã·B̃ + beta · C over K slice [pc, pc + kc), every column panel.</summary>
+    void Tiles(T* packedA, int mc, int pc, int kc, T* c, nint ldc, T alpha, T beta, bool overwrite, T* tile);
+}
+
 /// <summary>op(A) = A or Aᵀ, stored with row stride lda.</summary>
 internal readonly unsafe struct StoredA<T>(bool transA, T* a, int lda) : IPanelSource<T>
     where T : unmanaged, IFloatingPointIeee754<T>
